@@ -1,0 +1,77 @@
+# nozama developer targets. Run as root on Debian 12 (the scripts apt-get what
+# is missing and start dockerd / PostgreSQL by hand: there is no systemd).
+#
+#   make venv        .venv with the package (editable) and its test extras
+#   make run         start the control plane on :4566 (needs Docker)
+#   make test        full suite: Docker, test image and PostgreSQL set up first
+#   make test-unit   tests/unit only, no services
+#   make bench       every bench/*.py
+#   make clean       remove the venv and build/test caches (keeps .nozama-data)
+#
+# PYTEST_ARGS="-k foo -x" passes arguments to pytest.
+
+# The command `make run` starts (one line to change when the CLI changes).
+RUN_CMD ?= .venv/bin/nozama server --port 4566 --data-dir .nozama-data
+
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+# This machine's pip config names an index folder that may not exist; pip then
+# prints one warning per package. Drop those lines, keep everything else.
+PIP_FILTER := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+export NOZAMA_TEST_POSTGRES_URL ?= postgresql+psycopg://nozama:nozama@127.0.0.1:5432/nozama_test
+export DEBIAN_FRONTEND := noninteractive
+export NEEDRESTART_SUSPEND := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+.PHONY: venv run test test-unit bench clean
+
+venv: $(VENV)/.installed
+
+$(VPY):
+	@if ! $(PYTHON) -c 'import venv, ensurepip' >/dev/null 2>&1; then \
+		echo "installing python3-venv ..."; \
+		apt-get update -qq >/dev/null && apt-get install -y -qq python3-venv >/dev/null; \
+	fi
+	$(PYTHON) -m venv $(VENV)
+
+# Re-run pip only when pyproject.toml is newer than the stamp.
+$(VENV)/.installed: pyproject.toml | $(VPY)
+	@echo "$(VPY) -m pip install -e '.[test]'"
+	@$(VPY) -m pip install -q -e '.[test]' $(PIP_FILTER)
+	@touch $@
+
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
+	@echo "$(VPY) -m pip install -e '.[bench]'"
+	@$(VPY) -m pip install -q -e '.[bench]' $(PIP_FILTER)
+	@touch $@
+
+run: venv
+	bash scripts/install-docker.sh
+	$(RUN_CMD)
+
+test: venv
+	bash scripts/setup-test-services.sh
+	NOZAMA_TEST_POSTGRES_URL='$(NOZAMA_TEST_POSTGRES_URL)' $(VPY) -m pytest -q $(PYTEST_ARGS)
+
+test-unit: venv
+	$(VPY) -m pytest -q tests/unit $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-bench
+	@shopt -s nullglob; files=(bench/*.py); failed=(); \
+	if [ $${#files[@]} -eq 0 ]; then echo "no bench/*.py"; exit 0; fi; \
+	for f in "$${files[@]}"; do \
+		case "$$(basename "$$f")" in _*) continue;; esac; \
+		echo "=== $$f"; \
+		$(VPY) "$$f" || failed+=("$$f"); \
+	done; \
+	if [ $${#failed[@]} -gt 0 ]; then echo "bench failures: $${failed[*]}"; exit 1; fi
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

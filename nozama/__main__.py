@@ -1,0 +1,3 @@
+from nozama.cli.main import main
+
+raise SystemExit(main())

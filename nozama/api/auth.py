@@ -1,0 +1,32 @@
+"""Reading SigV4 credential scopes: who signed the request, for which region and service.
+
+Nozama trusts the local machine, so signatures are not verified; the scope is
+what matters, because the region in it scopes every resource.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from nozama.api.http import HttpRequest
+
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
+_SCOPE = re.compile(r"([^/]+)/(\d{8})/([a-z0-9-]+)/([a-z0-9-]+)/aws4_request")
+
+
+@dataclass(frozen=True)
+class CredentialScope:
+    access_key: str
+    region: str
+    service: str
+
+
+def credential_scope(request: HttpRequest) -> CredentialScope | None:
+    match = _CREDENTIAL.search(request.headers.get("authorization", ""))
+    if match is None:
+        presigned = request.query.get("X-Amz-Credential")
+        match = _SCOPE.fullmatch(presigned) if presigned else None
+    if match is None:
+        return None
+    return CredentialScope(match.group(1), match.group(3), match.group(4))

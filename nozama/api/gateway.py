@@ -1,0 +1,114 @@
+"""The request pipeline: route, parse, validate, handle, serialize.
+
+Whatever goes wrong, the client gets its service's own error format: a
+ServiceError as raised, anything unexpected as the service's internal error
+(logged here with its traceback, which never goes on the wire).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import uuid
+import zlib
+
+from nozama.api import errors
+from nozama.api.auth import credential_scope
+from nozama.api.catalog import Service
+from nozama.api.context import RequestContext
+from nozama.api.http import HttpRequest, HttpResponse
+from nozama.api.protocols import PROTOCOLS
+from nozama.api.routing import resolve
+from nozama.api.validate import summarize, validation_errors
+from nozama.clock import Clock
+from nozama.services import ServiceHandlers, registry
+from nozama.store import Store
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REGION = "us-east-1"
+
+
+class Gateway:
+    def __init__(self, store: Store, clock: Clock, account_id: str = "000000000000"):
+        self.store = store
+        self.clock = clock
+        self.account_id = account_id
+        self.handlers = registry()
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        request_id = str(uuid.uuid4())
+        scope = credential_scope(request)
+        try:
+            _decompress(request)
+            service, protocol = resolve(request, scope)
+        except errors.ServiceError as error:
+            return PROTOCOLS["json"].serialize_error(_fallback_service(), None, error, request_id)
+        operation = None
+        try:
+            name = protocol.operation_name(service, request)
+            operation = service.operation(name) if name else None
+            if operation is None:
+                raise _unknown_operation(protocol.name, name)
+            handler = self._handler(service, operation.name)
+            params = protocol.parse(service, operation, request)
+            self._validate(service, operation, params)
+            context = RequestContext(scope.region if scope else DEFAULT_REGION, self.account_id,
+                                     request_id, self.store, self.clock)
+            result = handler(context, params) or {}
+            return protocol.serialize(service, operation, result, request_id)
+        except errors.ServiceError as error:
+            return protocol.serialize_error(service, operation, error, request_id)
+        except Exception:
+            log.exception("internal error in %s %s (request %s)", service.name,
+                          operation.name if operation else "?", request_id)
+            failure = errors.ServiceError(_internal_error_code(service), "We encountered an "
+                                          f"internal error. Please try again. ({request_id})", 500)
+            return protocol.serialize_error(service, operation, failure, request_id)
+
+    def _handler(self, service: Service, operation: str):
+        handlers: ServiceHandlers | None = self.handlers.get(service.name)
+        handler = handlers.operations.get(operation) if handlers else None
+        if handler is None:
+            raise errors.ServiceError(
+                "NotImplemented", f"Nozama does not implement {service.name}:{operation} yet. "
+                "See docs/compatibility.md.", 501)
+        return handler
+
+    def _validate(self, service: Service, operation, params: dict) -> None:
+        shape = operation.input_shape
+        found = validation_errors(shape, params) if shape is not None else []
+        if found:
+            code = self.handlers[service.name].validation_error
+            raise errors.ServiceError(code, summarize(found), 400)
+
+
+def _decompress(request: HttpRequest) -> None:
+    # botocore gzips large PutMetricData bodies (the requestcompression trait).
+    if request.headers.get("content-encoding", "").lower() != "gzip" or not request.body:
+        return
+    try:
+        request.body = gzip.decompress(request.body)
+    except (OSError, EOFError, zlib.error):
+        raise errors.SerializationException("The request body is not valid gzip.") from None
+    del request.headers["content-encoding"]
+
+
+def _unknown_operation(protocol: str, name: str | None) -> errors.ServiceError:
+    if protocol == "query":
+        if not name:
+            return errors.MissingAction("The request must contain the parameter Action.")
+        return errors.InvalidAction(f"The action {name} is not valid for this web service.")
+    return errors.UnknownOperationException(f"Unknown operation {name or ''}".strip())
+
+
+def _internal_error_code(service: Service) -> str:
+    # The internal error each service models, so SDKs map it to their own type.
+    return {"ecs": "ServerException", "logs": "ServiceUnavailableException",
+            "lambda": "ServiceException", "elbv2": "InternalFailure"}.get(service.name,
+                                                                          "InternalFailure")
+
+
+def _fallback_service() -> Service:
+    from nozama.api import catalog
+    return catalog.service("ecs")

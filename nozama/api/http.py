@@ -1,0 +1,48 @@
+"""The HTTP request and response as the protocol layer sees them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from urllib.parse import parse_qsl
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    path: str                 # percent-decoded path
+    raw_path: str             # path as sent, for greedy rest-json labels
+    query_string: str
+    headers: dict[str, str]   # lower-case names
+    body: bytes
+
+    @cached_property
+    def query(self) -> dict[str, str]:
+        return dict(parse_qsl(self.query_string, keep_blank_values=True))
+
+    @cached_property
+    def query_lists(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for key, value in parse_qsl(self.query_string, keep_blank_values=True):
+            out.setdefault(key, []).append(value)
+        return out
+
+    @cached_property
+    def form(self) -> dict[str, str]:
+        """Query-protocol parameters: the form body and the URL's query string."""
+        params = dict(self.query)
+        content_type = self.headers.get("content-type", "")
+        if self.body and (not content_type or "x-www-form-urlencoded" in content_type):
+            try:
+                text = self.body.decode()
+            except UnicodeDecodeError:
+                text = ""
+            params.update(parse_qsl(text, keep_blank_values=True))
+        return params
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)

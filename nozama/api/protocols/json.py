@@ -1,0 +1,58 @@
+"""The AWS JSON 1.0/1.1 protocol: POST /, X-Amz-Target names the operation."""
+
+from __future__ import annotations
+
+import json
+
+from botocore.model import OperationModel
+
+from nozama.api.catalog import Service
+from nozama.api.errors import SerializationException, ServiceError
+from nozama.api.http import HttpRequest, HttpResponse
+from nozama.api.protocols.base import Protocol, query_error_header
+from nozama.api.shapes import from_document, to_document
+
+
+def decode_json_body(body: bytes):
+    if not body.strip():
+        return {}
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise SerializationException(f"The request body is not valid JSON: {exc}") from None
+
+
+def encode_json(document) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class JsonProtocol(Protocol):
+    name = "json"
+
+    def operation_name(self, service: Service, request: HttpRequest) -> str | None:
+        target = request.headers.get("x-amz-target", "")
+        prefix, _, operation = target.rpartition(".")
+        return operation if prefix == service.target_prefix and operation else None
+
+    def parse(self, service: Service, operation: OperationModel, request: HttpRequest) -> dict:
+        document = decode_json_body(request.body)
+        shape = operation.input_shape
+        return from_document(shape, document) if shape is not None else {}
+
+    def _headers(self, service: Service, request_id: str) -> dict[str, str]:
+        return {"content-type": f"application/x-amz-json-{service.json_version}",
+                "x-amzn-requestid": request_id}
+
+    def serialize(self, service: Service, operation: OperationModel, result: dict,
+                  request_id: str) -> HttpResponse:
+        shape = operation.output_shape
+        document = to_document(shape, result) if shape is not None else {}
+        return HttpResponse(200, encode_json(document), self._headers(service, request_id))
+
+    def serialize_error(self, service: Service, operation: OperationModel | None,
+                        error: ServiceError, request_id: str) -> HttpResponse:
+        headers = self._headers(service, request_id)
+        headers["x-amzn-errortype"] = error.code
+        headers.update(query_error_header(service, error))
+        body = {"__type": error.code, "message": error.message, **error.fields}
+        return HttpResponse(error.status, encode_json(body), headers)

@@ -1,0 +1,64 @@
+"""Which service and protocol a request is for.
+
+One endpoint serves every service, so the request itself must say: the RPC v2
+path or X-Amz-Target name the service directly; query and REST requests are
+told apart by the SigV4 credential scope, or failing that by their shape.
+"""
+
+from __future__ import annotations
+
+from nozama.api import catalog
+from nozama.api.auth import CredentialScope
+from nozama.api.catalog import Service
+from nozama.api.errors import ServiceError
+from nozama.api.http import HttpRequest
+from nozama.api.protocols import PROTOCOLS, Protocol
+from nozama.api.protocols.cbor import operation_path
+from nozama.api.protocols.rest_json import find_route
+
+
+class UnknownService(ServiceError):
+    def __init__(self, message: str):
+        super().__init__("UnknownServiceException", message, 400)
+
+
+def resolve(request: HttpRequest, scope: CredentialScope | None) -> tuple[Service, Protocol]:
+    rpc = operation_path(request.path)
+    if rpc is not None and request.headers.get("smithy-protocol") == "rpc-v2-cbor":
+        return _named(catalog.by_target_prefix().get(rpc[0]), rpc[0]), \
+            PROTOCOLS["smithy-rpc-v2-cbor"]
+    target = request.headers.get("x-amz-target")
+    if target:
+        prefix = target.rpartition(".")[0]
+        return _named(catalog.by_target_prefix().get(prefix), prefix), PROTOCOLS["json"]
+    service = catalog.by_signing_name().get(scope.service) if scope else None
+    if scope is not None and service is None:
+        raise UnknownService(f"Nozama does not serve the service '{scope.service}'.")
+    if "Action" in request.form:
+        return service or _by_api_version(request), PROTOCOLS["query"]
+    if service is None:
+        service = _by_rest_route(request)
+    return service, PROTOCOLS[service.protocol]
+
+
+def _named(service: Service | None, name: str) -> Service:
+    if service is None:
+        raise UnknownService(f"Nozama does not serve the service '{name}'.")
+    return service
+
+
+def _by_api_version(request: HttpRequest) -> Service:
+    version = request.form.get("Version")
+    for service in catalog.served():
+        if "query" in service.model.metadata.get("protocols", [service.protocol]) \
+                and service.model.api_version == version:
+            return service
+    raise UnknownService("The request names no service: sign it with SigV4 or send a known "
+                         "Version.")
+
+
+def _by_rest_route(request: HttpRequest) -> Service:
+    for service in catalog.served():
+        if service.protocol == "rest-json" and find_route(service, request):
+            return service
+    raise UnknownService(f"No service serves {request.method} {request.path}.")

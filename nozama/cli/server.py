@@ -1,0 +1,42 @@
+"""`nozama server`: the control plane's API endpoint."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import uvicorn
+
+from nozama.api.gateway import Gateway
+from nozama.api.server import App
+from nozama.clock import Clock
+from nozama.store import Store
+from nozama.store.db import sqlite_url
+
+log = logging.getLogger("nozama")
+
+
+def build_app(database_url: str, account_id: str = "000000000000") -> App:
+    store = Store.open(database_url)
+    return App(Gateway(store, Clock(), account_id))
+
+
+def serve(args: argparse.Namespace) -> int:
+    from nozama.cli.main import _default_data_dir
+    url = args.database_url or sqlite_url(args.data_dir or _default_data_dir())
+    app = build_app(url, args.account_id)
+    config = uvicorn.Config(app, host=args.host, port=args.port, loop="uvloop", http="httptools",
+                            lifespan="off", access_log=False, log_level="warning",
+                            timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    log.info("Nozama %s serving on http://%s:%d (store: %s)", _version(), args.host, args.port,
+             app.gateway.store.kind)
+    # uvicorn handles SIGINT and SIGTERM: it stops accepting, finishes requests, returns.
+    server.run()
+    app.gateway.store.close()
+    return 0
+
+
+def _version() -> str:
+    from nozama import __version__
+    return __version__

@@ -1,0 +1,9 @@
+"""Amazon ECS (JSON 1.1 protocol): clusters, task definitions, container instances."""
+
+from nozama.services import ServiceHandlers
+
+handlers = ServiceHandlers("ecs", validation_error="InvalidParameterException")
+
+# Importing the operation modules registers their handlers.
+from nozama.services.ecs import attributes, clusters, container_instances  # noqa: E402,F401
+from nozama.services.ecs import tagging, task_definitions  # noqa: E402,F401

@@ -1,0 +1,101 @@
+"""Opening the database, transactions, and schema migrations.
+
+SQLite (embedded, the default) runs in WAL mode: readers never block the
+writer, and a committed transaction survives the process being killed at any
+moment. Writes take the database lock up front (BEGIN IMMEDIATE) so that a
+read-then-write transaction never fails half way on lock upgrade. PostgreSQL
+is the option for a control plane that outlives its host.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, create_engine, event
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def sqlite_url(data_dir: str | os.PathLike) -> str:
+    path = Path(data_dir).expanduser().resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path / 'nozama.db'}"
+
+
+def normalize_url(url: str) -> str:
+    # "postgresql://" is what people type; psycopg 3 is the driver we ship.
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class Store:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.kind = engine.dialect.name  # "sqlite" or "postgresql"
+
+    @classmethod
+    def open(cls, url: str, migrate: bool = True) -> "Store":
+        url = normalize_url(url)
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"check_same_thread": False})
+            _configure_sqlite(engine)
+        else:
+            engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+        store = cls(engine)
+        if migrate:
+            store.migrate()
+        return store
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration; data already there is kept."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.write() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A transaction that commits when the block ends without an exception."""
+        with self.engine.begin() as conn:
+            if self.kind == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A consistent snapshot for reads."""
+        with self.engine.connect() as conn:
+            if self.kind == "sqlite":
+                conn.exec_driver_sql("BEGIN")
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    synchronous = os.environ.get("NOZAMA_SQLITE_SYNCHRONOUS", "NORMAL").upper()
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Let us issue BEGIN ourselves instead of pysqlite's implicit transactions.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode loses nothing when the process dies; FULL also
+        # survives power loss at the cost of an fsync per commit.
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

@@ -1,0 +1,112 @@
+"""Fixtures shared by every test: live Nozama servers and AWS clients pointed at them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import botocore.config
+import pytest
+import requests
+
+POSTGRES_URL = os.environ.get("NOZAMA_TEST_POSTGRES_URL")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def reset_postgres(url: str) -> None:
+    """Empty the test database, so each session starts from a fresh schema."""
+    import sqlalchemy
+    from nozama.store.db import normalize_url
+    engine = sqlalchemy.create_engine(normalize_url(url))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
+class NozamaServer:
+    """A `nozama server` subprocess on an ephemeral port."""
+
+    def __init__(self, store_args: list[str], log_path: Path):
+        self.store_args = store_args
+        self.log_path = log_path
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30) -> "NozamaServer":
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nozama", "server", "--port", str(self.port),
+             *self.store_args], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"nozama server exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(f"{self.endpoint}/_nozama/health", timeout=1).ok:
+                    return self
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("nozama server did not become healthy")
+
+    def kill(self) -> None:
+        """SIGKILL: the harshest way to stop, for durability tests."""
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> int:
+        self.process.terminate()
+        return self.process.wait(timeout=20)
+
+    def client(self, service: str, region: str = "us-east-1"):
+        return boto3.client(
+            service, endpoint_url=self.endpoint, region_name=region,
+            aws_access_key_id="AKIDNOZAMATEST", aws_secret_access_key="secret",
+            config=botocore.config.Config(retries={"max_attempts": 1}))
+
+
+def store_args(backend: str, tmp_path: Path) -> list[str]:
+    if backend == "postgres":
+        if not POSTGRES_URL:
+            pytest.skip("NOZAMA_TEST_POSTGRES_URL is not set (make test sets it)")
+        reset_postgres(POSTGRES_URL)
+        return ["--database-url", POSTGRES_URL]
+    return ["--data-dir", str(tmp_path / "data")]
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def server(backend, tmp_path_factory):
+    """One server per store backend for the whole session; tests isolate by region."""
+    tmp = tmp_path_factory.mktemp(f"server-{backend}")
+    instance = NozamaServer(store_args(backend, tmp), tmp / "server.log").start()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def region() -> str:
+    """A region of the test's own: regions are isolated, so tests don't see each other."""
+    return f"test-{uuid.uuid4().hex[:8]}-1"
+
+
+@pytest.fixture
+def ecs(server, region):
+    return server.client("ecs", region)
