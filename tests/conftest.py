@@ -25,15 +25,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def reset_postgres(url: str) -> None:
-    """Empty the test database, so each session starts from a fresh schema."""
+def fresh_postgres_url(url: str) -> str:
+    """A URL whose tables live in a new, empty schema: servers never share state."""
     import sqlalchemy
     from nozama.store.db import normalize_url
+    schema = f"t_{uuid.uuid4().hex[:12]}"
     engine = sqlalchemy.create_engine(normalize_url(url))
     with engine.begin() as conn:
-        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-        conn.exec_driver_sql("CREATE SCHEMA public")
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     engine.dispose()
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}"
 
 
 class NozamaServer:
@@ -82,8 +84,7 @@ def store_args(backend: str, tmp_path: Path) -> list[str]:
     if backend == "postgres":
         if not POSTGRES_URL:
             pytest.skip("NOZAMA_TEST_POSTGRES_URL is not set (make test sets it)")
-        reset_postgres(POSTGRES_URL)
-        return ["--database-url", POSTGRES_URL]
+        return ["--database-url", fresh_postgres_url(POSTGRES_URL)]
     return ["--data-dir", str(tmp_path / "data")]
 
 

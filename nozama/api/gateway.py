@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import re
 import uuid
 import zlib
 
@@ -27,6 +28,7 @@ from nozama.store import Store
 log = logging.getLogger(__name__)
 
 DEFAULT_REGION = "us-east-1"
+_REGION = re.compile(r"[a-z]{2,10}(-[a-z0-9]+){1,3}")
 
 
 class Gateway:
@@ -53,8 +55,8 @@ class Gateway:
             handler = self._handler(service, operation.name)
             params = protocol.parse(service, operation, request)
             self._validate(service, operation, params)
-            context = RequestContext(scope.region if scope else DEFAULT_REGION, self.account_id,
-                                     request_id, self.store, self.clock)
+            context = RequestContext(_region(scope), self.account_id, request_id, self.store,
+                                     self.clock)
             result = handler(context, params) or {}
             return protocol.serialize(service, operation, result, request_id)
         except errors.ServiceError as error:
@@ -81,6 +83,15 @@ class Gateway:
         if found:
             code = self.handlers[service.name].validation_error
             raise errors.ServiceError(code, summarize(found), 400)
+
+
+def _region(scope) -> str:
+    if scope is None:
+        return DEFAULT_REGION
+    if len(scope.region) > 32 or not _REGION.fullmatch(scope.region):
+        raise errors.ServiceError("InvalidRegion", f"'{scope.region}' is not a valid region "
+                                  "name: use lowercase letters, digits and hyphens, at most 32.")
+    return scope.region
 
 
 def _decompress(request: HttpRequest) -> None:

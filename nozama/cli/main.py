@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 
 from nozama import __version__
@@ -35,7 +36,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "account_id", "0" * 12) and not re.fullmatch(r"\d{12}", args.account_id):
+        parser.error("--account-id must be 12 digits")
     if args.command == "server":
         from nozama.cli.server import serve
         logging.basicConfig(level=args.log_level.upper(),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import signal
 
 import uvicorn
 
@@ -14,6 +16,20 @@ from nozama.store import Store
 from nozama.store.db import sqlite_url
 
 log = logging.getLogger("nozama")
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self):
+        # SIGINT/SIGTERM stop the server gracefully and the process exits 0;
+        # uvicorn's own handler would re-raise the signal after shutting down.
+        previous = {sig: signal.signal(sig, self.handle_exit)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def build_app(database_url: str, account_id: str = "000000000000") -> App:
@@ -28,10 +44,9 @@ def serve(args: argparse.Namespace) -> int:
     config = uvicorn.Config(app, host=args.host, port=args.port, loop="uvloop", http="httptools",
                             lifespan="off", access_log=False, log_level="warning",
                             timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
+    server = _Server(config)
     log.info("Nozama %s serving on http://%s:%d (store: %s)", _version(), args.host, args.port,
              app.gateway.store.kind)
-    # uvicorn handles SIGINT and SIGTERM: it stops accepting, finishes requests, returns.
     server.run()
     app.gateway.store.close()
     return 0

@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable, Iterable
+from typing import NoReturn
 
 from nozama.api.errors import ClientException
 
@@ -121,7 +122,7 @@ _HEALTH_CHECK_ORDER = ("command", "interval", "timeout", "retries", "startPeriod
 _NOT_IN_BODY = ("tags",)
 
 
-def _fail(message: str):
+def _fail(message: str) -> NoReturn:
     raise ClientException(message)
 
 

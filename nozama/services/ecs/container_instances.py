@@ -68,6 +68,11 @@ def _identity(params: dict) -> dict:
         raise InvalidParameterException("instanceIdentityDocument is not valid JSON.") from None
     if not isinstance(document, dict):
         raise InvalidParameterException("instanceIdentityDocument must be a JSON object.")
+    for member in ("instanceId", "availabilityZone", "instanceType"):
+        value = document.get(member)
+        if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 128):
+            raise InvalidParameterException(
+                f"instanceIdentityDocument.{member} must be a string of 1 to 128 characters.")
     return document
 
 
@@ -97,8 +102,6 @@ def register_container_instance(ctx: RequestContext, params: dict) -> dict:
     identity = _identity(params)
     resources = _resources(params)
     given = {a["name"]: a.get("value") for a in params.get("attributes") or []}
-    for name, value in given.items():
-        check_attribute(name, value)
     new_tags = tags_from_request(params.get("tags"))
     with ctx.store.write() as conn:
         cluster = find_or_create_cluster(ctx, conn, params.get("cluster"))
@@ -128,6 +131,8 @@ def register_container_instance(ctx: RequestContext, params: dict) -> dict:
                          agent_connected=False, running_tasks_count=0, pending_tasks_count=0,
                          registered_at=ctx.clock.now(), version=1, doc=doc)
         attributes = {**_standard_attributes(identity), **given}
+        for name, value in attributes.items():
+            check_attribute(name, value)
         check_custom_limit(conn, cluster.arn, arn, attributes)
         attribute_store.put(conn, cluster.arn, "container-instance", arn, attributes)
         tag_store.put(conn, arn, new_tags)

@@ -1,0 +1,60 @@
+"""Pre-signed raw HTTP/1.1 requests for the benchmarks.
+
+A request is serialized by botocore's own serializer for the service's
+protocol (so the bytes are what an SDK sends), signed once with SigV4 and
+returned as the exact bytes to write on a keep-alive connection. Neither
+Nozama nor moto verifies signatures, so one signature can be replayed for
+the whole run.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.serialize import create_serializer
+from botocore.session import get_session
+
+ACCESS_KEY = "AKIDBENCHMARK0000000"
+SECRET_KEY = "bench-secret-key-not-verified"
+USER_AGENT = "nozama-bench/1 botocore-presigned"
+
+
+@lru_cache(maxsize=None)
+def service_model(service: str):
+    return get_session().get_service_model(service)
+
+
+def signed_request(host: str, port: int, operation: str, params: dict,
+                   service: str = "ecs", region: str = "us-east-1") -> bytes:
+    """The raw bytes of one signed HTTP/1.1 request (keep-alive)."""
+    model = service_model(service)
+    op_model = model.operation_model(operation)
+    serializer = create_serializer(model.metadata["protocol"], include_validation=True)
+    parts = serializer.serialize_to_request(params, op_model)
+    path = parts["url_path"] or "/"
+    query = parts.get("query_string") or ""
+    if query:
+        raise ValueError(f"{operation}: query-string requests are not supported here")
+    body = parts["body"]
+    if isinstance(body, str):
+        body = body.encode()
+    authority = f"{host}:{port}"
+    request = AWSRequest(method=parts["method"], url=f"http://{authority}{path}", data=body,
+                         headers=dict(parts["headers"]))
+    request.headers["User-Agent"] = USER_AGENT
+    SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), model.signing_name or service,
+              region).add_auth(request)
+    headers = [("Host", authority)]
+    for name, value in request.headers.items():
+        if name.lower() in ("host", "content-length", "connection"):
+            continue
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        headers.append((name, value))
+    headers.append(("Content-Length", str(len(body))))
+    head = f"{parts['method']} {path} HTTP/1.1\r\n" + "".join(
+        f"{name}: {value}\r\n" for name, value in headers) + "\r\n"
+    return head.encode("latin-1") + body
