@@ -77,6 +77,8 @@ OPERATIONS = ["DescribeClusters", "DescribeTaskDefinition", "ListTaskDefinitions
 THROUGHPUT_RATIO_TARGET = 3.0
 P99_TARGET_MS = 10.0
 P99_TARGET_CONCURRENCY = 32
+# Other processes using this much CPU (in cores) during a cell make its figures suspect.
+OTHER_CPU_WARNING = 0.10
 
 
 def task_definition(family: str) -> dict:
@@ -179,13 +181,13 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool, int]:
             size = 0
             while True:
                 chunk = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-                await reader.readexactly(chunk + 2)
-                size += chunk
                 if chunk == 0:
-                    # trailers end with an empty line
+                    # optional trailers, then the empty line that ends the body
                     while (await reader.readuntil(b"\r\n")) != b"\r\n":
                         pass
                     break
+                await reader.readexactly(chunk + 2)
+                size += chunk
         elif length is not None:
             size = len(await reader.readexactly(length))
         else:
@@ -204,7 +206,7 @@ async def _run_cell(host: str, port: int, payload: bytes, concurrency: int, warm
     measure_end = measure_start + duration
     latencies = array.array("d")
     result = {"connects": 0, "retries": 0, "statuses": {}, "failures": {}, "body_size": 0,
-              "warmup_requests": 0}
+              "warmup_requests": 0, "aborted": 0}
 
     async def worker() -> None:
         reader = writer = None
@@ -248,7 +250,19 @@ async def _run_cell(host: str, port: int, payload: bytes, concurrency: int, warm
         if writer is not None:
             writer.close()
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    # A watchdog rather than a timeout per request (which would cost a task each).
+    tasks = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
+    _, stuck = await asyncio.wait(tasks, timeout=warmup + duration + 15)
+    for task in stuck:
+        task.cancel()
+    if stuck:
+        result["failures"]["stuck worker"] = len(stuck)
+        result["aborted"] += len(stuck)
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            kind = f"worker crashed: {task.exception()!r}"
+            result["failures"][kind] = result["failures"].get(kind, 0) + 1
+            result["aborted"] += 1
     end = clock()
     result["elapsed"] = max(end, measure_end) - measure_start
     result["latencies"] = latencies.tobytes()
@@ -410,6 +424,51 @@ def seed(server: Server) -> None:
     client.close()
 
 
+# --- CPU accounting: is something else loading the machine? -------------------
+
+_HZ = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _busy_ticks() -> int | None:
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return user + nice + system + irq + softirq + steal
+
+
+def _process_ticks(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime, all threads
+
+
+class CpuMeter:
+    """CPU used by the server under test, and by everything outside the benchmark."""
+
+    def __init__(self, server_pid: int, own_pids: list[int]):
+        self.server_pid, self.pids = server_pid, [server_pid, *own_pids]
+
+    def __enter__(self):
+        self.t0 = time.monotonic()
+        self.busy0 = _busy_ticks()
+        self.ours0 = sum(_process_ticks(p) for p in self.pids)
+        self.server0 = _process_ticks(self.server_pid)
+        return self
+
+    def __exit__(self, *exc):
+        wall = (time.monotonic() - self.t0) * _HZ
+        busy = _busy_ticks()
+        ours = sum(_process_ticks(p) for p in self.pids) - self.ours0
+        self.server = (_process_ticks(self.server_pid) - self.server0) / wall
+        self.other = max(0, busy - self.busy0 - ours) / wall if busy is not None else math.nan
+        return False
+
+
 # --- figures ----------------------------------------------------------------
 
 @dataclass
@@ -426,6 +485,9 @@ class Cell:
     connects: int
     retries: int
     body_size: int
+    failures: dict
+    server_cpu: float = math.nan   # cores the server used while measured
+    other_cpu: float = math.nan    # cores used by processes not in the benchmark
 
     @property
     def rps(self) -> float:
@@ -447,8 +509,8 @@ def to_cell(server: str, operation: str, concurrency: int, raw: dict) -> Cell:
     ok = raw["statuses"].get("200", 0)
     return Cell(server, operation, concurrency, len(ordered), raw["elapsed"],
                 percentile(ordered, 50) * 1e3, percentile(ordered, 99) * 1e3,
-                len(ordered) - ok, raw["statuses"], raw["connects"], raw["retries"],
-                raw["body_size"])
+                len(ordered) - ok + raw["aborted"], raw["statuses"], raw["connects"],
+                raw["retries"], raw["body_size"], raw["failures"])
 
 
 def verdicts(cells: dict[tuple[str, str, int], Cell], concurrencies: list[int]) -> list[tuple]:
@@ -478,11 +540,33 @@ def _fmt_notes(cell: Cell) -> str:
     notes = []
     if cell.errors:
         notes.append("status " + ", ".join(f"{k}x{v}" for k, v in sorted(cell.statuses.items())))
+    if cell.failures:
+        notes.append(", ".join(f"{k} x{v}" for k, v in cell.failures.items()))
     if cell.retries:
         notes.append(f"{cell.retries} resends")
     if cell.connects > cell.concurrency:
         notes.append(f"{cell.connects} connections")
     return "; ".join(notes)
+
+
+def background_load(cells: dict) -> tuple[float, float, bool]:
+    """(mean, max) CPU used by processes outside the benchmark, and whether it matters."""
+    loads = [c.other_cpu for c in cells.values() if not math.isnan(c.other_cpu)]
+    if not loads:
+        return math.nan, math.nan, False
+    return sum(loads) / len(loads), max(loads), max(loads) >= OTHER_CPU_WARNING
+
+
+def background_text(cells: dict) -> str:
+    mean, peak, disturbed = background_load(cells)
+    if math.isnan(mean):
+        return "Background load: not measured (no /proc)."
+    text = (f"Background load: processes outside the benchmark used {mean:.2f} CPU on average "
+            f"during the cells, {peak:.2f} at most")
+    if disturbed:
+        text += (f". WARNING: above {OTHER_CPU_WARNING:.2f} CPU, the figures are disturbed by "
+                 "other work on this machine; rerun on a quiet machine")
+    return text + "."
 
 
 def table(cells: dict, concurrencies: list[int], markdown: bool) -> str:
@@ -583,6 +667,8 @@ def results_markdown(cells: dict, concurrencies: list[int], checks: list[tuple],
             f"{op} {cells[('nozama', op, concurrencies[0])].body_size} / "
             f"{cells[('moto', op, concurrencies[0])].body_size}" for op in OPERATIONS) + ".",
         "",
+        background_text(cells),
+        "",
         "| target | operation | conc | result | figure |",
         "|---|---|--:|---|---|",
     ]
@@ -677,15 +763,19 @@ def main(argv: list[str] | None = None) -> int:
         for op in OPERATIONS:
             for conc in concurrencies:
                 for server in servers:
-                    raw = loadgen.run(host="127.0.0.1", port=server.port,
-                                      payload=server.requests[op], concurrency=conc,
-                                      warmup=args.warmup, duration=args.duration)
+                    with CpuMeter(server.process.pid,
+                                  [os.getpid(), loadgen.process.pid]) as meter:
+                        raw = loadgen.run(host="127.0.0.1", port=server.port,
+                                          payload=server.requests[op], concurrency=conc,
+                                          warmup=args.warmup, duration=args.duration)
                     cell = to_cell(server.name, op, conc, raw)
+                    cell.server_cpu, cell.other_cpu = meter.server, meter.other
                     cells[(server.name, op, conc)] = cell
                     done += 1
                     print(f"[{done:2d}/{total}] {server.name:6s} {op:24s} c={conc:<3d} "
                           f"{cell.rps:8,.0f} req/s  p50 {cell.p50_ms:6.2f} ms  "
-                          f"p99 {cell.p99_ms:6.2f} ms  {_fmt_notes(cell)}", flush=True)
+                          f"p99 {cell.p99_ms:6.2f} ms  server CPU {cell.server_cpu:4.2f}  "
+                          f"other CPU {cell.other_cpu:4.2f}  {_fmt_notes(cell)}", flush=True)
                     if server.process.poll() is not None:
                         raise RuntimeError(f"{server.name} died:\n{server.output()}")
     finally:
@@ -701,6 +791,7 @@ def main(argv: list[str] | None = None) -> int:
         label = "Nozama >= 3x moto req/s" if target == "throughput" else "Nozama p99 < 10 ms"
         print(f"{'PASS' if passed else 'FAIL'}  {label:24s} {op:24s} c={conc:<3d} {detail}")
     ok = all(c[3] for c in checks)
+    print("\n" + background_text(cells))
     print(f"\nOverall: {'PASS' if ok else 'FAIL'} "
           f"({sum(1 for c in checks if c[3])}/{len(checks)} targets met)")
     if args.write_docs:

@@ -1,13 +1,17 @@
 """Validate parsed input against the constraints of botocore's input shapes.
 
 Types are already checked by the protocol parsers; this adds what the models
-declare beyond types: required members, enum values, length and value ranges.
+declare beyond types: required members, enum values, patterns, length and
+value ranges.
 Messages follow the wording AWS services use ("1 validation error detected:
 Value 'X' at 'a.b' failed to satisfy constraint: Member must ...").
 """
 
 from __future__ import annotations
 
+import functools
+
+import regex
 from botocore.model import Shape
 
 
@@ -48,6 +52,10 @@ def _check(shape: Shape, value, path: str, errors: list[str]) -> None:
             errors.append(f"Value '{_clip(value)}' at '{path}' failed to satisfy constraint: "
                           f"Member must satisfy enum value set: [{', '.join(enum)}]")
         _check_length(shape, value, path, errors, len(value))
+        pattern = shape.metadata.get("pattern")
+        if pattern and not _compiled(pattern).fullmatch(value):
+            errors.append(f"Value '{_clip(value)}' at '{path}' failed to satisfy constraint: "
+                          f"Member must satisfy regular expression pattern: {pattern}")
     elif kind == "blob":
         _check_length(shape, value, path, errors, len(value))
     elif kind in ("integer", "long", "float", "double"):
@@ -76,6 +84,12 @@ def _check_range(shape: Shape, value, path: str, errors: list[str]) -> None:
     if high is not None and value > high:
         errors.append(f"Value '{value}' at '{path}' failed to satisfy constraint: "
                       f"Member must have value less than or equal to {high}")
+
+
+@functools.cache
+def _compiled(pattern: str) -> regex.Pattern:
+    # The models' patterns are Java regexes (\p{L} and friends): `regex` reads them.
+    return regex.compile(pattern)
 
 
 def _join(path: str, name: str) -> str:

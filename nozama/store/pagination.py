@@ -2,7 +2,9 @@
 
 A token records the sort key of the last item returned; the next page starts
 strictly after it. Items inserted or deleted meanwhile never shift a page, so
-nothing is listed twice or skipped, unlike offset-based pages.
+nothing is listed twice or skipped, unlike offset-based pages. A token names
+the listing it belongs to, and one from another listing or a forged one is the
+client's error, never a query on garbage.
 """
 
 from __future__ import annotations
@@ -14,23 +16,39 @@ import json
 from nozama.api.errors import ServiceError
 
 
-def encode_token(key) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
+def encode_token(listing: str, key) -> str:
+    document = json.dumps({"l": listing, "k": key}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(document.encode()).decode()
 
 
-def decode_token(token: str | None, code: str = "InvalidParameterException"):
-    """The key a token stands for (None for no token); a forged token is the client's error."""
+def decode_token(token: str | None, listing: str, *key_types: type,
+                 code: str = "InvalidParameterException"):
+    """The key a token of `listing` stands for: one value, or a list when several types."""
     if not token:
         return None
     try:
-        return json.loads(base64.urlsafe_b64decode(token.encode()))
+        document = json.loads(base64.urlsafe_b64decode(token.encode()))
     except (ValueError, binascii.Error, UnicodeError):
-        raise ServiceError(code, "The nextToken is not valid.") from None
+        document = None
+    key = document.get("k") if isinstance(document, dict) and document.get("l") == listing \
+        else None
+    if not _has_types(key, key_types):
+        raise ServiceError(code, "The nextToken is not valid.")
+    return key
 
 
-def page(items: list, limit: int, key) -> tuple[list, str | None]:
+def _has_types(key, key_types: tuple[type, ...]) -> bool:
+    def matches(value, kind) -> bool:
+        return isinstance(value, kind) and not isinstance(value, bool)
+    if len(key_types) == 1:
+        return matches(key, key_types[0])
+    return isinstance(key, list) and len(key) == len(key_types) and \
+        all(matches(v, t) for v, t in zip(key, key_types))
+
+
+def page(items: list, limit: int, listing: str, key) -> tuple[list, str | None]:
     """Cut one page from `items` (fetched with limit + 1) and make the next token."""
     if len(items) <= limit:
         return items, None
     items = items[:limit]
-    return items, encode_token(key(items[-1]))
+    return items, encode_token(listing, key(items[-1]))

@@ -7,6 +7,7 @@ Expectations follow the Amazon ECS API reference, not Nozama's implementation.
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import json
 import uuid
 
@@ -310,6 +311,17 @@ def test_list_clusters_rejects_an_invalid_next_token(ecs, token):
     assert error_code(info) == "InvalidParameterException"
 
 
+def test_list_clusters_rejects_a_token_of_another_operation(ecs):
+    ecs.create_cluster(clusterName="one")
+    for family in ("f1", "f2"):
+        ecs.register_task_definition(
+            family=family, containerDefinitions=[{"name": "a", "image": "x", "memory": 64}])
+    token = ecs.list_task_definitions(maxResults=1)["nextToken"]
+    with pytest.raises(ClientError) as info:
+        ecs.list_clusters(nextToken=token)
+    assert error_code(info) in ("InvalidParameterException", "ClientException")
+
+
 @pytest.mark.parametrize("max_results", [0, 101])
 def test_list_clusters_rejects_max_results_out_of_range(ecs, max_results):
     with pytest.raises(ClientError) as info:
@@ -414,11 +426,20 @@ def test_delete_cluster_by_arn(ecs, region):
 def test_deleted_cluster_is_not_usable(ecs):
     ecs.create_cluster(clusterName="gone")
     ecs.delete_cluster(cluster="gone")
-    with pytest.raises(ecs.exceptions.ClusterNotFoundException):
+    # ECS answers ClusterNotFoundException, or InvalidParameterException ("the
+    # specified cluster is inactive"), depending on the operation.
+    inactive = ("ClusterNotFoundException", "InvalidParameterException")
+    with pytest.raises(ClientError) as info:
         ecs.list_container_instances(cluster="gone")
-    with pytest.raises(ecs.exceptions.ClusterNotFoundException):
+    assert error_code(info) in inactive
+    with pytest.raises(ClientError) as info:
         ecs.update_cluster_settings(
             cluster="gone", settings=[{"name": "containerInsights", "value": "enabled"}])
+    assert error_code(info) in inactive
+    with pytest.raises(ClientError) as info:
+        register_instance(ecs, "gone")
+    assert error_code(info) in inactive
+    assert describe_one(ecs, "gone")["status"] == "INACTIVE"
 
 
 def test_recreated_cluster_starts_without_old_tags(ecs, region):
@@ -507,3 +528,27 @@ def test_clusters_are_isolated_by_region(server, ecs, region):
     assert describe_one(ecs, "shared-name")["status"] == "ACTIVE"
     assert ecs.list_clusters()["clusterArns"] == [arn]
     assert other.list_clusters()["clusterArns"] == []
+
+
+# --- concurrency -------------------------------------------------------------------------
+
+def run_concurrently(count: int, call) -> list:
+    """call(i) in `count` threads at once; returns results, raising the first error."""
+    with concurrent.futures.ThreadPoolExecutor(count) as pool:
+        return list(pool.map(call, range(count)))
+
+
+def test_concurrent_create_cluster_is_idempotent(server, ecs, region):
+    clients = [server.client("ecs", region) for _ in range(8)]
+    arns = run_concurrently(8, lambda i: clients[i].create_cluster(
+        clusterName="racy")["cluster"]["clusterArn"])
+    assert set(arns) == {cluster_arn(region, "racy")}
+    assert all_cluster_arns(ecs) == [cluster_arn(region, "racy")]
+
+
+def test_concurrent_first_registrations_share_one_default_cluster(server, ecs, region):
+    clients = [server.client("ecs", region) for _ in range(8)]
+    instances = run_concurrently(8, lambda i: register_instance(clients[i]))
+    assert len(set(instances)) == 8
+    assert all_cluster_arns(ecs) == [cluster_arn(region, "default")]
+    assert ecs.describe_clusters()["clusters"][0]["registeredContainerInstancesCount"] == 8

@@ -99,12 +99,12 @@ def list_attributes(ctx: RequestContext, params: dict) -> dict:
     if params.get("attributeValue") is not None and not params.get("attributeName"):
         raise InvalidParameterException("attributeValue requires attributeName.")
     limit = page_size(params)
-    after = decode_token(params.get("nextToken"))
+    after = decode_token(params.get("nextToken"), "ListAttributes", str, str)
     with ctx.store.read() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         rows = store.search(conn, cluster.arn, TARGET_TYPE, params.get("attributeName"),
                             params.get("attributeValue"), after, limit + 1)
-    items, token = page(rows, limit, key=lambda r: [r.target_id, r.name])
+    items, token = page(rows, limit, "ListAttributes", key=lambda r: [r.target_id, r.name])
     result = {"attributes": [_listed(r.name, r.value, r.target_id) for r in items]}
     if token:
         result["nextToken"] = token

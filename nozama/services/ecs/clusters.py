@@ -125,10 +125,10 @@ def _failure_arn(ctx: RequestContext, reference: str) -> str:
 @handlers.operation("ListClusters")
 def list_clusters(ctx: RequestContext, params: dict) -> dict:
     limit = page_size(params)
-    after = decode_token(params.get("nextToken"))
+    after = decode_token(params.get("nextToken"), "ListClusters", str)
     with ctx.store.read() as conn:
         found = store.list_active_arns(conn, ctx.region, ctx.account_id, after, limit + 1)
-    items, token = page(found, limit, key=lambda arn: arn)
+    items, token = page(found, limit, "ListClusters", key=lambda arn: arn)
     return {"clusterArns": items, **({"nextToken": token} if token else {})}
 
 

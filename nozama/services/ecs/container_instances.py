@@ -191,7 +191,7 @@ def list_container_instances(ctx: RequestContext, params: dict) -> dict:
     limit = page_size(params)
     query = parse_expression(params["filter"]) if params.get("filter") else None
     statuses = (params["status"],) if params.get("status") else LISTED_BY_DEFAULT
-    after = decode_token(params.get("nextToken"))
+    after = decode_token(params.get("nextToken"), "ListContainerInstances", str)
     found: list[str] = []
     more = False
     with ctx.store.read() as conn:
@@ -212,7 +212,7 @@ def list_container_instances(ctx: RequestContext, params: dict) -> dict:
             after = rows[-1].arn
     result = {"containerInstanceArns": found}
     if more:
-        result["nextToken"] = encode_token(found[-1])
+        result["nextToken"] = encode_token("ListContainerInstances", found[-1])
     return result
 
 

@@ -84,23 +84,24 @@ def describe_task_definition(ctx: RequestContext, params: dict) -> dict:
 @handlers.operation("ListTaskDefinitions")
 def list_task_definitions(ctx: RequestContext, params: dict) -> dict:
     limit = page_size(params)
-    after = decode_token(params.get("nextToken"))
     descending = params.get("sort") == "DESC"
+    listing = f"ListTaskDefinitions:{'DESC' if descending else 'ASC'}"
+    after = decode_token(params.get("nextToken"), listing, str, int)
     with ctx.store.read() as conn:
         rows = store.list_arns(conn, ctx.region, ctx.account_id, params.get("status", "ACTIVE"),
                                params.get("familyPrefix"), descending, after, limit + 1)
-    items, token = page(rows, limit, key=lambda r: [r.family, r.revision])
+    items, token = page(rows, limit, listing, key=lambda r: [r.family, r.revision])
     return {"taskDefinitionArns": [r.arn for r in items], **({"nextToken": token} if token else {})}
 
 
 @handlers.operation("ListTaskDefinitionFamilies")
 def list_task_definition_families(ctx: RequestContext, params: dict) -> dict:
     limit = page_size(params)
-    after = decode_token(params.get("nextToken"))
+    after = decode_token(params.get("nextToken"), "ListTaskDefinitionFamilies", str)
     with ctx.store.read() as conn:
         names = store.list_families(conn, ctx.region, ctx.account_id, params.get("status", "ALL"),
                                     params.get("familyPrefix"), after, limit + 1)
-    items, token = page(names, limit, key=lambda name: name)
+    items, token = page(names, limit, "ListTaskDefinitionFamilies", key=lambda name: name)
     return {"families": items, **({"nextToken": token} if token else {})}
 
 
