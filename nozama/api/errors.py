@@ -61,3 +61,8 @@ LimitExceededException = error_class("LimitExceededException")
 
 # Query-protocol services (ELBv2, CloudWatch) name validation failures this way.
 ValidationError = error_class("ValidationError")
+
+# CloudWatch Logs.
+ResourceAlreadyExistsException = error_class("ResourceAlreadyExistsException")
+TooManyTagsException = error_class("TooManyTagsException")
+ValidationException = error_class("ValidationException")

@@ -55,8 +55,7 @@ class Gateway:
             handler = self._handler(service, operation.name)
             params = protocol.parse(service, operation, request)
             self._validate(service, operation, params)
-            context = RequestContext(_region(scope), self.account_id, request_id, self.store,
-                                     self.clock)
+            context = self.context(_region(scope), request_id)
             result = handler(context, params) or {}
             return protocol.serialize(service, operation, result, request_id)
         except errors.ServiceError as error:
@@ -67,6 +66,10 @@ class Gateway:
             failure = errors.ServiceError(_internal_error_code(service), "We encountered an "
                                           f"internal error. Please try again. ({request_id})", 500)
             return protocol.serialize_error(service, operation, failure, request_id)
+
+    def context(self, region: str, request_id: str | None = None) -> RequestContext:
+        return RequestContext(region, self.account_id, request_id or str(uuid.uuid4()),
+                              self.store, self.clock)
 
     def _handler(self, service: Service, operation: str):
         handlers: ServiceHandlers | None = self.handlers.get(service.name)

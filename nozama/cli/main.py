@@ -32,19 +32,50 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--account-id", default=os.environ.get("NOZAMA_ACCOUNT_ID",
                                                                "000000000000"))
     server.add_argument("--log-level", default=os.environ.get("NOZAMA_LOG_LEVEL", "info"))
+
+    agent = commands.add_parser("agent", help="run a container instance's agent")
+    agent.add_argument("--endpoint", default=os.environ.get("NOZAMA_ENDPOINT",
+                                                            "http://127.0.0.1:4566"))
+    agent.add_argument("--cluster", default="default")
+    agent.add_argument("--availability-zone", help="e.g. us-east-1a")
+    agent.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    agent.add_argument("--runtime", choices=("docker", "simulated"), default="docker")
+    agent.add_argument("--attribute", action="append", default=[], metavar="NAME=VALUE",
+                       help="a custom attribute (repeatable)")
+    agent.add_argument("--instance-type", default="nozama.local")
+    agent.add_argument("--data-dir", help="where the agent keeps its instance identity")
+    agent.add_argument("--cleanup-wait", type=float, default=float(os.environ.get(
+        "NOZAMA_TASK_CLEANUP_WAIT", "3600")), help="seconds before a stopped task's "
+                       "containers are removed (ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION)")
+    agent.add_argument("--log-level", default=os.environ.get("NOZAMA_LOG_LEVEL", "info"))
+
+    up = commands.add_parser("up", help="control plane plus agents on the local Docker Engine")
+    up.add_argument("--agents", type=int, default=3)
+    up.add_argument("--port", type=int, default=4566)
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--data-dir", default=None)
+    up.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    up.add_argument("--runtime", choices=("docker", "simulated"), default="docker")
+    up.add_argument("--log-level", default=os.environ.get("NOZAMA_LOG_LEVEL", "info"))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    if getattr(args, "account_id", "0" * 12) and not re.fullmatch(r"\d{12}", args.account_id):
+    if not re.fullmatch(r"\d{12}", getattr(args, "account_id", "0" * 12)):
         parser.error("--account-id must be 12 digits")
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "server":
         from nozama.cli.server import serve
-        logging.basicConfig(level=args.log_level.upper(),
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         return serve(args)
+    if args.command == "agent":
+        from nozama.cli.agent import run_agent
+        return run_agent(args, parser)
+    if args.command == "up":
+        from nozama.cli.up import up
+        return up(args)
     return 2
 
 

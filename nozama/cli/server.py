@@ -42,7 +42,7 @@ def serve(args: argparse.Namespace) -> int:
     url = args.database_url or sqlite_url(args.data_dir or _default_data_dir())
     app = build_app(url, args.account_id)
     config = uvicorn.Config(app, host=args.host, port=args.port, loop="uvloop", http="httptools",
-                            lifespan="off", access_log=False, log_level="warning",
+                            lifespan="on", access_log=False, log_level="warning",
                             timeout_graceful_shutdown=5)
     server = _Server(config)
     log.info("Nozama %s serving on http://%s:%d (store: %s)", _version(), args.host, args.port,

@@ -37,3 +37,19 @@ def scan(conn: Connection, cluster_arn: str, statuses: tuple[str, ...], after: s
     if after is not None:
         query = query.where(ci.c.arn > after)
     return list(conn.execute(query.order_by(ci.c.arn).limit(batch)))
+
+
+def mark_seen(conn: Connection, arn: str, when) -> None:
+    """An agent polled: it is connected (no version bump: this is not a change by a user)."""
+    conn.execute(update(ci).where(ci.c.arn == arn).values(agent_connected=True,
+                                                          agent_seen_at=when))
+
+
+def mark_silent_disconnected(conn: Connection, seen_before) -> list[str]:
+    """Instances whose agent has not polled since `seen_before` become disconnected."""
+    stale = select(ci.c.arn).where(ci.c.agent_connected.is_(True),
+                                   ci.c.agent_seen_at < seen_before)
+    arns = list(conn.execute(stale).scalars())
+    if arns:
+        conn.execute(update(ci).where(ci.c.arn.in_(arns)).values(agent_connected=False))
+    return arns

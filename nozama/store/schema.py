@@ -62,6 +62,8 @@ container_instances = _scoped(
     Column("running_tasks_count", Integer, nullable=False, default=0),
     Column("pending_tasks_count", Integer, nullable=False, default=0),
     Column("registered_at", DateTime(timezone=True), nullable=False),
+    # When the agent last polled its channel: agentConnected is derived from it.
+    Column("agent_seen_at", DateTime(timezone=True)),
     Column("version", BigInteger, nullable=False, default=1),
     Column("doc", JSON, nullable=False),
     Index("ix_container_instances_cluster", "cluster_arn", "arn"),
@@ -84,4 +86,82 @@ tags = Table(
     Column("resource_arn", ARN, primary_key=True),
     Column("key", String(128), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# ECS tasks. Controllers write desired_status; agents report last_status.
+tasks = _scoped(
+    "tasks",
+    Column("cluster_arn", ARN, nullable=False),
+    Column("arn", ARN, nullable=False, unique=True),
+    Column("task_definition_arn", ARN, nullable=False),
+    Column("family", String(255), nullable=False),
+    Column("container_instance_arn", ARN),
+    Column("group_name", String(255)),
+    Column("started_by", String(128)),
+    Column("service_name", String(255)),
+    Column("launch_type", String(32), nullable=False),
+    Column("last_status", String(32), nullable=False),
+    Column("desired_status", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("stopped_at", DateTime(timezone=True)),
+    Column("version", BigInteger, nullable=False, default=1),
+    Column("doc", JSON, nullable=False),
+    Index("ix_tasks_cluster", "cluster_arn", "desired_status", "arn"),
+    Index("ix_tasks_instance", "container_instance_arn", "desired_status"),
+    Index("ix_tasks_family", "cluster_arn", "family"),
+    Index("ix_tasks_started_by", "cluster_arn", "started_by"),
+    Index("ix_tasks_service", "cluster_arn", "service_name"),
+)
+
+# CloudWatch Logs
+
+# Log group and stream names compare byte by byte, as AWS lists them
+# ("ASCII-sorted"), whatever collation the PostgreSQL database has; SQLite
+# compares bytes already. Prefix searches rely on it too.
+LOG_NAME = String(512).with_variant(String(512, collation="C"), "postgresql")
+
+log_groups = _scoped(
+    "log_groups",
+    Column("name", LOG_NAME, nullable=False),
+    # Times in the Logs API are epoch milliseconds; they are stored as such.
+    Column("creation_time", BigInteger, nullable=False),
+    Column("retention_in_days", Integer),
+    Column("log_group_class", String(32), nullable=False),
+    Column("deletion_protection", Boolean, nullable=False, default=False),
+    Column("doc", JSON, nullable=False),
+    UniqueConstraint("region", "account", "name", name="uq_log_groups_name"),
+)
+
+log_streams = _scoped(
+    "log_streams",
+    Column("group_id", BigInteger, nullable=False),
+    Column("name", LOG_NAME, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("first_event_timestamp", BigInteger),
+    # 0 until the first event, so that ordering by it needs no NULL handling;
+    # first_event_timestamp tells whether the stream has had events.
+    Column("last_event_timestamp", BigInteger, nullable=False, default=0),
+    Column("last_ingestion_time", BigInteger),
+    Column("stored_bytes", BigInteger, nullable=False, default=0),
+    # Counts PutLogEvents calls: the sequence tokens handed out (and ignored).
+    Column("upload_sequence", BigInteger, nullable=False, default=0),
+    UniqueConstraint("group_id", "name", name="uq_log_streams_name"),
+    Index("ix_log_streams_last_event", "group_id", "last_event_timestamp", "name"),
+)
+
+# One row per ingested event. `id` is the ingestion sequence: events order by
+# (timestamp, id) in a stream (GetLogEvents) and across a group (FilterLogEvents).
+log_events = Table(
+    "log_events", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("group_id", BigInteger, nullable=False),
+    Column("stream_id", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("ingestion_time", BigInteger, nullable=False),
+    # UTF-8 bytes of the message: what storedBytes gives back when events expire.
+    Column("size", Integer, nullable=False),
+    Column("message", Text, nullable=False),
+    Index("ix_log_events_stream", "stream_id", "timestamp", "id"),
+    Index("ix_log_events_group", "group_id", "timestamp", "id"),
 )

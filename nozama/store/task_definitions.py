@@ -76,3 +76,7 @@ def list_families(conn: Connection, region: str, account: str, status: str, pref
     elif status == "INACTIVE":
         query = query.having(has_active == 0)
     return list(conn.execute(query.order_by(td.c.family).limit(limit)).scalars())
+
+
+def get_by_arns(conn: Connection, arns: list[str]) -> dict[str, Row]:
+    return {r.arn: r for r in conn.execute(select(td).where(td.c.arn.in_(arns)))}

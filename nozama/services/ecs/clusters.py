@@ -6,6 +6,7 @@ from sqlalchemy import Connection, Row
 
 from nozama.api.context import RequestContext
 from nozama.api.errors import (ClusterContainsContainerInstancesException,
+                               ClusterContainsTasksException,
                                InvalidParameterException, ServiceError)
 from nozama.model import arns
 from nozama.services.ecs import handlers
@@ -14,6 +15,7 @@ from nozama.services.ecs.common import (DEFAULT_CLUSTER, _CLUSTER_NAME, cluster_
                                         tags_of)
 from nozama.store import clusters as store
 from nozama.store import tags as tag_store
+from nozama.store import tasks as task_store
 from nozama.store.pagination import decode_token, page
 
 CONTAINER_INSIGHTS = ("enabled", "disabled", "enhanced")
@@ -23,13 +25,14 @@ def describe(conn: Connection, row: Row, include: list[str] | None = None,
              settings: bool = True) -> dict:
     include = include or []
     doc = row.doc
+    tasks = task_store.count_by_status(conn, task_store.t.c.cluster_arn, row.arn)
     cluster = {
         "clusterArn": row.arn,
         "clusterName": row.name,
         "status": row.status,
         "registeredContainerInstancesCount": store.registered_instance_count(conn, row.arn),
-        "runningTasksCount": 0,
-        "pendingTasksCount": 0,
+        "runningTasksCount": tasks.get("RUNNING", 0),
+        "pendingTasksCount": sum(tasks.get(s, 0) for s in task_store.PENDING_STATES),
         "activeServicesCount": 0,
         "statistics": [],
         "capacityProviders": doc.get("capacityProviders", []),
@@ -156,6 +159,10 @@ def update_cluster_settings(ctx: RequestContext, params: dict) -> dict:
 def delete_cluster(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         row = find_cluster(ctx, conn, params["cluster"])
+        live = task_store.count_by_status(conn, task_store.t.c.cluster_arn, row.arn)
+        if sum(n for status, n in live.items() if status != "STOPPED"):
+            raise ClusterContainsTasksException(
+                "The Cluster cannot be deleted while Tasks are active.")
         if store.registered_instance_count(conn, row.arn):
             raise ClusterContainsContainerInstancesException(
                 "The Cluster cannot be deleted while Container Instances are active or draining.")

@@ -42,13 +42,13 @@ def find_cluster(ctx: RequestContext, conn: Connection, reference: str | None) -
 
 
 def find_or_create_cluster(ctx: RequestContext, conn: Connection, reference: str | None) -> Row:
-    """Like find_cluster, but a write that omits the cluster creates `default` first."""
-    if not reference:
-        name = DEFAULT_CLUSTER
-        row = cluster_store.get(conn, ctx.region, ctx.account_id, name)
+    """Like find_cluster, but the `default` cluster is created on first use (as the ECS
+    agent and RunTask do when no cluster is given)."""
+    if cluster_name(ctx, reference) == DEFAULT_CLUSTER:
+        row = cluster_store.get(conn, ctx.region, ctx.account_id, DEFAULT_CLUSTER)
         if row is None:
-            cluster_store.create(conn, ctx.region, ctx.account_id, name,
-                                 arns.cluster_arn(ctx.region, ctx.account_id, name),
+            cluster_store.create(conn, ctx.region, ctx.account_id, DEFAULT_CLUSTER,
+                                 arns.cluster_arn(ctx.region, ctx.account_id, DEFAULT_CLUSTER),
                                  ctx.clock.now(), new_cluster_doc({}))
         elif row.status != "ACTIVE":
             cluster_store.save(conn, row.arn, "ACTIVE", new_cluster_doc({}))

@@ -1,0 +1,1 @@
+"""The agent: one per container instance, running the tasks the control plane assigns."""

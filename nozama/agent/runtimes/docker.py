@@ -1,0 +1,553 @@
+"""The Docker runtime: runs the containers of tasks on this host's Docker Engine.
+
+run_task walks a task through what the ECS container agent does: pull missing
+images, provide volumes and host ports, create every container (labelled with
+the task ARN and this instance), then start them in dependency order, waiting
+for each `dependsOn` condition. From then on Docker's event stream tells the
+runtime when a container dies, runs out of memory or changes health; an
+essential container's exit stops the rest of the task. Every change is reported
+through `on_change` as a full TaskStatus.
+
+The Docker SDK blocks, so every call goes through `asyncio.to_thread`; the
+event stream and log shipping live in threads of their own (docker_events,
+docker_logs). The translation from TaskDefinition to Docker arguments is pure
+and lives in docker_config.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import os
+from typing import Callable
+
+import docker
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.utils import parse_repository_tag
+
+from nozama.agent.runtimes import docker_config as config
+from nozama.agent.runtimes.base import (
+    LABEL_INSTANCE, LABEL_TASK_ARN, ContainerStatus, HostResources, Runtime, TaskStatus,
+)
+from nozama.agent.runtimes.docker_events import RESYNC, EventWatcher
+from nozama.agent.runtimes.docker_logs import ContainerLogShipper, LogsClients
+from nozama.agent.runtimes.docker_ports import HostPortAllocator
+from nozama.agent.runtimes.docker_state import (
+    DOCKER_HEALTH, ContainerRecord, TaskRecord, exit_reason, never_started,
+    stopped_reason_for, task_arn_of, task_from_inspect, task_health,
+)
+from nozama.clock import Clock
+from nozama.model.task_definitions import effective_network_mode
+
+log = logging.getLogger(__name__)
+
+MIB = 1024 * 1024
+POOL_SIZE = 64      # concurrent SDK calls from to_thread plus one stream per log shipper
+
+
+class TaskStartError(Exception):
+    """The task cannot start; the message is its stoppedReason."""
+
+
+class DockerRuntime(Runtime):
+    def __init__(self, on_change: Callable[[TaskStatus], None], *, instance_arn: str,
+                 cluster: str, logs_endpoint: str | None = None, region: str = "us-east-1",
+                 docker_url: str | None = None, memory_reserve_mib: int = 256,
+                 clock: Clock | None = None, **unused):
+        super().__init__(on_change)
+        self.instance_arn = instance_arn
+        self.cluster = cluster
+        self.region = region
+        self.docker_url = docker_url
+        self.memory_reserve_mib = memory_reserve_mib
+        self.clock = clock or Clock()
+        self.logs = LogsClients(logs_endpoint) if logs_endpoint else None
+        self.ports = HostPortAllocator(HostResources(0, 0).reserved_ports)
+        self.client = None
+        self._tasks: dict[str, TaskRecord] = {}
+        self._resources: HostResources | None = None
+        self._watcher: EventWatcher | None = None
+        self._consumer: asyncio.Task | None = None
+
+    # --- lifecycle ------------------------------------------------------------
+
+    def _connect(self):
+        if self.docker_url:
+            return docker.DockerClient(base_url=self.docker_url, max_pool_size=POOL_SIZE)
+        return docker.from_env(max_pool_size=POOL_SIZE)
+
+    async def start(self) -> None:
+        self.client = await asyncio.to_thread(self._connect)
+        info = await asyncio.to_thread(self.client.info)
+        self._resources = self._resources_from(info)
+        queue: asyncio.Queue = asyncio.Queue()
+        self._consumer = asyncio.create_task(self._consume_events(queue))
+        self._watcher = EventWatcher(self._connect, asyncio.get_running_loop(), queue)
+        self._watcher.start()
+
+    async def close(self) -> None:
+        if self._watcher:
+            await asyncio.to_thread(self._watcher.close)
+        if self._consumer:
+            self._consumer.cancel()
+        shippers = [c.shipper for t in self._tasks.values() for c in t.containers.values()
+                    if c.shipper]
+        await asyncio.gather(*(asyncio.to_thread(s.stop) for s in shippers))
+        if self.client:
+            await asyncio.to_thread(self.client.close)
+
+    def resources(self) -> HostResources:
+        if self._resources is None:      # before start(): ask the engine once
+            client = self._connect()
+            try:
+                self._resources = self._resources_from(client.info())
+            finally:
+                client.close()
+        return self._resources
+
+    def _resources_from(self, info: dict) -> HostResources:
+        cpus = info.get("NCPU") or os.cpu_count() or 1
+        memory = int(info.get("MemTotal", 0)) // MIB - self.memory_reserve_mib
+        return HostResources(cpu=1024 * cpus, memory=max(memory, 0))
+
+    # --- reporting ------------------------------------------------------------
+
+    def _report(self, task: TaskRecord) -> None:
+        task.status.health_status = task_health(task)
+        task.notify()
+        try:
+            self.on_change(copy.deepcopy(task.status))
+        except Exception:  # noqa: BLE001 - a failing listener must not break the runtime
+            log.exception("on_change failed for %s", task.arn)
+
+    # --- run_task ---------------------------------------------------------------
+
+    async def run_task(self, task: dict, task_definition: dict) -> None:
+        arn = task["taskArn"]
+        if arn in self._tasks:
+            return            # already running here (a repeated assignment)
+        containers = config.effective_containers(task, task_definition)
+        record = self._new_record(arn, containers)
+        self._tasks[arn] = record
+        self._report(record)
+        try:
+            await self._pull_images(record, containers)
+            choices = await self._prepare_host(record, task_definition, containers)
+            await self._create_containers(record, task, task_definition, containers, choices)
+            await self._start_containers(record, containers)
+        except TaskStartError as error:
+            await self._stop(record, "TaskFailedToStart", str(error))
+        except Exception as error:  # noqa: BLE001 - whatever it was, the task must end
+            log.exception("starting %s failed", arn)
+            await self._stop(record, "TaskFailedToStart", f"CannotStartContainerError: {error}")
+
+    def _new_record(self, arn: str, containers: list[dict]) -> TaskRecord:
+        records = {c["name"]: ContainerRecord(
+            status=ContainerStatus(name=c["name"]), essential=config.is_essential(c),
+            stop_timeout=config.stop_timeout(c), has_health_check=bool(config.healthcheck(c)))
+            for c in containers}
+        status = TaskStatus(task_arn=arn, containers=[r.status for r in records.values()])
+        return TaskRecord(status=status, containers=records,
+                          depends_on={c["name"]: config.prerequisites(c) for c in containers})
+
+    async def _pull_images(self, record: TaskRecord, containers: list[dict]) -> None:
+        record.status.pull_started_at = self.clock.now()
+        for image in dict.fromkeys(c["image"] for c in containers):
+            await asyncio.to_thread(self._ensure_image, image)
+        record.status.pull_stopped_at = self.clock.now()
+
+    def _ensure_image(self, image: str) -> None:
+        try:
+            self.client.images.get(image)
+            return
+        except ImageNotFound:
+            pass
+        repository, tag = parse_repository_tag(image)
+        try:
+            # A tag must be given: without one the SDK pulls every tag.
+            self.client.images.pull(repository, tag=tag or "latest")
+        except APIError as error:
+            raise TaskStartError(f"CannotPullContainerError: {_explain(error)}") from error
+
+    async def _prepare_host(self, record: TaskRecord, task_definition: dict,
+                            containers: list[dict]) -> config.HostChoices:
+        choices = config.HostChoices(docker_names={
+            c["name"]: config.docker_container_name(task_definition, c["name"])
+            for c in containers})
+        for plan in config.volume_plans(task_definition):
+            choices.volume_sources[plan.name] = await asyncio.to_thread(
+                self._provide_volume, record.arn, task_definition, plan)
+        mode = effective_network_mode(task_definition)
+        for container in containers:
+            choices.host_ports[container["name"]] = {
+                (r.container_port, r.protocol): self.ports.allocate(record.arn, r.protocol)
+                for r in config.port_requests(container, mode) if r.host_port is None}
+            record.containers[container["name"]].bindings = config.container_bindings(
+                container, mode, choices)
+        return choices
+
+    def _provide_volume(self, task_arn: str, task_definition: dict,
+                        plan: config.VolumePlan) -> str:
+        """The source to mount for a task volume: a host path or a Docker volume name."""
+        if plan.kind == "bind":
+            return plan.source
+        if plan.kind == "shared":
+            try:
+                self.client.volumes.get(plan.name)
+                return plan.name
+            except NotFound:
+                if not plan.autoprovision:
+                    raise TaskStartError(f"CannotCreateVolumeError: shared volume "
+                                         f"{plan.name} does not exist") from None
+            name = plan.name
+            labels = plan.labels
+        else:
+            name = config.task_volume_name(task_definition, plan.name)
+            # Labelled with the task, so cleanup (even after a restart) finds it.
+            labels = {**plan.labels, LABEL_TASK_ARN: task_arn, LABEL_INSTANCE: self.instance_arn}
+        try:
+            self.client.volumes.create(name=name, driver=plan.driver,
+                                       driver_opts=plan.driver_opts, labels=labels)
+        except APIError as error:
+            raise TaskStartError(f"CannotCreateVolumeError: {_explain(error)}") from error
+        return name
+
+    async def _create_containers(self, record: TaskRecord, task: dict, task_definition: dict,
+                                 containers: list[dict], choices: config.HostChoices) -> None:
+        by_name = {c["name"]: c for c in containers}
+        for name in config.start_order(containers):
+            kwargs = config.create_kwargs(
+                task, task_definition, by_name[name], instance_arn=self.instance_arn,
+                cluster=self.cluster, choices=choices, region=self.region)
+            try:
+                created = await asyncio.to_thread(self.client.containers.create, **kwargs)
+            except APIError as error:
+                raise TaskStartError(f"CannotCreateContainerError: {_explain(error)}") from error
+            container = record.containers[name]
+            container.status.runtime_id = created.id
+            container.awslogs = config.awslogs_config(task, by_name[name], self.region)
+        self._report(record)
+
+    async def _start_containers(self, record: TaskRecord, containers: list[dict]) -> None:
+        by_name = {c["name"]: c for c in containers}
+        for name in config.start_order(containers):
+            await self._wait_for_dependencies(record, by_name[name])
+            async with record.start_lock:
+                if record.stopping:
+                    return
+                await self._start_container(record, record.containers[name])
+        if not record.stopping and record.essentials_running():
+            record.status.last_status = "RUNNING"
+            record.status.started_at = self.clock.now()
+            self._report(record)
+
+    async def _start_container(self, record: TaskRecord, container: ContainerRecord) -> None:
+        container.starting = True
+        try:
+            await asyncio.to_thread(self.client.api.start, container.status.runtime_id)
+        except APIError as error:
+            reason = f"CannotStartContainerError: {_explain(error)}"
+            container.status.last_status = "STOPPED"
+            container.status.reason = reason
+            raise TaskStartError(reason) from error
+        finally:
+            container.starting = False
+        container.started = True
+        self._ship_logs(container)
+        if container.stopped:           # it exited before start() even returned
+            self._after_exit(record, container)
+            return
+        container.status.last_status = "RUNNING"
+        container.status.network_bindings = list(container.bindings)
+        self._report(record)
+
+    # --- dependsOn --------------------------------------------------------------
+
+    async def _wait_for_dependencies(self, record: TaskRecord, container: dict) -> None:
+        timeout = config.start_timeout(container)
+        for dependency in container.get("dependsOn") or []:
+            try:
+                await asyncio.wait_for(
+                    self._condition_met(record, container["name"], dependency), timeout)
+            except TimeoutError:
+                raise TaskStartError(
+                    f"DependencyTimeoutError: container {container['name']} timed out after "
+                    f"{timeout}s waiting for {dependency['containerName']} to reach "
+                    f"{dependency['condition']}") from None
+
+    async def _condition_met(self, record: TaskRecord, name: str, dependency: dict) -> None:
+        """Return once the dependency condition holds; raise if it never can."""
+        target = record.containers[dependency["containerName"]]
+        condition = dependency["condition"]
+        while not record.stopping:
+            failure = _condition_failure(target, condition)
+            if failure:
+                raise TaskStartError(
+                    f"DependencyConditionError: container {name} depends on {target.name} "
+                    f"with condition {condition}, but {target.name} {failure}")
+            if _condition_holds(target, condition):
+                return
+            await record.changed.wait()
+
+    # --- container exits and stopping -------------------------------------------
+
+    def _container_exited(self, record: TaskRecord, container: ContainerRecord,
+                          state: dict) -> None:
+        if container.stopped:
+            return
+        container.status.last_status = "STOPPED"
+        ran = container.started or not never_started(state)
+        container.status.exit_code = state.get("ExitCode") if ran else None
+        container.status.reason = container.status.reason or exit_reason(state)
+        container.status.network_bindings = []
+        if container.starting:
+            return     # _start_container decides once start() returns
+        self._after_exit(record, container)
+
+    def _after_exit(self, record: TaskRecord, container: ContainerRecord) -> None:
+        if container.essential and not record.stopping:
+            self._begin_stop(record, "EssentialContainerExited", stopped_reason_for(container))
+        else:
+            self._report(record)
+        self._finish_if_stopped(record)
+
+    def _begin_stop(self, record: TaskRecord, stop_code: str | None,
+                    reason: str) -> asyncio.Future:
+        if record.stop_job is None:
+            record.stopping = True
+            status = record.status
+            status.stop_code = status.stop_code or stop_code
+            status.stopped_reason = status.stopped_reason or reason
+            if status.last_status != "STOPPED":
+                status.stopping_at = self.clock.now()
+                status.last_status = "STOPPING"
+            record.stop_job = asyncio.ensure_future(self._stop_containers(record))
+            self._report(record)
+        return record.stop_job
+
+    async def _stop(self, record: TaskRecord, stop_code: str | None, reason: str) -> None:
+        await self._begin_stop(record, stop_code, reason)
+
+    async def _stop_containers(self, record: TaskRecord) -> None:
+        async with record.start_lock:    # lets a start in flight finish; none begins after
+            pass
+        for container in record.containers.values():
+            if not container.started and not container.stopped:
+                container.status.last_status = "STOPPED"    # created, never started
+        # Dependents stop before what they depend on, as ECS orders it.
+        jobs: dict[str, asyncio.Future] = {}
+        for name in _reverse_dependency_order(record):
+            dependents = [jobs[d] for d, needs in record.depends_on.items()
+                          if name in needs and d in jobs]
+            jobs[name] = asyncio.ensure_future(
+                self._stop_container(record, record.containers[name], dependents))
+        await asyncio.gather(*jobs.values(), return_exceptions=True)
+        self._finish_if_stopped(record)
+
+    async def _stop_container(self, record: TaskRecord, container: ContainerRecord,
+                              after: list[asyncio.Future]) -> None:
+        await asyncio.gather(*after, return_exceptions=True)
+        if container.stopped or not container.status.runtime_id:
+            return
+        try:
+            await asyncio.to_thread(self.client.api.stop, container.status.runtime_id,
+                                    timeout=container.stop_timeout)
+            attrs = await asyncio.to_thread(self.client.api.inspect_container,
+                                            container.status.runtime_id)
+            self._container_exited(record, container, attrs["State"])
+        except NotFound:
+            self._container_exited(record, container, {})
+        except DockerException as error:
+            log.warning("stopping %s of %s failed: %s", container.name, record.arn, error)
+
+    def _finish_if_stopped(self, record: TaskRecord) -> None:
+        status = record.status
+        if status.last_status == "STOPPED" or not record.all_stopped():
+            return      # if a docker stop failed, the event stream reports the exit later
+        status.last_status = "STOPPED"
+        status.stopping_at = status.stopping_at or self.clock.now()
+        status.stopped_at = self.clock.now()
+        record.stopping = True
+        self.ports.release(record.arn)
+        self._report(record)
+
+    # --- stop_task, cleanup_task ------------------------------------------------
+
+    async def stop_task(self, task_arn: str, reason: str) -> None:
+        record = self._tasks.get(task_arn) or await self._adopt_one(task_arn)
+        if record is not None and record.status.last_status != "STOPPED":
+            await self._stop(record, None, reason)
+
+    async def cleanup_task(self, task_arn: str) -> None:
+        record = self._tasks.pop(task_arn, None)
+        if record is not None:
+            shippers = [c.shipper for c in record.containers.values() if c.shipper]
+            await asyncio.gather(*(asyncio.to_thread(s.stop) for s in shippers))
+        await asyncio.to_thread(self._remove_task_resources, task_arn)
+        self.ports.release(task_arn)
+
+    def _remove_task_resources(self, task_arn: str) -> None:
+        label = [f"{LABEL_TASK_ARN}={task_arn}"]
+        for container in self.client.containers.list(all=True, sparse=True,
+                                                     filters={"label": label}):
+            try:
+                container.remove(force=True)
+            except NotFound:
+                pass
+        for volume in self.client.volumes.list(filters={"label": label}):
+            try:
+                volume.remove(force=True)
+            except (NotFound, APIError) as error:
+                log.warning("could not remove volume %s of %s: %s", volume.name, task_arn, error)
+
+    # --- adoption -------------------------------------------------------------
+
+    async def adopt(self, instance_arn: str) -> list[TaskStatus]:
+        found = await asyncio.to_thread(self._inspect_by_label, f"{LABEL_INSTANCE}={instance_arn}")
+        by_task: dict[str, list[dict]] = {}
+        for attrs in found:
+            by_task.setdefault(task_arn_of(attrs), []).append(attrs)
+        return [copy.deepcopy(self._adopt(arn, containers).status)
+                for arn, containers in by_task.items()]
+
+    async def _adopt_one(self, task_arn: str) -> TaskRecord | None:
+        found = await asyncio.to_thread(self._inspect_by_label, f"{LABEL_TASK_ARN}={task_arn}")
+        return self._adopt(task_arn, found) if found else None
+
+    def _inspect_by_label(self, label: str) -> list[dict]:
+        listed = self.client.api.containers(all=True, filters={"label": [label]})
+        result = []
+        for summary in listed:
+            try:
+                result.append(self.client.api.inspect_container(summary["Id"]))
+            except NotFound:
+                pass      # removed since the listing
+        return result
+
+    def _adopt(self, task_arn: str, containers: list[dict]) -> TaskRecord:
+        if task_arn in self._tasks:
+            return self._tasks[task_arn]
+        record = task_from_inspect(task_arn, containers)
+        self._tasks[task_arn] = record
+        for container in record.containers.values():
+            for binding in container.bindings:
+                self.ports.hold(task_arn, binding.host_port)
+            if container.started:
+                self._ship_logs(container, resume=True)
+        self._settle_adopted(record)
+        return record
+
+    def _settle_adopted(self, record: TaskRecord) -> None:
+        """Finish what the previous agent left half done."""
+        if record.status.last_status == "STOPPED":
+            return
+        essentials = [c for c in record.containers.values() if c.essential]
+        exited = [c for c in essentials if c.stopped]
+        if exited:
+            self._begin_stop(record, "EssentialContainerExited", stopped_reason_for(exited[0]))
+        elif any(not c.started for c in essentials):
+            # The start sequence needs the task definition, which only the agent has.
+            self._begin_stop(record, "TaskFailedToStart",
+                             "Task start was interrupted by an agent restart")
+
+    # --- the event stream -------------------------------------------------------
+
+    async def _consume_events(self, queue: asyncio.Queue) -> None:
+        while True:
+            event = await queue.get()
+            try:
+                if event is RESYNC:
+                    await self._resync()
+                else:
+                    await self._on_event(event)
+            except Exception:  # noqa: BLE001 - one bad event must not end the watching
+                log.exception("handling docker event %s failed", event)
+
+    async def _on_event(self, event: dict) -> None:
+        action = event.get("Action") or event.get("status") or ""
+        attributes = (event.get("Actor") or {}).get("Attributes") or {}
+        record = self._tasks.get(attributes.get(LABEL_TASK_ARN, ""))
+        container = record and record.containers.get(
+            attributes.get(config.LABEL_CONTAINER_NAME, ""))
+        if not container or container.status.runtime_id != event.get("id"):
+            return
+        if action in ("die", "destroy"):
+            await self._refresh(record, container)
+        elif action.startswith("health_status"):
+            health = DOCKER_HEALTH.get(action.split(":", 1)[1].strip(), "UNKNOWN")
+            if container.status.health_status != health and not container.stopped:
+                container.status.health_status = health
+                self._report(record)
+
+    async def _refresh(self, record: TaskRecord, container: ContainerRecord) -> None:
+        """Re-read one container and report whatever changed while we weren't looking."""
+        try:
+            attrs = await asyncio.to_thread(self.client.api.inspect_container,
+                                            container.status.runtime_id)
+        except NotFound:
+            self._container_exited(record, container, {})     # removed behind our back
+            return
+        state = attrs["State"]
+        if not state.get("Running") and (container.started or not never_started(state)):
+            self._container_exited(record, container, state)
+        elif state.get("Running"):
+            health = DOCKER_HEALTH.get((state.get("Health") or {}).get("Status"), "UNKNOWN")
+            if health != container.status.health_status:
+                container.status.health_status = health
+                self._report(record)
+
+    async def _resync(self) -> None:
+        for record in list(self._tasks.values()):
+            for container in list(record.containers.values()):
+                if container.status.runtime_id and not container.stopped \
+                        and not container.starting:
+                    await self._refresh(record, container)
+
+    # --- logs -------------------------------------------------------------------
+
+    def _ship_logs(self, container: ContainerRecord, resume: bool = False) -> None:
+        if container.awslogs and self.logs and container.shipper is None:
+            container.shipper = ContainerLogShipper(
+                self.client, container.status.runtime_id, container.awslogs, self.logs,
+                resume=resume).start()
+
+
+def _condition_holds(target: ContainerRecord, condition: str) -> bool:
+    status = target.status
+    if condition == "START":
+        return target.started
+    if condition == "COMPLETE":
+        return target.stopped
+    if condition == "SUCCESS":
+        return target.stopped and status.exit_code == 0
+    if condition == "HEALTHY":
+        return status.health_status == "HEALTHY"
+    raise TaskStartError(f"ClientException: unknown dependency condition {condition}")
+
+
+def _condition_failure(target: ContainerRecord, condition: str) -> str | None:
+    """Why the condition can no longer hold, or None while it still may."""
+    status = target.status
+    if condition == "SUCCESS" and target.stopped and status.exit_code != 0:
+        return f"exited with code {status.exit_code}"
+    if condition == "HEALTHY":
+        if status.health_status == "UNHEALTHY":
+            return "is UNHEALTHY"
+        if target.stopped:
+            return f"stopped (exit code {status.exit_code}) before becoming HEALTHY"
+    if condition in ("START", "HEALTHY") and target.stopped and not target.started:
+        return "never started"
+    return None
+
+
+def _reverse_dependency_order(record: TaskRecord) -> list[str]:
+    """Names such that each comes before what it depends on."""
+    containers = [{"name": name, "dependsOn": [
+        {"containerName": d} for d in record.depends_on.get(name, []) if d in record.containers]}
+        for name in record.containers]
+    return list(reversed(config.start_order(containers)))
+
+
+def _explain(error: APIError) -> str:
+    return str(error.explanation or error)

@@ -1,0 +1,176 @@
+"""A runtime that behaves like the Docker runtime without running containers.
+
+It moves tasks through the same states with the same reports (runtime ids,
+dynamic host ports, exit codes, stop codes), so that hundreds of agents fit in
+one process for scale benchmarks and fault tests. It is never the default.
+
+Failures are asked for with container dockerLabels:
+  nozama.simulated.fail        "pull" or "start": the task fails to start
+  nozama.simulated.exit-after  seconds until the container exits on its own
+  nozama.simulated.exit-code   its exit code then (default 0)
+  nozama.simulated.oom-after   seconds until it is killed for memory
+With `state_path`, what runs survives a restart of the agent (to test adoption).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import uuid
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+from nozama.agent.runtimes.base import (ContainerStatus, HostResources, NetworkBinding, Runtime,
+                                        TaskStatus)
+
+DYNAMIC_PORTS = range(49153, 65536)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class SimulatedRuntime(Runtime):
+    def __init__(self, on_change, cpu: int = 4096, memory: int = 8192,
+                 pull_seconds: float = 0.02, start_seconds: float = 0.02,
+                 state_path: str | None = None, **_ignored):
+        super().__init__(on_change)
+        self.host = HostResources(cpu=cpu, memory=memory)
+        self.pull_seconds = pull_seconds
+        self.start_seconds = start_seconds
+        self.state_path = Path(state_path) if state_path else None
+        self.tasks: dict[str, TaskStatus] = {}
+        self.stop_timeouts: dict[str, float] = {}
+        self.timers: dict[str, list[asyncio.TimerHandle]] = {}
+        self.ports = itertools.cycle(DYNAMIC_PORTS)
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        for handles in self.timers.values():
+            for handle in handles:
+                handle.cancel()
+
+    def resources(self) -> HostResources:
+        return self.host
+
+    async def adopt(self, instance_arn: str) -> list[TaskStatus]:
+        if self.state_path is None or not self.state_path.exists():
+            return []
+        for item in json.loads(self.state_path.read_text()):
+            status = _status_from_json(item)
+            self.tasks[status.task_arn] = status
+        return list(self.tasks.values())
+
+    async def run_task(self, task: dict, task_definition: dict) -> None:
+        arn = task["taskArn"]
+        containers = task_definition["containerDefinitions"]
+        status = TaskStatus(arn, "PENDING", [ContainerStatus(c["name"]) for c in containers],
+                            pull_started_at=_now())
+        self.stop_timeouts[arn] = max(c.get("stopTimeout", 30) for c in containers)
+        self._report(status)
+        await asyncio.sleep(self.pull_seconds)
+        status.pull_stopped_at = _now()
+        failure = next((c.get("dockerLabels", {}).get("nozama.simulated.fail")
+                        for c in containers if c.get("dockerLabels", {}).get(
+                            "nozama.simulated.fail")), None)
+        if failure:
+            kind = "CannotPullContainerError" if failure == "pull" else \
+                "CannotStartContainerError"
+            self._stop(status, "TaskFailedToStart", f"{kind}: simulated {failure} failure")
+            return
+        await asyncio.sleep(self.start_seconds)
+        for definition, container in zip(containers, status.containers):
+            container.last_status = "RUNNING"
+            container.runtime_id = uuid.uuid4().hex
+            container.network_bindings = self._bindings(definition, task_definition)
+        status.last_status, status.started_at = "RUNNING", _now()
+        self._report(status)
+        self._arm_failures(status, containers)
+
+    def _bindings(self, container: dict, task_definition: dict) -> list[NetworkBinding]:
+        host_mode = task_definition.get("networkMode") == "host"
+        return [NetworkBinding(m["containerPort"],
+                               m.get("hostPort") or (m["containerPort"] if host_mode
+                                                     else next(self.ports)),
+                               m.get("protocol", "tcp"))
+                for m in container.get("portMappings", []) if "containerPort" in m]
+
+    def _arm_failures(self, status: TaskStatus, containers: list[dict]) -> None:
+        loop = asyncio.get_running_loop()
+        for definition, container in zip(containers, status.containers):
+            labels = definition.get("dockerLabels", {})
+            essential = definition.get("essential", True)
+            if "nozama.simulated.exit-after" in labels:
+                code = int(labels.get("nozama.simulated.exit-code", "0"))
+                self.timers.setdefault(status.task_arn, []).append(loop.call_later(
+                    float(labels["nozama.simulated.exit-after"]), self._exit, status, container,
+                    code, None, essential))
+            if "nozama.simulated.oom-after" in labels:
+                self.timers.setdefault(status.task_arn, []).append(loop.call_later(
+                    float(labels["nozama.simulated.oom-after"]), self._exit, status, container,
+                    137, "OutOfMemoryError: Container killed due to memory usage", essential))
+
+    def _exit(self, status: TaskStatus, container: ContainerStatus, code: int,
+              reason: str | None, essential: bool) -> None:
+        if status.last_status == "STOPPED":
+            return
+        container.last_status, container.exit_code, container.reason = "STOPPED", code, reason
+        if essential:
+            self._stop(status, "EssentialContainerExited",
+                       reason or "Essential container in task exited")
+        else:
+            self._report(status)
+
+    async def stop_task(self, task_arn: str, reason: str) -> None:
+        status = self.tasks.get(task_arn)
+        if status is None or status.last_status == "STOPPED":
+            return
+        status.stopping_at = _now()
+        for container in status.containers:
+            if container.last_status == "RUNNING":
+                container.exit_code = 143  # the process ended on SIGTERM
+        self._stop(status, "UserInitiated", reason or "Task stopped by user")
+
+    def _stop(self, status: TaskStatus, stop_code: str, reason: str) -> None:
+        for container in status.containers:
+            container.last_status = "STOPPED"
+        for handle in self.timers.pop(status.task_arn, []):
+            handle.cancel()
+        status.last_status, status.stopped_at = "STOPPED", _now()
+        status.stop_code = status.stop_code or stop_code
+        status.stopped_reason = status.stopped_reason or reason
+        self._report(status)
+
+    async def cleanup_task(self, task_arn: str) -> None:
+        self.tasks.pop(task_arn, None)
+        self._save()
+
+    def _report(self, status: TaskStatus) -> None:
+        self.tasks[status.task_arn] = status
+        self._save()
+        self.on_change(_copy(status))
+
+    def _save(self) -> None:
+        if self.state_path is not None:
+            self.state_path.write_text(json.dumps(
+                [_status_to_json(s) for s in self.tasks.values()]))
+
+
+def _copy(status: TaskStatus) -> TaskStatus:
+    return _status_from_json(_status_to_json(status))
+
+
+def _status_to_json(status: TaskStatus) -> dict:
+    return json.loads(json.dumps(asdict(status), default=lambda d: d.isoformat()))
+
+
+def _status_from_json(item: dict) -> TaskStatus:
+    times = {k: datetime.fromisoformat(v) if isinstance(v, str) and k.endswith("_at") else v
+             for k, v in item.items() if k != "containers"}
+    containers = [ContainerStatus(**{**c, "network_bindings": [
+        NetworkBinding(**b) for b in c["network_bindings"]]}) for c in item["containers"]]
+    return TaskStatus(**times, containers=containers)

@@ -1,0 +1,47 @@
+"""`nozama agent`: the agent of one container instance."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from nozama.agent.agent import Agent, AgentConfig
+
+log = logging.getLogger("nozama.agent")
+
+
+def run_agent(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    attributes = {}
+    for item in args.attribute:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--attribute takes NAME=VALUE, not {item!r}")
+        attributes[name] = value
+    zone = args.availability_zone or "local"
+    from nozama.cli.main import _default_data_dir
+    state_dir = Path(args.data_dir or Path(_default_data_dir()) / "agents" /
+                     f"{args.region}-{args.cluster}-{zone}")
+    config = AgentConfig(
+        endpoint=args.endpoint, cluster=args.cluster, availability_zone=args.availability_zone,
+        region=args.region, runtime=args.runtime, attributes=attributes,
+        instance_type=args.instance_type, state_dir=state_dir, cleanup_wait=args.cleanup_wait,
+        runtime_options={"state_path": str(state_dir / "simulated.json")}
+        if args.runtime == "simulated" else {})
+    return asyncio.run(_main(config))
+
+
+async def _main(config: AgentConfig) -> int:
+    agent = Agent(config)
+    runner = asyncio.ensure_future(agent.run())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Stop the agent, not its tasks: containers keep running and are adopted later.
+        loop.add_signal_handler(sig, runner.cancel)
+    try:
+        await runner
+    except asyncio.CancelledError:
+        log.info("agent stopped; its tasks keep running")
+    return 0

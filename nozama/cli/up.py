@@ -1,0 +1,118 @@
+"""`nozama up`: a whole cluster on this machine, the control plane and N agents.
+
+Agents spread over the region's three zones (a, b, c). Everything runs as
+child processes of this one; Ctrl-C stops them all, but not the tasks'
+containers: the next `nozama up` adopts them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+READY_TIMEOUT = 30.0
+
+
+def up(args: argparse.Namespace) -> int:
+    from nozama.cli.main import _default_data_dir
+    data_dir = Path(args.data_dir or _default_data_dir()).expanduser().resolve()
+    endpoint = f"http://{args.host}:{args.port}"
+    started = time.monotonic()
+    children = [_spawn(["server", "--host", args.host, "--port", str(args.port),
+                        "--data-dir", str(data_dir), "--log-level", args.log_level])]
+    try:
+        _wait_healthy(endpoint, children[0])
+        zones = [f"{args.region}{z}" for z in "abc"]
+        for n in range(args.agents):
+            zone = zones[n % 3]
+            children.append(_spawn([
+                "agent", "--endpoint", endpoint, "--region", args.region, "--cluster", "default",
+                "--availability-zone", zone, "--runtime", args.runtime,
+                "--data-dir", str(data_dir / "agents" / f"agent-{n}"),
+                "--log-level", args.log_level]))
+        _wait_agents(endpoint, args.region, args.agents, children)
+        _announce(endpoint, args, time.monotonic() - started)
+        return _supervise(children)
+    finally:
+        _stop(children)
+
+
+def _spawn(arguments: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "nozama", *arguments])
+
+
+def _wait_healthy(endpoint: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit("nozama server exited; see its log above")
+        try:
+            with urllib.request.urlopen(f"{endpoint}/_nozama/health", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nozama server did not answer on {endpoint}")
+
+
+def _wait_agents(endpoint: str, region: str, count: int, children) -> None:
+    """Until `count` instances of the default cluster have a connected agent."""
+    import boto3
+    ecs = boto3.client("ecs", endpoint_url=endpoint, region_name=region,
+                       aws_access_key_id="nozama", aws_secret_access_key="nozama")
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children):
+            raise SystemExit("an agent exited; see its log above")
+        try:
+            arns = ecs.list_container_instances(cluster="default",
+                                                filter="agentConnected == true")
+            if len(arns["containerInstanceArns"]) >= count:
+                return
+        except ecs.exceptions.ClusterNotFoundException:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("the agents did not connect in time")
+
+
+def _announce(endpoint: str, args: argparse.Namespace, seconds: float) -> None:
+    print(json.dumps({"endpoint": endpoint, "agents": args.agents, "region": args.region,
+                      "readyInSeconds": round(seconds, 2)}))
+    print(f"""
+Nozama is up: {endpoint}, {args.agents} agents in {args.region}a/b/c, cluster "default".
+Use it with:
+
+  export AWS_ENDPOINT_URL={endpoint}
+  export AWS_DEFAULT_REGION={args.region}
+  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+
+Ctrl-C stops Nozama; running containers keep running and are adopted next time.
+""", flush=True)
+
+
+def _supervise(children: list[subprocess.Popen]) -> int:
+    stop = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.append(True))
+    while not stop:
+        if any(child.poll() is not None for child in children):
+            print("a Nozama process exited; stopping the rest", file=sys.stderr)
+            return 1
+        time.sleep(0.2)
+    return 0
+
+
+def _stop(children: list[subprocess.Popen]) -> None:
+    for child in reversed(children):
+        if child.poll() is None:
+            child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()

@@ -1,0 +1,86 @@
+"""The control plane's side of the agent channel.
+
+Agents long-poll for their assignments (the tasks their instance must run or
+stop, with each task's definition) and report observed state back. A poll is
+also the heartbeat: an agent that has not polled for AGENT_TIMEOUT seconds is
+marked disconnected, and the scheduler stops placing tasks on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from datetime import timedelta
+
+from nozama.api.context import RequestContext
+from nozama.api.errors import InvalidParameterException
+from nozama.controllers.notify import notifier
+from nozama.controllers.tasks import apply_report
+from nozama.model import arns
+from nozama.store import container_instances as instance_store
+from nozama.store import task_definitions as task_definition_store
+from nozama.store import tasks as task_store
+
+log = logging.getLogger(__name__)
+
+POLL_TIMEOUT = 20.0
+AGENT_TIMEOUT = 35.0
+
+
+def instance_context(make_context, instance_arn: str) -> RequestContext:
+    parsed = arns.parse(instance_arn or "")
+    if parsed is None or parsed.resource_type != "container-instance":
+        raise InvalidParameterException("containerInstanceArn is not a container instance ARN.")
+    return make_context(parsed.region)
+
+
+def assignments(ctx: RequestContext, instance_arn: str) -> tuple[list[dict], str]:
+    """What the instance must run or stop, and a digest of the decisions in it."""
+    with ctx.store.write() as conn:
+        instance = instance_store.get(conn, instance_arn)
+        if instance is None or instance.status == "INACTIVE":
+            raise InvalidParameterException("The container instance is not registered.")
+        instance_store.mark_seen(conn, instance_arn, ctx.clock.now())
+        rows = task_store.assigned(conn, instance_arn)
+        definitions = task_definition_store.get_by_arns(conn, list({r.task_definition_arn
+                                                                   for r in rows}))
+    items = [{"task": {k: v for k, v in r.doc.items() if k != "reservation"},
+              "taskDefinition": definitions[r.task_definition_arn].doc} for r in rows]
+    decisions = [(r.arn, r.desired_status) for r in rows]
+    digest = hashlib.sha1(json.dumps(decisions).encode()).hexdigest()
+    return items, digest
+
+
+async def poll(ctx: RequestContext, instance_arn: str, known_digest: str | None) -> dict:
+    items, digest = assignments(ctx, instance_arn)
+    if digest == known_digest:
+        await notifier.wait(instance_arn, POLL_TIMEOUT)
+        items, digest = assignments(ctx, instance_arn)
+    return {"tasks": items, "digest": digest}
+
+
+def report(ctx: RequestContext, instance_arn: str, reports: list[dict]) -> dict:
+    applied = 0
+    with ctx.store.write() as conn:
+        for item in reports:
+            task = task_store.get(conn, item.get("taskArn", ""))
+            # An agent speaks only for the tasks of its own instance.
+            if task is not None and task.container_instance_arn == instance_arn:
+                applied += apply_report(conn, item, ctx.clock.now())
+    return {"applied": applied}
+
+
+async def watch_heartbeats(store, clock, interval: float = 5.0) -> None:
+    """Mark instances whose agents went silent as disconnected, forever."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            with store.write() as conn:
+                gone = instance_store.mark_silent_disconnected(
+                    conn, clock.now() - timedelta(seconds=AGENT_TIMEOUT))
+            for arn in gone:
+                log.info("agent of %s disconnected", arn)
+        except Exception:  # keep watching through a transient database error
+            log.exception("heartbeat sweep failed")

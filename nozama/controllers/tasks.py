@@ -1,0 +1,110 @@
+"""Task bookkeeping shared by RunTask, StopTask and the agents' state reports.
+
+An instance's runningTasksCount, pendingTasksCount and remainingResources are
+recomputed from its live tasks in the same transaction as every change, never
+kept as running sums that could drift.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, Row
+
+from nozama.controllers.notify import notifier
+from nozama.model.resources import Requirements, remaining
+from nozama.store import container_instances as instance_store
+from nozama.store import tasks as task_store
+from nozama.store.tasks import PENDING_STATES
+
+TASK_ORDER = {s: i for i, s in enumerate(
+    ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING",
+     "DEPROVISIONING", "STOPPED"))}
+CONTAINER_ORDER = {"PENDING": 0, "RUNNING": 1, "STOPPED": 2}
+
+
+def refresh_instance(conn: Connection, instance_arn: str) -> None:
+    instance = instance_store.get(conn, instance_arn)
+    if instance is None:
+        return
+    live = task_store.on_instance(conn, instance_arn)
+    reserved = [Requirements.from_doc(t.doc["reservation"]) for t in live]
+    doc = {**instance.doc, "remainingResources": remaining(instance.doc["registeredResources"],
+                                                           reserved)}
+    instance_store.save(
+        conn, instance_arn, doc=doc,
+        running_tasks_count=sum(t.last_status == "RUNNING" for t in live),
+        pending_tasks_count=sum(t.last_status in PENDING_STATES for t in live))
+
+
+def request_stop(conn: Connection, task: Row, reason: str, stop_code: str,
+                 now: datetime) -> None:
+    """Set a task's desired status to STOPPED; its agent does the stopping."""
+    if task.desired_status == "STOPPED":
+        return
+    doc = {**task.doc, "desiredStatus": "STOPPED", "stopCode": stop_code,
+           "stoppedReason": reason, "stoppingAt": now.timestamp()}
+    if task.container_instance_arn is None or task.last_status in ("PROVISIONING",):
+        # Never reached an agent: nothing runs, so it is stopped at once.
+        doc.update(lastStatus="STOPPED", stoppedAt=now.timestamp())
+        task_store.save(conn, task.arn, desired_status="STOPPED", last_status="STOPPED",
+                        stopped_at=now, doc=doc)
+    else:
+        task_store.save(conn, task.arn, desired_status="STOPPED", doc=doc)
+        notifier.changed(task.container_instance_arn)
+    if task.container_instance_arn:
+        refresh_instance(conn, task.container_instance_arn)
+
+
+def apply_report(conn: Connection, report: dict, now: datetime) -> bool:
+    """Apply an agent's report on one task. Reports only move state forward, so a
+    repeated or late report changes nothing. Returns whether anything changed."""
+    task = task_store.get(conn, report.get("taskArn", ""))
+    if task is None:
+        return False
+    doc = dict(task.doc)
+    last_status = _forward(task.last_status, report.get("lastStatus"), TASK_ORDER)
+    doc["lastStatus"] = last_status
+    doc["containers"] = _merge_containers(doc["containers"], report.get("containers", []))
+    for member in ("pullStartedAt", "pullStoppedAt", "startedAt", "stoppingAt", "stoppedAt",
+                   "executionStoppedAt", "healthStatus"):
+        if report.get(member) is not None and (member == "healthStatus" or member not in doc):
+            doc[member] = report[member]
+    if last_status == "STOPPED":
+        doc.setdefault("stoppedAt", now.timestamp())
+        doc.setdefault("executionStoppedAt", doc["stoppedAt"])
+        for member in ("stopCode", "stoppedReason"):
+            if report.get(member) and not task.doc.get(member):
+                doc[member] = report[member]
+    if doc == task.doc:
+        return False
+    stopped_at = now if last_status == "STOPPED" and task.last_status != "STOPPED" \
+        else task.stopped_at
+    task_store.save(conn, task.arn, last_status=last_status, stopped_at=stopped_at, doc=doc)
+    if last_status != task.last_status:
+        refresh_instance(conn, task.container_instance_arn)
+    return True
+
+
+def _forward(current: str, reported: str | None, order: dict[str, int]) -> str:
+    if reported not in order:
+        return current
+    return reported if order[reported] > order[current] else current
+
+
+def _merge_containers(current: list[dict], reported: list[dict]) -> list[dict]:
+    by_name = {c.get("name"): c for c in reported}
+    merged = []
+    for container in current:
+        report = by_name.get(container["name"])
+        if report is None:
+            merged.append(container)
+            continue
+        updated = dict(container)
+        updated["lastStatus"] = _forward(container["lastStatus"], report.get("lastStatus"),
+                                         CONTAINER_ORDER)
+        for member in ("runtimeId", "exitCode", "reason", "networkBindings", "healthStatus"):
+            if report.get(member) is not None:
+                updated[member] = report[member]
+        merged.append(updated)
+    return merged

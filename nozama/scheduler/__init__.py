@@ -1,0 +1,1 @@
+"""The scheduler: which container instance runs each task."""

@@ -1,0 +1,225 @@
+"""Tasks through the ECS API, run by real agent processes on the simulated runtime.
+
+The same flows run on real Docker in test_tasks_docker.py; the simulated
+runtime makes the control plane's side cheap to test on both store backends.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT
+
+
+def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting; last value: {value!r}")
+        time.sleep(interval)
+
+
+class AgentProcess:
+    def __init__(self, server, region: str, zone: str, data_dir, cluster: str = "default",
+                 runtime: str = "simulated", extra: list[str] = ()):
+        self.args = [sys.executable, "-m", "nozama", "agent", "--endpoint", server.endpoint,
+                     "--region", region, "--cluster", cluster, "--availability-zone", zone,
+                     "--runtime", runtime, "--data-dir", str(data_dir), "--cleanup-wait", "1",
+                     "--log-level", "warning", *extra]
+        self.process = None
+
+    def start(self) -> "AgentProcess":
+        self.process = subprocess.Popen(self.args, cwd=ROOT)
+        return self
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+
+
+@pytest.fixture
+def agents(server, region, tmp_path):
+    started = []
+
+    def start(count: int = 1, cluster: str = "default", **kwargs) -> list[AgentProcess]:
+        for n in range(count):
+            zone = f"{region}{'abc'[len(started) % 3]}"
+            started.append(AgentProcess(server, region, zone, tmp_path / f"agent-{len(started)}",
+                                        cluster, **kwargs).start())
+        return started[-count:]
+
+    yield start
+    for agent in started:
+        agent.stop()
+
+
+def connected_instances(ecs, cluster="default") -> list[str]:
+    try:
+        return ecs.list_container_instances(cluster=cluster,
+                                            filter="agentConnected == true")[
+            "containerInstanceArns"]
+    except ecs.exceptions.ClusterNotFoundException:
+        return []
+
+
+def register(ecs, family="web", memory=128, labels=None, essential=True, extra=None):
+    container = {"name": "app", "image": "busybox", "memory": memory, "essential": essential,
+                 "portMappings": [{"containerPort": 8080, "hostPort": 0}],
+                 "dockerLabels": labels or {}}
+    containers = [container] + (extra or [])
+    return ecs.register_task_definition(family=family, containerDefinitions=containers)[
+        "taskDefinition"]["taskDefinitionArn"]
+
+
+def task(ecs, arn, cluster="default") -> dict:
+    return ecs.describe_tasks(cluster=cluster, tasks=[arn])["tasks"][0]
+
+
+def test_agent_registers_with_its_zone_resources_and_attributes(ecs, agents, region):
+    agents(1)
+    arns = wait_for(lambda: connected_instances(ecs))
+    instance = ecs.describe_container_instances(containerInstances=arns)["containerInstances"][0]
+    assert instance["agentConnected"] is True
+    attributes = {a["name"]: a.get("value") for a in instance["attributes"]}
+    assert attributes["ecs.availability-zone"] == f"{region}a"
+    assert attributes["ecs.os-type"] == "linux"
+    assert "ecs.capability.container-health-check" in attributes
+    resources = {r["name"]: r for r in instance["registeredResources"]}
+    assert resources["CPU"]["integerValue"] == 4096
+    assert set(resources["PORTS"]["stringSetValue"]) == {"22", "2375", "2376", "51678", "51679"}
+
+
+def test_run_task_reaches_running_and_stop_task_stops_it(ecs, agents):
+    agents(1)
+    wait_for(lambda: connected_instances(ecs))
+    definition = register(ecs)
+    run = ecs.run_task(taskDefinition=definition, startedBy="tester")
+    assert run["failures"] == []
+    arn = run["tasks"][0]["taskArn"]
+    running = wait_for(lambda: (t := task(ecs, arn))["lastStatus"] == "RUNNING" and t)
+    container = running["containers"][0]
+    assert container["lastStatus"] == "RUNNING" and container["runtimeId"]
+    binding = container["networkBindings"][0]
+    assert binding["containerPort"] == 8080 and 49153 <= binding["hostPort"] <= 65535
+    assert running["startedAt"] and running["pullStartedAt"] and running["pullStoppedAt"]
+    instance = ecs.describe_container_instances(
+        containerInstances=[running["containerInstanceArn"]])["containerInstances"][0]
+    assert instance["runningTasksCount"] == 1
+    memory = {r["name"]: r for r in instance["remainingResources"]}["MEMORY"]["integerValue"]
+    assert memory == 8192 - 128
+    assert ecs.list_tasks(startedBy="tester")["taskArns"] == [arn]
+
+    stopped = ecs.stop_task(task=arn, reason="done here")["task"]
+    assert stopped["desiredStatus"] == "STOPPED"
+    final = wait_for(lambda: (t := task(ecs, arn))["lastStatus"] == "STOPPED" and t)
+    assert final["stoppedReason"] == "done here"
+    assert final["stopCode"] == "UserInitiated"
+    assert final["containers"][0]["exitCode"] == 143
+    assert ecs.list_tasks(desiredStatus="STOPPED")["taskArns"] == [arn]
+    instance = ecs.describe_container_instances(
+        containerInstances=[final["containerInstanceArn"]])["containerInstances"][0]
+    assert instance["runningTasksCount"] == 0
+    assert {r["name"]: r for r in instance["remainingResources"]}["MEMORY"][
+        "integerValue"] == 8192
+    # StopTask on a stopped task changes nothing.
+    again = ecs.stop_task(task=arn, reason="twice")["task"]
+    assert again["stoppedReason"] == "done here"
+
+
+def test_essential_container_exit_stops_the_task_with_its_exit_code(ecs, agents):
+    agents(1)
+    wait_for(lambda: connected_instances(ecs))
+    definition = register(ecs, labels={"nozama.simulated.exit-after": "0.2",
+                                       "nozama.simulated.exit-code": "3"})
+    arn = ecs.run_task(taskDefinition=definition)["tasks"][0]["taskArn"]
+    final = wait_for(lambda: (t := task(ecs, arn))["lastStatus"] == "STOPPED" and t)
+    assert final["stopCode"] == "EssentialContainerExited"
+    assert final["stoppedReason"] == "Essential container in task exited"
+    assert final["containers"][0]["exitCode"] == 3
+
+
+def test_pull_failure_is_a_task_failed_to_start(ecs, agents):
+    agents(1)
+    wait_for(lambda: connected_instances(ecs))
+    definition = register(ecs, labels={"nozama.simulated.fail": "pull"})
+    arn = ecs.run_task(taskDefinition=definition)["tasks"][0]["taskArn"]
+    final = wait_for(lambda: (t := task(ecs, arn))["lastStatus"] == "STOPPED" and t)
+    assert final["stopCode"] == "TaskFailedToStart"
+    assert final["stoppedReason"].startswith("CannotPullContainerError")
+
+
+def test_placement_failures_name_the_missing_resource(ecs, agents):
+    agents(1)
+    arns = wait_for(lambda: connected_instances(ecs))
+    too_big = register(ecs, family="huge", memory=100_000)
+    run = ecs.run_task(taskDefinition=too_big)
+    assert run["tasks"] == []
+    assert run["failures"] == [{"arn": arns[0], "reason": "RESOURCE:MEMORY"}]
+    fixed = ecs.register_task_definition(family="fixed", containerDefinitions=[{
+        "name": "app", "image": "busybox", "memory": 64,
+        "portMappings": [{"containerPort": 80, "hostPort": 8081}]}])["taskDefinition"]
+    first = ecs.run_task(taskDefinition=fixed["taskDefinitionArn"], count=2)
+    assert len(first["tasks"]) == 1
+    assert first["failures"] == [{"arn": arns[0], "reason": "RESOURCE:PORTS"}]
+
+
+def test_run_task_bad_input(ecs, agents):
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.run_task(taskDefinition=register(ecs))  # no instances in the cluster
+    agents(1)
+    wait_for(lambda: connected_instances(ecs))
+    definition = register(ecs)
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.run_task(taskDefinition=definition, count=11)
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.run_task(taskDefinition=definition, launchType="FARGATE")
+    with pytest.raises(ecs.exceptions.ClientException):
+        ecs.run_task(taskDefinition="no-such-family")
+    ecs.deregister_task_definition(taskDefinition=definition)
+    with pytest.raises(ecs.exceptions.ClientException):
+        ecs.run_task(taskDefinition=definition)
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.stop_task(task="0123456789abcdef0123456789abcdef")
+    assert ecs.list_tasks()["taskArns"] == []
+
+
+def test_killed_agent_comes_back_and_adopts_its_running_task(ecs, agents):
+    (agent,) = agents(1)
+    wait_for(lambda: connected_instances(ecs))
+    arn = ecs.run_task(taskDefinition=register(ecs))["tasks"][0]["taskArn"]
+    before = wait_for(lambda: (t := task(ecs, arn))["lastStatus"] == "RUNNING" and t)
+    agent.kill()
+    agent.start()
+    time.sleep(1.0)
+    after = task(ecs, arn)
+    assert after["lastStatus"] == "RUNNING"
+    assert after["containers"][0]["runtimeId"] == before["containers"][0]["runtimeId"]
+    instances = ecs.list_container_instances()["containerInstanceArns"]
+    assert instances == [before["containerInstanceArn"]]  # same instance, not a new one
+    assert len(ecs.list_tasks()["taskArns"]) == 1
+
+
+def test_delete_cluster_refuses_while_tasks_are_live(ecs, agents):
+    ecs.create_cluster(clusterName="busy")
+    agents(1, cluster="busy")
+    arns = wait_for(lambda: connected_instances(ecs, "busy"))
+    arn = ecs.run_task(cluster="busy", taskDefinition=register(ecs))["tasks"][0]["taskArn"]
+    cluster = ecs.describe_clusters(clusters=["busy"])["clusters"][0]
+    assert cluster["runningTasksCount"] + cluster["pendingTasksCount"] == 1
+    with pytest.raises(ecs.exceptions.ClusterContainsTasksException):
+        ecs.delete_cluster(cluster="busy")
+    ecs.stop_task(cluster="busy", task=arn)
+    wait_for(lambda: task(ecs, arn, "busy")["lastStatus"] == "STOPPED")
+    assert arns
