@@ -11,7 +11,7 @@
 # PYTEST_ARGS="-k foo -x" passes arguments to pytest.
 
 # The command `make run` starts (one line to change when the CLI changes).
-RUN_CMD ?= .venv/bin/nozama server --port 4566 --data-dir .nozama-data
+RUN_CMD ?= .venv/bin/nozama up --port 4566 --data-dir .nozama-data
 
 PYTHON ?= python3
 VENV := .venv

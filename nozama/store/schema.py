@@ -139,7 +139,7 @@ log_streams = _scoped(
     Column("creation_time", BigInteger, nullable=False),
     Column("first_event_timestamp", BigInteger),
     # 0 until the first event, so that ordering by it needs no NULL handling;
-    # first_event_timestamp tells whether the stream has had events.
+    # last_ingestion_time tells whether the stream has had events.
     Column("last_event_timestamp", BigInteger, nullable=False, default=0),
     Column("last_ingestion_time", BigInteger),
     Column("stored_bytes", BigInteger, nullable=False, default=0),

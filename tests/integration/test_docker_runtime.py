@@ -26,7 +26,6 @@ from nozama.agent.runtimes.base import (  # noqa: E402
     LABEL_CLUSTER, LABEL_CONTAINER_NAME, LABEL_FAMILY, LABEL_INSTANCE, LABEL_REVISION,
     LABEL_TASK_ARN, TaskStatus,
 )
-from nozama.agent.runtimes.docker_events import EventWatcher  # noqa: E402
 
 IMAGE = "nozama-test/busybox:latest"
 ACCOUNT = "000000000000"
@@ -492,36 +491,40 @@ def test_new_runtime_adopts_a_running_task_without_restarting_it(instance_arn, e
     asyncio.run(main())
 
 
-@run
-async def test_cleanup_removes_the_task_containers(agent: Agent, engine):
-    task = new_task()
-    await agent.runtime.run_task(task, definition(container("main", *SLEEP),
-                                                  container("b", *SLEEP, essential=False)))
-    assert len(engine.containers.list(
-        filters={"label": [f"{LABEL_TASK_ARN}={task['taskArn']}"]})) == 2
-    await agent.runtime.stop_task(task["taskArn"], "done")
-    await agent.runtime.cleanup_task(task["taskArn"])
-    assert not engine.containers.list(
-        all=True, filters={"label": [f"{LABEL_TASK_ARN}={task['taskArn']}"]})
+def test_cleanup_removes_the_task_containers(instance_arn, engine):
+    async def main():
+        # As the agent does: the runtime exists before registration tells the instance
+        # ARN, which then comes with each task.
+        agent = Agent(None)
+        await agent.runtime.start()
+        task = {**new_task(), "containerInstanceArn": instance_arn}
+        label = {"label": [f"{LABEL_TASK_ARN}={task['taskArn']}"]}
+        try:
+            await agent.runtime.run_task(task, definition(
+                container("main", *SLEEP), container("b", *SLEEP, essential=False),
+                volumes=[{"name": "scratch"}]))
+            running = engine.containers.list(filters=label)
+            assert len(running) == 2
+            assert {c.labels[LABEL_INSTANCE] for c in running} == {instance_arn}
+            assert len(engine.volumes.list(filters=label)) == 1
+            await agent.runtime.stop_task(task["taskArn"], "done")
+        finally:
+            await agent.runtime.cleanup_task(task["taskArn"])
+            await agent.runtime.close()
+        assert not engine.containers.list(all=True, filters=label)
+        assert not engine.volumes.list(filters=label)
+    asyncio.run(main())
 
 
 @run
 async def test_missed_exits_are_found_when_the_event_stream_reconnects(agent: Agent, engine):
     task = new_task()
     await agent.runtime.run_task(task, definition(container("main", *SLEEP)))
-    runtime = agent.runtime
-    # The engine's event stream goes away (as when dockerd restarts) ...
-    await asyncio.to_thread(runtime._watcher.close)
-    await asyncio.to_thread(engine.containers.get(
-        agent.container(task["taskArn"], "main").runtime_id).kill)
-    await asyncio.sleep(0.5)
-    assert agent.latest(task["taskArn"]).last_status == "RUNNING"   # nobody listening
-    # ... and comes back: the runtime re-reads its containers.
-    queue = asyncio.Queue()
-    runtime._consumer.cancel()
-    runtime._consumer = asyncio.create_task(runtime._consume_events(queue))
-    runtime._watcher = EventWatcher(runtime._connect, asyncio.get_running_loop(), queue)
-    runtime._watcher.start()
+    main = engine.containers.get(agent.container(task["taskArn"], "main").runtime_id)
+    # The engine drops the event stream (as when dockerd restarts), and the container
+    # dies before the watcher is back: only re-reading the containers can tell.
+    agent.runtime._watcher._stream.close()
+    await asyncio.to_thread(main.kill)
     stopped = await agent.wait_status(task["taskArn"], "STOPPED")
     assert stopped.containers[0].exit_code == 137
     assert stopped.stop_code == "EssentialContainerExited"
@@ -582,6 +585,39 @@ def test_awslogs_output_is_shipped_to_the_logs_api(instance_arn, engine, server,
         finally:
             await agent.runtime.cleanup_task(task["taskArn"])
             await agent.runtime.close()
+    asyncio.run(main())
+
+
+def test_adopted_containers_resume_shipping_where_they_left_off(instance_arn, engine, server,
+                                                               region):
+    logs = server.client("logs", region)
+    group = f"/ecs/test-{uuid.uuid4().hex[:8]}"
+    task = new_task()
+    stream = f"ecs/app/{task['taskArn'].rsplit('/', 1)[1]}"
+    td = definition(container(
+        "app", "sh", "-c", "echo one; sleep 1.5; echo two; sleep 1.5; echo three",
+        logConfiguration=awslogs(group, region)))
+
+    async def main():
+        first = Agent(instance_arn, region=region, logs_endpoint=server.endpoint)
+        await first.runtime.start()
+        await first.runtime.run_task(task, td)
+        await asyncio.to_thread(read_events, logs, group, stream, 1)
+        await first.runtime.close()          # "two" is written while no agent runs
+        await asyncio.sleep(1.5)
+        second = Agent(instance_arn, region=region, logs_endpoint=server.endpoint)
+        await second.runtime.start()
+        try:
+            await second.runtime.adopt(instance_arn)
+            await second.wait_status(task["taskArn"], "STOPPED")
+            events = await asyncio.to_thread(read_events, logs, group, stream, 3)
+            await asyncio.sleep(1.2)             # a duplicate would have arrived by now
+            events = logs.get_log_events(logGroupName=group, logStreamName=stream,
+                                         startFromHead=True)["events"]
+            assert [e["message"] for e in events] == ["one", "two", "three"]
+        finally:
+            await second.runtime.cleanup_task(task["taskArn"])
+            await second.runtime.close()
     asyncio.run(main())
 
 

@@ -348,7 +348,8 @@ def test_batch_rules_fail_the_whole_call(logs):
     cases = [
         [{"timestamp": now, "message": "b"}, {"timestamp": now - 1, "message": "a"}],
         [{"timestamp": now - 25 * HOUR, "message": "a"}, {"timestamp": now, "message": "b"}],
-        [{"timestamp": now, "message": "x" * 524_288}, {"timestamp": now, "message": "y" * 524_288}],
+        [{"timestamp": now, "message": "x" * 524_288},
+         {"timestamp": now, "message": "y" * 524_288}],
     ]
     for events in cases:
         with pytest.raises(ClientError) as info:

@@ -6,63 +6,11 @@ runtime makes the control plane's side cheap to test on both store backends.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import pytest
 
-from conftest import ROOT
-
-
-def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting; last value: {value!r}")
-        time.sleep(interval)
-
-
-class AgentProcess:
-    def __init__(self, server, region: str, zone: str, data_dir, cluster: str = "default",
-                 runtime: str = "simulated", extra: list[str] = ()):
-        self.args = [sys.executable, "-m", "nozama", "agent", "--endpoint", server.endpoint,
-                     "--region", region, "--cluster", cluster, "--availability-zone", zone,
-                     "--runtime", runtime, "--data-dir", str(data_dir), "--cleanup-wait", "1",
-                     "--log-level", "warning", *extra]
-        self.process = None
-
-    def start(self) -> "AgentProcess":
-        self.process = subprocess.Popen(self.args, cwd=ROOT)
-        return self
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=15)
-
-
-@pytest.fixture
-def agents(server, region, tmp_path):
-    started = []
-
-    def start(count: int = 1, cluster: str = "default", **kwargs) -> list[AgentProcess]:
-        for n in range(count):
-            zone = f"{region}{'abc'[len(started) % 3]}"
-            started.append(AgentProcess(server, region, zone, tmp_path / f"agent-{len(started)}",
-                                        cluster, **kwargs).start())
-        return started[-count:]
-
-    yield start
-    for agent in started:
-        agent.stop()
+from conftest import wait_for
 
 
 def connected_instances(ecs, cluster="default") -> list[str]:

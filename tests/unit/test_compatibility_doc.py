@@ -3,15 +3,27 @@
 import re
 from pathlib import Path
 
+import pytest
+
 from nozama.api import catalog
 from nozama.services import registry
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "compatibility.md"
+ROW = re.compile(r"^\| (\w+) \| (done|partial|not yet) \|", re.M)
 
 
-def test_every_ecs_operation_is_listed_with_the_status_it_has():
-    rows = dict(re.findall(r"^\| (\w+) \| (done|partial|not yet) \|", DOC.read_text(), re.M))
-    served = set(registry()["ecs"].operations)
-    assert set(rows) >= set(catalog.service("ecs").model.operation_names)
+def rows_of(service: str) -> dict[str, str]:
+    """{operation: status} from the section whose heading names `service`, as "(`ecs`, ...)"."""
+    for section in re.split(r"^## ", DOC.read_text(), flags=re.M):
+        if f"(`{service}`," in section.split("\n", 1)[0]:
+            return dict(ROW.findall(section))
+    return {}
+
+
+@pytest.mark.parametrize("service", ["ecs", "logs"])
+def test_every_operation_is_listed_with_the_status_it_has(service):
+    rows = rows_of(service)
+    served = set(registry()[service].operations)
+    assert set(rows) >= set(catalog.service(service).model.operation_names)
     for operation, status in rows.items():
         assert (status != "not yet") == (operation in served), operation

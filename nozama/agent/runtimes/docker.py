@@ -23,19 +23,21 @@ import os
 from typing import Callable
 
 import docker
-from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-from docker.utils import parse_repository_tag
+from docker.errors import APIError, DockerException, NotFound
+from requests import RequestException
 
 from nozama.agent.runtimes import docker_config as config
+from nozama.agent.runtimes import docker_host as host
 from nozama.agent.runtimes.base import (
     LABEL_INSTANCE, LABEL_TASK_ARN, ContainerStatus, HostResources, Runtime, TaskStatus,
 )
 from nozama.agent.runtimes.docker_events import RESYNC, EventWatcher
+from nozama.agent.runtimes.docker_host import TaskStartError
 from nozama.agent.runtimes.docker_logs import ContainerLogShipper, LogsClients
 from nozama.agent.runtimes.docker_ports import HostPortAllocator
 from nozama.agent.runtimes.docker_state import (
-    DOCKER_HEALTH, ContainerRecord, TaskRecord, exit_reason, never_started,
-    stopped_reason_for, task_arn_of, task_from_inspect, task_health,
+    DOCKER_HEALTH, ContainerRecord, TaskRecord, condition_failure, condition_holds, exit_reason,
+    never_started, stop_order, stopped_reason_for, task_arn_of, task_from_inspect, task_health,
 )
 from nozama.clock import Clock
 from nozama.model.task_definitions import effective_network_mode
@@ -46,16 +48,15 @@ MIB = 1024 * 1024
 POOL_SIZE = 64      # concurrent SDK calls from to_thread plus one stream per log shipper
 
 
-class TaskStartError(Exception):
-    """The task cannot start; the message is its stoppedReason."""
-
-
 class DockerRuntime(Runtime):
-    def __init__(self, on_change: Callable[[TaskStatus], None], *, instance_arn: str,
-                 cluster: str, logs_endpoint: str | None = None, region: str = "us-east-1",
+    def __init__(self, on_change: Callable[[TaskStatus], None], *,
+                 instance_arn: str | None = None, cluster: str = "default",
+                 logs_endpoint: str | None = None, region: str = "us-east-1",
                  docker_url: str | None = None, memory_reserve_mib: int = 256,
-                 clock: Clock | None = None, **unused):
+                 clock: Clock | None = None, **_ignored):
         super().__init__(on_change)
+        # An agent learns its instance ARN by registering, after creating its runtime:
+        # adopt(instance_arn) or the task's containerInstanceArn supply it then.
         self.instance_arn = instance_arn
         self.cluster = cluster
         self.region = region
@@ -63,7 +64,8 @@ class DockerRuntime(Runtime):
         self.memory_reserve_mib = memory_reserve_mib
         self.clock = clock or Clock()
         self.logs = LogsClients(logs_endpoint) if logs_endpoint else None
-        self.ports = HostPortAllocator(HostResources(0, 0).reserved_ports)
+        # Dynamic host ports never land on the ports ECS keeps for the host itself.
+        self.ports = HostPortAllocator(HostResources(cpu=0, memory=0).reserved_ports)
         self.client = None
         self._tasks: dict[str, TaskRecord] = {}
         self._resources: HostResources | None = None
@@ -133,7 +135,9 @@ class DockerRuntime(Runtime):
         self._report(record)
         try:
             await self._pull_images(record, containers)
-            choices = await self._prepare_host(record, task_definition, containers)
+            if record.stopping:        # stop_task came while pulling
+                return
+            choices = await self._prepare_host(record, task, task_definition, containers)
             await self._create_containers(record, task, task_definition, containers, choices)
             await self._start_containers(record, containers)
         except TaskStartError as error:
@@ -154,30 +158,21 @@ class DockerRuntime(Runtime):
     async def _pull_images(self, record: TaskRecord, containers: list[dict]) -> None:
         record.status.pull_started_at = self.clock.now()
         for image in dict.fromkeys(c["image"] for c in containers):
-            await asyncio.to_thread(self._ensure_image, image)
+            await asyncio.to_thread(host.ensure_image, self.client, image)
         record.status.pull_stopped_at = self.clock.now()
 
-    def _ensure_image(self, image: str) -> None:
-        try:
-            self.client.images.get(image)
-            return
-        except ImageNotFound:
-            pass
-        repository, tag = parse_repository_tag(image)
-        try:
-            # A tag must be given: without one the SDK pulls every tag.
-            self.client.images.pull(repository, tag=tag or "latest")
-        except APIError as error:
-            raise TaskStartError(f"CannotPullContainerError: {_explain(error)}") from error
+    def _instance_of(self, task: dict) -> str:
+        return self.instance_arn or task.get("containerInstanceArn") or ""
 
-    async def _prepare_host(self, record: TaskRecord, task_definition: dict,
+    async def _prepare_host(self, record: TaskRecord, task: dict, task_definition: dict,
                             containers: list[dict]) -> config.HostChoices:
         choices = config.HostChoices(docker_names={
             c["name"]: config.docker_container_name(task_definition, c["name"])
             for c in containers})
         for plan in config.volume_plans(task_definition):
             choices.volume_sources[plan.name] = await asyncio.to_thread(
-                self._provide_volume, record.arn, task_definition, plan)
+                host.provide_volume, self.client, record.arn, self._instance_of(task),
+                task_definition, plan)
         mode = effective_network_mode(task_definition)
         for container in containers:
             choices.host_ports[container["name"]] = {
@@ -187,43 +182,20 @@ class DockerRuntime(Runtime):
                 container, mode, choices)
         return choices
 
-    def _provide_volume(self, task_arn: str, task_definition: dict,
-                        plan: config.VolumePlan) -> str:
-        """The source to mount for a task volume: a host path or a Docker volume name."""
-        if plan.kind == "bind":
-            return plan.source
-        if plan.kind == "shared":
-            try:
-                self.client.volumes.get(plan.name)
-                return plan.name
-            except NotFound:
-                if not plan.autoprovision:
-                    raise TaskStartError(f"CannotCreateVolumeError: shared volume "
-                                         f"{plan.name} does not exist") from None
-            name = plan.name
-            labels = plan.labels
-        else:
-            name = config.task_volume_name(task_definition, plan.name)
-            # Labelled with the task, so cleanup (even after a restart) finds it.
-            labels = {**plan.labels, LABEL_TASK_ARN: task_arn, LABEL_INSTANCE: self.instance_arn}
-        try:
-            self.client.volumes.create(name=name, driver=plan.driver,
-                                       driver_opts=plan.driver_opts, labels=labels)
-        except APIError as error:
-            raise TaskStartError(f"CannotCreateVolumeError: {_explain(error)}") from error
-        return name
-
     async def _create_containers(self, record: TaskRecord, task: dict, task_definition: dict,
                                  containers: list[dict], choices: config.HostChoices) -> None:
         by_name = {c["name"]: c for c in containers}
         for name in config.start_order(containers):
+            if record.stopping:
+                return         # what was created is removed by cleanup_task, by its labels
             kwargs = config.create_kwargs(
-                task, task_definition, by_name[name], instance_arn=self.instance_arn,
+                task, task_definition, by_name[name], instance_arn=self._instance_of(task),
                 cluster=self.cluster, choices=choices, region=self.region)
             try:
                 created = await asyncio.to_thread(self.client.containers.create, **kwargs)
             except APIError as error:
-                raise TaskStartError(f"CannotCreateContainerError: {_explain(error)}") from error
+                reason = f"CannotCreateContainerError: {host.explain(error)}"
+                raise TaskStartError(reason) from error
             container = record.containers[name]
             container.status.runtime_id = created.id
             container.awslogs = config.awslogs_config(task, by_name[name], self.region)
@@ -247,7 +219,7 @@ class DockerRuntime(Runtime):
         try:
             await asyncio.to_thread(self.client.api.start, container.status.runtime_id)
         except APIError as error:
-            reason = f"CannotStartContainerError: {_explain(error)}"
+            reason = f"CannotStartContainerError: {host.explain(error)}"
             container.status.last_status = "STOPPED"
             container.status.reason = reason
             raise TaskStartError(reason) from error
@@ -281,12 +253,12 @@ class DockerRuntime(Runtime):
         target = record.containers[dependency["containerName"]]
         condition = dependency["condition"]
         while not record.stopping:
-            failure = _condition_failure(target, condition)
+            failure = condition_failure(target, condition)
             if failure:
                 raise TaskStartError(
                     f"DependencyConditionError: container {name} depends on {target.name} "
                     f"with condition {condition}, but {target.name} {failure}")
-            if _condition_holds(target, condition):
+            if condition_holds(target, condition):
                 return
             await record.changed.wait()
 
@@ -337,7 +309,7 @@ class DockerRuntime(Runtime):
                 container.status.last_status = "STOPPED"    # created, never started
         # Dependents stop before what they depend on, as ECS orders it.
         jobs: dict[str, asyncio.Future] = {}
-        for name in _reverse_dependency_order(record):
+        for name in stop_order(record):
             dependents = [jobs[d] for d, needs in record.depends_on.items()
                           if name in needs and d in jobs]
             jobs[name] = asyncio.ensure_future(
@@ -381,30 +353,18 @@ class DockerRuntime(Runtime):
 
     async def cleanup_task(self, task_arn: str) -> None:
         record = self._tasks.pop(task_arn, None)
-        if record is not None:
+        if record is not None:      # its last log lines: sent if quick, else dropped
             shippers = [c.shipper for c in record.containers.values() if c.shipper]
             await asyncio.gather(*(asyncio.to_thread(s.stop) for s in shippers))
-        await asyncio.to_thread(self._remove_task_resources, task_arn)
+        await asyncio.to_thread(host.remove_task_resources, self.client, task_arn)
         self.ports.release(task_arn)
-
-    def _remove_task_resources(self, task_arn: str) -> None:
-        label = [f"{LABEL_TASK_ARN}={task_arn}"]
-        for container in self.client.containers.list(all=True, sparse=True,
-                                                     filters={"label": label}):
-            try:
-                container.remove(force=True)
-            except NotFound:
-                pass
-        for volume in self.client.volumes.list(filters={"label": label}):
-            try:
-                volume.remove(force=True)
-            except (NotFound, APIError) as error:
-                log.warning("could not remove volume %s of %s: %s", volume.name, task_arn, error)
 
     # --- adoption -------------------------------------------------------------
 
     async def adopt(self, instance_arn: str) -> list[TaskStatus]:
-        found = await asyncio.to_thread(self._inspect_by_label, f"{LABEL_INSTANCE}={instance_arn}")
+        self.instance_arn = self.instance_arn or instance_arn
+        found = await asyncio.to_thread(host.inspect_by_label, self.client,
+                                        f"{LABEL_INSTANCE}={instance_arn}")
         by_task: dict[str, list[dict]] = {}
         for attrs in found:
             by_task.setdefault(task_arn_of(attrs), []).append(attrs)
@@ -412,18 +372,9 @@ class DockerRuntime(Runtime):
                 for arn, containers in by_task.items()]
 
     async def _adopt_one(self, task_arn: str) -> TaskRecord | None:
-        found = await asyncio.to_thread(self._inspect_by_label, f"{LABEL_TASK_ARN}={task_arn}")
+        found = await asyncio.to_thread(host.inspect_by_label, self.client,
+                                        f"{LABEL_TASK_ARN}={task_arn}")
         return self._adopt(task_arn, found) if found else None
-
-    def _inspect_by_label(self, label: str) -> list[dict]:
-        listed = self.client.api.containers(all=True, filters={"label": [label]})
-        result = []
-        for summary in listed:
-            try:
-                result.append(self.client.api.inspect_container(summary["Id"]))
-            except NotFound:
-                pass      # removed since the listing
-        return result
 
     def _adopt(self, task_arn: str, containers: list[dict]) -> TaskRecord:
         if task_arn in self._tasks:
@@ -502,7 +453,10 @@ class DockerRuntime(Runtime):
             for container in list(record.containers.values()):
                 if container.status.runtime_id and not container.stopped \
                         and not container.starting:
-                    await self._refresh(record, container)
+                    try:
+                        await self._refresh(record, container)
+                    except (DockerException, RequestException) as error:  # retried on reconnect
+                        log.warning("re-reading %s failed: %s", container.name, error)
 
     # --- logs -------------------------------------------------------------------
 
@@ -513,41 +467,3 @@ class DockerRuntime(Runtime):
                 resume=resume).start()
 
 
-def _condition_holds(target: ContainerRecord, condition: str) -> bool:
-    status = target.status
-    if condition == "START":
-        return target.started
-    if condition == "COMPLETE":
-        return target.stopped
-    if condition == "SUCCESS":
-        return target.stopped and status.exit_code == 0
-    if condition == "HEALTHY":
-        return status.health_status == "HEALTHY"
-    raise TaskStartError(f"ClientException: unknown dependency condition {condition}")
-
-
-def _condition_failure(target: ContainerRecord, condition: str) -> str | None:
-    """Why the condition can no longer hold, or None while it still may."""
-    status = target.status
-    if condition == "SUCCESS" and target.stopped and status.exit_code != 0:
-        return f"exited with code {status.exit_code}"
-    if condition == "HEALTHY":
-        if status.health_status == "UNHEALTHY":
-            return "is UNHEALTHY"
-        if target.stopped:
-            return f"stopped (exit code {status.exit_code}) before becoming HEALTHY"
-    if condition in ("START", "HEALTHY") and target.stopped and not target.started:
-        return "never started"
-    return None
-
-
-def _reverse_dependency_order(record: TaskRecord) -> list[str]:
-    """Names such that each comes before what it depends on."""
-    containers = [{"name": name, "dependsOn": [
-        {"containerName": d} for d in record.depends_on.get(name, []) if d in record.containers]}
-        for name in record.containers]
-    return list(reversed(config.start_order(containers)))
-
-
-def _explain(error: APIError) -> str:
-    return str(error.explanation or error)

@@ -214,9 +214,10 @@ class ContainerLogShipper:
                 batch.append((millis, message))
         if not batch:
             return False
+        batch.sort(key=lambda event: event[0])     # stdout and stderr may interleave
         self.clients.get(self.target.region).put_log_events(
             logGroupName=self.target.group, logStreamName=self.target.stream,
-            logEvents=[{"timestamp": m, "message": text} for m, text in sorted(batch, key=lambda e: e[0])])
+            logEvents=[{"timestamp": millis, "message": text} for millis, text in batch])
         with self._lock:
             for _ in batch:
                 self._events.popleft()

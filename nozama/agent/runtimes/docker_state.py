@@ -18,7 +18,8 @@ from nozama.agent.runtimes.base import (
     LABEL_CONTAINER_NAME, LABEL_TASK_ARN, ContainerStatus, NetworkBinding, TaskStatus,
 )
 from nozama.agent.runtimes.docker_config import (
-    DEFAULT_STOP_TIMEOUT, LABEL_AWSLOGS, LABEL_BINDINGS, LABEL_ESSENTIAL, LABEL_STOP_TIMEOUT, AwsLogs,
+    DEFAULT_STOP_TIMEOUT, LABEL_AWSLOGS, LABEL_BINDINGS, LABEL_ESSENTIAL, LABEL_STOP_TIMEOUT,
+    AwsLogs, start_order,
 )
 
 OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
@@ -187,3 +188,42 @@ def stopped_reason_for(container: ContainerRecord) -> str:
 
 def task_arn_of(attrs: dict) -> str | None:
     return (attrs["Config"].get("Labels") or {}).get(LABEL_TASK_ARN)
+
+
+# --- dependsOn conditions ------------------------------------------------------
+
+def condition_holds(target: ContainerRecord, condition: str) -> bool:
+    """Whether the container `target` meets a dependsOn condition now."""
+    status = target.status
+    if condition == "START":
+        return target.started
+    if condition == "COMPLETE":
+        return target.stopped
+    if condition == "SUCCESS":
+        return target.stopped and status.exit_code == 0
+    if condition == "HEALTHY":
+        return status.health_status == "HEALTHY"
+    raise ValueError(f"unknown dependency condition {condition}")
+
+
+def condition_failure(target: ContainerRecord, condition: str) -> str | None:
+    """Why `target` can no longer meet the condition, or None while it still may."""
+    status = target.status
+    if condition == "SUCCESS" and target.stopped and status.exit_code != 0:
+        return f"exited with code {status.exit_code}"
+    if condition == "HEALTHY":
+        if status.health_status == "UNHEALTHY":
+            return "is UNHEALTHY"
+        if target.stopped:
+            return f"stopped (exit code {status.exit_code}) before becoming HEALTHY"
+    if condition == "START" and target.stopped and not target.started:
+        return "never started"
+    return None
+
+
+def stop_order(task: TaskRecord) -> list[str]:
+    """Container names, each before those it depends on: ECS stops dependents first."""
+    containers = [{"name": name, "dependsOn": [
+        {"containerName": d} for d in task.depends_on.get(name, []) if d in task.containers]}
+        for name in task.containers]
+    return list(reversed(start_order(containers)))

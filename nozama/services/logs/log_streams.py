@@ -31,8 +31,10 @@ def describe(ctx: RequestContext, group: Row, row: Row) -> dict:
         "storedBytes": 0,
     }
     if row.first_event_timestamp is not None:
-        stream.update(firstEventTimestamp=row.first_event_timestamp,
-                      lastEventTimestamp=row.last_event_timestamp,
+        stream["firstEventTimestamp"] = row.first_event_timestamp
+    if row.last_ingestion_time is not None:
+        # Kept when retention has purged every event since.
+        stream.update(lastEventTimestamp=row.last_event_timestamp,
                       lastIngestionTime=row.last_ingestion_time)
     if row.upload_sequence:
         stream["uploadSequenceToken"] = sequence_token(row.upload_sequence)

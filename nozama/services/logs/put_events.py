@@ -82,7 +82,8 @@ def put_log_events(ctx: RequestContext, params: dict) -> dict:
             raise InvalidParameterException("The batch of log events in a single "
                                             "PutLogEvents request cannot span more than 24 hours.")
         purge_expired(conn, group, now)
-        rows = [{"group_id": group.id, "stream_id": stream.id, "timestamp": e["timestamp"],
+        group_id, stream_id = group.id, stream.id  # Row attributes are slow in a 10,000 loop
+        rows = [{"group_id": group_id, "stream_id": stream_id, "timestamp": e["timestamp"],
                  "ingestion_time": now, "size": len(e["message"].encode()),
                  "message": e["message"]} for e in accepted]
         event_store.insert_many(conn, rows)
