@@ -234,7 +234,7 @@ async def test_missing_image_fails_with_cannot_pull(agent: Agent, engine):
     assert stopped.last_status == "STOPPED"
     assert stopped.stop_code == "TaskFailedToStart"
     assert stopped.stopped_reason.startswith("CannotPullContainerError: ")
-    assert stopped.pull_started_at is not None
+    assert stopped.pull_started_at <= stopped.pull_stopped_at
     assert stopped.containers[0].last_status == "STOPPED"
 
 
@@ -408,6 +408,24 @@ async def test_unhealthy_essential_container_makes_the_task_unhealthy(agent: Age
     assert status.containers[0].health_status == "UNHEALTHY"
     assert status.last_status == "RUNNING"     # ECS leaves replacing it to the scheduler
     await agent.runtime.stop_task(task["taskArn"], "done")
+
+
+@run
+async def test_stop_task_while_waiting_for_a_dependency(agent: Agent, engine):
+    task = new_task()
+    td = definition(
+        container("db", *SLEEP, healthCheck={"command": ["CMD-SHELL", "exit 1"], "interval": 1,
+                                             "timeout": 1, "retries": 30}),
+        container("app", *SLEEP, dependsOn=[{"containerName": "db", "condition": "HEALTHY"}]))
+    starting = asyncio.create_task(agent.runtime.run_task(task, td))
+    await agent.wait_for(task["taskArn"], lambda s: s.containers[0].last_status == "RUNNING")
+    await agent.runtime.stop_task(task["taskArn"], "Scaled in")
+    await asyncio.wait_for(starting, 5)
+    stopped = agent.latest(task["taskArn"])
+    assert stopped.last_status == "STOPPED" and stopped.stopped_reason == "Scaled in"
+    assert stopped.containers[0].exit_code == 137
+    assert stopped.containers[1].exit_code is None      # never started
+    assert not any(r.last_status == "RUNNING" for r in agent.reports[task["taskArn"]])
 
 
 # --- storage ---------------------------------------------------------------------------

@@ -157,9 +157,11 @@ class DockerRuntime(Runtime):
 
     async def _pull_images(self, record: TaskRecord, containers: list[dict]) -> None:
         record.status.pull_started_at = self.clock.now()
-        for image in dict.fromkeys(c["image"] for c in containers):
-            await asyncio.to_thread(host.ensure_image, self.client, image)
-        record.status.pull_stopped_at = self.clock.now()
+        try:
+            for image in dict.fromkeys(c["image"] for c in containers):
+                await asyncio.to_thread(host.ensure_image, self.client, image)
+        finally:
+            record.status.pull_stopped_at = self.clock.now()
 
     def _instance_of(self, task: dict) -> str:
         return self.instance_arn or task.get("containerInstanceArn") or ""
