@@ -21,7 +21,8 @@ split into rounds (--rounds) that alternate the servers, each round after a
 short warm-up, so that a slow patch of a shared machine does not fall on one
 server only. Before each round the script waits (up to --quiet-wait) for
 processes outside the benchmark to go idle, measures the CPU they use during
-the round, and runs a disturbed round again (up to --reruns times). On Linux
+the round, and runs a disturbed round again (up to --reruns times, within
+--noise-budget seconds of waiting and reruns for the whole run). On Linux
 the servers are pinned to CPU 0 and the load generator (and this process) to
 the other CPUs, so that the two never compete for a core (--no-pin to let the
 OS schedule).
@@ -30,7 +31,7 @@ Cells run in this order: DescribeClusters, DescribeTaskDefinition,
 ListTaskDefinitions, RegisterTaskDefinition (last, so that the List and
 Describe cells see the same 50 seeded revisions on both servers).
 
-  python3 bench/api.py                  # ~1.5 minutes, prints the table
+  python3 bench/api.py                  # ~1.5 minutes (quiet machine), prints the table
   python3 bench/api.py --write-docs     # also updates docs/benchmarks.md
   python3 bench/api.py --duration 10 --rounds 5 --concurrency 1 8 32
 
@@ -473,7 +474,10 @@ class CpuMeter:
         return False
 
 
-def wait_quiet(own_pids: list[int], timeout: float, window: float = 0.5) -> float:
+QUIET_WINDOW = 0.5  # seconds over which wait_quiet looks at the background load
+
+
+def wait_quiet(own_pids: list[int], timeout: float, window: float = QUIET_WINDOW) -> float:
     """Wait until processes other than ours use under OTHER_CPU_WARNING CPU for a window
     (or `timeout` seconds pass); the last window's background load, in CPUs."""
     if timeout <= 0:
@@ -536,14 +540,35 @@ def to_cell(server: str, operation: str, concurrency: int, raw: dict) -> Cell:
     return cell
 
 
+class NoiseBudget:
+    """Seconds the run may spend, in all, waiting for a quiet machine and rerunning
+    disturbed rounds: on a busy machine the run ends anyway, with disturbed cells
+    flagged."""
+
+    def __init__(self, seconds: float):
+        self.remaining = seconds
+
+    def left(self) -> float:
+        return max(0.0, self.remaining)
+
+    def spend(self, seconds: float) -> None:
+        self.remaining -= seconds
+
+
 def measure(loadgen: "LoadGenerator", server: Server, op: str, conc: int, warmup: float,
-            duration: float, quiet_wait: float, reruns: int) -> Cell:
-    """One run of one server on one operation; run again (up to `reruns` times) when
-    other processes used the CPU meanwhile, keeping the least disturbed run."""
+            duration: float, quiet_wait: float, reruns: int, budget: NoiseBudget) -> Cell:
+    """One run of one server on one operation; run again (up to `reruns` times, while
+    the noise budget lasts) when other processes used the CPU meanwhile, keeping the
+    least disturbed run."""
     own = [server.process.pid, os.getpid(), loadgen.process.pid]
     best = None
     for attempt in range(1 + reruns):
-        wait_quiet(own, quiet_wait)
+        started = time.monotonic()
+        wait_quiet(own, min(quiet_wait, budget.left()))
+        # Waiting past the first look, and reruns, come out of the budget.
+        budget.spend(max(0.0, time.monotonic() - started - QUIET_WINDOW))
+        if attempt:
+            budget.spend(warmup + duration)
         with CpuMeter(server.process.pid, own[1:]) as meter:
             raw = loadgen.run(host="127.0.0.1", port=server.port, payload=server.requests[op],
                               concurrency=conc, warmup=warmup, duration=duration)
@@ -555,10 +580,13 @@ def measure(loadgen: "LoadGenerator", server: Server, op: str, conc: int, warmup
             best = cell
         if not best.other_cpu >= OTHER_CPU_WARNING:
             break
+        again = attempt < reruns and budget.left() > warmup + duration
         print(f"        {server.name} {op} c={conc}: other processes used "
-              f"{cell.other_cpu:.2f} CPU, " + ("running it again" if attempt < reruns
+              f"{cell.other_cpu:.2f} CPU, " + ("running it again" if again
                                                else "keeping the least disturbed run"),
               flush=True)
+        if not again:
+            break
     return best
 
 
@@ -812,6 +840,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reruns", type=int, default=2,
                         help="run a cell again (up to this many times) when other processes "
                         "used the CPU during it; the least disturbed run is kept (default 2)")
+    parser.add_argument("--noise-budget", type=float, default=60.0, metavar="SECONDS",
+                        help="at most this much time in all for waiting and reruns "
+                        "(default 60)")
     parser.add_argument("--no-pin", action="store_true",
                         help="do not pin servers and load generator to separate CPUs")
     parser.add_argument("--write-docs", action="store_true",
@@ -845,6 +876,7 @@ def main(argv: list[str] | None = None) -> int:
                                for op in OPERATIONS}
         total = len(OPERATIONS) * len(concurrencies) * len(servers)
         done = 0
+        budget = NoiseBudget(args.noise_budget)
         for op in OPERATIONS:
             for conc in concurrencies:
                 # Rounds alternate the servers, so that a slow patch of the machine
@@ -854,7 +886,8 @@ def main(argv: list[str] | None = None) -> int:
                     for server in servers:
                         rounds[server.name].append(measure(
                             loadgen, server, op, conc, args.warmup,
-                            args.duration / args.rounds, args.quiet_wait, args.reruns))
+                            args.duration / args.rounds, args.quiet_wait, args.reruns,
+                            budget))
                 for server in servers:
                     cell = merge(rounds[server.name])
                     cells[(server.name, op, conc)] = cell

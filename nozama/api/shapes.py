@@ -66,12 +66,12 @@ def _scalar_from_document(shape: Shape, value, path: str):
     kind = shape.type_name
     if kind == "string":
         if isinstance(value, str):
-            return value
+            return checked_text(value, path)
     elif kind in ("integer", "long"):
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
         if isinstance(value, float) and value.is_integer():
-            return int(value)
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return _in_range(value, kind, path)
     elif kind in ("float", "double"):
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
@@ -93,6 +93,29 @@ def _scalar_from_document(shape: Shape, value, path: str):
         if isinstance(value, str):
             return _from_base64(value, path)
     raise _type_error(path, shape, value)
+
+
+_INT_LIMITS = {"integer": 2 ** 31, "long": 2 ** 63}
+
+
+def _in_range(value: int, kind: str, path: str) -> int:
+    limit = _INT_LIMITS[kind]
+    if not -limit <= value < limit:
+        raise SerializationException(
+            f"Value {value} at '{path}' can not be converted to an {kind.capitalize()}.")
+    return value
+
+
+def checked_text(value: str, path: str) -> str:
+    """Text that can be stored and sent back: valid Unicode without NUL characters."""
+    if "\x00" in value:
+        raise SerializationException(f"Value at '{path}' contains a NUL character.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SerializationException(
+            f"Value at '{path}' is not valid Unicode (a lone surrogate).") from None
+    return value
 
 
 def _from_epoch(value: float, path: str) -> datetime:
@@ -134,9 +157,9 @@ def from_text(shape: Shape, text: str, path: str):
     kind = shape.type_name
     try:
         if kind == "string":
-            return text
+            return checked_text(text, path)
         if kind in ("integer", "long"):
-            return int(text)
+            return _in_range(int(text), kind, path)
         if kind in ("float", "double"):
             return float(text)
     except ValueError:

@@ -2,54 +2,63 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection
 
-from nozama.store.schema import container_instances as ci
+from nozama.store import sql
+
+_COLUMNS = ("region", "account", "cluster_arn", "arn", "ec2_instance_id", "status",
+            "agent_connected", "running_tasks_count", "pending_tasks_count", "registered_at",
+            "version", "doc")
 
 
 def create(conn: Connection, **values) -> None:
-    conn.execute(insert(ci).values(**values))
+    sql.run(conn, f"INSERT INTO container_instances ({', '.join(_COLUMNS)}) VALUES "
+                  f"({sql.placeholders(len(_COLUMNS))})", tuple(values[c] for c in _COLUMNS))
 
 
-def get(conn: Connection, arn: str) -> Row | None:
-    return conn.execute(select(ci).where(ci.c.arn == arn)).first()
+def get(conn: Connection, arn: str):
+    return sql.one(conn, "SELECT * FROM container_instances WHERE arn = ?", (arn,))
 
 
-def get_many(conn: Connection, cluster_arn: str, arns: list[str]) -> list[Row]:
-    return list(conn.execute(select(ci).where(ci.c.cluster_arn == cluster_arn,
-                                              ci.c.arn.in_(arns))))
+def get_many(conn: Connection, cluster_arn: str, arns: list[str]) -> list:
+    if not arns:
+        return []
+    return sql.all_rows(conn, "SELECT * FROM container_instances WHERE cluster_arn = ? AND arn "
+                              f"IN ({sql.placeholders(len(arns))})", (cluster_arn, *arns))
 
 
-def find_by_ec2_instance(conn: Connection, cluster_arn: str, ec2_instance_id: str) -> Row | None:
-    return conn.execute(select(ci).where(
-        ci.c.cluster_arn == cluster_arn, ci.c.ec2_instance_id == ec2_instance_id,
-        ci.c.status != "INACTIVE").order_by(ci.c.id.desc()).limit(1)).first()
+def find_by_ec2_instance(conn: Connection, cluster_arn: str, ec2_instance_id: str):
+    return sql.one(conn, "SELECT * FROM container_instances WHERE cluster_arn = ? AND "
+                         "ec2_instance_id = ? AND status != 'INACTIVE' ORDER BY id DESC LIMIT 1",
+                   (cluster_arn, ec2_instance_id))
 
 
 def save(conn: Connection, arn: str, **values) -> None:
     # Every change bumps `version`, which ECS reports as the instance's version.
-    conn.execute(update(ci).where(ci.c.arn == arn).values(version=ci.c.version + 1, **values))
+    assignments = ", ".join(f"{column} = ?" for column in values)
+    sql.run(conn, f"UPDATE container_instances SET version = version + 1, {assignments} "
+                  "WHERE arn = ?", (*values.values(), arn))
 
 
 def scan(conn: Connection, cluster_arn: str, statuses: tuple[str, ...], after: str | None,
-         batch: int) -> list[Row]:
-    query = select(ci).where(ci.c.cluster_arn == cluster_arn, ci.c.status.in_(statuses))
-    if after is not None:
-        query = query.where(ci.c.arn > after)
-    return list(conn.execute(query.order_by(ci.c.arn).limit(batch)))
+         batch: int) -> list:
+    return sql.all_rows(conn, "SELECT * FROM container_instances WHERE cluster_arn = ? AND "
+                              f"status IN ({sql.placeholders(len(statuses))}) AND arn > ? "
+                              "ORDER BY arn LIMIT ?",
+                        (cluster_arn, *statuses, after or "", batch))
 
 
 def mark_seen(conn: Connection, arn: str, when) -> None:
     """An agent polled: it is connected (no version bump: this is not a change by a user)."""
-    conn.execute(update(ci).where(ci.c.arn == arn).values(agent_connected=True,
-                                                          agent_seen_at=when))
+    sql.run(conn, "UPDATE container_instances SET agent_connected = ?, agent_seen_at = ? "
+                  "WHERE arn = ?", (True, when, arn))
 
 
 def mark_silent_disconnected(conn: Connection, seen_before) -> list[str]:
     """Instances whose agent has not polled since `seen_before` become disconnected."""
-    stale = select(ci.c.arn).where(ci.c.agent_connected.is_(True),
-                                   ci.c.agent_seen_at < seen_before)
-    arns = list(conn.execute(stale).scalars())
-    if arns:
-        conn.execute(update(ci).where(ci.c.arn.in_(arns)).values(agent_connected=False))
+    arns = sql.column(conn, "SELECT arn FROM container_instances WHERE agent_connected = ? "
+                            "AND agent_seen_at < ?", (True, seen_before))
+    for arn in arns:
+        sql.run(conn, "UPDATE container_instances SET agent_connected = ? WHERE arn = ?",
+                (False, arn))
     return arns

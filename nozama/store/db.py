@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -42,6 +43,7 @@ class Store:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.kind = engine.dialect.name  # "sqlite" or "postgresql"
+        self._local = threading.local()
 
     @classmethod
     def open(cls, url: str, migrate: bool = True) -> "Store":
@@ -64,24 +66,60 @@ class Store:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
 
+    def _connection(self) -> Connection:
+        # One long-lived connection per thread: checking a connection out of the
+        # pool and back costs more than the indexed queries most requests make.
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._local.conn = self.engine.connect()
+        return conn
+
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that commits when the block ends without an exception."""
-        with self.engine.begin() as conn:
+        conn = self._connection()
+        with self._dropping_broken(conn), conn.begin():
             if self.kind == "sqlite":
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
             yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A consistent snapshot for reads."""
-        with self.engine.connect() as conn:
-            if self.kind == "sqlite":
-                conn.exec_driver_sql("BEGIN")
-            yield conn
+        conn = self._connection()
+        with self._dropping_broken(conn):
+            transaction = conn.begin()
+            try:
+                if self.kind == "sqlite":
+                    conn.connection.driver_connection.execute("BEGIN")
+                yield conn
+            finally:
+                transaction.rollback()
+
+    @contextmanager
+    def _dropping_broken(self, conn: Connection) -> Iterator[None]:
+        """Forget a connection the database dropped, so the next request gets a new one."""
+        try:
+            yield
+        except Exception as error:
+            if _is_disconnect(error):
+                self._local.conn = None
+                conn.invalidate()
+            raise
 
     def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
         self.engine.dispose()
+
+
+def _is_disconnect(error: Exception) -> bool:
+    from sqlalchemy.exc import DBAPIError
+    if isinstance(error, DBAPIError):
+        return error.connection_invalidated
+    name = type(error).__name__
+    return name in ("OperationalError", "InterfaceError") and "sqlite" not in type(error).__module__
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -2,33 +2,35 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection
 
-from nozama.store.schema import tags
+from nozama.store import sql
 
 
 def get(conn: Connection, arn: str) -> dict[str, str]:
-    rows = conn.execute(select(tags.c.key, tags.c.value).where(tags.c.resource_arn == arn)
-                        .order_by(tags.c.key))
+    rows = sql.all_rows(conn, "SELECT key, value FROM tags WHERE resource_arn = ? ORDER BY key",
+                        (arn,))
     return {key: value for key, value in rows}
 
 
 def count_after_merge(conn: Connection, arn: str, keys: set[str]) -> int:
-    existing = set(conn.execute(select(tags.c.key).where(tags.c.resource_arn == arn)).scalars())
-    return len(existing | keys)
+    existing = sql.column(conn, "SELECT key FROM tags WHERE resource_arn = ?", (arn,))
+    return len(set(existing) | keys)
 
 
 def put(conn: Connection, arn: str, new: dict[str, str]) -> None:
     if not new:
         return
-    conn.execute(delete(tags).where(tags.c.resource_arn == arn, tags.c.key.in_(list(new))))
-    conn.execute(insert(tags), [{"resource_arn": arn, "key": k, "value": v}
-                                for k, v in new.items()])
+    remove(conn, arn, list(new))
+    sql.run_many(conn, "INSERT INTO tags (resource_arn, key, value) VALUES (?, ?, ?)",
+                 [(arn, k, v) for k, v in new.items()])
 
 
 def remove(conn: Connection, arn: str, keys: list[str]) -> None:
-    conn.execute(delete(tags).where(tags.c.resource_arn == arn, tags.c.key.in_(keys)))
+    if keys:
+        sql.run(conn, f"DELETE FROM tags WHERE resource_arn = ? AND key IN "
+                      f"({sql.placeholders(len(keys))})", (arn, *keys))
 
 
 def remove_all(conn: Connection, arn: str) -> None:
-    conn.execute(delete(tags).where(tags.c.resource_arn == arn))
+    sql.run(conn, "DELETE FROM tags WHERE resource_arn = ?", (arn,))

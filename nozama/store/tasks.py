@@ -2,58 +2,66 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection
 
-from nozama.store.schema import tasks as t
+from nozama.store import sql
 
 PENDING_STATES = ("PROVISIONING", "PENDING", "ACTIVATING")
+_COLUMNS = ("region", "account", "cluster_arn", "arn", "task_definition_arn", "family",
+            "container_instance_arn", "group_name", "started_by", "launch_type", "last_status",
+            "desired_status", "created_at", "version", "doc")
+# The columns ListTasks filters on.
+FILTERS = frozenset({"container_instance_arn", "family", "started_by", "service_name",
+                     "launch_type"})
 
 
 def create_many(conn: Connection, rows: list[dict]) -> None:
-    if rows:
-        conn.execute(insert(t), rows)
+    sql.run_many(conn, f"INSERT INTO tasks ({', '.join(_COLUMNS)}) VALUES "
+                       f"({sql.placeholders(len(_COLUMNS))})",
+                 [tuple(r[c] for c in _COLUMNS) for r in rows])
 
 
-def get(conn: Connection, arn: str) -> Row | None:
-    return conn.execute(select(t).where(t.c.arn == arn)).first()
+def get(conn: Connection, arn: str):
+    return sql.one(conn, "SELECT * FROM tasks WHERE arn = ?", (arn,))
 
 
-def get_many(conn: Connection, cluster_arn: str, arns: list[str]) -> list[Row]:
-    return list(conn.execute(select(t).where(t.c.cluster_arn == cluster_arn, t.c.arn.in_(arns))))
+def get_many(conn: Connection, cluster_arn: str, arns: list[str]) -> list:
+    if not arns:
+        return []
+    return sql.all_rows(conn, f"SELECT * FROM tasks WHERE cluster_arn = ? AND arn IN "
+                              f"({sql.placeholders(len(arns))})", (cluster_arn, *arns))
 
 
 def save(conn: Connection, arn: str, **values) -> None:
-    conn.execute(update(t).where(t.c.arn == arn).values(version=t.c.version + 1, **values))
+    assignments = ", ".join(f"{column} = ?" for column in values)
+    sql.run(conn, f"UPDATE tasks SET version = version + 1, {assignments} WHERE arn = ?",
+            (*values.values(), arn))
 
 
-def on_instance(conn: Connection, instance_arn: str, live_only: bool = True) -> list[Row]:
-    """The instance's tasks; live ones are those not yet STOPPED."""
-    query = select(t).where(t.c.container_instance_arn == instance_arn)
-    if live_only:
-        query = query.where(t.c.last_status != "STOPPED")
-    return list(conn.execute(query.order_by(t.c.id)))
+def on_instance(conn: Connection, instance_arn: str) -> list:
+    """The instance's live tasks: those not yet STOPPED."""
+    return sql.all_rows(conn, "SELECT * FROM tasks WHERE container_instance_arn = ? AND "
+                              "last_status != 'STOPPED' ORDER BY id", (instance_arn,))
 
 
-def assigned(conn: Connection, instance_arn: str) -> list[Row]:
+def assigned(conn: Connection, instance_arn: str) -> list:
     """What the agent on an instance must act on: tasks to run, and tasks to stop."""
-    return list(conn.execute(select(t).where(
-        t.c.container_instance_arn == instance_arn,
-        (t.c.desired_status == "RUNNING") | (t.c.last_status != "STOPPED")).order_by(t.c.id)))
+    return sql.all_rows(conn, "SELECT * FROM tasks WHERE container_instance_arn = ? AND "
+                              "(desired_status = 'RUNNING' OR last_status != 'STOPPED') "
+                              "ORDER BY id", (instance_arn,))
 
 
-def count_by_status(conn: Connection, column, value: str) -> dict[str, int]:
-    """{last_status: count} of the tasks whose `column` equals `value`."""
-    rows = conn.execute(select(t.c.last_status, func.count()).where(column == value)
-                        .group_by(t.c.last_status))
+def count_in_cluster(conn: Connection, cluster_arn: str) -> dict[str, int]:
+    """{last_status: count} of the cluster's tasks."""
+    rows = sql.all_rows(conn, "SELECT last_status, count(*) FROM tasks WHERE cluster_arn = ? "
+                              "GROUP BY last_status", (cluster_arn,))
     return {status: n for status, n in rows}
 
 
 def search(conn: Connection, cluster_arn: str, filters: dict, desired_status: str,
            after: str | None, limit: int) -> list[str]:
-    query = select(t.c.arn).where(t.c.cluster_arn == cluster_arn,
-                                  t.c.desired_status == desired_status)
-    for column, value in filters.items():
-        query = query.where(t.c[column] == value)
-    if after is not None:
-        query = query.where(t.c.arn > after)
-    return list(conn.execute(query.order_by(t.c.arn).limit(limit)).scalars())
+    assert set(filters) <= FILTERS
+    where = "".join(f" AND {column} = ?" for column in filters)
+    return sql.column(conn, f"SELECT arn FROM tasks WHERE cluster_arn = ? AND desired_status = ?"
+                            f"{where} AND arn > ? ORDER BY arn LIMIT ?",
+                      (cluster_arn, desired_status, *filters.values(), after or "", limit))

@@ -729,13 +729,3 @@ def test_aws_cli_reads_log_events(logs, aws):
                "--query", "events[].message")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "second line"
-
-
-def test_aws_cli_tail(logs, aws):
-    make_stream(logs)
-    put(logs, ["tail me", "and me"], now_ms() - 10 * MINUTE)
-    done = aws("logs", "tail", "/app/web", "--since", "1h")
-    if done.returncode != 0 and "Invalid choice" in done.stderr:
-        pytest.skip("this AWS CLI has no `logs tail` (it is AWS CLI v2 only)")
-    assert done.returncode == 0, done.stderr
-    assert "tail me" in done.stdout and "and me" in done.stdout

@@ -18,6 +18,8 @@ def decode_json_body(body: bytes):
         return {}
     try:
         return json.loads(body)
+    except RecursionError:
+        raise SerializationException("The request body nests too deeply.") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise SerializationException(f"The request body is not valid JSON: {exc}") from None
 

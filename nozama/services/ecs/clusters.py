@@ -25,7 +25,7 @@ def describe(conn: Connection, row: Row, include: list[str] | None = None,
              settings: bool = True) -> dict:
     include = include or []
     doc = row.doc
-    tasks = task_store.count_by_status(conn, task_store.t.c.cluster_arn, row.arn)
+    tasks = task_store.count_in_cluster(conn, row.arn)
     cluster = {
         "clusterArn": row.arn,
         "clusterName": row.name,
@@ -64,6 +64,8 @@ def _statistics(cluster: dict) -> list[dict]:
 
 def _check_settings(settings: list[dict] | None) -> None:
     for setting in settings or []:
+        if setting.get("name") != "containerInsights":
+            raise InvalidParameterException("Each setting needs a name: containerInsights.")
         if setting.get("value") not in CONTAINER_INSIGHTS:
             raise InvalidParameterException(
                 f"The value '{setting.get('value')}' is not valid for the setting "
@@ -159,7 +161,7 @@ def update_cluster_settings(ctx: RequestContext, params: dict) -> dict:
 def delete_cluster(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         row = find_cluster(ctx, conn, params["cluster"])
-        live = task_store.count_by_status(conn, task_store.t.c.cluster_arn, row.arn)
+        live = task_store.count_in_cluster(conn, row.arn)
         if sum(n for status, n in live.items() if status != "STOPPED"):
             raise ClusterContainsTasksException(
                 "The Cluster cannot be deleted while Tasks are active.")

@@ -4,12 +4,14 @@ ListContainerInstances, UpdateContainerInstancesState."""
 from __future__ import annotations
 
 import json
+import math
 import uuid
 
 from sqlalchemy import Connection, Row
 
 from nozama.api.context import RequestContext
 from nozama.api.errors import InvalidParameterException
+from nozama.api.shapes import checked_text
 from nozama.model import arns
 from nozama.model.cluster_query import InstanceFacts, parse_expression
 from nozama.services.ecs import handlers
@@ -22,6 +24,7 @@ from nozama.store import tags as tag_store
 from nozama.store.pagination import decode_token, encode_token
 
 LISTED_BY_DEFAULT = ("ACTIVE", "DRAINING")
+RESOURCE_TYPES = ("INTEGER", "LONG", "DOUBLE", "STRINGSET")
 SETTABLE_STATES = ("ACTIVE", "DRAINING")
 
 
@@ -73,11 +76,22 @@ def _identity(params: dict) -> dict:
         if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 128):
             raise InvalidParameterException(
                 f"instanceIdentityDocument.{member} must be a string of 1 to 128 characters.")
+        if value is not None:
+            checked_text(value, f"instanceIdentityDocument.{member}")
     return document
 
 
 def _resources(params: dict) -> list[dict]:
     resources = params.get("totalResources") or []
+    for resource in resources:
+        if not resource.get("name") or resource.get("type") not in RESOURCE_TYPES:
+            raise InvalidParameterException(
+                "Each resource in totalResources needs a name and a type "
+                f"({', '.join(RESOURCE_TYPES)}).")
+        value = resource.get("doubleValue")
+        if value is not None and not math.isfinite(value):
+            raise InvalidParameterException(f"Resource {resource['name']} must be a finite "
+                                            "number.")
     names = [r["name"] for r in resources]
     if len(names) != len(set(names)):
         raise InvalidParameterException("totalResources names a resource more than once.")

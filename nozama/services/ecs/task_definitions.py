@@ -28,9 +28,10 @@ def split_reference(ctx: RequestContext, reference: str) -> tuple[str, int | Non
             raise ClientException("Unable to describe task definition.")
         text = parsed.resource_path
     family, sep, revision = text.partition(":")
-    if not family or (sep and not revision.isdigit()):
-        raise ClientException(f"Invalid revision number. Number: {revision}" if sep else
-                              "Family cannot be empty.")
+    if not family or len(family) > 255:
+        raise ClientException("Family must be 1 to 255 characters.")
+    if sep and not (revision.isdigit() and 0 < int(revision) < 2 ** 31):
+        raise ClientException(f"Invalid revision number. Number: {revision}")
     return family, int(revision) if sep else None
 
 
