@@ -38,6 +38,10 @@ CAPABILITIES = (
 )
 
 
+class Deregistered(Exception):
+    """The control plane deregistered this agent's container instance."""
+
+
 @dataclass
 class AgentConfig:
     endpoint: str
@@ -142,6 +146,11 @@ class Agent:
         temporary.write_text(json.dumps(identity))
         os.replace(temporary, self._identity_path())
 
+    def _forget_instance(self) -> None:
+        identity = self._identity()
+        identity.pop("containerInstanceArn", None)
+        self._save_identity(identity)
+
     async def _retrying(self, call, first_delay: float = 0.2, max_delay: float = 10.0):
         delay = first_delay
         while True:
@@ -165,9 +174,14 @@ class Agent:
                     "poll", {"containerInstanceArn": self.instance_arn, "digest": digest},
                     timeout=60)
             except ChannelError as error:
-                if error.code == "InvalidParameterException":  # deregistered: register anew
-                    await self.register()
-                    continue
+                if error.code == "ContainerInstanceDeregistered":
+                    # As the ECS agent does: a deregistered instance's agent stops for good,
+                    # and a new agent on this host registers a new instance.
+                    log.error("container instance %s was deregistered; stopping",
+                              self.instance_arn)
+                    self._forget_instance()
+                    raise Deregistered(self.instance_arn) from None
+                log.warning("poll refused (%s); retrying in %.1fs", error, delay)
                 answer = None
             except OSError as error:
                 log.warning("channel lost (%s); reconnecting in %.1fs", error, delay)

@@ -8,7 +8,8 @@ import logging
 import signal
 from pathlib import Path
 
-from nozama.agent.agent import Agent, AgentConfig
+from nozama.agent.agent import Agent, AgentConfig, Deregistered
+from nozama.agent.channel import ChannelError
 
 log = logging.getLogger("nozama.agent")
 
@@ -44,4 +45,9 @@ async def _main(config: AgentConfig) -> int:
         await runner
     except asyncio.CancelledError:
         log.info("agent stopped; its tasks keep running")
+    except Deregistered:
+        return 5  # the ECS agent's exit code for a deregistered instance
+    except ChannelError as error:
+        log.error("the control plane refused this agent: %s", error)
+        return 1
     return 0

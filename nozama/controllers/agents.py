@@ -15,7 +15,7 @@ import logging
 from datetime import timedelta
 
 from nozama.api.context import RequestContext
-from nozama.api.errors import InvalidParameterException
+from nozama.api.errors import InvalidParameterException, ServiceError
 from nozama.controllers.notify import notifier
 from nozama.controllers.tasks import apply_report
 from nozama.model import arns
@@ -25,6 +25,8 @@ from nozama.store import tasks as task_store
 
 log = logging.getLogger(__name__)
 
+# What a poll answers when the instance was deregistered: the agent then exits.
+DEREGISTERED = "ContainerInstanceDeregistered"
 POLL_TIMEOUT = 20.0
 AGENT_TIMEOUT = 35.0
 
@@ -41,7 +43,7 @@ def assignments(ctx: RequestContext, instance_arn: str) -> tuple[list[dict], str
     with ctx.store.write() as conn:
         instance = instance_store.get(conn, instance_arn)
         if instance is None or instance.status == "INACTIVE":
-            raise InvalidParameterException("The container instance is not registered.")
+            raise ServiceError(DEREGISTERED, "The container instance has been deregistered.")
         instance_store.mark_seen(conn, instance_arn, ctx.clock.now())
         rows = task_store.assigned(conn, instance_arn)
         definitions = task_definition_store.get_by_arns(conn, list({r.task_definition_arn

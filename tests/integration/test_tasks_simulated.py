@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import wait_for
+from conftest import AgentProcess, NozamaServer, wait_for
 
 
 def connected_instances(ecs, cluster="default") -> list[str]:
@@ -171,3 +171,43 @@ def test_delete_cluster_refuses_while_tasks_are_live(ecs, agents):
     ecs.stop_task(cluster="busy", task=arn)
     wait_for(lambda: task(ecs, arn, "busy")["lastStatus"] == "STOPPED")
     assert arns
+
+
+def test_a_deregistered_instance_s_agent_stops(ecs, agents):
+    (agent,) = agents(1)
+    (arn,) = wait_for(lambda: connected_instances(ecs))
+    ecs.deregister_container_instance(containerInstance=arn)
+    assert agent.process.wait(timeout=30) == 5
+    described = ecs.describe_container_instances(containerInstances=[arn])["containerInstances"]
+    assert described[0]["status"] == "INACTIVE"
+    # Started again on the same host, it registers as a new instance.
+    agent.start()
+    (new,) = wait_for(lambda: connected_instances(ecs))
+    assert new != arn
+
+
+def test_an_unknown_cluster_makes_the_agent_exit_with_an_error(ecs, agents):
+    (agent,) = agents(1, cluster="no-such-cluster")
+    assert agent.process.wait(timeout=30) == 1
+
+
+def test_tasks_survive_a_control_plane_killed_and_restarted(tmp_path, region):
+    server = NozamaServer(["--data-dir", str(tmp_path / "cp")], tmp_path / "cp.log").start()
+    try:
+        ecs = server.client("ecs", region)
+        agent = AgentProcess(server, region, f"{region}a", tmp_path / "agent").start()
+        wait_for(lambda: connected_instances(ecs))
+        arn = ecs.run_task(taskDefinition=register(ecs))["tasks"][0]["taskArn"]
+        running = wait_for(lambda: (t := task(ecs, arn))["lastStatus"] == "RUNNING" and t)
+        server.kill()
+        time.sleep(0.5)
+        server.start()
+        ecs = server.client("ecs", region)
+        assert task(ecs, arn)["containers"][0]["runtimeId"] == \
+            running["containers"][0]["runtimeId"]
+        wait_for(lambda: connected_instances(ecs), timeout=30)
+        ecs.stop_task(task=arn)
+        wait_for(lambda: task(ecs, arn)["lastStatus"] == "STOPPED", timeout=30)
+        agent.stop()
+    finally:
+        server.stop()

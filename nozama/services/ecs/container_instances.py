@@ -126,6 +126,8 @@ def register_container_instance(ctx: RequestContext, params: dict) -> dict:
             if existing is None or existing.cluster_arn != cluster.arn:
                 raise InvalidParameterException("The referenced container instance is not "
                                                 "registered in this cluster.")
+            if existing.status == "INACTIVE":
+                existing = None  # deregistered for good: the host registers anew
         elif ec2_id:
             existing = store.find_by_ec2_instance(conn, cluster.arn, ec2_id)
         doc = {"versionInfo": params.get("versionInfo", {}),
