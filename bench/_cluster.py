@@ -105,6 +105,19 @@ def cpu_ticks(pid: int, children: bool = False) -> int:
     return ticks
 
 
+def pids_named(*names: str) -> list[int]:
+    """Processes whose comm is one of `names` (e.g. the Docker daemon's)."""
+    out = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if Path(f"/proc/{entry.name}/comm").read_text().strip() in names:
+                    out.append(int(entry.name))
+            except OSError:
+                pass
+    return out
+
+
 def _snapshot() -> dict[int, tuple[str, int, int, int]]:
     """pid -> (comm, ppid, start time, utime+stime) for every process."""
     out = {}
@@ -148,8 +161,11 @@ class Background:
                     ours.add(pid)
                     changed = True
         used = 0
-        for pid, (comm, _, start, ticks) in after.items():
-            if pid in ours or comm in DOCKER_COMMS or comm.startswith("containerd"):
+        for pid, (comm, ppid, start, ticks) in after.items():
+            # Kernel threads (children of kthreadd, pid 2) mostly do our containers'
+            # cgroup and network teardown: not counted either.
+            if pid in ours or pid == 2 or ppid == 2 or comm in DOCKER_COMMS \
+                    or comm.startswith("containerd"):
                 continue
             old = self.before.get(pid)
             used += ticks - (old[3] if old and old[2] == start else 0)

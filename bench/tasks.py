@@ -33,6 +33,7 @@ Exit status: 0 when every target passes, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -146,6 +147,31 @@ def docker_run() -> tuple[str, float, float]:
     return done.stdout.strip(), wall, elapsed
 
 
+class CpuUse:
+    """CPU (ms) used over a window by: this script's own threads (the poller), its reaped
+    children (docker CLI processes), the Nozama server and agent, dockerd + containerd."""
+
+    def __init__(self, cluster: cl.Cluster | None):
+        self.pids = {"server": cluster.server.pid, "agent": cluster.agent.pid} if cluster else {}
+        self.daemons = cl.pids_named("dockerd", "containerd")
+
+    def _read(self) -> dict[str, int]:
+        own = cl.cpu_ticks(os.getpid())
+        out = {"bench": own, "children": cl.cpu_ticks(os.getpid(), children=True) - own,
+               "daemons": sum(cl.cpu_ticks(p) for p in self.daemons)}
+        out.update({k: cl.cpu_ticks(p) for k, p in self.pids.items()})
+        return out
+
+    def __enter__(self):
+        self.before = self._read()
+        return self
+
+    def stop(self) -> dict[str, float]:
+        after = self._read()
+        self.used = {k: (after[k] - self.before[k]) * 1000 / cl.HZ for k in after}
+        return self.used
+
+
 # --- 1. start latency --------------------------------------------------------------
 
 NOZAMA_STEPS = [
@@ -174,6 +200,7 @@ class Latency:
 
 
 def nozama_start(b: Bench) -> tuple[float, dict]:
+    cpu = CpuUse(b.c).__enter__()
     wall = time.time()
     start = time.perf_counter()
     [arn] = b.run_task(FAMILY)
@@ -189,6 +216,7 @@ def nozama_start(b: Bench) -> tuple[float, dict]:
         if time.perf_counter() > deadline:
             raise RuntimeError("task not RUNNING after 60 s")
         time.sleep(POLL)
+    used = cpu.stop()
     runtime_id = task["containers"][0]["runtimeId"]
     created, running = cl.docker_times([runtime_id])[runtime_id]
 
@@ -199,16 +227,19 @@ def nozama_start(b: Bench) -> tuple[float, dict]:
     steps = {"answer": (answered - start) * 1000, "pull_started": ms(task["pullStartedAt"]),
              "pull_stopped": ms(task["pullStoppedAt"]), "created": ms(created),
              "running": ms(running), "started_at": ms(task["startedAt"]),
-             "seen": (seen - start) * 1000}
+             "seen": (seen - start) * 1000,
+             **{"cpu_" + k: v for k, v in used.items()}}
     b.stop_and_remove([arn])
     return seen - start, steps
 
 
 def docker_start() -> tuple[float, dict]:
+    cpu = CpuUse(None).__enter__()
     cid, wall, elapsed = docker_run()
+    used = cpu.stop()
     created, running = cl.docker_times([cid])[cid]
     steps = {"created": (created - wall) * 1000, "running": (running - wall) * 1000,
-             "seen": elapsed * 1000}
+             "seen": elapsed * 1000, **{"cpu_" + k: v for k, v in used.items()}}
     cl.docker_rm([cid])
     return elapsed, steps
 
@@ -262,12 +293,14 @@ def burst_docker(total: int) -> tuple[float, dict]:
     for t in threads:
         t.start()
     time.sleep(0.2)
+    cpu = CpuUse(None).__enter__()
     wall = time.time()
     start = time.perf_counter()
     go.set()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
+    used = cpu.stop()
     errors = [r for r in results if isinstance(r, Exception)]
     ids = [r[0] for r in results if not isinstance(r, Exception)]
     try:
@@ -277,12 +310,15 @@ def burst_docker(total: int) -> tuple[float, dict]:
         detail = {"last created": (max(c for c, _ in times.values()) - wall) * 1000,
                   "last running": (max(r for _, r in times.values()) - wall) * 1000,
                   "all returned": elapsed * 1000}
+        detail["cpu"] = {"docker CLI processes": used["children"],
+                         "dockerd + containerd": used["daemons"]}
     finally:
         cl.docker_rm(ids)
     return elapsed, detail
 
 
 def burst_nozama(b: Bench, calls: int, per_call: int) -> tuple[float, dict]:
+    cpu = CpuUse(b.c)
     clients = [b.c.client("ecs") for _ in range(calls)]
     for client in clients:       # open each client's connection before the clock starts
         client.describe_clusters(clusters=[b.c.cluster])
@@ -301,6 +337,7 @@ def burst_nozama(b: Bench, calls: int, per_call: int) -> tuple[float, dict]:
     for t in threads:
         t.start()
     time.sleep(0.2)
+    cpu.__enter__()
     wall = time.time()
     start = time.perf_counter()
     go.set()
@@ -326,6 +363,7 @@ def burst_nozama(b: Bench, calls: int, per_call: int) -> tuple[float, dict]:
                     raise RuntimeError(f"{len(pending)} tasks not RUNNING after 300 s")
                 time.sleep(BURST_POLL)
         elapsed = time.perf_counter() - start
+        used = cpu.stop()
         ids = [t["containers"][0]["runtimeId"] for t in tasks.values()]
         times = cl.docker_times(ids)
         detail = {
@@ -338,7 +376,10 @@ def burst_nozama(b: Bench, calls: int, per_call: int) -> tuple[float, dict]:
             "last running": (max(r for _, r in times.values()) - wall) * 1000,
             "last startedAt": max(t["startedAt"].timestamp() - wall
                                   for t in tasks.values()) * 1000,
-            "all RUNNING seen": elapsed * 1000}
+            "all RUNNING seen": elapsed * 1000,
+            "cpu": {"agent": used["agent"], "server": used["server"],
+                    "benchmark client (RunTask, DescribeTasks polling)": used["bench"],
+                    "dockerd + containerd": used["daemons"]}}
     finally:
         cleanup_burst(b, arns)
     return elapsed, detail
@@ -502,6 +543,12 @@ def report_lines(latency: Latency | None, burst: Burst | None, idles: list[Idle]
     passed = sum(c.passed for c in checks)
     out += ["", f"Overall: {'PASS' if passed == len(checks) else 'FAIL'} "
             f"({passed}/{len(checks)} targets met).", ""]
+    loads = (latency.background if latency else []) + \
+        (list(burst.background.values()) if burst else []) + [i.background for i in idles]
+    if loads and max(loads) > BUSY:
+        out += [f"Note: processes outside the benchmark used up to {max(loads):.2f} CPU "
+                "during a phase (figures below): the run was disturbed; rerun on a quiet "
+                "machine.", ""]
 
     if latency and latency.nozama:
         heading(f"1. Start latency ({len(latency.nozama)} starts of each, interleaved)")
@@ -533,6 +580,15 @@ def report_lines(latency: Latency | None, burst: Burst | None, idles: list[Idle]
                                             ("running -> CLI returned", "running", "seen")))
             + f", CLI start -> created {statistics.median(s['created'] for s in latency.docker_steps):.0f}.",
             ""]
+        def cpu(steps, key):
+            return statistics.median(x["cpu_" + key] for x in steps)
+        n, d = latency.nozama_steps, latency.docker_steps
+        out += [f"CPU used during one start (median ms of CPU time, {1000 // cl.HZ} ms ticks): "
+                f"Nozama: agent {cpu(n, 'agent'):.0f}, server {cpu(n, 'server'):.0f}, "
+                f"benchmark client (RunTask + DescribeTasks every {POLL * 1000:.0f} ms) "
+                f"{cpu(n, 'bench'):.0f}, dockerd + containerd {cpu(n, 'daemons'):.0f}; "
+                f"docker: docker CLI {cpu(d, 'children'):.0f}, dockerd + containerd "
+                f"{cpu(d, 'daemons'):.0f}.", ""]
         bg = latency.background
         out += [f"Background load during the latency pairs: {statistics.mean(bg):.2f} CPU on "
                 f"average, {max(bg):.2f} at most.", ""]
@@ -541,9 +597,15 @@ def report_lines(latency: Latency | None, burst: Burst | None, idles: list[Idle]
         heading(f"2. {args.burst} tasks at once ({args.burst_calls} concurrent RunTask calls of "
                 f"count={args.burst // args.burst_calls} vs {args.burst} concurrent "
                 "`docker run -d`)")
-        rows = [["Nozama: " + k, f"{v:.0f}"] for k, v in burst.nozama_detail.items()]
-        rows += [["docker: " + k, f"{v:.0f}"] for k, v in burst.docker_detail.items()]
+        rows = [["Nozama: " + k, f"{v:.0f}"] for k, v in burst.nozama_detail.items()
+                if k != "cpu"]
+        rows += [["docker: " + k, f"{v:.0f}"] for k, v in burst.docker_detail.items()
+                 if k != "cpu"]
         out += table(["milestone", "ms after start"], rows, "lr")
+        out += ["", "CPU used until the last start (s of CPU time): Nozama: " + ", ".join(
+            f"{k} {v / 1000:.1f}" for k, v in burst.nozama_detail["cpu"].items())
+            + "; docker: " + ", ".join(f"{k} {v / 1000:.1f}"
+                                      for k, v in burst.docker_detail["cpu"].items()) + "."]
         out += ["", f"Background load: {burst.background.get('docker', 0):.2f} CPU during the "
                 f"docker burst, {burst.background.get('nozama', 0):.2f} during Nozama's.", ""]
 

@@ -7,9 +7,16 @@ kept as running sums that could drift.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy import Connection, Row
+
+from nozama.api.context import RequestContext
+from nozama.model import arns
+from nozama.model.resources import requirements
+from nozama.store import attributes as attribute_store
+from nozama.store import tags as tag_store
 
 from nozama.controllers.notify import notifier
 from nozama.model.resources import Requirements, remaining
@@ -108,3 +115,65 @@ def _merge_containers(current: list[dict], reported: list[dict]) -> list[dict]:
                 updated[member] = report[member]
         merged.append(updated)
     return merged
+
+
+def _new_task(ctx: RequestContext, cluster: Row, definition: Row, instance: str,
+              params: dict, zone: str | None) -> dict:
+    task_id = uuid.uuid4().hex
+    arn = arns.arn("ecs", ctx.region, ctx.account_id, f"task/{cluster.name}/{task_id}")
+    td = definition.doc
+    overrides = params.get("overrides") or {}
+    now = ctx.clock.now()
+    containers = [{
+        "containerArn": arns.arn("ecs", ctx.region, ctx.account_id,
+                                 f"container/{cluster.name}/{task_id}/{uuid.uuid4()}"),
+        "taskArn": arn, "name": c["name"], "image": c["image"], "lastStatus": "PENDING",
+        "networkBindings": [], "networkInterfaces": [], "healthStatus": "UNKNOWN",
+        "cpu": str(c.get("cpu", 0)),
+        **({"memory": str(c["memory"])} if c.get("memory") else {}),
+        **({"memoryReservation": str(c["memoryReservation"])}
+           if c.get("memoryReservation") else {}),
+    } for c in td["containerDefinitions"]]
+    need = requirements(td, overrides)
+    doc = {
+        "taskArn": arn, "clusterArn": cluster.arn, "taskDefinitionArn": definition.arn,
+        "containerInstanceArn": instance, "overrides": {"containerOverrides": [],
+                                                        "inferenceAcceleratorOverrides": [],
+                                                        **overrides},
+        "lastStatus": "PENDING", "desiredStatus": "RUNNING",
+        "cpu": str(need.cpu), "memory": str(need.memory), "containers": containers,
+        "version": 1, "createdAt": now.timestamp(), "group": params.get("group")
+        or f"family:{td['family']}", "launchType": params.get("launchType", "EC2"),
+        "attributes": [{"name": "ecs.cpu-architecture", "value": "x86_64"}],
+        "healthStatus": "UNKNOWN", "enableExecuteCommand": False, "tags": [],
+        "reservation": need.to_doc(),
+    }
+    if zone:
+        doc["availabilityZone"] = zone
+    if params.get("startedBy"):
+        doc["startedBy"] = params["startedBy"]
+    return doc
+
+
+def create_tasks(ctx: RequestContext, conn: Connection, cluster: Row, definition: Row,
+                 placed: list[str], params: dict, tags: dict[str, str],
+                 service: str | None = None, deployment_id: str | None = None) -> list[dict]:
+    """New tasks on the instances chosen for them; their agents are woken up."""
+    zones = attribute_store.of_targets(conn, cluster.arn, list(set(placed)))
+    docs = [_new_task(ctx, cluster, definition, arn, params,
+                      zones[arn].get("ecs.availability-zone")) for arn in placed]
+    task_store.create_many(conn, [{
+        "region": ctx.region, "account": ctx.account_id, "cluster_arn": cluster.arn,
+        "arn": d["taskArn"], "task_definition_arn": definition.arn,
+        "family": definition.family, "container_instance_arn": d["containerInstanceArn"],
+        "group_name": d["group"], "started_by": d.get("startedBy"),
+        "service_name": service, "deployment_id": deployment_id,
+        "launch_type": d["launchType"], "last_status": "PENDING", "desired_status": "RUNNING",
+        "created_at": ctx.clock.now(), "version": 1, "doc": d} for d in docs])
+    for doc in docs:
+        tag_store.put(conn, doc["taskArn"], tags)
+        doc["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
+    for arn in set(placed):
+        refresh_instance(conn, arn)
+        notifier.changed(arn)
+    return [{k: v for k, v in d.items() if k != "reservation"} for d in docs]

@@ -99,6 +99,8 @@ tasks = _scoped(
     Column("group_name", String(255)),
     Column("started_by", String(128)),
     Column("service_name", String(255)),
+    # The service deployment (ecs-svc/...) that started the task, if any.
+    Column("deployment_id", String(64)),
     Column("launch_type", String(32), nullable=False),
     Column("last_status", String(32), nullable=False),
     Column("desired_status", String(32), nullable=False),
@@ -164,4 +166,19 @@ log_events = Table(
     Column("message", Text, nullable=False),
     Index("ix_log_events_stream", "stream_id", "timestamp", "id"),
     Index("ix_log_events_group", "group_id", "timestamp", "id"),
+)
+
+# ECS services: "keep desiredCount tasks of this task definition running".
+services = _scoped(
+    "services",
+    Column("cluster_arn", ARN, nullable=False),
+    Column("arn", ARN, nullable=False, unique=True),
+    Column("name", String(255), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("desired_count", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("version", BigInteger, nullable=False, default=1),
+    Column("doc", JSON, nullable=False),
+    Index("ix_services_cluster", "cluster_arn", "status", "arn"),
+    Index("ix_services_name", "cluster_arn", "name"),
 )

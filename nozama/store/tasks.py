@@ -8,8 +8,9 @@ from nozama.store import sql
 
 PENDING_STATES = ("PROVISIONING", "PENDING", "ACTIVATING")
 _COLUMNS = ("region", "account", "cluster_arn", "arn", "task_definition_arn", "family",
-            "container_instance_arn", "group_name", "started_by", "launch_type", "last_status",
-            "desired_status", "created_at", "version", "doc")
+            "container_instance_arn", "group_name", "started_by", "service_name",
+            "deployment_id", "launch_type", "last_status", "desired_status", "created_at",
+            "version", "doc")
 # The columns ListTasks filters on.
 FILTERS = frozenset({"container_instance_arn", "family", "started_by", "service_name",
                      "launch_type"})
@@ -65,3 +66,15 @@ def search(conn: Connection, cluster_arn: str, filters: dict, desired_status: st
     return sql.column(conn, f"SELECT arn FROM tasks WHERE cluster_arn = ? AND desired_status = ?"
                             f"{where} AND arn > ? ORDER BY arn LIMIT ?",
                       (cluster_arn, desired_status, *filters.values(), after or "", limit))
+
+
+def of_service(conn: Connection, cluster_arn: str, service_name: str) -> list:
+    """The service's tasks that are not STOPPED yet."""
+    return sql.all_rows(conn, "SELECT * FROM tasks WHERE cluster_arn = ? AND service_name = ? "
+                              "AND last_status != 'STOPPED' ORDER BY id",
+                        (cluster_arn, service_name))
+
+
+def stopped_of_deployment(conn: Connection, cluster_arn: str, deployment_id: str) -> list:
+    return sql.all_rows(conn, "SELECT * FROM tasks WHERE cluster_arn = ? AND deployment_id = ? "
+                              "AND last_status = 'STOPPED'", (cluster_arn, deployment_id))

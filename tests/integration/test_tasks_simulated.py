@@ -193,9 +193,10 @@ def test_an_unknown_cluster_makes_the_agent_exit_with_an_error(ecs, agents):
 
 def test_tasks_survive_a_control_plane_killed_and_restarted(tmp_path, region):
     server = NozamaServer(["--data-dir", str(tmp_path / "cp")], tmp_path / "cp.log").start()
+    agent = AgentProcess(server, region, f"{region}a", tmp_path / "agent")
     try:
         ecs = server.client("ecs", region)
-        agent = AgentProcess(server, region, f"{region}a", tmp_path / "agent").start()
+        agent.start()
         wait_for(lambda: connected_instances(ecs))
         arn = ecs.run_task(taskDefinition=register(ecs))["tasks"][0]["taskArn"]
         running = wait_for(lambda: (t := task(ecs, arn))["lastStatus"] == "RUNNING" and t)
@@ -208,6 +209,6 @@ def test_tasks_survive_a_control_plane_killed_and_restarted(tmp_path, region):
         wait_for(lambda: connected_instances(ecs), timeout=30)
         ecs.stop_task(task=arn)
         wait_for(lambda: task(ecs, arn)["lastStatus"] == "STOPPED", timeout=30)
-        agent.stop()
     finally:
+        agent.stop()
         server.stop()

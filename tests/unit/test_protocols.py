@@ -25,7 +25,6 @@ from nozama.api import catalog
 from nozama.api.errors import ServiceError
 from nozama.api.http import HttpRequest
 from nozama.api.protocols import PROTOCOLS
-from nozama.api.catalog import Service
 
 WHEN = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 
 from sqlalchemy import Connection, Row
 
 from nozama.api.context import RequestContext
 from nozama.api.errors import ClientException, InvalidParameterException
-from nozama.controllers.notify import notifier
-from nozama.controllers.tasks import refresh_instance, request_stop
+from nozama.controllers.tasks import create_tasks, request_stop
 from nozama.model import arns
 from nozama.model.resources import requirements
 from nozama.scheduler.first_fit import Candidate, place
@@ -18,9 +16,7 @@ from nozama.services.ecs.common import (find_cluster, find_or_create_cluster, pa
                                         tags_from_request, tags_of)
 from nozama.services.ecs.container_instances import instance_arn
 from nozama.services.ecs.task_definitions import find as find_task_definition
-from nozama.store import attributes as attribute_store
 from nozama.store import container_instances as instance_store
-from nozama.store import tags as tag_store
 from nozama.store import tasks as store
 from nozama.store.pagination import decode_token, page
 
@@ -49,66 +45,6 @@ def _active_task_definition(ctx: RequestContext, conn: Connection, reference: st
     return row
 
 
-def _new_task(ctx: RequestContext, cluster: Row, definition: Row, instance: str,
-              params: dict, zone: str | None) -> dict:
-    task_id = uuid.uuid4().hex
-    arn = arns.arn("ecs", ctx.region, ctx.account_id, f"task/{cluster.name}/{task_id}")
-    td = definition.doc
-    overrides = params.get("overrides") or {}
-    now = ctx.clock.now()
-    containers = [{
-        "containerArn": arns.arn("ecs", ctx.region, ctx.account_id,
-                                 f"container/{cluster.name}/{task_id}/{uuid.uuid4()}"),
-        "taskArn": arn, "name": c["name"], "image": c["image"], "lastStatus": "PENDING",
-        "networkBindings": [], "networkInterfaces": [], "healthStatus": "UNKNOWN",
-        "cpu": str(c.get("cpu", 0)),
-        **({"memory": str(c["memory"])} if c.get("memory") else {}),
-        **({"memoryReservation": str(c["memoryReservation"])}
-           if c.get("memoryReservation") else {}),
-    } for c in td["containerDefinitions"]]
-    need = requirements(td, overrides)
-    doc = {
-        "taskArn": arn, "clusterArn": cluster.arn, "taskDefinitionArn": definition.arn,
-        "containerInstanceArn": instance, "overrides": {"containerOverrides": [],
-                                                        "inferenceAcceleratorOverrides": [],
-                                                        **overrides},
-        "lastStatus": "PENDING", "desiredStatus": "RUNNING",
-        "cpu": str(need.cpu), "memory": str(need.memory), "containers": containers,
-        "version": 1, "createdAt": now.timestamp(), "group": params.get("group")
-        or f"family:{td['family']}", "launchType": params.get("launchType", "EC2"),
-        "attributes": [{"name": "ecs.cpu-architecture", "value": "x86_64"}],
-        "healthStatus": "UNKNOWN", "enableExecuteCommand": False, "tags": [],
-        "reservation": need.to_doc(),
-    }
-    if zone:
-        doc["availabilityZone"] = zone
-    if params.get("startedBy"):
-        doc["startedBy"] = params["startedBy"]
-    return doc
-
-
-def _create(ctx: RequestContext, conn: Connection, cluster: Row, definition: Row,
-            placed: list[str], params: dict) -> list[dict]:
-    zones = attribute_store.of_targets(conn, cluster.arn, list(set(placed)))
-    new_tags = tags_from_request(params.get("tags"))
-    docs = [_new_task(ctx, cluster, definition, arn, params,
-                      zones[arn].get("ecs.availability-zone")) for arn in placed]
-    store.create_many(conn, [{
-        "region": ctx.region, "account": ctx.account_id, "cluster_arn": cluster.arn,
-        "arn": d["taskArn"], "task_definition_arn": definition.arn,
-        "family": definition.family, "container_instance_arn": d["containerInstanceArn"],
-        "group_name": d["group"], "started_by": d.get("startedBy"),
-        "launch_type": d["launchType"], "last_status": "PENDING", "desired_status": "RUNNING",
-        "created_at": ctx.clock.now(), "version": 1, "doc": d} for d in docs])
-    for doc in docs:
-        tag_store.put(conn, doc["taskArn"], new_tags)
-        doc["tags"] = [{"key": k, "value": v} for k, v in new_tags.items()]
-    for arn in set(placed):
-        refresh_instance(conn, arn)
-        notifier.changed(arn)
-    return [{k: v for k, v in d.items() if k != "reservation"} for d in docs]
-
-
 def _candidates(conn: Connection, rows: list[Row]) -> list[Candidate]:
     return [Candidate(r.arn, r.doc["remainingResources"], r.agent_connected, r.status)
             for r in rows]
@@ -128,7 +64,8 @@ def run_task(ctx: RequestContext, params: dict) -> dict:
             raise InvalidParameterException("No Container Instances were found in your cluster.")
         need = requirements(definition.doc, params.get("overrides"))
         placed, failures = place(_candidates(conn, instances), need, count)
-        tasks = _create(ctx, conn, cluster, definition, placed, params)
+        tasks = create_tasks(ctx, conn, cluster, definition, placed, params,
+                             tags_from_request(params.get("tags")))
     return {"tasks": tasks, "failures": failures}
 
 
@@ -152,7 +89,8 @@ def start_task(ctx: RequestContext, params: dict) -> dict:
             got, why = place(_candidates(conn, rows), need, 1)
             placed += got
             failures += why
-        tasks = _create(ctx, conn, cluster, definition, placed, params)
+        tasks = create_tasks(ctx, conn, cluster, definition, placed, params,
+                             tags_from_request(params.get("tags")))
     return {"tasks": tasks, "failures": failures}
 
 

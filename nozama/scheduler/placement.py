@@ -1,0 +1,83 @@
+"""The scheduler pipeline's entry point: place a request's tasks on a ClusterState.
+
+    feasibility (static filters pick the view) -> rank -> select -> apply
+
+per task, so the second task of a request already sees the first one's
+resources, ports and group counts (count=10 with distinctInstance lands on 10
+instances). The caller loads the state, calls `place`, and commits the chosen
+instances in one transaction; nothing here reads or writes the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from nozama.api.errors import InvalidParameterException
+from nozama.model.resources import Requirements
+from nozama.scheduler.feasibility import compile_filters
+from nozama.scheduler.rank import parse_strategies, ranked
+from nozama.scheduler.select import explain, select
+from nozama.scheduler.state import ClusterState
+
+__all__ = ["PlacementRequest", "PlacementResult", "Placer", "place"]
+
+
+@dataclass
+class PlacementRequest:
+    count: int
+    requirements: Requirements
+    group: str  # "service:web" for a service's tasks, "family:x" (or RunTask's group) otherwise
+    constraints: list[dict] = field(default_factory=list)  # PlacementConstraint dicts
+    strategies: list[dict] | None = None  # PlacementStrategy dicts; None/[]: ECS's default
+    task_definition: dict | None = None  # compatibilities, requiresAttributes, constraints
+    launch_type: str = "EC2"
+    service: bool | None = None  # default strategy of a service? None: group is service:*
+
+
+@dataclass
+class PlacementResult:
+    instance_arns: list[str]  # one per placed task, in order
+    failures: list[dict]      # [{arn, reason}] when fewer than `count` were placed
+
+
+class Placer:
+    """One request, compiled once (constraints parsed, strategies checked), placed a
+    task at a time by `next`."""
+
+    def __init__(self, state: ClusterState, request: PlacementRequest):
+        if not request.group:
+            raise InvalidParameterException("A task group is required for placement.")
+        self.state = state
+        self.group = request.group
+        self.need = request.requirements
+        self.feasibility = compile_filters(request.requirements, request.group,
+                                           request.constraints, request.task_definition,
+                                           request.launch_type)
+        service = request.service if request.service is not None else \
+            request.group.startswith("service:")
+        self.strategies = parse_strategies(request.strategies, service=service)
+
+    def next(self) -> str | None:
+        """Place one task: the chosen instance's ARN, applied to the state; None if none fits."""
+        feasibility = self.feasibility
+        view = self.state.view(feasibility.signature, feasibility.admits)
+        chosen = select(ranked(self.state, view, self.strategies, self.group, self.need),
+                        feasibility.feasible)
+        if chosen is None:
+            return None
+        self.state.apply(chosen.arn, self.group, self.need)
+        return chosen.arn
+
+    def failures(self) -> list[dict]:
+        return explain(self.state, self.feasibility)
+
+
+def place(state: ClusterState, request: PlacementRequest) -> PlacementResult:
+    placer = Placer(state, request)
+    placed: list[str] = []
+    for _ in range(request.count):
+        arn = placer.next()
+        if arn is None:
+            return PlacementResult(placed, placer.failures())
+        placed.append(arn)
+    return PlacementResult(placed, [])

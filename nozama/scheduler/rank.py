@@ -1,0 +1,261 @@
+"""Ranking: the placement strategies order a request's candidate instances, best first.
+
+A placementStrategy is a list of {type, field}, applied in order: the first
+strategy decides, later ones only break its ties, and what is still tied after
+the last one is broken at random (seeded by the ClusterState).
+
+    spread  instanceId | host     fewest tasks of the request's group on the instance
+    spread  attribute:<name>      fewest tasks of the group on instances with the same
+                                  value (e.g. attribute:ecs.availability-zone); instances
+                                  without the attribute come after all that have it
+    binpack cpu | memory          least remaining of that resource, among those it fits
+    random                        any order; it ends the list (nothing is left tied)
+
+Only the group's own tasks count, as ECS spreads a service by its own tasks and
+a standalone task by its task group. Without a strategy, services spread by
+zone and then by instance (the ECS service scheduler's default), and
+standalone tasks are placed at random.
+
+`ranked` yields candidates lazily and selection stops at the first feasible
+one, so ranking costs what the chosen instance's position costs, not a sort of
+the cluster: the common strategies read the view's indexes (zones by group
+count, instances by group count within a zone, instances sorted by remaining
+memory), and only unusual combinations sort a tie group.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from nozama.api.errors import InvalidParameterException
+from nozama.model.resources import Requirements
+from nozama.scheduler.state import CandidateView, ClusterState, InstanceState
+
+__all__ = ["INSTANCE_ID", "MAX_STRATEGIES", "RUN_TASK_DEFAULT", "SERVICE_DEFAULT", "Strategy",
+           "ZONE", "parse_strategies", "ranked"]
+
+MAX_STRATEGIES = 5  # ECS's limit per task or service
+INSTANCE_ID = "instanceId"
+ZONE = "attribute:ecs.availability-zone"
+_ATTRIBUTE = "attribute:"
+_TRIES = 8  # random picks in a tie group before falling back to a full shuffle
+
+
+@dataclass(frozen=True, slots=True)
+class Strategy:
+    type: str                # spread | binpack | random
+    field: str | None = None  # spread: instanceId or attribute:<name>; binpack: cpu | memory
+
+    @property
+    def attribute(self) -> str | None:
+        """The attribute name a spread is on, None for instanceId (and other types)."""
+        if self.type == "spread" and self.field != INSTANCE_ID:
+            return self.field[len(_ATTRIBUTE):]
+        return None
+
+    def to_doc(self) -> dict:
+        return {"type": self.type, "field": self.field} if self.field else {"type": self.type}
+
+
+SERVICE_DEFAULT = (Strategy("spread", ZONE), Strategy("spread", INSTANCE_ID))
+RUN_TASK_DEFAULT = (Strategy("random"),)
+
+
+def parse_strategies(strategies: list[dict] | None, *, service: bool) -> tuple[Strategy, ...]:
+    """PlacementStrategy dicts as Strategies; none given means ECS's default."""
+    if not strategies:
+        return SERVICE_DEFAULT if service else RUN_TASK_DEFAULT
+    if len(strategies) > MAX_STRATEGIES:
+        raise InvalidParameterException(
+            f"At most {MAX_STRATEGIES} placement strategies can be given.")
+    parsed = []
+    for item in strategies:
+        strategy = _parse_one(item.get("type"), item.get("field"))
+        parsed.append(strategy)
+        if strategy.type == "random":
+            break  # random leaves no ties for later strategies to break
+    return tuple(parsed)
+
+
+def _parse_one(kind: str | None, field: str | None) -> Strategy:
+    if kind == "random":
+        return Strategy("random")
+    if kind == "binpack":
+        if (field or "").lower() not in ("cpu", "memory"):
+            raise InvalidParameterException(
+                f"The binpack placement strategy takes the field cpu or memory, not {field!r}.")
+        return Strategy("binpack", field.lower())
+    if kind == "spread":
+        if (field or "").lower() in ("instanceid", "host"):
+            return Strategy("spread", INSTANCE_ID)
+        if field and field.startswith(_ATTRIBUTE) and len(field) > len(_ATTRIBUTE):
+            return Strategy("spread", field)
+        raise InvalidParameterException(
+            "The spread placement strategy takes the field instanceId, host or "
+            f"attribute:<name>, not {field!r}.")
+    raise InvalidParameterException(
+        f"Unknown placement strategy type {kind!r}; expected spread, binpack or random.")
+
+
+# --- ranking -------------------------------------------------------------------
+
+class _Ranking:
+    """What one ranking pass reads: the state, the request's view, its group and needs."""
+
+    __slots__ = ("state", "view", "group", "need", "rng")
+
+    def __init__(self, state: ClusterState, view: CandidateView, group: str, need: Requirements):
+        self.state, self.view, self.group, self.need = state, view, group, need
+        self.rng = state.rng
+
+
+def ranked(state: ClusterState, view: CandidateView, strategies: tuple[Strategy, ...],
+           group: str, need: Requirements) -> Iterator[InstanceState]:
+    """The view's instances, best first (lazily; an instance may repeat)."""
+    return _rank_view(_Ranking(state, view, group, need), strategies)
+
+
+def _rank_view(r: _Ranking, strategies: tuple[Strategy, ...]) -> Iterator[InstanceState]:
+    if not strategies or strategies[0].type == "random":
+        return _random_slices(r, [(r.view.all.items, 0, len(r.view.all))], _same)
+    first, rest = strategies[0], strategies[1:]
+    if first.type == "binpack":
+        return _binpack(r, r.view.sorted_by(first.field, None), [None], first.field, rest)
+    if first.attribute is None:
+        return _spread_instances(r, r.view.levels(r.group, None), [None], rest)
+    return _spread_attribute(r, first.attribute, rest)
+
+
+def _spread_attribute(r: _Ranking, attribute: str, rest: tuple[Strategy, ...]
+                      ) -> Iterator[InstanceState]:
+    """Values with the fewest tasks of the group first; values tied on count form one tier."""
+    buckets = r.view.buckets(attribute)
+    counts = r.state.group_counts(attribute, r.group)
+    values = sorted((v for v, bag in buckets.items() if v is not None and bag),
+                    key=lambda v: counts.get(v, 0))
+    start = 0
+    while start < len(values):
+        count = counts.get(values[start], 0)
+        end = start + 1
+        while end < len(values) and counts.get(values[end], 0) == count:
+            end += 1
+        yield from _within_values(r, attribute, values[start:end], rest)
+        start = end
+    if buckets.get(None):
+        yield from _rank_list(r, list(buckets[None]), rest)
+
+
+def _within_values(r: _Ranking, attribute: str, values: list, rest: tuple[Strategy, ...]
+                   ) -> Iterator[InstanceState]:
+    """Instances whose `attribute` is one of `values` (a tie), ranked by the rest."""
+    if not rest or rest[0].type == "random":
+        buckets = r.view.buckets(attribute)
+        return _random_slices(r, [(buckets[v].items, 0, len(buckets[v])) for v in values], _same)
+    following = rest[0]
+    if following.type == "binpack":
+        return _binpack(r, r.view.sorted_by(following.field, attribute), values,
+                        following.field, rest[1:])
+    if following.attribute is None:
+        return _spread_instances(r, r.view.levels(r.group, attribute), values, rest[1:])
+    buckets = r.view.buckets(attribute)
+    return _rank_list(r, [i for v in values for i in buckets[v]], rest)
+
+
+def _spread_instances(r: _Ranking, levels: dict, values: list, rest: tuple[Strategy, ...]
+                      ) -> Iterator[InstanceState]:
+    """Instances with the fewest tasks of the group first, across the given partitions."""
+    by_count = [levels[v] for v in values if v in levels]
+    for count in sorted({c for counts in by_count for c in counts}):
+        bags = [counts[count] for counts in by_count if count in counts]
+        if not rest or rest[0].type == "random":
+            yield from _random_slices(r, [(bag.items, 0, len(bag)) for bag in bags], _same)
+        else:
+            yield from _rank_list(r, [i for bag in bags for i in bag], rest)
+
+
+def _binpack(r: _Ranking, sorted_by: dict, values: list, resource: str,
+             rest: tuple[Strategy, ...]) -> Iterator[InstanceState]:
+    """Least remaining `resource` first, skipping instances it can't fit at all."""
+    need = r.need.cpu if resource == "cpu" else r.need.memory
+    lists = [sorted_by[v] for v in values if v in sorted_by]
+    starts = [bisect.bisect_left(entries, (need,)) for entries in lists]
+    while True:
+        heads = [entries[at][0] for entries, at in zip(lists, starts) if at < len(entries)]
+        if not heads:
+            return
+        least = min(heads)
+        tie = []
+        for i, entries in enumerate(lists):
+            at = starts[i]
+            if at < len(entries) and entries[at][0] == least:
+                end = bisect.bisect_left(entries, (least + 1,), at)
+                tie.append((entries, at, end))
+                starts[i] = end
+        if not rest or rest[0].type == "random":
+            yield from _random_slices(r, tie, _instance_of_entry)
+        else:
+            yield from _rank_list(r, [e[2] for entries, lo, hi in tie for e in entries[lo:hi]],
+                                  rest)
+
+
+def _rank_list(r: _Ranking, items: list[InstanceState], strategies: tuple[Strategy, ...]
+               ) -> Iterator[InstanceState]:
+    """The general case: sort a tie group by every remaining strategy, then at random."""
+    if not strategies or strategies[0].type == "random":
+        r.rng.shuffle(items)
+        return iter(items)
+    keys = [_key(r, s) for s in strategies if s.type != "random"]
+    keys.append(lambda _: r.rng.random())
+    return iter(sorted(items, key=lambda inst: tuple(k(inst) for k in keys)))
+
+
+def _key(r: _Ranking, strategy: Strategy) -> Callable[[InstanceState], object]:
+    group = r.group
+    if strategy.type == "binpack":
+        resource = strategy.field
+        return lambda inst: inst.remaining(resource)
+    attribute = strategy.attribute
+    if attribute is None:
+        return lambda inst: inst.task_groups.get(group, 0)
+    counts = r.state.group_counts(attribute, group)
+    return lambda inst: ((0, counts.get(inst.attributes[attribute], 0))
+                         if inst.attributes.get(attribute) is not None else (1, 0))
+
+
+def _same(item: InstanceState) -> InstanceState:
+    return item
+
+
+def _instance_of_entry(entry: tuple) -> InstanceState:
+    return entry[2]
+
+
+def _random_slices(r: _Ranking, slices: list[tuple[list, int, int]], pick: Callable
+                   ) -> Iterator[InstanceState]:
+    """The items of some list slices in random order, lazily.
+
+    A few uniform picks first (with replacement: a repeat is just rejected again),
+    so a tie group of hundreds costs a handful of draws when most of it is
+    feasible; then a full shuffle, so none is missed when most of it is not.
+    Either way the first feasible item yielded is uniform among the feasible ones.
+    """
+    total = sum(hi - lo for _, lo, hi in slices)
+    if total == 0:
+        return
+    if total == 1:
+        entries, lo, _ = next(s for s in slices if s[2] > s[1])
+        yield pick(entries[lo])
+        return
+    random = r.rng.random
+    for _ in range(min(_TRIES, total)):
+        at = int(random() * total)
+        for entries, lo, hi in slices:
+            if at < hi - lo:
+                yield pick(entries[lo + at])
+                break
+            at -= hi - lo
+    items = [pick(e) for entries, lo, hi in slices for e in entries[lo:hi]]
+    r.rng.shuffle(items)
+    yield from items

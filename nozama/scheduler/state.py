@@ -1,0 +1,373 @@
+"""The cluster as the scheduler sees it: container instances, what they have left,
+and which task groups run where.
+
+The caller loads a `ClusterState` from the store, the pipeline decides on it,
+and every decision is applied to it at once (`apply`), so the next task of the
+same request sees the resources, ports and group counts the previous one took.
+Nothing here touches the database.
+
+Placement must not rescan the cluster per task, so the state keeps indexes up
+to date as tasks are applied and released:
+
+- per spread attribute (e.g. `ecs.availability-zone`), the live tasks of each
+  group per attribute value (`group_counts`);
+- per *view* (the instances that pass a request's static filters: status,
+  agent, launch type, required attributes, attribute-only memberOf), the
+  instances bucketed by attribute value, by how many tasks of a group they
+  run (`levels`) and sorted by remaining CPU or memory (`sorted_by`).
+
+Views and their indexes are built the first time a request needs them and are
+dropped when an instance's static facts change (registration, status, agent
+connection, attributes), which is rare next to placements.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Hashable, Iterable
+
+from nozama.model.cluster_query import InstanceFacts
+from nozama.model.resources import Requirements
+
+__all__ = ["ACTIVE", "DRAINING", "INACTIVE", "Bag", "CandidateView", "ClusterState",
+           "InstanceState"]
+
+ACTIVE, DRAINING, INACTIVE = "ACTIVE", "DRAINING", "INACTIVE"
+RESOURCES = ("cpu", "memory")
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# Views kept at once; each service with its own attribute-only memberOf has one.
+_MAX_VIEWS = 64
+
+
+@dataclass(slots=True, eq=False)
+class InstanceState:
+    """One container instance; hashed by identity so indexes can hold it."""
+
+    arn: str
+    remaining_cpu: int = 0
+    remaining_memory: int = 0
+    status: str = ACTIVE
+    agent_connected: bool = True
+    attributes: dict[str, str | None] = field(default_factory=dict)
+    ec2_instance_id: str | None = None
+    registered_at: datetime = _EPOCH
+    agent_version: str | None = None
+    launch_type: str = "EC2"  # EXTERNAL for ECS Anywhere (mi-...) instances
+    used_ports: set[int] = field(default_factory=set)
+    used_ports_udp: set[int] = field(default_factory=set)
+    running_tasks_count: int = 0
+    # group ("service:web", "family:x", ...) -> live tasks of it on this instance
+    task_groups: Counter = field(default_factory=Counter)
+    order: int = -1  # registration order in the ClusterState; set by add_instance
+    _facts: InstanceFacts | None = None
+
+    @classmethod
+    def from_description(cls, doc: dict, task_groups: dict[str, int] | None = None
+                         ) -> "InstanceState":
+        """From a DescribeContainerInstances entry (remainingResources already net of
+        the live tasks, whose groups come separately)."""
+        values = {r["name"]: r for r in doc.get("remainingResources", [])}
+        attributes = {a["name"]: a.get("value") for a in doc.get("attributes", [])}
+        registered = doc.get("registeredAt") or _EPOCH
+        if isinstance(registered, (int, float)):
+            registered = datetime.fromtimestamp(registered, timezone.utc)
+        ec2_id = doc.get("ec2InstanceId")
+        return cls(
+            arn=doc["containerInstanceArn"],
+            remaining_cpu=values.get("CPU", {}).get("integerValue", 0),
+            remaining_memory=values.get("MEMORY", {}).get("integerValue", 0),
+            status=doc.get("status", ACTIVE),
+            agent_connected=doc.get("agentConnected", True),
+            attributes=attributes, ec2_instance_id=ec2_id, registered_at=registered,
+            agent_version=doc.get("versionInfo", {}).get("agentVersion"),
+            launch_type="EXTERNAL" if (ec2_id or "").startswith("mi-") else "EC2",
+            used_ports={int(p) for p in values.get("PORTS", {}).get("stringSetValue", [])},
+            used_ports_udp={int(p) for p in
+                            values.get("PORTS_UDP", {}).get("stringSetValue", [])},
+            running_tasks_count=doc.get("runningTasksCount", 0),
+            task_groups=Counter(task_groups or {}))
+
+    def remaining_resources(self) -> list[dict]:
+        """remainingResources as ECS reports them (what `shortfall` reads)."""
+        return [
+            {"name": "CPU", "type": "INTEGER", "integerValue": self.remaining_cpu},
+            {"name": "MEMORY", "type": "INTEGER", "integerValue": self.remaining_memory},
+            {"name": "PORTS", "type": "STRINGSET",
+             "stringSetValue": [str(p) for p in sorted(self.used_ports)]},
+            {"name": "PORTS_UDP", "type": "STRINGSET",
+             "stringSetValue": [str(p) for p in sorted(self.used_ports_udp)]},
+        ]
+
+    def facts(self) -> InstanceFacts:
+        """What a cluster query sees; cached until the instance changes."""
+        if self._facts is None:
+            self._facts = InstanceFacts(
+                attributes=self.attributes, ec2_instance_id=self.ec2_instance_id,
+                registered_at=self.registered_at,
+                running_tasks_count=self.running_tasks_count,
+                agent_connected=self.agent_connected, agent_version=self.agent_version,
+                task_groups=frozenset(g for g, n in self.task_groups.items() if n > 0))
+        return self._facts
+
+    def remaining(self, resource: str) -> int:
+        return self.remaining_cpu if resource == "cpu" else self.remaining_memory
+
+    def __repr__(self) -> str:
+        return f"InstanceState({self.arn!r})"
+
+
+class Bag:
+    """A set with O(1) add, remove and uniform random pick: ties are broken at random."""
+
+    __slots__ = ("items", "_at")
+
+    def __init__(self, items: Iterable = ()):
+        self.items: list = []
+        self._at: dict = {}
+        for item in items:
+            self.add(item)
+
+    def add(self, item) -> None:
+        self._at[item] = len(self.items)
+        self.items.append(item)
+
+    def remove(self, item) -> None:
+        at = self._at.pop(item)
+        last = self.items.pop()
+        if last is not item:
+            self.items[at] = last
+            self._at[last] = at
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __contains__(self, item) -> bool:
+        return item in self._at
+
+    def __iter__(self):
+        return iter(self.items)
+
+
+Levels = dict[Hashable, dict[int, Bag]]  # partition value -> group tasks on it -> instances
+
+
+class CandidateView:
+    """The instances that pass one set of static filters, with ranking indexes over them."""
+
+    def __init__(self, state: "ClusterState", members: list[InstanceState]):
+        self.state = state
+        self.members = members  # registration order
+        self.member_set = set(members)
+        self.all = Bag(members)
+        self._buckets: dict[str, dict[Hashable, Bag]] = {}
+        # (group, partition attribute or None) -> Levels
+        self._levels: dict[tuple[str, str | None], Levels] = {}
+        self._levels_of_group: dict[str, list[tuple[str | None, Levels]]] = {}
+        # (resource, partition attribute or None) -> value -> sorted [(remaining, order, inst)]
+        self._sorted: dict[tuple[str, str | None], dict[Hashable, list]] = {}
+
+    def buckets(self, attribute: str) -> dict[Hashable, Bag]:
+        """attribute value -> members with it; members without it are under None."""
+        found = self._buckets.get(attribute)
+        if found is None:
+            found = {}
+            for inst in self.members:
+                value = inst.attributes.get(attribute) if attribute in inst.attributes else None
+                found.setdefault(value, Bag()).add(inst)
+            self._buckets[attribute] = found
+        return found
+
+    def levels(self, group: str, partition: str | None) -> Levels:
+        key = (group, partition)
+        found = self._levels.get(key)
+        if found is None:
+            found = {}
+            for inst in self.members:
+                value = _value(inst, partition)
+                found.setdefault(value, {}).setdefault(inst.task_groups.get(group, 0),
+                                                       Bag()).add(inst)
+            self._levels[key] = found
+            self._levels_of_group.setdefault(group, []).append((partition, found))
+        return found
+
+    def sorted_by(self, resource: str, partition: str | None) -> dict[Hashable, list]:
+        key = (resource, partition)
+        found = self._sorted.get(key)
+        if found is None:
+            found = {}
+            for inst in self.members:
+                found.setdefault(_value(inst, partition), []).append(
+                    (inst.remaining(resource), inst.order, inst))
+            for entries in found.values():
+                entries.sort(key=_entry_key)  # orders are unique: never compares instances
+            self._sorted[key] = found
+        return found
+
+    # Called by ClusterState around every change to a member's resources or groups.
+    def unsort(self, inst: InstanceState) -> None:
+        for (resource, partition), by_value in self._sorted.items():
+            entries = by_value[_value(inst, partition)]
+            # (remaining, order) sorts just before its own entry, orders being unique.
+            at = bisect.bisect_left(entries, (inst.remaining(resource), inst.order))
+            del entries[at]
+
+    def resort(self, inst: InstanceState) -> None:
+        for (resource, partition), by_value in self._sorted.items():
+            entries = by_value[_value(inst, partition)]
+            bisect.insort(entries, (inst.remaining(resource), inst.order, inst))
+
+    def regroup(self, inst: InstanceState, group: str, before: int, after: int) -> None:
+        for partition, levels in self._levels_of_group.get(group, ()):
+            by_count = levels[_value(inst, partition)]
+            bag = by_count[before]
+            bag.remove(inst)
+            if not bag:
+                del by_count[before]
+            by_count.setdefault(after, Bag()).add(inst)
+
+
+def _entry_key(entry: tuple) -> tuple[int, int]:
+    return entry[0], entry[1]
+
+
+def _value(inst: InstanceState, partition: str | None) -> Hashable:
+    if partition is None:
+        return None
+    return inst.attributes.get(partition)
+
+
+class ClusterState:
+    """Container instances by ARN, with the indexes placement reads."""
+
+    def __init__(self, instances: Iterable[InstanceState] = (), *, seed: int | None = None):
+        self.instances: dict[str, InstanceState] = {}
+        # Ties between equally ranked instances, and the random strategy, draw from
+        # here: a seed makes a whole run reproducible.
+        self.rng = random.Random(seed)
+        self._next_order = 0
+        # attribute -> group -> attribute value -> live tasks
+        self._group_counts: dict[str, dict[str, Counter]] = {}
+        self._views: OrderedDict[Hashable, CandidateView] = OrderedDict()
+        for inst in instances:
+            self.add_instance(inst)
+
+    # --- instances ---------------------------------------------------------
+
+    def add_instance(self, inst: InstanceState) -> InstanceState:
+        if inst.arn in self.instances:
+            raise ValueError(f"{inst.arn} is already in the cluster state")
+        inst.order = self._next_order
+        self._next_order += 1
+        self.instances[inst.arn] = inst
+        for attribute, by_group in self._group_counts.items():
+            value = inst.attributes.get(attribute)
+            for group, n in inst.task_groups.items():
+                by_group.setdefault(group, Counter())[value] += n
+        self._static_facts_changed()
+        return inst
+
+    def remove_instance(self, arn: str) -> InstanceState:
+        inst = self.instances.pop(arn)
+        for attribute, by_group in self._group_counts.items():
+            value = inst.attributes.get(attribute)
+            for group, n in inst.task_groups.items():
+                by_group[group][value] -= n
+        self._static_facts_changed()
+        return inst
+
+    def update_instance(self, arn: str, *, status: str | None = None,
+                        agent_connected: bool | None = None,
+                        attributes: dict[str, str | None] | None = None) -> None:
+        """Change what static filters read (DRAINING, agent reconnects, PutAttributes)."""
+        inst = self.instances[arn]
+        if attributes is not None:
+            # Group counts by attribute value move with the instance's tasks.
+            self._group_counts.clear()
+            inst.attributes = dict(attributes)
+        if status is not None:
+            inst.status = status
+        if agent_connected is not None:
+            inst.agent_connected = agent_connected
+        inst._facts = None
+        self._static_facts_changed()
+
+    def _static_facts_changed(self) -> None:
+        self._views.clear()
+
+    # --- tasks -------------------------------------------------------------
+
+    def apply(self, arn: str, group: str, need: Requirements) -> InstanceState:
+        """A task of `group` was placed on `arn`: reserve what it needs, count it."""
+        return self._change(self.instances[arn], group, need, +1)
+
+    def release(self, arn: str, group: str, need: Requirements) -> InstanceState:
+        """A task of `group` on `arn` stopped: give back what it reserved."""
+        return self._change(self.instances[arn], group, need, -1)
+
+    def _change(self, inst: InstanceState, group: str, need: Requirements, sign: int
+                ) -> InstanceState:
+        before = inst.task_groups.get(group, 0)
+        if sign < 0 and before <= 0:
+            raise ValueError(f"no task of {group} on {inst.arn} to release")
+        views = [v for v in self._views.values() if inst in v.member_set]
+        resized = need.cpu or need.memory
+        if resized:
+            for view in views:
+                view.unsort(inst)
+        inst.remaining_cpu -= sign * need.cpu
+        inst.remaining_memory -= sign * need.memory
+        if sign > 0:
+            inst.used_ports.update(need.ports)
+            inst.used_ports_udp.update(need.ports_udp)
+        else:
+            inst.used_ports.difference_update(need.ports)
+            inst.used_ports_udp.difference_update(need.ports_udp)
+        inst.running_tasks_count += sign
+        after = before + sign
+        if after:
+            inst.task_groups[group] = after
+        else:
+            del inst.task_groups[group]
+        inst._facts = None
+        for attribute, by_group in self._group_counts.items():
+            by_group.setdefault(group, Counter())[inst.attributes.get(attribute)] += sign
+        for view in views:
+            if resized:
+                view.resort(inst)
+            view.regroup(inst, group, before, after)
+        return inst
+
+    # --- indexes -----------------------------------------------------------
+
+    def group_counts(self, attribute: str, group: str) -> Counter:
+        """Live tasks of `group` per value of `attribute` (None: instances without it),
+        over every instance, draining ones included: they still run those tasks."""
+        by_group = self._group_counts.get(attribute)
+        if by_group is None:
+            by_group = {}
+            for inst in self.instances.values():
+                value = inst.attributes.get(attribute)
+                for g, n in inst.task_groups.items():
+                    by_group.setdefault(g, Counter())[value] += n
+            self._group_counts[attribute] = by_group
+        counts = by_group.get(group)
+        if counts is None:
+            counts = by_group[group] = Counter()
+        return counts
+
+    def view(self, signature: Hashable, admits: Callable[[InstanceState], bool]
+             ) -> CandidateView:
+        """The instances `admits` accepts; `signature` must identify `admits`."""
+        found = self._views.get(signature)
+        if found is None:
+            found = CandidateView(self, [i for i in self.instances.values() if admits(i)])
+            self._views[signature] = found
+            if len(self._views) > _MAX_VIEWS:
+                self._views.popitem(last=False)
+        else:
+            self._views.move_to_end(signature)
+        return found

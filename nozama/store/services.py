@@ -1,0 +1,50 @@
+"""The services table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from nozama.store import sql
+
+
+def create(conn: Connection, region: str, account: str, cluster_arn: str, arn: str, name: str,
+           desired_count: int, created_at: datetime, doc: dict) -> None:
+    sql.run(conn, "INSERT INTO services (region, account, cluster_arn, arn, name, status, "
+                  "desired_count, created_at, version, doc) VALUES (?, ?, ?, ?, ?, 'ACTIVE', ?, "
+                  "?, 1, ?)", (region, account, cluster_arn, arn, name, desired_count,
+                               created_at, doc))
+
+
+def get(conn: Connection, arn: str):
+    return sql.one(conn, "SELECT * FROM services WHERE arn = ?", (arn,))
+
+
+def find(conn: Connection, cluster_arn: str, name: str):
+    """The newest service of that name in the cluster (deleted ones stay, INACTIVE)."""
+    return sql.one(conn, "SELECT * FROM services WHERE cluster_arn = ? AND name = ? "
+                         "ORDER BY id DESC LIMIT 1", (cluster_arn, name))
+
+
+def save(conn: Connection, arn: str, **values) -> None:
+    assignments = ", ".join(f"{column} = ?" for column in values)
+    sql.run(conn, f"UPDATE services SET version = version + 1, {assignments} WHERE arn = ?",
+            (*values.values(), arn))
+
+
+def list_arns(conn: Connection, cluster_arn: str, launch_type: str | None, after: str | None,
+              limit: int) -> list[str]:
+    return sql.column(conn, "SELECT arn FROM services WHERE cluster_arn = ? AND status != "
+                            "'INACTIVE' AND arn > ? ORDER BY arn LIMIT ?",
+                      (cluster_arn, after or "", limit))
+
+
+def live(conn: Connection) -> list:
+    """Every service a controller must look after (any region)."""
+    return sql.all_rows(conn, "SELECT * FROM services WHERE status != 'INACTIVE' ORDER BY id")
+
+
+def count_active(conn: Connection, cluster_arn: str) -> int:
+    return sql.scalar(conn, "SELECT count(*) FROM services WHERE cluster_arn = ? AND "
+                            "status = 'ACTIVE'", (cluster_arn,))
