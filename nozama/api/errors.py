@@ -58,6 +58,8 @@ TargetNotFoundException = error_class("TargetNotFoundException")
 ResourceNotFoundException = error_class("ResourceNotFoundException")
 ResourceInUseException = error_class("ResourceInUseException")
 LimitExceededException = error_class("LimitExceededException")
+ServiceNotFoundException = error_class("ServiceNotFoundException")
+ServiceNotActiveException = error_class("ServiceNotActiveException")
 
 # Query-protocol services (ELBv2, CloudWatch) name validation failures this way.
 ValidationError = error_class("ValidationError")

@@ -21,6 +21,7 @@ from nozama.api.http import HttpRequest, HttpResponse
 from nozama.api.shapes import from_document
 from nozama.api.validate import summarize, validation_errors
 from nozama.controllers import agents
+from nozama.controllers import services as service_controller
 from nozama.services.ecs.container_instances import register_container_instance
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class App:
         gateway = self.gateway
         self.background.append(asyncio.ensure_future(
             agents.watch_heartbeats(gateway.store, gateway.clock)))
+        self.background.append(asyncio.ensure_future(service_controller.run(gateway.context)))
 
     def internal(self, request: HttpRequest) -> HttpResponse:
         if request.path == "/_nozama/health":

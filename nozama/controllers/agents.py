@@ -17,6 +17,7 @@ from datetime import timedelta
 from nozama.api.context import RequestContext
 from nozama.api.errors import InvalidParameterException, ServiceError
 from nozama.controllers.notify import notifier
+from nozama.controllers.services import wake_controller
 from nozama.controllers.tasks import apply_report
 from nozama.model import arns
 from nozama.store import container_instances as instance_store
@@ -71,6 +72,8 @@ def report(ctx: RequestContext, instance_arn: str, reports: list[dict]) -> dict:
             # An agent speaks only for the tasks of its own instance.
             if task is not None and task.container_instance_arn == instance_arn:
                 applied += apply_report(conn, item, ctx.clock.now())
+    if applied:
+        wake_controller()
     return {"applied": applied}
 
 

@@ -25,7 +25,6 @@ memory), and only unusual combinations sort a tie group.
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -177,22 +176,21 @@ def _spread_instances(r: _Ranking, levels: dict, values: list, rest: tuple[Strat
 
 def _binpack(r: _Ranking, sorted_by: dict, values: list, resource: str,
              rest: tuple[Strategy, ...]) -> Iterator[InstanceState]:
-    """Least remaining `resource` first, skipping instances it can't fit at all."""
-    need = r.need.cpu if resource == "cpu" else r.need.memory
-    lists = [sorted_by[v] for v in values if v in sorted_by]
-    starts = [bisect.bisect_left(entries, (need,)) for entries in lists]
+    """Least remaining `resource` first, among instances with room for the task in it
+    (and, block by block, in the other resource); equal amounts are a tie."""
+    need = r.need
+    amount, other = (need.cpu, need.memory) if resource == "cpu" else (need.memory, need.cpu)
+    streams = [sorted_by[v].runs(amount, other) for v in values if v in sorted_by]
+    heads = [next(stream, None) for stream in streams]
     while True:
-        heads = [entries[at][0] for entries, at in zip(lists, starts) if at < len(entries)]
-        if not heads:
+        least = min((head[0] for head in heads if head is not None), default=None)
+        if least is None:
             return
-        least = min(heads)
         tie = []
-        for i, entries in enumerate(lists):
-            at = starts[i]
-            if at < len(entries) and entries[at][0] == least:
-                end = bisect.bisect_left(entries, (least + 1,), at)
-                tie.append((entries, at, end))
-                starts[i] = end
+        for i, head in enumerate(heads):
+            if head is not None and head[0] == least:
+                tie += head[1]
+                heads[i] = next(streams[i], None)
         if not rest or rest[0].type == "random":
             yield from _random_slices(r, tie, _instance_of_entry)
         else:

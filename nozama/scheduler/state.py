@@ -14,7 +14,8 @@ to date as tasks are applied and released:
 - per *view* (the instances that pass a request's static filters: status,
   agent, launch type, required attributes, attribute-only memberOf), the
   instances bucketed by attribute value, by how many tasks of a group they
-  run (`levels`) and sorted by remaining CPU or memory (`sorted_by`).
+  run (`levels`) and sorted by remaining CPU or memory (`sorted_by`, a
+  `ResourceIndex`).
 
 Views and their indexes are built the first time a request needs them and are
 dropped when an instance's static facts change (registration, status, agent
@@ -28,16 +29,15 @@ import random
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Hashable, Iterable
+from typing import Callable, Hashable, Iterable, Iterator
 
 from nozama.model.cluster_query import InstanceFacts
 from nozama.model.resources import Requirements
 
 __all__ = ["ACTIVE", "DRAINING", "INACTIVE", "Bag", "CandidateView", "ClusterState",
-           "InstanceState"]
+           "InstanceState", "ResourceIndex"]
 
 ACTIVE, DRAINING, INACTIVE = "ACTIVE", "DRAINING", "INACTIVE"
-RESOURCES = ("cpu", "memory")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # Views kept at once; each service with its own attribute-only memberOf has one.
 _MAX_VIEWS = 64
@@ -167,8 +167,8 @@ class CandidateView:
         # (group, partition attribute or None) -> Levels
         self._levels: dict[tuple[str, str | None], Levels] = {}
         self._levels_of_group: dict[str, list[tuple[str | None, Levels]]] = {}
-        # (resource, partition attribute or None) -> value -> sorted [(remaining, order, inst)]
-        self._sorted: dict[tuple[str, str | None], dict[Hashable, list]] = {}
+        # (resource, partition attribute or None) -> partition value -> ResourceIndex
+        self._sorted: dict[tuple[str, str | None], dict[Hashable, ResourceIndex]] = {}
 
     def buckets(self, attribute: str) -> dict[Hashable, Bag]:
         """attribute value -> members with it; members without it are under None."""
@@ -194,31 +194,25 @@ class CandidateView:
             self._levels_of_group.setdefault(group, []).append((partition, found))
         return found
 
-    def sorted_by(self, resource: str, partition: str | None) -> dict[Hashable, list]:
+    def sorted_by(self, resource: str, partition: str | None) -> dict[Hashable, ResourceIndex]:
         key = (resource, partition)
         found = self._sorted.get(key)
         if found is None:
-            found = {}
+            members: dict[Hashable, list[InstanceState]] = {}
             for inst in self.members:
-                found.setdefault(_value(inst, partition), []).append(
-                    (inst.remaining(resource), inst.order, inst))
-            for entries in found.values():
-                entries.sort(key=_entry_key)  # orders are unique: never compares instances
+                members.setdefault(_value(inst, partition), []).append(inst)
+            found = {value: ResourceIndex(resource, insts) for value, insts in members.items()}
             self._sorted[key] = found
         return found
 
     # Called by ClusterState around every change to a member's resources or groups.
     def unsort(self, inst: InstanceState) -> None:
-        for (resource, partition), by_value in self._sorted.items():
-            entries = by_value[_value(inst, partition)]
-            # (remaining, order) sorts just before its own entry, orders being unique.
-            at = bisect.bisect_left(entries, (inst.remaining(resource), inst.order))
-            del entries[at]
+        for (_, partition), by_value in self._sorted.items():
+            by_value[_value(inst, partition)].remove(inst)
 
     def resort(self, inst: InstanceState) -> None:
-        for (resource, partition), by_value in self._sorted.items():
-            entries = by_value[_value(inst, partition)]
-            bisect.insort(entries, (inst.remaining(resource), inst.order, inst))
+        for (_, partition), by_value in self._sorted.items():
+            by_value[_value(inst, partition)].add(inst)
 
     def regroup(self, inst: InstanceState, group: str, before: int, after: int) -> None:
         for partition, levels in self._levels_of_group.get(group, ()):
@@ -230,8 +224,93 @@ class CandidateView:
             by_count.setdefault(after, Bag()).add(inst)
 
 
-def _entry_key(entry: tuple) -> tuple[int, int]:
-    return entry[0], entry[1]
+class ResourceIndex:
+    """Instances sorted by remaining CPU or memory, for binpack.
+
+    Entries are (remaining, order, instance), kept in blocks of about `BLOCK`
+    (a sorted list of lists, as in sortedcontainers). Each block also knows the
+    most of the *other* resource any of its instances has left, so binpack on
+    memory skips whole blocks of instances whose CPU is used up, instead of
+    stepping over each of them on every placement as the cluster fills.
+    """
+
+    BLOCK = 32
+    __slots__ = ("resource", "other", "blocks", "lasts", "others")
+
+    def __init__(self, resource: str, members: Iterable[InstanceState]):
+        self.resource = resource
+        self.other = "memory" if resource == "cpu" else "cpu"
+        # orders are unique, so sorting never compares instances
+        entries = sorted(((i.remaining(resource), i.order, i) for i in members),
+                         key=lambda e: (e[0], e[1]))
+        self.blocks = [entries[k:k + self.BLOCK] for k in range(0, len(entries), self.BLOCK)]
+        self.lasts = [block[-1][:2] for block in self.blocks]
+        self.others = [self._most_other(block) for block in self.blocks]
+
+    def _most_other(self, block: list) -> int:
+        other = self.other
+        return max(e[2].remaining(other) for e in block)
+
+    def remove(self, inst: InstanceState) -> None:
+        key = (inst.remaining(self.resource), inst.order)
+        b = bisect.bisect_left(self.lasts, key)
+        block = self.blocks[b]
+        del block[bisect.bisect_left(block, key)]
+        if block:
+            self.lasts[b] = block[-1][:2]
+            self.others[b] = self._most_other(block)
+        else:
+            del self.blocks[b], self.lasts[b], self.others[b]
+
+    def add(self, inst: InstanceState) -> None:
+        entry = (inst.remaining(self.resource), inst.order, inst)
+        if not self.blocks:
+            self.blocks.append([entry])
+            self.lasts.append(entry[:2])
+            self.others.append(inst.remaining(self.other))
+            return
+        b = min(bisect.bisect_left(self.lasts, entry[:2]), len(self.blocks) - 1)
+        block = self.blocks[b]
+        bisect.insort(block, entry)
+        self.lasts[b] = block[-1][:2]
+        self.others[b] = max(self.others[b], inst.remaining(self.other))
+        if len(block) > 2 * self.BLOCK:
+            half = block[self.BLOCK:]
+            del block[self.BLOCK:]
+            self.blocks.insert(b + 1, half)
+            self.lasts[b:b + 1] = [block[-1][:2], half[-1][:2]]
+            self.others[b:b + 1] = [self._most_other(block), self._most_other(half)]
+
+    def runs(self, need: int, need_other: int) -> Iterator[tuple[int, list[tuple[list, int, int]]]]:
+        """(remaining, slices of entries with it), least remaining >= need first, leaving
+        out blocks (and leading entries) with less than `need_other` of the other resource."""
+        blocks, others, other = self.blocks, self.others, self.other
+        b = bisect.bisect_left(self.lasts, (need,))
+        j = bisect.bisect_left(blocks[b], (need,)) if b < len(blocks) else 0
+        while b < len(blocks):
+            block = blocks[b]
+            if others[b] < need_other:
+                b, j = b + 1, 0
+                continue
+            while j < len(block) and block[j][2].remaining(other) < need_other:
+                j += 1
+            if j == len(block):
+                b, j = b + 1, 0
+                continue
+            value = block[j][0]
+            slices = []
+            while True:  # the run of `value` may go on into the next blocks
+                block = blocks[b]
+                end = bisect.bisect_left(block, (value + 1,), j)
+                if end > j and others[b] >= need_other:
+                    slices.append((block, j, end))
+                if end < len(block) or b + 1 == len(blocks):
+                    break
+                b, j = b + 1, 0
+            yield value, slices
+            j = end
+            if j == len(blocks[b]):
+                b, j = b + 1, 0
 
 
 def _value(inst: InstanceState, partition: str | None) -> Hashable:

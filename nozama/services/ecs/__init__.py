@@ -6,4 +6,4 @@ handlers = ServiceHandlers("ecs", validation_error="InvalidParameterException")
 
 # Importing the operation modules registers their handlers.
 from nozama.services.ecs import attributes, clusters, container_instances  # noqa: E402,F401
-from nozama.services.ecs import tagging, task_definitions, tasks  # noqa: E402,F401
+from nozama.services.ecs import services, tagging, task_definitions, tasks  # noqa: E402,F401

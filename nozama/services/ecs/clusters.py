@@ -6,6 +6,7 @@ from sqlalchemy import Connection, Row
 
 from nozama.api.context import RequestContext
 from nozama.api.errors import (ClusterContainsContainerInstancesException,
+                               ClusterContainsServicesException,
                                ClusterContainsTasksException,
                                InvalidParameterException, ServiceError)
 from nozama.model import arns
@@ -14,6 +15,7 @@ from nozama.services.ecs.common import (DEFAULT_CLUSTER, _CLUSTER_NAME, cluster_
                                         find_cluster, new_cluster_doc, page_size, tags_from_request,
                                         tags_of)
 from nozama.store import clusters as store
+from nozama.store import services as service_store
 from nozama.store import tags as tag_store
 from nozama.store import tasks as task_store
 from nozama.store.pagination import decode_token, page
@@ -33,7 +35,7 @@ def describe(conn: Connection, row: Row, include: list[str] | None = None,
         "registeredContainerInstancesCount": store.registered_instance_count(conn, row.arn),
         "runningTasksCount": tasks.get("RUNNING", 0),
         "pendingTasksCount": sum(tasks.get(s, 0) for s in task_store.PENDING_STATES),
-        "activeServicesCount": 0,
+        "activeServicesCount": service_store.count_active(conn, row.arn),
         "statistics": [],
         "capacityProviders": doc.get("capacityProviders", []),
         "defaultCapacityProviderStrategy": doc.get("defaultCapacityProviderStrategy", []),
@@ -165,6 +167,9 @@ def delete_cluster(ctx: RequestContext, params: dict) -> dict:
         if sum(n for status, n in live.items() if status != "STOPPED"):
             raise ClusterContainsTasksException(
                 "The Cluster cannot be deleted while Tasks are active.")
+        if service_store.count_active(conn, row.arn):
+            raise ClusterContainsServicesException(
+                "The Cluster cannot be deleted while Services are active.")
         if store.registered_instance_count(conn, row.arn):
             raise ClusterContainsContainerInstancesException(
                 "The Cluster cannot be deleted while Container Instances are active or draining.")

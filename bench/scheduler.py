@@ -1,0 +1,406 @@
+#!/usr/bin/env python3
+"""Scheduler benchmark: the placement pipeline's own speed and placement quality, in memory.
+
+What it runs (no server, no database: the pipeline in nozama/scheduler/ on a
+ClusterState, as the service controller will call it):
+
+  - 1,000 simulated container instances (--instances), 16 vCPU (16384 CPU units)
+    and 32 GiB each, spread round-robin over us-east-1a, us-east-1b, us-east-1c;
+  - 100 services (--services) of 1,000 tasks each (--tasks): 50 with
+    spread(attribute:ecs.availability-zone) + spread(instanceId) (half of them by
+    asking for it, half by ECS's service default), 30 with binpack(memory), 20 with
+    a distinctInstance constraint (and the default spread). Each service's tasks
+    have one size, drawn from 32/64/96/128 CPU units and 64/128/192/256 MiB, so
+    the 100,000 tasks fill about half the cluster's CPU and memory;
+  - the tasks are placed the way a service controller scales services up: 10
+    rounds (--rounds), each asking every service, in a shuffled order, for a
+    tenth of its tasks (one placement request of count 100). Each decile of the
+    placements is therefore one round with the same mix.
+
+What it measures, side by side with the targets:
+
+  - placement decisions per second over all 100,000, p50/p99 time per decision
+    (choosing the instance and applying the task to the state; a request's
+    set-up, parsing its constraints and strategies, counts in its first decision);
+  - the rate per decile: the last 10% may be at most 1.5x slower than the first;
+  - quality: per spread-by-zone service, the largest difference between two zones'
+    task counts (target <= 1); per distinctInstance service, no instance with two
+    of its tasks and all 1,000 placed; and binpack: the binpack services' tasks
+    placed alone on a fresh cluster of the same instances, in the same order, use
+    no more instances than first-fit-decreasing (sorted by memory, then CPU) on the
+    same tasks and instances.
+
+The run is pinned to one CPU (--cpu; the last one by default) and seeded (--seed).
+
+  python3 bench/scheduler.py                 # ~30 s
+  python3 bench/scheduler.py --write-docs    # also updates docs/benchmarks.md
+
+Exit status: 0 when every target passes, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _cluster as cl  # noqa: E402  (machine, date and the docs section, shared by benchmarks)
+
+from nozama.model.resources import Requirements  # noqa: E402
+from nozama.scheduler.placement import PlacementRequest, Placer  # noqa: E402
+from nozama.scheduler.state import ClusterState, InstanceState  # noqa: E402
+
+BEGIN_MARK = "<!-- bench/scheduler.py results: begin -->"
+END_MARK = "<!-- bench/scheduler.py results: end -->"
+ZONE_ATTRIBUTE = "ecs.availability-zone"
+ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+INSTANCE_CPU, INSTANCE_MEMORY = 16384, 32768
+TASK_CPUS, TASK_MEMORIES = (32, 64, 96, 128), (64, 128, 192, 256)
+
+TARGET_RATE = 5000          # placements per second, one core
+TARGET_DECILE_RATIO = 1.5   # last decile's time per placement / first decile's
+TARGET_ZONE_SKEW = 1        # tasks, per spread-by-zone service
+
+SPREAD = [{"type": "spread", "field": "attribute:ecs.availability-zone"},
+          {"type": "spread", "field": "instanceId"}]
+BINPACK = [{"type": "binpack", "field": "memory"}]
+
+
+@dataclass
+class Service:
+    name: str
+    kind: str  # spread | spread-default | binpack | distinct
+    need: Requirements
+    tasks: int
+
+    @property
+    def group(self) -> str:
+        return f"service:{self.name}"
+
+    def request(self, count: int) -> PlacementRequest:
+        strategies = {"spread": SPREAD, "binpack": BINPACK}.get(self.kind)
+        constraints = [{"type": "distinctInstance"}] if self.kind == "distinct" else []
+        return PlacementRequest(count=count, requirements=self.need, group=self.group,
+                                constraints=constraints, strategies=strategies)
+
+
+@dataclass
+class Run:
+    times: list[float] = field(default_factory=list)  # seconds per decision, in order
+    cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    unplaced: Counter = field(default_factory=Counter)  # service -> tasks not placed
+    reasons: Counter = field(default_factory=Counter)   # failure reasons seen
+
+
+@dataclass
+class Check:
+    target: str
+    figure: str
+    passed: bool
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- the workload ----------------------------------------------------------------------
+
+def make_instances(n: int) -> list[InstanceState]:
+    return [InstanceState(
+        arn=f"arn:aws:ecs:us-east-1:000000000000:container-instance/bench/{i:032x}",
+        remaining_cpu=INSTANCE_CPU, remaining_memory=INSTANCE_MEMORY,
+        attributes={ZONE_ATTRIBUTE: ZONES[i % len(ZONES)], "ecs.instance-type": "c5.4xlarge"},
+        ec2_instance_id=f"i-{i:017x}") for i in range(n)]
+
+
+def make_services(n: int, tasks: int, rng: random.Random) -> list[Service]:
+    kinds = ["spread", "spread-default"] * 25 + ["binpack"] * 30 + ["distinct"] * 20
+    services = []
+    for i in range(n):
+        kind = kinds[i * len(kinds) // n]
+        need = Requirements(cpu=rng.choice(TASK_CPUS), memory=rng.choice(TASK_MEMORIES))
+        services.append(Service(f"bench-{i:03d}-{kind}", kind, need, tasks))
+    return services
+
+
+def schedule(services: list[Service], rounds: int, rng: random.Random
+             ) -> list[tuple[Service, int]]:
+    """(service, count) requests. Per-host (distinctInstance) services come first, whole:
+    they need a slot on every instance, which binpack would otherwise fill up (ECS
+    places daemon-like services before the replicas for the same reason). The rest
+    scale up in rounds, each asking every service, in a shuffled order, for its next
+    share."""
+    per_host = [s for s in services if s.kind == "distinct"]
+    others = [s for s in services if s.kind != "distinct"]
+    plan = []
+    for r in range(rounds):
+        order = list(per_host if r == 0 else []) + rng.sample(others, len(others))
+        for service in order:
+            if service.kind == "distinct":
+                plan.append((service, service.tasks))
+                continue
+            count = service.tasks * (r + 1) // rounds - service.tasks * r // rounds
+            if count:
+                plan.append((service, count))
+    return plan
+
+
+def run(state: ClusterState, plan: list[tuple[Service, int]]) -> Run:
+    result = Run()
+    times = result.times
+    clock = time.perf_counter
+    cpu0, wall0 = time.process_time(), clock()
+    for service, count in plan:
+        previous = clock()
+        placer = Placer(state, service.request(count))
+        for placed in range(count):
+            arn = placer.next()
+            now = clock()
+            times.append(now - previous)
+            previous = now
+            if arn is None:
+                result.unplaced[service.name] += count - placed
+                result.reasons.update(f["reason"] for f in placer.failures())
+                break
+    result.cpu_seconds = time.process_time() - cpu0
+    result.wall_seconds = clock() - wall0
+    return result
+
+
+def first_fit_decreasing(tasks: list[Requirements], n_instances: int) -> int:
+    """Instances FFD uses: tasks by memory (then CPU) decreasing, each on the first
+    instance, in registration order, that still has room for it."""
+    cpu = [INSTANCE_CPU] * n_instances
+    memory = [INSTANCE_MEMORY] * n_instances
+    used = 0
+    for task in sorted(tasks, key=lambda t: (t.memory, t.cpu), reverse=True):
+        for i in range(n_instances):
+            if cpu[i] >= task.cpu and memory[i] >= task.memory:
+                cpu[i] -= task.cpu
+                memory[i] -= task.memory
+                used = max(used, i + 1)
+                break
+        else:
+            raise RuntimeError("first-fit-decreasing ran out of instances")
+    return used
+
+
+# --- figures -------------------------------------------------------------------------
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def deciles(times: list[float]) -> list[float]:
+    """Placements per second in each tenth of the run."""
+    n = len(times)
+    bounds = [n * d // 10 for d in range(11)]
+    return [(bounds[d + 1] - bounds[d]) / sum(times[bounds[d]:bounds[d + 1]])
+            for d in range(10)]
+
+
+def zone_skews(state: ClusterState, services: list[Service]) -> dict[str, int]:
+    skews = {}
+    for s in services:
+        if s.kind != "binpack":  # every other kind spreads by zone first
+            counts = state.group_counts(ZONE_ATTRIBUTE, s.group)
+            per_zone = [counts.get(z, 0) for z in ZONES]
+            skews[s.name] = max(per_zone) - min(per_zone)
+    return skews
+
+
+def per_instance_max(state: ClusterState, service: Service) -> int:
+    return max(i.task_groups.get(service.group, 0) for i in state.instances.values())
+
+
+def instances_with(state: ClusterState, groups: set[str]) -> int:
+    return sum(1 for i in state.instances.values() if groups & i.task_groups.keys())
+
+
+# --- report --------------------------------------------------------------------------
+
+def measure(args) -> dict:
+    rng = random.Random(args.seed)
+    services = make_services(args.services, args.tasks, rng)
+    plan = schedule(services, args.rounds, rng)
+    total = sum(c for _, c in plan)
+
+    log(f"placing {total:,} tasks of {len(services)} services on {args.instances:,} "
+        f"instances in {args.rounds} rounds ...")
+    state = ClusterState(make_instances(args.instances), seed=args.seed)
+    main = run(state, plan)
+
+    binpack = [s for s in services if s.kind == "binpack"]
+    log(f"binpack quality: {sum(s.tasks for s in binpack):,} binpack tasks on a fresh "
+        "cluster, and first-fit-decreasing ...")
+    alone = ClusterState(make_instances(args.instances), seed=args.seed)
+    binpack_run = run(alone, [(s, c) for s, c in plan if s.kind == "binpack"])
+    binpack_groups = {s.group for s in binpack}
+    ffd = first_fit_decreasing([s.need for s in binpack for _ in range(s.tasks)],
+                               args.instances)
+    return {
+        "services": services, "total": total, "main": main, "state": state,
+        "binpack_run": binpack_run, "binpack_used": instances_with(alone, binpack_groups),
+        "binpack_used_mixed": instances_with(state, binpack_groups), "ffd": ffd,
+    }
+
+
+def checks_of(m: dict) -> tuple[list[Check], dict]:
+    main: Run = m["main"]
+    times = main.times
+    placed = m["total"] - sum(main.unplaced.values())
+    rate = len(times) / sum(times)
+    rates = deciles(times)
+    ratio = rates[0] / rates[-1]
+    services, state = m["services"], m["state"]
+    skews = zone_skews(state, services)
+    distinct = [s for s in services if s.kind == "distinct"]
+    distinct_max = max((per_instance_max(state, s) for s in distinct), default=0)
+    distinct_short = sum(main.unplaced.get(s.name, 0) for s in distinct)
+    spread_max = max((per_instance_max(state, s) for s in services
+                      if s.kind.startswith("spread")), default=0)
+    figures = {"placed": placed, "rate": rate, "rates": rates, "ratio": ratio,
+               "p50": percentile(times, 0.50), "p99": percentile(times, 0.99),
+               "max": max(times), "skew": max(skews.values(), default=0),
+               "skewed": sum(1 for v in skews.values() if v > TARGET_ZONE_SKEW),
+               "zone_services": len(skews), "distinct_max": distinct_max,
+               "distinct_short": distinct_short, "spread_max": spread_max,
+               "cpu_share": main.cpu_seconds / main.wall_seconds}
+    checks = [
+        Check(f"all {m['total']:,} tasks placed", f"{placed:,} placed", placed == m["total"]),
+        Check(f">= {TARGET_RATE:,} placements/s on one core",
+              f"{rate:,.0f}/s (p50 {figures['p50'] * 1e6:.0f} us, "
+              f"p99 {figures['p99'] * 1e6:.0f} us per decision)", rate >= TARGET_RATE),
+        Check(f"last 10% no slower than {TARGET_DECILE_RATIO}x the first 10%",
+              f"{ratio:.2f}x ({rates[0]:,.0f}/s first, {rates[-1]:,.0f}/s last)",
+              ratio <= TARGET_DECILE_RATIO),
+        Check(f"zone imbalance <= {TARGET_ZONE_SKEW} task per spread-by-zone service",
+              f"max {figures['skew']} over {len(skews)} services "
+              f"({figures['skewed']} above target)",
+              figures["skew"] <= TARGET_ZONE_SKEW),
+        Check("distinctInstance: never two tasks of a group on one instance",
+              f"at most {distinct_max} per instance, {distinct_short} not placed",
+              distinct_max <= 1 and distinct_short == 0),
+        Check("binpack uses no more instances than first-fit-decreasing",
+              f"{m['binpack_used']} instances (FFD {m['ffd']})",
+              m["binpack_used"] <= m["ffd"]),
+    ]
+    return checks, figures
+
+
+def table(headers: list[str], rows: list[list[str]], align: str) -> list[str]:
+    marks = {"l": "---", "r": "--:"}
+    return ["| " + " | ".join(headers) + " |",
+            "|" + "|".join(marks[a] for a in align) + "|"] + \
+        ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def report_lines(m: dict, checks: list[Check], figures: dict, args, markdown: bool
+                 ) -> list[str]:
+    main: Run = m["main"]
+    out = []
+    kinds = Counter(s.kind for s in m["services"])
+    out += [f"Workload: {m['total']:,} tasks of {len(m['services'])} services "
+            f"({kinds['spread']} spread zone+instance, {kinds['spread-default']} with the "
+            f"service default, {kinds['binpack']} binpack(memory), {kinds['distinct']} "
+            f"distinctInstance) on {args.instances:,} instances of {INSTANCE_CPU} CPU / "
+            f"{INSTANCE_MEMORY} MiB in {len(ZONES)} zones, {args.rounds} rounds, seed "
+            f"{args.seed}.", ""]
+    out += [f"Time: {main.wall_seconds:.2f} s wall, {main.cpu_seconds:.2f} s CPU "
+            f"({figures['cpu_share']:.0%} of the wall time on the CPU); slowest decision "
+            f"{figures['max'] * 1e3:.2f} ms.", ""]
+    rows = [[f"{d * 10}-{d * 10 + 10}%", f"{r:,.0f}"] for d, r in enumerate(figures["rates"])]
+    out += ["Placements per second by decile:", ""] + table(["decile", "placements/s"],
+                                                           rows, "lr") + [""]
+    out += [f"Quality: zone imbalance at most {figures['skew']} over "
+            f"{figures['zone_services']} spread-by-zone services; spread services have at "
+            f"most {figures['spread_max']} task(s) per instance; binpack services alone use "
+            f"{m['binpack_used']} instances (first-fit-decreasing {m['ffd']}), and "
+            f"{m['binpack_used_mixed']} in the mixed run.", ""]
+    if main.unplaced:
+        out += [f"Not placed: {sum(main.unplaced.values()):,} tasks of "
+                f"{len(main.unplaced)} services; failure reasons seen: "
+                + ", ".join(f"{k} x{v}" for k, v in main.reasons.most_common()), ""]
+    rows = [[c.target, "PASS" if c.passed else ("**FAIL**" if markdown else "FAIL"), c.figure]
+            for c in checks]
+    out += table(["target", "result", "figure"], rows, "lll")
+    passed = sum(c.passed for c in checks)
+    out += ["", f"Overall: {'PASS' if passed == len(checks) else 'FAIL'} "
+                f"({passed}/{len(checks)} targets met)."]
+    return out
+
+
+def versions() -> str:
+    from importlib.metadata import version
+    items = [f"python {platform.python_version()}", f"nozama {version('nozama')}"]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                capture_output=True, text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "nozama/scheduler"],
+                               cwd=ROOT, capture_output=True, text=True, timeout=5).stdout
+        if commit:
+            items.append(f"git {commit}" + (" (nozama/scheduler modified)" if dirty else ""))
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return ", ".join(items)
+
+
+def docs_section(lines: list[str], started: str, pinned: str) -> str:
+    m = cl.machine()
+    head = [
+        BEGIN_MARK,
+        "## Results: scheduler placement speed and quality (`bench/scheduler.py`)",
+        "",
+        f"- Date: {started}",
+        f"- Machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram']} RAM, {m['os']}",
+        f"- Command: `{cl.command_line()}` ({pinned})",
+        f"- Versions: {versions()}",
+        "",
+    ]
+    return "\n".join(head + lines).rstrip("\n") + "\n" + END_MARK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--instances", type=int, default=1000)
+    parser.add_argument("--services", type=int, default=100)
+    parser.add_argument("--tasks", type=int, default=1000, help="tasks per service")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--cpu", type=int, default=None,
+                        help="CPU to pin the run to (default: the last one; -1: no pinning)")
+    parser.add_argument("--write-docs", action="store_true",
+                        help="replace this benchmark's section of docs/benchmarks.md")
+    args = parser.parse_args(argv)
+
+    pinned = "not pinned"
+    cpus = sorted(os.sched_getaffinity(0))
+    if args.cpu != -1:
+        cpu = cpus[-1] if args.cpu is None else args.cpu
+        os.sched_setaffinity(0, {cpu})
+        pinned = f"pinned to CPU {cpu}"
+    started = cl.date_u()
+    m = measure(args)
+    checks, figures = checks_of(m)
+    print("\n".join(report_lines(m, checks, figures, args, markdown=False)))
+    if args.write_docs:
+        cl.write_docs_section(BEGIN_MARK, END_MARK, docs_section(
+            report_lines(m, checks, figures, args, markdown=True), started, pinned))
+        log(f"wrote the results to {cl.DOCS}")
+    return 0 if all(c.passed for c in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+"""The service controller: keeps each service's tasks matching what it asks for.
+
+Every pass looks at a service's deployments (the PRIMARY one wants desiredCount
+tasks of its task definition; older ones should fade out) and at its live
+tasks, then starts and stops tasks within the rolling bounds of
+controllers/rolling.py. It writes only desired state (new tasks, desired
+status STOPPED); the agents do the rest and their reports wake it again.
+Everything it decides is in the store, so a restarted control plane picks up
+a deployment exactly where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import Counter
+from datetime import datetime
+
+from sqlalchemy import Connection, Row
+
+from nozama.api.context import RequestContext
+from nozama.controllers.rolling import circuit_breaker_threshold, rolling_step
+from nozama.controllers.tasks import create_tasks, request_stop
+from nozama.model.resources import requirements
+from nozama.scheduler.first_fit import Candidate, place
+from nozama.store import attributes as attribute_store
+from nozama.store import clusters as cluster_store
+from nozama.store import container_instances as instance_store
+from nozama.store import services as store
+from nozama.store import task_definitions as task_definition_store
+from nozama.store import tasks as task_store
+
+log = logging.getLogger(__name__)
+
+MAX_EVENTS = 100
+FAILED_START_CODES = ("TaskFailedToStart", "EssentialContainerExited")
+_wakeup: asyncio.Event | None = None
+
+
+def wake_controller() -> None:
+    """Something changed: run a pass now instead of at the next tick."""
+    if _wakeup is not None:
+        _wakeup.set()
+
+
+def new_deployment(task_definition: str, desired: int, now: datetime, launch_type: str) -> dict:
+    return {"id": f"ecs-svc/{uuid.uuid4().int % 10 ** 19:019d}", "status": "PRIMARY",
+            "taskDefinition": task_definition, "desiredCount": desired, "pendingCount": 0,
+            "runningCount": 0, "failedTasks": 0, "createdAt": now.timestamp(),
+            "updatedAt": now.timestamp(), "launchType": launch_type,
+            "rolloutState": "IN_PROGRESS",
+            "rolloutStateReason": "ECS deployment ecs-svc in progress."}
+
+
+async def run(make_context, interval: float = 1.0) -> None:
+    """The controller loop of the server process."""
+    global _wakeup
+    _wakeup = asyncio.Event()
+    while True:
+        try:
+            await asyncio.wait_for(_wakeup.wait(), interval)
+        except asyncio.TimeoutError:
+            pass
+        _wakeup.clear()
+        try:
+            reconcile_all(make_context)
+        except Exception:  # a bad pass must not end the loop
+            log.exception("service controller pass failed")
+
+
+def reconcile_all(make_context) -> None:
+    probe = make_context("us-east-1")
+    with probe.store.read() as conn:
+        arns = [(row.region, row.arn) for row in store.live(conn)]
+    for region, arn in arns:
+        ctx = make_context(region)
+        with ctx.store.write() as conn:
+            row = store.get(conn, arn)
+            if row is not None and row.status != "INACTIVE":
+                Pass(ctx, conn, row).run()
+
+
+class Pass:
+    """One reconciliation of one service, inside one transaction."""
+
+    def __init__(self, ctx: RequestContext, conn: Connection, service: Row):
+        self.ctx, self.conn, self.service = ctx, conn, service
+        self.doc = {**service.doc, "deployments": [dict(d) for d in service.doc["deployments"]],
+                    "events": list(service.doc.get("events", []))}
+        self.name = service.name
+        self.now = ctx.clock.now()
+        self.cluster = cluster_store.get(conn, service.region, service.account,
+                                         service.cluster_arn.rsplit("/", 1)[1])
+
+    def run(self) -> None:
+        primary = self.doc["deployments"][0]
+        tasks = [t for t in task_store.of_service(self.conn, self.service.cluster_arn, self.name)
+                 if t.desired_status == "RUNNING"]
+        draining = self._draining_instances()
+        mine = [t for t in tasks if t.deployment_id == primary["id"]
+                and t.container_instance_arn not in draining]
+        old = [t for t in tasks if t not in mine]
+        self._count_failures(primary)
+        definition = task_definition_store.get_by_arns(self.conn, [primary["taskDefinition"]])[
+            primary["taskDefinition"]]
+        healthy = [t for t in mine if _healthy(t, definition.doc)]
+        old_healthy = [t for t in old if t.last_status == "RUNNING"]
+        configuration = self.doc["deploymentConfiguration"]
+        step = rolling_step(primary["desiredCount"], configuration["minimumHealthyPercent"],
+                            configuration["maximumPercent"], len(mine), len(healthy), len(old),
+                            len(old_healthy))
+        if self._tripped(primary):
+            step = rolling_step(0, 0, 100, 0, 0, 0, 0)
+        if step.start and not self._throttled(primary):
+            self._start(primary, definition, step.start)
+        if step.stop_old:
+            self._stop(_stop_order(old, draining)[:step.stop_old], primary)
+        if step.stop_primary:
+            self._stop(self._scale_in_order(mine)[:step.stop_primary], primary)
+        self._update_counts(primary, mine, old)
+        self._finish(primary, mine, healthy, old, definition)
+        if self.doc != self.service.doc:
+            store.save(self.conn, self.service.arn, doc=self.doc)
+
+    # ------------------------------------------------------------ decisions
+
+    def _draining_instances(self) -> set[str]:
+        rows = instance_store.scan(self.conn, self.service.cluster_arn, ("DRAINING",), None,
+                                   100000)
+        return {r.arn for r in rows}
+
+    def _start(self, primary: dict, definition: Row, count: int) -> None:
+        instances = instance_store.scan(self.conn, self.service.cluster_arn,
+                                        ("ACTIVE",), None, 100000)
+        need = requirements(definition.doc)
+        candidates = [Candidate(r.arn, r.doc["remainingResources"], r.agent_connected, r.status)
+                      for r in instances]
+        spread = _Spread(self.conn, self.service, candidates)
+        placed, failures = [], []
+        for _ in range(count):
+            got, failures = place(spread.ordered(), need, 1)
+            if not got:
+                break
+            spread.add(got[0])
+            placed += got
+        if placed:
+            params = {"startedBy": primary["id"], "group": f"service:{self.name}",
+                      "launchType": self.doc.get("launchType", "EC2")}
+            created = create_tasks(self.ctx, self.conn, self.cluster, definition, placed,
+                                   params, {}, service=self.name, deployment_id=primary["id"])
+            ids = " ".join(f"(task {t['taskArn'].rsplit('/', 1)[1]})" for t in created)
+            self._event(f"(service {self.name}) has started {len(created)} tasks: {ids}.")
+        if len(placed) < count:
+            reason = failures[0]["reason"] if failures else "no container instance is ACTIVE"
+            self._event(f"(service {self.name}) was unable to place a task because no container "
+                        f"instance met all of its requirements. Reason: {reason}.", once=True)
+
+    def _stop(self, tasks: list[Row], primary: dict) -> None:
+        for task in tasks:
+            request_stop(self.conn, task, f"Scaling activity initiated by (deployment "
+                         f"{primary['id']})", "ServiceSchedulerInitiated", self.now)
+        if tasks:
+            ids = " ".join(f"(task {t.arn.rsplit('/', 1)[1]})" for t in tasks)
+            self._event(f"(service {self.name}) has stopped {len(tasks)} running tasks: {ids}.")
+
+    def _scale_in_order(self, tasks: list[Row]) -> list[Row]:
+        """Tasks to stop first when scaling in: from the zone that has the most."""
+        zones = Counter(t.doc.get("availabilityZone") for t in tasks)
+        ordered, remaining = [], list(tasks)
+        while remaining:
+            zone = max(zones, key=lambda z: zones[z])
+            pick = next(t for t in reversed(remaining) if t.doc.get("availabilityZone") == zone)
+            remaining.remove(pick)
+            zones[zone] -= 1
+            ordered.append(pick)
+        not_running = [t for t in ordered if t.last_status != "RUNNING"]
+        return not_running + [t for t in ordered if t.last_status == "RUNNING"]
+
+    # ------------------------------------------------------------ bookkeeping
+
+    def _count_failures(self, primary: dict) -> None:
+        stopped = task_store.stopped_of_deployment(self.conn, self.service.cluster_arn,
+                                                   primary["id"])
+        failed = [t for t in stopped if t.doc.get("stopCode") in FAILED_START_CODES]
+        primary["failedTasks"] = len(failed)
+        self.last_failure = max((t.stopped_at for t in failed if t.stopped_at), default=None)
+
+    def _throttled(self, primary: dict) -> bool:
+        """Like ECS's service throttle: after repeated failures, wait longer and longer
+        (5 s doubling, at most 5 minutes) before starting tasks again."""
+        failures = primary["failedTasks"]
+        if failures < 3 or self.last_failure is None:
+            return False
+        delay = min(300.0, 5.0 * 2 ** (failures - 3))
+        waited = (self.now - self.last_failure).total_seconds()
+        return waited < delay
+
+    def _tripped(self, primary: dict) -> bool:
+        """Apply ECS's deployment circuit breaker; True when this deployment has failed."""
+        if primary["rolloutState"] == "FAILED":
+            return True
+        breaker = self.doc["deploymentConfiguration"].get("deploymentCircuitBreaker", {})
+        threshold = circuit_breaker_threshold(primary["desiredCount"])
+        if not breaker.get("enable") or primary["rolloutState"] != "IN_PROGRESS" or \
+                primary["failedTasks"] < threshold:
+            return False
+        primary["rolloutState"] = "FAILED"
+        primary["rolloutStateReason"] = (
+            f"ECS deployment circuit breaker: tasks failed to start. "
+            f"({primary['failedTasks']} failed, threshold {threshold})")
+        self._event(f"(service {self.name}) (deployment {primary['id']}) deployment failed: "
+                    "tasks failed to start.")
+        previous = next((d for d in self.doc["deployments"][1:]
+                         if d.get("rolloutState") == "COMPLETED"), None)
+        if breaker.get("rollback") and previous is not None:
+            rollback = new_deployment(previous["taskDefinition"], primary["desiredCount"],
+                                      self.now, self.doc.get("launchType", "EC2"))
+            rollback["rolloutStateReason"] = f"Rolling back to {previous['taskDefinition']}."
+            primary["status"] = "ACTIVE"
+            self.doc["deployments"].insert(0, rollback)
+            self.doc["taskDefinition"] = previous["taskDefinition"]
+            self._event(f"(service {self.name}) (deployment {primary['id']}) deployment failed; "
+                        f"rolling back to {previous['taskDefinition']}.")
+            return False
+        return True
+
+    def _update_counts(self, primary: dict, mine: list[Row], old: list[Row]) -> None:
+        primary["runningCount"] = sum(t.last_status == "RUNNING" for t in mine)
+        primary["pendingCount"] = sum(t.last_status != "RUNNING" for t in mine)
+        for deployment in self.doc["deployments"][1:]:
+            theirs = [t for t in old if t.deployment_id == deployment["id"]]
+            deployment["runningCount"] = sum(t.last_status == "RUNNING" for t in theirs)
+            deployment["pendingCount"] = sum(t.last_status != "RUNNING" for t in theirs)
+
+    def _finish(self, primary: dict, mine: list[Row], healthy: list[Row], old: list[Row],
+                definition: Row) -> None:
+        if self.service.status == "DRAINING":
+            if not mine and not old:
+                store.save(self.conn, self.service.arn, status="INACTIVE")
+            return
+        steady = len(healthy) == primary["desiredCount"] == len(mine) and not old
+        if not steady:
+            return
+        if primary["rolloutState"] == "IN_PROGRESS":
+            primary["rolloutState"] = "COMPLETED"
+            primary["rolloutStateReason"] = "ECS deployment completed."
+            primary["updatedAt"] = self.now.timestamp()
+            self._event(f"(service {self.name}) (deployment {primary['id']}) deployment "
+                        "completed.")
+        # Older deployments have no tasks left: they are history now.
+        self.doc["deployments"] = [primary]
+        if not self.doc.get("_steady"):
+            self._event(f"(service {self.name}) has reached a steady state.")
+        self.doc["_steady"] = True
+
+    def _event(self, message: str, once: bool = False) -> None:
+        events = self.doc["events"]
+        if once and events and events[-1]["message"] == message:
+            return
+        if not message.endswith("steady state."):
+            self.doc["_steady"] = False
+        events.append({"id": str(uuid.uuid4()), "createdAt": self.now.timestamp(),
+                       "message": message})
+        del events[:-MAX_EVENTS]
+
+
+def _healthy(task: Row, definition: dict) -> bool:
+    if task.last_status != "RUNNING":
+        return False
+    checked = any(c.get("healthCheck") for c in definition["containerDefinitions"])
+    return task.doc.get("healthStatus") == "HEALTHY" if checked else \
+        task.doc.get("healthStatus") != "UNHEALTHY"
+
+
+def _stop_order(tasks: list[Row], draining: set[str]) -> list[Row]:
+    """Old tasks to stop first: not yet running, then on draining instances, then the rest."""
+    return sorted(tasks, key=lambda t: (t.last_status == "RUNNING",
+                                        t.container_instance_arn not in draining))
+
+
+class _Spread:
+    """ECS's default placement for services, spread by zone then by instance, as an
+    ordering of first-fit's candidates (until the scheduler pipeline takes over)."""
+
+    def __init__(self, conn: Connection, service: Row, candidates: list[Candidate]):
+        self.candidates = candidates
+        tasks = task_store.of_service(conn, service.cluster_arn, service.name)
+        self.per_instance = Counter(t.container_instance_arn for t in tasks)
+        zones = attribute_store.of_targets(conn, service.cluster_arn,
+                                           [c.arn for c in candidates])
+        self.zone_of = {c.arn: zones[c.arn].get("ecs.availability-zone") for c in candidates}
+        self.per_zone = Counter(self.zone_of[t.container_instance_arn] for t in tasks
+                                if t.container_instance_arn in self.zone_of)
+
+    def ordered(self) -> list[Candidate]:
+        return sorted(self.candidates, key=lambda c: (self.per_zone[self.zone_of[c.arn]],
+                                                      self.per_instance[c.arn]))
+
+    def add(self, arn: str) -> None:
+        self.per_instance[arn] += 1
+        self.per_zone[self.zone_of[arn]] += 1

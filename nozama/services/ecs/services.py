@@ -1,0 +1,225 @@
+"""CreateService, UpdateService, DeleteService, DescribeServices, ListServices.
+
+These only record what the user wants (the service and its deployments); the
+service controller (controllers/services.py) makes the tasks match.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import Connection, Row
+
+from nozama.api.context import RequestContext
+from nozama.api.errors import (ClientException, InvalidParameterException,
+                               ServiceNotActiveException, ServiceNotFoundException)
+from nozama.controllers.services import new_deployment, wake_controller
+from nozama.model import arns
+from nozama.services.ecs import handlers
+from nozama.services.ecs.common import find_cluster, page_size, tags_from_request, tags_of
+from nozama.services.ecs.task_definitions import find as find_task_definition
+from nozama.store import services as store
+from nozama.store import tags as tag_store
+from nozama.store.pagination import decode_token, page
+
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
+DEFAULT_DEPLOYMENT_CONFIGURATION = {
+    "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    "maximumPercent": 200, "minimumHealthyPercent": 100,
+    "alarms": {"alarmNames": [], "enable": False, "rollback": False},
+}
+
+
+def describe(conn: Connection, row: Row, with_tags: bool = False) -> dict:
+    doc = row.doc
+    service = {k: v for k, v in doc.items() if not k.startswith("_")}
+    service.update(status=row.status, desiredCount=row.desired_count,
+                   runningCount=sum(d.get("runningCount", 0) for d in doc["deployments"]),
+                   pendingCount=sum(d.get("pendingCount", 0) for d in doc["deployments"]))
+    service["events"] = list(reversed(doc.get("events", [])))[:100]
+    if with_tags:
+        service["tags"] = tags_of(conn, row.arn)
+    return service
+
+
+def _configuration(given: dict | None, current: dict | None = None) -> dict:
+    merged = {**DEFAULT_DEPLOYMENT_CONFIGURATION, **(current or {}), **(given or {})}
+    low, high = merged["minimumHealthyPercent"], merged["maximumPercent"]
+    if low < 0 or high < 0:
+        raise InvalidParameterException("minimumHealthyPercent and maximumPercent can't be "
+                                        "negative.")
+    if low > high:
+        raise InvalidParameterException(
+            "minimumHealthyPercent must be less than or equal to maximumPercent.")
+    if merged.get("strategy", "ROLLING") != "ROLLING":
+        raise InvalidParameterException(
+            f"Deployment strategy {merged['strategy']} is not supported yet; use ROLLING.")
+    return merged
+
+
+def _check(params: dict) -> None:
+    if params.get("desiredCount") is not None and params["desiredCount"] < 0:
+        raise InvalidParameterException("desiredCount can't be negative.")
+    if params.get("launchType", "EC2") not in ("EC2", "EXTERNAL"):
+        raise InvalidParameterException(
+            f"Nozama runs services on EC2 and EXTERNAL instances, not {params['launchType']}.")
+    if params.get("schedulingStrategy", "REPLICA") != "REPLICA":
+        raise InvalidParameterException("Only the REPLICA scheduling strategy is supported.")
+    if params.get("deploymentController", {}).get("type", "ECS") != "ECS":
+        raise InvalidParameterException("Only the ECS deployment controller is supported.")
+
+
+def _active_definition(ctx: RequestContext, conn: Connection, reference: str) -> Row:
+    definition = find_task_definition(ctx, conn, reference)
+    if definition.status != "ACTIVE":
+        raise ClientException("TaskDefinition is inactive")
+    return definition
+
+
+def find_service(ctx: RequestContext, conn: Connection, cluster: Row, reference: str) -> Row:
+    name = arns.name_of(reference)
+    row = store.find(conn, cluster.arn, name)
+    if row is None:
+        raise ServiceNotFoundException("Service not found.")
+    return row
+
+
+@handlers.operation("CreateService")
+def create_service(ctx: RequestContext, params: dict) -> dict:
+    _check(params)
+    name = params["serviceName"]
+    if not _NAME.fullmatch(name):
+        raise InvalidParameterException("serviceName must be 1 to 255 letters, numbers, "
+                                        "hyphens and underscores.")
+    if params.get("desiredCount") is None:
+        raise InvalidParameterException("desiredCount is required for a REPLICA service.")
+    if not params.get("taskDefinition"):
+        raise InvalidParameterException("taskDefinition is required.")
+    configuration = _configuration(params.get("deploymentConfiguration"))
+    new_tags = tags_from_request(params.get("tags"))
+    with ctx.store.write() as conn:
+        cluster = find_cluster(ctx, conn, params.get("cluster"))
+        existing = store.find(conn, cluster.arn, name)
+        if existing is not None and existing.status != "INACTIVE":
+            raise InvalidParameterException("Creation of service was not idempotent.")
+        definition = _active_definition(ctx, conn, params["taskDefinition"])
+        arn = arns.arn("ecs", ctx.region, ctx.account_id, f"service/{cluster.name}/{name}")
+        now = ctx.clock.now()
+        doc = {
+            "serviceArn": arn, "serviceName": name, "clusterArn": cluster.arn,
+            "loadBalancers": params.get("loadBalancers", []), "serviceRegistries": [],
+            "launchType": params.get("launchType", "EC2"),
+            "taskDefinition": definition.arn, "deploymentConfiguration": configuration,
+            "deployments": [], "events": [], "createdAt": now.timestamp(),
+            "placementConstraints": params.get("placementConstraints", []),
+            "placementStrategy": params.get("placementStrategy", []),
+            "schedulingStrategy": "REPLICA", "deploymentController": {"type": "ECS"},
+            "createdBy": f"arn:aws:iam::{ctx.account_id}:root",
+            "enableECSManagedTags": params.get("enableECSManagedTags", False),
+            "propagateTags": params.get("propagateTags", "NONE"),
+            "enableExecuteCommand": False,
+        }
+        if params.get("healthCheckGracePeriodSeconds") is not None:
+            doc["healthCheckGracePeriodSeconds"] = params["healthCheckGracePeriodSeconds"]
+        doc["deployments"].append(new_deployment(definition.arn, params["desiredCount"], now,
+                                                 doc["launchType"]))
+        if existing is not None:  # a deleted service's name (and ARN) is used again
+            tag_store.remove_all(conn, arn)
+            store.save(conn, arn, status="ACTIVE", desired_count=params["desiredCount"],
+                       created_at=now, doc=doc)
+        else:
+            store.create(conn, ctx.region, ctx.account_id, cluster.arn, arn, name,
+                         params["desiredCount"], now, doc)
+        tag_store.put(conn, arn, new_tags)
+        result = {"service": describe(conn, store.find(conn, cluster.arn, name), True)}
+    wake_controller()
+    return result
+
+
+@handlers.operation("UpdateService")
+def update_service(ctx: RequestContext, params: dict) -> dict:
+    _check(params)
+    with ctx.store.write() as conn:
+        cluster = find_cluster(ctx, conn, params.get("cluster"))
+        row = find_service(ctx, conn, cluster, params["service"])
+        if row.status != "ACTIVE":
+            raise ServiceNotActiveException("Service was not ACTIVE.")
+        doc = dict(row.doc)
+        desired = params.get("desiredCount", row.desired_count)
+        redeploy = bool(params.get("forceNewDeployment"))
+        if params.get("taskDefinition"):
+            definition = _active_definition(ctx, conn, params["taskDefinition"])
+            redeploy |= definition.arn != doc["taskDefinition"]
+            doc["taskDefinition"] = definition.arn
+        if "deploymentConfiguration" in params:
+            doc["deploymentConfiguration"] = _configuration(params["deploymentConfiguration"],
+                                                            doc["deploymentConfiguration"])
+        for member in ("placementConstraints", "placementStrategy"):
+            if member in params and params[member] != doc.get(member):
+                doc[member] = params[member]
+                redeploy = True
+        if params.get("healthCheckGracePeriodSeconds") is not None:
+            doc["healthCheckGracePeriodSeconds"] = params["healthCheckGracePeriodSeconds"]
+        if "loadBalancers" in params:
+            doc["loadBalancers"] = params["loadBalancers"]
+        deployments = [dict(d) for d in doc["deployments"]]
+        if redeploy:
+            for deployment in deployments:
+                deployment["status"] = "ACTIVE"
+            deployments.insert(0, new_deployment(doc["taskDefinition"], desired,
+                                                 ctx.clock.now(), doc["launchType"]))
+        deployments[0]["desiredCount"] = desired
+        doc["deployments"] = deployments
+        store.save(conn, row.arn, desired_count=desired, doc=doc)
+        result = {"service": describe(conn, store.get(conn, row.arn))}
+    wake_controller()
+    return result
+
+
+@handlers.operation("DeleteService")
+def delete_service(ctx: RequestContext, params: dict) -> dict:
+    with ctx.store.write() as conn:
+        cluster = find_cluster(ctx, conn, params.get("cluster"))
+        row = find_service(ctx, conn, cluster, params["service"])
+        if row.status == "INACTIVE":
+            raise ServiceNotActiveException("Service was not ACTIVE.")
+        if row.desired_count > 0 and not params.get("force"):
+            raise InvalidParameterException(
+                "The service cannot be stopped while it is scaled above 0.")
+        doc = dict(row.doc)
+        doc["deployments"] = [{**d, "desiredCount": 0} for d in doc["deployments"]]
+        store.save(conn, row.arn, status="DRAINING", desired_count=0, doc=doc)
+        result = {"service": describe(conn, store.get(conn, row.arn))}
+    wake_controller()
+    return result
+
+
+@handlers.operation("DescribeServices")
+def describe_services(ctx: RequestContext, params: dict) -> dict:
+    references = params["services"]
+    if not 1 <= len(references) <= 10:
+        raise InvalidParameterException("services must have between 1 and 10 items.")
+    with_tags = "TAGS" in (params.get("include") or [])
+    with ctx.store.read() as conn:
+        cluster = find_cluster(ctx, conn, params.get("cluster"))
+        found, failures = [], []
+        for reference in references:
+            row = store.find(conn, cluster.arn, arns.name_of(reference))
+            if row is None:
+                arn = reference if arns.is_arn(reference) else arns.arn(
+                    "ecs", ctx.region, ctx.account_id, f"service/{cluster.name}/{reference}")
+                failures.append({"arn": arn, "reason": "MISSING"})
+            else:
+                found.append(describe(conn, row, with_tags))
+    return {"services": found, "failures": failures}
+
+
+@handlers.operation("ListServices")
+def list_services(ctx: RequestContext, params: dict) -> dict:
+    limit = page_size(params, default=10)
+    after = decode_token(params.get("nextToken"), "ListServices", str)
+    with ctx.store.read() as conn:
+        cluster = find_cluster(ctx, conn, params.get("cluster"))
+        found = store.list_arns(conn, cluster.arn, params.get("launchType"), after, limit + 1)
+    items, token = page(found, limit, "ListServices", key=lambda arn: arn)
+    return {"serviceArns": items, **({"nextToken": token} if token else {})}

@@ -1,0 +1,161 @@
+"""Services keep desiredCount tasks running: placement over zones, replacement,
+rolling deployments, the circuit breaker, draining — with simulated agents."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from conftest import wait_for
+
+
+def connected(ecs) -> list[str]:
+    try:
+        return ecs.list_container_instances(filter="agentConnected == true")[
+            "containerInstanceArns"]
+    except ecs.exceptions.ClusterNotFoundException:
+        return []
+
+
+@pytest.fixture
+def three_zones(ecs, agents):
+    agents(3)
+    return wait_for(lambda: len(connected(ecs)) == 3 and connected(ecs))
+
+
+def definition(ecs, family="web", labels=None, memory=64) -> str:
+    return ecs.register_task_definition(family=family, containerDefinitions=[{
+        "name": "app", "image": "busybox", "memory": memory,
+        "dockerLabels": labels or {}}])["taskDefinition"]["taskDefinitionArn"]
+
+
+def service(ecs, name="web") -> dict:
+    return ecs.describe_services(services=[name])["services"][0]
+
+
+def running_tasks(ecs, name="web") -> list[dict]:
+    arns = ecs.list_tasks(serviceName=name)["taskArns"]
+    if not arns:
+        return []
+    return [t for t in ecs.describe_tasks(tasks=arns)["tasks"] if t["lastStatus"] == "RUNNING"]
+
+
+def steady(ecs, name="web", count=None):
+    def check():
+        s = service(ecs, name)
+        done = (s["runningCount"] == s["desiredCount"] and len(s["deployments"]) == 1
+                and s["deployments"][0]["rolloutState"] == "COMPLETED")
+        if count is not None:
+            done = done and s["desiredCount"] == count
+        return done and s
+    return wait_for(check, timeout=30)
+
+
+def test_a_service_spreads_its_tasks_over_zones_and_reaches_steady_state(ecs, three_zones):
+    created = ecs.create_service(serviceName="web", taskDefinition=definition(ecs),
+                                 desiredCount=6)["service"]
+    assert created["status"] == "ACTIVE" and created["desiredCount"] == 6
+    assert created["deployments"][0]["status"] == "PRIMARY"
+    s = steady(ecs)
+    tasks = running_tasks(ecs)
+    assert len(tasks) == 6
+    assert set(Counter(t["availabilityZone"] for t in tasks).values()) == {2}
+    messages = [e["message"] for e in s["events"]]
+    assert messages[0] == "(service web) has reached a steady state."
+    assert any("has started" in m for m in messages)
+    assert ecs.describe_clusters(clusters=["default"])["clusters"][0][
+        "activeServicesCount"] == 1
+
+
+def test_a_stopped_task_is_replaced(ecs, three_zones):
+    ecs.create_service(serviceName="web", taskDefinition=definition(ecs), desiredCount=2)
+    steady(ecs)
+    victim = running_tasks(ecs)[0]["taskArn"]
+    ecs.stop_task(task=victim, reason="chaos")
+    wait_for(lambda: len(running_tasks(ecs)) == 2 and
+             victim not in [t["taskArn"] for t in running_tasks(ecs)], timeout=30)
+
+
+def test_scaling_in_keeps_zones_balanced(ecs, three_zones):
+    ecs.create_service(serviceName="web", taskDefinition=definition(ecs), desiredCount=6)
+    steady(ecs)
+    ecs.update_service(service="web", desiredCount=3)
+    steady(ecs, count=3)
+    wait_for(lambda: len(running_tasks(ecs)) == 3)
+    assert sorted(Counter(t["availabilityZone"] for t in running_tasks(ecs)).values()) == \
+        [1, 1, 1]
+
+
+def test_a_new_revision_rolls_out_and_replaces_every_old_task(ecs, three_zones):
+    first = definition(ecs)
+    ecs.create_service(serviceName="web", taskDefinition=first, desiredCount=3,
+                       deploymentConfiguration={"minimumHealthyPercent": 50,
+                                                "maximumPercent": 100})
+    steady(ecs)
+    second = definition(ecs)
+    updated = ecs.update_service(service="web", taskDefinition=second)["service"]
+    assert [d["status"] for d in updated["deployments"]] == ["PRIMARY", "ACTIVE"]
+    s = steady(ecs)
+    assert s["taskDefinition"] == second
+    wait_for(lambda: {t["taskDefinitionArn"] for t in running_tasks(ecs)} == {second}
+             and len(running_tasks(ecs)) == 3)
+    assert any("deployment completed" in e["message"] for e in s["events"])
+
+
+def test_the_circuit_breaker_rolls_a_failing_deployment_back(ecs, three_zones):
+    good = definition(ecs)
+    ecs.create_service(serviceName="web", taskDefinition=good, desiredCount=2,
+                       deploymentConfiguration={"deploymentCircuitBreaker": {
+                           "enable": True, "rollback": True}})
+    steady(ecs)
+    bad = definition(ecs, labels={"nozama.simulated.fail": "pull"})
+    ecs.update_service(service="web", taskDefinition=bad)
+
+    def rolled_back():
+        s = service(ecs)
+        return s["taskDefinition"] == good and s
+    s = wait_for(rolled_back, timeout=60)
+    assert any("deployment failed" in e["message"] for e in s["events"])
+    s = steady(ecs)
+    assert {t["taskDefinitionArn"] for t in running_tasks(ecs)} == {good}
+
+
+def test_draining_an_instance_moves_its_tasks(ecs, three_zones):
+    ecs.create_service(serviceName="web", taskDefinition=definition(ecs), desiredCount=3)
+    steady(ecs)
+    drained = running_tasks(ecs)[0]["containerInstanceArn"]
+    ecs.update_container_instances_state(containerInstances=[drained], status="DRAINING")
+    wait_for(lambda: len(running_tasks(ecs)) == 3 and all(
+        t["containerInstanceArn"] != drained for t in running_tasks(ecs)), timeout=30)
+
+
+def test_delete_service(ecs, three_zones):
+    ecs.create_service(serviceName="web", taskDefinition=definition(ecs), desiredCount=2)
+    steady(ecs)
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.delete_service(service="web")
+    deleted = ecs.delete_service(service="web", force=True)["service"]
+    assert deleted["status"] == "DRAINING"
+    wait_for(lambda: service(ecs)["status"] == "INACTIVE", timeout=30)
+    assert running_tasks(ecs) == []
+    assert ecs.list_services()["serviceArns"] == []
+
+
+def test_service_bad_input_is_refused(ecs, three_zones):
+    td = definition(ecs)
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.create_service(serviceName="web", taskDefinition=td, desiredCount=-1)
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.create_service(serviceName="web", taskDefinition=td, desiredCount=1,
+                           deploymentConfiguration={"minimumHealthyPercent": 150,
+                                                    "maximumPercent": 100})
+    ecs.create_service(serviceName="web", taskDefinition=td, desiredCount=0)
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.create_service(serviceName="web", taskDefinition=td, desiredCount=1)
+    ecs.deregister_task_definition(taskDefinition=td)
+    with pytest.raises(ecs.exceptions.ClientException):
+        ecs.create_service(serviceName="other", taskDefinition=td, desiredCount=1)
+    with pytest.raises(ecs.exceptions.ServiceNotFoundException):
+        ecs.update_service(service="missing", desiredCount=1)
+    assert len(ecs.list_services()["serviceArns"]) == 1
