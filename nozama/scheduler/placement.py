@@ -56,13 +56,29 @@ class Placer:
         service = request.service if request.service is not None else \
             request.group.startswith("service:")
         self.strategies = parse_strategies(request.strategies, service=service)
+        # Within one request, placements only use resources up and add tasks of the
+        # group, so an instance rejected once stays rejected: ranking skips it from then
+        # on. Not so when a memberOf reads task groups or task counts, which can turn.
+        self.rejected: set = set()
+        check = self.feasibility.feasible
+        if self.feasibility.monotonic:
+            rejected = self.rejected
+
+            def feasible(inst) -> bool:
+                if check(inst):
+                    return True
+                rejected.add(inst)
+                return False
+            self.feasible = feasible
+        else:
+            self.feasible = check
 
     def next(self) -> str | None:
         """Place one task: the chosen instance's ARN, applied to the state; None if none fits."""
         feasibility = self.feasibility
         view = self.state.view(feasibility.signature, feasibility.admits)
-        chosen = select(ranked(self.state, view, self.strategies, self.group, self.need),
-                        feasibility.feasible)
+        chosen = select(ranked(self.state, view, self.strategies, self.group, self.need,
+                               self.rejected), self.feasible)
         if chosen is None:
             return None
         self.state.apply(chosen.arn, self.group, self.need)

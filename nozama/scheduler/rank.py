@@ -101,19 +101,24 @@ def _parse_one(kind: str | None, field: str | None) -> Strategy:
 # --- ranking -------------------------------------------------------------------
 
 class _Ranking:
-    """What one ranking pass reads: the state, the request's view, its group and needs."""
+    """What one ranking pass reads: the state, the request's view, its group and needs,
+    and the instances already known not to fit (left out of tie groups)."""
 
-    __slots__ = ("state", "view", "group", "need", "rng")
+    __slots__ = ("state", "view", "group", "need", "rng", "rejected")
 
-    def __init__(self, state: ClusterState, view: CandidateView, group: str, need: Requirements):
+    def __init__(self, state: ClusterState, view: CandidateView, group: str, need: Requirements,
+                 rejected: set | frozenset):
         self.state, self.view, self.group, self.need = state, view, group, need
         self.rng = state.rng
+        self.rejected = rejected
 
 
 def ranked(state: ClusterState, view: CandidateView, strategies: tuple[Strategy, ...],
-           group: str, need: Requirements) -> Iterator[InstanceState]:
-    """The view's instances, best first (lazily; an instance may repeat)."""
-    return _rank_view(_Ranking(state, view, group, need), strategies)
+           group: str, need: Requirements, rejected: set | frozenset = frozenset()
+           ) -> Iterator[InstanceState]:
+    """The view's instances, best first, lazily; an instance may repeat, and those in
+    `rejected` may be left out (the caller knows they can't take the task)."""
+    return _rank_view(_Ranking(state, view, group, need, rejected), strategies)
 
 
 def _rank_view(r: _Ranking, strategies: tuple[Strategy, ...]) -> Iterator[InstanceState]:
@@ -201,6 +206,9 @@ def _binpack(r: _Ranking, sorted_by: dict, values: list, resource: str,
 def _rank_list(r: _Ranking, items: list[InstanceState], strategies: tuple[Strategy, ...]
                ) -> Iterator[InstanceState]:
     """The general case: sort a tie group by every remaining strategy, then at random."""
+    rejected = r.rejected
+    if rejected:
+        items = [i for i in items if i not in rejected]
     if not strategies or strategies[0].type == "random":
         r.rng.shuffle(items)
         return iter(items)
@@ -236,8 +244,9 @@ def _random_slices(r: _Ranking, slices: list[tuple[list, int, int]], pick: Calla
 
     A few uniform picks first (with replacement: a repeat is just rejected again),
     so a tie group of hundreds costs a handful of draws when most of it is
-    feasible; then a full shuffle, so none is missed when most of it is not.
-    Either way the first feasible item yielded is uniform among the feasible ones.
+    feasible; then a shuffle of the rest, so none is missed when most of it is
+    not. Either way the first feasible item yielded is uniform among the feasible
+    ones. Items known to be rejected are never yielded.
     """
     total = sum(hi - lo for _, lo, hi in slices)
     if total == 0:
@@ -246,14 +255,18 @@ def _random_slices(r: _Ranking, slices: list[tuple[list, int, int]], pick: Calla
         entries, lo, _ = next(s for s in slices if s[2] > s[1])
         yield pick(entries[lo])
         return
-    random = r.rng.random
+    random, rejected = r.rng.random, r.rejected
     for _ in range(min(_TRIES, total)):
         at = int(random() * total)
         for entries, lo, hi in slices:
             if at < hi - lo:
-                yield pick(entries[lo + at])
+                item = pick(entries[lo + at])
+                if item not in rejected:
+                    yield item
                 break
             at -= hi - lo
     items = [pick(e) for entries, lo, hi in slices for e in entries[lo:hi]]
+    if rejected:
+        items = [i for i in items if i not in rejected]
     r.rng.shuffle(items)
     yield from items
