@@ -835,10 +835,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="split each cell's measured time into this many rounds, "
                         "alternating the servers (default 2)")
     parser.add_argument("--quiet-wait", type=float, default=10.0, metavar="SECONDS",
-                        help="before each cell, wait up to this long for other processes to "
+                        help="before each round, wait up to this long for other processes to "
                         f"use under {OTHER_CPU_WARNING} CPU (default 10; 0: do not wait)")
     parser.add_argument("--reruns", type=int, default=2,
-                        help="run a cell again (up to this many times) when other processes "
+                        help="run a round again (up to this many times) when other processes "
                         "used the CPU during it; the least disturbed run is kept (default 2)")
     parser.add_argument("--noise-budget", type=float, default=60.0, metavar="SECONDS",
                         help="at most this much time in all for waiting and reruns "
@@ -850,6 +850,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-going", action="store_true",
                         help="exit 0 even when a target is missed")
     args = parser.parse_args(argv)
+    if args.rounds < 1 or args.duration <= 0 or args.warmup < 0 or args.reruns < 0:
+        parser.error("--rounds must be >= 1, --duration > 0, --warmup and --reruns >= 0")
     OPERATIONS[:] = [op for op in OPERATIONS if op in args.operations]
     concurrencies = sorted(set(args.concurrency))
 

@@ -12,6 +12,7 @@ a deployment exactly where it was.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import uuid
 from collections import Counter
@@ -44,13 +45,53 @@ def wake_controller() -> None:
         _wakeup.set()
 
 
-def new_deployment(task_definition: str, desired: int, now: datetime, launch_type: str) -> dict:
-    return {"id": f"ecs-svc/{uuid.uuid4().int % 10 ** 19:019d}", "status": "PRIMARY",
-            "taskDefinition": task_definition, "desiredCount": desired, "pendingCount": 0,
-            "runningCount": 0, "failedTasks": 0, "createdAt": now.timestamp(),
-            "updatedAt": now.timestamp(), "launchType": launch_type,
-            "rolloutState": "IN_PROGRESS",
-            "rolloutStateReason": "ECS deployment ecs-svc in progress."}
+def new_deployment(service: dict, task_definition: str, desired: int, now: datetime) -> dict:
+    """A new PRIMARY deployment of `service` (its doc); its history record is made too.
+
+    Members starting with "_" are Nozama's own bookkeeping for the service deployment
+    (ListServiceDeployments) and service revision it stands for."""
+    number = uuid.uuid4().int % 10 ** 19
+    base = service["serviceArn"].replace(":service/", ":{kind}/", 1)
+    deployment = {
+        "id": f"ecs-svc/{number:019d}", "status": "PRIMARY",
+        "taskDefinition": task_definition, "desiredCount": desired, "pendingCount": 0,
+        "runningCount": 0, "failedTasks": 0, "createdAt": now.timestamp(),
+        "updatedAt": now.timestamp(), "launchType": service.get("launchType", "EC2"),
+        "rolloutState": "IN_PROGRESS", "rolloutStateReason": "ECS deployment in progress.",
+        "_arn": base.format(kind="service-deployment") + f"/{number:019d}",
+        "_revisionArn": base.format(kind="service-revision") + f"/{number:019d}",
+        "_status": "IN_PROGRESS",
+        "_sources": [d["_revisionArn"] for d in service.get("deployments", [])
+                     if "_revisionArn" in d],
+        "_configuration": service.get("deploymentConfiguration", {}),
+    }
+    revisions = service.setdefault("_revisions", {})
+    revisions[deployment["_revisionArn"]] = {
+        "serviceRevisionArn": deployment["_revisionArn"], "serviceArn": service["serviceArn"],
+        "clusterArn": service["clusterArn"], "taskDefinition": task_definition,
+        "launchType": deployment["launchType"],
+        "loadBalancers": service.get("loadBalancers", []), "serviceRegistries": [],
+        "createdAt": now.timestamp()}
+    record(service, deployment)
+    return deployment
+
+
+def record(service: dict, deployment: dict) -> None:
+    """Keep the deployment's history record (the newest 50 per service)."""
+    history = service.setdefault("_history", {})
+    history[deployment["_arn"]] = {k: v for k, v in deployment.items()}
+    for arn in list(history)[:-50]:
+        del history[arn]
+
+
+def supersede(service: dict, now: datetime) -> None:
+    """A newer deployment takes over: unfinished older ones are STOPPED."""
+    for deployment in service["deployments"]:
+        deployment["status"] = "ACTIVE"
+        if deployment.get("_status") == "IN_PROGRESS":
+            deployment.update(_status="STOPPED", _stoppedAt=now.timestamp(),
+                              _reason="Superseded by a newer deployment.")
+            record(service, deployment)
 
 
 async def run(make_context, interval: float = 1.0) -> None:
@@ -86,8 +127,7 @@ class Pass:
 
     def __init__(self, ctx: RequestContext, conn: Connection, service: Row):
         self.ctx, self.conn, self.service = ctx, conn, service
-        self.doc = {**service.doc, "deployments": [dict(d) for d in service.doc["deployments"]],
-                    "events": list(service.doc.get("events", []))}
+        self.doc = copy.deepcopy(service.doc)
         self.name = service.name
         self.now = ctx.clock.now()
         self.cluster = cluster_store.get(conn, service.region, service.account,
@@ -120,6 +160,8 @@ class Pass:
             self._stop(self._scale_in_order(mine)[:step.stop_primary], primary)
         self._update_counts(primary, mine, old)
         self._finish(primary, mine, healthy, old, definition)
+        for deployment in self.doc["deployments"]:
+            record(self.doc, deployment)
         if self.doc != self.service.doc:
             store.save(self.conn, self.service.arn, doc=self.doc)
 
@@ -214,16 +256,26 @@ class Pass:
         previous = next((d for d in self.doc["deployments"][1:]
                          if d.get("rolloutState") == "COMPLETED"), None)
         if breaker.get("rollback") and previous is not None:
-            rollback = new_deployment(previous["taskDefinition"], primary["desiredCount"],
-                                      self.now, self.doc.get("launchType", "EC2"))
-            rollback["rolloutStateReason"] = f"Rolling back to {previous['taskDefinition']}."
-            primary["status"] = "ACTIVE"
-            self.doc["deployments"].insert(0, rollback)
-            self.doc["taskDefinition"] = previous["taskDefinition"]
-            self._event(f"(service {self.name}) (deployment {primary['id']}) deployment failed; "
-                        f"rolling back to {previous['taskDefinition']}.")
+            self.roll_back(primary, previous, "Circuit breaker: tasks failed to start.")
             return False
+        primary.update(_status="STOPPED", _stoppedAt=self.now.timestamp(),
+                       _reason=primary["rolloutStateReason"])
         return True
+
+    def roll_back(self, failed: dict, previous: dict, reason: str) -> None:
+        """Return the service to the revision of a deployment that completed."""
+        failed.update(_status="ROLLBACK_IN_PROGRESS", _reason=reason, _rollback={
+            "reason": reason, "startedAt": self.now.timestamp(),
+            "serviceRevisionArn": previous["_revisionArn"]})
+        rollback = new_deployment(self.doc, previous["taskDefinition"], failed["desiredCount"],
+                                  self.now)
+        rollback["rolloutStateReason"] = f"Rolling back to {previous['taskDefinition']}."
+        rollback["_rollbackOf"] = failed["_arn"]
+        failed["status"] = "ACTIVE"
+        self.doc["deployments"].insert(0, rollback)
+        self.doc["taskDefinition"] = previous["taskDefinition"]
+        self._event(f"(service {self.name}) (deployment {failed['id']}) deployment failed; "
+                    f"rolling back to {previous['taskDefinition']}.")
 
     def _update_counts(self, primary: dict, mine: list[Row], old: list[Row]) -> None:
         primary["runningCount"] = sum(t.last_status == "RUNNING" for t in mine)
@@ -246,6 +298,10 @@ class Pass:
             primary["rolloutState"] = "COMPLETED"
             primary["rolloutStateReason"] = "ECS deployment completed."
             primary["updatedAt"] = self.now.timestamp()
+            primary.update(_status="SUCCESSFUL", _finishedAt=self.now.timestamp())
+            failed = self.doc.get("_history", {}).get(primary.get("_rollbackOf"))
+            if failed is not None:
+                failed.update(_status="ROLLBACK_SUCCESSFUL", _finishedAt=self.now.timestamp())
             self._event(f"(service {self.name}) (deployment {primary['id']}) deployment "
                         "completed.")
         # Older deployments have no tasks left: they are history now.

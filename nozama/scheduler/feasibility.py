@@ -166,9 +166,6 @@ class Feasibility:
     filters: list[Filter]  # every filter, in the order failures are reported
     signature: Hashable    # identifies the static filters: the key of the request's view
     feasible: Callable[[InstanceState], bool]  # the dynamic filters, as one fast check
-    # True when placing the request's own tasks can only turn `feasible` false, never
-    # true (no memberOf on task groups or task counts): rejections can be remembered.
-    monotonic: bool = True
 
     def admits(self, inst: InstanceState) -> bool:
         """Passes every static filter (membership in the request's view)."""
@@ -201,8 +198,7 @@ def compile_filters(need: Requirements, group: str, constraints: list[dict],
     filters += [f for f in constraint_filters if isinstance(f, DistinctInstance)][:1]
     filters += [f for f in constraint_filters if isinstance(f, MemberOf)]
     signature = tuple(f.key for f in filters if f.static)
-    monotonic = not any(isinstance(f, MemberOf) and not f.static for f in filters)
-    return Feasibility(filters, signature, _dynamic_check(need, group, filters), monotonic)
+    return Feasibility(filters, signature, _dynamic_check(need, group, filters))
 
 
 def _dynamic_check(need: Requirements, group: str, filters: list[Filter]

@@ -42,7 +42,7 @@ class PlacementResult:
 
 class Placer:
     """One request, compiled once (constraints parsed, strategies checked), placed a
-    task at a time by `next`."""
+    task at a time by `next`. While it is in use, the state changes only through it."""
 
     def __init__(self, state: ClusterState, request: PlacementRequest):
         if not request.group:
@@ -56,22 +56,18 @@ class Placer:
         service = request.service if request.service is not None else \
             request.group.startswith("service:")
         self.strategies = parse_strategies(request.strategies, service=service)
-        # Within one request, placements only use resources up and add tasks of the
-        # group, so an instance rejected once stays rejected: ranking skips it from then
-        # on. Not so when a memberOf reads task groups or task counts, which can turn.
+        # An instance's facts change only when a task lands on it, so one rejected
+        # during this request stays rejected: ranking leaves it out from then on (as the
+        # cluster fills, tie groups fill with instances that have no room left).
         self.rejected: set = set()
-        check = self.feasibility.feasible
-        if self.feasibility.monotonic:
-            rejected = self.rejected
+        check, rejected = self.feasibility.feasible, self.rejected
 
-            def feasible(inst) -> bool:
-                if check(inst):
-                    return True
-                rejected.add(inst)
-                return False
-            self.feasible = feasible
-        else:
-            self.feasible = check
+        def feasible(inst) -> bool:
+            if check(inst):
+                return True
+            rejected.add(inst)
+            return False
+        self.feasible = feasible
 
     def next(self) -> str | None:
         """Place one task: the chosen instance's ARN, applied to the state; None if none fits."""

@@ -265,8 +265,10 @@ def _random_slices(r: _Ranking, slices: list[tuple[list, int, int]], pick: Calla
                     yield item
                 break
             at -= hi - lo
-    items = [pick(e) for entries, lo, hi in slices for e in entries[lo:hi]]
-    if rejected:
-        items = [i for i in items if i not in rejected]
+    if pick is _same:
+        items = [i for entries, lo, hi in slices for i in entries[lo:hi] if i not in rejected]
+    else:
+        items = [i for entries, lo, hi in slices for e in entries[lo:hi]
+                 if (i := pick(e)) not in rejected]
     r.rng.shuffle(items)
     yield from items

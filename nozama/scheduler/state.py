@@ -28,6 +28,7 @@ import bisect
 import random
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
+from operator import attrgetter
 from datetime import datetime, timezone
 from typing import Callable, Hashable, Iterable, Iterator
 
@@ -41,6 +42,9 @@ ACTIVE, DRAINING, INACTIVE = "ACTIVE", "DRAINING", "INACTIVE"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # Views kept at once; each service with its own attribute-only memberOf has one.
 _MAX_VIEWS = 64
+# Group-count indexes per view (one per group and spread partition in use); the
+# least recently used goes first, so groups long gone don't cost memory or upkeep.
+_MAX_LEVELS = 512
 
 
 @dataclass(slots=True, eq=False)
@@ -165,7 +169,7 @@ class CandidateView:
         self.all = Bag(members)
         self._buckets: dict[str, dict[Hashable, Bag]] = {}
         # (group, partition attribute or None) -> Levels
-        self._levels: dict[tuple[str, str | None], Levels] = {}
+        self._levels: OrderedDict[tuple[str, str | None], Levels] = OrderedDict()
         self._levels_of_group: dict[str, list[tuple[str | None, Levels]]] = {}
         # (resource, partition attribute or None) -> partition value -> ResourceIndex
         self._sorted: dict[tuple[str, str | None], dict[Hashable, ResourceIndex]] = {}
@@ -176,22 +180,31 @@ class CandidateView:
         if found is None:
             found = {}
             for inst in self.members:
-                value = inst.attributes.get(attribute) if attribute in inst.attributes else None
-                found.setdefault(value, Bag()).add(inst)
+                found.setdefault(inst.attributes.get(attribute), Bag()).add(inst)
             self._buckets[attribute] = found
         return found
 
     def levels(self, group: str, partition: str | None) -> Levels:
+        """partition value -> tasks of `group` on an instance -> members with that many."""
         key = (group, partition)
         found = self._levels.get(key)
-        if found is None:
-            found = {}
-            for inst in self.members:
-                value = _value(inst, partition)
-                found.setdefault(value, {}).setdefault(inst.task_groups.get(group, 0),
-                                                       Bag()).add(inst)
-            self._levels[key] = found
-            self._levels_of_group.setdefault(group, []).append((partition, found))
+        if found is not None:
+            self._levels.move_to_end(key)
+            return found
+        found = {}
+        for inst in self.members:
+            value = _value(inst, partition)
+            found.setdefault(value, {}).setdefault(inst.task_groups.get(group, 0),
+                                                   Bag()).add(inst)
+        self._levels[key] = found
+        self._levels_of_group.setdefault(group, []).append((partition, found))
+        if len(self._levels) > _MAX_LEVELS:
+            (old_group, _), old = self._levels.popitem(last=False)
+            kept = [(p, lv) for p, lv in self._levels_of_group[old_group] if lv is not old]
+            if kept:
+                self._levels_of_group[old_group] = kept
+            else:
+                del self._levels_of_group[old_group]
         return found
 
     def sorted_by(self, resource: str, partition: str | None) -> dict[Hashable, ResourceIndex]:
@@ -239,7 +252,7 @@ class ResourceIndex:
 
     def __init__(self, resource: str, members: Iterable[InstanceState]):
         self.resource = resource
-        self.other = "memory" if resource == "cpu" else "cpu"
+        self.other = attrgetter("remaining_memory" if resource == "cpu" else "remaining_cpu")
         # orders are unique, so sorting never compares instances
         entries = sorted(((i.remaining(resource), i.order, i) for i in members),
                          key=lambda e: (e[0], e[1]))
@@ -249,16 +262,18 @@ class ResourceIndex:
 
     def _most_other(self, block: list) -> int:
         other = self.other
-        return max(e[2].remaining(other) for e in block)
+        return max([other(e[2]) for e in block])
 
     def remove(self, inst: InstanceState) -> None:
+        """Take out `inst`, before its remaining resources change."""
         key = (inst.remaining(self.resource), inst.order)
         b = bisect.bisect_left(self.lasts, key)
         block = self.blocks[b]
         del block[bisect.bisect_left(block, key)]
         if block:
             self.lasts[b] = block[-1][:2]
-            self.others[b] = self._most_other(block)
+            if self.other(inst) >= self.others[b]:
+                self.others[b] = self._most_other(block)
         else:
             del self.blocks[b], self.lasts[b], self.others[b]
 
@@ -267,13 +282,13 @@ class ResourceIndex:
         if not self.blocks:
             self.blocks.append([entry])
             self.lasts.append(entry[:2])
-            self.others.append(inst.remaining(self.other))
+            self.others.append(self.other(inst))
             return
         b = min(bisect.bisect_left(self.lasts, entry[:2]), len(self.blocks) - 1)
         block = self.blocks[b]
         bisect.insort(block, entry)
         self.lasts[b] = block[-1][:2]
-        self.others[b] = max(self.others[b], inst.remaining(self.other))
+        self.others[b] = max(self.others[b], self.other(inst))
         if len(block) > 2 * self.BLOCK:
             half = block[self.BLOCK:]
             del block[self.BLOCK:]
@@ -292,7 +307,7 @@ class ResourceIndex:
             if others[b] < need_other:
                 b, j = b + 1, 0
                 continue
-            while j < len(block) and block[j][2].remaining(other) < need_other:
+            while j < len(block) and other(block[j][2]) < need_other:
                 j += 1
             if j == len(block):
                 b, j = b + 1, 0
@@ -413,7 +428,10 @@ class ClusterState:
             del inst.task_groups[group]
         inst._facts = None
         for attribute, by_group in self._group_counts.items():
-            by_group.setdefault(group, Counter())[inst.attributes.get(attribute)] += sign
+            counts = by_group.get(group)
+            if counts is None:
+                counts = by_group[group] = Counter()
+            counts[inst.attributes.get(attribute)] += sign
         for view in views:
             if resized:
                 view.resort(inst)

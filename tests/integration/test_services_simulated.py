@@ -159,3 +159,47 @@ def test_service_bad_input_is_refused(ecs, three_zones):
     with pytest.raises(ecs.exceptions.ServiceNotFoundException):
         ecs.update_service(service="missing", desiredCount=1)
     assert len(ecs.list_services()["serviceArns"]) == 1
+
+
+def test_deployment_history_and_revisions(ecs, three_zones):
+    first = definition(ecs)
+    ecs.create_service(serviceName="web", taskDefinition=first, desiredCount=2)
+    steady(ecs)
+    second = definition(ecs)
+    ecs.update_service(service="web", taskDefinition=second)
+    steady(ecs)
+    listed = wait_for(lambda: (found := ecs.list_service_deployments(service="web")[
+        "serviceDeployments"]) and all(d["status"] == "SUCCESSFUL" for d in found) and found)
+    assert len(listed) == 2
+    newest, oldest = listed
+    assert newest["createdAt"] >= oldest["createdAt"]
+    described = ecs.describe_service_deployments(
+        serviceDeploymentArns=[newest["serviceDeploymentArn"]])["serviceDeployments"][0]
+    assert described["targetServiceRevision"]["requestedTaskCount"] == 2
+    assert described["sourceServiceRevisions"][0]["arn"] == oldest["targetServiceRevisionArn"]
+    revisions = ecs.describe_service_revisions(serviceRevisionArns=[
+        newest["targetServiceRevisionArn"], oldest["targetServiceRevisionArn"]])
+    assert [r["taskDefinition"] for r in revisions["serviceRevisions"]] == [second, first]
+    assert ecs.list_service_deployments(service="web", status=["STOPPED"])[
+        "serviceDeployments"] == []
+
+
+def test_stop_service_deployment_rolls_back(ecs, three_zones):
+    good = definition(ecs)
+    ecs.create_service(serviceName="web", taskDefinition=good, desiredCount=2)
+    steady(ecs)
+    stuck = definition(ecs, memory=100_000)  # fits nowhere: the deployment can't finish
+    ecs.update_service(service="web", taskDefinition=stuck)
+    in_progress = ecs.list_service_deployments(service="web", status=["IN_PROGRESS"])[
+        "serviceDeployments"][0]["serviceDeploymentArn"]
+    wait_for(lambda: any("unable to place a task" in e["message"]
+                         for e in service(ecs)["events"]))
+    ecs.stop_service_deployment(serviceDeploymentArn=in_progress, stopType="ROLLBACK")
+    s = steady(ecs)
+    assert s["taskDefinition"] == good
+    stopped = ecs.describe_service_deployments(serviceDeploymentArns=[in_progress])[
+        "serviceDeployments"][0]
+    assert stopped["status"] == "ROLLBACK_SUCCESSFUL"
+    assert stopped["rollback"]["reason"] == "Rollback requested by StopServiceDeployment."
+    with pytest.raises(ecs.exceptions.ConflictException):
+        ecs.stop_service_deployment(serviceDeploymentArn=in_progress)

@@ -6,4 +6,5 @@ handlers = ServiceHandlers("ecs", validation_error="InvalidParameterException")
 
 # Importing the operation modules registers their handlers.
 from nozama.services.ecs import attributes, clusters, container_instances  # noqa: E402,F401
-from nozama.services.ecs import services, tagging, task_definitions, tasks  # noqa: E402,F401
+from nozama.services.ecs import service_deployments, services, tagging  # noqa: E402,F401
+from nozama.services.ecs import task_definitions, tasks  # noqa: E402,F401

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Row
 from nozama.api.context import RequestContext
 from nozama.api.errors import (ClientException, InvalidParameterException,
                                ServiceNotActiveException, ServiceNotFoundException)
-from nozama.controllers.services import new_deployment, wake_controller
+from nozama.controllers.services import new_deployment, supersede, wake_controller
 from nozama.model import arns
 from nozama.services.ecs import handlers
 from nozama.services.ecs.common import find_cluster, page_size, tags_from_request, tags_of
@@ -33,6 +33,8 @@ DEFAULT_DEPLOYMENT_CONFIGURATION = {
 def describe(conn: Connection, row: Row, with_tags: bool = False) -> dict:
     doc = row.doc
     service = {k: v for k, v in doc.items() if not k.startswith("_")}
+    service["deployments"] = [{k: v for k, v in d.items() if not k.startswith("_")}
+                              for d in doc["deployments"]]
     service.update(status=row.status, desiredCount=row.desired_count,
                    runningCount=sum(d.get("runningCount", 0) for d in doc["deployments"]),
                    pendingCount=sum(d.get("pendingCount", 0) for d in doc["deployments"]))
@@ -121,8 +123,8 @@ def create_service(ctx: RequestContext, params: dict) -> dict:
         }
         if params.get("healthCheckGracePeriodSeconds") is not None:
             doc["healthCheckGracePeriodSeconds"] = params["healthCheckGracePeriodSeconds"]
-        doc["deployments"].append(new_deployment(definition.arn, params["desiredCount"], now,
-                                                 doc["launchType"]))
+        doc["deployments"].append(new_deployment(doc, definition.arn, params["desiredCount"],
+                                                 now))
         if existing is not None:  # a deleted service's name (and ARN) is used again
             tag_store.remove_all(conn, arn)
             store.save(conn, arn, status="ACTIVE", desired_count=params["desiredCount"],
@@ -162,14 +164,12 @@ def update_service(ctx: RequestContext, params: dict) -> dict:
             doc["healthCheckGracePeriodSeconds"] = params["healthCheckGracePeriodSeconds"]
         if "loadBalancers" in params:
             doc["loadBalancers"] = params["loadBalancers"]
-        deployments = [dict(d) for d in doc["deployments"]]
+        doc["deployments"] = [dict(d) for d in doc["deployments"]]
         if redeploy:
-            for deployment in deployments:
-                deployment["status"] = "ACTIVE"
-            deployments.insert(0, new_deployment(doc["taskDefinition"], desired,
-                                                 ctx.clock.now(), doc["launchType"]))
-        deployments[0]["desiredCount"] = desired
-        doc["deployments"] = deployments
+            supersede(doc, ctx.clock.now())
+            doc["deployments"].insert(0, new_deployment(doc, doc["taskDefinition"], desired,
+                                                        ctx.clock.now()))
+        doc["deployments"][0]["desiredCount"] = desired
         store.save(conn, row.arn, desired_count=desired, doc=doc)
         result = {"service": describe(conn, store.get(conn, row.arn))}
     wake_controller()
