@@ -183,6 +183,25 @@ def wait_quiet(limit: float, timeout: float, window: float = 1.0) -> float:
             return load.cpus
 
 
+def _busy_ticks() -> int:
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return user + nice + system + irq + softirq + steal
+
+
+def settle(limit: float = 0.3, timeout: float = 20.0, window: float = 1.0) -> float:
+    """Wait (up to `timeout` s) until the whole machine, Docker and the kernel's
+    container teardown included, uses under `limit` CPUs over a window; the last
+    window's figure. A phase then does not pay for the previous one's leftovers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        t0, b0 = time.monotonic(), _busy_ticks()
+        time.sleep(window)
+        busy = (_busy_ticks() - b0) / HZ / (time.monotonic() - t0)
+        if busy < limit or time.monotonic() >= deadline:
+            return busy
+
+
 # --- Docker -------------------------------------------------------------------
 
 def docker(*args: str, timeout: float = 120.0) -> str:

@@ -273,6 +273,8 @@ def bench_latency(b: Bench, iterations: int, warmup: int) -> Latency:
 class Burst:
     nozama: float = 0.0
     docker: float = 0.0
+    nozama_rounds: list[float] = field(default_factory=list)
+    docker_rounds: list[float] = field(default_factory=list)
     nozama_detail: dict = field(default_factory=dict)
     docker_detail: dict = field(default_factory=dict)
     background: dict = field(default_factory=dict)
@@ -396,19 +398,41 @@ def cleanup_burst(b: Bench, arns: list[str]) -> None:
     log(f"  cleanup of {len(arns)} tasks took {time.monotonic() - started:.1f} s")
 
 
-def bench_burst(b: Bench, total: int, calls: int, quiet: float) -> Burst:
+def bench_burst(b: Bench, total: int, calls: int, rounds: int, quiet: float) -> Burst:
+    """`rounds` bursts of each kind in ABBA order (docker, Nozama, Nozama, docker, ...),
+    each on a settled machine; the figure of each side is the median of its rounds."""
     result = Burst()
-    result.background["before"] = cl.wait_quiet(BUSY, quiet)
-    with cl.Background() as load:
-        result.docker, result.docker_detail = burst_docker(total)
-    result.background["docker"] = load.cpus
-    log(f"  docker: {total} containers in {result.docker:.2f} s")
-    time.sleep(2)
-    cl.wait_quiet(BUSY, quiet)
-    with cl.Background() as load:
-        result.nozama, result.nozama_detail = burst_nozama(b, calls, total // calls)
-    result.background["nozama"] = load.cpus
-    log(f"  nozama: {total} tasks in {result.nozama:.2f} s")
+    kinds = [k for r in range(rounds)
+             for k in (("docker", "nozama") if r % 2 == 0 else ("nozama", "docker"))]
+    times: dict[str, list[float]] = {"docker": [], "nozama": []}
+    details: dict[str, list[dict]] = {"docker": [], "nozama": []}
+    loads: dict[str, list[float]] = {"docker": [], "nozama": []}
+    for i, kind in enumerate(kinds):
+        # The agent removes a stopped task's resources cleanup_wait seconds after it
+        # stopped; that, and the kernel tearing down 100 containers, must not fall
+        # inside the next burst.
+        time.sleep(b.c.cleanup_wait + 1 if i else 0)
+        cl.settle(timeout=quiet)
+        with cl.Background() as load:
+            if kind == "docker":
+                seconds, detail = burst_docker(total)
+            else:
+                seconds, detail = burst_nozama(b, calls, total // calls)
+        times[kind].append(seconds)
+        details[kind].append(detail)
+        loads[kind].append(load.cpus)
+        log(f"  {kind}: {total} started in {seconds:.2f} s (background {load.cpus:.2f} CPU)")
+    result.docker, result.nozama = (statistics.median(times["docker"]),
+                                    statistics.median(times["nozama"]))
+    result.docker_rounds, result.nozama_rounds = times["docker"], times["nozama"]
+
+    def median_detail(items: list[dict]) -> dict:
+        out = {k: statistics.median(d[k] for d in items) for k in items[0] if k != "cpu"}
+        out["cpu"] = {k: statistics.median(d["cpu"][k] for d in items) for k in items[0]["cpu"]}
+        return out
+    result.docker_detail = median_detail(details["docker"])
+    result.nozama_detail = median_detail(details["nozama"])
+    result.background = {k: max(v) for k, v in loads.items()}
     return result
 
 
@@ -596,7 +620,11 @@ def report_lines(latency: Latency | None, burst: Burst | None, idles: list[Idle]
     if burst and burst.nozama:
         heading(f"2. {args.burst} tasks at once ({args.burst_calls} concurrent RunTask calls of "
                 f"count={args.burst // args.burst_calls} vs {args.burst} concurrent "
-                "`docker run -d`)")
+                f"`docker run -d`; {len(burst.nozama_rounds)} round(s) of each)")
+        out += ["Rounds, in the order run (s): Nozama " + ", ".join(
+            f"{x:.2f}" for x in burst.nozama_rounds) + "; docker " + ", ".join(
+            f"{x:.2f}" for x in burst.docker_rounds) + ". Milestones and CPU are medians "
+            "over the rounds.", ""]
         rows = [["Nozama: " + k, f"{v:.0f}"] for k, v in burst.nozama_detail.items()
                 if k != "cpu"]
         rows += [["docker: " + k, f"{v:.0f}"] for k, v in burst.docker_detail.items()
@@ -606,8 +634,8 @@ def report_lines(latency: Latency | None, burst: Burst | None, idles: list[Idle]
             f"{k} {v / 1000:.1f}" for k, v in burst.nozama_detail["cpu"].items())
             + "; docker: " + ", ".join(f"{k} {v / 1000:.1f}"
                                       for k, v in burst.docker_detail["cpu"].items()) + "."]
-        out += ["", f"Background load: {burst.background.get('docker', 0):.2f} CPU during the "
-                f"docker burst, {burst.background.get('nozama', 0):.2f} during Nozama's.", ""]
+        out += ["", f"Background load: up to {burst.background.get('docker', 0):.2f} CPU during "
+                f"the docker bursts, {burst.background.get('nozama', 0):.2f} during Nozama's.", ""]
 
     if idles:
         heading("3. Agent idle footprint")
@@ -650,13 +678,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", type=int, default=100, help="tasks in the burst (100)")
     parser.add_argument("--burst-calls", type=int, default=10,
                         help="concurrent RunTask calls sharing the burst (10)")
+    parser.add_argument("--burst-rounds", type=int, default=2,
+                        help="bursts of each kind, in ABBA order; the median counts (2)")
     parser.add_argument("--idle-seconds", type=float, default=30.0,
                         help="length of each idle window (30)")
     parser.add_argument("--awslogs-tasks", type=int, default=3,
                         help="awslogs tasks run before the second idle window (3)")
     parser.add_argument("--quiet-wait", type=float, default=20.0,
-                        help="seconds to wait for other processes to go idle before a "
-                        "phase (20)")
+                        help="seconds to wait at most for the machine to go idle (under "
+                        "0.3 CPU) before each phase and burst (20)")
     parser.add_argument("--only", nargs="+", choices=["latency", "burst", "idle"],
                         default=["latency", "burst", "idle"])
     parser.add_argument("--write-docs", action="store_true",
@@ -686,22 +716,23 @@ def main(argv: list[str] | None = None) -> int:
 
         if "idle" in args.only:
             time.sleep(2)
-            cl.wait_quiet(BUSY, args.quiet_wait)
+            cl.settle(timeout=args.quiet_wait)
             log(f"idle footprint, fresh agent ({args.idle_seconds:g} s)")
             idles.append(measure_idle(cluster, "fresh, no task run yet", args.idle_seconds))
         if "latency" in args.only:
-            cl.wait_quiet(BUSY, args.quiet_wait)
+            cl.settle(timeout=args.quiet_wait)
             log(f"start latency: {args.warmup} warm-up + {args.iterations} pairs")
             latency = bench_latency(b, args.iterations, args.warmup)
         if "burst" in args.only:
             log(f"burst of {args.burst}")
-            burst = bench_burst(b, args.burst, args.burst_calls, args.quiet_wait)
+            burst = bench_burst(b, args.burst, args.burst_calls, args.burst_rounds,
+                                args.quiet_wait)
         if "idle" in args.only:
             log(f"{args.awslogs_tasks} awslogs tasks, then idle footprint")
             events = run_awslogs_tasks(b, args.awslogs_tasks)
             log(f"  {events} log events shipped; containers removed by the agent")
             time.sleep(2)
-            cl.wait_quiet(BUSY, args.quiet_wait)
+            cl.settle(timeout=args.quiet_wait)
             idles.append(measure_idle(
                 cluster, f"after {args.awslogs_tasks} awslogs tasks"
                 + (" (and the benchmarks above)" if len(args.only) > 1 else ""),

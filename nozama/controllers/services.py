@@ -24,8 +24,8 @@ from nozama.api.context import RequestContext
 from nozama.controllers.rolling import circuit_breaker_threshold, rolling_step
 from nozama.controllers.tasks import create_tasks, request_stop
 from nozama.model.resources import requirements
-from nozama.scheduler.first_fit import Candidate, place
-from nozama.store import attributes as attribute_store
+from nozama.scheduler.load import cluster_state
+from nozama.scheduler.placement import PlacementRequest, place
 from nozama.store import clusters as cluster_store
 from nozama.store import container_instances as instance_store
 from nozama.store import services as store
@@ -35,6 +35,8 @@ from nozama.store import tasks as task_store
 log = logging.getLogger(__name__)
 
 MAX_EVENTS = 100
+# How long a task must have been RUNNING before it counts as healthy.
+STABLE_SECONDS = 3.0
 FAILED_START_CODES = ("TaskFailedToStart", "EssentialContainerExited")
 _wakeup: asyncio.Event | None = None
 
@@ -144,7 +146,7 @@ class Pass:
         self._count_failures(primary)
         definition = task_definition_store.get_by_arns(self.conn, [primary["taskDefinition"]])[
             primary["taskDefinition"]]
-        healthy = [t for t in mine if _healthy(t, definition.doc)]
+        healthy = [t for t in mine if _healthy(t, definition.doc, self.now)]
         old_healthy = [t for t in old if t.last_status == "RUNNING"]
         configuration = self.doc["deploymentConfiguration"]
         step = rolling_step(primary["desiredCount"], configuration["minimumHealthyPercent"],
@@ -173,19 +175,13 @@ class Pass:
         return {r.arn for r in rows}
 
     def _start(self, primary: dict, definition: Row, count: int) -> None:
-        instances = instance_store.scan(self.conn, self.service.cluster_arn,
-                                        ("ACTIVE",), None, 100000)
-        need = requirements(definition.doc)
-        candidates = [Candidate(r.arn, r.doc["remainingResources"], r.agent_connected, r.status)
-                      for r in instances]
-        spread = _Spread(self.conn, self.service, candidates)
-        placed, failures = [], []
-        for _ in range(count):
-            got, failures = place(spread.ordered(), need, 1)
-            if not got:
-                break
-            spread.add(got[0])
-            placed += got
+        result = place(cluster_state(self.conn, self.service.cluster_arn), PlacementRequest(
+            count, requirements(definition.doc), f"service:{self.name}",
+            constraints=self.doc.get("placementConstraints") or [],
+            strategies=self.doc.get("placementStrategy") or None,
+            task_definition=definition.doc, launch_type=self.doc.get("launchType", "EC2"),
+            service=True))
+        placed, failures = result.instance_arns, result.failures
         if placed:
             params = {"startedBy": primary["id"], "group": f"service:{self.name}",
                       "launchType": self.doc.get("launchType", "EC2")}
@@ -321,8 +317,15 @@ class Pass:
         del events[:-MAX_EVENTS]
 
 
-def _healthy(task: Row, definition: dict) -> bool:
+def _healthy(task: Row, definition: dict, now: datetime) -> bool:
+    """RUNNING for a while, and passing its container health checks if it has any.
+
+    A container that starts and dies at once is RUNNING for an instant: counting it
+    healthy then would let a bad revision replace a good one and call it complete."""
     if task.last_status != "RUNNING":
+        return False
+    started = task.doc.get("startedAt")
+    if started is None or now.timestamp() - started < STABLE_SECONDS:
         return False
     checked = any(c.get("healthCheck") for c in definition["containerDefinitions"])
     return task.doc.get("healthStatus") == "HEALTHY" if checked else \
@@ -333,26 +336,3 @@ def _stop_order(tasks: list[Row], draining: set[str]) -> list[Row]:
     """Old tasks to stop first: not yet running, then on draining instances, then the rest."""
     return sorted(tasks, key=lambda t: (t.last_status == "RUNNING",
                                         t.container_instance_arn not in draining))
-
-
-class _Spread:
-    """ECS's default placement for services, spread by zone then by instance, as an
-    ordering of first-fit's candidates (until the scheduler pipeline takes over)."""
-
-    def __init__(self, conn: Connection, service: Row, candidates: list[Candidate]):
-        self.candidates = candidates
-        tasks = task_store.of_service(conn, service.cluster_arn, service.name)
-        self.per_instance = Counter(t.container_instance_arn for t in tasks)
-        zones = attribute_store.of_targets(conn, service.cluster_arn,
-                                           [c.arn for c in candidates])
-        self.zone_of = {c.arn: zones[c.arn].get("ecs.availability-zone") for c in candidates}
-        self.per_zone = Counter(self.zone_of[t.container_instance_arn] for t in tasks
-                                if t.container_instance_arn in self.zone_of)
-
-    def ordered(self) -> list[Candidate]:
-        return sorted(self.candidates, key=lambda c: (self.per_zone[self.zone_of[c.arn]],
-                                                      self.per_instance[c.arn]))
-
-    def add(self, arn: str) -> None:
-        self.per_instance[arn] += 1
-        self.per_zone[self.zone_of[arn]] += 1

@@ -21,17 +21,28 @@ instance in `failures`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Callable, Hashable
 
 from nozama.api.errors import InvalidParameterException
 from nozama.model.cluster_query import ClusterQuery, parse_expression
 from nozama.model.resources import Requirements, shortfall
 from nozama.scheduler.state import ACTIVE, INACTIVE, InstanceState
 
-__all__ = ["AgentConnected", "DistinctInstance", "Feasibility", "Filter", "InstanceStatus",
-           "LaunchTypeCompatible", "MAX_CONSTRAINTS", "MemberOf", "RequiredAttributes",
-           "Resources", "compile_filters", "parse_constraints"]
+__all__ = [
+    "MAX_CONSTRAINTS",
+    "AgentConnected",
+    "DistinctInstance",
+    "Feasibility",
+    "Filter",
+    "InstanceStatus",
+    "LaunchTypeCompatible",
+    "MemberOf",
+    "RequiredAttributes",
+    "Resources",
+    "compile_filters",
+    "parse_constraints",
+]
 
 MAX_CONSTRAINTS = 10  # per task, the request's and the task definition's together
 # Subjects whose value changes as tasks are placed: such queries can't pick the view.

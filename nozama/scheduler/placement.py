@@ -60,6 +60,7 @@ class Placer:
         # during this request stays rejected: ranking leaves it out from then on (as the
         # cluster fills, tie groups fill with instances that have no room left).
         self.rejected: set = set()
+        self.exhausted: dict = {}  # tie groups holding only rejected instances (see ranked)
         check, rejected = self.feasibility.feasible, self.rejected
 
         def feasible(inst) -> bool:
@@ -74,7 +75,7 @@ class Placer:
         feasibility = self.feasibility
         view = self.state.view(feasibility.signature, feasibility.admits)
         chosen = select(ranked(self.state, view, self.strategies, self.group, self.need,
-                               self.rejected), self.feasible)
+                               self.rejected, self.exhausted), self.feasible)
         if chosen is None:
             return None
         self.state.apply(chosen.arn, self.group, self.need)

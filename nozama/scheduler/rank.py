@@ -25,15 +25,23 @@ memory), and only unusual combinations sort a tie group.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 from nozama.api.errors import InvalidParameterException
 from nozama.model.resources import Requirements
 from nozama.scheduler.state import CandidateView, ClusterState, InstanceState
 
-__all__ = ["INSTANCE_ID", "MAX_STRATEGIES", "RUN_TASK_DEFAULT", "SERVICE_DEFAULT", "Strategy",
-           "ZONE", "parse_strategies", "ranked"]
+__all__ = [
+    "INSTANCE_ID",
+    "MAX_STRATEGIES",
+    "RUN_TASK_DEFAULT",
+    "SERVICE_DEFAULT",
+    "ZONE",
+    "Strategy",
+    "parse_strategies",
+    "ranked",
+]
 
 MAX_STRATEGIES = 5  # ECS's limit per task or service
 INSTANCE_ID = "instanceId"
@@ -102,28 +110,37 @@ def _parse_one(kind: str | None, field: str | None) -> Strategy:
 
 class _Ranking:
     """What one ranking pass reads: the state, the request's view, its group and needs,
-    and the instances already known not to fit (left out of tie groups)."""
+    and what earlier passes of the same request learnt (see `ranked`)."""
 
-    __slots__ = ("state", "view", "group", "need", "rng", "rejected")
+    __slots__ = ("exhausted", "group", "need", "rejected", "rng", "state", "view")
 
     def __init__(self, state: ClusterState, view: CandidateView, group: str, need: Requirements,
-                 rejected: set | frozenset):
+                 rejected: set | frozenset, exhausted: dict | None):
         self.state, self.view, self.group, self.need = state, view, group, need
         self.rng = state.rng
         self.rejected = rejected
+        self.exhausted = exhausted
 
 
 def ranked(state: ClusterState, view: CandidateView, strategies: tuple[Strategy, ...],
-           group: str, need: Requirements, rejected: set | frozenset = frozenset()
-           ) -> Iterator[InstanceState]:
-    """The view's instances, best first, lazily; an instance may repeat, and those in
-    `rejected` may be left out (the caller knows they can't take the task)."""
-    return _rank_view(_Ranking(state, view, group, need, rejected), strategies)
+           group: str, need: Requirements, rejected: set | frozenset = frozenset(),
+           exhausted: dict | None = None) -> Iterator[InstanceState]:
+    """The view's instances, best first, lazily; an instance may repeat.
+
+    A caller placing several tasks of one request passes the same `rejected` (the
+    instances its filters turned down, which it adds to) and `exhausted` (a dict
+    kept here) to every pass: instances in `rejected` are not yielded again, and a
+    tie group found to hold nothing but rejected instances is skipped until it
+    gains members (a rejected instance never leaves one: nothing is placed on it).
+    As the cluster fills, the best-ranked tie groups fill with instances that have
+    no room left, and this keeps each pass from wading through them again.
+    """
+    return _rank_view(_Ranking(state, view, group, need, rejected, exhausted), strategies)
 
 
 def _rank_view(r: _Ranking, strategies: tuple[Strategy, ...]) -> Iterator[InstanceState]:
     if not strategies or strategies[0].type == "random":
-        return _random_slices(r, [(r.view.all.items, 0, len(r.view.all))], _same)
+        return _random_bags(r, [r.view.all])
     first, rest = strategies[0], strategies[1:]
     if first.type == "binpack":
         return _binpack(r, r.view.sorted_by(first.field, None), [None], first.field, rest)
@@ -156,7 +173,7 @@ def _within_values(r: _Ranking, attribute: str, values: list, rest: tuple[Strate
     """Instances whose `attribute` is one of `values` (a tie), ranked by the rest."""
     if not rest or rest[0].type == "random":
         buckets = r.view.buckets(attribute)
-        return _random_slices(r, [(buckets[v].items, 0, len(buckets[v])) for v in values], _same)
+        return _random_bags(r, [buckets[v] for v in values])
     following = rest[0]
     if following.type == "binpack":
         return _binpack(r, r.view.sorted_by(following.field, attribute), values,
@@ -174,7 +191,7 @@ def _spread_instances(r: _Ranking, levels: dict, values: list, rest: tuple[Strat
     for count in sorted({c for counts in by_count for c in counts}):
         bags = [counts[count] for counts in by_count if count in counts]
         if not rest or rest[0].type == "random":
-            yield from _random_slices(r, [(bag.items, 0, len(bag)) for bag in bags], _same)
+            yield from _random_bags(r, bags)
         else:
             yield from _rank_list(r, [i for bag in bags for i in bag], rest)
 
@@ -186,6 +203,17 @@ def _binpack(r: _Ranking, sorted_by: dict, values: list, resource: str,
     need = r.need
     amount, other = (need.cpu, need.memory) if resource == "cpu" else (need.memory, need.cpu)
     streams = [sorted_by[v].runs(amount, other) for v in values if v in sorted_by]
+    for tie in (_merge_runs(streams) if len(streams) > 1 else
+                (slices for _, slices in streams[0]) if streams else ()):
+        if not rest or rest[0].type == "random":
+            yield from _random_slices(r, tie, _instance_of_entry)
+        else:
+            yield from _rank_list(r, [e[2] for entries, lo, hi in tie for e in entries[lo:hi]],
+                                  rest)
+
+
+def _merge_runs(streams: list[Iterator]) -> Iterator[list]:
+    """Runs of several ResourceIndexes merged: the slices of the least amount first."""
     heads = [next(stream, None) for stream in streams]
     while True:
         least = min((head[0] for head in heads if head is not None), default=None)
@@ -196,11 +224,7 @@ def _binpack(r: _Ranking, sorted_by: dict, values: list, resource: str,
             if head is not None and head[0] == least:
                 tie += head[1]
                 heads[i] = next(streams[i], None)
-        if not rest or rest[0].type == "random":
-            yield from _random_slices(r, tie, _instance_of_entry)
-        else:
-            yield from _rank_list(r, [e[2] for entries, lo, hi in tie for e in entries[lo:hi]],
-                                  rest)
+        yield tie
 
 
 def _rank_list(r: _Ranking, items: list[InstanceState], strategies: tuple[Strategy, ...]
@@ -238,24 +262,44 @@ def _instance_of_entry(entry: tuple) -> InstanceState:
     return entry[2]
 
 
+def _random_bags(r: _Ranking, bags: list) -> Iterator[InstanceState]:
+    """The members of some Bags in random order, skipping bags known to be exhausted."""
+    exhausted = r.exhausted
+    if exhausted is None:
+        return _random_slices(r, [(bag.items, 0, len(bag)) for bag in bags], _same)
+    live = [bag for bag in bags if exhausted.get(bag) != len(bag)]
+    if not live:
+        return iter(())
+    return _exhaustible(r, live)
+
+
+def _exhaustible(r: _Ranking, bags: list) -> Iterator[InstanceState]:
+    yield from _random_slices(r, [(bag.items, 0, len(bag)) for bag in bags], _same)
+    # Reached only when the caller rejected every member: remember it.
+    for bag in bags:
+        r.exhausted[bag] = len(bag)
+
+
 def _random_slices(r: _Ranking, slices: list[tuple[list, int, int]], pick: Callable
                    ) -> Iterator[InstanceState]:
     """The items of some list slices in random order, lazily.
 
     A few uniform picks first (with replacement: a repeat is just rejected again),
     so a tie group of hundreds costs a handful of draws when most of it is
-    feasible; then a shuffle of the rest, so none is missed when most of it is
-    not. Either way the first feasible item yielded is uniform among the feasible
-    ones. Items known to be rejected are never yielded.
+    feasible; then the rest in a lazily shuffled order, so none is missed when
+    most of it is not. Either way the first feasible item yielded is uniform
+    among the feasible ones. Items known to be rejected are never yielded.
     """
     total = sum(hi - lo for _, lo, hi in slices)
     if total == 0:
         return
+    random, rejected = r.rng.random, r.rejected
     if total == 1:
         entries, lo, _ = next(s for s in slices if s[2] > s[1])
-        yield pick(entries[lo])
+        item = pick(entries[lo])
+        if item not in rejected:
+            yield item
         return
-    random, rejected = r.rng.random, r.rejected
     for _ in range(min(_TRIES, total)):
         at = int(random() * total)
         for entries, lo, hi in slices:
@@ -270,5 +314,10 @@ def _random_slices(r: _Ranking, slices: list[tuple[list, int, int]], pick: Calla
     else:
         items = [i for entries, lo, hi in slices for e in entries[lo:hi]
                  if (i := pick(e)) not in rejected]
-    r.rng.shuffle(items)
-    yield from items
+    # A lazy Fisher-Yates shuffle: only as many draws as items the caller looks at.
+    left = len(items)
+    while left:
+        at = int(random() * left)
+        yield items[at]
+        left -= 1
+        items[at] = items[left]

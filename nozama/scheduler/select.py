@@ -7,7 +7,7 @@ the cluster why, for the `failures` ECS returns (one reason per instance).
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from nozama.scheduler.feasibility import Feasibility
 from nozama.scheduler.state import ClusterState, InstanceState

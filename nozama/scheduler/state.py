@@ -27,10 +27,10 @@ from __future__ import annotations
 import bisect
 import random
 from collections import Counter, OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from operator import attrgetter
-from datetime import datetime, timezone
-from typing import Callable, Hashable, Iterable, Iterator
 
 from nozama.model.cluster_query import InstanceFacts
 from nozama.model.resources import Requirements
@@ -39,12 +39,13 @@ __all__ = ["ACTIVE", "DRAINING", "INACTIVE", "Bag", "CandidateView", "ClusterSta
            "InstanceState", "ResourceIndex"]
 
 ACTIVE, DRAINING, INACTIVE = "ACTIVE", "DRAINING", "INACTIVE"
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Views kept at once; each service with its own attribute-only memberOf has one.
 _MAX_VIEWS = 64
 # Group-count indexes per view (one per group and spread partition in use); the
 # least recently used goes first, so groups long gone don't cost memory or upkeep.
 _MAX_LEVELS = 512
+_STRIDE = 8  # blocks a binpack scan skips at once when none of them can fit the task
 
 
 @dataclass(slots=True, eq=False)
@@ -71,14 +72,14 @@ class InstanceState:
 
     @classmethod
     def from_description(cls, doc: dict, task_groups: dict[str, int] | None = None
-                         ) -> "InstanceState":
+                         ) -> InstanceState:
         """From a DescribeContainerInstances entry (remainingResources already net of
         the live tasks, whose groups come separately)."""
         values = {r["name"]: r for r in doc.get("remainingResources", [])}
         attributes = {a["name"]: a.get("value") for a in doc.get("attributes", [])}
         registered = doc.get("registeredAt") or _EPOCH
         if isinstance(registered, (int, float)):
-            registered = datetime.fromtimestamp(registered, timezone.utc)
+            registered = datetime.fromtimestamp(registered, UTC)
         ec2_id = doc.get("ec2InstanceId")
         return cls(
             arn=doc["containerInstanceArn"],
@@ -127,7 +128,7 @@ class InstanceState:
 class Bag:
     """A set with O(1) add, remove and uniform random pick: ties are broken at random."""
 
-    __slots__ = ("items", "_at")
+    __slots__ = ("_at", "items")
 
     def __init__(self, items: Iterable = ()):
         self.items: list = []
@@ -162,7 +163,7 @@ Levels = dict[Hashable, dict[int, Bag]]  # partition value -> group tasks on it 
 class CandidateView:
     """The instances that pass one set of static filters, with ranking indexes over them."""
 
-    def __init__(self, state: "ClusterState", members: list[InstanceState]):
+    def __init__(self, state: ClusterState, members: list[InstanceState]):
         self.state = state
         self.members = members  # registration order
         self.member_set = set(members)
@@ -234,7 +235,10 @@ class CandidateView:
             bag.remove(inst)
             if not bag:
                 del by_count[before]
-            by_count.setdefault(after, Bag()).add(inst)
+            bag = by_count.get(after)
+            if bag is None:
+                bag = by_count[after] = Bag()
+            bag.add(inst)
 
 
 class ResourceIndex:
@@ -248,13 +252,14 @@ class ResourceIndex:
     """
 
     BLOCK = 32
-    __slots__ = ("resource", "other", "blocks", "lasts", "others")
+    __slots__ = ("amount", "blocks", "lasts", "other", "others", "resource")
 
     def __init__(self, resource: str, members: Iterable[InstanceState]):
         self.resource = resource
+        self.amount = attrgetter("remaining_cpu" if resource == "cpu" else "remaining_memory")
         self.other = attrgetter("remaining_memory" if resource == "cpu" else "remaining_cpu")
         # orders are unique, so sorting never compares instances
-        entries = sorted(((i.remaining(resource), i.order, i) for i in members),
+        entries = sorted(((self.amount(i), i.order, i) for i in members),
                          key=lambda e: (e[0], e[1]))
         self.blocks = [entries[k:k + self.BLOCK] for k in range(0, len(entries), self.BLOCK)]
         self.lasts = [block[-1][:2] for block in self.blocks]
@@ -266,7 +271,7 @@ class ResourceIndex:
 
     def remove(self, inst: InstanceState) -> None:
         """Take out `inst`, before its remaining resources change."""
-        key = (inst.remaining(self.resource), inst.order)
+        key = (self.amount(inst), inst.order)
         b = bisect.bisect_left(self.lasts, key)
         block = self.blocks[b]
         del block[bisect.bisect_left(block, key)]
@@ -278,7 +283,7 @@ class ResourceIndex:
             del self.blocks[b], self.lasts[b], self.others[b]
 
     def add(self, inst: InstanceState) -> None:
-        entry = (inst.remaining(self.resource), inst.order, inst)
+        entry = (self.amount(inst), inst.order, inst)
         if not self.blocks:
             self.blocks.append([entry])
             self.lasts.append(entry[:2])
@@ -300,28 +305,35 @@ class ResourceIndex:
         """(remaining, slices of entries with it), least remaining >= need first, leaving
         out blocks (and leading entries) with less than `need_other` of the other resource."""
         blocks, others, other = self.blocks, self.others, self.other
+        n = len(blocks)
         b = bisect.bisect_left(self.lasts, (need,))
-        j = bisect.bisect_left(blocks[b], (need,)) if b < len(blocks) else 0
-        while b < len(blocks):
-            block = blocks[b]
+        j = bisect.bisect_left(blocks[b], (need,)) if b < n else 0
+        while b < n:
             if others[b] < need_other:
-                b, j = b + 1, 0
+                # A full cluster has long stretches of such blocks: stride over them.
+                while b + _STRIDE <= n and max(others[b:b + _STRIDE]) < need_other:
+                    b += _STRIDE
+                while b < n and others[b] < need_other:
+                    b += 1
+                j = 0
                 continue
-            while j < len(block) and other(block[j][2]) < need_other:
+            block = blocks[b]
+            size = len(block)
+            while j < size and other(block[j][2]) < need_other:
                 j += 1
-            if j == len(block):
+            if j == size:
                 b, j = b + 1, 0
                 continue
             value = block[j][0]
             slices = []
             while True:  # the run of `value` may go on into the next blocks
-                block = blocks[b]
                 end = bisect.bisect_left(block, (value + 1,), j)
                 if end > j and others[b] >= need_other:
                     slices.append((block, j, end))
-                if end < len(block) or b + 1 == len(blocks):
+                if end < len(block) or b + 1 == n:
                     break
                 b, j = b + 1, 0
+                block = blocks[b]
             yield value, slices
             j = end
             if j == len(blocks[b]):
@@ -411,15 +423,17 @@ class ClusterState:
         resized = need.cpu or need.memory
         if resized:
             for view in views:
-                view.unsort(inst)
+                if view._sorted:
+                    view.unsort(inst)
         inst.remaining_cpu -= sign * need.cpu
         inst.remaining_memory -= sign * need.memory
-        if sign > 0:
-            inst.used_ports.update(need.ports)
-            inst.used_ports_udp.update(need.ports_udp)
-        else:
-            inst.used_ports.difference_update(need.ports)
-            inst.used_ports_udp.difference_update(need.ports_udp)
+        if need.ports or need.ports_udp:
+            if sign > 0:
+                inst.used_ports.update(need.ports)
+                inst.used_ports_udp.update(need.ports_udp)
+            else:
+                inst.used_ports.difference_update(need.ports)
+                inst.used_ports_udp.difference_update(need.ports_udp)
         inst.running_tasks_count += sign
         after = before + sign
         if after:
@@ -433,7 +447,7 @@ class ClusterState:
                 counts = by_group[group] = Counter()
             counts[inst.attributes.get(attribute)] += sign
         for view in views:
-            if resized:
+            if resized and view._sorted:
                 view.resort(inst)
             view.regroup(inst, group, before, after)
         return inst

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from conftest import wait_for
+from conftest import AgentProcess, NozamaServer, wait_for
 
 
 def connected(ecs) -> list[str]:
@@ -203,3 +203,31 @@ def test_stop_service_deployment_rolls_back(ecs, three_zones):
     assert stopped["rollback"]["reason"] == "Rollback requested by StopServiceDeployment."
     with pytest.raises(ecs.exceptions.ConflictException):
         ecs.stop_service_deployment(serviceDeploymentArn=in_progress)
+
+
+def test_a_deployment_continues_after_the_control_plane_is_killed(tmp_path, region):
+    server = NozamaServer(["--data-dir", str(tmp_path / "cp")], tmp_path / "cp.log").start()
+    agents = [AgentProcess(server, region, f"{region}{z}", tmp_path / f"agent-{z}")
+              for z in "abc"]
+    try:
+        ecs = server.client("ecs", region)
+        for agent in agents:
+            agent.start()
+        wait_for(lambda: len(connected(ecs)) == 3)
+        ecs.create_service(serviceName="web", taskDefinition=definition(ecs), desiredCount=6)
+        steady(ecs)
+        second = definition(ecs)
+        ecs.update_service(service="web", taskDefinition=second)
+        wait_for(lambda: any(t["taskDefinitionArn"] == second for t in running_tasks(ecs)))
+        server.kill()
+        server.start()
+        ecs = server.client("ecs", region)
+        steady(ecs)
+        tasks = wait_for(lambda: len(found := running_tasks(ecs)) == 6 and found, timeout=30)
+        assert {t["taskDefinitionArn"] for t in tasks} == {second}
+        arns = ecs.list_tasks(serviceName="web")["taskArns"]
+        assert len(arns) == 6  # no extra or missing tasks
+    finally:
+        for agent in agents:
+            agent.stop()
+        server.stop()

@@ -142,3 +142,30 @@ def test_awslogs_output_reaches_cloudwatch_logs(ecs, docker_agent, server, regio
                                                   logStreamName=stream,
                                                   startFromHead=True)["events"], timeout=30)
     assert [e["message"] for e in events] == ["hello from nozama"]
+
+
+def test_a_service_whose_tasks_exit_at_once_rolls_back_by_itself(ecs, docker_agent):
+    good = ecs.register_task_definition(family="svc", containerDefinitions=[{
+        "name": "app", "image": IMAGE, "memory": 32, "command": ["sleep", "600"],
+        "stopTimeout": 1}])["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(serviceName="svc", taskDefinition=good, desiredCount=1,
+                       deploymentConfiguration={"deploymentCircuitBreaker": {
+                           "enable": True, "rollback": True}})
+    wait_for(lambda: ecs.describe_services(services=["svc"])["services"][0][
+        "deployments"][0]["rolloutState"] == "COMPLETED", timeout=60)
+    bad = ecs.register_task_definition(family="svc", containerDefinitions=[{
+        "name": "app", "image": IMAGE, "memory": 32, "command": ["sh", "-c", "exit 1"]}])[
+        "taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(service="svc", taskDefinition=bad)
+
+    def back_on_good():
+        svc = ecs.describe_services(services=["svc"])["services"][0]
+        done = svc["taskDefinition"] == good and len(svc["deployments"]) == 1 and \
+            svc["deployments"][0]["rolloutState"] == "COMPLETED"
+        return done and svc
+    svc = wait_for(back_on_good, timeout=180)
+    messages = [e["message"] for e in svc["events"]]
+    assert any("deployment failed" in m and "rolling back" in m for m in messages)
+    ecs.delete_service(service="svc", force=True)
+    wait_for(lambda: ecs.describe_services(services=["svc"])["services"][0]["status"] ==
+             "INACTIVE", timeout=60)

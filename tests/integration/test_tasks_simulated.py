@@ -212,3 +212,32 @@ def test_tasks_survive_a_control_plane_killed_and_restarted(tmp_path, region):
     finally:
         agent.stop()
         server.stop()
+
+
+def test_run_task_honours_placement_constraints_and_strategies(ecs, agents, region):
+    agents(3)
+    arns = wait_for(lambda: len(found := connected_instances(ecs)) == 3 and found)
+    definition = register(ecs, family="placed", memory=64)
+
+    distinct = ecs.run_task(taskDefinition=definition, count=3, placementConstraints=[
+        {"type": "distinctInstance"}])
+    assert len({t["containerInstanceArn"] for t in distinct["tasks"]}) == 3
+    crowded = ecs.run_task(taskDefinition=definition, count=1, group="family:placed",
+                           placementConstraints=[{"type": "distinctInstance"}])
+    assert crowded["tasks"] == []
+    assert {f["reason"] for f in crowded["failures"]} == {"DistinctInstance"}
+
+    zone_a = ecs.run_task(taskDefinition=definition, count=4, placementConstraints=[{
+        "type": "memberOf", "expression": f"attribute:ecs.availability-zone == {region}a"}])
+    assert {t["availabilityZone"] for t in zone_a["tasks"]} == {f"{region}a"}
+    nowhere = ecs.run_task(taskDefinition=definition, placementConstraints=[{
+        "type": "memberOf", "expression": "attribute:color == purple"}])
+    assert nowhere["tasks"] == [] and {f["reason"] for f in nowhere["failures"]} == {"MemberOf"}
+
+    packed = ecs.run_task(taskDefinition=definition, count=5, group="packed",
+                          placementStrategy=[{"type": "binpack", "field": "memory"}])
+    assert len({t["containerInstanceArn"] for t in packed["tasks"]}) == 1
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.run_task(taskDefinition=definition, placementConstraints=[{
+            "type": "memberOf", "expression": "attribute:color ==="}])
+    assert arns

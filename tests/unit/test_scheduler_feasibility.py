@@ -10,9 +10,17 @@ import pytest
 from nozama.api.errors import InvalidParameterException
 from nozama.model.cluster_query import parse_expression
 from nozama.model.resources import Requirements
-from nozama.scheduler.feasibility import (AgentConnected, DistinctInstance, InstanceStatus,
-                                          LaunchTypeCompatible, MemberOf, RequiredAttributes,
-                                          Resources, compile_filters, parse_constraints)
+from nozama.scheduler.feasibility import (
+    AgentConnected,
+    DistinctInstance,
+    InstanceStatus,
+    LaunchTypeCompatible,
+    MemberOf,
+    RequiredAttributes,
+    Resources,
+    compile_filters,
+    parse_constraints,
+)
 from nozama.scheduler.state import InstanceState
 
 

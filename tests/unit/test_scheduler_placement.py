@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 from collections import Counter
 
 import pytest
@@ -27,8 +28,10 @@ def cluster(n: int, seed: int = 1, **fields) -> ClusterState:
     return ClusterState([instance(i, **fields) for i in range(n)], seed=seed)
 
 
-def request(count: int, group: str = "service:web", need=Requirements(128, 256), **fields):
-    return PlacementRequest(count=count, requirements=need, group=group, **fields)
+def request(count: int, group: str = "service:web", need: Requirements | None = None,
+            **fields) -> PlacementRequest:
+    return PlacementRequest(count=count, requirements=need or Requirements(128, 256),
+                            group=group, **fields)
 
 
 def zones_of(state: ClusterState, arns: list[str]) -> Counter:
@@ -258,10 +261,10 @@ def test_many_requests_keep_every_placement_valid():
     """Capacity, ports and distinctInstance hold over a long mixed run."""
     state = cluster(30, seed=5, cpu=2048, memory=4096)
     kinds = [
-        dict(constraints=[{"type": "distinctInstance"}]),
-        dict(strategies=[{"type": "binpack", "field": "memory"}]),
-        dict(strategies=[ZONE_SPREAD, {"type": "binpack", "field": "cpu"}]),
-        dict(),
+        {"constraints": [{"type": "distinctInstance"}]},
+        {"strategies": [{"type": "binpack", "field": "memory"}]},
+        {"strategies": [ZONE_SPREAD, {"type": "binpack", "field": "cpu"}]},
+        {},
     ]
     placed = Counter()
     for n in range(60):
@@ -275,3 +278,54 @@ def test_many_requests_keep_every_placement_valid():
     for g in (f"service:s{i}" for i in range(0, 12, 4)):  # the distinctInstance groups
         assert max(i.task_groups.get(g, 0) for i in state.instances.values()) <= 1
     assert sum(placed.values()) == sum(i.running_tasks_count for i in state.instances.values())
+
+
+def _best_key(state: ClusterState, placer: Placer, inst: InstanceState) -> tuple:
+    key = []
+    for s in placer.strategies:
+        if s.type == "random":
+            break
+        if s.type == "binpack":
+            key.append(inst.remaining(s.field))
+        elif s.attribute is None:
+            key.append(inst.task_groups.get(placer.group, 0))
+        else:
+            counts = Counter()
+            for other in state.instances.values():
+                counts[other.attributes.get(s.attribute)] += other.task_groups.get(placer.group, 0)
+            value = inst.attributes.get(s.attribute)
+            key.append((1, 0) if value is None else (0, counts[value]))
+    return tuple(key)
+
+
+@pytest.mark.parametrize("strategies", [
+    None,
+    [{"type": "spread", "field": "instanceId"}],
+    [{"type": "binpack", "field": "memory"}],
+    [ZONE_SPREAD, {"type": "binpack", "field": "cpu"}],
+])
+def test_every_decision_is_the_best_feasible_one_while_the_cluster_fills(strategies):
+    """What a request remembers (rejected instances, exhausted tie groups) never hides
+    a feasible instance that ranks better than the one chosen."""
+    rng = random.Random(9)
+    insts = [instance(i, cpu=rng.choice([256, 512, 1024]), memory=rng.choice([512, 1024]))
+             for i in range(24)]
+    state = ClusterState(insts, seed=9)
+    for n in range(12):
+        group = f"service:s{n % 3}"
+        need = Requirements(rng.choice([32, 64, 128]), rng.choice([64, 128]))
+        constraints = [{"type": "distinctInstance"}] if n % 4 == 3 else []
+        placer = Placer(state, request(60, group=group, need=need, strategies=strategies,
+                                       constraints=constraints))
+        for _ in range(60):
+            feasible = [i for i in state.instances.values()
+                        if placer.feasibility.first_failure(i) is None]
+            best = min((_best_key(state, placer, i) for i in feasible), default=None)
+            arn = placer.next()
+            if arn is None:
+                assert best is None
+                break
+            chosen = state.instances[arn]
+            state.release(arn, group, need)  # rank it as it was before the placement
+            assert _best_key(state, placer, chosen) == best
+            state.apply(arn, group, need)

@@ -12,8 +12,15 @@ import pytest
 from nozama.api.errors import InvalidParameterException
 from nozama.model.resources import Requirements
 from nozama.scheduler.feasibility import compile_filters
-from nozama.scheduler.rank import (INSTANCE_ID, RUN_TASK_DEFAULT, SERVICE_DEFAULT, ZONE,
-                                   Strategy, parse_strategies, ranked)
+from nozama.scheduler.rank import (
+    INSTANCE_ID,
+    RUN_TASK_DEFAULT,
+    SERVICE_DEFAULT,
+    ZONE,
+    Strategy,
+    parse_strategies,
+    ranked,
+)
 from nozama.scheduler.select import select
 from nozama.scheduler.state import ClusterState, InstanceState
 
@@ -28,8 +35,10 @@ def instance(n: int, cpu: int = 1024, memory: int = 2048, groups: dict | None = 
                          task_groups=Counter(groups or {}))
 
 
-def choose(state: ClusterState, strategies: list[dict] | None, need=Requirements(1, 1),
-           group: str = GROUP, service: bool = True) -> InstanceState | None:
+def choose(state: ClusterState, strategies: list[dict] | None,
+           need: Requirements | None = None, group: str = GROUP, service: bool = True
+           ) -> InstanceState | None:
+    need = need or Requirements(1, 1)
     f = compile_filters(need, group, [])
     view = state.view(f.signature, f.admits)
     return select(ranked(state, view, parse_strategies(strategies, service=service), group,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -204,7 +204,7 @@ def test_instance_from_a_describe_container_instances_entry():
     assert (inst.remaining_cpu, inst.remaining_memory) == (512, 1024)
     assert inst.used_ports == {22, 80} and inst.launch_type == "EXTERNAL"
     assert inst.attributes == {"ecs.availability-zone": "us-east-1b", "gpu": None}
-    assert inst.registered_at == datetime.fromtimestamp(1700000000, timezone.utc)
+    assert inst.registered_at == datetime.fromtimestamp(1700000000, UTC)
     assert inst.agent_version == "1.80.0" and not inst.agent_connected
     assert inst.task_groups == {"service:web": 2} and inst.running_tasks_count == 2
     assert {r["name"]: r for r in inst.remaining_resources()}["PORTS"]["stringSetValue"] == \

@@ -11,6 +11,9 @@ from nozama.controllers.tasks import create_tasks, request_stop
 from nozama.model import arns
 from nozama.model.resources import requirements
 from nozama.scheduler.first_fit import Candidate, place
+from nozama.scheduler.load import cluster_state
+from nozama.scheduler.placement import PlacementRequest
+from nozama.scheduler.placement import place as schedule
 from nozama.services.ecs import handlers
 from nozama.services.ecs.common import (find_cluster, find_or_create_cluster, page_size,
                                         tags_from_request, tags_of)
@@ -59,11 +62,16 @@ def run_task(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         cluster = find_or_create_cluster(ctx, conn, params.get("cluster"))
         definition = _active_task_definition(ctx, conn, params["taskDefinition"])
-        instances = instance_store.scan(conn, cluster.arn, ("ACTIVE", "DRAINING"), None, 100000)
-        if not instances:
+        state = cluster_state(conn, cluster.arn)
+        if not state.instances:
             raise InvalidParameterException("No Container Instances were found in your cluster.")
         need = requirements(definition.doc, params.get("overrides"))
-        placed, failures = place(_candidates(conn, instances), need, count)
+        result = schedule(state, PlacementRequest(
+            count, need, params.get("group") or f"family:{definition.family}",
+            constraints=params.get("placementConstraints") or [],
+            strategies=params.get("placementStrategy"), task_definition=definition.doc,
+            launch_type=params.get("launchType", "EC2")))
+        placed, failures = result.instance_arns, result.failures
         tasks = create_tasks(ctx, conn, cluster, definition, placed, params,
                              tags_from_request(params.get("tags")))
     return {"tasks": tasks, "failures": failures}
