@@ -9,8 +9,9 @@ fresh SQLite data dir and one `nozama agent --runtime docker`):
      interleaved, 20 of each (--iterations), median and p90.
      Targets: Nozama median <= 1.3x docker's AND <= docker's + 150 ms.
   2. burst: 100 tasks at once on the one host, 10 concurrent RunTask calls of
-     count=10 until all 100 are RUNNING, against 100 concurrent `docker run -d`
-     until all have returned. Target: Nozama <= 1.5x docker's time.
+     count=10 until all 100 are RUNNING (DescribeTasks every 100 ms), against
+     100 concurrent `docker run -d` until all have returned; 2 rounds of each
+     in ABBA order (--burst-rounds), medians. Target: Nozama <= 1.5x docker's.
   3. agent idle footprint: RSS (VmRSS) and CPU (utime+stime) of the agent
      process over 30 s with no tasks, once fresh and once after it has run and
      stopped tasks that use the awslogs log driver (which loads botocore's
@@ -23,7 +24,7 @@ into steps from timestamps (the task's pullStartedAt / pullStoppedAt /
 startedAt, Docker's Created / State.StartedAt), so a miss shows where the time
 went.
 
-  python3 bench/tasks.py                 # ~4 minutes, prints the tables
+  python3 bench/tasks.py                 # ~4.5 minutes, prints the tables
   python3 bench/tasks.py --write-docs    # also updates docs/benchmarks.md
   python3 bench/tasks.py --only latency --iterations 50
 
@@ -52,7 +53,10 @@ AWSLOGS_GROUP = "/nozama-bench/tasks"
 BEGIN_MARK = "<!-- bench/tasks.py results: begin -->"
 END_MARK = "<!-- bench/tasks.py results: end -->"
 POLL = 0.010            # DescribeTasks interval while waiting for RUNNING (latency)
-BURST_POLL = 0.020      # the same in the burst, where each call describes up to 100 tasks
+# In the burst each DescribeTasks describes up to 100 tasks: polling that every 20 ms costs
+# the client and the server together ~0.3 CPU, which on a 2-CPU machine saturated by Docker
+# slowed Nozama's burst by 10-30%. Every 100 ms adds at most 0.1 s to a ~20 s figure.
+BURST_POLL = 0.100
 BUSY = 0.25             # background CPUs above which a phase is flagged as disturbed
 
 LATENCY_RATIO, LATENCY_EXTRA_MS = 1.3, 150.0
@@ -684,9 +688,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="length of each idle window (30)")
     parser.add_argument("--awslogs-tasks", type=int, default=3,
                         help="awslogs tasks run before the second idle window (3)")
-    parser.add_argument("--quiet-wait", type=float, default=20.0,
+    parser.add_argument("--quiet-wait", type=float, default=10.0,
                         help="seconds to wait at most for the machine to go idle (under "
-                        "0.3 CPU) before each phase and burst (20)")
+                        "0.3 CPU) before each phase and burst (10)")
     parser.add_argument("--only", nargs="+", choices=["latency", "burst", "idle"],
                         default=["latency", "burst", "idle"])
     parser.add_argument("--write-docs", action="store_true",

@@ -56,7 +56,7 @@ def instance_arn(engine):
     arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:container-instance/test/{uuid.uuid4().hex}"
     yield arn
     label = {"label": [f"{LABEL_INSTANCE}={arn}"]}
-    orphans = engine.containers.list(all=True, filters=label)
+    orphans = engine.containers.list(all=True, sparse=True, filters=label)
     volumes = engine.volumes.list(filters=label)
     for container in orphans:
         container.remove(force=True)
@@ -529,7 +529,7 @@ def test_cleanup_removes_the_task_containers(instance_arn, engine):
         finally:
             await agent.runtime.cleanup_task(task["taskArn"])
             await agent.runtime.close()
-        assert not engine.containers.list(all=True, filters=label)
+        assert not engine.containers.list(all=True, sparse=True, filters=label)
         assert not engine.volumes.list(filters=label)
     asyncio.run(main())
 

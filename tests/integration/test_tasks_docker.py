@@ -47,7 +47,8 @@ def _cluster_exists(ecs) -> bool:
 
 
 def _containers(engine, instance_arn: str) -> list:
-    return engine.containers.list(all=True, filters={
+    # sparse: no inspect per container, which races with the agent removing them.
+    return engine.containers.list(all=True, sparse=True, filters={
         "label": f"io.nozama.container-instance-arn={instance_arn}"})
 
 
