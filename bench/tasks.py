@@ -588,7 +588,7 @@ def report_lines(latency: Latency | None, burst: Burst | None, idles: list[Idle]
                          f"{min(ms):.0f}", f"{max(ms):.0f}"])
         out += table(["", "median ms", "p90 ms", "min ms", "max ms"], rows, "lrrrr")
         out += ["", "Where the time goes (median ms after the request was sent; "
-                "each column is a median on its own, so they need not add up):", ""]
+                "each row is a median on its own, so the rows need not add up):", ""]
         rows = [["Nozama: " + name, f"{statistics.median(s[key] for s in latency.nozama_steps):.0f}"]
                 for name, key in NOZAMA_STEPS]
         rows += [["docker: " + name, f"{statistics.median(s[key] for s in latency.docker_steps):.0f}"]
@@ -738,9 +738,8 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(2)
             cl.settle(timeout=args.quiet_wait)
             idles.append(measure_idle(
-                cluster, f"after {args.awslogs_tasks} awslogs tasks"
-                + (" (and the benchmarks above)" if len(args.only) > 1 else ""),
-                args.idle_seconds))
+                cluster, ("after the benchmarks above and " if len(args.only) > 1 else
+                          "after ") + f"{args.awslogs_tasks} awslogs tasks", args.idle_seconds))
     finally:
         cluster.close()
 
