@@ -20,6 +20,7 @@ import asyncio
 import copy
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import docker
@@ -29,15 +30,30 @@ from requests import RequestException
 from nozama.agent.runtimes import docker_config as config
 from nozama.agent.runtimes import docker_host as host
 from nozama.agent.runtimes.base import (
-    LABEL_INSTANCE, LABEL_TASK_ARN, ContainerStatus, HostResources, Runtime, TaskStatus,
+    LABEL_INSTANCE,
+    LABEL_TASK_ARN,
+    ContainerStatus,
+    HostResources,
+    Runtime,
+    TaskStatus,
 )
 from nozama.agent.runtimes.docker_events import RESYNC, EventWatcher
 from nozama.agent.runtimes.docker_host import TaskStartError
 from nozama.agent.runtimes.docker_logs import ContainerLogShipper, LogsClients
 from nozama.agent.runtimes.docker_ports import HostPortAllocator
 from nozama.agent.runtimes.docker_state import (
-    DOCKER_HEALTH, ContainerRecord, TaskRecord, condition_failure, condition_holds, exit_reason,
-    never_started, stop_order, stopped_reason_for, task_arn_of, task_from_inspect, task_health,
+    DOCKER_HEALTH,
+    ContainerRecord,
+    TaskRecord,
+    condition_failure,
+    condition_holds,
+    exit_reason,
+    never_started,
+    stop_order,
+    stopped_reason_for,
+    task_arn_of,
+    task_from_inspect,
+    task_health,
 )
 from nozama.clock import Clock
 from nozama.model.task_definitions import effective_network_mode
@@ -80,6 +96,11 @@ class DockerRuntime(Runtime):
         return docker.from_env(max_pool_size=POOL_SIZE)
 
     async def start(self) -> None:
+        # Every SDK call runs in a worker thread: give them as many threads as the SDK's
+        # connection pool, not asyncio's default of a few, or a burst of starts and stops
+        # queues behind one slow `docker stop`.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="docker"))
         self.client = await asyncio.to_thread(self._connect)
         info = await asyncio.to_thread(self.client.info)
         self._resources = self._resources_from(info)
