@@ -118,10 +118,13 @@ def reconcile_all(make_context) -> None:
         arns = [(row.region, row.arn) for row in store.live(conn)]
     for region, arn in arns:
         ctx = make_context(region)
-        with ctx.store.write() as conn:
-            row = store.get(conn, arn)
-            if row is not None and row.status != "INACTIVE":
-                Pass(ctx, conn, row).run()
+        try:
+            with ctx.store.write() as conn:
+                row = store.get(conn, arn)
+                if row is not None and row.status != "INACTIVE":
+                    Pass(ctx, conn, row).run()
+        except Exception:  # one service's trouble must not hold up the others
+            log.exception("reconciling %s failed", arn)
 
 
 class Pass:

@@ -231,3 +231,15 @@ def test_a_deployment_continues_after_the_control_plane_is_killed(tmp_path, regi
         for agent in agents:
             agent.stop()
         server.stop()
+
+
+def test_invalid_placement_is_refused_before_it_is_stored(ecs, three_zones):
+    td = definition(ecs)
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.create_service(serviceName="web", taskDefinition=td, desiredCount=1,
+                           placementConstraints=[{"type": "memberOf",
+                                                  "expression": "attribute:x ==="}])
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.create_service(serviceName="web", taskDefinition=td, desiredCount=1,
+                           placementStrategy=[{"type": "binpack", "field": "disk"}])
+    assert ecs.list_services()["serviceArns"] == []

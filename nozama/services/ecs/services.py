@@ -15,6 +15,8 @@ from nozama.api.errors import (ClientException, InvalidParameterException,
                                ServiceNotActiveException, ServiceNotFoundException)
 from nozama.controllers.services import new_deployment, supersede, wake_controller
 from nozama.model import arns
+from nozama.scheduler.feasibility import parse_constraints
+from nozama.scheduler.rank import parse_strategies
 from nozama.services.ecs import handlers
 from nozama.services.ecs.common import find_cluster, page_size, tags_from_request, tags_of
 from nozama.services.ecs.task_definitions import find as find_task_definition
@@ -59,6 +61,14 @@ def _configuration(given: dict | None, current: dict | None = None) -> dict:
     return merged
 
 
+def _check_placement(params: dict, name: str) -> None:
+    """Refuse constraints and strategies the scheduler can't read, before they are stored."""
+    if params.get("placementConstraints") is not None:
+        parse_constraints(params["placementConstraints"], f"service:{name}")
+    if params.get("placementStrategy"):
+        parse_strategies(params["placementStrategy"], service=True)
+
+
 def _check(params: dict) -> None:
     if params.get("desiredCount") is not None and params["desiredCount"] < 0:
         raise InvalidParameterException("desiredCount can't be negative.")
@@ -98,6 +108,7 @@ def create_service(ctx: RequestContext, params: dict) -> dict:
     if not params.get("taskDefinition"):
         raise InvalidParameterException("taskDefinition is required.")
     configuration = _configuration(params.get("deploymentConfiguration"))
+    _check_placement(params, name)
     new_tags = tags_from_request(params.get("tags"))
     with ctx.store.write() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
@@ -146,6 +157,7 @@ def update_service(ctx: RequestContext, params: dict) -> dict:
         row = find_service(ctx, conn, cluster, params["service"])
         if row.status != "ACTIVE":
             raise ServiceNotActiveException("Service was not ACTIVE.")
+        _check_placement(params, row.name)
         doc = dict(row.doc)
         desired = params.get("desiredCount", row.desired_count)
         redeploy = bool(params.get("forceNewDeployment"))

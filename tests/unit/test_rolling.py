@@ -1,0 +1,55 @@
+"""The bounds of ECS rolling deployments (controllers/rolling.py)."""
+
+import pytest
+
+from nozama.controllers.rolling import bounds, circuit_breaker_threshold, rolling_step
+
+
+@pytest.mark.parametrize("desired,low,high,expected", [
+    (4, 50, 100, (2, 4)),
+    (4, 100, 200, (4, 8)),
+    (3, 50, 100, (2, 3)),      # minimum healthy rounds up
+    (3, 0, 150, (0, 4)),       # maximum rounds down
+    (2, 100, 100, (1, 2)),     # 100/100 would never move: one task at a time
+    (0, 100, 200, (0, 0)),
+])
+def test_bounds_round_as_ecs_does(desired, low, high, expected):
+    assert bounds(desired, low, high) == expected
+
+
+def test_100_200_starts_all_new_tasks_then_stops_old_ones():
+    first = rolling_step(4, 100, 200, 0, 0, 4, 4)
+    assert (first.start, first.stop_old) == (4, 0)
+    done = rolling_step(4, 100, 200, 4, 4, 4, 4)
+    assert (done.start, done.stop_old) == (0, 4)
+
+
+def test_0_100_stops_old_tasks_first():
+    step = rolling_step(4, 0, 100, 0, 0, 4, 4)
+    assert (step.start, step.stop_old) == (0, 4)
+    after = rolling_step(4, 0, 100, 0, 0, 0, 0)
+    assert after.start == 4
+
+
+def test_50_100_replaces_in_halves():
+    step = rolling_step(4, 50, 100, 0, 0, 4, 4)
+    assert (step.start, step.stop_old) == (0, 2)
+    step = rolling_step(4, 50, 100, 0, 0, 2, 2)
+    assert (step.start, step.stop_old) == (2, 0)
+    step = rolling_step(4, 50, 100, 2, 2, 2, 2)
+    assert (step.start, step.stop_old) == (0, 2)
+
+
+def test_unhealthy_old_tasks_can_always_go():
+    step = rolling_step(2, 100, 200, 0, 0, 2, 0)
+    assert step.stop_old == 2
+
+
+def test_scale_in_stops_the_surplus():
+    step = rolling_step(2, 100, 200, 5, 5, 0, 0)
+    assert (step.start, step.stop_primary) == (0, 3)
+
+
+@pytest.mark.parametrize("desired,threshold", [(1, 3), (6, 3), (10, 5), (1000, 200)])
+def test_circuit_breaker_threshold(desired, threshold):
+    assert circuit_breaker_threshold(desired) == threshold
