@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--account-id must be 12 digits")
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic narrates every start-up at INFO; only its warnings matter here.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.command == "server":
         from nozama.cli.server import serve
         return serve(args)
