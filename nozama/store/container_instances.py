@@ -58,7 +58,7 @@ def mark_silent_disconnected(conn: Connection, seen_before) -> list[str]:
     """Instances whose agent has not polled since `seen_before` become disconnected."""
     arns = sql.column(conn, "SELECT arn FROM container_instances WHERE agent_connected = ? "
                             "AND agent_seen_at < ?", (True, seen_before))
-    for arn in arns:
-        sql.run(conn, "UPDATE container_instances SET agent_connected = ? WHERE arn = ?",
-                (False, arn))
+    if arns:
+        sql.run(conn, "UPDATE container_instances SET agent_connected = ? WHERE arn IN "
+                      f"({sql.placeholders(len(arns))})", (False, *arns))
     return arns

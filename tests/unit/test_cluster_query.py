@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import hypothesis
+import hypothesis.strategies
 import pytest
 
 from nozama.api.errors import InvalidParameterException
@@ -554,7 +556,6 @@ def test_non_strings_are_rejected(value):
 # ---------------------------------------------------------------- precedence against Python's own
 
 def test_random_boolean_trees_agree_with_python():
-    hypothesis = pytest.importorskip("hypothesis")
     st = hypothesis.strategies
     names = ["a", "b", "c", "d"]
     leaves = st.sampled_from(names).map(lambda n: (f"attribute:{n} == 1", n))
