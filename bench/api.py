@@ -721,7 +721,7 @@ def machine() -> dict:
 def versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
     out = {"python": platform.python_version()}
-    for package in ("nozama", "moto", "botocore", "uvicorn", "werkzeug", "SQLAlchemy"):
+    for package in ("nozama", "moto", "botocore", "httptools", "uvloop", "werkzeug", "SQLAlchemy"):
         try:
             out[package] = version(package)
         except PackageNotFoundError:

@@ -1,4 +1,4 @@
-"""The HTTP endpoint: an ASGI app that hands AWS requests to the gateway.
+"""The HTTP endpoint's application: AWS requests go to the gateway.
 
 Nozama's own routes live under /_nozama/ where no AWS API puts anything: the
 health check and the agents' channel. AWS handlers are short, indexed
@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+from typing import Awaitable
 
 from nozama import __version__
 from nozama.api import catalog
@@ -26,7 +27,6 @@ from nozama.services.ecs.container_instances import register_container_instance
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 16 * 1024 * 1024
 AGENT_PREFIX = "/_nozama/agent/v1/"
 
 
@@ -36,43 +36,17 @@ class App:
         self.started = time.monotonic()
         self.background: list[asyncio.Task] = []
 
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "lifespan":
-            return await self.lifespan(receive, send)
-        if scope["type"] != "http":
-            return
-        body = await _read_body(receive)
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        request = HttpRequest(
-            method=scope["method"], path=scope["path"],
-            raw_path=(scope.get("raw_path") or scope["path"].encode()).decode("latin-1"),
-            query_string=scope["query_string"].decode("latin-1"), headers=headers,
-            body=body or b"")
-        if body is None:
-            response = _json(413, {"message": "Request body too large"})
-        elif request.path.startswith(AGENT_PREFIX):
-            response = await self.agent_channel(request)
-        elif request.path.startswith("/_nozama/"):
-            response = self.internal(request)
-        else:
-            response = self.gateway.handle(request)
-        headers = [(k.encode(), v.encode()) for k, v in response.headers.items()]
-        headers.append((b"content-length", str(len(response.body)).encode()))
-        await send({"type": "http.response.start", "status": response.status,
-                    "headers": headers})
-        await send({"type": "http.response.body", "body": response.body})
+    def handle(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
+        """Answer a request: at once, or as a coroutine for the agents' long poll."""
+        if request.path.startswith(AGENT_PREFIX):
+            return self.agent_channel(request)
+        if request.path.startswith("/_nozama/"):
+            return self.internal(request)
+        return self.gateway.handle(request)
 
-    async def lifespan(self, receive, send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                self.start_background()
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                for task in self.background:
-                    task.cancel()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+    def stop_background(self) -> None:
+        for task in self.background:
+            task.cancel()
 
     def start_background(self) -> None:
         gateway = self.gateway
@@ -139,19 +113,3 @@ def _default(value):
     # Rows carry datetimes (registeredAt): the channel sends epoch seconds, like the API.
     return value.timestamp()
 
-
-async def _read_body(receive) -> bytes | None:
-    """The whole request body, or None when it is larger than MAX_BODY."""
-    chunks, size = [], 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            break
-    return b"".join(chunks)

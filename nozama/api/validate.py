@@ -65,14 +65,18 @@ def _check(shape: Shape, value, path: str, errors: list[str]) -> None:
 def _check_length(shape: Shape, value, path: str, errors: list[str], length: int) -> None:
     meta = shape.metadata
     low, high = meta.get("min"), meta.get("max")
-    shown = f"'{_clip(value)}'" if isinstance(value, str) else "list" if isinstance(value, list) \
-        else "map" if isinstance(value, dict) else "blob"
     if low is not None and length < low:
-        errors.append(f"Value {shown} at '{path}' failed to satisfy constraint: "
+        errors.append(f"Value {_shown(value)} at '{path}' failed to satisfy constraint: "
                       f"Member must have length greater than or equal to {low}")
     if high is not None and length > high:
-        errors.append(f"Value {shown} at '{path}' failed to satisfy constraint: "
+        errors.append(f"Value {_shown(value)} at '{path}' failed to satisfy constraint: "
                       f"Member must have length less than or equal to {high}")
+
+
+def _shown(value) -> str:
+    if isinstance(value, str):
+        return f"'{_clip(value)}'"
+    return "list" if isinstance(value, list) else "map" if isinstance(value, dict) else "blob"
 
 
 def _check_range(shape: Shape, value, path: str, errors: list[str]) -> None:

@@ -38,9 +38,18 @@ async def _main(config: AgentConfig) -> int:
     agent = Agent(config)
     runner = asyncio.ensure_future(agent.run())
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+
+    def stop() -> None:
         # Stop the agent, not its tasks: containers keep running and are adopted later.
-        loop.add_signal_handler(sig, runner.cancel)
+        # Python 3.11's asyncio.wait_for loses a cancellation that lands just as the
+        # awaited call completes (a long poll answered at that moment), so cancel
+        # again until the agent has really stopped.
+        if not runner.done():
+            runner.cancel()
+            loop.call_later(0.5, stop)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
     try:
         await runner
     except asyncio.CancelledError:

@@ -3,33 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
+import asyncio
+import gc
 import logging
 import signal
 
-import uvicorn
+import uvloop
 
 from nozama.api.gateway import Gateway
+from nozama.api.http_server import HttpServer
 from nozama.api.server import App
 from nozama.clock import Clock
 from nozama.store import Store
 from nozama.store.db import sqlite_url
 
 log = logging.getLogger("nozama")
-
-
-class _Server(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self):
-        # SIGINT/SIGTERM stop the server gracefully and the process exits 0;
-        # uvicorn's own handler would re-raise the signal after shutting down.
-        previous = {sig: signal.signal(sig, self.handle_exit)
-                    for sig in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
 
 
 def build_app(database_url: str, account_id: str = "000000000000") -> App:
@@ -41,15 +29,32 @@ def serve(args: argparse.Namespace) -> int:
     from nozama.cli.main import _default_data_dir
     url = args.database_url or sqlite_url(args.data_dir or _default_data_dir())
     app = build_app(url, args.account_id)
-    config = uvicorn.Config(app, host=args.host, port=args.port, loop="uvloop", http="httptools",
-                            lifespan="on", access_log=False, log_level="warning",
-                            timeout_graceful_shutdown=5)
-    server = _Server(config)
-    log.info("Nozama %s serving on http://%s:%d (store: %s)", _version(), args.host, args.port,
-             app.gateway.store.kind)
-    server.run()
-    app.gateway.store.close()
+    try:
+        uvloop.run(_serve(app, args.host, args.port))
+    finally:
+        app.gateway.store.close()
     return 0
+
+
+async def _serve(app: App, host: str, port: int) -> None:
+    """Serve until SIGINT or SIGTERM, then stop cleanly (the process exits 0)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    server = HttpServer(app.handle)
+    await server.start(host, port)
+    app.start_background()
+    # Everything loaded so far (botocore's models above all) lives as long as the
+    # process: moving it out of the collector's generations keeps full
+    # collections, and the pauses they put into request latency, short.
+    gc.collect()
+    gc.freeze()
+    log.info("Nozama %s serving on http://%s:%d (store: %s)", _version(), host, server.port,
+             app.gateway.store.kind)
+    await stop.wait()
+    app.stop_background()
+    await server.stop()
 
 
 def _version() -> str:

@@ -18,7 +18,7 @@ from nozama.api.context import RequestContext
 from nozama.api.errors import InvalidParameterException, ServiceError
 from nozama.controllers.notify import notifier
 from nozama.controllers.services import wake_controller
-from nozama.controllers.tasks import apply_report
+from nozama.controllers.tasks import apply_report, refresh_instance
 from nozama.model import arns
 from nozama.store import container_instances as instance_store
 from nozama.store import task_definitions as task_definition_store
@@ -67,11 +67,14 @@ async def poll(ctx: RequestContext, instance_arn: str, known_digest: str | None)
 def report(ctx: RequestContext, instance_arn: str, reports: list[dict]) -> dict:
     applied = 0
     with ctx.store.write() as conn:
+        now = ctx.clock.now()
         for item in reports:
             task = task_store.get(conn, item.get("taskArn", ""))
             # An agent speaks only for the tasks of its own instance.
             if task is not None and task.container_instance_arn == instance_arn:
-                applied += apply_report(conn, item, ctx.clock.now())
+                applied += apply_report(conn, task, item, now)
+        if applied:
+            refresh_instance(conn, instance_arn)
     if applied:
         wake_controller()
     return {"applied": applied}

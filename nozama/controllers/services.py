@@ -149,13 +149,19 @@ class Pass:
         self._count_failures(primary)
         definition = task_definition_store.get_by_arns(self.conn, [primary["taskDefinition"]])[
             primary["taskDefinition"]]
-        healthy = [t for t in mine if _healthy(t, definition.doc, self.now)]
+        breaker = self.doc["deploymentConfiguration"].get("deploymentCircuitBreaker", {})
+        # The stability window guards the decisions a crash just after start would make
+        # wrong: stopping old tasks for their replacements, and completing a deployment
+        # the circuit breaker must still be able to fail. With neither at stake, a
+        # RUNNING task (passing its health checks) is healthy at once.
+        stable_for = STABLE_SECONDS if old or breaker.get("enable") else 0.0
+        healthy = [t for t in mine if _healthy(t, definition.doc, self.now, stable_for)]
         old_healthy = [t for t in old if t.last_status == "RUNNING"]
         configuration = self.doc["deploymentConfiguration"]
         step = rolling_step(primary["desiredCount"], configuration["minimumHealthyPercent"],
                             configuration["maximumPercent"], len(mine), len(healthy), len(old),
                             len(old_healthy))
-        if self._tripped(primary):
+        if self._tripped(primary, breaker):
             step = rolling_step(0, 0, 100, 0, 0, 0, 0)
         if step.start and not self._throttled(primary):
             self._start(primary, definition, step.start)
@@ -237,11 +243,10 @@ class Pass:
         waited = (self.now - self.last_failure).total_seconds()
         return waited < delay
 
-    def _tripped(self, primary: dict) -> bool:
+    def _tripped(self, primary: dict, breaker: dict) -> bool:
         """Apply ECS's deployment circuit breaker; True when this deployment has failed."""
         if primary["rolloutState"] == "FAILED":
             return True
-        breaker = self.doc["deploymentConfiguration"].get("deploymentCircuitBreaker", {})
         threshold = circuit_breaker_threshold(primary["desiredCount"])
         if not breaker.get("enable") or primary["rolloutState"] != "IN_PROGRESS" or \
                 primary["failedTasks"] < threshold:
@@ -320,15 +325,16 @@ class Pass:
         del events[:-MAX_EVENTS]
 
 
-def _healthy(task: Row, definition: dict, now: datetime) -> bool:
-    """RUNNING for a while, and passing its container health checks if it has any.
+def _healthy(task: Row, definition: dict, now: datetime, stable_for: float) -> bool:
+    """RUNNING for `stable_for` seconds, and passing its container health checks if
+    it has any.
 
     A container that starts and dies at once is RUNNING for an instant: counting it
     healthy then would let a bad revision replace a good one and call it complete."""
     if task.last_status != "RUNNING":
         return False
     started = task.doc.get("startedAt")
-    if started is None or now.timestamp() - started < STABLE_SECONDS:
+    if started is None or now.timestamp() - started < stable_for:
         return False
     checked = any(c.get("healthCheck") for c in definition["containerDefinitions"])
     return task.doc.get("healthStatus") == "HEALTHY" if checked else \

@@ -63,12 +63,10 @@ def request_stop(conn: Connection, task: Row, reason: str, stop_code: str,
         refresh_instance(conn, task.container_instance_arn)
 
 
-def apply_report(conn: Connection, report: dict, now: datetime) -> bool:
+def apply_report(conn: Connection, task: Row, report: dict, now: datetime) -> bool:
     """Apply an agent's report on one task. Reports only move state forward, so a
-    repeated or late report changes nothing. Returns whether anything changed."""
-    task = task_store.get(conn, report.get("taskArn", ""))
-    if task is None:
-        return False
+    repeated or late report changes nothing. Returns whether anything changed.
+    The caller refreshes the task's instance (once for a whole batch of reports)."""
     doc = dict(task.doc)
     last_status = _forward(task.last_status, report.get("lastStatus"), TASK_ORDER)
     doc["lastStatus"] = last_status
@@ -88,8 +86,6 @@ def apply_report(conn: Connection, report: dict, now: datetime) -> bool:
     stopped_at = now if last_status == "STOPPED" and task.last_status != "STOPPED" \
         else task.stopped_at
     task_store.save(conn, task.arn, last_status=last_status, stopped_at=stopped_at, doc=doc)
-    if last_status != task.last_status:
-        refresh_instance(conn, task.container_instance_arn)
     return True
 
 

@@ -30,7 +30,6 @@ too.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable, Iterable
 from typing import NoReturn
@@ -690,9 +689,9 @@ def normalize_task_definition(request: dict) -> dict:
 
     The body is what DescribeTaskDefinition returns under `taskDefinition`,
     minus the members the store assigns. Raises ClientException when ECS would
-    refuse the request. The request is never modified.
+    refuse the request. The request is never modified; the body shares the
+    request's nested values that need no normalizing (environment, ...).
     """
-    request = copy.deepcopy(request)
     mode = effective_network_mode(request)
     task_cpu, task_memory = _validate(request, mode)
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from nozama.store import sql
+from nozama.store.tasks import PENDING_STATES
 
 ACTIVE_INSTANCE_STATES = ("ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING")
 
@@ -14,6 +15,23 @@ ACTIVE_INSTANCE_STATES = ("ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING")
 def get(conn: Connection, region: str, account: str, name: str):
     return sql.one(conn, "SELECT * FROM clusters WHERE region = ? AND account = ? AND name = ?",
                    (region, account, name))
+
+
+def get_described(conn: Connection, region: str, account: str, name: str):
+    """The cluster's row with the counts DescribeClusters shows, in one statement:
+    registered_count, running_count, pending_count and active_services_count."""
+    return sql.one(conn, f"""
+        SELECT c.*,
+          (SELECT count(*) FROM container_instances i WHERE i.cluster_arn = c.arn
+             AND i.status IN ({sql.placeholders(4)})) AS registered_count,
+          (SELECT count(*) FROM tasks t WHERE t.cluster_arn = c.arn
+             AND t.last_status = 'RUNNING') AS running_count,
+          (SELECT count(*) FROM tasks t WHERE t.cluster_arn = c.arn
+             AND t.last_status IN ({sql.placeholders(len(PENDING_STATES))})) AS pending_count,
+          (SELECT count(*) FROM services s WHERE s.cluster_arn = c.arn
+             AND s.status = 'ACTIVE') AS active_services_count
+        FROM clusters c WHERE c.region = ? AND c.account = ? AND c.name = ?""",
+                   (*ACTIVE_INSTANCE_STATES, *PENDING_STATES, region, account, name))
 
 
 def create(conn: Connection, region: str, account: str, name: str, arn: str,

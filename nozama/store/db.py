@@ -16,10 +16,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine
+
+from nozama.store import sql
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ class Store:
             _configure_sqlite(engine)
         else:
             engine = create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True)
+            _configure_psycopg()
         store = cls(engine)
         if migrate:
             store.migrate()
@@ -72,29 +76,36 @@ class Store:
         conn = getattr(self._local, "conn", None)
         if conn is None or conn.closed or conn.invalidated:
             conn = self._local.conn = self.engine.connect()
+            sql.attach_driver_connection(conn)
         return conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that commits when the block ends without an exception."""
         conn = self._connection()
-        with self._dropping_broken(conn), conn.begin():
+        with self._dropping_broken(conn):
+            driver = sql.driver_connection(conn)
             if self.kind == "sqlite":
-                conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
-            yield conn
+                driver.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                _end(conn, driver, commit=False)
+                raise
+            _end(conn, driver, commit=True)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A consistent snapshot for reads."""
         conn = self._connection()
         with self._dropping_broken(conn):
-            transaction = conn.begin()
+            driver = sql.driver_connection(conn)
+            if self.kind == "sqlite":
+                driver.execute("BEGIN")
             try:
-                if self.kind == "sqlite":
-                    conn.connection.driver_connection.execute("BEGIN")
                 yield conn
             finally:
-                transaction.rollback()
+                _end(conn, driver, commit=False)
 
     @contextmanager
     def _dropping_broken(self, conn: Connection) -> Iterator[None]:
@@ -114,12 +125,37 @@ class Store:
         self.engine.dispose()
 
 
+def _end(conn: Connection, driver, commit: bool) -> None:
+    """End the block's transaction on the driver's connection.
+
+    The hot paths run hand-written SQL on the driver's cursor (store/sql.py),
+    so transactions begin and end there too: SQLAlchemy's Transaction objects
+    cost more than the queries of a typical request. A block that also ran a
+    Core statement has made SQLAlchemy begin its own (bookkeeping-only)
+    transaction, which then ends through SQLAlchemy.
+    """
+    if conn.in_transaction():
+        conn.commit() if commit else conn.rollback()
+    elif commit:
+        driver.commit()
+    else:
+        driver.rollback()
+
+
 def _is_disconnect(error: Exception) -> bool:
     from sqlalchemy.exc import DBAPIError
     if isinstance(error, DBAPIError):
         return error.connection_invalidated
     name = type(error).__name__
     return name in ("OperationalError", "InterfaceError") and "sqlite" not in type(error).__module__
+
+
+def _configure_psycopg() -> None:
+    # The doc columns are large JSON documents: orjson reads and writes them several
+    # times faster than the json module psycopg uses by default.
+    from psycopg.types.json import set_json_dumps, set_json_loads
+    set_json_dumps(orjson.dumps)
+    set_json_loads(orjson.loads)
 
 
 def _configure_sqlite(engine: Engine) -> None:

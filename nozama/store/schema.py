@@ -113,6 +113,8 @@ tasks = _scoped(
     Index("ix_tasks_family", "cluster_arn", "family"),
     Index("ix_tasks_started_by", "cluster_arn", "started_by"),
     Index("ix_tasks_service", "cluster_arn", "service_name"),
+    # DescribeClusters counts running and pending tasks from this index alone.
+    Index("ix_tasks_status", "cluster_arn", "last_status"),
 )
 
 # CloudWatch Logs

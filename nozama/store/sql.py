@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import collections
 import functools
-import json
 from datetime import datetime, timezone
 
+import orjson
 from sqlalchemy import Connection
 
 _BOOLEAN_COLUMNS = frozenset({"agent_connected"})
@@ -70,8 +70,19 @@ def _is_sqlite(conn: Connection) -> bool:
     return conn.dialect.name == "sqlite"
 
 
+def attach_driver_connection(conn: Connection) -> None:
+    """Remember the driver's connection on `conn`: reaching it through
+    SQLAlchemy's proxies on every statement costs more than the lookup."""
+    conn.nozama_driver = conn.connection.driver_connection
+
+
+def driver_connection(conn: Connection):
+    driver = getattr(conn, "nozama_driver", None)
+    return driver if driver is not None else conn.connection.driver_connection
+
+
 def _cursor(conn: Connection):
-    return conn.connection.driver_connection.cursor()
+    return driver_connection(conn).cursor()
 
 
 def _statement(conn: Connection, sql: str) -> str:
@@ -84,16 +95,22 @@ def _format_style(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+_PLAIN = frozenset({str, int, float, type(None), bytes})
+
+
 def _params(conn: Connection, params: tuple) -> tuple:
     if _is_sqlite(conn):
-        return tuple(_to_sqlite(p) for p in params)
+        for p in params:
+            if type(p) not in _PLAIN:
+                return tuple(_to_sqlite(p) for p in params)
+        return params
     from psycopg.types.json import Json
     return tuple(Json(p) if isinstance(p, (dict, list)) else p for p in params)
 
 
 def _to_sqlite(value):
     if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"))
+        return orjson.dumps(value).decode()
     if isinstance(value, datetime):
         return sqlite_datetime(value)
     return value
@@ -123,7 +140,7 @@ def _row_maker(sqlite: bool, names: tuple[str, ...]):
 
 def _sqlite_converter(name: str):
     if name == "doc":
-        return json.loads
+        return orjson.loads
     if name.endswith("_at"):
         return _parse_datetime
     if name in _BOOLEAN_COLUMNS:

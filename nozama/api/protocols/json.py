@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import orjson
+
 from botocore.model import OperationModel
 
 from nozama.api.catalog import Service
@@ -17,6 +19,10 @@ def decode_json_body(body: bytes):
     if not body.strip():
         return {}
     try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass  # The standard parser has the words for what is wrong (or takes NaN and such).
+    try:
         return json.loads(body)
     except RecursionError:
         raise SerializationException("The request body nests too deeply.") from None
@@ -25,7 +31,9 @@ def decode_json_body(body: bytes):
 
 
 def encode_json(document) -> bytes:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    # orjson: about ten times the standard encoder's speed on the large documents
+    # (task definitions, services) that dominate response time.
+    return orjson.dumps(document)
 
 
 class JsonProtocol(Protocol):

@@ -25,17 +25,17 @@ CONTAINER_INSIGHTS = ("enabled", "disabled", "enhanced")
 
 def describe(conn: Connection, row: Row, include: list[str] | None = None,
              settings: bool = True) -> dict:
+    """The Cluster shape from a row of clusters.get_described."""
     include = include or []
     doc = row.doc
-    tasks = task_store.count_in_cluster(conn, row.arn)
     cluster = {
         "clusterArn": row.arn,
         "clusterName": row.name,
         "status": row.status,
-        "registeredContainerInstancesCount": store.registered_instance_count(conn, row.arn),
-        "runningTasksCount": tasks.get("RUNNING", 0),
-        "pendingTasksCount": sum(tasks.get(s, 0) for s in task_store.PENDING_STATES),
-        "activeServicesCount": service_store.count_active(conn, row.arn),
+        "registeredContainerInstancesCount": row.registered_count,
+        "runningTasksCount": row.running_count,
+        "pendingTasksCount": row.pending_count,
+        "activeServicesCount": row.active_services_count,
         "statistics": [],
         "capacityProviders": doc.get("capacityProviders", []),
         "defaultCapacityProviderStrategy": doc.get("defaultCapacityProviderStrategy", []),
@@ -51,6 +51,10 @@ def describe(conn: Connection, row: Row, include: list[str] | None = None,
     if "TAGS" in include or settings:
         cluster["tags"] = tags_of(conn, row.arn)
     return cluster
+
+
+def _described(ctx: RequestContext, conn: Connection, name: str) -> dict:
+    return describe(conn, store.get_described(conn, ctx.region, ctx.account_id, name))
 
 
 def _statistics(cluster: dict) -> list[dict]:
@@ -100,7 +104,7 @@ def create_cluster(ctx: RequestContext, params: dict) -> dict:
             store.save(conn, arn, "ACTIVE", new_cluster_doc(params))
             tag_store.remove_all(conn, arn)
         tag_store.put(conn, arn, new_tags)
-        return {"cluster": describe(conn, store.get(conn, ctx.region, ctx.account_id, name))}
+        return {"cluster": _described(ctx, conn, name)}
 
 
 @handlers.operation("DescribeClusters")
@@ -115,7 +119,7 @@ def describe_clusters(ctx: RequestContext, params: dict) -> dict:
                 name = cluster_name(ctx, reference)
             except ServiceError:
                 name = None
-            row = store.get(conn, ctx.region, ctx.account_id, name) if name else None
+            row = store.get_described(conn, ctx.region, ctx.account_id, name) if name else None
             if row is None:
                 failures.append({"arn": _failure_arn(ctx, reference), "reason": "MISSING"})
             else:
@@ -151,7 +155,7 @@ def update_cluster(ctx: RequestContext, params: dict) -> dict:
             if member in params:
                 doc[member] = params[member]
         store.save(conn, row.arn, row.status, doc)
-        return {"cluster": describe(conn, store.get(conn, ctx.region, ctx.account_id, row.name))}
+        return {"cluster": _described(ctx, conn, row.name)}
 
 
 @handlers.operation("UpdateClusterSettings")
@@ -174,4 +178,4 @@ def delete_cluster(ctx: RequestContext, params: dict) -> dict:
             raise ClusterContainsContainerInstancesException(
                 "The Cluster cannot be deleted while Container Instances are active or draining.")
         store.save(conn, row.arn, "INACTIVE", row.doc)
-        return {"cluster": describe(conn, store.get(conn, ctx.region, ctx.account_id, row.name))}
+        return {"cluster": _described(ctx, conn, row.name)}

@@ -1,0 +1,21 @@
+"""tasks by status, for the cluster's task counts
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+from alembic import op
+
+
+revision = '0005'
+down_revision = '0004'
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.create_index('ix_tasks_status', ['cluster_arn', 'last_status'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.drop_index('ix_tasks_status')
