@@ -165,6 +165,11 @@ def results_markdown(rounds: list[dict], args, started: str) -> str:
         f"{verdict}  median time to steady state {median:.2f} s, worst {max(steady):.2f} s "
         f"(target < {TARGET_SECONDS:g} s); all RUNNING after {statistics.median(running):.2f} s "
         "(median).",
+        "",
+        "The service has no deployment circuit breaker (ECS's default). With one, a deployment "
+        "also waits until its tasks have been RUNNING for 3 seconds (the stability window of "
+        "nozama/controllers/services.py) before it completes, so that a task that crashes at "
+        "once can still fail it.",
         END_MARK,
     ]
     return "\n".join(lines)

@@ -82,7 +82,7 @@ class HttpConnection(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.queue: collections.deque[tuple[HttpRequest, bool]] = collections.deque()
         self.waiting: asyncio.Task | None = None   # an awaited handler in flight
-        self.idle_timer: asyncio.TimerHandle | None = None
+        self.last_active = 0.0
         self._reset()
 
     def _reset(self) -> None:
@@ -97,17 +97,16 @@ class HttpConnection(asyncio.Protocol):
     def connection_made(self, transport) -> None:
         self.transport = transport
         self.server.connections.add(self)
-        self._arm_idle_timer()
+        self.last_active = time.monotonic()
 
     def connection_lost(self, exc) -> None:
         self.server.connections.discard(self)
-        self._cancel_idle_timer()
         if self.waiting is not None:
             self.waiting.cancel()
         self.transport = None
 
     def data_received(self, data: bytes) -> None:
-        self._cancel_idle_timer()
+        self.last_active = time.monotonic()
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -201,23 +200,11 @@ class HttpConnection(asyncio.Protocol):
         if not keep_alive:
             self.transport.close()
             self.transport = None
-        elif not self.queue:
-            self._arm_idle_timer()
 
     def _fail(self, status: int, message: str) -> None:
         if self.transport is not None:
             self.queue.clear()
             self._respond(_error(status, message), keep_alive=False)
-
-    def _arm_idle_timer(self) -> None:
-        self._cancel_idle_timer()
-        self.idle_timer = asyncio.get_running_loop().call_later(KEEP_ALIVE_SECONDS,
-                                                                self.close_if_idle)
-
-    def _cancel_idle_timer(self) -> None:
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
-            self.idle_timer = None
 
     def close_if_idle(self) -> None:
         if self.transport is not None and self.waiting is None and not self.queue:
@@ -245,6 +232,16 @@ class HttpServer:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: HttpConnection(self), host, port,
                                                 reuse_address=True, backlog=1024)
+        self._sweeper = asyncio.ensure_future(self._close_idle_connections())
+
+    async def _close_idle_connections(self) -> None:
+        # One sweep every few seconds costs less than a timer per request.
+        while True:
+            await asyncio.sleep(KEEP_ALIVE_SECONDS / 8)
+            idle_since = time.monotonic() - KEEP_ALIVE_SECONDS
+            for connection in list(self.connections):
+                if connection.last_active < idle_since:
+                    connection.close_if_idle()
 
     @property
     def port(self) -> int:
@@ -258,6 +255,7 @@ class HttpServer:
         agents simply repeat against the next server.
         """
         self.closing = True
+        self._sweeper.cancel()
         self._server.close()
         for connection in list(self.connections):
             if connection.transport is not None:

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Row
 
 from nozama.api.context import RequestContext
 from nozama.controllers.rolling import circuit_breaker_threshold, rolling_step
-from nozama.controllers.tasks import create_tasks, request_stop
+from nozama.controllers.tasks import create_tasks, refresh_instance, request_stop
 from nozama.model.resources import requirements
 from nozama.scheduler.load import cluster_state
 from nozama.scheduler.placement import PlacementRequest, place
@@ -140,8 +140,7 @@ class Pass:
 
     def run(self) -> None:
         primary = self.doc["deployments"][0]
-        tasks = [t for t in task_store.of_service(self.conn, self.service.cluster_arn, self.name)
-                 if t.desired_status == "RUNNING"]
+        tasks = task_store.live_of_service(self.conn, self.service.cluster_arn, self.name)
         draining = self._draining_instances()
         mine = [t for t in tasks if t.deployment_id == primary["id"]
                 and t.container_instance_arn not in draining]
@@ -168,7 +167,7 @@ class Pass:
         if step.stop_old:
             self._stop(_stop_order(old, draining)[:step.stop_old], primary)
         if step.stop_primary:
-            self._stop(self._scale_in_order(mine)[:step.stop_primary], primary)
+            self._stop(self._scale_in_order(self._with_docs(mine))[:step.stop_primary], primary)
         self._update_counts(primary, mine, old)
         self._finish(primary, mine, healthy, old, definition)
         for deployment in self.doc["deployments"]:
@@ -203,10 +202,19 @@ class Pass:
             self._event(f"(service {self.name}) was unable to place a task because no container "
                         f"instance met all of its requirements. Reason: {reason}.", once=True)
 
+    def _with_docs(self, tasks: list[Row]) -> list[Row]:
+        """The full rows of tasks the pass read without their documents."""
+        full = {t.arn: t for t in task_store.get_many(self.conn, self.service.cluster_arn,
+                                                       [t.arn for t in tasks])}
+        return [full[t.arn] for t in tasks]
+
     def _stop(self, tasks: list[Row], primary: dict) -> None:
-        for task in tasks:
+        for task in self._with_docs(tasks):
             request_stop(self.conn, task, f"Scaling activity initiated by (deployment "
-                         f"{primary['id']})", "ServiceSchedulerInitiated", self.now)
+                         f"{primary['id']})", "ServiceSchedulerInitiated", self.now,
+                         refresh=False)
+        for instance in {t.container_instance_arn for t in tasks if t.container_instance_arn}:
+            refresh_instance(self.conn, instance)
         if tasks:
             ids = " ".join(f"(task {t.arn.rsplit('/', 1)[1]})" for t in tasks)
             self._event(f"(service {self.name}) has stopped {len(tasks)} running tasks: {ids}.")
@@ -227,11 +235,10 @@ class Pass:
     # ------------------------------------------------------------ bookkeeping
 
     def _count_failures(self, primary: dict) -> None:
-        stopped = task_store.stopped_of_deployment(self.conn, self.service.cluster_arn,
-                                                   primary["id"])
-        failed = [t for t in stopped if t.doc.get("stopCode") in FAILED_START_CODES]
-        primary["failedTasks"] = len(failed)
-        self.last_failure = max((t.stopped_at for t in failed if t.stopped_at), default=None)
+        failures = task_store.failures_of_deployment(self.conn, self.service.cluster_arn,
+                                                     primary["id"], FAILED_START_CODES)
+        primary["failedTasks"] = failures.failed
+        self.last_failure = failures.last_stopped_at
 
     def _throttled(self, primary: dict) -> bool:
         """Like ECS's service throttle: after repeated failures, wait longer and longer
@@ -333,12 +340,10 @@ def _healthy(task: Row, definition: dict, now: datetime, stable_for: float) -> b
     healthy then would let a bad revision replace a good one and call it complete."""
     if task.last_status != "RUNNING":
         return False
-    started = task.doc.get("startedAt")
-    if started is None or now.timestamp() - started < stable_for:
+    if task.started_at is None or (now - task.started_at).total_seconds() < stable_for:
         return False
     checked = any(c.get("healthCheck") for c in definition["containerDefinitions"])
-    return task.doc.get("healthStatus") == "HEALTHY" if checked else \
-        task.doc.get("healthStatus") != "UNHEALTHY"
+    return task.health_status == "HEALTHY" if checked else task.health_status != "UNHEALTHY"
 
 
 def _stop_order(tasks: list[Row], draining: set[str]) -> list[Row]:

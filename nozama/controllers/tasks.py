@@ -8,7 +8,7 @@ kept as running sums that could drift.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import Connection, Row
 
@@ -45,8 +45,9 @@ def refresh_instance(conn: Connection, instance_arn: str) -> None:
 
 
 def request_stop(conn: Connection, task: Row, reason: str, stop_code: str,
-                 now: datetime) -> None:
-    """Set a task's desired status to STOPPED; its agent does the stopping."""
+                 now: datetime, refresh: bool = True) -> None:
+    """Set a task's desired status to STOPPED; its agent does the stopping.
+    With refresh=False the caller refreshes the task's instance itself."""
     if task.desired_status == "STOPPED":
         return
     doc = {**task.doc, "desiredStatus": "STOPPED", "stopCode": stop_code,
@@ -55,11 +56,11 @@ def request_stop(conn: Connection, task: Row, reason: str, stop_code: str,
         # Never reached an agent: nothing runs, so it is stopped at once.
         doc.update(lastStatus="STOPPED", stoppedAt=now.timestamp())
         task_store.save(conn, task.arn, desired_status="STOPPED", last_status="STOPPED",
-                        stopped_at=now, doc=doc)
+                        stopped_at=now, stop_code=stop_code, doc=doc)
     else:
-        task_store.save(conn, task.arn, desired_status="STOPPED", doc=doc)
+        task_store.save(conn, task.arn, desired_status="STOPPED", stop_code=stop_code, doc=doc)
         notifier.changed(task.container_instance_arn)
-    if task.container_instance_arn:
+    if task.container_instance_arn and refresh:
         refresh_instance(conn, task.container_instance_arn)
 
 
@@ -85,8 +86,16 @@ def apply_report(conn: Connection, task: Row, report: dict, now: datetime) -> bo
         return False
     stopped_at = now if last_status == "STOPPED" and task.last_status != "STOPPED" \
         else task.stopped_at
-    task_store.save(conn, task.arn, last_status=last_status, stopped_at=stopped_at, doc=doc)
+    started = doc.get("startedAt")
+    task_store.save(conn, task.arn, last_status=last_status, stopped_at=stopped_at,
+                    started_at=_from_epoch(started) if started is not None else None,
+                    health_status=doc.get("healthStatus") or "UNKNOWN",
+                    stop_code=doc.get("stopCode"), doc=doc)
     return True
+
+
+def _from_epoch(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, timezone.utc)
 
 
 def _forward(current: str, reported: str | None, order: dict[str, int]) -> str:

@@ -49,7 +49,9 @@ task_definitions = _scoped(
     Column("registered_at", DateTime(timezone=True), nullable=False),
     Column("doc", JSON, nullable=False),
     UniqueConstraint("region", "account", "family", "revision", name="uq_task_definitions_rev"),
-    Index("ix_task_definitions_status", "region", "account", "status", "family", "revision"),
+    # ListTaskDefinitions reads the ARNs from the index alone.
+    Index("ix_task_definitions_status", "region", "account", "status", "family", "revision",
+          "arn"),
 )
 
 container_instances = _scoped(
@@ -106,6 +108,10 @@ tasks = _scoped(
     Column("desired_status", String(32), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("stopped_at", DateTime(timezone=True)),
+    # Copies of the doc's startedAt, healthStatus and stopCode, for the service controller.
+    Column("started_at", DateTime(timezone=True)),
+    Column("health_status", String(16), nullable=False, server_default="UNKNOWN"),
+    Column("stop_code", String(64)),
     Column("version", BigInteger, nullable=False, default=1),
     Column("doc", JSON, nullable=False),
     Index("ix_tasks_cluster", "cluster_arn", "desired_status", "arn"),
@@ -115,6 +121,7 @@ tasks = _scoped(
     Index("ix_tasks_service", "cluster_arn", "service_name"),
     # DescribeClusters counts running and pending tasks from this index alone.
     Index("ix_tasks_status", "cluster_arn", "last_status"),
+    Index("ix_tasks_deployment", "deployment_id"),
 )
 
 # CloudWatch Logs

@@ -68,13 +68,24 @@ def search(conn: Connection, cluster_arn: str, filters: dict, desired_status: st
                       (cluster_arn, desired_status, *filters.values(), after or "", limit))
 
 
-def of_service(conn: Connection, cluster_arn: str, service_name: str) -> list:
-    """The service's tasks that are not STOPPED yet."""
-    return sql.all_rows(conn, "SELECT * FROM tasks WHERE cluster_arn = ? AND service_name = ? "
-                              "AND last_status != 'STOPPED' ORDER BY id",
+# What the service controller reads of each task on every pass: no doc to decode.
+_SERVICE_COLUMNS = ("id, arn, container_instance_arn, deployment_id, last_status, desired_status, "
+                    "started_at, health_status")
+
+
+def live_of_service(conn: Connection, cluster_arn: str, service_name: str) -> list:
+    """The service's tasks that run or are meant to (not stopped), without their docs."""
+    return sql.all_rows(conn, f"SELECT {_SERVICE_COLUMNS} FROM tasks WHERE cluster_arn = ? AND "
+                              "service_name = ? AND desired_status = 'RUNNING' AND last_status != 'STOPPED' "
+                              "ORDER BY id",
                         (cluster_arn, service_name))
 
 
-def stopped_of_deployment(conn: Connection, cluster_arn: str, deployment_id: str) -> list:
-    return sql.all_rows(conn, "SELECT * FROM tasks WHERE cluster_arn = ? AND deployment_id = ? "
-                              "AND last_status = 'STOPPED'", (cluster_arn, deployment_id))
+def failures_of_deployment(conn: Connection, cluster_arn: str, deployment_id: str,
+                           stop_codes: tuple[str, ...]):
+    """(count, latest stopped_at) of the deployment's tasks stopped with one of `stop_codes`."""
+    return sql.one(conn, "SELECT count(*) AS failed, max(stopped_at) AS last_stopped_at "
+                         "FROM tasks WHERE cluster_arn = ? AND deployment_id = ? AND "
+                         f"last_status = 'STOPPED' AND stop_code IN "
+                         f"({sql.placeholders(len(stop_codes))})",
+                   (cluster_arn, deployment_id, *stop_codes))

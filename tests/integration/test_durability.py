@@ -104,3 +104,42 @@ def test_migrations_produce_exactly_the_schema(backend, tmp_path):
     with store.read() as conn:
         assert conn.execute(sqlalchemy.text("SELECT value FROM tags")).scalar() == "v"
     store.close()
+
+
+def test_upgrading_to_the_task_health_columns_keeps_and_copies_task_state(backend, tmp_path):
+    """Migration 0006 copies each task's startedAt, healthStatus and stopCode into columns."""
+    from alembic import command
+    from alembic.config import Config
+
+    from nozama.store.db import MIGRATIONS, sqlite_url
+    url = store_args(backend, tmp_path)[1]
+    if backend == "sqlite":
+        url = sqlite_url(url)
+    store = Store.open(url, migrate=False)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with store.write() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0005")
+    insert = sqlalchemy.text(
+        "INSERT INTO tasks (region, account, cluster_arn, arn, task_definition_arn, family, "
+        "launch_type, last_status, desired_status, created_at, version, doc) VALUES "
+        "('r', 'a', 'c', :arn, 'td', 'f', 'EC2', :status, 'RUNNING', :created, 1, :doc)")
+    with store.write() as conn:
+        conn.execute(insert, {"arn": "t-running", "status": "RUNNING",
+                              "created": "2026-01-01 00:00:00.000000",
+                              "doc": '{"startedAt": 1767225600.5, "healthStatus": "HEALTHY"}'})
+        conn.execute(insert, {"arn": "t-stopped", "status": "STOPPED",
+                              "created": "2026-01-01 00:00:00.000000",
+                              "doc": '{"stopCode": "EssentialContainerExited"}'})
+    store.migrate()
+    with store.read() as conn:
+        rows = {r.arn: r for r in conn.execute(sqlalchemy.text(
+            "SELECT arn, started_at, health_status, stop_code FROM tasks"))}
+    assert rows["t-running"].health_status == "HEALTHY"
+    assert rows["t-running"].stop_code is None
+    assert str(rows["t-running"].started_at).startswith("2026-01-01 00:00:00.5")
+    assert rows["t-stopped"].started_at is None
+    assert rows["t-stopped"].health_status == "UNKNOWN"
+    assert rows["t-stopped"].stop_code == "EssentialContainerExited"
+    store.close()

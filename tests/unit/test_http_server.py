@@ -195,3 +195,17 @@ def test_an_upgrade_request_is_answered_as_plain_http():
                                      b"Upgrade: h2c\r\n\r\n")
     [(status, _, body)] = _run(scenario)
     assert (status, body) == (200, b"GET /u q= len=0 x=")
+
+
+def test_an_idle_keep_alive_connection_is_closed(monkeypatch):
+    monkeypatch.setattr(http_server, "KEEP_ALIVE_SECONDS", 0.4)
+
+    async def scenario(port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
+        response = await asyncio.wait_for(_read_response(reader), 5)
+        rest = await asyncio.wait_for(reader.read(), 5)  # EOF once the server closes it
+        writer.close()
+        return response, rest
+    (status, headers, _), rest = _run(scenario)
+    assert status == 200 and "connection" not in headers and rest == b""

@@ -41,6 +41,7 @@ class SimulatedRuntime(Runtime):
         self.pull_seconds = pull_seconds
         self.start_seconds = start_seconds
         self.state_path = Path(state_path) if state_path else None
+        self.save_queued = False
         self.tasks: dict[str, TaskStatus] = {}
         self.stop_timeouts: dict[str, float] = {}
         self.timers: dict[str, list[asyncio.TimerHandle]] = {}
@@ -53,6 +54,8 @@ class SimulatedRuntime(Runtime):
         for handles in self.timers.values():
             for handle in handles:
                 handle.cancel()
+        if self.save_queued:
+            self._write_state()
 
     def resources(self) -> HostResources:
         return self.host
@@ -155,9 +158,16 @@ class SimulatedRuntime(Runtime):
         self.on_change(_copy(status))
 
     def _save(self) -> None:
-        if self.state_path is not None:
-            self.state_path.write_text(json.dumps(
-                [_status_to_json(s) for s in self.tasks.values()]))
+        # One write for all the changes of this loop iteration (a burst of starts would
+        # otherwise rewrite the file once per task). It is queued before the agent's
+        # reporter wakes, so what the control plane hears of is always on disk first.
+        if self.state_path is not None and not self.save_queued:
+            self.save_queued = True
+            asyncio.get_running_loop().call_soon(self._write_state)
+
+    def _write_state(self) -> None:
+        self.save_queued = False
+        self.state_path.write_text(json.dumps([_status_to_json(s) for s in self.tasks.values()]))
 
 
 def _copy(status: TaskStatus) -> TaskStatus:
