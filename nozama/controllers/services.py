@@ -162,7 +162,11 @@ class Pass:
                             len(old_healthy))
         if self._tripped(primary, breaker):
             step = rolling_step(0, 0, 100, 0, 0, 0, 0)
-        if step.start and not self._throttled(primary):
+        if step.start and self._throttled(primary):
+            self._event(f"(service {self.name}) is unable to consistently start tasks "
+                        "successfully. For more information, see the Troubleshooting section "
+                        "of the Amazon ECS Developer Guide.", once=True)
+        elif step.start:
             self._start(primary, definition, step.start)
         if step.stop_old:
             self._stop(_stop_order(old, draining)[:step.stop_old], primary)

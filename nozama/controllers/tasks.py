@@ -77,6 +77,8 @@ def apply_report(conn: Connection, task: Row, report: dict, now: datetime) -> bo
         if report.get(member) is not None and (member == "healthStatus" or member not in doc):
             doc[member] = report[member]
     if last_status == "STOPPED":
+        # As in ECS, a task that has stopped (on its own or as asked) is desired STOPPED.
+        doc["desiredStatus"] = "STOPPED"
         doc.setdefault("stoppedAt", now.timestamp())
         doc.setdefault("executionStoppedAt", doc["stoppedAt"])
         for member in ("stopCode", "stoppedReason"):
@@ -87,7 +89,8 @@ def apply_report(conn: Connection, task: Row, report: dict, now: datetime) -> bo
     stopped_at = now if last_status == "STOPPED" and task.last_status != "STOPPED" \
         else task.stopped_at
     started = doc.get("startedAt")
-    task_store.save(conn, task.arn, last_status=last_status, stopped_at=stopped_at,
+    task_store.save(conn, task.arn, last_status=last_status, desired_status=doc["desiredStatus"],
+                    stopped_at=stopped_at,
                     started_at=_from_epoch(started) if started is not None else None,
                     health_status=doc.get("healthStatus") or "UNKNOWN",
                     stop_code=doc.get("stopCode"), doc=doc)

@@ -243,3 +243,65 @@ def test_invalid_placement_is_refused_before_it_is_stored(ecs, three_zones):
         ecs.create_service(serviceName="web", taskDefinition=td, desiredCount=1,
                            placementStrategy=[{"type": "binpack", "field": "disk"}])
     assert ecs.list_services()["serviceArns"] == []
+
+
+def _stopping_at(task: dict) -> float:
+    return task["stoppingAt"].timestamp()
+
+
+def _tasks_of(ecs, name="web") -> list[dict]:
+    arns = ecs.list_tasks(serviceName=name)["taskArns"] + \
+        ecs.list_tasks(serviceName=name, desiredStatus="STOPPED")["taskArns"]
+    return ecs.describe_tasks(tasks=arns)["tasks"]
+
+
+def test_draining_starts_replacements_first_when_maximum_percent_allows(ecs, three_zones):
+    # 100% minimum healthy: the drained instance's task stops only once its
+    # replacement runs elsewhere.
+    ecs.create_service(serviceName="web", taskDefinition=definition(ecs), desiredCount=3,
+                       deploymentConfiguration={"minimumHealthyPercent": 100,
+                                                "maximumPercent": 200})
+    steady(ecs)
+    drained = running_tasks(ecs)[0]["containerInstanceArn"]
+    before = {t["taskArn"] for t in running_tasks(ecs)}
+    ecs.update_container_instances_state(containerInstances=[drained], status="DRAINING")
+    wait_for(lambda: len(running_tasks(ecs)) == 3 and all(
+        t["containerInstanceArn"] != drained for t in running_tasks(ecs)), timeout=30)
+    tasks = _tasks_of(ecs)
+    moved = [t for t in tasks if t["taskArn"] in before and t["containerInstanceArn"] == drained]
+    replacements = [t for t in tasks if t["taskArn"] not in before]
+    assert moved and len(replacements) == len(moved)
+    latest_start = max(t["startedAt"].timestamp() for t in replacements)
+    assert all(_stopping_at(t) >= latest_start for t in moved)
+
+
+def test_draining_stops_first_when_maximum_percent_leaves_no_room(ecs, three_zones):
+    # 0% / 100%: no task may run beyond desiredCount, so the drained task stops first.
+    ecs.create_service(serviceName="web", taskDefinition=definition(ecs), desiredCount=3,
+                       deploymentConfiguration={"minimumHealthyPercent": 0,
+                                                "maximumPercent": 100})
+    steady(ecs)
+    drained = running_tasks(ecs)[0]["containerInstanceArn"]
+    before = {t["taskArn"] for t in running_tasks(ecs)}
+    ecs.update_container_instances_state(containerInstances=[drained], status="DRAINING")
+    wait_for(lambda: len(running_tasks(ecs)) == 3 and all(
+        t["containerInstanceArn"] != drained for t in running_tasks(ecs)), timeout=30)
+    tasks = _tasks_of(ecs)
+    moved = [t for t in tasks if t["taskArn"] in before and t["containerInstanceArn"] == drained]
+    replacements = [t for t in tasks if t["taskArn"] not in before]
+    assert moved and len(replacements) == len(moved)
+    first_created = min(t["createdAt"].timestamp() for t in replacements)
+    assert all(_stopping_at(t) <= first_created for t in moved)
+
+
+def test_tasks_that_keep_failing_are_throttled(ecs, three_zones):
+    # No circuit breaker: the service keeps trying, but less and less often.
+    ecs.create_service(serviceName="web", desiredCount=1, taskDefinition=definition(
+        ecs, labels={"nozama.simulated.fail": "start"}))
+    throttled = "(service web) is unable to consistently start tasks successfully."
+    s = wait_for(lambda: any(e["message"].startswith(throttled) for e in service(ecs)["events"])
+                 and service(ecs), timeout=30)
+    failed = len(ecs.list_tasks(serviceName="web", desiredStatus="STOPPED")["taskArns"])
+    # After three failures the next start waits 5 s, then 10 s...
+    assert 3 <= failed <= 4
+    assert s["status"] == "ACTIVE" and s["runningCount"] == 0
