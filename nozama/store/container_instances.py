@@ -33,6 +33,13 @@ def find_by_ec2_instance(conn: Connection, cluster_arn: str, ec2_instance_id: st
                    (cluster_arn, ec2_instance_id))
 
 
+def by_ec2_instance_id(conn: Connection, region: str, account: str, ec2_instance_id: str):
+    """The registered container instance of an EC2 instance id, in any cluster."""
+    return sql.one(conn, "SELECT * FROM container_instances WHERE region = ? AND account = ? "
+                         "AND ec2_instance_id = ? AND status != 'INACTIVE' ORDER BY id DESC "
+                         "LIMIT 1", (region, account, ec2_instance_id))
+
+
 def save(conn: Connection, arn: str, **values) -> None:
     # Every change bumps `version`, which ECS reports as the instance's version.
     assignments = ", ".join(f"{column} = ?" for column in values)

@@ -70,6 +70,8 @@ container_instances = _scoped(
     Column("doc", JSON, nullable=False),
     Index("ix_container_instances_cluster", "cluster_arn", "arn"),
     Index("ix_container_instances_ec2", "cluster_arn", "ec2_instance_id"),
+    # RegisterTargets finds an instance target's container instance by its EC2 id.
+    Index("ix_container_instances_ec2_id", "ec2_instance_id"),
 )
 
 # Custom and standard attributes of container instances (PutAttributes targets).
@@ -190,4 +192,82 @@ services = _scoped(
     Column("doc", JSON, nullable=False),
     Index("ix_services_cluster", "cluster_arn", "status", "arn"),
     Index("ix_services_name", "cluster_arn", "name"),
+)
+
+# Elastic Load Balancing (application load balancers). The data plane (nozama lb)
+# reads these tables; it writes only the targets' observed health.
+load_balancers = _scoped(
+    "load_balancers",
+    Column("name", String(32), nullable=False),
+    Column("arn", ARN, nullable=False, unique=True),
+    # The loopback address its listeners bind, its own so that two can use port 80.
+    Column("address", String(45), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("doc", JSON, nullable=False),
+    UniqueConstraint("region", "account", "name", name="uq_load_balancers_name"),
+)
+
+target_groups = _scoped(
+    "target_groups",
+    Column("name", String(32), nullable=False),
+    Column("arn", ARN, nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("doc", JSON, nullable=False),
+    UniqueConstraint("region", "account", "name", name="uq_target_groups_name"),
+)
+
+listeners = _scoped(
+    "listeners",
+    Column("load_balancer_arn", ARN, nullable=False),
+    Column("arn", ARN, nullable=False, unique=True),
+    Column("port", Integer, nullable=False),
+    Column("doc", JSON, nullable=False),
+    UniqueConstraint("load_balancer_arn", "port", name="uq_listeners_port"),
+)
+
+# A listener's rules; its default rule has priority NULL.
+listener_rules = _scoped(
+    "listener_rules",
+    Column("listener_arn", ARN, nullable=False),
+    Column("arn", ARN, nullable=False, unique=True),
+    Column("priority", Integer),
+    Column("doc", JSON, nullable=False),
+    UniqueConstraint("listener_arn", "priority", name="uq_listener_rules_priority"),
+)
+
+# Which target groups each listener and rule forwards to (for ResourceInUse and
+# TargetGroup.LoadBalancerArns).
+target_group_uses = Table(
+    "target_group_uses", metadata,
+    Column("target_group_arn", ARN, primary_key=True),
+    Column("user_arn", ARN, primary_key=True),
+    Column("load_balancer_arn", ARN, nullable=False),
+    Index("ix_target_group_uses_user", "user_arn"),
+    Index("ix_target_group_uses_load_balancer", "load_balancer_arn"),
+)
+
+# Registered targets. `state` is what the API decided (registered, draining);
+# health_* is what the data plane observed.
+targets = Table(
+    "targets", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("target_group_arn", ARN, nullable=False),
+    Column("target_id", String(255), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("availability_zone", String(64)),
+    Column("state", String(16), nullable=False),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("drain_ends_at", DateTime(timezone=True)),
+    Column("health_state", String(32), nullable=False),
+    Column("health_reason", String(64)),
+    Column("health_description", String(255)),
+    UniqueConstraint("target_group_arn", "target_id", "port", name="uq_targets"),
+)
+
+# Bumped by every change the data plane must see; it polls this one row.
+lb_generation = Table(
+    "lb_generation", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("generation", BigInteger, nullable=False),
 )

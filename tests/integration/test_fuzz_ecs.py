@@ -217,7 +217,8 @@ _memo: dict[tuple, st.SearchStrategy] = {}
 
 def shape_strategy(shape, depth: int = 0, hint: str | None = None) -> st.SearchStrategy:
     """Values for a botocore shape: mostly valid, sometimes outside its constraints."""
-    key = (shape.name, depth, hint)
+    # By identity: other services' models (test_fuzz_elbv2.py) reuse shape names.
+    key = (id(shape), depth, hint)
     if key not in _memo:
         _memo[key] = _build(shape, depth, hint)
     return _memo[key]

@@ -121,13 +121,18 @@ def test_the_circuit_breaker_rolls_a_failing_deployment_back(ecs, three_zones):
     assert {t["taskDefinitionArn"] for t in running_tasks(ecs)} == {good}
 
 
+def moved_off(ecs, drained: str, count: int) -> bool:
+    """`count` tasks run, none of them on the `drained` instance (one look at the tasks)."""
+    running = running_tasks(ecs)
+    return len(running) == count and all(t["containerInstanceArn"] != drained for t in running)
+
+
 def test_draining_an_instance_moves_its_tasks(ecs, three_zones):
     ecs.create_service(serviceName="web", taskDefinition=definition(ecs), desiredCount=3)
     steady(ecs)
     drained = running_tasks(ecs)[0]["containerInstanceArn"]
     ecs.update_container_instances_state(containerInstances=[drained], status="DRAINING")
-    wait_for(lambda: len(running_tasks(ecs)) == 3 and all(
-        t["containerInstanceArn"] != drained for t in running_tasks(ecs)), timeout=30)
+    wait_for(lambda: moved_off(ecs, drained, 3), timeout=30)
 
 
 def test_delete_service(ecs, three_zones):
@@ -265,8 +270,7 @@ def test_draining_starts_replacements_first_when_maximum_percent_allows(ecs, thr
     drained = running_tasks(ecs)[0]["containerInstanceArn"]
     before = {t["taskArn"] for t in running_tasks(ecs)}
     ecs.update_container_instances_state(containerInstances=[drained], status="DRAINING")
-    wait_for(lambda: len(running_tasks(ecs)) == 3 and all(
-        t["containerInstanceArn"] != drained for t in running_tasks(ecs)), timeout=30)
+    wait_for(lambda: moved_off(ecs, drained, 3), timeout=30)
     tasks = _tasks_of(ecs)
     moved = [t for t in tasks if t["taskArn"] in before and t["containerInstanceArn"] == drained]
     replacements = [t for t in tasks if t["taskArn"] not in before]
@@ -284,8 +288,7 @@ def test_draining_stops_first_when_maximum_percent_leaves_no_room(ecs, three_zon
     drained = running_tasks(ecs)[0]["containerInstanceArn"]
     before = {t["taskArn"] for t in running_tasks(ecs)}
     ecs.update_container_instances_state(containerInstances=[drained], status="DRAINING")
-    wait_for(lambda: len(running_tasks(ecs)) == 3 and all(
-        t["containerInstanceArn"] != drained for t in running_tasks(ecs)), timeout=30)
+    wait_for(lambda: moved_off(ecs, drained, 3), timeout=30)
     tasks = _tasks_of(ecs)
     moved = [t for t in tasks if t["taskArn"] in before and t["containerInstanceArn"] == drained]
     replacements = [t for t in tasks if t["taskArn"] not in before]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape as _escape
 
 from botocore.model import OperationModel, Shape
 
@@ -15,6 +15,16 @@ from nozama.api.protocols.base import Protocol, error_code
 from nozama.api.shapes import as_datetime, from_text, iso8601
 
 _INDEX = re.compile(r"(\d+)")
+
+
+# Characters XML 1.0 cannot carry at all, not even as references.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def escape(text: str) -> str:
+    """Text for an XML element: markup escaped, and characters XML cannot carry (control
+    characters a request may have sent and an error message echoes) as U+FFFD."""
+    return _escape(_NOT_XML.sub("\ufffd", text))
 
 
 def _member_name(shape: Shape, default: str) -> str:
