@@ -49,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
                        "containers are removed (ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION)")
     agent.add_argument("--log-level", default=os.environ.get("NOZAMA_LOG_LEVEL", "info"))
 
+    lb = commands.add_parser("lb", help="run the load balancers' data plane")
+    where = lb.add_mutually_exclusive_group()
+    where.add_argument("--data-dir", help="directory of the embedded SQLite database "
+                       f"(default: {_default_data_dir()})")
+    where.add_argument("--database-url", default=os.environ.get("NOZAMA_DATABASE_URL"))
+    lb.add_argument("--log-level", default=os.environ.get("NOZAMA_LOG_LEVEL", "info"))
+
     up = commands.add_parser("up", help="control plane plus agents on the local Docker Engine")
     up.add_argument("--agents", type=int, default=3)
     up.add_argument("--port", type=int, default=4566)
@@ -75,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "agent":
         from nozama.cli.agent import run_agent
         return run_agent(args, parser)
+    if args.command == "lb":
+        from nozama.cli.lb import run_lb
+        return run_lb(args)
     if args.command == "up":
         from nozama.cli.up import up
         return up(args)

@@ -1,4 +1,5 @@
-"""`nozama up`: a whole cluster on this machine, the control plane and N agents.
+"""`nozama up`: a whole cluster on this machine: the control plane, the load balancers'
+data plane and N agents.
 
 Agents spread over the region's three zones (a, b, c). Everything runs as
 child processes of this one; Ctrl-C stops them all, but not the tasks'
@@ -28,6 +29,8 @@ def up(args: argparse.Namespace) -> int:
                         "--data-dir", str(data_dir), "--log-level", args.log_level])]
     try:
         _wait_healthy(endpoint, children[0])
+        children.append(_spawn(["lb", "--data-dir", str(data_dir),
+                                "--log-level", args.log_level]))
         zones = [f"{args.region}{z}" for z in "abc"]
         for n in range(args.agents):
             zone = zones[n % 3]

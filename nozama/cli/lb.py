@@ -1,0 +1,40 @@
+"""`nozama lb`: the load balancers' data plane, following the store the API writes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+import uvloop
+
+from nozama.lb import hosts
+from nozama.lb.dataplane import DataPlane
+from nozama.store import Store
+from nozama.store.db import sqlite_url
+
+log = logging.getLogger("nozama.lb")
+
+
+def run_lb(args: argparse.Namespace) -> int:
+    from nozama.cli.main import _default_data_dir
+    url = args.database_url or sqlite_url(args.data_dir or _default_data_dir())
+    store = Store.open(url)
+    try:
+        uvloop.run(_main(DataPlane(store, hosts.block_name(url))))
+    finally:
+        store.close()
+    return 0
+
+
+async def _main(dataplane: DataPlane) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    runner = asyncio.ensure_future(dataplane.run())
+    log.info("load balancer data plane running")
+    await stop.wait()
+    runner.cancel()
+    await dataplane.close()

@@ -1,0 +1,93 @@
+"""Choosing where a request goes: a target group by weight, then a target in it.
+
+Weights use smooth weighted round robin (as nginx does): over any run of
+requests the split is as close to the weights as whole requests allow, with
+no randomness to drift. Inside a group, round_robin or
+least_outstanding_requests picks among the targets that are healthy and not
+draining; a group without one answers 503.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from nozama.lb.config import Target, TargetGroup
+
+
+@dataclass
+class TargetState:
+    """What the data plane knows of a target beyond its registration."""
+    target: Target
+    health: str = "initial"
+    reason: str | None = "Elb.RegistrationInProgress"
+    description: str | None = "Target registration is in progress"
+    in_flight: int = 0
+
+    @property
+    def routable(self) -> bool:
+        return self.health == "healthy" and not self.target.draining
+
+
+@dataclass
+class WeightedChoice:
+    """Smooth weighted round robin over one forward action's target groups."""
+    weights: list[tuple[str, int]]
+    current: dict[str, int] = field(default_factory=dict)
+
+    def next(self) -> str | None:
+        total = sum(w for _, w in self.weights)
+        if total == 0:
+            return None
+        best = None
+        for arn, weight in self.weights:
+            self.current[arn] = self.current.get(arn, 0) + weight
+            if best is None or self.current[arn] > self.current[best]:
+                best = arn
+        self.current[best] -= total
+        return best
+
+
+class Balancer:
+    def __init__(self):
+        self.targets: dict[tuple[str, str, int], TargetState] = {}
+        self.groups: dict[str, TargetGroup] = {}
+        self.choices: dict[int, WeightedChoice] = {}
+        self.turns: dict[str, itertools.count] = {}
+
+    def update(self, groups: dict[str, TargetGroup]) -> None:
+        """Take a new snapshot's groups; targets keep their health across reloads."""
+        states = {}
+        for group in groups.values():
+            for target in group.targets:
+                state = self.targets.get(target.key)
+                if state is None:
+                    state = TargetState(target)
+                else:
+                    state.target = target
+                states[target.key] = state
+        self.targets, self.groups = states, groups
+        self.choices = {}
+
+    def group_for(self, action: dict) -> str | None:
+        config = action["ForwardConfig"]
+        groups = config["TargetGroups"]
+        if len(groups) == 1:
+            return groups[0]["TargetGroupArn"]
+        choice = self.choices.get(id(action))
+        if choice is None:
+            choice = self.choices[id(action)] = WeightedChoice(
+                [(g["TargetGroupArn"], g["Weight"]) for g in groups])
+        return choice.next()
+
+    def target_in(self, group_arn: str) -> TargetState | None:
+        group = self.groups.get(group_arn)
+        if group is None:
+            return None
+        ready = [s for t in group.targets if (s := self.targets.get(t.key)) and s.routable]
+        if not ready:
+            return None
+        if group.attributes.get("load_balancing.algorithm.type") == "least_outstanding_requests":
+            return min(ready, key=lambda s: s.in_flight)
+        turn = self.turns.setdefault(group_arn, itertools.count())
+        return ready[next(turn) % len(ready)]

@@ -1,0 +1,99 @@
+"""The data plane's view of the ELBv2 tables: one consistent snapshot at a time.
+
+The API bumps a generation counter with every change the data plane must
+see; the data plane polls that one row and reloads the snapshot when it moves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from nozama.store import Store
+from nozama.store import load_balancers as lb_store
+from nozama.store import sql
+
+# Where instance targets are reached: Nozama's agents run on this machine.
+# (Agents on other hosts would need their address in the instance's identity.)
+INSTANCE_HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Target:
+    row_id: int
+    target_group_arn: str
+    target_id: str
+    port: int
+    host: str
+    draining: bool
+    drain_ends_at: datetime | None
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.target_group_arn, self.target_id, self.port)
+
+
+@dataclass
+class TargetGroup:
+    arn: str
+    doc: dict
+    targets: list[Target] = field(default_factory=list)
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        return self.doc["Attributes"]
+
+
+@dataclass
+class Listener:
+    arn: str
+    load_balancer_arn: str
+    address: str
+    port: int
+    rules: list[dict]          # by priority, the default rule last
+    idle_timeout: float
+
+
+@dataclass
+class Snapshot:
+    generation: int
+    listeners: dict[tuple[str, int], Listener]
+    target_groups: dict[str, TargetGroup]
+    dns_names: dict[str, str]  # DNS name -> loopback address
+
+
+def load(store: Store) -> Snapshot:
+    with store.read() as conn:
+        generation = lb_store.generation(conn)
+        balancers = {r.arn: r for r in sql.all_rows(conn, "SELECT * FROM load_balancers")}
+        listeners = sql.all_rows(conn, "SELECT * FROM listeners")
+        rules = sql.all_rows(conn, "SELECT * FROM listener_rules ORDER BY CASE WHEN priority "
+                                   "IS NULL THEN 1 ELSE 0 END, priority")
+        used = set(sql.column(conn, "SELECT DISTINCT target_group_arn FROM target_group_uses"))
+        groups = {r.arn: TargetGroup(r.arn, r.doc) for r in sql.all_rows(
+            conn, "SELECT * FROM target_groups") if r.arn in used}
+        for row in sql.all_rows(conn, "SELECT * FROM targets ORDER BY id"):
+            group = groups.get(row.target_group_arn)
+            if group is None:
+                continue
+            host = INSTANCE_HOST if group.doc["TargetType"] == "instance" else row.target_id
+            group.targets.append(Target(row.id, row.target_group_arn, row.target_id, row.port,
+                                        host, row.state == "draining", row.drain_ends_at))
+    by_listener: dict[str, list[dict]] = {}
+    for rule in rules:
+        by_listener.setdefault(rule.listener_arn, []).append(rule.doc)
+    result = {}
+    for row in listeners:
+        balancer = balancers.get(row.load_balancer_arn)
+        if balancer is None:
+            continue
+        idle = float(balancer.doc["Attributes"]["idle_timeout.timeout_seconds"])
+        result[(balancer.address, row.port)] = Listener(
+            row.arn, balancer.arn, balancer.address, row.port, by_listener.get(row.arn, []), idle)
+    dns = {b.doc["DNSName"]: b.address for b in balancers.values()}
+    return Snapshot(generation, result, groups, dns)
+
+
+def generation(store: Store) -> int:
+    with store.read() as conn:
+        return lb_store.generation(conn)

@@ -1,0 +1,137 @@
+"""The load balancer's data plane: `nozama lb`.
+
+It follows the ELBv2 tables: every POLL_SECONDS it reads the generation
+counter the API bumps, and on a change reloads its snapshot, opens the
+sockets of new listeners, closes those of deleted ones, and swaps rules,
+weights and targets in place — new requests see a change within about
+POLL_SECONDS, requests in flight finish as they began. It writes back only
+what it observes: targets' health, and draining targets that have left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+from datetime import datetime, timezone
+
+from nozama.lb import config as lb_config
+from nozama.lb import hosts
+from nozama.lb.balancer import Balancer, TargetState
+from nozama.lb.health import HealthChecker
+from nozama.lb.proxy import ClientConnection, Pool
+from nozama.store import Store
+from nozama.store import sql
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.05
+# A process that may not bind ports below 1024 binds listener port + this offset
+# instead (NOZAMA_LB_PORT_OFFSET); the API still reports the listener's own port.
+PORT_OFFSET = int(os.environ.get("NOZAMA_LB_PORT_OFFSET", "0"))
+
+
+class DataPlane:
+    def __init__(self, store: Store, owner: str = "default"):
+        self.store = store
+        self.owner = owner          # names this data plane's block of /etc/hosts
+        self.dns: dict[str, str] = {}
+        self.balancer = Balancer()
+        self.pool = Pool()
+        self.health = HealthChecker(self._health_changed)
+        self.servers: dict[tuple[str, int], asyncio.base_events.Server] = {}
+        self.listeners: dict[tuple[str, int], lb_config.Listener] = {}
+        self.connections: set[ClientConnection] = set()
+        self.generation = -1
+        self.health_changes: dict[int, TargetState] = {}
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.step()
+            except Exception:  # a bad moment of the database must not stop the traffic
+                log.exception("load balancer reload failed")
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def step(self) -> None:
+        generation = lb_config.generation(self.store)
+        if generation != self.generation:
+            snapshot = lb_config.load(self.store)
+            await self.apply(snapshot)
+            self.generation = snapshot.generation
+        self._write_health()
+        self._remove_drained()
+
+    async def apply(self, snapshot: lb_config.Snapshot) -> None:
+        if snapshot.dns_names != self.dns and hosts.write(snapshot.dns_names, self.owner):
+            self.dns = snapshot.dns_names
+        self.balancer.update(snapshot.target_groups)
+        self.health.update(self.balancer.targets, snapshot.target_groups)
+        for key in list(self.servers):
+            if key not in snapshot.listeners:
+                self.servers.pop(key).close()  # connections already open finish their work
+                self.listeners.pop(key, None)
+        for key, listener in snapshot.listeners.items():
+            current = self.listeners.get(key)
+            if current is not None:
+                # Existing connections hold this object: update it in place.
+                current.rules, current.idle_timeout = listener.rules, listener.idle_timeout
+                continue
+            try:
+                self.servers[key] = await self._listen(listener)
+                self.listeners[key] = listener
+            except OSError as error:
+                log.error("cannot listen on %s:%d for %s: %s", listener.address, listener.port,
+                          listener.arn, error)
+
+    async def _listen(self, listener: lb_config.Listener):
+        loop = asyncio.get_running_loop()
+        port = listener.port
+        try:
+            return await loop.create_server(lambda: ClientConnection(self, listener),
+                                            listener.address, port, reuse_address=True,
+                                            backlog=1024)
+        except OSError as error:
+            if error.errno != errno.EACCES or not PORT_OFFSET:
+                raise
+        log.info("binding %s:%d as port %d (NOZAMA_LB_PORT_OFFSET)", listener.address, port,
+                 port + PORT_OFFSET)
+        return await loop.create_server(lambda: ClientConnection(self, listener),
+                                        listener.address, port + PORT_OFFSET,
+                                        reuse_address=True, backlog=1024)
+
+    def _health_changed(self, state: TargetState) -> None:
+        self.health_changes[state.target.row_id] = state
+
+    def _write_health(self) -> None:
+        if not self.health_changes:
+            return
+        changes, self.health_changes = self.health_changes, {}
+        with self.store.write() as conn:
+            for row_id, state in changes.items():
+                sql.run(conn, "UPDATE targets SET health_state = ?, health_reason = ?, "
+                              "health_description = ? WHERE id = ? AND state = 'registered'",
+                        (state.health, state.reason, state.description, row_id))
+
+    def _remove_drained(self) -> None:
+        """A draining target leaves once its requests are done or its delay is over."""
+        now = datetime.now(timezone.utc)
+        gone = [s.target.row_id for s in self.balancer.targets.values() if s.target.draining
+                and (s.in_flight == 0 or (s.target.drain_ends_at and
+                                          s.target.drain_ends_at <= now))]
+        if not gone:
+            return
+        with self.store.write() as conn:
+            sql.run(conn, f"DELETE FROM targets WHERE state = 'draining' AND id IN "
+                          f"({sql.placeholders(len(gone))})", tuple(gone))
+            sql.run(conn, "UPDATE lb_generation SET generation = generation + 1 WHERE id = 1")
+
+    async def close(self) -> None:
+        hosts.write({}, self.owner)
+        self.health.close()
+        for server in self.servers.values():
+            server.close()
+        for connection in list(self.connections):
+            connection.close()
+        self.pool.close()

@@ -1,0 +1,513 @@
+"""The HTTP/1.1 reverse proxy of a listener, on asyncio Protocols and httptools.
+
+A client connection parses requests; each is routed by the listener's rules
+(lb/routing.py) to a fixed response, a redirect, or a target chosen by the
+balancer, reached over a pooled keep-alive connection. Bodies stream both
+ways chunk by chunk (nothing is buffered whole), with back-pressure: a side
+that cannot keep up pauses the other's reading. One request per client
+connection is in flight at a time; pipelined requests wait their turn.
+
+Errors are the request's own: 503 when its target group has no healthy
+target, 502 when the target refuses, resets or sends garbage before the
+response began, 504 when it stays silent past the idle timeout. Once a
+response has begun, a failing target can only cut the client connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from http import HTTPStatus
+from urllib.parse import unquote
+
+import httptools
+
+from nozama.lb import routing
+from nozama.lb.balancer import Balancer, TargetState
+from nozama.lb.config import Listener
+
+log = logging.getLogger(__name__)
+
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer",
+                        "transfer-encoding", "upgrade", "proxy-authenticate",
+                        "proxy-authorization", "expect"})
+MAX_HEADER_BYTES = 64 * 1024
+MAX_IDLE_PER_TARGET = 64
+CONNECT_TIMEOUT = 10.0
+_REASONS = {s.value: s.phrase for s in HTTPStatus}
+
+
+def _reason(status: int) -> str:
+    return _REASONS.get(status, "Unknown")
+
+
+def local_response(status: int, body: bytes = b"", content_type: str = "text/html",
+                   extra: list[tuple[str, str]] = (), keep_alive: bool = True) -> bytes:
+    """A response the load balancer writes itself (errors, fixed responses, redirects)."""
+    lines = [f"HTTP/1.1 {status} {_reason(status)}", "Server: awselb/2.0",
+             f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in extra]
+    if not keep_alive:
+        lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def _error_page(status: int) -> bytes:
+    return (f"<html>\r\n<head><title>{status} {_reason(status)}</title></head>\r\n<body>\r\n"
+            f"<center><h1>{status} {_reason(status)}</h1></center>\r\n</body>\r\n</html>\r\n"
+            ).encode()
+
+
+def trace_id() -> str:
+    return f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+
+
+class Pool:
+    """Idle keep-alive connections to targets, by (host, port)."""
+
+    def __init__(self):
+        self.idle: dict[tuple[str, int], list["Upstream"]] = {}
+
+    def take(self, host: str, port: int) -> "Upstream | None":
+        idle = self.idle.get((host, port))
+        while idle:
+            upstream = idle.pop()
+            if upstream.transport is not None and not upstream.transport.is_closing():
+                return upstream
+        return None
+
+    def give(self, upstream: "Upstream") -> None:
+        idle = self.idle.setdefault(upstream.address, [])
+        if len(idle) < MAX_IDLE_PER_TARGET:
+            idle.append(upstream)
+        else:
+            upstream.transport.close()
+
+    def close(self) -> None:
+        for idle in self.idle.values():
+            for upstream in idle:
+                if upstream.transport is not None:
+                    upstream.transport.close()
+        self.idle.clear()
+
+
+class Upstream(asyncio.Protocol):
+    """A connection to a target, carrying one exchange at a time."""
+
+    def __init__(self, address: tuple[str, int]):
+        self.address = address
+        self.transport: asyncio.Transport | None = None
+        self.exchange: Exchange | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.headers: list[tuple[str, str]] = []
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def connection_lost(self, exc) -> None:
+        self.transport = None
+        if self.exchange is not None:
+            self.exchange.upstream_failed("reset")
+
+    def data_received(self, data: bytes) -> None:
+        if self.exchange is None:
+            # An idle connection has nothing to say: drop it.
+            self.transport.close()
+            return
+        self.exchange.touch()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            if self.exchange is not None:
+                self.exchange.upstream_failed("malformed")
+            if self.transport is not None:
+                self.transport.close()
+
+    def pause_writing(self) -> None:
+        if self.exchange is not None:
+            self.exchange.client.pause()
+
+    def resume_writing(self) -> None:
+        if self.exchange is not None:
+            self.exchange.client.resume()
+
+    # httptools callbacks
+
+    def on_message_begin(self) -> None:
+        self.headers = []
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        self.exchange.response_head(self.parser.get_status_code(), self.headers,
+                                    self.parser.get_http_version())
+
+    def on_body(self, body: bytes) -> None:
+        self.exchange.response_body(body)
+
+    def on_message_complete(self) -> None:
+        exchange, self.exchange = self.exchange, None
+        exchange.response_done(self.parser.should_keep_alive())
+
+
+class Exchange:
+    """One request from a client to a target and its response back."""
+
+    def __init__(self, client: "ClientConnection", state: TargetState, head: bytes,
+                 chunked_request: bool, method: str):
+        self.client = client
+        self.state = state
+        self.head = head
+        self.chunked_request = chunked_request
+        self.method = method
+        self.upstream: Upstream | None = None
+        self.pending: list[bytes] = [head]   # request bytes waiting for the connection
+        self.request_complete = False
+        self.response_started = False
+        self.response_chunked = False
+        self.response_has_body = True
+        self.finished = False
+        self.timer: asyncio.TimerHandle | None = None
+        self.last_activity = time.monotonic()
+        state.in_flight += 1
+
+    # request side
+
+    def start(self, pool: Pool) -> None:
+        target = self.state.target
+        upstream = pool.take(target.host, target.port)
+        if upstream is not None:
+            self._attach(upstream)
+        else:
+            asyncio.ensure_future(self._connect())
+        self._arm_timer()
+
+    async def _connect(self) -> None:
+        target = self.state.target
+        loop = asyncio.get_running_loop()
+        try:
+            _, upstream = await asyncio.wait_for(loop.create_connection(
+                lambda: Upstream((target.host, target.port)), target.host, target.port),
+                CONNECT_TIMEOUT)
+        except (OSError, asyncio.TimeoutError):
+            self.upstream_failed("refused")
+            return
+        if self.finished:
+            upstream.transport.close()
+            return
+        self._attach(upstream)
+
+    def _attach(self, upstream: Upstream) -> None:
+        self.upstream = upstream
+        upstream.exchange = self
+        upstream.parser = httptools.HttpResponseParser(upstream)
+        upstream.transport.write(b"".join(self.pending))
+        self.pending = []
+
+    def request_body(self, chunk: bytes) -> None:
+        self.touch()
+        data = b"%x\r\n%s\r\n" % (len(chunk), chunk) if self.chunked_request else chunk
+        self._send(data)
+
+    def request_done(self) -> None:
+        self.request_complete = True
+        if self.chunked_request:
+            self._send(b"0\r\n\r\n")
+
+    def _send(self, data: bytes) -> None:
+        if self.upstream is None:
+            self.pending.append(data)
+        elif self.upstream.transport is not None:
+            self.upstream.transport.write(data)
+
+    # response side
+
+    def touch(self) -> None:
+        self.last_activity = time.monotonic()
+
+    def response_head(self, status: int, headers: list[tuple[str, str]], version: str) -> None:
+        if 100 <= status < 200:
+            return  # interim responses (100 Continue) are the proxy's business, not forwarded
+        self.response_started = True
+        names = {name.lower() for name, _ in headers}
+        self.response_has_body = self.method != "HEAD" and status not in (204, 304)
+        self.response_chunked = self.response_has_body and "content-length" not in names
+        keep = [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP]
+        if self.response_chunked:
+            keep.append(("Transfer-Encoding", "chunked"))
+        if not self.client.keep_alive:
+            keep.append(("Connection", "close"))
+        lines = [f"HTTP/1.1 {status} {_reason(status)}"] + [f"{n}: {v}" for n, v in keep]
+        self.client.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        if not self.response_has_body and self.method == "HEAD":
+            # The parser cannot know a HEAD response has no body: end it here.
+            upstream = self.upstream
+            upstream.exchange = None
+            upstream.transport.close()
+            self._finish()
+
+    def response_body(self, chunk: bytes) -> None:
+        if not self.response_has_body or not chunk:
+            return
+        self.client.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if self.response_chunked
+                          else chunk)
+
+    def response_done(self, upstream_keep_alive: bool) -> None:
+        if self.response_chunked:
+            self.client.write(b"0\r\n\r\n")
+        upstream = self.upstream
+        if upstream_keep_alive and self.request_complete and upstream.transport is not None:
+            self.client.dataplane.pool.give(upstream)
+        elif upstream.transport is not None:
+            upstream.transport.close()
+        self._finish()
+
+    def upstream_failed(self, why: str) -> None:
+        if self.finished:
+            return
+        if self.response_started:
+            self.client.abort()  # the response is cut: so is the client connection
+        else:
+            self.client.write(local_response(502, _error_page(502), keep_alive=False))
+            self.client.close()
+        self._finish()
+
+    def _arm_timer(self) -> None:
+        loop = asyncio.get_running_loop()
+        timeout = self.client.listener.idle_timeout
+
+        def check() -> None:
+            if self.finished:
+                return
+            idle = time.monotonic() - self.last_activity
+            if idle < timeout:
+                self.timer = loop.call_later(timeout - idle, check)
+                return
+            if self.upstream is not None:
+                self.upstream.exchange = None
+                if self.upstream.transport is not None:
+                    self.upstream.transport.close()
+            if self.response_started:
+                self.client.abort()
+            else:
+                self.client.write(local_response(504, _error_page(504), keep_alive=False))
+                self.client.close()
+            self._finish()
+        self.timer = loop.call_later(timeout, check)
+
+    def _finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.state.in_flight -= 1
+        if self.timer is not None:
+            self.timer.cancel()
+        self.client.exchange_done()
+
+
+class ClientConnection(asyncio.Protocol):
+    def __init__(self, dataplane, listener: Listener):
+        self.dataplane = dataplane
+        self.listener = listener
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.peer = ""
+        self.exchange: Exchange | None = None
+        self.local: bytes | None = None    # a response the proxy gives itself, once the
+        self.keep_alive = True             # request has been read
+        self.paused = False
+        self.idle_timer: asyncio.TimerHandle | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self.url = b""
+        self.headers: list[tuple[str, str]] = []
+        self.header_bytes = 0
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = peer[0] if peer else ""
+        self.dataplane.connections.add(self)
+        self._arm_idle()
+
+    def connection_lost(self, exc) -> None:
+        self.dataplane.connections.discard(self)
+        self.transport = None
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+        exchange = self.exchange
+        if exchange is not None and not exchange.finished:
+            # The client went away mid-exchange: so does the target connection.
+            if exchange.upstream is not None and exchange.upstream.transport is not None:
+                exchange.upstream.exchange = None
+                exchange.upstream.transport.close()
+            exchange._finish()
+
+    def data_received(self, data: bytes) -> None:
+        self._arm_idle()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._refuse(501, "WebSocket and other upgrades are not supported yet")
+        except httptools.HttpParserError:
+            self._refuse(400, "")
+
+    def pause_writing(self) -> None:
+        # The client reads slower than the target sends: stop reading the target.
+        if self.exchange is not None and self.exchange.upstream is not None and \
+                self.exchange.upstream.transport is not None:
+            self.exchange.upstream.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.exchange is not None and self.exchange.upstream is not None and \
+                self.exchange.upstream.transport is not None:
+            self.exchange.upstream.transport.resume_reading()
+
+    # httptools callbacks
+
+    def on_message_begin(self) -> None:
+        self._reset()
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        if len(self.url) > MAX_HEADER_BYTES:
+            raise ValueError("URL too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.header_bytes += len(name) + len(value)
+        if self.header_bytes > MAX_HEADER_BYTES:
+            raise ValueError("headers too large")
+        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        self.keep_alive = parser.should_keep_alive()
+        method = parser.get_method().decode("latin-1")
+        url = httptools.parse_url(self.url)
+        path = unquote((url.path or b"/").decode("latin-1"))
+        query = (url.query or b"").decode("latin-1")
+        lower = {}
+        for name, value in self.headers:
+            key = name.lower()
+            lower[key] = f"{lower[key]},{value}" if key in lower else value
+        if lower.get("expect", "").lower() == "100-continue":
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        facts = routing.RequestFacts(method, path, query, lower, self.peer)
+        rule = routing.matching_rule(self.listener.rules, facts)
+        action = rule["Actions"][0]
+        self.local = None
+        if action["Type"] == "fixed-response":
+            config = action["FixedResponseConfig"]
+            self.local = local_response(int(config["StatusCode"]),
+                                        config.get("MessageBody", "").encode(),
+                                        config.get("ContentType", "text/plain"),
+                                        keep_alive=self.keep_alive)
+        elif action["Type"] == "redirect":
+            config = action["RedirectConfig"]
+            status = 301 if config["StatusCode"] == "HTTP_301" else 302
+            location = routing.redirect_location(config, facts, self.listener.port)
+            self.local = local_response(status, b"", extra=[("Location", location)],
+                                        keep_alive=self.keep_alive)
+        else:
+            self._forward(action, method, lower)
+
+    def _forward(self, action: dict, method: str, lower: dict[str, str]) -> None:
+        balancer: Balancer = self.dataplane.balancer
+        group = balancer.group_for(action)
+        state = balancer.target_in(group) if group else None
+        if state is None:
+            self.local = local_response(503, _error_page(503), keep_alive=self.keep_alive)
+            return
+        forwarded_for = f"{lower['x-forwarded-for']}, {self.peer}" \
+            if "x-forwarded-for" in lower else self.peer
+        chunked = "chunked" in lower.get("transfer-encoding", "").lower()
+        lines = [f"{method} {self.url.decode('latin-1')} HTTP/1.1"]
+        lines += [f"{n}: {v}" for n, v in self.headers if n.lower() not in HOP_BY_HOP
+                  and n.lower() not in ("x-forwarded-for", "x-forwarded-proto",
+                                        "x-forwarded-port", "x-amzn-trace-id")]
+        if chunked:
+            lines.append("Transfer-Encoding: chunked")
+        lines += [f"X-Forwarded-For: {forwarded_for}", "X-Forwarded-Proto: http",
+                  f"X-Forwarded-Port: {self.listener.port}",
+                  f"X-Amzn-Trace-Id: {lower.get('x-amzn-trace-id') or trace_id()}"]
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.exchange = Exchange(self, state, head, chunked, method)
+        self.exchange.start(self.dataplane.pool)
+
+    def on_body(self, body: bytes) -> None:
+        if self.exchange is not None and not self.exchange.finished:
+            self.exchange.request_body(body)
+
+    def on_message_complete(self) -> None:
+        # One request at a time: read no further until this one is answered. (A target
+        # that answered before the request ended has already let reading go on.)
+        if self.local is not None:
+            self.transport.pause_reading()
+            self.paused = True
+            self.write(self.local)
+            self.local = None
+            self.exchange_done()
+        elif self.exchange is not None and not self.exchange.finished:
+            self.transport.pause_reading()
+            self.paused = True
+            self.exchange.request_done()
+
+    # the exchange's side
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
+    def pause(self) -> None:
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        if self.transport is not None and not self.paused:
+            self.transport.resume_reading()
+
+    def exchange_done(self) -> None:
+        self.exchange = None
+        if self.transport is None:
+            return
+        if not self.keep_alive:
+            self.transport.close()
+            return
+        self.paused = False
+        self.transport.resume_reading()
+        self._arm_idle()
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    def _refuse(self, status: int, message: str) -> None:
+        if self.transport is None:
+            return
+        if self.exchange is None or not self.exchange.response_started:
+            self.write(local_response(status, message.encode() or _error_page(status),
+                                      keep_alive=False))
+        self.close()
+
+    def _arm_idle(self) -> None:
+        # A connection with nothing in flight closes after the idle timeout.
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+        self.idle_timer = asyncio.get_running_loop().call_later(
+            self.listener.idle_timeout, self._idle_expired)
+
+    def _idle_expired(self) -> None:
+        if self.exchange is None and self.transport is not None:
+            self.transport.close()
+        elif self.transport is not None:
+            self._arm_idle()

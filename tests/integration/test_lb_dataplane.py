@@ -1,0 +1,252 @@
+"""The load balancer's data plane (`nozama lb`) carrying real traffic on real sockets:
+rules, weights, local responses, health checks, draining and per-request errors."""
+
+from __future__ import annotations
+
+import collections
+import http.client
+import http.server
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from conftest import ROOT, wait_for
+
+SUBNETS = ["subnet-a", "subnet-b"]
+PORT = 8080  # on the load balancer's own loopback address
+
+
+class Backend:
+    """A target: an HTTP server on an ephemeral port that says who it is."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.healthy = True
+        backend = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                if self.path == "/health":
+                    return self._reply(200 if backend.healthy else 500, b"ok")
+                if self.path.startswith("/slow"):
+                    time.sleep(float(self.path.rsplit("/", 1)[1]))
+                if self.path == "/reset":
+                    # No response: the server closes the connection, with a reset.
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                               b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    self.close_connection = True
+                    return
+                headers = "|".join(f"{k}={self.headers.get(k)}" for k in (
+                    "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Port"))
+                self._reply(200, f"{backend.name} {self.path} {headers} "
+                                 f"{self.headers.get('X-Amzn-Trace-Id', '')}".encode())
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self._reply(200, f"{backend.name} got {len(body)}".encode())
+
+            def _reply(self, status: int, body: bytes):
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def dataplane(server, tmp_path_factory):
+    log = open(tmp_path_factory.mktemp("lb") / "lb.log", "ab")
+    process = subprocess.Popen([sys.executable, "-m", "nozama", "lb", *server.store_args,
+                                "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT,
+                               cwd=ROOT)
+    yield process
+    process.terminate()
+    assert process.wait(timeout=15) == 0
+
+
+@pytest.fixture
+def elb(server, region, dataplane):
+    return server.client("elbv2", region)
+
+
+@pytest.fixture
+def backends():
+    made = []
+
+    def make(name: str) -> Backend:
+        made.append(Backend(name))
+        return made[-1]
+    yield make
+    for backend in made:
+        backend.close()
+
+
+def target_group(elb, name: str, backend: Backend, **extra) -> str:
+    arn = elb.create_target_group(
+        Name=name, Protocol="HTTP", Port=backend.port, VpcId="vpc-1", TargetType="ip",
+        HealthCheckPath="/health", HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2,
+        HealthyThresholdCount=2, UnhealthyThresholdCount=2, **extra)["TargetGroups"][0][
+        "TargetGroupArn"]
+    elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": "127.0.0.1"}])
+    return arn
+
+
+def load_balancer(elb, name: str) -> tuple[str, str]:
+    """A new load balancer's ARN, and its address as its DNS name resolves here."""
+    lb = elb.create_load_balancer(Name=name, Subnets=SUBNETS)["LoadBalancers"][0]
+    address = wait_for(lambda: _resolve(lb["DNSName"]))
+    assert address.startswith("127.77.")
+    return lb["LoadBalancerArn"], address
+
+
+def _resolve(name: str) -> str | None:
+    try:
+        return socket.gethostbyname(name)
+    except OSError:
+        return None
+
+
+def healthy(elb, *arns: str) -> None:
+    def check():
+        states = [d["TargetHealth"]["State"] for arn in arns for d in
+                  elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]]
+        return states and all(s == "healthy" for s in states)
+    wait_for(check, timeout=30)
+
+
+def get(address: str, path: str = "/", method: str = "GET", body: bytes | None = None,
+        headers: dict | None = None) -> tuple[int, dict, bytes]:
+    connection = http.client.HTTPConnection(address, PORT, timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def test_rules_weights_and_local_responses(server, elb, backends):
+    blue, green = backends("blue"), backends("green")
+    blue_tg, green_tg = target_group(elb, "blue", blue), target_group(elb, "green", green)
+    lb_arn, address = load_balancer(elb, "routes")
+    listener = elb.create_listener(
+        LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT, DefaultActions=[
+            {"Type": "forward", "ForwardConfig": {"TargetGroups": [
+                {"TargetGroupArn": blue_tg, "Weight": 90},
+                {"TargetGroupArn": green_tg, "Weight": 10}]}}])["Listeners"][0]["ListenerArn"]
+    elb.create_rule(ListenerArn=listener, Priority=1, Conditions=[
+        {"Field": "path-pattern", "Values": ["/green/*"]}],
+        Actions=[{"Type": "forward", "TargetGroupArn": green_tg}])
+    elb.create_rule(ListenerArn=listener, Priority=2, Conditions=[
+        {"Field": "path-pattern", "Values": ["/teapot"]}],
+        Actions=[{"Type": "fixed-response", "FixedResponseConfig": {
+            "StatusCode": "418", "ContentType": "text/plain", "MessageBody": "short and stout"}}])
+    elb.create_rule(ListenerArn=listener, Priority=3, Conditions=[
+        {"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": "X-Old",
+                                                      "Values": ["yes"]}}],
+        Actions=[{"Type": "redirect", "RedirectConfig": {
+            "Path": "/new/#{path}", "StatusCode": "HTTP_301"}}])
+    healthy(elb, blue_tg, green_tg)
+    wait_for(lambda: get(address)[0] == 200)
+
+    status, _, body = get(address, "/green/x?y=1")
+    assert status == 200 and body.startswith(b"green /green/x?y=1 ")
+    assert b"X-Forwarded-For=127.0.0.1|X-Forwarded-Proto=http|X-Forwarded-Port=8080" in body
+    assert b"Root=1-" in body
+    assert get(address, "/teapot")[::2] == (418, b"short and stout")
+    status, headers, _ = get(address, "/page", headers={"X-Old": "yes"})
+    assert status == 301 and headers["Location"] == f"http://{address}:{PORT}/new/page"
+    status, _, body = get(address, "/upload", "POST", b"x" * 300_000)
+    assert status == 200 and body.split(b" ", 1)[1] == b"got 300000"
+
+    # Weighted forwarding: exactly 90/10 over whole rounds.
+    split = collections.Counter(get(address)[2].split()[0] for _ in range(200))
+    assert split == {b"blue": 180, b"green": 20}
+    # A change of weights reaches new requests.
+    elb.modify_listener(ListenerArn=listener, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": green_tg}])
+    wait_for(lambda: all(get(address)[2].startswith(b"green") for _ in range(5)))
+
+
+def test_each_failure_is_the_request_s_own(server, elb, backends):
+    good = backends("good")
+    tg = target_group(elb, "good", good)
+    empty = elb.create_target_group(Name="empty", Protocol="HTTP", Port=1, VpcId="vpc-1",
+                                    TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
+    lb_arn, address = load_balancer(elb, "errors")
+    elb.modify_load_balancer_attributes(LoadBalancerArn=lb_arn, Attributes=[
+        {"Key": "idle_timeout.timeout_seconds", "Value": "1"}])
+    listener = elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT,
+                                   DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])[
+        "Listeners"][0]["ListenerArn"]
+    elb.create_rule(ListenerArn=listener, Priority=1, Conditions=[
+        {"Field": "path-pattern", "Values": ["/empty"]}],
+        Actions=[{"Type": "forward", "TargetGroupArn": empty}])
+    healthy(elb, tg)
+    wait_for(lambda: get(address)[0] == 200)
+
+    assert get(address, "/empty")[0] == 503           # no healthy target in the group
+    assert get(address, "/reset")[0] == 502           # the target resets the connection
+    assert get(address, "/slow/3")[0] == 504          # silent past the 1 s idle timeout
+    with socket.create_connection((address, PORT), timeout=5) as raw:
+        raw.sendall(b"THIS IS NOT HTTP\r\n\r\n")
+        assert raw.recv(100).startswith(b"HTTP/1.1 400")
+    # ... and none of it touched anyone else.
+    assert get(address, "/fine")[0] == 200
+
+
+def test_unhealthy_targets_lose_traffic_and_deregistered_ones_drain(server, elb, backends):
+    one, two = backends("one"), backends("two")
+    tg = elb.create_target_group(
+        Name="pair", Protocol="HTTP", Port=one.port, VpcId="vpc-1", TargetType="ip",
+        HealthCheckPath="/health", HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2,
+        HealthyThresholdCount=2, UnhealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
+    elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1", "Port": one.port},
+                                                     {"Id": "127.0.0.1", "Port": two.port}])
+    lb_arn, address = load_balancer(elb, "health")
+    elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    healthy(elb, tg)
+    wait_for(lambda: get(address)[0] == 200)
+    assert {get(address)[2].split()[0] for _ in range(10)} == {b"one", b"two"}
+
+    two.healthy = False
+
+    def health_of(port):
+        return next(d["TargetHealth"] for d in elb.describe_target_health(
+            TargetGroupArn=tg)["TargetHealthDescriptions"] if d["Target"]["Port"] == port)
+    wait_for(lambda: health_of(two.port)["State"] == "unhealthy", timeout=30)
+    assert health_of(two.port) == {"State": "unhealthy", "Reason": "Target.ResponseCodeMismatch",
+                                   "Description": "Health checks failed with these codes: "
+                                                  "[500]"}
+    assert {get(address)[2].split()[0] for _ in range(10)} == {b"one"}
+
+    # Deregistering `one` while a request is in flight: the request completes, new
+    # requests find no healthy target, and `one` leaves once its request is done.
+    slow = {}
+    request = threading.Thread(target=lambda: slow.setdefault("r", get(address, "/slow/2")))
+    request.start()
+    time.sleep(0.5)
+    elb.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1", "Port": one.port}])
+    wait_for(lambda: get(address)[0] == 503)
+    request.join()
+    assert slow["r"][0] == 200 and slow["r"][2].startswith(b"one /slow/2")
+    wait_for(lambda: [d["Target"]["Port"] for d in elb.describe_target_health(
+        TargetGroupArn=tg)["TargetHealthDescriptions"]] == [two.port])
