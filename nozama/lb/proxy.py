@@ -108,8 +108,13 @@ class Upstream(asyncio.Protocol):
 
     def connection_lost(self, exc) -> None:
         self.transport = None
-        if self.exchange is not None:
-            self.exchange.upstream_failed("reset")
+        exchange, self.exchange = self.exchange, None
+        if exchange is None:
+            return
+        if exchange.until_close and exc is None:
+            exchange.response_done(False)  # a body that ends when the connection does
+        else:
+            exchange.upstream_failed("reset")
 
     def data_received(self, data: bytes) -> None:
         if self.exchange is None:
@@ -169,6 +174,7 @@ class Exchange:
         self.response_started = False
         self.response_chunked = False
         self.response_has_body = True
+        self.until_close = False    # the target's body ends when its connection does
         self.finished = False
         self.timer: asyncio.TimerHandle | None = None
         self.last_activity = time.monotonic()
@@ -232,9 +238,15 @@ class Exchange:
         if 100 <= status < 200:
             return  # interim responses (100 Continue) are the proxy's business, not forwarded
         self.response_started = True
-        names = {name.lower() for name, _ in headers}
+        names = {name.lower(): value.lower() for name, value in headers}
         self.response_has_body = self.method != "HEAD" and status not in (204, 304)
+        framed = "content-length" in names or "chunked" in names.get("transfer-encoding", "")
+        self.until_close = self.response_has_body and not framed
         self.response_chunked = self.response_has_body and "content-length" not in names
+        if self.response_chunked and self.client.http10:
+            # HTTP/1.0 has no chunks: the body ends when the connection closes.
+            self.response_chunked = False
+            self.client.keep_alive = False
         keep = [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP]
         if self.response_chunked:
             keep.append(("Transfer-Encoding", "chunked"))
@@ -259,6 +271,7 @@ class Exchange:
         if self.response_chunked:
             self.client.write(b"0\r\n\r\n")
         upstream = self.upstream
+        upstream.exchange = None
         if upstream_keep_alive and self.request_complete and upstream.transport is not None:
             self.client.dataplane.pool.give(upstream)
         elif upstream.transport is not None:
@@ -318,6 +331,7 @@ class ClientConnection(asyncio.Protocol):
         self.exchange: Exchange | None = None
         self.local: bytes | None = None    # a response the proxy gives itself, once the
         self.keep_alive = True             # request has been read
+        self.http10 = False
         self.paused = False
         self.idle_timer: asyncio.TimerHandle | None = None
         self._reset()
@@ -388,6 +402,7 @@ class ClientConnection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         parser = self.parser
         self.keep_alive = parser.should_keep_alive()
+        self.http10 = parser.get_http_version() == "1.0"
         method = parser.get_method().decode("latin-1")
         url = httptools.parse_url(self.url)
         path = unquote((url.path or b"/").decode("latin-1"))

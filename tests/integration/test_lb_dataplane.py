@@ -36,6 +36,25 @@ class Backend:
                     return self._reply(200 if backend.healthy else 500, b"ok")
                 if self.path.startswith("/slow"):
                     time.sleep(float(self.path.rsplit("/", 1)[1]))
+                if self.path == "/stream":
+                    # A chunked body, sent in pieces.
+                    self.send_response(200)
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for piece in (b"one,", b"two,", b"three"):
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                        self.wfile.flush()
+                        time.sleep(0.05)
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
+                if self.path == "/until-close":
+                    # No length, no chunks: the body ends when the connection closes.
+                    self.send_response(200)
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(b"all of it")
+                    self.close_connection = True
+                    return
                 if self.path == "/reset":
                     # No response: the server closes the connection, with a reset.
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
@@ -173,6 +192,15 @@ def test_rules_weights_and_local_responses(server, elb, backends):
     assert get(address, "/teapot")[::2] == (418, b"short and stout")
     status, headers, _ = get(address, "/page", headers={"X-Old": "yes"})
     assert status == 301 and headers["Location"] == f"http://{address}:{PORT}/new/page"
+    assert get(address, "/stream")[::2] == (200, b"one,two,three")
+    assert get(address, "/until-close")[::2] == (200, b"all of it")
+    with socket.create_connection((address, PORT), timeout=5) as raw:
+        # An HTTP/1.0 client gets the chunked body unchunked, ended by the close.
+        raw.sendall(b"GET /stream HTTP/1.0\r\n\r\n")
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"\r\n\r\none,two,three")
     status, _, body = get(address, "/upload", "POST", b"x" * 300_000)
     assert status == 200 and body.split(b" ", 1)[1] == b"got 300000"
 
