@@ -30,6 +30,7 @@ Exit status: 0 when every target passes, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import shutil
@@ -75,11 +76,14 @@ def pinned(cpu: str, command: list[str]) -> list[str]:
 
 def wrk(url: str, connections: int, duration: float, script: str | None = None,
         requests: int | None = None) -> dict:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s"]
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{math.ceil(duration)}s", "--latency", "--timeout", "5s"]
     if script:
         command += ["-s", script]
-    out = subprocess.run(pinned(LOAD_CPU, command + [url]), capture_output=True, text=True,
-                         timeout=duration + 60).stdout
+    run = subprocess.run(pinned(LOAD_CPU, command + [url]), capture_output=True, text=True,
+                         timeout=duration + 60)
+    out = run.stdout
+    if "Requests/sec:" not in out:
+        raise RuntimeError(f"wrk {url} failed: {out}{run.stderr}")
     result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
               "errors": 0, "backends": {}}
     for pct in ("50", "90", "99"):
@@ -144,7 +148,7 @@ class Bench:
         conf.write_text(textwrap.dedent(f"""
             global
               nbthread 1
-              maxconn 10000
+              maxconn 4096
             defaults
               mode http
               timeout connect 5s
@@ -257,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     started = cl.date_u()
     work = Path(tempfile.mkdtemp(prefix="nozama-bench-lb-"))
+    work.chmod(0o755)  # nginx's workers run as an unprivileged user
     bench = Bench(work)
     cells: dict[str, dict] = {}
     try:
@@ -278,11 +283,16 @@ def main(argv: list[str] | None = None) -> int:
             cells[name] = wrk(url, args.connections, args.duration)
             log(f"{name:24} {cells[name]['rps']:9,.0f} req/s  p50 {cells[name]['p50']:.2f} ms  "
                 f"p99 {cells[name]['p99']:.2f} ms  errors {cells[name]['errors']}")
-        # Half of Nozama's peak: each connection waits between requests.
+        # Half of Nozama's peak: each connection waits between requests, the wait
+        # calibrated by a short probe (latency falls with the load, so rate and wait
+        # are not simply proportional).
         half = cells["Nozama"]["rps"] / 2
-        delay_ms = max(0.0, args.connections / half * 1000 - cells["Nozama"]["p50"])
         script = work / "delay.lua"
-        script.write_text(f"function delay() return {delay_ms:.3f} end\n")
+        delay_ms = args.connections / half * 1000
+        for _ in range(3):
+            script.write_text(f"function delay() return {delay_ms:.3f} end\n")
+            probe = wrk(nozama_url, args.connections, 3, str(script))
+            delay_ms = max(0.0, delay_ms + args.connections * 1000 * (1 / half - 1 / probe["rps"]))
         for name, url in (("Nozama at half its peak", nozama_url),
                           ("direct at the same rate", direct)):
             cl.settle()
@@ -298,6 +308,10 @@ def main(argv: list[str] | None = None) -> int:
         total = sum(counts.values())
         blue_share = 100 * counts.get("blue", 0) / max(total, 1)
         log(f"weighted 10/90: {counts} ({blue_share:.2f}% blue of {total})")
+    except BaseException:
+        for process in bench.processes:
+            log(f"--- {process.name}:\n{process.output()[-1500:]}")
+        raise
     finally:
         bench.close()
         shutil.rmtree(work, ignore_errors=True)

@@ -14,6 +14,7 @@ import asyncio
 import errno
 import logging
 import os
+import time
 from datetime import datetime, timezone
 
 from nozama.lb import config as lb_config
@@ -27,6 +28,7 @@ from nozama.store import sql
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05
+IDLE_SWEEP_SECONDS = 0.25
 # A process that may not bind ports below 1024 binds listener port + this offset
 # instead (NOZAMA_LB_PORT_OFFSET); the API still reports the listener's own port.
 PORT_OFFSET = int(os.environ.get("NOZAMA_LB_PORT_OFFSET", "0"))
@@ -47,6 +49,21 @@ class DataPlane:
         self.health_changes: dict[int, TargetState] = {}
 
     async def run(self) -> None:
+        sweeper = asyncio.ensure_future(self._sweep_idle())
+        try:
+            await self._follow()
+        finally:
+            sweeper.cancel()
+
+    async def _sweep_idle(self) -> None:
+        # One sweep four times a second costs less than a timer per request.
+        while True:
+            await asyncio.sleep(IDLE_SWEEP_SECONDS)
+            now = time.monotonic()
+            for connection in list(self.connections):
+                connection.check_idle(now)
+
+    async def _follow(self) -> None:
         while True:
             try:
                 await self.step()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
+import random
 import time
 from http import HTTPStatus
 from urllib.parse import unquote
@@ -37,6 +37,7 @@ MAX_HEADER_BYTES = 64 * 1024
 MAX_IDLE_PER_TARGET = 64
 CONNECT_TIMEOUT = 10.0
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
+_random = random.Random()
 
 
 def _reason(status: int) -> str:
@@ -61,7 +62,7 @@ def _error_page(status: int) -> bytes:
 
 
 def trace_id() -> str:
-    return f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+    return f"Root=1-{int(time.time()):08x}-{_random.getrandbits(96):024x}"
 
 
 class Pool:
@@ -176,7 +177,6 @@ class Exchange:
         self.response_has_body = True
         self.until_close = False    # the target's body ends when its connection does
         self.finished = False
-        self.timer: asyncio.TimerHandle | None = None
         self.last_activity = time.monotonic()
         state.in_flight += 1
 
@@ -189,7 +189,6 @@ class Exchange:
             self._attach(upstream)
         else:
             asyncio.ensure_future(self._connect())
-        self._arm_timer()
 
     async def _connect(self) -> None:
         target = self.state.target
@@ -288,36 +287,24 @@ class Exchange:
             self.client.close()
         self._finish()
 
-    def _arm_timer(self) -> None:
-        loop = asyncio.get_running_loop()
-        timeout = self.client.listener.idle_timeout
-
-        def check() -> None:
-            if self.finished:
-                return
-            idle = time.monotonic() - self.last_activity
-            if idle < timeout:
-                self.timer = loop.call_later(timeout - idle, check)
-                return
-            if self.upstream is not None:
-                self.upstream.exchange = None
-                if self.upstream.transport is not None:
-                    self.upstream.transport.close()
-            if self.response_started:
-                self.client.abort()
-            else:
-                self.client.write(local_response(504, _error_page(504), keep_alive=False))
-                self.client.close()
-            self._finish()
-        self.timer = loop.call_later(timeout, check)
+    def time_out(self) -> None:
+        """The target stayed silent past the idle timeout: 504, or a cut connection."""
+        if self.upstream is not None:
+            self.upstream.exchange = None
+            if self.upstream.transport is not None:
+                self.upstream.transport.close()
+        if self.response_started:
+            self.client.abort()
+        else:
+            self.client.write(local_response(504, _error_page(504), keep_alive=False))
+            self.client.close()
+        self._finish()
 
     def _finish(self) -> None:
         if self.finished:
             return
         self.finished = True
         self.state.in_flight -= 1
-        if self.timer is not None:
-            self.timer.cancel()
         self.client.exchange_done()
 
 
@@ -333,7 +320,7 @@ class ClientConnection(asyncio.Protocol):
         self.keep_alive = True             # request has been read
         self.http10 = False
         self.paused = False
-        self.idle_timer: asyncio.TimerHandle | None = None
+        self.last_active = time.monotonic()
         self._reset()
 
     def _reset(self) -> None:
@@ -348,13 +335,10 @@ class ClientConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = peer[0] if peer else ""
         self.dataplane.connections.add(self)
-        self._arm_idle()
 
     def connection_lost(self, exc) -> None:
         self.dataplane.connections.discard(self)
         self.transport = None
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
         exchange = self.exchange
         if exchange is not None and not exchange.finished:
             # The client went away mid-exchange: so does the target connection.
@@ -364,7 +348,7 @@ class ClientConnection(asyncio.Protocol):
             exchange._finish()
 
     def data_received(self, data: bytes) -> None:
-        self._arm_idle()
+        self.last_active = time.monotonic()
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -495,8 +479,8 @@ class ClientConnection(asyncio.Protocol):
             self.transport.close()
             return
         self.paused = False
+        self.last_active = time.monotonic()
         self.transport.resume_reading()
-        self._arm_idle()
 
     def close(self) -> None:
         if self.transport is not None:
@@ -514,15 +498,12 @@ class ClientConnection(asyncio.Protocol):
                                       keep_alive=False))
         self.close()
 
-    def _arm_idle(self) -> None:
-        # A connection with nothing in flight closes after the idle timeout.
-        if self.idle_timer is not None:
-            self.idle_timer.cancel()
-        self.idle_timer = asyncio.get_running_loop().call_later(
-            self.listener.idle_timeout, self._idle_expired)
-
-    def _idle_expired(self) -> None:
-        if self.exchange is None and self.transport is not None:
+    def check_idle(self, now: float) -> None:
+        """Apply the idle timeout: to the target while a request is out, else to the client."""
+        timeout = self.listener.idle_timeout
+        exchange = self.exchange
+        if exchange is not None and not exchange.finished:
+            if now - exchange.last_activity >= timeout:
+                exchange.time_out()
+        elif self.transport is not None and now - self.last_active >= timeout:
             self.transport.close()
-        elif self.transport is not None:
-            self._arm_idle()
