@@ -69,9 +69,11 @@ def load(store: Store) -> Snapshot:
         listeners = sql.all_rows(conn, "SELECT * FROM listeners")
         rules = sql.all_rows(conn, "SELECT * FROM listener_rules ORDER BY CASE WHEN priority "
                                    "IS NULL THEN 1 ELSE 0 END, priority")
-        used = set(sql.column(conn, "SELECT DISTINCT target_group_arn FROM target_group_uses"))
+        # Every group, in use or not: the data plane checks the targets of unused groups
+        # too (the API still calls them unused), so that a listener or rule that starts
+        # forwarding to a group finds its healthy targets at once, not after its checks.
         groups = {r.arn: TargetGroup(r.arn, r.doc) for r in sql.all_rows(
-            conn, "SELECT * FROM target_groups") if r.arn in used}
+            conn, "SELECT * FROM target_groups")}
         for row in sql.all_rows(conn, "SELECT * FROM targets ORDER BY id"):
             group = groups.get(row.target_group_arn)
             if group is None:

@@ -30,6 +30,7 @@ class Backend:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # head and body go out as two writes
 
             def do_GET(self):
                 if self.path == "/health":
@@ -278,3 +279,100 @@ def test_unhealthy_targets_lose_traffic_and_deregistered_ones_drain(server, elb,
     assert slow["r"][0] == 200 and slow["r"][2].startswith(b"one /slow/2")
     wait_for(lambda: [d["Target"]["Port"] for d in elb.describe_target_health(
         TargetGroupArn=tg)["TargetHealthDescriptions"]] == [two.port])
+
+
+class Load:
+    """Clients that keep sending requests and record every response."""
+
+    def __init__(self, address: str, clients: int = 6):
+        self.address = address
+        self.stop = threading.Event()
+        self.results: collections.Counter = collections.Counter()
+        self.failures: list = []
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._client, daemon=True)
+                        for _ in range(clients)]
+
+    def __enter__(self) -> "Load":
+        self.started = time.monotonic()
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join()
+        self.seconds = time.monotonic() - self.started
+
+    def _client(self) -> None:
+        connection = http.client.HTTPConnection(self.address, PORT, timeout=10)
+        while not self.stop.is_set():
+            try:
+                connection.request("GET", "/")
+                response = connection.getresponse()
+                body = response.read()
+                outcome = (response.status, body.split()[0]) if response.status == 200 \
+                    else (response.status, body[:60])
+            except (OSError, http.client.HTTPException) as error:
+                outcome = ("error", repr(error))
+                connection.close()
+                connection = http.client.HTTPConnection(self.address, PORT, timeout=10)
+            with self.lock:
+                self.results[outcome] += 1
+                if outcome[0] != 200:
+                    self.failures.append(outcome)
+        connection.close()
+
+    @property
+    def total(self) -> int:
+        return sum(self.results.values())
+
+
+def test_traffic_moves_without_a_single_failed_request(elb, backends):
+    blue, green, spare = backends("blue"), backends("green"), backends("spare")
+    blue_tg, green_tg = target_group(elb, "blue", blue), target_group(elb, "green", green)
+    # green also has a second target, to deregister under load.
+    elb.register_targets(TargetGroupArn=green_tg, Targets=[{"Id": "127.0.0.1",
+                                                            "Port": spare.port}])
+    elb.modify_target_group_attributes(TargetGroupArn=green_tg, Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": "5"}])
+    lb_arn, address = load_balancer(elb, "smooth")
+    listener = elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT,
+                                   DefaultActions=[{"Type": "forward", "TargetGroupArn": blue_tg}])[
+        "Listeners"][0]["ListenerArn"]
+    # A rule puts green in use, so that its targets are checked (and healthy) before the swap.
+    elb.create_rule(ListenerArn=listener, Priority=1, Conditions=[
+        {"Field": "path-pattern", "Values": ["/green"]}],
+        Actions=[{"Type": "forward", "TargetGroupArn": green_tg}])
+    healthy(elb, blue_tg, green_tg)
+    wait_for(lambda: get(address)[0] == 200)
+
+    def weights(blue_weight: int) -> list[dict]:
+        return [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+            {"TargetGroupArn": blue_tg, "Weight": blue_weight},
+            {"TargetGroupArn": green_tg, "Weight": 100 - blue_weight}]}}]
+
+    with Load(address) as load:
+        time.sleep(1)
+        # A blue/green swap of the listener, and back.
+        elb.modify_listener(ListenerArn=listener, DefaultActions=[
+            {"Type": "forward", "TargetGroupArn": green_tg}])
+        time.sleep(1)
+        elb.modify_listener(ListenerArn=listener, DefaultActions=[
+            {"Type": "forward", "TargetGroupArn": blue_tg}])
+        time.sleep(0.5)
+        # Shift the weight from blue to green in 10-point steps.
+        for green_weight in range(0, 101, 10):
+            elb.modify_listener(ListenerArn=listener, DefaultActions=weights(100 - green_weight))
+            time.sleep(0.3)
+        # Deregister one of green's targets: it drains, the other takes the traffic.
+        elb.deregister_targets(TargetGroupArn=green_tg, Targets=[{"Id": "127.0.0.1",
+                                                                  "Port": spare.port}])
+        time.sleep(1.5)
+    assert load.failures == []
+    assert load.total / load.seconds >= 500, load.total / load.seconds
+    served = {backend for status, backend in load.results}
+    assert served == {b"blue", b"green", b"spare"}
+    # After the shift and the deregistration, only green's remaining target serves.
+    assert {get(address)[2].split()[0] for _ in range(10)} == {b"green"}
