@@ -62,7 +62,7 @@ class Balancer:
             for target in group.targets:
                 state = self.targets.get(target.key)
                 if state is None:
-                    state = TargetState(target)
+                    state = TargetState(target, *target.health)
                 else:
                     state.target = target
                 states[target.key] = state

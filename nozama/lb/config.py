@@ -27,6 +27,10 @@ class Target:
     host: str
     draining: bool
     drain_ends_at: datetime | None
+    # The health last observed (by this or an earlier data plane process), so that a
+    # restarted data plane routes at once instead of waiting for its first checks.
+    health: tuple[str, str | None, str | None] = ("initial", "Elb.RegistrationInProgress",
+                                                  "Target registration is in progress")
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -80,7 +84,9 @@ def load(store: Store) -> Snapshot:
                 continue
             host = INSTANCE_HOST if group.doc["TargetType"] == "instance" else row.target_id
             group.targets.append(Target(row.id, row.target_group_arn, row.target_id, row.port,
-                                        host, row.state == "draining", row.drain_ends_at))
+                                        host, row.state == "draining", row.drain_ends_at,
+                                        (row.health_state, row.health_reason,
+                                         row.health_description)))
     by_listener: dict[str, list[dict]] = {}
     for rule in rules:
         by_listener.setdefault(rule.listener_arn, []).append(rule.doc)

@@ -376,3 +376,39 @@ def test_traffic_moves_without_a_single_failed_request(elb, backends):
     assert served == {b"blue", b"green", b"spare"}
     # After the shift and the deregistration, only green's remaining target serves.
     assert {get(address)[2].split()[0] for _ in range(10)} == {b"green"}
+
+
+def test_a_restarted_data_plane_routes_at_once(backend, tmp_path, backends):
+    """Kill -9 the data plane: the next one serves from the health already observed."""
+    from conftest import NozamaServer, store_args
+    own = NozamaServer(store_args(backend, tmp_path), tmp_path / "server.log").start()
+
+    def start_lb():
+        return subprocess.Popen([sys.executable, "-m", "nozama", "lb", *own.store_args,
+                                 "--log-level", "warning"], cwd=ROOT,
+                                stdout=open(tmp_path / "lb.log", "ab"), stderr=subprocess.STDOUT)
+    lb_process = start_lb()
+    try:
+        elb = own.client("elbv2")
+        tg = target_group(elb, "only", backends("only"))
+        lb_arn, address = load_balancer(elb, "restart")
+        elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT,
+                            DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+        healthy(elb, tg)
+        wait_for(lambda: get(address)[0] == 200)
+        lb_process.kill()
+        lb_process.wait()
+        lb_process = start_lb()
+
+        def listening():
+            try:
+                socket.create_connection((address, PORT), timeout=1).close()
+                return True
+            except OSError:
+                return False
+        wait_for(listening)
+        assert [get(address)[0] for _ in range(5)] == [200] * 5
+    finally:
+        lb_process.terminate()
+        lb_process.wait(timeout=15)
+        own.stop()
