@@ -254,45 +254,36 @@ def _stopping_at(task: dict) -> float:
     return task["stoppingAt"].timestamp()
 
 
-def _tasks_of(ecs, name="web") -> list[dict]:
-    arns = ecs.list_tasks(serviceName=name)["taskArns"] + \
-        ecs.list_tasks(serviceName=name, desiredStatus="STOPPED")["taskArns"]
-    return ecs.describe_tasks(tasks=arns)["tasks"]
-
-
-def test_draining_starts_replacements_first_when_maximum_percent_allows(ecs, three_zones):
-    # 100% minimum healthy: the drained instance's task stops only once its
-    # replacement runs elsewhere.
+def _drain_one_instance(ecs, minimum: int, maximum: int) -> tuple[list[dict], list[dict]]:
+    """Drain an instance of a steady 3-task service: (its tasks, their replacements)."""
     ecs.create_service(serviceName="web", taskDefinition=definition(ecs), desiredCount=3,
-                       deploymentConfiguration={"minimumHealthyPercent": 100,
-                                                "maximumPercent": 200})
+                       deploymentConfiguration={"minimumHealthyPercent": minimum,
+                                                "maximumPercent": maximum})
     steady(ecs)
     drained = running_tasks(ecs)[0]["containerInstanceArn"]
     before = {t["taskArn"] for t in running_tasks(ecs)}
     ecs.update_container_instances_state(containerInstances=[drained], status="DRAINING")
     wait_for(lambda: moved_off(ecs, drained, 3), timeout=30)
-    tasks = _tasks_of(ecs)
+    arns = ecs.list_tasks(serviceName="web")["taskArns"] + \
+        ecs.list_tasks(serviceName="web", desiredStatus="STOPPED")["taskArns"]
+    tasks = ecs.describe_tasks(tasks=arns)["tasks"]
     moved = [t for t in tasks if t["taskArn"] in before and t["containerInstanceArn"] == drained]
     replacements = [t for t in tasks if t["taskArn"] not in before]
     assert moved and len(replacements) == len(moved)
+    return moved, replacements
+
+
+def test_draining_starts_replacements_first_when_maximum_percent_allows(ecs, three_zones):
+    # 100% minimum healthy: the drained instance's task stops only once its
+    # replacement runs elsewhere.
+    moved, replacements = _drain_one_instance(ecs, 100, 200)
     latest_start = max(t["startedAt"].timestamp() for t in replacements)
     assert all(_stopping_at(t) >= latest_start for t in moved)
 
 
 def test_draining_stops_first_when_maximum_percent_leaves_no_room(ecs, three_zones):
     # 0% / 100%: no task may run beyond desiredCount, so the drained task stops first.
-    ecs.create_service(serviceName="web", taskDefinition=definition(ecs), desiredCount=3,
-                       deploymentConfiguration={"minimumHealthyPercent": 0,
-                                                "maximumPercent": 100})
-    steady(ecs)
-    drained = running_tasks(ecs)[0]["containerInstanceArn"]
-    before = {t["taskArn"] for t in running_tasks(ecs)}
-    ecs.update_container_instances_state(containerInstances=[drained], status="DRAINING")
-    wait_for(lambda: moved_off(ecs, drained, 3), timeout=30)
-    tasks = _tasks_of(ecs)
-    moved = [t for t in tasks if t["taskArn"] in before and t["containerInstanceArn"] == drained]
-    replacements = [t for t in tasks if t["taskArn"] not in before]
-    assert moved and len(replacements) == len(moved)
+    moved, replacements = _drain_one_instance(ecs, 0, 100)
     first_created = min(t["createdAt"].timestamp() for t in replacements)
     assert all(_stopping_at(t) <= first_created for t in moved)
 

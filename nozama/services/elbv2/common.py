@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 
 from nozama.api.context import RequestContext
 from nozama.api.errors import ValidationError, error_class
-from nozama.model import arns
+from nozama.model import arns, lb_attributes
 from nozama.store import load_balancers as lb_store
 from nozama.store import tags as tag_store
 from nozama.store import target_groups as tg_store
@@ -87,6 +87,26 @@ def rule(ctx: RequestContext, conn: Connection, reference: str):
     if row is None or (row.region, row.account) != (ctx.region, ctx.account_id):
         raise RuleNotFound(f"Rule '{reference}' not found")
     return row
+
+
+# ---------------------------------------------------------------- attributes
+
+def attributes_of(ctx: RequestContext, find, arn_: str) -> dict:
+    """Describe{LoadBalancer,TargetGroup}Attributes of the resource `find` finds."""
+    with ctx.store.read() as conn:
+        row = find(ctx, conn, arn_)
+    return {"Attributes": lb_attributes.as_list(row.doc["Attributes"])}
+
+
+def modify_attributes(ctx: RequestContext, find, save, arn_: str, known: dict,
+                      changes: list[dict], kind: str) -> dict:
+    """Modify{LoadBalancer,TargetGroup}Attributes: validate, store, tell the data plane."""
+    with ctx.store.write() as conn:
+        row = find(ctx, conn, arn_)
+        attributes = lb_attributes.merged(known, row.doc["Attributes"], changes, kind)
+        save(conn, row.arn, {**row.doc, "Attributes": attributes})
+        lb_store.bump_generation(conn)
+    return {"Attributes": lb_attributes.as_list(attributes)}
 
 
 # ---------------------------------------------------------------- pages

@@ -17,7 +17,8 @@ from nozama.model import lb_attributes
 from nozama.services.elbv2 import handlers
 from nozama.services.elbv2.common import (DEFAULT_VPC, DuplicateLoadBalancerName,
                                           LoadBalancerNotFound, OperationNotPermitted,
-                                          TooManyLoadBalancers, arn, check_name, load_balancer,
+                                          TooManyLoadBalancers, arn, attributes_of, check_name,
+                                          load_balancer, modify_attributes,
                                           marker, names_or_arns, new_id, page_size, paged,
                                           put_tags, tags_of_request)
 from nozama.store import load_balancers as store
@@ -139,17 +140,10 @@ def delete_load_balancer(ctx: RequestContext, params: dict) -> dict:
 
 @handlers.operation("DescribeLoadBalancerAttributes")
 def describe_load_balancer_attributes(ctx: RequestContext, params: dict) -> dict:
-    with ctx.store.read() as conn:
-        row = load_balancer(ctx, conn, params["LoadBalancerArn"])
-    return {"Attributes": lb_attributes.as_list(row.doc["Attributes"])}
+    return attributes_of(ctx, load_balancer, params["LoadBalancerArn"])
 
 
 @handlers.operation("ModifyLoadBalancerAttributes")
 def modify_load_balancer_attributes(ctx: RequestContext, params: dict) -> dict:
-    with ctx.store.write() as conn:
-        row = load_balancer(ctx, conn, params["LoadBalancerArn"])
-        attributes = lb_attributes.merged(lb_attributes.LOAD_BALANCER, row.doc["Attributes"],
-                                          params["Attributes"], "Load balancer")
-        store.save(conn, row.arn, {**row.doc, "Attributes": attributes})
-        store.bump_generation(conn)
-    return {"Attributes": lb_attributes.as_list(attributes)}
+    return modify_attributes(ctx, load_balancer, store.save, params["LoadBalancerArn"],
+                             lb_attributes.LOAD_BALANCER, params["Attributes"], "Load balancer")

@@ -11,6 +11,7 @@ from nozama.model import lb_attributes
 from nozama.services.elbv2 import handlers
 from nozama.services.elbv2.common import (DuplicateTargetGroupName, ResourceInUse,
                                           TargetGroupNotFound, UnsupportedProtocol, arn,
+                                          attributes_of, modify_attributes,
                                           check_name, load_balancer, marker, names_or_arns,
                                           new_id, page_size, paged, put_tags, tags_of_request,
                                           target_group)
@@ -168,17 +169,10 @@ def delete_target_group(ctx: RequestContext, params: dict) -> dict:
 
 @handlers.operation("DescribeTargetGroupAttributes")
 def describe_target_group_attributes(ctx: RequestContext, params: dict) -> dict:
-    with ctx.store.read() as conn:
-        row = target_group(ctx, conn, params["TargetGroupArn"])
-    return {"Attributes": lb_attributes.as_list(row.doc["Attributes"])}
+    return attributes_of(ctx, target_group, params["TargetGroupArn"])
 
 
 @handlers.operation("ModifyTargetGroupAttributes")
 def modify_target_group_attributes(ctx: RequestContext, params: dict) -> dict:
-    with ctx.store.write() as conn:
-        row = target_group(ctx, conn, params["TargetGroupArn"])
-        attributes = lb_attributes.merged(lb_attributes.TARGET_GROUP, row.doc["Attributes"],
-                                          params["Attributes"], "Target group")
-        store.save(conn, row.arn, {**row.doc, "Attributes": attributes})
-        lb_store.bump_generation(conn)
-    return {"Attributes": lb_attributes.as_list(attributes)}
+    return modify_attributes(ctx, target_group, store.save, params["TargetGroupArn"],
+                             lb_attributes.TARGET_GROUP, params["Attributes"], "Target group")
