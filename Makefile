@@ -2,10 +2,10 @@
 # is missing and start dockerd / PostgreSQL by hand: there is no systemd).
 #
 #   make venv        .venv with the package (editable) and its test extras
-#   make run         start the control plane on :4566 (needs Docker)
+#   make run         nozama up: the API on :4566, the load balancers and 3 agents (Docker)
 #   make test        full suite: Docker, test image and PostgreSQL set up first
 #   make test-unit   tests/unit only, no services
-#   make bench       every bench/*.py
+#   make bench       every bench/*.py (installs wrk, HAProxy and nginx to compare with)
 #   make clean       remove the venv and build/test caches (keeps .nozama-data)
 #
 # PYTEST_ARGS="-k foo -x" passes arguments to pytest.
@@ -63,6 +63,8 @@ test-unit: venv
 	$(VPY) -m pytest -q tests/unit $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-bench
+	bash scripts/setup-test-services.sh
+	bash scripts/install-bench-tools.sh
 	@shopt -s nullglob; files=(bench/*.py); failed=(); \
 	if [ $${#files[@]} -eq 0 ]; then echo "no bench/*.py"; exit 0; fi; \
 	for f in "$${files[@]}"; do \

@@ -299,3 +299,66 @@ def test_tasks_that_keep_failing_are_throttled(ecs, three_zones):
     # After three failures the next start waits 5 s, then 10 s...
     assert 3 <= failed <= 4
     assert s["status"] == "ACTIVE" and s["runningCount"] == 0
+
+
+def test_a_cluster_with_an_active_service_cannot_be_deleted(ecs):
+    ecs.create_cluster(clusterName="default")
+    ecs.create_service(serviceName="web", taskDefinition=definition(ecs), desiredCount=0)
+    with pytest.raises(ecs.exceptions.ClusterContainsServicesException):
+        ecs.delete_cluster(cluster="default")
+    assert ecs.describe_clusters()["clusters"][0]["status"] == "ACTIVE"
+    ecs.delete_service(service="web")
+    wait_for(lambda: service(ecs)["status"] == "INACTIVE")
+    assert ecs.delete_cluster(cluster="default")["cluster"]["status"] == "INACTIVE"
+
+
+def test_load_balancers_of_a_service_are_checked_as_ecs_does(ecs, server, region):
+    elb = server.client("elbv2", region)
+    ecs.create_cluster(clusterName="default")
+    web = ecs.register_task_definition(family="web", containerDefinitions=[{
+        "name": "app", "image": "busybox", "memory": 64,
+        "portMappings": [{"containerPort": 8080}]}])["taskDefinition"]["taskDefinitionArn"]
+
+    def group(name, target_type="instance"):
+        return elb.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId="vpc-1",
+                                       TargetType=target_type)["TargetGroups"][0][
+            "TargetGroupArn"]
+    attached, loose, by_ip = group("attached"), group("loose"), group("by-ip", "ip")
+    lb = elb.create_load_balancer(Name="web", Subnets=["s-1", "s-2"])["LoadBalancers"][0]
+    listener = elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP",
+                                   Port=80, DefaultActions=[
+                                       {"Type": "forward", "TargetGroupArn": attached}])[
+        "Listeners"][0]["ListenerArn"]
+    elb.create_rule(ListenerArn=listener, Priority=1, Actions=[
+        {"Type": "forward", "TargetGroupArn": by_ip}], Conditions=[
+        {"Field": "path-pattern", "Values": ["/ip"]}])
+
+    def refused(entry: dict) -> str:
+        with pytest.raises(ecs.exceptions.InvalidParameterException) as info:
+            ecs.create_service(serviceName="web", taskDefinition=web, desiredCount=0,
+                               loadBalancers=[entry])
+        return info.value.response["Error"]["Message"]
+    assert "did not have a container port 9090" in refused(
+        {"targetGroupArn": attached, "containerName": "app", "containerPort": 9090})
+    assert "container nope does not exist" in refused(
+        {"targetGroupArn": attached, "containerName": "nope", "containerPort": 8080})
+    assert "does not have an associated load balancer" in refused(
+        {"targetGroupArn": loose, "containerName": "app", "containerPort": 8080})
+    assert "incompatible with the bridge network mode" in refused(
+        {"targetGroupArn": by_ip, "containerName": "app", "containerPort": 8080})
+    assert "Unable to find the target group" in refused(
+        {"targetGroupArn": attached + "0", "containerName": "app", "containerPort": 8080})
+    assert "Classic Load Balancers" in refused(
+        {"loadBalancerName": "classic", "containerName": "app", "containerPort": 8080})
+    assert ecs.list_services()["serviceArns"] == []
+    entry = {"targetGroupArn": attached, "containerName": "app", "containerPort": 8080}
+    created = ecs.create_service(serviceName="web", taskDefinition=web, desiredCount=0,
+                                 loadBalancers=[entry], healthCheckGracePeriodSeconds=30)
+    assert created["service"]["loadBalancers"] == [entry]
+    assert created["service"]["healthCheckGracePeriodSeconds"] == 30
+    # A new revision without the port cannot replace it behind the same target group.
+    other = ecs.register_task_definition(family="web", containerDefinitions=[{
+        "name": "app", "image": "busybox", "memory": 64}])["taskDefinition"]["taskDefinitionArn"]
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.update_service(service="web", taskDefinition=other)
+    assert service(ecs)["taskDefinition"] == web

@@ -20,8 +20,10 @@ from nozama.scheduler.rank import parse_strategies
 from nozama.services.ecs import handlers
 from nozama.services.ecs.common import find_cluster, page_size, tags_from_request, tags_of
 from nozama.services.ecs.task_definitions import find as find_task_definition
+from nozama.store import load_balancers as lb_store
 from nozama.store import services as store
 from nozama.store import tags as tag_store
+from nozama.store import target_groups as target_group_store
 from nozama.store.pagination import decode_token, page
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
@@ -81,6 +83,51 @@ def _check(params: dict) -> None:
         raise InvalidParameterException("Only the ECS deployment controller is supported.")
 
 
+MAX_LOAD_BALANCERS = 5
+
+
+def _check_load_balancers(ctx: RequestContext, conn: Connection, load_balancers: list[dict],
+                          definition: Row) -> None:
+    """Refuse the service's loadBalancers as ECS does: each names an application load
+    balancer's target group, attached to a load balancer, of the target type the task's
+    network mode needs, and a container port the task definition maps."""
+    if len(load_balancers) > MAX_LOAD_BALANCERS:
+        raise InvalidParameterException(
+            f"A service can have at most {MAX_LOAD_BALANCERS} load balancers.")
+    containers = {c["name"]: c for c in definition.doc["containerDefinitions"]}
+    awsvpc = definition.doc.get("networkMode") == "awsvpc"
+    for entry in load_balancers:
+        if entry.get("loadBalancerName") or not entry.get("targetGroupArn"):
+            raise InvalidParameterException("Classic Load Balancers are not supported: give "
+                                            "the targetGroupArn of a target group.")
+        name, port = entry.get("containerName"), entry.get("containerPort")
+        if not name or port is None:
+            raise InvalidParameterException("containerName and containerPort are required "
+                                            "for a load balancer.")
+        group = target_group_store.get(conn, entry["targetGroupArn"])
+        if group is None or (group.region, group.account) != (ctx.region, ctx.account_id):
+            raise InvalidParameterException(
+                f"Unable to find the target group {entry['targetGroupArn']}.")
+        if not lb_store.load_balancers_using(conn, group.arn):
+            raise InvalidParameterException(
+                f"The target group with targetGroupArn {group.arn} does not have an "
+                "associated load balancer.")
+        wanted = "ip" if awsvpc else "instance"
+        if group.doc["TargetType"] != wanted:
+            raise InvalidParameterException(
+                f"The provided target group {group.arn} has target type "
+                f"{group.doc['TargetType']}, which is incompatible with the "
+                f"{definition.doc.get('networkMode', 'bridge')} network mode specified in "
+                "the task definition.")
+        if name not in containers:
+            raise InvalidParameterException(
+                f"The container {name} does not exist in the task definition.")
+        if not any(m.get("containerPort") == port
+                   for m in containers[name].get("portMappings", [])):
+            raise InvalidParameterException(
+                f"The container {name} did not have a container port {port} defined.")
+
+
 def _active_definition(ctx: RequestContext, conn: Connection, reference: str) -> Row:
     definition = find_task_definition(ctx, conn, reference)
     if definition.status != "ACTIVE":
@@ -116,6 +163,7 @@ def create_service(ctx: RequestContext, params: dict) -> dict:
         if existing is not None and existing.status != "INACTIVE":
             raise InvalidParameterException("Creation of service was not idempotent.")
         definition = _active_definition(ctx, conn, params["taskDefinition"])
+        _check_load_balancers(ctx, conn, params.get("loadBalancers", []), definition)
         arn = arns.arn("ecs", ctx.region, ctx.account_id, f"service/{cluster.name}/{name}")
         now = ctx.clock.now()
         doc = {
@@ -176,6 +224,9 @@ def update_service(ctx: RequestContext, params: dict) -> dict:
             doc["healthCheckGracePeriodSeconds"] = params["healthCheckGracePeriodSeconds"]
         if "loadBalancers" in params:
             doc["loadBalancers"] = params["loadBalancers"]
+        if "loadBalancers" in params or params.get("taskDefinition"):
+            _check_load_balancers(ctx, conn, doc["loadBalancers"], find_task_definition(
+                ctx, conn, doc["taskDefinition"]))
         doc["deployments"] = [dict(d) for d in doc["deployments"]]
         if redeploy:
             supersede(doc, ctx.clock.now())
