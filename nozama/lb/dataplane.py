@@ -87,8 +87,12 @@ class DataPlane:
         self.health.update(self.balancer.targets, snapshot.target_groups)
         for key in list(self.servers):
             if key not in snapshot.listeners:
-                self.servers.pop(key).close()  # connections already open finish their work
-                self.listeners.pop(key, None)
+                self.servers.pop(key).close()
+                gone = self.listeners.pop(key, None)
+                # Its connections finish the request in flight, then close.
+                for connection in list(self.connections):
+                    if connection.listener is gone:
+                        connection.finish_and_close()
         for key, listener in snapshot.listeners.items():
             current = self.listeners.get(key)
             if current is not None:

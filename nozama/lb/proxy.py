@@ -486,6 +486,12 @@ class ClientConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def finish_and_close(self) -> None:
+        """Close once the request in flight (if any) is answered."""
+        self.keep_alive = False
+        if self.exchange is None:
+            self.close()
+
     def abort(self) -> None:
         if self.transport is not None:
             self.transport.abort()

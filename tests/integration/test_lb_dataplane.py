@@ -213,6 +213,24 @@ def test_rules_weights_and_local_responses(server, elb, backends):
         {"Type": "forward", "TargetGroupArn": green_tg}])
     wait_for(lambda: all(get(address)[2].startswith(b"green") for _ in range(5)))
 
+    # A deleted listener stops serving, keep-alive connections included.
+    kept = http.client.HTTPConnection(address, PORT, timeout=5)
+    kept.request("GET", "/")
+    assert kept.getresponse().read().startswith(b"green")
+    elb.delete_listener(ListenerArn=listener)
+
+    def refused() -> bool:
+        try:
+            socket.create_connection((address, PORT), timeout=1).close()
+            return False
+        except OSError:
+            return True
+    wait_for(refused)
+    with pytest.raises((OSError, http.client.HTTPException)):
+        kept.request("GET", "/")
+        kept.getresponse().read()
+    kept.close()
+
 
 def test_each_failure_is_the_request_s_own(server, elb, backends):
     good = backends("good")
