@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Row
 
 from nozama.api.context import RequestContext
 from nozama.controllers.rolling import circuit_breaker_threshold, rolling_step
+from nozama.controllers.service_targets import ServiceTargets
 from nozama.controllers.tasks import create_tasks, refresh_instance, request_stop
 from nozama.model.resources import requirements
 from nozama.scheduler.load import cluster_state
@@ -141,6 +142,11 @@ class Pass:
     def run(self) -> None:
         primary = self.doc["deployments"][0]
         tasks = task_store.live_of_service(self.conn, self.service.cluster_arn, self.name)
+        self.targets = None
+        if self.doc.get("loadBalancers"):
+            self.targets = ServiceTargets(self.conn, self.doc["loadBalancers"],
+                                          self.service.cluster_arn, tasks, self.now)
+            tasks = self._behind_load_balancers(tasks)
         draining = self._draining_instances()
         mine = [t for t in tasks if t.deployment_id == primary["id"]
                 and t.container_instance_arn not in draining]
@@ -154,7 +160,8 @@ class Pass:
         # the circuit breaker must still be able to fail. With neither at stake, a
         # RUNNING task (passing its health checks) is healthy at once.
         stable_for = STABLE_SECONDS if old or breaker.get("enable") else 0.0
-        healthy = [t for t in mine if _healthy(t, definition.doc, self.now, stable_for)]
+        healthy = [t for t in mine if _healthy(t, definition.doc, self.now, stable_for)
+                   and (self.targets is None or self.targets.healthy(t))]
         old_healthy = [t for t in old if t.last_status == "RUNNING"]
         configuration = self.doc["deploymentConfiguration"]
         step = rolling_step(primary["desiredCount"], configuration["minimumHealthyPercent"],
@@ -172,6 +179,8 @@ class Pass:
             self._stop(_stop_order(old, draining)[:step.stop_old], primary)
         if step.stop_primary:
             self._stop(self._scale_in_order(self._with_docs(mine))[:step.stop_primary], primary)
+        if self.targets is not None:
+            self.targets.finish()
         self._update_counts(primary, mine, old)
         self._finish(primary, mine, healthy, old, definition)
         for deployment in self.doc["deployments"]:
@@ -212,16 +221,52 @@ class Pass:
                                                        [t.arn for t in tasks])}
         return [full[t.arn] for t in tasks]
 
+    def _behind_load_balancers(self, tasks: list[Row]) -> list[Row]:
+        """Register RUNNING tasks, stop the drained ones, take out those that fail their
+        health checks; the tasks that still count (not on their way out)."""
+        targets, counting = self.targets, []
+        grace = self.doc.get("healthCheckGracePeriodSeconds", 0)
+        for task in tasks:
+            leaving = targets.deregistering(task)
+            if leaving is None and task.last_status == "RUNNING":
+                failing = targets.failed_health_checks(task, grace)
+                if failing is None:
+                    targets.register(task)
+                    counting.append(task)
+                    continue
+                self._event(f"(service {self.name}) (task {task.arn.rsplit('/', 1)[1]}) failed "
+                            f"ELB health checks in (target-group {failing})")
+                leaving = {"reason": f"Task failed ELB health checks in (target-group "
+                                     f"{failing})", "stopCode": "ServiceSchedulerInitiated"}
+                targets.deregister(task, leaving["reason"], leaving["stopCode"])
+            if leaving is None:
+                counting.append(task)
+            elif targets.drained(task):
+                request_stop(self.conn, targets.full(task), leaving["reason"],
+                             leaving["stopCode"], self.now)
+        return counting
+
     def _stop(self, tasks: list[Row], primary: dict) -> None:
+        reason = f"Scaling activity initiated by (deployment {primary['id']})"
+        stopping = []
         for task in self._with_docs(tasks):
-            request_stop(self.conn, task, f"Scaling activity initiated by (deployment "
-                         f"{primary['id']})", "ServiceSchedulerInitiated", self.now,
+            # Behind a load balancer, a task is deregistered and drained before it stops.
+            if self.targets is not None and self.targets.deregister(
+                    task, reason, "ServiceSchedulerInitiated"):
+                continue
+            request_stop(self.conn, task, reason, "ServiceSchedulerInitiated", self.now,
                          refresh=False)
-        for instance in {t.container_instance_arn for t in tasks if t.container_instance_arn}:
+            stopping.append(task)
+        for instance in {t.container_instance_arn for t in stopping
+                         if t.container_instance_arn}:
             refresh_instance(self.conn, instance)
-        if tasks:
-            ids = " ".join(f"(task {t.arn.rsplit('/', 1)[1]})" for t in tasks)
-            self._event(f"(service {self.name}) has stopped {len(tasks)} running tasks: {ids}.")
+        if stopping:
+            ids = " ".join(f"(task {t.arn.rsplit('/', 1)[1]})" for t in stopping)
+            self._event(f"(service {self.name}) has stopped {len(stopping)} running tasks: "
+                        f"{ids}.")
+        if len(stopping) < len(tasks):
+            self._event(f"(service {self.name}) has begun draining connections on "
+                        f"{len(tasks) - len(stopping)} tasks.")
 
     def _scale_in_order(self, tasks: list[Row]) -> list[Row]:
         """Tasks to stop first when scaling in: from the zone that has the most."""

@@ -430,3 +430,89 @@ def test_a_restarted_data_plane_routes_at_once(backend, tmp_path, backends):
         lb_process.terminate()
         lb_process.wait(timeout=15)
         own.stop()
+
+
+def test_a_service_behind_the_load_balancer_deploys_without_a_failed_request(
+        server, region, elb, agents):
+    """Simulated tasks answer HTTP on their host ports: the service registers them, the
+    load balancer checks and serves them, and a rolling deployment drains the old ones
+    before stopping them."""
+    ecs = server.client("ecs", region)
+    agents(3)
+    wait_for(lambda: len(ecs.list_container_instances(filter="agentConnected == true")[
+        "containerInstanceArns"]) == 3 if ecs.list_clusters()["clusterArns"] else False)
+    tg = elb.create_target_group(
+        Name="web", Protocol="HTTP", Port=80, VpcId="vpc-1", TargetType="instance",
+        HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2,
+        UnhealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
+    elb.modify_target_group_attributes(TargetGroupArn=tg, Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": "3"}])
+    lb_arn, address = load_balancer(elb, "service")
+    elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    definition = ecs.register_task_definition(family="web", containerDefinitions=[{
+        "name": "app", "image": "busybox", "memory": 64,
+        "portMappings": [{"containerPort": 80, "hostPort": 0}]}])["taskDefinition"][
+        "taskDefinitionArn"]
+    ecs.create_service(serviceName="web", taskDefinition=definition, desiredCount=2,
+                       loadBalancers=[{"targetGroupArn": tg, "containerName": "app",
+                                       "containerPort": 80}])
+
+    def steady():
+        s = ecs.describe_services(services=["web"])["services"][0]
+        return (s["runningCount"] == 2 and len(s["deployments"]) == 1 and
+                s["deployments"][0]["rolloutState"] == "COMPLETED" and s)
+    wait_for(steady, timeout=60)
+    health = elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+    assert len(health) == 2 and all(d["TargetHealth"]["State"] == "healthy" for d in health)
+    assert all(d["Target"]["Id"].startswith("i-") for d in health)
+    first = {get(address)[2].split()[1] for _ in range(10)}
+    assert len(first) == 2  # both tasks serve
+
+    with Load(address, clients=4) as load:
+        ecs.update_service(service="web", forceNewDeployment=True)
+        time.sleep(1)
+        wait_for(steady, timeout=90)
+        time.sleep(0.5)
+    assert load.failures == [] and load.total > 0
+    now = {get(address)[2].split()[1] for _ in range(10)}
+    assert len(now) == 2 and not now & first  # new tasks serve, the old ones are gone
+    events = [e["message"] for e in ecs.describe_services(services=["web"])["services"][0][
+        "events"]]
+    assert any("has begun draining connections on" in m for m in events)
+
+
+def test_a_task_that_fails_its_target_health_checks_is_replaced(server, region, elb, agents):
+    ecs = server.client("ecs", region)
+    agents(1)
+    wait_for(lambda: ecs.list_clusters()["clusterArns"] and ecs.list_container_instances(
+        filter="agentConnected == true")["containerInstanceArns"])
+    # The simulated container answers 200; this group only accepts 201.
+    tg = elb.create_target_group(
+        Name="picky", Protocol="HTTP", Port=80, VpcId="vpc-1", TargetType="instance",
+        HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2,
+        UnhealthyThresholdCount=2, Matcher={"HttpCode": "201"})["TargetGroups"][0][
+        "TargetGroupArn"]
+    elb.modify_target_group_attributes(TargetGroupArn=tg, Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": "0"}])
+    lb_arn, _ = load_balancer(elb, "picky")
+    elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    definition = ecs.register_task_definition(family="web", containerDefinitions=[{
+        "name": "app", "image": "busybox", "memory": 64,
+        "portMappings": [{"containerPort": 80}]}])["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(serviceName="web", taskDefinition=definition, desiredCount=1,
+                       loadBalancers=[{"targetGroupArn": tg, "containerName": "app",
+                                       "containerPort": 80}])
+
+    def replaced():
+        stopped = ecs.list_tasks(serviceName="web", desiredStatus="STOPPED")["taskArns"]
+        return stopped and ecs.describe_tasks(tasks=stopped)["tasks"][0]
+    task = wait_for(replaced, timeout=60)
+    assert task["stoppedReason"] == f"Task failed ELB health checks in (target-group {tg})"
+    events = [e["message"] for e in ecs.describe_services(services=["web"])["services"][0][
+        "events"]]
+    assert any(f"failed ELB health checks in (target-group {tg})" in m for m in events)
+    # The deployment never completes: its task is never healthy.
+    assert ecs.describe_services(services=["web"])["services"][0]["deployments"][0][
+        "rolloutState"] == "IN_PROGRESS"

@@ -10,6 +10,10 @@ Failures are asked for with container dockerLabels:
   nozama.simulated.exit-code   its exit code then (default 0)
   nozama.simulated.oom-after   seconds until it is killed for memory
 With `state_path`, what runs survives a restart of the agent (to test adoption).
+
+A simulated container answers HTTP on the host ports of its TCP port mappings
+(on 127.0.0.1: "200 <container> <task id>" to any request), so that load
+balancer health checks and traffic reach simulated tasks as they reach real ones.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class SimulatedRuntime(Runtime):
         self.tasks: dict[str, TaskStatus] = {}
         self.stop_timeouts: dict[str, float] = {}
         self.timers: dict[str, list[asyncio.TimerHandle]] = {}
+        self.servers: dict[str, list[asyncio.base_events.Server]] = {}
         self.ports = itertools.cycle(DYNAMIC_PORTS)
 
     async def start(self) -> None:
@@ -56,6 +61,9 @@ class SimulatedRuntime(Runtime):
                 handle.cancel()
         if self.save_queued:
             self._write_state()
+        for servers in self.servers.values():
+            for server in servers:
+                server.close()
 
     def resources(self) -> HostResources:
         return self.host
@@ -66,6 +74,12 @@ class SimulatedRuntime(Runtime):
         for item in json.loads(self.state_path.read_text()):
             status = _status_from_json(item)
             self.tasks[status.task_arn] = status
+            if status.last_status == "RUNNING":
+                # The "containers" outlived the agent: they answer on their ports again.
+                for container in status.containers:
+                    await self._serve(status.task_arn, container.name,
+                                      [b for b in container.network_bindings
+                                       if b.protocol == "tcp"])
         return list(self.tasks.values())
 
     async def run_task(self, task: dict, task_definition: dict) -> None:
@@ -89,7 +103,8 @@ class SimulatedRuntime(Runtime):
         for definition, container in zip(containers, status.containers):
             container.last_status = "RUNNING"
             container.runtime_id = uuid.uuid4().hex
-            container.network_bindings = self._bindings(definition, task_definition)
+            container.network_bindings = await self._serve(
+                arn, container.name, self._bindings(definition, task_definition))
         status.last_status, status.started_at = "RUNNING", _now()
         self._report(status)
         self._arm_failures(status, containers)
@@ -101,6 +116,30 @@ class SimulatedRuntime(Runtime):
                                                      else next(self.ports)),
                                m.get("protocol", "tcp"))
                 for m in container.get("portMappings", []) if "containerPort" in m]
+
+    async def _serve(self, task_arn: str, name: str,
+                     bindings: list[NetworkBinding]) -> list[NetworkBinding]:
+        """Answer HTTP on each TCP binding's host port; a dynamic port that is taken
+        moves on to the next free one, as Docker's would."""
+        served = []
+        for binding in bindings:
+            if binding.protocol != "tcp":
+                served.append(binding)
+                continue
+            dynamic = binding.host_port in DYNAMIC_PORTS  # (a static port there is rare)
+            for _ in range(20 if dynamic else 1):
+                try:
+                    server = await asyncio.get_running_loop().create_server(
+                        lambda: _Responder(f"{name} {task_arn.rsplit('/', 1)[-1]}"),
+                        "127.0.0.1", binding.host_port)
+                    self.servers.setdefault(task_arn, []).append(server)
+                    break
+                except OSError:
+                    if dynamic:
+                        binding = NetworkBinding(binding.container_port, next(self.ports),
+                                                 binding.protocol)
+            served.append(binding)
+        return served
 
     def _arm_failures(self, status: TaskStatus, containers: list[dict]) -> None:
         loop = asyncio.get_running_loop()
@@ -143,6 +182,8 @@ class SimulatedRuntime(Runtime):
             container.last_status = "STOPPED"
         for handle in self.timers.pop(status.task_arn, []):
             handle.cancel()
+        for server in self.servers.pop(status.task_arn, []):
+            server.close()
         status.last_status, status.stopped_at = "STOPPED", _now()
         status.stop_code = status.stop_code or stop_code
         status.stopped_reason = status.stopped_reason or reason
@@ -168,6 +209,30 @@ class SimulatedRuntime(Runtime):
     def _write_state(self) -> None:
         self.save_queued = False
         self.state_path.write_text(json.dumps([_status_to_json(s) for s in self.tasks.values()]))
+
+
+class _Responder(asyncio.Protocol):
+    """A simulated container's HTTP: 200 and who it is, to every request."""
+
+    def __init__(self, identity: str):
+        self.body = f"{identity}\n".encode()
+        self.buffer = b""
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while b"\r\n\r\n" in self.buffer:
+            head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+            close = b"connection: close" in head.lower()
+            self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                                 b"Content-Length: %d\r\n%s\r\n%s" % (
+                                     len(self.body), b"Connection: close\r\n" if close else b"",
+                                     self.body))
+            if close:
+                self.transport.close()
+                return
 
 
 def _copy(status: TaskStatus) -> TaskStatus:

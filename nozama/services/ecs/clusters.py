@@ -11,7 +11,7 @@ from nozama.api.errors import (ClusterContainsContainerInstancesException,
                                InvalidParameterException, ServiceError)
 from nozama.model import arns
 from nozama.services.ecs import handlers
-from nozama.services.ecs.common import (DEFAULT_CLUSTER, _CLUSTER_NAME, cluster_name,
+from nozama.services.ecs.common import (CLUSTER_NAME, DEFAULT_CLUSTER, cluster_name,
                                         find_cluster, new_cluster_doc, page_size, tags_from_request,
                                         tags_of)
 from nozama.store import clusters as store
@@ -87,7 +87,7 @@ def _merge_settings(current: list[dict], changes: list[dict]) -> list[dict]:
 @handlers.operation("CreateCluster")
 def create_cluster(ctx: RequestContext, params: dict) -> dict:
     name = params.get("clusterName") or DEFAULT_CLUSTER
-    if not _CLUSTER_NAME.fullmatch(name):
+    if not CLUSTER_NAME.fullmatch(name):
         raise InvalidParameterException(
             "Cluster name must be 1 to 255 letters (uppercase and lowercase), numbers, "
             "hyphens, and underscores.")

@@ -14,7 +14,7 @@ from nozama.store import tags as tag_store
 
 DEFAULT_CLUSTER = "default"
 MAX_TAGS = 50
-_CLUSTER_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
+CLUSTER_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
 def cluster_name(ctx: RequestContext, reference: str | None) -> str:
@@ -28,7 +28,7 @@ def cluster_name(ctx: RequestContext, reference: str | None) -> str:
         if parsed.region != ctx.region or parsed.account != ctx.account_id:
             raise ClusterNotFoundException("Cluster not found.")
         return parsed.resource_path
-    if not _CLUSTER_NAME.fullmatch(reference):
+    if not CLUSTER_NAME.fullmatch(reference):
         raise ClusterNotFoundException("Cluster not found.")
     return reference
 
