@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from nozama.store import sql
+from nozama.store import tags as tag_store
 
 _SCOPE = "region = ? AND account = ?"
 
@@ -52,7 +53,9 @@ def save(conn: Connection, arn: str, doc: dict) -> None:
 
 
 def delete(conn: Connection, arn: str) -> None:
+    """The group, its targets and its tags."""
     sql.run(conn, "DELETE FROM targets WHERE target_group_arn = ?", (arn,))
+    tag_store.remove_all(conn, arn)
     sql.run(conn, "DELETE FROM target_groups WHERE arn = ?", (arn,))
 
 

@@ -16,7 +16,6 @@ from nozama.services.elbv2.common import (DuplicateTargetGroupName, ResourceInUs
                                           new_id, page_size, paged, put_tags, tags_of_request,
                                           target_group)
 from nozama.store import load_balancers as lb_store
-from nozama.store import tags as tag_store
 from nozama.store import target_groups as store
 
 # ALB's health check defaults for HTTP target groups.
@@ -162,7 +161,6 @@ def delete_target_group(ctx: RequestContext, params: dict) -> dict:
             raise ResourceInUse(f"Target group '{row.arn}' is currently in use by a listener "
                                 "or a rule")
         store.delete(conn, row.arn)
-        tag_store.remove_all(conn, row.arn)
         lb_store.bump_generation(conn)
     return {}
 
