@@ -9,10 +9,23 @@ draining; a group without one answers 503.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from dataclasses import dataclass, field
 
 from nozama.lb.config import Target, TargetGroup
+
+
+def token(*parts) -> str:
+    """A stickiness cookie's value: an opaque name for a target group or a target."""
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+def sticky_targets(group: TargetGroup) -> bool:
+    """The group's own (target) stickiness: lb_cookie only; app_cookie is not applied."""
+    attributes = group.attributes
+    return attributes.get("stickiness.enabled") == "true" and \
+        attributes.get("stickiness.type") == "lb_cookie"
 
 
 @dataclass
@@ -69,24 +82,36 @@ class Balancer:
         self.targets, self.groups = states, groups
         self.choices = {}
 
-    def group_for(self, action: dict) -> str | None:
+    def group_for(self, action: dict, sticky: str | None = None) -> str | None:
+        """The target group for a request; `sticky` is its AWSALBTG cookie, honoured
+        when the action's stickiness is on and the group is still one of its own."""
         config = action["ForwardConfig"]
         groups = config["TargetGroups"]
         if len(groups) == 1:
             return groups[0]["TargetGroupArn"]
+        if sticky and config["TargetGroupStickinessConfig"].get("Enabled"):
+            for group in groups:
+                if token(group["TargetGroupArn"]) == sticky and group["Weight"] > 0:
+                    return group["TargetGroupArn"]
         choice = self.choices.get(id(action))
         if choice is None:
             choice = self.choices[id(action)] = WeightedChoice(
                 [(g["TargetGroupArn"], g["Weight"]) for g in groups])
         return choice.next()
 
-    def target_in(self, group_arn: str) -> TargetState | None:
+    def target_in(self, group_arn: str, sticky: str | None = None) -> TargetState | None:
+        """A target of the group; `sticky` is the request's AWSALB cookie, honoured when
+        the group's stickiness is on and that target can still take requests."""
         group = self.groups.get(group_arn)
         if group is None:
             return None
         ready = [s for t in group.targets if (s := self.targets.get(t.key)) and s.routable]
         if not ready:
             return None
+        if sticky and sticky_targets(group):
+            for state in ready:
+                if token(*state.target.key) == sticky:
+                    return state
         if group.attributes.get("load_balancing.algorithm.type") == "least_outstanding_requests":
             return min(ready, key=lambda s: s.in_flight)
         turn = self.turns.setdefault(group_arn, itertools.count())

@@ -19,13 +19,14 @@ import asyncio
 import logging
 import random
 import time
+from email.utils import formatdate
 from http import HTTPStatus
 from urllib.parse import unquote
 
 import httptools
 
 from nozama.lb import routing
-from nozama.lb.balancer import Balancer, TargetState
+from nozama.lb.balancer import Balancer, TargetState, sticky_targets, token
 from nozama.lb.config import Listener
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,38 @@ def _error_page(status: int) -> bytes:
 
 def trace_id() -> str:
     return f"Root=1-{int(time.time()):08x}-{_random.getrandbits(96):024x}"
+
+
+def _stickiness_cookies(header: str) -> dict[str, str]:
+    """The AWSALB and AWSALBTG cookies of a Cookie header."""
+    if "AWSALB" not in header:
+        return {}
+    found = {}
+    for part in header.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name in ("AWSALB", "AWSALBTG"):
+            found[name] = value
+    return found
+
+
+def _set_cookies(action: dict, group, state: TargetState) -> list[str]:
+    """The stickiness cookies a response carries: AWSALBTG for the action's target group
+    stickiness, AWSALB for the group's own (lb_cookie) stickiness."""
+    cookies = []
+    config = action["ForwardConfig"]
+    stickiness = config["TargetGroupStickinessConfig"]
+    if stickiness.get("Enabled") and len(config["TargetGroups"]) > 1:
+        cookies.append(_cookie("AWSALBTG", token(state.target.target_group_arn),
+                               stickiness["DurationSeconds"]))
+    if group is not None and sticky_targets(group):
+        cookies.append(_cookie("AWSALB", token(*state.target.key), int(
+            group.attributes["stickiness.lb_cookie.duration_seconds"])))
+    return cookies
+
+
+def _cookie(name: str, value: str, seconds: int) -> str:
+    expires = formatdate(time.time() + seconds, usegmt=True)
+    return f"{name}={value}; Expires={expires}; Path=/"
 
 
 class Pool:
@@ -176,6 +209,7 @@ class Exchange:
         self.response_chunked = False
         self.response_has_body = True
         self.until_close = False    # the target's body ends when its connection does
+        self.set_cookies: list[str] = []  # stickiness
         self.finished = False
         self.last_activity = time.monotonic()
         state.in_flight += 1
@@ -247,6 +281,7 @@ class Exchange:
             self.response_chunked = False
             self.client.keep_alive = False
         keep = [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP]
+        keep += [("Set-Cookie", cookie) for cookie in self.set_cookies]
         if self.response_chunked:
             keep.append(("Transfer-Encoding", "chunked"))
         if not self.client.keep_alive:
@@ -418,11 +453,13 @@ class ClientConnection(asyncio.Protocol):
 
     def _forward(self, action: dict, method: str, lower: dict[str, str]) -> None:
         balancer: Balancer = self.dataplane.balancer
-        group = balancer.group_for(action)
-        state = balancer.target_in(group) if group else None
+        cookies = _stickiness_cookies(lower.get("cookie", ""))
+        group = balancer.group_for(action, cookies.get("AWSALBTG"))
+        state = balancer.target_in(group, cookies.get("AWSALB")) if group else None
         if state is None:
             self.local = local_response(503, _error_page(503), keep_alive=self.keep_alive)
             return
+        set_cookies = _set_cookies(action, balancer.groups.get(group), state)
         forwarded_for = f"{lower['x-forwarded-for']}, {self.peer}" \
             if "x-forwarded-for" in lower else self.peer
         chunked = "chunked" in lower.get("transfer-encoding", "").lower()
@@ -437,6 +474,7 @@ class ClientConnection(asyncio.Protocol):
                   f"X-Amzn-Trace-Id: {lower.get('x-amzn-trace-id') or trace_id()}"]
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         self.exchange = Exchange(self, state, head, chunked, method)
+        self.exchange.set_cookies = set_cookies
         self.exchange.start(self.dataplane.pool)
 
     def on_body(self, body: bytes) -> None:

@@ -517,3 +517,47 @@ def test_a_task_that_fails_its_target_health_checks_is_replaced(server, region, 
     # The deployment never completes: its task is never healthy.
     assert ecs.describe_services(services=["web"])["services"][0]["deployments"][0][
         "rolloutState"] == "IN_PROGRESS"
+
+
+def test_sticky_sessions(elb, backends):
+    blue, green, other = backends("blue"), backends("green"), backends("other")
+    blue_tg, green_tg = target_group(elb, "blue", blue), target_group(elb, "green", green)
+    # blue's own stickiness (lb_cookie), over two targets.
+    elb.register_targets(TargetGroupArn=blue_tg, Targets=[{"Id": "127.0.0.1",
+                                                           "Port": other.port}])
+    elb.modify_target_group_attributes(TargetGroupArn=blue_tg, Attributes=[
+        {"Key": "stickiness.enabled", "Value": "true"},
+        {"Key": "stickiness.lb_cookie.duration_seconds", "Value": "120"}])
+    lb_arn, address = load_balancer(elb, "sticky")
+    elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT, DefaultActions=[
+        {"Type": "forward", "ForwardConfig": {
+            "TargetGroups": [{"TargetGroupArn": blue_tg, "Weight": 50},
+                             {"TargetGroupArn": green_tg, "Weight": 50}],
+            "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 300}}}])
+    healthy(elb, blue_tg, green_tg)
+    wait_for(lambda: get(address)[0] == 200)
+
+    def backend_with(cookie: str | None) -> tuple[bytes, dict]:
+        connection = http.client.HTTPConnection(address, PORT, timeout=10)
+        connection.request("GET", "/", headers={"Cookie": cookie} if cookie else {})
+        response = connection.getresponse()
+        body = response.read()
+        cookies = {}
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie":
+                key, _, rest = value.partition("=")
+                cookies[key] = rest.split(";", 1)[0]
+                assert "Expires=" in value and "Path=/" in value
+        connection.close()
+        return body.split()[0], cookies
+
+    # Without cookies the weights spread requests over every group and target.
+    assert {backend_with(None)[0] for _ in range(12)} == {b"blue", b"green", b"other"}
+    # With them, a client stays where it first landed.
+    for _ in range(4):
+        first, cookies = backend_with(None)
+        assert "AWSALBTG" in cookies
+        jar = "; ".join(f"{k}={v}" for k, v in cookies.items())
+        assert {backend_with(f"session=1; {jar}")[0] for _ in range(10)} == {first}
+        if first != b"green":
+            assert "AWSALB" in cookies  # blue's own stickiness picked the target
