@@ -7,6 +7,10 @@ ways chunk by chunk (nothing is buffered whole), with back-pressure: a side
 that cannot keep up pauses the other's reading. One request per client
 connection is in flight at a time; pipelined requests wait their turn.
 
+An upgrade request (WebSocket) is forwarded with its Upgrade header; when the
+target answers 101 the connection becomes a tunnel that passes bytes through
+both ways until either side closes or the idle timeout passes.
+
 Errors are the request's own: 503 when its target group has no healthy
 target, 502 when the target refuses, resets or sends garbage before the
 response began, 504 when it stays silent past the idle timeout. Once a
@@ -145,7 +149,10 @@ class Upstream(asyncio.Protocol):
         exchange, self.exchange = self.exchange, None
         if exchange is None:
             return
-        if exchange.until_close and exc is None:
+        if exchange.tunnel:
+            exchange.client.close()  # the upgraded connection ends on both sides
+            exchange._finish()
+        elif exchange.until_close and exc is None:
             exchange.response_done(False)  # a body that ends when the connection does
         else:
             exchange.upstream_failed("reset")
@@ -156,8 +163,15 @@ class Upstream(asyncio.Protocol):
             self.transport.close()
             return
         self.exchange.touch()
+        if self.exchange.tunnel:
+            self.exchange.client.write(data)
+            return
         try:
             self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade as upgrade:
+            # The target switched protocols (101): what follows is the client's.
+            if self.exchange is not None and self.exchange.tunnel:
+                self.exchange.client.write(data[upgrade.args[0]:])
         except httptools.HttpParserError:
             if self.exchange is not None:
                 self.exchange.upstream_failed("malformed")
@@ -188,6 +202,8 @@ class Upstream(asyncio.Protocol):
         self.exchange.response_body(body)
 
     def on_message_complete(self) -> None:
+        if self.exchange.tunnel:
+            return  # a 101's "message" ends where the tunnel begins
         exchange, self.exchange = self.exchange, None
         exchange.response_done(self.parser.should_keep_alive())
 
@@ -210,6 +226,7 @@ class Exchange:
         self.response_has_body = True
         self.until_close = False    # the target's body ends when its connection does
         self.set_cookies: list[str] = []  # stickiness
+        self.tunnel = False  # after a 101, bytes pass through both ways as they come
         self.finished = False
         self.last_activity = time.monotonic()
         state.in_flight += 1
@@ -268,9 +285,19 @@ class Exchange:
         self.last_activity = time.monotonic()
 
     def response_head(self, status: int, headers: list[tuple[str, str]], version: str) -> None:
+        if status == 101 and self.client.upgrade:
+            # Switching protocols (WebSocket): pass the 101 on, then pipe both ways.
+            self.tunnel = self.response_started = True
+            lines = [f"HTTP/1.1 101 {_reason(101)}"] + [f"{n}: {v}" for n, v in headers]
+            self.client.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            self.client.start_tunnel()
+            return
         if 100 <= status < 200:
             return  # interim responses (100 Continue) are the proxy's business, not forwarded
         self.response_started = True
+        if self.client.upgrade:
+            # The target refused the upgrade: the client's parser has gone past HTTP.
+            self.client.keep_alive = False
         names = {name.lower(): value.lower() for name, value in headers}
         self.response_has_body = self.method != "HEAD" and status not in (204, 304)
         framed = "content-length" in names or "chunked" in names.get("transfer-encoding", "")
@@ -354,6 +381,9 @@ class ClientConnection(asyncio.Protocol):
         self.local: bytes | None = None    # a response the proxy gives itself, once the
         self.keep_alive = True             # request has been read
         self.http10 = False
+        self.upgrade = False       # the request in flight asks to switch protocols
+        self.tunneling = False
+        self.early = b""
         self.paused = False
         self.last_active = time.monotonic()
         self._reset()
@@ -384,10 +414,19 @@ class ClientConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_active = time.monotonic()
+        if self.tunneling:
+            if self.exchange is not None:
+                self.exchange.touch()
+                self.exchange._send(data)
+            return
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._refuse(501, "WebSocket and other upgrades are not supported yet")
+        except httptools.HttpParserUpgrade as upgrade:
+            # Bytes after an upgrade request belong to the new protocol: they wait
+            # for the target's 101 (or are dropped with any other answer).
+            self.early = data[upgrade.args[0]:]
+            if self.exchange is None or self.exchange.finished:
+                self.close()
         except httptools.HttpParserError:
             self._refuse(400, "")
 
@@ -430,6 +469,7 @@ class ClientConnection(asyncio.Protocol):
         for name, value in self.headers:
             key = name.lower()
             lower[key] = f"{lower[key]},{value}" if key in lower else value
+        self.upgrade = "upgrade" in lower and "upgrade" in lower.get("connection", "").lower()
         if lower.get("expect", "").lower() == "100-continue":
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         facts = routing.RequestFacts(method, path, query, lower, self.peer)
@@ -469,6 +509,8 @@ class ClientConnection(asyncio.Protocol):
                                         "x-forwarded-port", "x-amzn-trace-id")]
         if chunked:
             lines.append("Transfer-Encoding: chunked")
+        if self.upgrade:
+            lines += ["Connection: Upgrade", f"Upgrade: {lower['upgrade']}"]
         lines += [f"X-Forwarded-For: {forwarded_for}", "X-Forwarded-Proto: http",
                   f"X-Forwarded-Port: {self.listener.port}",
                   f"X-Amzn-Trace-Id: {lower.get('x-amzn-trace-id') or trace_id()}"]
@@ -523,6 +565,17 @@ class ClientConnection(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+    def start_tunnel(self) -> None:
+        """The target accepted the upgrade: from now on, bytes pass through."""
+        self.tunneling = True
+        self.keep_alive = False  # when the tunnel ends, so does the connection
+        self.paused = False
+        if self.early:
+            self.exchange._send(self.early)
+            self.early = b""
+        if self.transport is not None:
+            self.transport.resume_reading()
 
     def finish_and_close(self) -> None:
         """Close once the request in flight (if any) is answered."""

@@ -561,3 +561,76 @@ def test_sticky_sessions(elb, backends):
         assert {backend_with(f"session=1; {jar}")[0] for _ in range(10)} == {first}
         if first != b"green":
             assert "AWSALB" in cookies  # blue's own stickiness picked the target
+
+
+class EchoTunnelBackend:
+    """A target that accepts upgrades (as a WebSocket server would) and then echoes
+    bytes; plain requests (health checks) get 200."""
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                connection, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection):
+        with connection:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = connection.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            head, _, rest = head.partition(b"\r\n\r\n")
+            if b"upgrade: websocket" not in head.lower():
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                                   b"Connection: close\r\n\r\nok")
+                return
+            connection.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                               b"Connection: Upgrade\r\n\r\n")
+            if rest:
+                connection.sendall(rest)
+            while chunk := connection.recv(4096):
+                connection.sendall(chunk)
+
+    def close(self):
+        self.sock.close()
+
+
+def test_websocket_upgrades_pass_through(elb):
+    echo = EchoTunnelBackend()
+    try:
+        tg = elb.create_target_group(
+            Name="ws", Protocol="HTTP", Port=echo.port, VpcId="vpc-1", TargetType="ip",
+            HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2
+        )["TargetGroups"][0]["TargetGroupArn"]
+        elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1"}])
+        lb_arn, address = load_balancer(elb, "ws")
+        elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT,
+                            DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+        healthy(elb, tg)
+        wait_for(lambda: get(address)[0] == 200)
+        with socket.create_connection((address, PORT), timeout=5) as raw:
+            raw.sendall(b"GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                        b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += raw.recv(4096)
+            assert head.startswith(b"HTTP/1.1 101")
+            assert b"upgrade: websocket" in head.lower()
+            for message in (b"hello", b"\x81\x05world", b"x" * 100_000):
+                raw.sendall(message)
+                echoed = b""
+                while len(echoed) < len(message):
+                    echoed += raw.recv(65536)
+                assert echoed == message
+    finally:
+        echo.close()
