@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import time
 from dataclasses import dataclass, field
 
 from nozama.lb.config import Target, TargetGroup
@@ -36,10 +37,18 @@ class TargetState:
     reason: str | None = "Elb.RegistrationInProgress"
     description: str | None = "Target registration is in progress"
     in_flight: int = 0
+    # When it last became healthy (time.monotonic()), for slow start; None: long ago,
+    # as for the health a restarted data plane reads back.
+    healthy_since: float | None = None
 
     @property
     def routable(self) -> bool:
         return self.health == "healthy" and not self.target.draining
+
+    def became(self, health: str) -> None:
+        if health == "healthy" and self.health != "healthy":
+            self.healthy_since = time.monotonic()
+        self.health = health
 
 
 @dataclass
@@ -67,6 +76,7 @@ class Balancer:
         self.groups: dict[str, TargetGroup] = {}
         self.choices: dict[int, WeightedChoice] = {}
         self.turns: dict[str, itertools.count] = {}
+        self.ramps: dict[str, dict[tuple, int]] = {}  # slow start's round robin state
 
     def update(self, groups: dict[str, TargetGroup]) -> None:
         """Take a new snapshot's groups; targets keep their health across reloads."""
@@ -80,7 +90,7 @@ class Balancer:
                     state.target = target
                 states[target.key] = state
         self.targets, self.groups = states, groups
-        self.choices = {}
+        self.choices, self.ramps = {}, {}
 
     def group_for(self, action: dict, sticky: str | None = None) -> str | None:
         """The target group for a request; `sticky` is its AWSALBTG cookie, honoured
@@ -114,5 +124,28 @@ class Balancer:
                     return state
         if group.attributes.get("load_balancing.algorithm.type") == "least_outstanding_requests":
             return min(ready, key=lambda s: s.in_flight)
+        slow_start = int(group.attributes.get("slow_start.duration_seconds", "0"))
+        if slow_start:
+            return self._slow_start_choice(group_arn, ready, slow_start)
         turn = self.turns.setdefault(group_arn, itertools.count())
         return ready[next(turn) % len(ready)]
+
+    def _slow_start_choice(self, group_arn: str, ready: list[TargetState],
+                           duration: int) -> TargetState:
+        """Round robin in which a target that just became healthy gets a share that grows
+        linearly to a full one over the slow start duration."""
+        now = time.monotonic()
+        weights = []
+        for state in ready:
+            since = state.healthy_since
+            ramp = 1.0 if since is None else min(1.0, (now - since) / duration)
+            weights.append((state, max(1, round(100 * ramp))))
+        chooser = self.ramps.setdefault(group_arn, {})
+        total = sum(w for _, w in weights)
+        best = None
+        for state, weight in weights:
+            chooser[state.target.key] = chooser.get(state.target.key, 0) + weight
+            if best is None or chooser[state.target.key] > chooser[best.target.key]:
+                best = state
+        chooser[best.target.key] -= total
+        return best

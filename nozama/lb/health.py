@@ -111,5 +111,6 @@ class HealthChecker:
     def _set(self, state: TargetState, health: str, reason: str | None,
              description: str | None) -> None:
         if (state.health, state.reason, state.description) != (health, reason, description):
-            state.health, state.reason, state.description = health, reason, description
+            state.became(health)
+            state.reason, state.description = reason, description
             self.on_change(state)

@@ -126,3 +126,35 @@ def test_health_keeps_across_reloads_and_draining_targets_get_nothing():
     ("200-299", 250, True), ("200-299", 301, False), ("200,300-399", 302, True)])
 def test_health_check_matcher(matcher, status, ok):
     assert codes_match(matcher, status) is ok
+
+
+def test_slow_start_ramps_a_new_target_up_linearly():
+    import time as clock
+    group = _group("round_robin", 2)
+    group.doc["Attributes"]["slow_start.duration_seconds"] = "100"
+    balancer = Balancer()
+    balancer.update({"tg": group})
+    old, new = balancer.targets.values()
+    old.health = "healthy"          # healthy since before this data plane: full share
+    new.health = "initial"
+    new.became("healthy")           # just now: slow start begins
+    new.healthy_since = clock.monotonic() - 10   # 10 s into 100: a tenth of a share
+    picks = Counter(balancer.target_in("tg").target.port for _ in range(1100))
+    assert 90 <= picks[8001] <= 110 and picks[8000] + picks[8001] == 1100
+    new.healthy_since = clock.monotonic() - 100  # slow start over: equal shares
+    picks = Counter(balancer.target_in("tg").target.port for _ in range(1000))
+    assert abs(picks[8000] - picks[8001]) <= 2
+
+
+def test_a_target_becoming_healthy_again_starts_slow_again():
+    balancer = Balancer()
+    balancer.update({"tg": _group("round_robin", 1)})
+    state = next(iter(balancer.targets.values()))
+    assert state.healthy_since is None
+    state.became("healthy")
+    first = state.healthy_since
+    state.became("healthy")         # no change: the clock keeps running
+    assert state.healthy_since == first
+    state.became("unhealthy")
+    state.became("healthy")
+    assert state.healthy_since >= first
