@@ -22,11 +22,16 @@ def token(*parts) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
 
 
-def sticky_targets(group: TargetGroup) -> bool:
-    """The group's own (target) stickiness: lb_cookie only; app_cookie is not applied."""
+# The cookie that carries a group's own stickiness, by stickiness.type.
+STICKY_COOKIES = {"lb_cookie": "AWSALB", "app_cookie": "AWSALBAPP-0"}
+
+
+def sticky_targets(group: TargetGroup) -> str | None:
+    """The name of the cookie of the group's own (target) stickiness, if it is on."""
     attributes = group.attributes
-    return attributes.get("stickiness.enabled") == "true" and \
-        attributes.get("stickiness.type") == "lb_cookie"
+    if attributes.get("stickiness.enabled") != "true":
+        return None
+    return STICKY_COOKIES.get(attributes.get("stickiness.type", "lb_cookie"))
 
 
 @dataclass

@@ -71,27 +71,28 @@ def trace_id() -> str:
 
 
 def _stickiness_cookies(header: str) -> dict[str, str]:
-    """The AWSALB and AWSALBTG cookies of a Cookie header."""
+    """The load balancer's own cookies (AWSALB, AWSALBTG, AWSALBAPP-0) of a Cookie header."""
     if "AWSALB" not in header:
         return {}
     found = {}
     for part in header.split(";"):
         name, _, value = part.strip().partition("=")
-        if name in ("AWSALB", "AWSALBTG"):
+        if name in ("AWSALB", "AWSALBTG", "AWSALBAPP-0"):
             found[name] = value
     return found
 
 
 def _set_cookies(action: dict, group, state: TargetState) -> list[str]:
     """The stickiness cookies a response carries: AWSALBTG for the action's target group
-    stickiness, AWSALB for the group's own (lb_cookie) stickiness."""
+    stickiness, AWSALB for the group's own lb_cookie stickiness. (AWSALBAPP-0, for
+    app_cookie stickiness, is added only when the target sets its cookie.)"""
     cookies = []
     config = action["ForwardConfig"]
     stickiness = config["TargetGroupStickinessConfig"]
     if stickiness.get("Enabled") and len(config["TargetGroups"]) > 1:
         cookies.append(_cookie("AWSALBTG", token(state.target.target_group_arn),
                                stickiness["DurationSeconds"]))
-    if group is not None and sticky_targets(group):
+    if group is not None and sticky_targets(group) == "AWSALB":
         cookies.append(_cookie("AWSALB", token(*state.target.key), int(
             group.attributes["stickiness.lb_cookie.duration_seconds"])))
     return cookies
@@ -226,6 +227,9 @@ class Exchange:
         self.response_has_body = True
         self.until_close = False    # the target's body ends when its connection does
         self.set_cookies: list[str] = []  # stickiness
+        # app_cookie stickiness: (the application's cookie, the AWSALBAPP-0 to add when
+        # the target sets it)
+        self.app_cookie: tuple[str, str] | None = None
         self.tunnel = False  # after a 101, bytes pass through both ways as they come
         self.finished = False
         self.last_activity = time.monotonic()
@@ -309,6 +313,10 @@ class Exchange:
             self.client.keep_alive = False
         keep = [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP]
         keep += [("Set-Cookie", cookie) for cookie in self.set_cookies]
+        if self.app_cookie is not None and any(
+                n.lower() == "set-cookie" and v.startswith(f"{self.app_cookie[0]}=")
+                for n, v in headers):
+            keep.append(("Set-Cookie", self.app_cookie[1]))
         if self.response_chunked:
             keep.append(("Transfer-Encoding", "chunked"))
         if not self.client.keep_alive:
@@ -495,11 +503,14 @@ class ClientConnection(asyncio.Protocol):
         balancer: Balancer = self.dataplane.balancer
         cookies = _stickiness_cookies(lower.get("cookie", ""))
         group = balancer.group_for(action, cookies.get("AWSALBTG"))
-        state = balancer.target_in(group, cookies.get("AWSALB")) if group else None
+        target_group = balancer.groups.get(group) if group else None
+        cookie = sticky_targets(target_group) if target_group is not None else None
+        state = balancer.target_in(group, cookies.get(cookie) if cookie else None) \
+            if group else None
         if state is None:
             self.local = local_response(503, _error_page(503), keep_alive=self.keep_alive)
             return
-        set_cookies = _set_cookies(action, balancer.groups.get(group), state)
+        set_cookies = _set_cookies(action, target_group, state)
         forwarded_for = f"{lower['x-forwarded-for']}, {self.peer}" \
             if "x-forwarded-for" in lower else self.peer
         chunked = "chunked" in lower.get("transfer-encoding", "").lower()
@@ -517,6 +528,11 @@ class ClientConnection(asyncio.Protocol):
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         self.exchange = Exchange(self, state, head, chunked, method)
         self.exchange.set_cookies = set_cookies
+        if cookie == "AWSALBAPP-0":
+            self.exchange.app_cookie = (target_group.attributes[
+                "stickiness.app_cookie.cookie_name"], _cookie("AWSALBAPP-0", token(
+                    *state.target.key), int(target_group.attributes[
+                        "stickiness.app_cookie.duration_seconds"])))
         self.exchange.start(self.dataplane.pool)
 
     def on_body(self, body: bytes) -> None:

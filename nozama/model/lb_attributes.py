@@ -94,6 +94,19 @@ TARGET_GROUP: dict[str, tuple[str, Check, str]] = {
 }
 
 
+def check_target_group(attributes: dict[str, str]) -> None:
+    """What a target group's attributes must agree on together."""
+    if attributes["stickiness.enabled"] == "true" and \
+            attributes["stickiness.type"] == "app_cookie":
+        name = attributes["stickiness.app_cookie.cookie_name"]
+        if not name:
+            raise ValidationError("stickiness.app_cookie.cookie_name must be set for "
+                                  "app_cookie stickiness")
+        if name.upper().startswith("AWSALB"):
+            raise ValidationError(f"Cookie name '{name}' is reserved: names starting with "
+                                  "AWSALB are the load balancer's own")
+
+
 def defaults(known: dict[str, tuple[str, Check, str]]) -> dict[str, str]:
     return {key: default for key, (default, _, _) in known.items()}
 

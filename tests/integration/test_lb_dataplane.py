@@ -56,6 +56,14 @@ class Backend:
                     self.wfile.write(b"all of it")
                     self.close_connection = True
                     return
+                if self.path == "/login":
+                    body = f"{backend.name} welcome".encode()
+                    self.send_response(200)
+                    self.send_header("Set-Cookie", f"session={backend.name}; Path=/")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 if self.path == "/reset":
                     # No response: the server closes the connection, with a reset.
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
@@ -634,3 +642,42 @@ def test_websocket_upgrades_pass_through(elb):
                 assert echoed == message
     finally:
         echo.close()
+
+
+def test_application_cookie_stickiness(elb, backends):
+    one, two = backends("one"), backends("two")
+    tg = target_group(elb, "app-sticky", one)
+    elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1", "Port": two.port}])
+    with pytest.raises(elb.exceptions.ClientError) as refused:
+        elb.modify_target_group_attributes(TargetGroupArn=tg, Attributes=[
+            {"Key": "stickiness.enabled", "Value": "true"},
+            {"Key": "stickiness.type", "Value": "app_cookie"}])
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
+    elb.modify_target_group_attributes(TargetGroupArn=tg, Attributes=[
+        {"Key": "stickiness.enabled", "Value": "true"},
+        {"Key": "stickiness.type", "Value": "app_cookie"},
+        {"Key": "stickiness.app_cookie.cookie_name", "Value": "session"}])
+    lb_arn, address = load_balancer(elb, "appsticky")
+    elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT,
+                        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
+    healthy(elb, tg)
+    wait_for(lambda: get(address)[0] == 200)
+
+    def request(path: str, cookie: str | None = None):
+        connection = http.client.HTTPConnection(address, PORT, timeout=10)
+        connection.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+        response = connection.getresponse()
+        body = response.read()
+        cookies = [v.split(";", 1)[0] for n, v in response.getheaders()
+                   if n.lower() == "set-cookie"]
+        connection.close()
+        return body.split()[0], cookies
+
+    # Until the application sets its cookie, nothing sticks.
+    assert request("/")[1] == []
+    assert {request("/")[0] for _ in range(6)} == {b"one", b"two"}
+    who, cookies = request("/login")
+    assert f"session={who.decode()}" in cookies
+    sticky = [c for c in cookies if c.startswith("AWSALBAPP-0=")]
+    assert len(sticky) == 1
+    assert {request("/", f"session=x; {sticky[0]}")[0] for _ in range(8)} == {who}

@@ -99,11 +99,14 @@ def attributes_of(ctx: RequestContext, find, arn_: str) -> dict:
 
 
 def modify_attributes(ctx: RequestContext, find, save, arn_: str, known: dict,
-                      changes: list[dict], kind: str) -> dict:
-    """Modify{LoadBalancer,TargetGroup}Attributes: validate, store, tell the data plane."""
+                      changes: list[dict], kind: str, check=None) -> dict:
+    """Modify{LoadBalancer,TargetGroup}Attributes: validate (each value, then `check`
+    on the whole), store, tell the data plane."""
     with ctx.store.write() as conn:
         row = find(ctx, conn, arn_)
         attributes = lb_attributes.merged(known, row.doc["Attributes"], changes, kind)
+        if check is not None:
+            check(attributes)
         save(conn, row.arn, {**row.doc, "Attributes": attributes})
         lb_store.bump_generation(conn)
     return {"Attributes": lb_attributes.as_list(attributes)}

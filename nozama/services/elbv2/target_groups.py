@@ -173,4 +173,5 @@ def describe_target_group_attributes(ctx: RequestContext, params: dict) -> dict:
 @handlers.operation("ModifyTargetGroupAttributes")
 def modify_target_group_attributes(ctx: RequestContext, params: dict) -> dict:
     return modify_attributes(ctx, target_group, store.save, params["TargetGroupArn"],
-                             lb_attributes.TARGET_GROUP, params["Attributes"], "Target group")
+                             lb_attributes.TARGET_GROUP, params["Attributes"], "Target group",
+                             lb_attributes.check_target_group)
