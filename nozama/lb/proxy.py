@@ -156,7 +156,7 @@ class Upstream(asyncio.Protocol):
         elif exchange.until_close and exc is None:
             exchange.response_done(False)  # a body that ends when the connection does
         else:
-            exchange.upstream_failed("reset")
+            exchange.fail(502)  # reset, or closed before the response ended
 
     def data_received(self, data: bytes) -> None:
         if self.exchange is None:
@@ -175,8 +175,8 @@ class Upstream(asyncio.Protocol):
                 self.exchange.client.write(data[upgrade.args[0]:])
         except httptools.HttpParserError:
             if self.exchange is not None:
-                self.exchange.upstream_failed("malformed")
-            if self.transport is not None:
+                self.exchange.fail(502)  # not HTTP
+            elif self.transport is not None:
                 self.transport.close()
 
     def pause_writing(self) -> None:
@@ -253,7 +253,7 @@ class Exchange:
                 lambda: Upstream((target.host, target.port)), target.host, target.port),
                 CONNECT_TIMEOUT)
         except (OSError, asyncio.TimeoutError):
-            self.upstream_failed("refused")
+            self.fail(502)  # the target refused or did not answer the connection
             return
         if self.finished:
             upstream.transport.close()
@@ -325,9 +325,7 @@ class Exchange:
         self.client.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         if not self.response_has_body and self.method == "HEAD":
             # The parser cannot know a HEAD response has no body: end it here.
-            upstream = self.upstream
-            upstream.exchange = None
-            upstream.transport.close()
+            self.drop_upstream()
             self._finish()
 
     def response_body(self, chunk: bytes) -> None:
@@ -347,26 +345,24 @@ class Exchange:
             upstream.transport.close()
         self._finish()
 
-    def upstream_failed(self, why: str) -> None:
+    def drop_upstream(self) -> None:
+        """Close the target connection: nothing more it sends concerns this exchange."""
+        upstream = self.upstream
+        if upstream is not None:
+            upstream.exchange = None
+            if upstream.transport is not None:
+                upstream.transport.close()
+
+    def fail(self, status: int) -> None:
+        """End the exchange on a failure: the load balancer's `status` (502, 504) when the
+        response has not begun, a cut client connection when it has."""
         if self.finished:
             return
-        if self.response_started:
-            self.client.abort()  # the response is cut: so is the client connection
-        else:
-            self.client.write(local_response(502, _error_page(502), keep_alive=False))
-            self.client.close()
-        self._finish()
-
-    def time_out(self) -> None:
-        """The target stayed silent past the idle timeout: 504, or a cut connection."""
-        if self.upstream is not None:
-            self.upstream.exchange = None
-            if self.upstream.transport is not None:
-                self.upstream.transport.close()
+        self.drop_upstream()
         if self.response_started:
             self.client.abort()
         else:
-            self.client.write(local_response(504, _error_page(504), keep_alive=False))
+            self.client.write(local_response(status, _error_page(status), keep_alive=False))
             self.client.close()
         self._finish()
 
@@ -415,9 +411,7 @@ class ClientConnection(asyncio.Protocol):
         exchange = self.exchange
         if exchange is not None and not exchange.finished:
             # The client went away mid-exchange: so does the target connection.
-            if exchange.upstream is not None and exchange.upstream.transport is not None:
-                exchange.upstream.exchange = None
-                exchange.upstream.transport.close()
+            exchange.drop_upstream()
             exchange._finish()
 
     def data_received(self, data: bytes) -> None:
@@ -617,6 +611,6 @@ class ClientConnection(asyncio.Protocol):
         exchange = self.exchange
         if exchange is not None and not exchange.finished:
             if now - exchange.last_activity >= timeout:
-                exchange.time_out()
+                exchange.fail(504)  # the target stayed silent
         elif self.transport is not None and now - self.last_active >= timeout:
             self.transport.close()
