@@ -8,11 +8,12 @@ kept as running sums that could drift.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import Connection, Row
 
 from nozama.api.context import RequestContext
+from nozama.api.shapes import as_datetime
 from nozama.model import arns
 from nozama.model.resources import requirements
 from nozama.store import attributes as attribute_store
@@ -91,14 +92,10 @@ def apply_report(conn: Connection, task: Row, report: dict, now: datetime) -> bo
     started = doc.get("startedAt")
     task_store.save(conn, task.arn, last_status=last_status, desired_status=doc["desiredStatus"],
                     stopped_at=stopped_at,
-                    started_at=_from_epoch(started) if started is not None else None,
+                    started_at=as_datetime(started) if started is not None else None,
                     health_status=doc.get("healthStatus") or "UNKNOWN",
                     stop_code=doc.get("stopCode"), doc=doc)
     return True
-
-
-def _from_epoch(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, timezone.utc)
 
 
 def _forward(current: str, reported: str | None, order: dict[str, int]) -> str:

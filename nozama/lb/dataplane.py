@@ -23,7 +23,8 @@ from nozama.lb.balancer import Balancer, TargetState
 from nozama.lb.health import HealthChecker
 from nozama.lb.proxy import ClientConnection, Pool
 from nozama.store import Store
-from nozama.store import sql
+from nozama.store import load_balancers as lb_store
+from nozama.store import target_groups as tg_store
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +131,8 @@ class DataPlane:
             return
         changes, self.health_changes = self.health_changes, {}
         with self.store.write() as conn:
-            for row_id, state in changes.items():
-                sql.run(conn, "UPDATE targets SET health_state = ?, health_reason = ?, "
-                              "health_description = ? WHERE id = ? AND state = 'registered'",
-                        (state.health, state.reason, state.description, row_id))
+            tg_store.record_health(conn, [(row_id, s.health, s.reason, s.description)
+                                          for row_id, s in changes.items()])
 
     def _remove_drained(self) -> None:
         """A draining target leaves once its requests are done or its delay is over."""
@@ -144,9 +143,8 @@ class DataPlane:
         if not gone:
             return
         with self.store.write() as conn:
-            sql.run(conn, f"DELETE FROM targets WHERE state = 'draining' AND id IN "
-                          f"({sql.placeholders(len(gone))})", tuple(gone))
-            sql.run(conn, "UPDATE lb_generation SET generation = generation + 1 WHERE id = 1")
+            tg_store.remove_drained(conn, gone)
+            lb_store.bump_generation(conn)
 
     async def close(self) -> None:
         hosts.write({}, self.owner)

@@ -93,3 +93,20 @@ def update_target(conn: Connection, row_id: int, **values) -> None:
 def remove_target(conn: Connection, row_id: int) -> None:
     sql.run(conn, "DELETE FROM targets WHERE id = ?", (row_id,))
 
+
+
+# ---------------------------------------------------------------- the data plane's writes
+
+def record_health(conn: Connection, changes: list[tuple[int, str, str | None, str | None]]
+                  ) -> None:
+    """Observed health [(row id, state, reason, description)] of registered targets."""
+    sql.run_many(conn, "UPDATE targets SET health_state = ?, health_reason = ?, "
+                       "health_description = ? WHERE id = ? AND state = 'registered'",
+                 [(state, reason, description, row_id)
+                  for row_id, state, reason, description in changes])
+
+
+def remove_drained(conn: Connection, row_ids: list[int]) -> None:
+    """Draining targets whose requests are done or whose delay is over."""
+    sql.run(conn, f"DELETE FROM targets WHERE state = 'draining' AND id IN "
+                  f"({sql.placeholders(len(row_ids))})", tuple(row_ids))
