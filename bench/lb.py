@@ -172,9 +172,9 @@ class Bench:
         self.spawn("nozama-server", [sys.executable, "-m", "nozama", "server", "--port",
                                      str(api_port), "--data-dir", str(self.work / "nozama"),
                                      "--log-level", "warning"])
-        env_free = [sys.executable, "-m", "nozama", "lb", "--data-dir",
-                    str(self.work / "nozama"), "--log-level", "warning"]
-        self.spawn("nozama-lb", pinned(PROXY_CPU, env_free))
+        self.spawn("nozama-lb", pinned(PROXY_CPU, [
+            sys.executable, "-m", "nozama", "lb", "--data-dir", str(self.work / "nozama"),
+            "--log-level", "warning"]))
         import boto3
         elb = boto3.client("elbv2", endpoint_url=endpoint, region_name=cl.REGION,
                            aws_access_key_id="x", aws_secret_access_key="x")

@@ -269,12 +269,8 @@ def test_each_failure_is_the_request_s_own(server, elb, backends):
 
 def test_unhealthy_targets_lose_traffic_and_deregistered_ones_drain(server, elb, backends):
     one, two = backends("one"), backends("two")
-    tg = elb.create_target_group(
-        Name="pair", Protocol="HTTP", Port=one.port, VpcId="vpc-1", TargetType="ip",
-        HealthCheckPath="/health", HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2,
-        HealthyThresholdCount=2, UnhealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
-    elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1", "Port": one.port},
-                                                     {"Id": "127.0.0.1", "Port": two.port}])
+    tg = target_group(elb, "pair", one)
+    elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1", "Port": two.port}])
     lb_arn, address = load_balancer(elb, "health")
     elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT,
                         DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
@@ -615,11 +611,7 @@ class EchoTunnelBackend:
 def test_websocket_upgrades_pass_through(elb):
     echo = EchoTunnelBackend()
     try:
-        tg = elb.create_target_group(
-            Name="ws", Protocol="HTTP", Port=echo.port, VpcId="vpc-1", TargetType="ip",
-            HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2
-        )["TargetGroups"][0]["TargetGroupArn"]
-        elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1"}])
+        tg = target_group(elb, "ws", echo)  # its health checks are plain requests: 200
         lb_arn, address = load_balancer(elb, "ws")
         elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT,
                             DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])

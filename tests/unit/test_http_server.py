@@ -60,6 +60,16 @@ async def _read_response(reader) -> tuple[int, dict, bytes]:
     return status, headers, body
 
 
+async def _response_then_eof(port: int, data: bytes):
+    """Send `data`, read one response, then all that follows until the server closes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    response = await asyncio.wait_for(_read_response(reader), 5)
+    rest = await asyncio.wait_for(reader.read(), 5)
+    writer.close()
+    return response, rest
+
+
 def _run(scenario):
     async def main():
         server = HttpServer(_handler)
@@ -110,24 +120,14 @@ def test_chunked_request_body_is_reassembled():
 
 def test_http10_closes_after_the_response():
     async def scenario(port):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET /old HTTP/1.0\r\n\r\n")
-        response = await asyncio.wait_for(_read_response(reader), 5)
-        rest = await asyncio.wait_for(reader.read(), 5)
-        writer.close()
-        return response, rest
+        return await _response_then_eof(port, b"GET /old HTTP/1.0\r\n\r\n")
     (status, headers, _), rest = _run(scenario)
     assert status == 200 and headers["connection"] == "close" and rest == b""
 
 
 def test_malformed_request_gets_400_and_the_connection_closes():
     async def scenario(port):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"NOT HTTP AT ALL\r\n\r\n")
-        response = await asyncio.wait_for(_read_response(reader), 5)
-        rest = await asyncio.wait_for(reader.read(), 5)
-        writer.close()
-        return response, rest
+        return await _response_then_eof(port, b"NOT HTTP AT ALL\r\n\r\n")
     (status, headers, body), rest = _run(scenario)
     assert status == 400 and b"Malformed" in body and rest == b""
 
@@ -179,12 +179,7 @@ def test_a_handler_bug_gets_500_without_a_traceback_and_the_server_goes_on():
 @pytest.mark.parametrize("raw", [b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"])
 def test_connection_close_is_honoured(raw):
     async def scenario(port):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(raw)
-        response = await asyncio.wait_for(_read_response(reader), 5)
-        rest = await asyncio.wait_for(reader.read(), 5)
-        writer.close()
-        return response, rest
+        return await _response_then_eof(port, raw)
     (status, headers, _), rest = _run(scenario)
     assert status == 200 and headers["connection"] == "close" and rest == b""
 
@@ -201,11 +196,6 @@ def test_an_idle_keep_alive_connection_is_closed(monkeypatch):
     monkeypatch.setattr(http_server, "KEEP_ALIVE_SECONDS", 0.4)
 
     async def scenario(port):
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
-        response = await asyncio.wait_for(_read_response(reader), 5)
-        rest = await asyncio.wait_for(reader.read(), 5)  # EOF once the server closes it
-        writer.close()
-        return response, rest
+        return await _response_then_eof(port, b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
     (status, headers, _), rest = _run(scenario)
     assert status == 200 and "connection" not in headers and rest == b""
