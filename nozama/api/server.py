@@ -1,7 +1,7 @@
 """The HTTP endpoint's application: AWS requests go to the gateway.
 
 Nozama's own routes live under /_nozama/ where no AWS API puts anything: the
-health check and the agents' channel. AWS handlers are short, indexed
+health check and the agents' channel. GET /metrics is the Prometheus exposition. AWS handlers are short, indexed
 database calls, so they run on the event loop thread itself: a thread hop
 per request would cost more than it saves.
 """
@@ -23,6 +23,8 @@ from nozama.api.shapes import from_document
 from nozama.api.validate import summarize, validation_errors
 from nozama.controllers import agents
 from nozama.controllers import services as service_controller
+from nozama.metrics import prometheus
+from nozama.metrics import retention as metric_retention
 from nozama.services.ecs.container_instances import register_container_instance
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,9 @@ class App:
             return self.agent_channel(request)
         if request.path.startswith("/_nozama/"):
             return self.internal(request)
+        if request.path == "/metrics" and request.method == "GET":
+            return HttpResponse(200, prometheus.exposition(self.gateway.store),
+                                {"content-type": prometheus.CONTENT_TYPE})
         return self.gateway.handle(request)
 
     def stop_background(self) -> None:
@@ -53,6 +58,8 @@ class App:
         self.background.append(asyncio.ensure_future(
             agents.watch_heartbeats(gateway.store, gateway.clock)))
         self.background.append(asyncio.ensure_future(service_controller.run(gateway.context)))
+        self.background.append(asyncio.ensure_future(
+            metric_retention.run(gateway.store, gateway.clock)))
 
     def internal(self, request: HttpRequest) -> HttpResponse:
         if request.path == "/_nozama/health":

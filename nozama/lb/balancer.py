@@ -45,6 +45,8 @@ class TargetState:
     # When it last became healthy (time.monotonic()), for slow start; None: long ago,
     # as for the health a restarted data plane reads back.
     healthy_since: float | None = None
+    # Its request meters, by load balancer ARN (lb/meters.py).
+    meters: dict = field(default_factory=dict)
 
     @property
     def routable(self) -> bool:

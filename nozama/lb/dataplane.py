@@ -5,7 +5,8 @@ counter the API bumps, and on a change reloads its snapshot, opens the
 sockets of new listeners, closes those of deleted ones, and swaps rules,
 weights and targets in place — new requests see a change within about
 POLL_SECONDS, requests in flight finish as they began. It writes back only
-what it observes: targets' health, and draining targets that have left.
+what it observes: targets' health, draining targets that have left, and
+every second the request metrics of the second before (lb/meters.py).
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from nozama.lb import config as lb_config
 from nozama.lb import hosts
 from nozama.lb.balancer import Balancer, TargetState
 from nozama.lb.health import HealthChecker
+from nozama.lb.meters import Meters
 from nozama.lb.proxy import ClientConnection, Pool
+from nozama.model import lb_rules
 from nozama.store import Store
 from nozama.store import load_balancers as lb_store
+from nozama.store import metrics as metric_store
 from nozama.store import target_groups as tg_store
 
 log = logging.getLogger(__name__)
@@ -48,13 +52,18 @@ class DataPlane:
         self.connections: set[ClientConnection] = set()
         self.generation = -1
         self.health_changes: dict[int, TargetState] = {}
+        self.meters = Meters()
+        # The target groups each load balancer forwards to, for HealthyHostCount.
+        self.groups_of: dict[str, set[str]] = {}
 
     async def run(self) -> None:
-        sweeper = asyncio.ensure_future(self._sweep_idle())
+        helpers = [asyncio.ensure_future(self._sweep_idle()),
+                   asyncio.ensure_future(self._publish_metrics())]
         try:
             await self._follow()
         finally:
-            sweeper.cancel()
+            for helper in helpers:
+                helper.cancel()
 
     async def _sweep_idle(self) -> None:
         # One sweep four times a second costs less than a timer per request.
@@ -63,6 +72,37 @@ class DataPlane:
             now = time.monotonic()
             for connection in list(self.connections):
                 connection.check_idle(now)
+
+    async def _publish_metrics(self) -> None:
+        """Just after each second ends, write what it counted."""
+        while True:
+            await asyncio.sleep(1.02 - time.time() % 1)
+            try:
+                self.publish_metrics(int(time.time()) - 1)
+            except Exception:  # metrics must never stop the traffic
+                log.exception("publishing load balancer metrics failed")
+
+    def publish_metrics(self, second: int) -> None:
+        health: dict[str, dict[str, tuple[int, int]]] = {}
+        for lb_arn, group_arns in self.groups_of.items():
+            health[lb_arn] = {arn: (0, 0) for arn in group_arns}
+        for state in self.balancer.targets.values():
+            arn = state.target.target_group_arn
+            for by_group in health.values():
+                if arn in by_group:
+                    healthy, unhealthy = by_group[arn]
+                    by_group[arn] = (healthy + (state.health == "healthy"),
+                                     unhealthy + (state.health == "unhealthy"))
+        connections = {lb_arn: 0 for lb_arn in self.groups_of}
+        for connection in self.connections:
+            lb_arn = connection.listener.load_balancer_arn
+            connections[lb_arn] = connections.get(lb_arn, 0) + 1
+        data = self.meters.publish(second, health, connections)
+        if not data:
+            return
+        with self.store.write() as conn:
+            for (region, account), points in data.items():
+                metric_store.append(conn, region, account, points)
 
     async def _follow(self) -> None:
         while True:
@@ -86,6 +126,7 @@ class DataPlane:
             self.dns = snapshot.dns_names
         self.balancer.update(snapshot.target_groups)
         self.health.update(self.balancer.targets, snapshot.target_groups)
+        self.groups_of = _groups_of(snapshot.listeners.values())
         for key in list(self.servers):
             if key not in snapshot.listeners:
                 self.servers.pop(key).close()
@@ -154,3 +195,13 @@ class DataPlane:
         for connection in list(self.connections):
             connection.close()
         self.pool.close()
+
+
+def _groups_of(listeners) -> dict[str, set[str]]:
+    """The target groups each load balancer's rules forward to."""
+    found: dict[str, set[str]] = {}
+    for listener in listeners:
+        groups = found.setdefault(listener.load_balancer_arn, set())
+        for rule in listener.rules:
+            groups.update(lb_rules.target_group_arns(rule["Actions"]))
+    return found

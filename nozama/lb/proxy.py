@@ -215,6 +215,8 @@ class Exchange:
     def __init__(self, client: "ClientConnection", state: TargetState, head: bytes,
                  chunked_request: bool, method: str):
         self.client = client
+        self.meter = client.dataplane.meters.target(client.listener.load_balancer_arn, state)
+        self.meter.requests += 1
         self.state = state
         self.head = head
         self.chunked_request = chunked_request
@@ -232,7 +234,7 @@ class Exchange:
         self.app_cookie: tuple[str, str] | None = None
         self.tunnel = False  # after a 101, bytes pass through both ways as they come
         self.finished = False
-        self.last_activity = time.monotonic()
+        self.started = self.last_activity = time.monotonic()
         state.in_flight += 1
 
     # request side
@@ -299,6 +301,8 @@ class Exchange:
         if 100 <= status < 200:
             return  # interim responses (100 Continue) are the proxy's business, not forwarded
         self.response_started = True
+        self.meter.codes[status // 100 if status < 600 else 5] += 1
+        self.meter.times.append(self.last_activity - self.started)
         if self.client.upgrade:
             # The target refused the upgrade: the client's parser has gone past HTTP.
             self.client.keep_alive = False
@@ -362,6 +366,7 @@ class Exchange:
         if self.response_started:
             self.client.abort()
         else:
+            self.client.answered(status)
             self.client.write(local_response(status, _error_page(status), keep_alive=False))
             self.client.close()
         self._finish()
@@ -404,6 +409,7 @@ class ClientConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = peer[0] if peer else ""
         self.dataplane.connections.add(self)
+        self.dataplane.meters.connected(self.listener.load_balancer_arn)
 
     def connection_lost(self, exc) -> None:
         self.dataplane.connections.discard(self)
@@ -480,6 +486,7 @@ class ClientConnection(asyncio.Protocol):
         self.local = None
         if action["Type"] == "fixed-response":
             config = action["FixedResponseConfig"]
+            self.answered(int(config["StatusCode"]))
             self.local = local_response(int(config["StatusCode"]),
                                         config.get("MessageBody", "").encode(),
                                         config.get("ContentType", "text/plain"),
@@ -487,6 +494,7 @@ class ClientConnection(asyncio.Protocol):
         elif action["Type"] == "redirect":
             config = action["RedirectConfig"]
             status = 301 if config["StatusCode"] == "HTTP_301" else 302
+            self.answered(status)
             location = routing.redirect_location(config, facts, self.listener.port)
             self.local = local_response(status, b"", extra=[("Location", location)],
                                         keep_alive=self.keep_alive)
@@ -502,6 +510,7 @@ class ClientConnection(asyncio.Protocol):
         state = balancer.target_in(group, cookies.get(cookie) if cookie else None) \
             if group else None
         if state is None:
+            self.answered(503)
             self.local = local_response(503, _error_page(503), keep_alive=self.keep_alive)
             return
         set_cookies = _set_cookies(action, target_group, state)
@@ -597,10 +606,15 @@ class ClientConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
+    def answered(self, status: int) -> None:
+        """Count a response the load balancer gave itself."""
+        self.dataplane.meters.answered(self.listener.load_balancer_arn, status)
+
     def _refuse(self, status: int, message: str) -> None:
         if self.transport is None:
             return
         if self.exchange is None or not self.exchange.response_started:
+            self.answered(status)
             self.write(local_response(status, message.encode() or _error_page(status),
                                       keep_alive=False))
         self.close()

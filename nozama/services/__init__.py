@@ -30,5 +30,6 @@ class ServiceHandlers:
 
 def registry() -> dict[str, ServiceHandlers]:
     """Every service's handlers, by botocore service name."""
-    from nozama.services import ecs, elbv2, logs
-    return {"ecs": ecs.handlers, "elbv2": elbv2.handlers, "logs": logs.handlers}
+    from nozama.services import cloudwatch, ecs, elbv2, logs
+    return {"ecs": ecs.handlers, "elbv2": elbv2.handlers, "logs": logs.handlers,
+            "cloudwatch": cloudwatch.handlers}

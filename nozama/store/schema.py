@@ -11,8 +11,8 @@ checks that the migrations produce exactly this schema.
 
 from __future__ import annotations
 
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData,
-                        String, Table, Text, UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, Float, Index, Integer,
+                        MetaData, String, Table, Text, UniqueConstraint)
 
 metadata = MetaData()
 
@@ -270,4 +270,61 @@ lb_generation = Table(
     "lb_generation", metadata,
     Column("id", Integer, primary_key=True),
     Column("generation", BigInteger, nullable=False),
+)
+
+# A metric: one (namespace, name, dimensions) of a region, as CloudWatch has it.
+# dims_hash identifies the dimension set in a unique index of bounded width.
+# The running totals and the last value serve the Prometheus exposition.
+metric_series = _scoped(
+    "metric_series",
+    Column("namespace", String(255), nullable=False),
+    Column("metric_name", String(255), nullable=False),
+    Column("dims_hash", String(40), nullable=False),
+    Column("dimensions", JSON, nullable=False),
+    Column("unit", String(32)),
+    Column("total_count", Float, nullable=False),
+    Column("total_sum", Float, nullable=False),
+    Column("last_value", Float),
+    Column("last_at", BigInteger),
+    UniqueConstraint("region", "account", "namespace", "metric_name", "dims_hash",
+                     name="uq_metric_series"),
+)
+
+# Data points: what one write said about one second (resolution 1), or a minute
+# rolled up from such seconds (resolution 60). Rows are only ever appended and
+# deleted, never updated: concurrent writers cannot conflict. `sketch` is the
+# histogram percentiles are read from (metrics/sketch.py); it is null for points
+# written as StatisticValues, which carry no distribution.
+metric_points = Table(
+    "metric_points", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("series_id", BigInteger, nullable=False),
+    Column("resolution", Integer, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("sample_count", Float, nullable=False),
+    Column("sum", Float, nullable=False),
+    Column("minimum", Float, nullable=False),
+    Column("maximum", Float, nullable=False),
+    Column("sketch", JSON),
+    Index("ix_metric_points_series", "series_id", "ts"),
+    Index("ix_metric_points_age", "resolution", "ts"),
+)
+
+metric_alarms = _scoped(
+    "metric_alarms",
+    Column("name", String(255), nullable=False),
+    Column("arn", ARN, nullable=False, unique=True),
+    Column("state_value", String(32), nullable=False),
+    Column("doc", JSON, nullable=False),
+    UniqueConstraint("region", "account", "name", name="uq_metric_alarms_name"),
+)
+
+alarm_history = _scoped(
+    "alarm_history",
+    Column("alarm_name", String(255), nullable=False),
+    Column("timestamp", DateTime(timezone=True), nullable=False),
+    Column("item_type", String(32), nullable=False),
+    Column("doc", JSON, nullable=False),
+    Index("ix_alarm_history_time", "region", "account", "timestamp"),
 )

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -156,3 +157,27 @@ def test_delete_missing_cluster_fails(aws):
     assert done.returncode in (254, 255), (done.returncode, done.stderr)
     assert "ClusterNotFoundException" in done.stderr
     assert done.stdout == ""
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def test_cloudwatch_metrics(aws):
+    aws("cloudwatch", "put-metric-data", "--namespace", "Shop", "--metric-name", "Orders",
+        "--value", "3", "--unit", "Count", "--dimensions", "Store=berlin")
+    aws("cloudwatch", "put-metric-data", "--namespace", "Shop", "--metric-name", "Orders",
+        "--value", "4", "--unit", "Count", "--dimensions", "Store=berlin")
+    listed = run_json(aws, "cloudwatch", "list-metrics", "--namespace", "Shop")
+    assert listed["Metrics"] == [{"Namespace": "Shop", "MetricName": "Orders",
+                                  "Dimensions": [{"Name": "Store", "Value": "berlin"}]}]
+    found = run_json(aws, "cloudwatch", "get-metric-statistics", "--namespace", "Shop",
+                     "--metric-name", "Orders", "--dimensions", "Name=Store,Value=berlin",
+                     "--start-time", _iso(time.time() - 86400), "--end-time",
+                     _iso(time.time() + 86400), "--period", str(3 * 86400), "--statistics",
+                     "Sum", "SampleCount")
+    assert [(p["Sum"], p["SampleCount"], p["Unit"]) for p in found["Datapoints"]] == [
+        (7.0, 2.0, "Count")]
+    done = aws("cloudwatch", "put-metric-data", "--namespace", "AWS/EC2", "--metric-name",
+               "CPUUtilization", "--value", "1", check=False)
+    assert done.returncode != 0 and "InvalidParameterValue" in done.stderr

@@ -13,6 +13,7 @@ import threading
 import time
 
 import pytest
+import requests
 
 from conftest import ROOT, wait_for
 
@@ -673,3 +674,64 @@ def test_application_cookie_stickiness(elb, backends):
     sticky = [c for c in cookies if c.startswith("AWSALBAPP-0=")]
     assert len(sticky) == 1
     assert {request("/", f"session=x; {sticky[0]}")[0] for _ in range(8)} == {who}
+
+
+def test_request_metrics_reach_cloudwatch_and_prometheus(server, region, elb, backends):
+    web = backends("web")
+    tg = target_group(elb, "metered", web)
+    empty = elb.create_target_group(Name="metered-empty", Protocol="HTTP", Port=1,
+                                    VpcId="vpc-1", TargetType="ip")["TargetGroups"][0][
+        "TargetGroupArn"]
+    lb_arn, address = load_balancer(elb, "metered")
+    listener = elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT,
+                                   DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])[
+        "Listeners"][0]["ListenerArn"]
+    elb.create_rule(ListenerArn=listener, Priority=1, Conditions=[
+        {"Field": "path-pattern", "Values": ["/empty"]}],
+        Actions=[{"Type": "forward", "TargetGroupArn": empty}])
+    healthy(elb, tg)
+    wait_for(lambda: get(address)[0] == 200)
+    started = time.time()
+    for _ in range(40):
+        assert get(address, "/hello")[0] == 200
+    for _ in range(3):
+        assert get(address, "/empty")[0] == 503
+
+    cloudwatch = server.client("cloudwatch", region)
+    lb_dim = {"Name": "LoadBalancer", "Value": lb_arn.split(":loadbalancer/")[1]}
+    tg_dim = {"Name": "TargetGroup", "Value": tg.split(":")[-1]}
+
+    def total(name: str, dims: list[dict], stat: str = "Sum") -> float:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/ApplicationELB", MetricName=name, Dimensions=dims,
+            StartTime=started - 120, EndTime=time.time() + 60, Period=60,
+            Statistics=[stat])["Datapoints"]
+        return sum(p[stat] for p in points)
+
+    # One request made before `started` (the wait above) may fall in the same minute.
+    wait_for(lambda: total("HTTPCode_ELB_503_Count", [lb_dim]) == 3, timeout=10)
+    assert 40 <= total("RequestCount", [lb_dim]) <= 45
+    assert total("RequestCount", [lb_dim, tg_dim]) == total("RequestCount", [lb_dim])
+    assert total("HTTPCode_Target_2XX_Count", [lb_dim, tg_dim]) == \
+        total("RequestCount", [lb_dim, tg_dim])
+    assert total("HealthyHostCount", [lb_dim, tg_dim], "Maximum") == 1
+    times = cloudwatch.get_metric_statistics(
+        Namespace="AWS/ApplicationELB", MetricName="TargetResponseTime",
+        Dimensions=[lb_dim, tg_dim], StartTime=started - 120, EndTime=time.time() + 60,
+        Period=60, ExtendedStatistics=["p50", "p99"])["Datapoints"]
+    assert times and all(0 < p["ExtendedStatistics"]["p50"] <= p["ExtendedStatistics"]["p99"]
+                         < 1 for p in times)
+    names = {m["MetricName"] for m in cloudwatch.list_metrics(
+        Namespace="AWS/ApplicationELB", Dimensions=[lb_dim])["Metrics"]}
+    assert {"RequestCount", "HTTPCode_Target_2XX_Count", "HTTPCode_ELB_5XX_Count",
+            "TargetResponseTime", "HealthyHostCount", "UnHealthyHostCount",
+            "ActiveConnectionCount"} <= names
+
+    # The same, as Prometheus scrapes it.
+    text = requests.get(f"{server.endpoint}/metrics", timeout=5).text
+    labels = f'region="{region}",account="000000000000",load_balancer="{lb_dim["Value"]}"'
+    count = total("RequestCount", [lb_dim])
+    assert f"aws_application_elb_request_count_total{{{labels}}} {int(count)}\n" in text
+    assert "# TYPE aws_application_elb_target_response_time summary" in text
+    assert f'aws_application_elb_healthy_host_count{{{labels},target_group="' \
+        f'{tg_dim["Value"]}"}} 1\n' in text

@@ -1,0 +1,170 @@
+"""The data plane's request metrics, as CloudWatch's AWS/ApplicationELB has them.
+
+Each request bumps plain counters in memory (a few attribute updates, nothing
+on the request path waits for the database); once a second the data plane
+turns the second's counts into data points and writes them to the metrics
+store, where GetMetricStatistics, alarms and GET /metrics read them.
+
+Dimensions are ALB's: LoadBalancer ("app/NAME/ID") and TargetGroup
+("targetgroup/NAME/ID"), plus Nozama's own Target ("ID:PORT") for metrics of
+one target. Counts are published as one sample of 1 per request, as ALB does
+(Sum is the count; Minimum, Maximum and Average are 1).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from nozama.metrics import sketch
+from nozama.metrics.statistics import Aggregate
+from nozama.model import arns
+
+NAMESPACE = "AWS/ApplicationELB"
+TARGET_CODES = {2: "HTTPCode_Target_2XX_Count", 3: "HTTPCode_Target_3XX_Count",
+                4: "HTTPCode_Target_4XX_Count", 5: "HTTPCode_Target_5XX_Count"}
+ELB_CODES = {3: "HTTPCode_ELB_3XX_Count", 4: "HTTPCode_ELB_4XX_Count",
+             5: "HTTPCode_ELB_5XX_Count"}
+ELB_STATUSES = {500: "HTTPCode_ELB_500_Count", 502: "HTTPCode_ELB_502_Count",
+                503: "HTTPCode_ELB_503_Count", 504: "HTTPCode_ELB_504_Count"}
+# Metrics that say how many of something there are now, not how many happened.
+GAUGES = frozenset({"HealthyHostCount", "UnHealthyHostCount", "ActiveConnectionCount"})
+
+
+class TargetMeter:
+    """One target's requests through one load balancer, since the last publication."""
+    __slots__ = ("requests", "codes", "times")
+
+    def __init__(self):
+        self.requests = 0
+        self.codes = [0] * 6          # by status // 100
+        self.times: list[float] = []  # TargetResponseTime of each response, in seconds
+
+    def take(self) -> tuple[int, list[int], list[float]]:
+        taken = (self.requests, self.codes, self.times)
+        self.requests, self.codes, self.times = 0, [0] * 6, []
+        return taken
+
+
+class BalancerMeter:
+    """What the load balancer itself answered, and the connections it accepted."""
+    __slots__ = ("statuses", "new_connections")
+
+    def __init__(self):
+        self.statuses: dict[int, int] = defaultdict(int)
+        self.new_connections = 0
+
+
+def dimension(arn: str) -> str:
+    """ALB's dimension value of a load balancer or target group ARN."""
+    resource = arns.parse(arn).resource
+    return resource.split("/", 1)[1] if resource.startswith("loadbalancer/") else resource
+
+
+def _count(n: float) -> Aggregate:
+    return Aggregate(n, n, 1.0, 1.0, {sketch.key(1.0): n})
+
+
+def _gauge(value: float) -> Aggregate:
+    return Aggregate.of_values([value])
+
+
+class Meters:
+    def __init__(self):
+        self.targets: dict[tuple[str, tuple], TargetMeter] = {}
+        self.balancers: dict[str, BalancerMeter] = defaultdict(BalancerMeter)
+
+    def target(self, load_balancer_arn: str, state) -> TargetMeter:
+        """The meter of a target (a TargetState) behind a load balancer; the state keeps
+        it at hand so that later requests find it with one lookup."""
+        meter = state.meters.get(load_balancer_arn)
+        if meter is None:
+            key = (load_balancer_arn, state.target.key)
+            meter = self.targets.get(key)
+            if meter is None:
+                meter = self.targets[key] = TargetMeter()
+            state.meters[load_balancer_arn] = meter
+        return meter
+
+    def answered(self, load_balancer_arn: str, status: int) -> None:
+        self.balancers[load_balancer_arn].statuses[status] += 1
+
+    def connected(self, load_balancer_arn: str) -> None:
+        self.balancers[load_balancer_arn].new_connections += 1
+
+    def publish(self, ts: int, health: dict[str, dict[str, tuple[int, int]]],
+                connections: dict[str, int]) -> dict[tuple[str, str], list[tuple]]:
+        """The data points of second `ts`, by (region, account).
+
+        `health` is, by load balancer, its target groups' (healthy, unhealthy) counts;
+        `connections` its open client connections.
+        """
+        data: dict[tuple[str, str], list[tuple]] = defaultdict(list)
+        groups: dict[tuple[str, str], list] = {}
+
+        def point(lb_arn: str, name: str, dims: list[dict], agg: Aggregate,
+                  unit: str = "Count") -> None:
+            parsed = arns.parse(lb_arn)
+            data[(parsed.region, parsed.account)].append((NAMESPACE, name, dims, unit, ts, agg))
+
+        for (lb_arn, (tg_arn, target_id, port)), meter in self.targets.items():
+            requests, codes, times = meter.take()
+            if not requests and not times:
+                continue
+            per_group = groups.setdefault((lb_arn, tg_arn), [0, [0] * 6, []])
+            per_group[0] += requests
+            per_group[1] = [a + b for a, b in zip(per_group[1], codes)]
+            per_group[2] += times
+            self._request_points(point, lb_arn, [
+                {"Name": "LoadBalancer", "Value": dimension(lb_arn)},
+                {"Name": "TargetGroup", "Value": dimension(tg_arn)},
+                {"Name": "Target", "Value": f"{target_id}:{port}"}], requests, codes, times)
+        per_balancer: dict[str, list] = {}
+        for (lb_arn, tg_arn), (requests, codes, times) in groups.items():
+            whole = per_balancer.setdefault(lb_arn, [0, [0] * 6, []])
+            whole[0] += requests
+            whole[1] = [a + b for a, b in zip(whole[1], codes)]
+            whole[2] += times
+            self._request_points(point, lb_arn, [
+                {"Name": "LoadBalancer", "Value": dimension(lb_arn)},
+                {"Name": "TargetGroup", "Value": dimension(tg_arn)}], requests, codes, times)
+        for lb_arn, (requests, codes, times) in per_balancer.items():
+            self._request_points(point, lb_arn, [
+                {"Name": "LoadBalancer", "Value": dimension(lb_arn)}], requests, codes, times)
+        for lb_arn, meter in list(self.balancers.items()):
+            self._balancer_points(point, lb_arn, meter)
+        self.balancers.clear()
+        for lb_arn, by_group in health.items():
+            for tg_arn, (healthy, unhealthy) in by_group.items():
+                dims = [{"Name": "LoadBalancer", "Value": dimension(lb_arn)},
+                        {"Name": "TargetGroup", "Value": dimension(tg_arn)}]
+                point(lb_arn, "HealthyHostCount", dims, _gauge(healthy))
+                point(lb_arn, "UnHealthyHostCount", dims, _gauge(unhealthy))
+        for lb_arn, count in connections.items():
+            point(lb_arn, "ActiveConnectionCount",
+                  [{"Name": "LoadBalancer", "Value": dimension(lb_arn)}], _gauge(count))
+        return data
+
+    @staticmethod
+    def _request_points(point, lb_arn: str, dims: list[dict], requests: int, codes: list[int],
+                        times: list[float]) -> None:
+        if requests:
+            point(lb_arn, "RequestCount", dims, _count(requests))
+        for klass, name in TARGET_CODES.items():
+            if codes[klass]:
+                point(lb_arn, name, dims, _count(codes[klass]))
+        if times:
+            point(lb_arn, "TargetResponseTime", dims, Aggregate.of_values(times), "Seconds")
+
+    @staticmethod
+    def _balancer_points(point, lb_arn: str, meter: BalancerMeter) -> None:
+        dims = [{"Name": "LoadBalancer", "Value": dimension(lb_arn)}]
+        by_class: dict[int, int] = defaultdict(int)
+        for status, count in meter.statuses.items():
+            by_class[status // 100] += count
+            if status in ELB_STATUSES:
+                point(lb_arn, ELB_STATUSES[status], dims, _count(count))
+        for klass, count in by_class.items():
+            if klass in ELB_CODES:
+                point(lb_arn, ELB_CODES[klass], dims, _count(count))
+        if meter.new_connections:
+            point(lb_arn, "NewConnectionCount", dims, _count(meter.new_connections))

@@ -1,0 +1,70 @@
+"""What the CloudWatch operations share: errors, periods, statistics, data of a period."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from nozama.api.context import RequestContext
+from nozama.api.errors import error_class
+from nozama.metrics import statistics
+from nozama.metrics.statistics import Aggregate
+from nozama.store import metrics as metric_store
+
+InvalidParameterValue = error_class("InvalidParameterValueException")
+InvalidParameterCombination = error_class("InvalidParameterCombinationException")
+MissingParameter = error_class("MissingRequiredParameterException")
+InvalidNextToken = error_class("InvalidNextToken")
+ResourceNotFound = error_class("ResourceNotFound", 404)
+
+HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
+
+
+def check_period(period: int, name: str = "Period") -> None:
+    if period in HIGH_RESOLUTION_PERIODS or (period >= 60 and period % 60 == 0):
+        return
+    raise InvalidParameterValue(
+        f"The parameter {name} must be 1, 5, 10, 20, 30, 60, or any multiple of 60.")
+
+
+def check_statistic(stat: str, name: str) -> None:
+    if not statistics.is_statistic(stat):
+        raise InvalidParameterValue(f"The value {stat} for parameter {name} is invalid.")
+
+
+def check_dimensions(dimensions: list[dict], name: str) -> None:
+    seen = set()
+    for dimension in dimensions:
+        if dimension["Name"] in seen:
+            raise InvalidParameterValue(
+                f"The collection {name} must not have duplicate dimension names: "
+                f"{dimension['Name']}.")
+        seen.add(dimension["Name"])
+
+
+def epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def aligned_start(start: int, period: int) -> int:
+    """Where the periods of a query begin: its start, rounded down to the second for
+    high-resolution periods and to the minute for the others, as CloudWatch does."""
+    return start - start % (period if period < 60 else 60)
+
+
+def periods(conn: Connection, ctx: RequestContext, metric: dict, start: int, end: int,
+            period: int, unit: str | None) -> dict[int, Aggregate]:
+    """The metric's data merged per period within [start, end), by period start."""
+    row = metric_store.find(conn, ctx.region, ctx.account_id, metric["Namespace"],
+                            metric["MetricName"], metric.get("Dimensions") or [])
+    if row is None or (unit is not None and row.unit is not None and row.unit != unit):
+        return {}
+    origin = aligned_start(start, period)
+    return statistics.by_period(metric_store.points(conn, row.id, origin, end), period, origin)
+
+
+def series_unit(conn: Connection, ctx: RequestContext, metric: dict) -> str:
+    row = metric_store.find(conn, ctx.region, ctx.account_id, metric["Namespace"],
+                            metric["MetricName"], metric.get("Dimensions") or [])
+    return (row.unit if row is not None else None) or "None"

@@ -1,0 +1,144 @@
+"""The metric_series and metric_points tables: CloudWatch metrics and their data.
+
+A write appends one point per metric and second; it never updates a point, so
+the load balancer's data plane and PutMetricData never conflict. The roll-up
+turns seconds older than the high-resolution window into minutes, and expiry
+drops minutes past retention, both by the (resolution, ts) index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import orjson
+from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from nozama.metrics.statistics import Aggregate
+from nozama.store.schema import metric_points as mp
+from nozama.store.schema import metric_series as ms
+
+
+def dims_hash(dimensions: list[dict]) -> str:
+    """The same for the same set of dimensions, whatever their order."""
+    canonical = sorted((d["Name"], d["Value"]) for d in dimensions)
+    return hashlib.sha1(orjson.dumps(canonical)).hexdigest()
+
+
+def _scope(region: str, account: str):
+    return (ms.c.region == region) & (ms.c.account == account)
+
+
+def find(conn: Connection, region: str, account: str, namespace: str, name: str,
+         dimensions: list[dict]) -> Row | None:
+    return conn.execute(select(ms).where(
+        _scope(region, account), ms.c.namespace == namespace, ms.c.metric_name == name,
+        ms.c.dims_hash == dims_hash(dimensions))).first()
+
+
+def _series_id(conn: Connection, region: str, account: str, namespace: str, name: str,
+               dimensions: list[dict]) -> int:
+    row = find(conn, region, account, namespace, name, dimensions)
+    if row is not None:
+        return row.id
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    # Another writer may create the same metric at the same moment: let it.
+    conn.execute(dialect.insert(ms).values(
+        region=region, account=account, namespace=namespace, metric_name=name,
+        dims_hash=dims_hash(dimensions),
+        dimensions=sorted(dimensions, key=lambda d: d["Name"]), total_count=0.0,
+        total_sum=0.0).on_conflict_do_nothing())
+    return find(conn, region, account, namespace, name, dimensions).id
+
+
+def append(conn: Connection, region: str, account: str, data: list[tuple]) -> None:
+    """Record data: (namespace, metric name, dimensions, unit, epoch second, Aggregate)."""
+    points, totals = [], {}
+    for namespace, name, dimensions, unit, ts, agg in data:
+        series = _series_id(conn, region, account, namespace, name, dimensions)
+        points.append({"series_id": series, "resolution": 1, "ts": ts,
+                       "sample_count": agg.count, "sum": agg.sum, "minimum": agg.min,
+                       "maximum": agg.max, "sketch": agg.sketch})
+        count, total, last, last_at, _ = totals.get(series, (0.0, 0.0, None, None, None))
+        if last_at is None or ts >= last_at:
+            last, last_at = agg.sum / agg.count, ts
+        totals[series] = (count + agg.count, total + agg.sum, last, last_at, unit)
+    if points:
+        conn.execute(insert(mp), points)
+    for series, (count, total, last, last_at, unit) in totals.items():
+        values = {"total_count": ms.c.total_count + count, "total_sum": ms.c.total_sum + total}
+        if unit is not None:
+            values["unit"] = unit
+        conn.execute(update(ms).where(ms.c.id == series).values(**values))
+        # The last value is the newest point's, whichever write came first.
+        conn.execute(update(ms).where(ms.c.id == series, (ms.c.last_at.is_(None)) |
+                                      (ms.c.last_at <= last_at))
+                     .values(last_value=last, last_at=last_at))
+
+
+def points(conn: Connection, series_id: int, start: int, end: int) -> list[Row]:
+    """The series' points with start <= ts < end, seconds and minutes alike."""
+    return list(conn.execute(
+        select(mp.c.ts, mp.c.sample_count, mp.c.sum, mp.c.minimum, mp.c.maximum, mp.c.sketch)
+        .where(mp.c.series_id == series_id, mp.c.ts >= start, mp.c.ts < end)))
+
+
+def search(conn: Connection, region: str, account: str, *, namespace: str | None,
+           name: str | None, active_since: int | None, after_id: int | None,
+           limit: int) -> list[Row]:
+    """Metrics by id, optionally of one namespace and name, written to since a time."""
+    query = select(ms).where(_scope(region, account))
+    if namespace:
+        query = query.where(ms.c.namespace == namespace)
+    if name:
+        query = query.where(ms.c.metric_name == name)
+    if active_since is not None:
+        query = query.where(ms.c.last_at >= active_since)
+    if after_id is not None:
+        query = query.where(ms.c.id > after_id)
+    return list(conn.execute(query.order_by(ms.c.id).limit(limit)))
+
+
+def every(conn: Connection) -> list[Row]:
+    """Every metric of every region (the Prometheus exposition)."""
+    return list(conn.execute(select(ms).order_by(ms.c.namespace, ms.c.metric_name, ms.c.id)))
+
+
+def recent_points(conn: Connection, since: int) -> list[Row]:
+    return list(conn.execute(
+        select(mp.c.series_id, mp.c.ts, mp.c.sample_count, mp.c.sum, mp.c.minimum,
+               mp.c.maximum, mp.c.sketch)
+        .where(mp.c.resolution == 1, mp.c.ts >= since)))
+
+
+def roll_up(conn: Connection, before: int, limit: int = 20_000) -> int:
+    """Merge up to `limit` one-second points older than `before` into one-minute points.
+
+    Returns how many seconds were rolled up (fewer than `limit`: nothing is left).
+    """
+    rows = list(conn.execute(
+        select(mp.c.id, mp.c.series_id, mp.c.ts, mp.c.sample_count, mp.c.sum, mp.c.minimum,
+               mp.c.maximum, mp.c.sketch)
+        .where(mp.c.resolution == 1, mp.c.ts < before).order_by(mp.c.ts).limit(limit)))
+    minutes: dict[tuple[int, int], Aggregate] = {}
+    for row in rows:
+        part = Aggregate(row.sample_count, row.sum, row.minimum, row.maximum, row.sketch)
+        key = (row.series_id, row.ts - row.ts % 60)
+        if key in minutes:
+            minutes[key].merge(part)
+        else:
+            minutes[key] = part.copy()
+    if minutes:
+        conn.execute(insert(mp), [
+            {"series_id": series, "resolution": 60, "ts": ts, "sample_count": agg.count,
+             "sum": agg.sum, "minimum": agg.min, "maximum": agg.max, "sketch": agg.sketch}
+            for (series, ts), agg in minutes.items()])
+        ids = [row.id for row in rows]
+        for i in range(0, len(ids), 500):
+            conn.execute(delete(mp).where(mp.c.id.in_(ids[i:i + 500])))
+    return len(rows)
+
+
+def expire(conn: Connection, before: int) -> None:
+    """Drop rolled-up minutes older than `before`."""
+    conn.execute(delete(mp).where(mp.c.resolution == 60, mp.c.ts < before))
