@@ -27,6 +27,7 @@ from nozama.store import sql
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x6E6F7A616D61  # "nozama": the advisory lock migrations hold
 
 
 def sqlite_url(data_dir: str | os.PathLike) -> str:
@@ -67,6 +68,11 @@ class Store:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.write() as conn:
+            if self.kind == "postgresql":
+                # Processes starting at once (server, data plane) migrate one at a time;
+                # SQLite's BEGIN IMMEDIATE already does this.
+                sql.driver_connection(conn).execute("SELECT pg_advisory_xact_lock(%s)",
+                                                    (MIGRATION_LOCK,))
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
 

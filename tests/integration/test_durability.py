@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 
@@ -103,6 +105,24 @@ def test_migrations_produce_exactly_the_schema(backend, tmp_path):
     Store.open(url).migrate()
     with store.read() as conn:
         assert conn.execute(sqlalchemy.text("SELECT value FROM tags")).scalar() == "v"
+    store.close()
+
+
+def test_processes_starting_at_once_migrate_one_at_a_time(backend, tmp_path):
+    """`nozama up` starts the server and the data plane together on a new store."""
+    url = store_args(backend, tmp_path)[1]
+    if backend == "sqlite":
+        from nozama.store.db import sqlite_url
+        url = sqlite_url(url)
+    starts = [subprocess.Popen([sys.executable, "-c", "import sys; from nozama.store import "
+                                "Store; Store.open(sys.argv[1]).close()", url],
+                               stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for start in starts:
+        _, errors = start.communicate(timeout=60)
+        assert start.returncode == 0, errors[-2000:]
+    store = Store.open(url)
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     store.close()
 
 
