@@ -43,9 +43,9 @@ class TargetGroup:
     doc: dict
     targets: list[Target] = field(default_factory=list)
 
-    @property
-    def attributes(self) -> dict[str, str]:
-        return self.doc["Attributes"]
+    def __post_init__(self):
+        # Read on every request: a plain attribute, not a property.
+        self.attributes: dict[str, str] = self.doc["Attributes"]
 
 
 @dataclass

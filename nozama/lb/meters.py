@@ -68,6 +68,41 @@ def _gauge(value: float) -> Aggregate:
     return Aggregate.of_values([value])
 
 
+class Requests:
+    """A second's requests of a target, or of all targets of a group or balancer."""
+
+    def __init__(self, count: int, codes: list[int], times: Aggregate | None):
+        self.count, self.codes, self.times = count, codes, times
+
+    def copy(self) -> "Requests":
+        return Requests(self.count, list(self.codes),
+                        self.times.copy() if self.times is not None else None)
+
+    def merge(self, other: "Requests") -> None:
+        self.count += other.count
+        self.codes = [a + b for a, b in zip(self.codes, other.codes)]
+        if self.times is None:
+            self.times = other.times.copy() if other.times is not None else None
+        elif other.times is not None:
+            self.times.merge(other.times)
+
+    def publish(self, point, lb_arn: str, dims: list[dict]) -> None:
+        if self.count:
+            point(lb_arn, "RequestCount", dims, _count(self.count))
+        for klass, name in TARGET_CODES.items():
+            if self.codes[klass]:
+                point(lb_arn, name, dims, _count(self.codes[klass]))
+        if self.times is not None:
+            point(lb_arn, "TargetResponseTime", dims, self.times, "Seconds")
+
+
+def _add(totals: dict, key, part: Requests) -> None:
+    if key in totals:
+        totals[key].merge(part)
+    else:
+        totals[key] = part.copy()
+
+
 class Meters:
     def __init__(self):
         self.targets: dict[tuple[str, tuple], TargetMeter] = {}
@@ -99,37 +134,32 @@ class Meters:
         `connections` its open client connections.
         """
         data: dict[tuple[str, str], list[tuple]] = defaultdict(list)
-        groups: dict[tuple[str, str], list] = {}
 
         def point(lb_arn: str, name: str, dims: list[dict], agg: Aggregate,
                   unit: str = "Count") -> None:
             parsed = arns.parse(lb_arn)
             data[(parsed.region, parsed.account)].append((NAMESPACE, name, dims, unit, ts, agg))
 
+        # Each target's second is summarized once; groups and balancers merge summaries.
+        per_group: dict[tuple[str, str], Requests] = {}
         for (lb_arn, (tg_arn, target_id, port)), meter in self.targets.items():
             requests, codes, times = meter.take()
             if not requests and not times:
                 continue
-            per_group = groups.setdefault((lb_arn, tg_arn), [0, [0] * 6, []])
-            per_group[0] += requests
-            per_group[1] = [a + b for a, b in zip(per_group[1], codes)]
-            per_group[2] += times
-            self._request_points(point, lb_arn, [
+            own = Requests(requests, codes, Aggregate.of_values(times) if times else None)
+            own.publish(point, lb_arn, [
                 {"Name": "LoadBalancer", "Value": dimension(lb_arn)},
                 {"Name": "TargetGroup", "Value": dimension(tg_arn)},
-                {"Name": "Target", "Value": f"{target_id}:{port}"}], requests, codes, times)
-        per_balancer: dict[str, list] = {}
-        for (lb_arn, tg_arn), (requests, codes, times) in groups.items():
-            whole = per_balancer.setdefault(lb_arn, [0, [0] * 6, []])
-            whole[0] += requests
-            whole[1] = [a + b for a, b in zip(whole[1], codes)]
-            whole[2] += times
-            self._request_points(point, lb_arn, [
+                {"Name": "Target", "Value": f"{target_id}:{port}"}])
+            _add(per_group, (lb_arn, tg_arn), own)
+        per_balancer: dict[str, Requests] = {}
+        for (lb_arn, tg_arn), group in per_group.items():
+            group.publish(point, lb_arn, [
                 {"Name": "LoadBalancer", "Value": dimension(lb_arn)},
-                {"Name": "TargetGroup", "Value": dimension(tg_arn)}], requests, codes, times)
-        for lb_arn, (requests, codes, times) in per_balancer.items():
-            self._request_points(point, lb_arn, [
-                {"Name": "LoadBalancer", "Value": dimension(lb_arn)}], requests, codes, times)
+                {"Name": "TargetGroup", "Value": dimension(tg_arn)}])
+            _add(per_balancer, lb_arn, group)
+        for lb_arn, whole in per_balancer.items():
+            whole.publish(point, lb_arn, [{"Name": "LoadBalancer", "Value": dimension(lb_arn)}])
         for lb_arn, meter in list(self.balancers.items()):
             self._balancer_points(point, lb_arn, meter)
         self.balancers.clear()
@@ -143,17 +173,6 @@ class Meters:
             point(lb_arn, "ActiveConnectionCount",
                   [{"Name": "LoadBalancer", "Value": dimension(lb_arn)}], _gauge(count))
         return data
-
-    @staticmethod
-    def _request_points(point, lb_arn: str, dims: list[dict], requests: int, codes: list[int],
-                        times: list[float]) -> None:
-        if requests:
-            point(lb_arn, "RequestCount", dims, _count(requests))
-        for klass, name in TARGET_CODES.items():
-            if codes[klass]:
-                point(lb_arn, name, dims, _count(codes[klass]))
-        if times:
-            point(lb_arn, "TargetResponseTime", dims, Aggregate.of_values(times), "Seconds")
 
     @staticmethod
     def _balancer_points(point, lb_arn: str, meter: BalancerMeter) -> None:

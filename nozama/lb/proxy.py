@@ -20,6 +20,7 @@ response has begun, a failing target can only cut the client connection.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 import time
@@ -42,7 +43,10 @@ MAX_HEADER_BYTES = 64 * 1024
 MAX_IDLE_PER_TARGET = 64
 CONNECT_TIMEOUT = 10.0
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
-_random = random.Random()
+# A trace id's 96 bits: this process's random 32, then a counter, so that ids are
+# unique without drawing random bits per request.
+_trace_prefix = f"{random.getrandbits(32):08x}"
+_trace_counter = itertools.count(random.getrandbits(32))
 
 
 def _reason(status: int) -> str:
@@ -67,7 +71,10 @@ def _error_page(status: int) -> bytes:
 
 
 def trace_id() -> str:
-    return f"Root=1-{int(time.time()):08x}-{_random.getrandbits(96):024x}"
+    return f"Root=1-{int(time.time()):08x}-{_trace_prefix}{next(_trace_counter) & _MASK64:016x}"
+
+
+_MASK64 = (1 << 64) - 1
 
 
 def _stickiness_cookies(header: str) -> dict[str, str]:

@@ -15,20 +15,22 @@ negative ones, "z" zero.
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 RELATIVE_ERROR = 0.005
 GAMMA = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR)
-_LOG_GAMMA = math.log(GAMMA)
+_PER_LOG = 1 / math.log(GAMMA)
 ZERO = "z"
 
 Sketch = dict[str, float]
 
 
 def key(value: float) -> str:
-    if value == 0:
-        return ZERO
-    index = math.ceil(math.log(abs(value)) / _LOG_GAMMA)
-    return f"p{index}" if value > 0 else f"n{index}"
+    if value > 0:
+        return f"p{math.ceil(math.log(value) * _PER_LOG)}"
+    if value < 0:
+        return f"n{math.ceil(math.log(-value) * _PER_LOG)}"
+    return ZERO
 
 
 def add(sketch: Sketch, value: float, count: float = 1.0) -> None:
@@ -42,10 +44,12 @@ def merge(into: Sketch, other: Sketch) -> None:
 
 
 def of(values: list[float]) -> Sketch:
-    sketch: Sketch = {}
-    for value in values:
-        add(sketch, value)
-    return sketch
+    if min(values) > 0:
+        # The usual case (durations): bucket indexes computed by C-level maps, a
+        # second's thousands of response times in about a millisecond.
+        indexes = Counter(map(math.ceil, map(_PER_LOG.__mul__, map(math.log, values))))
+        return {f"p{index}": float(n) for index, n in indexes.items()}
+    return {k: float(n) for k, n in Counter(map(key, values)).items()}
 
 
 def _midpoint(k: str) -> float:

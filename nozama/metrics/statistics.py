@@ -34,7 +34,9 @@ class Aggregate:
 
     @classmethod
     def of_values(cls, values: list[float], counts: list[float] | None = None) -> "Aggregate":
-        counts = counts or [1.0] * len(values)
+        if counts is None:
+            return cls(float(len(values)), sum(values), min(values), max(values),
+                       sketch.of(values))
         distribution: sketch.Sketch = {}
         for value, count in zip(values, counts):
             sketch.add(distribution, value, count)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 
 import orjson
-from sqlalchemy import Connection, Row, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Row, delete, insert, select
+
+from nozama.store import sql
 
 from nozama.metrics.statistics import Aggregate
 from nozama.store.schema import metric_points as mp
@@ -36,19 +37,32 @@ def find(conn: Connection, region: str, account: str, namespace: str, name: str,
         ms.c.dims_hash == dims_hash(dimensions))).first()
 
 
+# Series ids by (database, region, account, namespace, name, dims_hash). A metric
+# row is never deleted, so an id once found stays right; the data plane writes the
+# same few dozen metrics every second and skips their lookups.
+_ids: dict[tuple, int] = {}
+
+
 def _series_id(conn: Connection, region: str, account: str, namespace: str, name: str,
                dimensions: list[dict]) -> int:
-    row = find(conn, region, account, namespace, name, dimensions)
-    if row is not None:
-        return row.id
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    # Another writer may create the same metric at the same moment: let it.
-    conn.execute(dialect.insert(ms).values(
-        region=region, account=account, namespace=namespace, metric_name=name,
-        dims_hash=dims_hash(dimensions),
-        dimensions=sorted(dimensions, key=lambda d: d["Name"]), total_count=0.0,
-        total_sum=0.0).on_conflict_do_nothing())
-    return find(conn, region, account, namespace, name, dimensions).id
+    digest = dims_hash(dimensions)
+    key = (str(conn.engine.url), region, account, namespace, name, digest)
+    found = _ids.get(key)
+    if found is not None:
+        return found
+    lookup = ("SELECT id FROM metric_series WHERE region = ? AND account = ? AND namespace = ? "
+              "AND metric_name = ? AND dims_hash = ?")
+    params = (region, account, namespace, name, digest)
+    found = sql.scalar(conn, lookup, params)
+    if found is None:
+        # Another writer may create the same metric at the same moment: let it.
+        sql.run(conn, "INSERT INTO metric_series (region, account, namespace, metric_name, "
+                      "dims_hash, dimensions, total_count, total_sum) VALUES "
+                      "(?, ?, ?, ?, ?, ?, 0, 0) ON CONFLICT DO NOTHING",
+                (*params, sorted(dimensions, key=lambda d: d["Name"])))
+        found = sql.scalar(conn, lookup, params)
+    _ids[key] = found
+    return found
 
 
 def append(conn: Connection, region: str, account: str, data: list[tuple]) -> None:
@@ -56,24 +70,22 @@ def append(conn: Connection, region: str, account: str, data: list[tuple]) -> No
     points, totals = [], {}
     for namespace, name, dimensions, unit, ts, agg in data:
         series = _series_id(conn, region, account, namespace, name, dimensions)
-        points.append({"series_id": series, "resolution": 1, "ts": ts,
-                       "sample_count": agg.count, "sum": agg.sum, "minimum": agg.min,
-                       "maximum": agg.max, "sketch": agg.sketch})
+        points.append((series, ts, agg.count, agg.sum, agg.min, agg.max, agg.sketch))
         count, total, last, last_at, _ = totals.get(series, (0.0, 0.0, None, None, None))
         if last_at is None or ts >= last_at:
             last, last_at = agg.sum / agg.count, ts
         totals[series] = (count + agg.count, total + agg.sum, last, last_at, unit)
-    if points:
-        conn.execute(insert(mp), points)
-    for series, (count, total, last, last_at, unit) in totals.items():
-        values = {"total_count": ms.c.total_count + count, "total_sum": ms.c.total_sum + total}
-        if unit is not None:
-            values["unit"] = unit
-        conn.execute(update(ms).where(ms.c.id == series).values(**values))
-        # The last value is the newest point's, whichever write came first.
-        conn.execute(update(ms).where(ms.c.id == series, (ms.c.last_at.is_(None)) |
-                                      (ms.c.last_at <= last_at))
-                     .values(last_value=last, last_at=last_at))
+    sql.run_many(conn, "INSERT INTO metric_points (series_id, resolution, ts, sample_count, "
+                       "sum, minimum, maximum, sketch) VALUES (?, 1, ?, ?, ?, ?, ?, ?)", points)
+    # The last value is the newest point's, whichever write came first.
+    sql.run_many(conn, "UPDATE metric_series SET total_count = total_count + ?, "
+                       "total_sum = total_sum + ?, unit = COALESCE(?, unit), "
+                       "last_value = CASE WHEN last_at IS NULL OR last_at <= ? THEN ? "
+                       "ELSE last_value END, "
+                       "last_at = CASE WHEN last_at IS NULL OR last_at <= ? THEN ? "
+                       "ELSE last_at END WHERE id = ?",
+                 [(count, total, unit, last_at, last, last_at, last_at, series)
+                  for series, (count, total, last, last_at, unit) in totals.items()])
 
 
 def points(conn: Connection, series_id: int, start: int, end: int) -> list[Row]:
