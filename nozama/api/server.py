@@ -22,6 +22,7 @@ from nozama.api.http import HttpRequest, HttpResponse
 from nozama.api.shapes import from_document
 from nozama.api.validate import summarize, validation_errors
 from nozama.controllers import agents
+from nozama.controllers import alarms as alarm_evaluator
 from nozama.controllers import services as service_controller
 from nozama.metrics import prometheus
 from nozama.metrics import retention as metric_retention
@@ -60,6 +61,8 @@ class App:
         self.background.append(asyncio.ensure_future(service_controller.run(gateway.context)))
         self.background.append(asyncio.ensure_future(
             metric_retention.run(gateway.store, gateway.clock)))
+        self.background.append(asyncio.ensure_future(
+            alarm_evaluator.run(gateway.store, gateway.clock)))
 
     def internal(self, request: HttpRequest) -> HttpResponse:
         if request.path == "/_nozama/health":

@@ -9,4 +9,4 @@ from nozama.services import ServiceHandlers
 handlers = ServiceHandlers("cloudwatch", validation_error="InvalidParameterValueException")
 
 # Importing the operation modules registers their handlers.
-from nozama.services.cloudwatch import get_data, list_metrics, put_data  # noqa: E402,F401
+from nozama.services.cloudwatch import alarms, get_data, list_metrics, put_data  # noqa: E402,F401

@@ -8,7 +8,7 @@ from sqlalchemy import Connection
 
 from nozama.api.context import RequestContext
 from nozama.api.errors import error_class
-from nozama.metrics import statistics
+from nozama.metrics import series, statistics
 from nozama.metrics.statistics import Aggregate
 from nozama.store import metrics as metric_store
 
@@ -17,6 +17,7 @@ InvalidParameterCombination = error_class("InvalidParameterCombinationException"
 MissingParameter = error_class("MissingRequiredParameterException")
 InvalidNextToken = error_class("InvalidNextToken")
 ResourceNotFound = error_class("ResourceNotFound", 404)
+InvalidFormat = error_class("InvalidFormatFault")
 
 HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
 
@@ -47,21 +48,9 @@ def epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-def aligned_start(start: int, period: int) -> int:
-    """Where the periods of a query begin: its start, rounded down to the second for
-    high-resolution periods and to the minute for the others, as CloudWatch does."""
-    return start - start % (period if period < 60 else 60)
-
-
 def periods(conn: Connection, ctx: RequestContext, metric: dict, start: int, end: int,
             period: int, unit: str | None) -> dict[int, Aggregate]:
-    """The metric's data merged per period within [start, end), by period start."""
-    row = metric_store.find(conn, ctx.region, ctx.account_id, metric["Namespace"],
-                            metric["MetricName"], metric.get("Dimensions") or [])
-    if row is None or (unit is not None and row.unit is not None and row.unit != unit):
-        return {}
-    origin = aligned_start(start, period)
-    return statistics.by_period(metric_store.points(conn, row.id, origin, end), period, origin)
+    return series.periods(conn, ctx.region, ctx.account_id, metric, start, end, period, unit)
 
 
 def series_unit(conn: Connection, ctx: RequestContext, metric: dict) -> str:
