@@ -27,6 +27,7 @@ from nozama.controllers.tasks import create_tasks, refresh_instance, request_sto
 from nozama.model.resources import requirements
 from nozama.scheduler.load import cluster_state
 from nozama.scheduler.placement import PlacementRequest, place
+from nozama.store import alarms as alarm_store
 from nozama.store import clusters as cluster_store
 from nozama.store import container_instances as instance_store
 from nozama.store import services as store
@@ -167,8 +168,13 @@ class Pass:
         step = rolling_step(primary["desiredCount"], configuration["minimumHealthyPercent"],
                             configuration["maximumPercent"], len(mine), len(healthy), len(old),
                             len(old_healthy))
-        if self._tripped(primary, breaker):
+        if self._tripped(primary, breaker) or self._alarmed(primary):
             step = rolling_step(0, 0, 100, 0, 0, 0, 0)
+        if self.doc["deployments"][0] is not primary:
+            # Rolled back: the next pass works for the rollback deployment.
+            self._save()
+            wake_controller()
+            return
         if step.start and self._throttled(primary):
             self._event(f"(service {self.name}) is unable to consistently start tasks "
                         "successfully. For more information, see the Troubleshooting section "
@@ -183,6 +189,9 @@ class Pass:
             self.targets.finish()
         self._update_counts(primary, mine, old)
         self._finish(primary, mine, healthy, old, definition)
+        self._save()
+
+    def _save(self) -> None:
         for deployment in self.doc["deployments"]:
             record(self.doc, deployment)
         if self.doc != self.service.doc:
@@ -307,19 +316,43 @@ class Pass:
         if not breaker.get("enable") or primary["rolloutState"] != "IN_PROGRESS" or \
                 primary["failedTasks"] < threshold:
             return False
+        return self._fail(primary, f"ECS deployment circuit breaker: tasks failed to start. "
+                                   f"({primary['failedTasks']} failed, threshold {threshold})",
+                          "tasks failed to start", "Circuit breaker: tasks failed to start.",
+                          breaker.get("rollback"))
+
+    def _alarmed(self, primary: dict) -> bool:
+        """Apply deploymentConfiguration.alarms: an alarm that goes to ALARM while the
+        deployment is in progress (bake time included) fails it. An alarm that was
+        already in ALARM when the deployment began is not this deployment's doing."""
+        config = self.doc["deploymentConfiguration"].get("alarms") or {}
+        if not config.get("enable") or primary["rolloutState"] != "IN_PROGRESS" or \
+                primary.get("_rollbackOf") or not config.get("alarmNames"):
+            return False
+        fired = [row.name for row in alarm_store.search(
+            self.conn, self.service.region, self.service.account, names=config["alarmNames"],
+            state="ALARM") if row.doc["StateTransitionedTimestamp"] >= primary["createdAt"]]
+        if not fired:
+            return False
+        names = ", ".join(fired)
+        return self._fail(primary, f"ECS deployment failed: alarm(s) {names} went to ALARM.",
+                          f"alarm(s) {names} went to ALARM",
+                          f"Alarm(s) {names} went to ALARM.", config.get("rollback"))
+
+    def _fail(self, primary: dict, reason: str, short: str, rollback_reason: str,
+              rollback: bool) -> bool:
+        """The deployment failed: roll back to the last completed one when asked (False:
+        the rollback deployment goes on), else stop where it is (True)."""
         primary["rolloutState"] = "FAILED"
-        primary["rolloutStateReason"] = (
-            f"ECS deployment circuit breaker: tasks failed to start. "
-            f"({primary['failedTasks']} failed, threshold {threshold})")
+        primary["rolloutStateReason"] = reason
         self._event(f"(service {self.name}) (deployment {primary['id']}) deployment failed: "
-                    "tasks failed to start.")
+                    f"{short}.")
         previous = next((d for d in self.doc["deployments"][1:]
                          if d.get("rolloutState") == "COMPLETED"), None)
-        if breaker.get("rollback") and previous is not None:
-            self.roll_back(primary, previous, "Circuit breaker: tasks failed to start.")
+        if rollback and previous is not None:
+            self.roll_back(primary, previous, rollback_reason)
             return False
-        primary.update(_status="STOPPED", _stoppedAt=self.now.timestamp(),
-                       _reason=primary["rolloutStateReason"])
+        primary.update(_status="STOPPED", _stoppedAt=self.now.timestamp(), _reason=reason)
         return True
 
     def roll_back(self, failed: dict, previous: dict, reason: str) -> None:
@@ -354,6 +387,8 @@ class Pass:
         steady = len(healthy) == primary["desiredCount"] == len(mine) and not old
         if not steady:
             return
+        if primary["rolloutState"] == "IN_PROGRESS" and self._baking(primary):
+            return
         if primary["rolloutState"] == "IN_PROGRESS":
             primary["rolloutState"] = "COMPLETED"
             primary["rolloutStateReason"] = "ECS deployment completed."
@@ -369,6 +404,21 @@ class Pass:
         if not self.doc.get("_steady"):
             self._event(f"(service {self.name}) has reached a steady state.")
         self.doc["_steady"] = True
+
+    def _baking(self, primary: dict) -> bool:
+        """With alarms watching, a steady deployment bakes for bakeTimeInMinutes before it
+        completes: its alarms can still fail it, and the previous revision is kept to roll
+        back to."""
+        configuration = self.doc["deploymentConfiguration"]
+        bake = configuration.get("bakeTimeInMinutes") or 0
+        if not bake or not (configuration.get("alarms") or {}).get("enable") or \
+                primary.get("_rollbackOf"):
+            return False
+        if "_steadyAt" not in primary:
+            primary["_steadyAt"] = self.now.timestamp()
+            self._event(f"(service {self.name}) (deployment {primary['id']}) is baking for "
+                        f"{bake} minutes.")
+        return self.now.timestamp() < primary["_steadyAt"] + bake * 60
 
     def _event(self, message: str, once: bool = False) -> None:
         events = self.doc["events"]

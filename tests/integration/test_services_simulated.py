@@ -121,6 +121,58 @@ def test_the_circuit_breaker_rolls_a_failing_deployment_back(ecs, three_zones):
     assert {t["taskDefinitionArn"] for t in running_tasks(ecs)} == {good}
 
 
+def test_an_alarm_rolls_a_deployment_back_during_its_bake_time(server, region, ecs,
+                                                               three_zones):
+    cloudwatch = server.client("cloudwatch", region)
+    cloudwatch.put_metric_alarm(
+        AlarmName="web-errors", Namespace="Web", MetricName="Errors", Statistic="Sum",
+        Period=1, EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching")
+    good = definition(ecs)
+    ecs.create_service(serviceName="web", taskDefinition=good, desiredCount=2)
+    steady(ecs)
+    bad = definition(ecs)
+    watched = {"alarms": {"alarmNames": ["web-errors"], "enable": True, "rollback": True},
+               "bakeTimeInMinutes": 10}
+    ecs.update_service(service="web", taskDefinition=bad, deploymentConfiguration=watched)
+    # The new revision runs, then bakes: it is not complete while its alarms may fire.
+    wait_for(lambda: {t["taskDefinitionArn"] for t in running_tasks(ecs)} == {bad} and
+             len(running_tasks(ecs)) == 2, timeout=30)
+    assert service(ecs)["deployments"][0]["rolloutState"] == "IN_PROGRESS"
+    cloudwatch.put_metric_data(Namespace="Web", MetricData=[
+        {"MetricName": "Errors", "Value": 3, "StorageResolution": 1}])
+
+    def rolled_back():
+        s = service(ecs)
+        return s["taskDefinition"] == good and s
+    s = wait_for(rolled_back, timeout=30)
+    assert any("deployment failed: alarm(s) web-errors went to ALARM" in e["message"]
+               for e in s["events"])
+    steady(ecs)
+    assert {t["taskDefinitionArn"] for t in running_tasks(ecs)} == {good}
+    arns = ecs.list_service_deployments(service="web")["serviceDeployments"]
+    failed = [d for d in ecs.describe_service_deployments(serviceDeploymentArns=[
+        a["serviceDeploymentArn"] for a in arns])["serviceDeployments"]
+        if d["status"].startswith("ROLLBACK")]
+    assert [d["status"] for d in failed] == ["ROLLBACK_SUCCESSFUL"]
+    assert failed[0]["rollback"]["reason"] == "Alarm(s) web-errors went to ALARM."
+
+
+@pytest.mark.parametrize("configuration, message", [
+    ({"alarms": {"alarmNames": ["no-such-alarm"], "enable": True, "rollback": True}},
+     "no-such-alarm do not exist"),
+    ({"alarms": {"alarmNames": [], "enable": True, "rollback": True}}, "at least one alarm"),
+    ({"bakeTimeInMinutes": 1441}, "bakeTimeInMinutes"),
+])
+def test_bad_deployment_alarms(ecs, configuration, message):
+    ecs.create_cluster(clusterName="default")
+    with pytest.raises(ecs.exceptions.InvalidParameterException) as info:
+        ecs.create_service(serviceName="web", taskDefinition=definition(ecs), desiredCount=1,
+                           deploymentConfiguration=configuration)
+    assert message in str(info.value)
+    assert ecs.list_services()["serviceArns"] == []
+
+
 def moved_off(ecs, drained: str, count: int) -> bool:
     """`count` tasks run, none of them on the `drained` instance (one look at the tasks)."""
     running = running_tasks(ecs)

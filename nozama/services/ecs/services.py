@@ -20,6 +20,7 @@ from nozama.scheduler.rank import parse_strategies
 from nozama.services.ecs import handlers
 from nozama.services.ecs.common import find_cluster, page_size, tags_from_request, tags_of
 from nozama.services.ecs.task_definitions import find as find_task_definition
+from nozama.store import alarms as alarm_store
 from nozama.store import load_balancers as lb_store
 from nozama.store import services as store
 from nozama.store import tags as tag_store
@@ -60,7 +61,28 @@ def _configuration(given: dict | None, current: dict | None = None) -> dict:
     if merged.get("strategy", "ROLLING") != "ROLLING":
         raise InvalidParameterException(
             f"Deployment strategy {merged['strategy']} is not supported yet; use ROLLING.")
+    bake = merged.get("bakeTimeInMinutes")
+    if bake is not None and not 0 <= bake <= MAX_BAKE_MINUTES:
+        raise InvalidParameterException(
+            f"bakeTimeInMinutes must be between 0 and {MAX_BAKE_MINUTES}.")
+    alarms = merged["alarms"]
+    if alarms.get("enable") and not alarms.get("alarmNames"):
+        raise InvalidParameterException("alarmNames must name at least one alarm when "
+                                        "deployment alarms are enabled.")
     return merged
+
+
+MAX_BAKE_MINUTES = 1440
+
+
+def _check_alarms(ctx: RequestContext, conn: Connection, configuration: dict) -> None:
+    """The alarms a deployment watches must exist (in CloudWatch, here the same store)."""
+    names = configuration["alarms"].get("alarmNames") or []
+    found = {r.name for r in alarm_store.search(conn, ctx.region, ctx.account_id, names=names)}
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise InvalidParameterException(
+            f"The CloudWatch alarm(s) {', '.join(missing)} do not exist.")
 
 
 def _check_placement(params: dict, name: str) -> None:
@@ -164,6 +186,7 @@ def create_service(ctx: RequestContext, params: dict) -> dict:
             raise InvalidParameterException("Creation of service was not idempotent.")
         definition = _active_definition(ctx, conn, params["taskDefinition"])
         _check_load_balancers(ctx, conn, params.get("loadBalancers", []), definition)
+        _check_alarms(ctx, conn, configuration)
         arn = arns.arn("ecs", ctx.region, ctx.account_id, f"service/{cluster.name}/{name}")
         now = ctx.clock.now()
         doc = {
@@ -216,6 +239,7 @@ def update_service(ctx: RequestContext, params: dict) -> dict:
         if "deploymentConfiguration" in params:
             doc["deploymentConfiguration"] = _configuration(params["deploymentConfiguration"],
                                                             doc["deploymentConfiguration"])
+            _check_alarms(ctx, conn, doc["deploymentConfiguration"])
         for member in ("placementConstraints", "placementStrategy"):
             if member in params and params[member] != doc.get(member):
                 doc[member] = params[member]
