@@ -150,6 +150,23 @@ class AgentProcess:
             self.process.wait(timeout=15)
 
 
+@pytest.fixture(scope="session")
+def dataplane(server, tmp_path_factory):
+    """`nozama lb` on the session's store: one per store, as listeners bind real addresses."""
+    log = open(tmp_path_factory.mktemp("lb") / "lb.log", "ab")
+    process = subprocess.Popen([sys.executable, "-m", "nozama", "lb", *server.store_args,
+                                "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT,
+                               cwd=ROOT)
+    yield process
+    process.terminate()
+    assert process.wait(timeout=15) == 0
+
+
+@pytest.fixture
+def elb(server, region, dataplane):
+    return server.client("elbv2", region)
+
+
 @pytest.fixture
 def agents(server, region, tmp_path):
     """Start agent processes for the test's region: agents(count, cluster=..., runtime=...)."""

@@ -16,6 +16,7 @@ import logging
 from datetime import datetime
 
 from nozama.clock import Clock
+from nozama.controllers.services import wake_controller
 from nozama.metrics import series
 from nozama.metrics.alarms import evaluate, statistic
 from nozama.store import Store
@@ -57,6 +58,9 @@ class AlarmEvaluator:
                 change_state(row.region, row.account, conn, current, result.state,
                              result.reason, json.dumps(result.reason_data), now)
             log.info("alarm %s is %s: %s", row.name, result.state, result.reason)
+        if changes:
+            # Deployments watch alarms: let them see the change now, not at their next tick.
+            wake_controller()
 
     @staticmethod
     def _values(conn, row, end: int) -> list[tuple[int, float | None]]:

@@ -42,8 +42,13 @@ def _host_port(task_doc: dict, container: str, container_port: int) -> int | Non
 
 class ServiceTargets:
     def __init__(self, conn: Connection, entries: list[dict], cluster_arn: str,
-                 tasks: list[Row], now: datetime):
+                 tasks: list[Row], now: datetime,
+                 groups_of: dict[str, list[str]] | None = None):
+        """`groups_of` gives, by deployment id, the target group of each entry its tasks
+        register in (blue/green deployments alternate); by default the entry's own."""
         self.conn, self.entries, self.now = conn, entries, now
+        groups_of = groups_of or {}
+        default = [e["targetGroupArn"] for e in entries]
         self.tasks = {t.arn: t for t in task_store.get_many(conn, cluster_arn,
                                                              [t.arn for t in tasks])}
         instances = instance_store.get_many(conn, cluster_arn, list(
@@ -52,14 +57,14 @@ class ServiceTargets:
         self.keys: dict[str, list[tuple[str, str, int]]] = {}
         for arn, task in self.tasks.items():
             keys = []
-            for entry in entries:
+            for entry, group in zip(entries, groups_of.get(task.deployment_id, default)):
                 port = _host_port(task.doc, entry["containerName"], entry["containerPort"])
                 instance = ec2_ids.get(task.container_instance_arn)
                 if port is not None and instance is not None:
-                    keys.append((entry["targetGroupArn"], instance, port))
+                    keys.append((group, instance, port))
             self.keys[arn] = keys
-        self.groups = {e["targetGroupArn"]: tg_store.get(conn, e["targetGroupArn"])
-                       for e in entries}
+        in_use = set(default) | {g for groups in groups_of.values() for g in groups}
+        self.groups = {arn: tg_store.get(conn, arn) for arn in in_use}
         self.rows = {(r.target_group_arn, r.target_id, r.port): r
                      for arn in self.groups for r in tg_store.targets(conn, arn)}
         self.changed = False

@@ -21,6 +21,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Row
 
 from nozama.api.context import RequestContext
+from nozama.controllers import traffic_shift
 from nozama.controllers.rolling import circuit_breaker_threshold, rolling_step
 from nozama.controllers.service_targets import ServiceTargets
 from nozama.controllers.tasks import create_tasks, refresh_instance, request_stop
@@ -144,9 +145,16 @@ class Pass:
         primary = self.doc["deployments"][0]
         tasks = task_store.live_of_service(self.conn, self.service.cluster_arn, self.name)
         self.targets = None
+        self.shift = None
+        if primary.get("_stage") not in (None, traffic_shift.DONE):
+            blue = next((d for d in self.doc["deployments"][1:]
+                         if d["id"] == primary.get("_blue")), None)
+            self.shift = traffic_shift.TrafficShift(self, primary, blue)
         if self.doc.get("loadBalancers"):
+            groups_of = {d["id"]: d["_groups"] for d in self.doc["deployments"]
+                         if d.get("_groups")}
             self.targets = ServiceTargets(self.conn, self.doc["loadBalancers"],
-                                          self.service.cluster_arn, tasks, self.now)
+                                          self.service.cluster_arn, tasks, self.now, groups_of)
             tasks = self._behind_load_balancers(tasks)
         draining = self._draining_instances()
         mine = [t for t in tasks if t.deployment_id == primary["id"]
@@ -165,10 +173,19 @@ class Pass:
                    and (self.targets is None or self.targets.healthy(t))]
         old_healthy = [t for t in old if t.last_status == "RUNNING"]
         configuration = self.doc["deploymentConfiguration"]
-        step = rolling_step(primary["desiredCount"], configuration["minimumHealthyPercent"],
-                            configuration["maximumPercent"], len(mine), len(healthy), len(old),
-                            len(old_healthy))
-        if self._tripped(primary, breaker) or self._alarmed(primary):
+        if self.shift is not None:
+            step = self.shift.step(mine, healthy, old)
+            hook = self.shift.failed_hook()
+            if hook is not None:
+                self._fail(primary, f"ECS deployment failed: lifecycle hook {hook} failed.",
+                           f"lifecycle hook {hook} failed", f"Lifecycle hook {hook} failed.",
+                           True)
+        else:
+            step = rolling_step(primary["desiredCount"], configuration["minimumHealthyPercent"],
+                                configuration["maximumPercent"], len(mine), len(healthy),
+                                len(old), len(old_healthy))
+        if self.doc["deployments"][0] is primary and (
+                self._tripped(primary, breaker) or self._alarmed(primary)):
             step = rolling_step(0, 0, 100, 0, 0, 0, 0)
         if self.doc["deployments"][0] is not primary:
             # Rolled back: the next pass works for the rollback deployment.
@@ -347,6 +364,10 @@ class Pass:
         primary["rolloutStateReason"] = reason
         self._event(f"(service {self.name}) (deployment {primary['id']}) deployment failed: "
                     f"{short}.")
+        if self.shift is not None and self.shift.blue is not None:
+            # Blue still runs: traffic-shifted deployments always go back to it.
+            self.return_to_blue(primary, rollback_reason)
+            return False
         previous = next((d for d in self.doc["deployments"][1:]
                          if d.get("rolloutState") == "COMPLETED"), None)
         if rollback and previous is not None:
@@ -369,6 +390,38 @@ class Pass:
         self.doc["taskDefinition"] = previous["taskDefinition"]
         self._event(f"(service {self.name}) (deployment {failed['id']}) deployment failed; "
                     f"rolling back to {previous['taskDefinition']}.")
+
+    def return_to_blue(self, failed: dict, reason: str) -> None:
+        """Roll a traffic-shifted deployment back: all traffic to blue now, blue primary
+        again; green drains and stops as the older deployment it has become."""
+        blue = self.shift.blue
+        self.shift.roll_back()
+        failed.update(status="ACTIVE", _status="ROLLBACK_IN_PROGRESS", _reason=reason,
+                      _stage=traffic_shift.DONE, _rollback={
+                          "reason": reason, "startedAt": self.now.timestamp(),
+                          "serviceRevisionArn": blue["_revisionArn"]})
+        self.doc["deployments"].remove(blue)
+        self.doc["deployments"].insert(0, blue)
+        blue.update(status="PRIMARY", _rollbackOf=failed["_arn"])
+        self.doc["taskDefinition"] = blue["taskDefinition"]
+        self._event(f"(service {self.name}) (deployment {failed['id']}) deployment failed; "
+                    f"all traffic is back on {blue['taskDefinition']}.")
+
+    def stop_and_roll_back(self, reason: str) -> None:
+        """StopServiceDeployment with ROLLBACK, for the deployment in progress."""
+        primary = self.doc["deployments"][0]
+        primary.update(rolloutState="FAILED", rolloutStateReason="Stopped by the user.")
+        blue = next((d for d in self.doc["deployments"][1:] if d["id"] == primary.get("_blue")),
+                    None)
+        if primary.get("_stage") not in (None, traffic_shift.DONE) and blue is not None:
+            self.shift = traffic_shift.TrafficShift(self, primary, blue)
+            self.return_to_blue(primary, reason)
+            return
+        previous = next((d for d in self.doc["deployments"][1:]
+                         if d.get("rolloutState") == "COMPLETED"), None)
+        if previous is None:
+            raise LookupError("There is no completed deployment to roll back to.")
+        self.roll_back(primary, previous, reason)
 
     def _update_counts(self, primary: dict, mine: list[Row], old: list[Row]) -> None:
         primary["runningCount"] = sum(t.last_status == "RUNNING" for t in mine)
@@ -394,11 +447,11 @@ class Pass:
             primary["rolloutStateReason"] = "ECS deployment completed."
             primary["updatedAt"] = self.now.timestamp()
             primary.update(_status="SUCCESSFUL", _finishedAt=self.now.timestamp())
-            failed = self.doc.get("_history", {}).get(primary.get("_rollbackOf"))
-            if failed is not None:
-                failed.update(_status="ROLLBACK_SUCCESSFUL", _finishedAt=self.now.timestamp())
             self._event(f"(service {self.name}) (deployment {primary['id']}) deployment "
                         "completed.")
+        failed = self.doc.get("_history", {}).get(primary.pop("_rollbackOf", None))
+        if failed is not None and failed["_status"] == "ROLLBACK_IN_PROGRESS":
+            failed.update(_status="ROLLBACK_SUCCESSFUL", _finishedAt=self.now.timestamp())
         # Older deployments have no tasks left: they are history now.
         self.doc["deployments"] = [primary]
         if not self.doc.get("_steady"):

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from nozama.model import lb_rules
 from nozama.store import sql
 from nozama.store import tags as tag_store
 
@@ -161,6 +162,20 @@ def rule_with_priority(conn: Connection, listener_arn: str, priority: int):
 def save_rule(conn: Connection, arn: str, priority: int | None, doc: dict) -> None:
     sql.run(conn, "UPDATE listener_rules SET priority = ?, doc = ? WHERE arn = ?",
             (priority, doc, arn))
+
+
+def replace_rule_actions(conn: Connection, row, actions: list[dict]) -> None:
+    """Give a rule (a listener's default rule included) new actions, for the data plane
+    to apply to new requests."""
+    owner = listener(conn, row.listener_arn)
+    uses = lb_rules.target_group_arns(actions)
+    if row.doc.get("IsDefault"):
+        save_listener(conn, owner.arn, owner.port, {**owner.doc, "DefaultActions": actions})
+        set_uses(conn, owner.arn, owner.load_balancer_arn, uses)
+    else:
+        set_uses(conn, row.arn, owner.load_balancer_arn, uses)
+    save_rule(conn, row.arn, row.priority, {**row.doc, "Actions": actions})
+    bump_generation(conn)
 
 
 def delete_rule(conn: Connection, arn: str) -> None:

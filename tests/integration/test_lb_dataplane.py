@@ -99,22 +99,6 @@ class Backend:
         self.server.server_close()
 
 
-@pytest.fixture(scope="session")
-def dataplane(server, tmp_path_factory):
-    log = open(tmp_path_factory.mktemp("lb") / "lb.log", "ab")
-    process = subprocess.Popen([sys.executable, "-m", "nozama", "lb", *server.store_args,
-                                "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT,
-                               cwd=ROOT)
-    yield process
-    process.terminate()
-    assert process.wait(timeout=15) == 0
-
-
-@pytest.fixture
-def elb(server, region, dataplane):
-    return server.client("elbv2", region)
-
-
 @pytest.fixture
 def backends():
     made = []
@@ -312,6 +296,7 @@ class Load:
         self.stop = threading.Event()
         self.results: collections.Counter = collections.Counter()
         self.failures: list = []
+        self.failed_at: list[float] = []
         self.lock = threading.Lock()
         self.threads = [threading.Thread(target=self._client, daemon=True)
                         for _ in range(clients)]
@@ -345,6 +330,7 @@ class Load:
                 self.results[outcome] += 1
                 if outcome[0] != 200:
                     self.failures.append(outcome)
+                    self.failed_at.append(time.monotonic())
         connection.close()
 
     @property

@@ -9,6 +9,8 @@ Failures are asked for with container dockerLabels:
   nozama.simulated.exit-after  seconds until the container exits on its own
   nozama.simulated.exit-code   its exit code then (default 0)
   nozama.simulated.oom-after   seconds until it is killed for memory
+  nozama.simulated.error-rate  the share of HTTP requests it answers with 500 (a bad
+                               release; not kept across an agent restart)
 With `state_path`, what runs survives a restart of the agent (to test adoption).
 
 A simulated container answers HTTP on the host ports of its TCP port mappings
@@ -50,6 +52,8 @@ class SimulatedRuntime(Runtime):
         self.stop_timeouts: dict[str, float] = {}
         self.timers: dict[str, list[asyncio.TimerHandle]] = {}
         self.servers: dict[str, list[asyncio.base_events.Server]] = {}
+        # Open connections to each task: a stopped container's connections die with it.
+        self.connections: dict[str, set[asyncio.Transport]] = {}
         self.ports = itertools.cycle(DYNAMIC_PORTS)
 
     async def start(self) -> None:
@@ -104,7 +108,9 @@ class SimulatedRuntime(Runtime):
             container.last_status = "RUNNING"
             container.runtime_id = uuid.uuid4().hex
             container.network_bindings = await self._serve(
-                arn, container.name, self._bindings(definition, task_definition))
+                arn, container.name, self._bindings(definition, task_definition),
+                float(definition.get("dockerLabels", {}).get("nozama.simulated.error-rate",
+                                                             0)))
         status.last_status, status.started_at = "RUNNING", _now()
         self._report(status)
         self._arm_failures(status, containers)
@@ -117,8 +123,8 @@ class SimulatedRuntime(Runtime):
                                m.get("protocol", "tcp"))
                 for m in container.get("portMappings", []) if "containerPort" in m]
 
-    async def _serve(self, task_arn: str, name: str,
-                     bindings: list[NetworkBinding]) -> list[NetworkBinding]:
+    async def _serve(self, task_arn: str, name: str, bindings: list[NetworkBinding],
+                     error_rate: float = 0.0) -> list[NetworkBinding]:
         """Answer HTTP on each TCP binding's host port; a dynamic port that is taken
         moves on to the next free one, as Docker's would."""
         served = []
@@ -130,7 +136,9 @@ class SimulatedRuntime(Runtime):
             for _ in range(20 if dynamic else 1):
                 try:
                     server = await asyncio.get_running_loop().create_server(
-                        lambda: _Responder(f"{name} {task_arn.rsplit('/', 1)[-1]}"),
+                        lambda: _Responder(f"{name} {task_arn.rsplit('/', 1)[-1]}",
+                                           error_rate,
+                                           self.connections.setdefault(task_arn, set())),
                         "127.0.0.1", binding.host_port)
                     self.servers.setdefault(task_arn, []).append(server)
                     break
@@ -184,6 +192,8 @@ class SimulatedRuntime(Runtime):
             handle.cancel()
         for server in self.servers.pop(status.task_arn, []):
             server.close()
+        for transport in self.connections.pop(status.task_arn, set()):
+            transport.abort()
         status.last_status, status.stopped_at = "STOPPED", _now()
         status.stop_code = status.stop_code or stop_code
         status.stopped_reason = status.stopped_reason or reason
@@ -212,23 +222,37 @@ class SimulatedRuntime(Runtime):
 
 
 class _Responder(asyncio.Protocol):
-    """A simulated container's HTTP: 200 and who it is, to every request."""
+    """A simulated container's HTTP: 200 and who it is, to every request (or 500 to a
+    share `error_rate` of them, spread evenly)."""
 
-    def __init__(self, identity: str):
+    def __init__(self, identity: str, error_rate: float, connections: set):
         self.body = f"{identity}\n".encode()
         self.buffer = b""
+        self.error_rate = error_rate
+        self.answered = 0
+        self.connections = connections
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        self.connections.add(transport)
+
+    def connection_lost(self, exc) -> None:
+        self.connections.discard(self.transport)
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
         while b"\r\n\r\n" in self.buffer:
             head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
             close = b"connection: close" in head.lower()
-            self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+            self.answered += 1
+            status = b"200 OK"
+            if int(self.answered * self.error_rate) != int((self.answered - 1) *
+                                                           self.error_rate):
+                status = b"500 Internal Server Error"
+            self.transport.write(b"HTTP/1.1 %s\r\nContent-Type: text/plain\r\n"
                                  b"Content-Length: %d\r\n%s\r\n%s" % (
-                                     len(self.body), b"Connection: close\r\n" if close else b"",
+                                     status, len(self.body),
+                                     b"Connection: close\r\n" if close else b"",
                                      self.body))
             if close:
                 self.transport.close()

@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 
 from nozama.api.context import RequestContext
 from nozama.api.errors import InvalidParameterException, ServiceError
+from nozama.controllers import traffic_shift
 from nozama.controllers.rolling import circuit_breaker_threshold
 from nozama.controllers.services import Pass, wake_controller
 from nozama.model import arns
@@ -49,6 +50,15 @@ def _deployment(service: dict, record: dict) -> dict:
                         ("statusReason", "_reason"), ("rollback", "_rollback")):
         if record.get(key) is not None:
             view[member] = record[key]
+    if record.get("_stage") is not None and "_blue" in record:
+        view["lifecycleStage"] = traffic_shift.SHOWN_AS.get(record["_stage"], record["_stage"])
+        view["lifecycleHookDetails"] = [
+            {k: v for k, v in hook.items() if not k.startswith("_")}
+            for hook in (record.get("_hooks") or {}).values()
+            if hook["_stage"] == record["_stage"]]
+        if record["_status"] == "IN_PROGRESS":
+            # The traffic split, in the only free-text member the shape has.
+            view["statusReason"] = traffic_shift.describe_split(record)
     return view
 
 
@@ -146,13 +156,33 @@ def stop_service_deployment(ctx: RequestContext, params: dict) -> dict:
         if primary["_arn"] != arn or primary["_status"] != "IN_PROGRESS":
             raise ServiceError("ConflictException",
                                "Only the service's deployment in progress can be stopped.")
-        previous = next((d for d in step.doc["deployments"][1:]
-                         if d.get("rolloutState") == "COMPLETED"), None)
-        if previous is None:
-            raise ServiceError("ConflictException",
-                               "There is no completed deployment to roll back to.")
-        primary.update(rolloutState="FAILED", rolloutStateReason="Stopped by the user.")
-        step.roll_back(primary, previous, "Rollback requested by StopServiceDeployment.")
+        try:
+            step.stop_and_roll_back("Rollback requested by StopServiceDeployment.")
+        except LookupError as error:
+            raise ServiceError("ConflictException", str(error)) from None
+        step.run()
+    wake_controller()
+    return {"serviceDeploymentArn": arn}
+
+
+@handlers.operation("ContinueServiceDeployment")
+def continue_service_deployment(ctx: RequestContext, params: dict) -> dict:
+    """Answer a PAUSE lifecycle hook: CONTINUE the deployment or ROLLBACK."""
+    arn = params["serviceDeploymentArn"]
+    with ctx.store.write() as conn:
+        row = _service_of(ctx, conn, arn, "service-deployment")
+        if row is None or arn not in row.doc.get("_history", {}):
+            raise ServiceError("ServiceDeploymentNotFoundException",
+                               "The service deployment does not exist.")
+        step = Pass(ctx, conn, row)
+        primary = step.doc["deployments"][0]
+        hook = (primary.get("_hooks") or {}).get(params["hookId"]) \
+            if primary["_arn"] == arn else None
+        if hook is None or hook["status"] != "AWAITING_ACTION":
+            raise InvalidParameterException(
+                f"The deployment is not paused at a hook with the id {params['hookId']}.")
+        hook["status"] = "SUCCEEDED" if params.get("action", "CONTINUE") == "CONTINUE" \
+            else "FAILED"
         step.run()
     wake_controller()
     return {"serviceDeploymentArn": arn}

@@ -13,8 +13,9 @@ from sqlalchemy import Connection, Row
 from nozama.api.context import RequestContext
 from nozama.api.errors import (ClientException, InvalidParameterException,
                                ServiceNotActiveException, ServiceNotFoundException)
+from nozama.controllers import traffic_shift
 from nozama.controllers.services import new_deployment, supersede, wake_controller
-from nozama.model import arns
+from nozama.model import arns, lb_rules
 from nozama.scheduler.feasibility import parse_constraints
 from nozama.scheduler.rank import parse_strategies
 from nozama.services.ecs import handlers
@@ -58,9 +59,7 @@ def _configuration(given: dict | None, current: dict | None = None) -> dict:
     if low > high:
         raise InvalidParameterException(
             "minimumHealthyPercent must be less than or equal to maximumPercent.")
-    if merged.get("strategy", "ROLLING") != "ROLLING":
-        raise InvalidParameterException(
-            f"Deployment strategy {merged['strategy']} is not supported yet; use ROLLING.")
+    _check_shift_configuration(merged)
     bake = merged.get("bakeTimeInMinutes")
     if bake is not None and not 0 <= bake <= MAX_BAKE_MINUTES:
         raise InvalidParameterException(
@@ -73,6 +72,31 @@ def _configuration(given: dict | None, current: dict | None = None) -> dict:
 
 
 MAX_BAKE_MINUTES = 1440
+
+
+def _check_shift_configuration(configuration: dict) -> None:
+    canary = configuration.get("canaryConfiguration") or {}
+    if canary.get("canaryPercent") is not None and not 0 < canary["canaryPercent"] <= 100:
+        raise InvalidParameterException("canaryPercent must be greater than 0 and at most 100.")
+    linear = configuration.get("linearConfiguration") or {}
+    if linear.get("stepPercent") is not None and not 0 < linear["stepPercent"] <= 100:
+        raise InvalidParameterException("stepPercent must be greater than 0 and at most 100.")
+    for bake in (canary.get("canaryBakeTimeInMinutes"), linear.get("stepBakeTimeInMinutes")):
+        if bake is not None and not 0 <= bake <= MAX_BAKE_MINUTES:
+            raise InvalidParameterException(
+                f"Bake times must be between 0 and {MAX_BAKE_MINUTES} minutes.")
+    for hook in configuration.get("lifecycleHooks") or []:
+        if not hook.get("lifecycleStages"):
+            raise InvalidParameterException("A lifecycle hook needs lifecycleStages.")
+        target = hook.get("hookTargetArn") or ""
+        if hook.get("targetType") == "AWS_LAMBDA" and not target.startswith(
+                ("http://", "https://")):
+            raise InvalidParameterException(
+                "Nozama calls lifecycle hooks over HTTP: give an http(s) URL as hookTargetArn "
+                "(Lambda functions as hooks are not supported yet).")
+        if hook.get("targetType") not in ("AWS_LAMBDA", "PAUSE"):
+            raise InvalidParameterException("A lifecycle hook's targetType must be AWS_LAMBDA "
+                                            "or PAUSE.")
 
 
 def _check_alarms(ctx: RequestContext, conn: Connection, configuration: dict) -> None:
@@ -109,7 +133,8 @@ MAX_LOAD_BALANCERS = 5
 
 
 def _check_load_balancers(ctx: RequestContext, conn: Connection, load_balancers: list[dict],
-                          definition: Row) -> None:
+                          definition: Row, strategy: str = "ROLLING",
+                          service_arn: str = "") -> None:
     """Refuse the service's loadBalancers as ECS does: each names an application load
     balancer's target group, attached to a load balancer, of the target type the task's
     network mode needs, and a container port the task definition maps."""
@@ -148,6 +173,59 @@ def _check_load_balancers(ctx: RequestContext, conn: Connection, load_balancers:
                    for m in containers[name].get("portMappings", [])):
             raise InvalidParameterException(
                 f"The container {name} did not have a container port {port} defined.")
+        if strategy in traffic_shift.STRATEGIES:
+            _check_advanced_configuration(ctx, conn, entry, group, strategy, service_arn)
+    if strategy in traffic_shift.STRATEGIES and not load_balancers:
+        raise InvalidParameterException(
+            f"The {strategy} deployment strategy needs a load balancer with an "
+            "advancedConfiguration (alternateTargetGroupArn, productionListenerRule).")
+
+
+def _check_advanced_configuration(ctx: RequestContext, conn: Connection, entry: dict,
+                                  group: Row, strategy: str, service_arn: str) -> None:
+    """What a traffic-shifted deployment needs: an alternate target group like the primary
+    one and used by no other service, and the listener rules it rewrites."""
+    advanced = entry.get("advancedConfiguration") or {}
+    alternate_arn, production = advanced.get("alternateTargetGroupArn"), \
+        advanced.get("productionListenerRule")
+    if not alternate_arn or not production:
+        raise InvalidParameterException(
+            f"The {strategy} deployment strategy needs advancedConfiguration with "
+            "alternateTargetGroupArn and productionListenerRule for each load balancer.")
+    alternate = target_group_store.get(conn, alternate_arn)
+    if alternate is None or (alternate.region, alternate.account) != (ctx.region,
+                                                                        ctx.account_id):
+        raise InvalidParameterException(f"Unable to find the target group {alternate_arn}.")
+    if alternate.arn == group.arn:
+        raise InvalidParameterException(
+            "alternateTargetGroupArn must differ from targetGroupArn.")
+    if alternate.doc["TargetType"] != group.doc["TargetType"]:
+        raise InvalidParameterException(
+            f"The alternate target group {alternate.arn} has target type "
+            f"{alternate.doc['TargetType']}, not {group.doc['TargetType']}.")
+    for other in store.live(conn):
+        if other.arn == service_arn or (other.region, other.account) != (ctx.region,
+                                                                          ctx.account_id):
+            continue
+        used = {arn for e in other.doc.get("loadBalancers", []) for arn in (
+            e.get("targetGroupArn"), (e.get("advancedConfiguration") or {}).get(
+                "alternateTargetGroupArn")) if arn}
+        if used & {alternate.arn, group.arn}:
+            raise InvalidParameterException(
+                f"The target group {alternate.arn if alternate.arn in used else group.arn} "
+                f"is already used by the service {other.name}.")
+    for role in ("productionListenerRule", "testListenerRule"):
+        rule_arn = advanced.get(role)
+        if rule_arn is None:
+            continue
+        rule = lb_store.rule(conn, rule_arn)
+        if rule is None or (rule.region, rule.account) != (ctx.region, ctx.account_id):
+            raise InvalidParameterException(f"Unable to find the listener rule {rule_arn}.")
+        if role == "productionListenerRule" and group.arn not in \
+                lb_rules.target_group_arns(rule.doc["Actions"]):
+            raise InvalidParameterException(
+                f"The production listener rule {rule_arn} does not forward to the target "
+                f"group {group.arn}.")
 
 
 def _active_definition(ctx: RequestContext, conn: Connection, reference: str) -> Row:
@@ -185,9 +263,10 @@ def create_service(ctx: RequestContext, params: dict) -> dict:
         if existing is not None and existing.status != "INACTIVE":
             raise InvalidParameterException("Creation of service was not idempotent.")
         definition = _active_definition(ctx, conn, params["taskDefinition"])
-        _check_load_balancers(ctx, conn, params.get("loadBalancers", []), definition)
-        _check_alarms(ctx, conn, configuration)
         arn = arns.arn("ecs", ctx.region, ctx.account_id, f"service/{cluster.name}/{name}")
+        _check_load_balancers(ctx, conn, params.get("loadBalancers", []), definition,
+                              configuration.get("strategy", "ROLLING"), arn)
+        _check_alarms(ctx, conn, configuration)
         now = ctx.clock.now()
         doc = {
             "serviceArn": arn, "serviceName": name, "clusterArn": cluster.arn,
@@ -207,6 +286,8 @@ def create_service(ctx: RequestContext, params: dict) -> dict:
             doc["healthCheckGracePeriodSeconds"] = params["healthCheckGracePeriodSeconds"]
         doc["deployments"].append(new_deployment(doc, definition.arn, params["desiredCount"],
                                                  now))
+        if traffic_shift.uses_traffic_shift(configuration):
+            traffic_shift.start(doc["deployments"][0], None, doc["loadBalancers"])
         if existing is not None:  # a deleted service's name (and ARN) is used again
             tag_store.remove_all(conn, arn)
             store.save(conn, arn, status="ACTIVE", desired_count=params["desiredCount"],
@@ -248,14 +329,23 @@ def update_service(ctx: RequestContext, params: dict) -> dict:
             doc["healthCheckGracePeriodSeconds"] = params["healthCheckGracePeriodSeconds"]
         if "loadBalancers" in params:
             doc["loadBalancers"] = params["loadBalancers"]
-        if "loadBalancers" in params or params.get("taskDefinition"):
+        strategy = doc["deploymentConfiguration"].get("strategy", "ROLLING")
+        if "loadBalancers" in params or params.get("taskDefinition") or \
+                "deploymentConfiguration" in params:
             _check_load_balancers(ctx, conn, doc["loadBalancers"], find_task_definition(
-                ctx, conn, doc["taskDefinition"]))
+                ctx, conn, doc["taskDefinition"]), strategy, row.arn)
         doc["deployments"] = [dict(d) for d in doc["deployments"]]
         if redeploy:
+            current = doc["deployments"][0]
+            if current.get("_stage") not in (None, traffic_shift.DONE):
+                raise InvalidParameterException(
+                    f"The service's deployment {current['id']} is shifting traffic: wait for "
+                    "it to finish or stop it (StopServiceDeployment) first.")
             supersede(doc, ctx.clock.now())
             doc["deployments"].insert(0, new_deployment(doc, doc["taskDefinition"], desired,
                                                         ctx.clock.now()))
+            if traffic_shift.uses_traffic_shift(doc["deploymentConfiguration"]):
+                traffic_shift.start(doc["deployments"][0], current, doc["loadBalancers"])
         doc["deployments"][0]["desiredCount"] = desired
         store.save(conn, row.arn, desired_count=desired, doc=doc)
         result = {"service": describe(conn, store.get(conn, row.arn))}

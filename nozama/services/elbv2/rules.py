@@ -63,16 +63,9 @@ def modify_rule(ctx: RequestContext, params: dict) -> dict:
         if params.get("Actions"):
             doc["Actions"] = checked_actions(ctx, conn, owner.load_balancer_arn,
                                              params["Actions"])
-            uses = lb_rules.target_group_arns(doc["Actions"])
-            if doc["IsDefault"]:
-                # The default rule is the listener's default actions.
-                store.save_listener(conn, owner.arn, owner.port,
-                                    {**owner.doc, "DefaultActions": doc["Actions"]})
-                store.set_uses(conn, owner.arn, owner.load_balancer_arn, uses)
-            else:
-                store.set_uses(conn, row.arn, owner.load_balancer_arn, uses)
         store.save_rule(conn, row.arn, row.priority, doc)
-        store.bump_generation(conn)
+        # (A default rule's actions are its listener's default actions.)
+        store.replace_rule_actions(conn, row._replace(doc=doc), doc["Actions"])
     return {"Rules": [doc]}
 
 

@@ -1,0 +1,303 @@
+"""Blue/green, canary and linear deployments: traffic moves, tasks stay until it has.
+
+With deploymentConfiguration.strategy BLUE_GREEN, CANARY or LINEAR, a service's
+loadBalancers carry an advancedConfiguration: the alternate target group, the
+production listener rule and (optionally) the test listener rule. A new
+deployment (green) then runs beside the current one (blue), stage by stage as
+ECS names them:
+
+  RECONCILE_SERVICE, PRE_SCALE_UP   lifecycle hooks only
+  SCALE_UP                          green starts desiredCount tasks in the target
+                                    group blue does not serve from
+  POST_SCALE_UP                     hooks
+  TEST_TRAFFIC_SHIFT                the test rule forwards to green
+  POST_TEST_TRAFFIC_SHIFT,
+  PRE_PRODUCTION_TRAFFIC_SHIFT      hooks
+  PRODUCTION_TRAFFIC_SHIFT          the production rule's weights move to green:
+                                    all at once, canary percent then the rest, or
+                                    linear steps, each step baking before the next
+  POST_PRODUCTION_TRAFFIC_SHIFT     hooks
+  BAKE_TIME                         bakeTimeInMinutes with blue still running
+  CLEAN_UP                          blue's tasks drain and stop
+
+Until CLEAN_UP, a rollback (an alarm, a failed hook, StopServiceDeployment)
+only has to point the rules back at blue — one write, which the data plane
+applies within its poll interval — and stop green. Each move of the weights is
+a rewrite of the rule's forward action, which never cuts a request in flight.
+
+Everything is in the deployment's record (_stage, _percent, ...), and every
+pass writes the weights the record says: a control plane restarted in the
+middle of a shift resumes it with the traffic where it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.request
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from nozama.controllers.rolling import Step
+from nozama.store import load_balancers as lb_store
+
+log = logging.getLogger(__name__)
+
+STRATEGIES = ("BLUE_GREEN", "CANARY", "LINEAR")
+STAGES = ("RECONCILE_SERVICE", "PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP",
+          "TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT", "PRE_PRODUCTION_TRAFFIC_SHIFT",
+          "PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP")
+DONE = "DONE"
+# ServiceDeployment.lifecycleStage has no PRE_PRODUCTION_TRAFFIC_SHIFT (a hook stage).
+SHOWN_AS = {"PRE_PRODUCTION_TRAFFIC_SHIFT": "POST_TEST_TRAFFIC_SHIFT", DONE: "CLEAN_UP"}
+HOOK_TIMEOUT_MINUTES = 60
+HOOK_RETRY_SECONDS = 2.0
+HOOK_REQUEST_SECONDS = 10.0
+_hook_calls: dict[str, Future] = {}
+_hook_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lifecycle-hook")
+
+
+def uses_traffic_shift(configuration: dict) -> bool:
+    return configuration.get("strategy", "ROLLING") in STRATEGIES
+
+
+def production_steps(configuration: dict) -> list[tuple[float, float]]:
+    """(share of production traffic on green, seconds to bake after that step)."""
+    strategy = configuration["strategy"]
+    if strategy == "CANARY":
+        canary = configuration.get("canaryConfiguration") or {}
+        return [(float(canary.get("canaryPercent", 10.0)),
+                 60.0 * canary.get("canaryBakeTimeInMinutes", 10)), (100.0, 0.0)]
+    if strategy == "LINEAR":
+        linear = configuration.get("linearConfiguration") or {}
+        step, bake = float(linear.get("stepPercent", 10.0)), \
+            60.0 * linear.get("stepBakeTimeInMinutes", 6)
+        steps, share = [], step
+        while share < 100.0 - 1e-9:
+            steps.append((share, bake))
+            share += step
+        return steps + [(100.0, 0.0)]
+    return [(100.0, 0.0)]
+
+
+def describe_split(record: dict) -> str:
+    """The traffic split of a deployment in progress, in words."""
+    percent = record.get("_percent", 0.0)
+    return (f"Lifecycle stage {record['_stage']}: {percent:g}% of production traffic on the "
+            f"new revision, {100 - percent:g}% on the previous one.")
+
+
+def weights(percent: float) -> tuple[int, int]:
+    """(blue, green) forward weights for a share of traffic on green; ALB's weights are
+    whole numbers up to 999, so fractional shares use 999 as the whole."""
+    if percent == int(percent):
+        return 100 - int(percent), int(percent)
+    green = round(percent / 100 * 999)
+    return 999 - green, green
+
+
+def start(primary: dict, blue: dict | None, entries: list[dict]) -> None:
+    """Prepare a new deployment: its tasks go to the target group blue does not use."""
+    if blue is None:
+        primary["_groups"] = [e["targetGroupArn"] for e in entries]
+        primary["_stage"] = DONE  # nothing to shift from: the first deployment just starts
+        return
+    theirs = blue.get("_groups") or [e["targetGroupArn"] for e in entries]
+    primary["_groups"] = [
+        e["advancedConfiguration"]["alternateTargetGroupArn"]
+        if group == e["targetGroupArn"] else e["targetGroupArn"]
+        for e, group in zip(entries, theirs)]
+    primary["_blue"] = blue["id"]
+    primary.update(_stage=STAGES[0], _percent=0.0, _step=-1, _hooks={})
+
+
+class TrafficShift:
+    """One pass's work on a traffic-shifted deployment (a Pass of controllers/services.py)."""
+
+    def __init__(self, service_pass, primary: dict, blue: dict | None):
+        self.p, self.primary, self.blue = service_pass, primary, blue
+        self.entries = service_pass.doc["loadBalancers"]
+        self.configuration = primary["_configuration"]
+        self.now = service_pass.now.timestamp()
+
+    @property
+    def stage(self) -> str:
+        return self.primary["_stage"]
+
+    def step(self, mine: list, healthy: list, old: list) -> Step:
+        """Move the deployment on as far as it can go in this pass; what to start and stop."""
+        desired = self.primary["desiredCount"]
+        # Green keeps desiredCount tasks from SCALE_UP on (a task that dies is replaced);
+        # blue keeps its own until CLEAN_UP.
+        scaled = Step(max(0, desired - len(mine)), 0, max(0, len(mine) - desired))
+        self._apply_weights()
+        while self.stage != DONE:
+            stage = self.stage
+            hold = scaled if STAGES.index(stage) >= STAGES.index("SCALE_UP") else Step(0, 0, 0)
+            if stage == "SCALE_UP":
+                if len(healthy) < desired or len(mine) != desired:
+                    return scaled
+            elif stage == "TEST_TRAFFIC_SHIFT":
+                self._point_test_rules(self.primary["_groups"])
+            elif stage == "PRODUCTION_TRAFFIC_SHIFT":
+                if not self._shift_production():
+                    return hold
+            elif stage == "BAKE_TIME":
+                bake = 60.0 * (self.configuration.get("bakeTimeInMinutes") or 0)
+                if self.now < self.primary["_stageAt"] + bake:
+                    return hold
+            elif stage == "CLEAN_UP" and old:
+                return Step(scaled.start, len(old), 0)
+            if self._hooks(stage) != "DONE":
+                return hold  # waiting for a hook, or one failed (the pass rolls back)
+            self._enter(STAGES[STAGES.index(stage) + 1] if stage != "CLEAN_UP" else DONE)
+        return Step(scaled.start, len(old), scaled.stop_primary)
+
+    def _enter(self, stage: str) -> None:
+        self.primary.update(_stage=stage, _stageAt=self.now)
+        if stage != DONE:
+            self.p._event(f"(service {self.p.name}) (deployment {self.primary['id']}) "
+                          f"{stage.replace('_', ' ').lower()}.")
+
+    # ------------------------------------------------------------ traffic
+
+    def _shift_production(self) -> bool:
+        """Take the next step when the current one has baked; True when all are taken."""
+        steps = production_steps(self.configuration)
+        index = self.primary["_step"]
+        if index >= 0 and self.now < self.primary["_stepAt"] + steps[index][1]:
+            return False
+        if index + 1 >= len(steps):
+            return True
+        index += 1
+        percent = steps[index][0]
+        self.primary.update(_step=index, _stepAt=self.now, _percent=percent)
+        self._apply_weights()
+        self.p._event(f"(service {self.p.name}) (deployment {self.primary['id']}) shifted "
+                      f"{percent:g}% of production traffic to the new revision.")
+        return index + 1 >= len(steps) and steps[index][1] == 0
+
+    def _apply_weights(self) -> None:
+        """Make each production rule forward as the record says (a no-op when it does)."""
+        percent = self.primary.get("_percent", 0.0)
+        blue_groups = self._blue_groups()
+        for entry, green, blue in zip(self.entries, self.primary["_groups"], blue_groups):
+            rule = entry["advancedConfiguration"]["productionListenerRule"]
+            blue_weight, green_weight = weights(percent)
+            set_forward(self.p.conn, rule, [(blue, blue_weight), (green, green_weight)])
+
+    def _blue_groups(self) -> list[str]:
+        return [e["advancedConfiguration"]["alternateTargetGroupArn"]
+                if g == e["targetGroupArn"] else e["targetGroupArn"]
+                for e, g in zip(self.entries, self.primary["_groups"])]
+
+    def _point_test_rules(self, groups: list[str]) -> None:
+        for entry, group in zip(self.entries, groups):
+            rule = entry["advancedConfiguration"].get("testListenerRule")
+            if rule:
+                set_forward(self.p.conn, rule, [(group, 1)])
+
+    def roll_back(self) -> None:
+        """All traffic back to blue (production and test), at once."""
+        self.primary["_percent"] = 0.0
+        self._apply_weights()
+        self._point_test_rules(self._blue_groups())
+
+    # ------------------------------------------------------------ hooks
+
+    def _hooks(self, stage: str) -> str:
+        """DONE, WAITING or FAILED: the hooks of a stage."""
+        hooks = [(i, h) for i, h in enumerate(self.configuration.get("lifecycleHooks") or [])
+                 if stage in h.get("lifecycleStages", [])]
+        if not hooks:
+            return "DONE"
+        states = self.primary.setdefault("_hooks", {})
+        outcome = "DONE"
+        for index, hook in hooks:
+            hook_id = f"{stage.lower()}-{index}"
+            state = states.get(hook_id)
+            if state is None:
+                timeout = hook.get("timeoutConfiguration") or {}
+                state = states[hook_id] = {
+                    "hookId": hook_id, "targetType": hook["targetType"],
+                    "status": "AWAITING_ACTION" if hook["targetType"] == "PAUSE"
+                    else "IN_PROGRESS",
+                    "expiresAt": self.now + 60 * timeout.get("timeoutInMinutes",
+                                                             HOOK_TIMEOUT_MINUTES),
+                    "timeoutAction": timeout.get("action", "ROLLBACK"), "_stage": stage}
+                if hook.get("hookTargetArn"):
+                    state["targetArn"] = hook["hookTargetArn"]
+            if state["status"] in ("AWAITING_ACTION", "IN_PROGRESS"):
+                if hook["targetType"] != "PAUSE":
+                    self._call(hook, state, stage)
+                if state["status"] in ("AWAITING_ACTION", "IN_PROGRESS") and \
+                        self.now >= state["expiresAt"]:
+                    state["status"] = "TIMED_OUT"
+            if state["status"] == "FAILED" or (state["status"] == "TIMED_OUT" and
+                                               state["timeoutAction"] == "ROLLBACK"):
+                return "FAILED"
+            if state["status"] in ("AWAITING_ACTION", "IN_PROGRESS"):
+                outcome = "WAITING"
+        return outcome
+
+    def _call(self, hook: dict, state: dict, stage: str) -> None:
+        """An HTTP hook: POST the deployment's facts; its answer's hookStatus decides."""
+        key = f"{self.primary['_arn']}|{state['hookId']}"
+        call = _hook_calls.get(key)
+        if call is None:
+            if self.now < state.get("_retryAt", 0):
+                return
+            body = {"serviceDeploymentArn": self.primary["_arn"],
+                    "serviceArn": self.p.doc["serviceArn"], "lifecycleStage": stage,
+                    "hookId": state["hookId"],
+                    "targetServiceRevisionArn": self.primary["_revisionArn"],
+                    "hookDetails": hook.get("hookDetails")}
+            _hook_calls[key] = _hook_pool.submit(_post, hook["hookTargetArn"], body)
+            return
+        if not call.done():
+            return
+        del _hook_calls[key]
+        status = call.result()
+        if status == "IN_PROGRESS":
+            state["_retryAt"] = self.now + HOOK_RETRY_SECONDS
+        else:
+            state["status"] = status
+            self.p._event(f"(service {self.p.name}) (deployment {self.primary['id']}) "
+                          f"lifecycle hook {state['hookId']} {status.lower()}.")
+
+    def failed_hook(self) -> str | None:
+        for state in (self.primary.get("_hooks") or {}).values():
+            if state["status"] == "FAILED" or (state["status"] == "TIMED_OUT" and
+                                               state["timeoutAction"] == "ROLLBACK"):
+                return state["hookId"]
+        return None
+
+
+def _post(url: str, body: dict) -> str:
+    """Call an HTTP hook: SUCCEEDED, FAILED or IN_PROGRESS (ask again later)."""
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=HOOK_REQUEST_SECONDS) as response:
+            answer = json.loads(response.read() or b"{}")
+    except (OSError, ValueError) as error:
+        log.info("lifecycle hook %s failed: %s", url, error)
+        return "FAILED"
+    status = answer.get("hookStatus") if isinstance(answer, dict) else None
+    return status if status in ("SUCCEEDED", "FAILED", "IN_PROGRESS") else "FAILED"
+
+
+def set_forward(conn, rule_arn: str, groups: list[tuple[str, int]]) -> None:
+    """Make a rule forward to `groups` with those weights, when it does not already."""
+    row = lb_store.rule(conn, rule_arn)
+    if row is None:
+        return
+    wanted = [{"TargetGroupArn": arn, "Weight": weight} for arn, weight in groups]
+    action = row.doc["Actions"][0]
+    config = action.get("ForwardConfig") or {}
+    if action["Type"] == "forward" and config.get("TargetGroups") == wanted:
+        return
+    forward = {"Type": "forward", "ForwardConfig": {
+        "TargetGroups": wanted,
+        "TargetGroupStickinessConfig": config.get("TargetGroupStickinessConfig",
+                                                  {"Enabled": False})}}
+    lb_store.replace_rule_actions(conn, row, [forward])

@@ -1,0 +1,438 @@
+"""Traffic-shifted deployments (BLUE_GREEN, CANARY, LINEAR) of a service behind the load
+balancer, under continuous load: promotion without a failed request, rollback by an
+alarm, lifecycle hooks, and the configurations ECS refuses.
+
+Tasks run on simulated agents, which answer HTTP on their host ports (a label makes a
+revision answer 500 to a share of requests); the load balancer is the real data plane.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+
+from conftest import wait_for
+from test_lb_dataplane import PORT, Load, get, load_balancer
+
+TEST_PORT = PORT + 1
+
+
+class Setup:
+    """A service on three simulated agents behind a production and a test listener."""
+
+    def __init__(self, server, region, elb, agents, name="deploy"):
+        self.ecs = server.client("ecs", region)
+        self.cloudwatch = server.client("cloudwatch", region)
+        self.elb = elb
+        agents(3)
+        wait_for(lambda: self.ecs.list_clusters()["clusterArns"] and len(
+            self.ecs.list_container_instances(filter="agentConnected == true")[
+                "containerInstanceArns"]) == 3, timeout=30)
+        self.blue, self.green = (self._group(f"{name}-{color}") for color in ("blue", "green"))
+        self.lb_arn, self.address = load_balancer(elb, name)
+        self.listener = self._listener(PORT)
+        self.test_listener = self._listener(TEST_PORT)
+        self.production_rule = self._default_rule(self.listener)
+        self.test_rule = self._default_rule(self.test_listener)
+
+    def _group(self, name: str) -> str:
+        arn = self.elb.create_target_group(
+            Name=name, Protocol="HTTP", Port=80, VpcId="vpc-1", TargetType="instance",
+            HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2,
+            UnhealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
+        self.elb.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
+            {"Key": "deregistration_delay.timeout_seconds", "Value": "2"}])
+        return arn
+
+    def _listener(self, port: int) -> str:
+        return self.elb.create_listener(
+            LoadBalancerArn=self.lb_arn, Protocol="HTTP", Port=port,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": self.blue}])[
+            "Listeners"][0]["ListenerArn"]
+
+    def _default_rule(self, listener: str) -> str:
+        return self.elb.describe_rules(ListenerArn=listener)["Rules"][-1]["RuleArn"]
+
+    def revision(self, error_rate: float = 0.0) -> str:
+        labels = {"nozama.simulated.error-rate": str(error_rate)} if error_rate else {}
+        return self.ecs.register_task_definition(family="web", containerDefinitions=[{
+            "name": "app", "image": "busybox", "memory": 64, "dockerLabels": labels,
+            "portMappings": [{"containerPort": 80, "hostPort": 0}]}])["taskDefinition"][
+            "taskDefinitionArn"]
+
+    def load_balancers(self, test_rule: bool = True) -> list[dict]:
+        advanced = {"alternateTargetGroupArn": self.green,
+                    "productionListenerRule": self.production_rule,
+                    "roleArn": "arn:aws:iam::000000000000:role/ecsInfrastructure"}
+        if test_rule:
+            advanced["testListenerRule"] = self.test_rule
+        return [{"targetGroupArn": self.blue, "containerName": "app", "containerPort": 80,
+                 "advancedConfiguration": advanced}]
+
+    def create(self, configuration: dict, count: int = 2) -> str:
+        definition = self.revision()
+        self.ecs.create_service(serviceName="web", taskDefinition=definition,
+                                desiredCount=count, loadBalancers=self.load_balancers(),
+                                deploymentConfiguration=configuration)
+        self.steady()
+        return definition
+
+    def service(self) -> dict:
+        return self.ecs.describe_services(services=["web"])["services"][0]
+
+    def steady(self, timeout: float = 90) -> dict:
+        def check():
+            s = self.service()
+            return (s["runningCount"] == s["desiredCount"] and len(s["deployments"]) == 1 and
+                    s["deployments"][0]["rolloutState"] == "COMPLETED" and s)
+        return wait_for(check, timeout=timeout)
+
+    def deployment(self) -> dict:
+        """The newest service deployment, as DescribeServiceDeployments shows it."""
+        arn = self.ecs.list_service_deployments(service="web")["serviceDeployments"][0][
+            "serviceDeploymentArn"]
+        return self.ecs.describe_service_deployments(serviceDeploymentArns=[arn])[
+            "serviceDeployments"][0]
+
+    def serving(self, port: int = PORT) -> set[str]:
+        """The task ids that answer (twenty requests)."""
+        return {get_on(self.address, port)[2].split()[1].decode() for _ in range(20)}
+
+    def task_ids(self, definition: str) -> set[str]:
+        arns = self.ecs.list_tasks(serviceName="web")["taskArns"]
+        return {t["taskArn"].rsplit("/", 1)[1] for t in self.ecs.describe_tasks(tasks=arns)[
+            "tasks"] if t["taskDefinitionArn"] == definition and t["lastStatus"] == "RUNNING"}
+
+    def weights(self) -> dict[str, int]:
+        action = self.elb.describe_rules(RuleArns=[self.production_rule])["Rules"][0][
+            "Actions"][0]
+        return {g["TargetGroupArn"]: g["Weight"] for g in action["ForwardConfig"][
+            "TargetGroups"]}
+
+
+def get_on(address: str, port: int):
+    if port == PORT:
+        return get(address)
+    import http.client
+    connection = http.client.HTTPConnection(address, port, timeout=10)
+    try:
+        connection.request("GET", "/")
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def setup(server, region, elb, agents):
+    return Setup(server, region, elb, agents)
+
+
+@pytest.mark.parametrize("configuration", [
+    {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 0},
+    {"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 20.0,
+                                                   "canaryBakeTimeInMinutes": 0}},
+    {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 25.0,
+                                                   "stepBakeTimeInMinutes": 0}},
+], ids=["blue-green", "canary", "linear"])
+def test_a_good_revision_is_promoted_without_a_failed_request(setup, configuration):
+    first = setup.create(configuration)
+    assert setup.serving() == setup.task_ids(first)
+    second = setup.revision()
+    with Load(setup.address, clients=4) as load:
+        setup.ecs.update_service(service="web", taskDefinition=second)
+        setup.steady()
+        time.sleep(0.5)
+    assert load.failures == []
+    assert load.total / load.seconds >= 300, load.total / load.seconds
+    # The new tasks serve production and test traffic; the old ones are gone.
+    wait_for(lambda: setup.serving() == setup.task_ids(second))
+    assert len(setup.task_ids(second)) == 2
+    assert setup.serving(TEST_PORT) == setup.task_ids(second)
+    assert setup.task_ids(first) == set()
+    assert setup.weights() == {setup.blue: 0, setup.green: 100}
+    deployment = setup.deployment()
+    assert deployment["status"] == "SUCCESSFUL"
+    events = [e["message"] for e in setup.service()["events"]]
+    assert any("production traffic shift" in m for m in events)
+    shifts = [m for m in events if "of production traffic to the new revision" in m]
+    expected = {"BLUE_GREEN": 1, "CANARY": 2, "LINEAR": 4}[configuration["strategy"]]
+    assert len(shifts) == expected
+
+    # The next deployment goes the other way: the blue target group is the alternate now.
+    third = setup.revision()
+    setup.ecs.update_service(service="web", taskDefinition=third)
+    setup.steady()
+    wait_for(lambda: setup.serving() == setup.task_ids(third))
+    assert setup.weights() == {setup.blue: 100, setup.green: 0}
+
+
+def test_an_alarm_rolls_a_bad_canary_back_within_seconds(setup):
+    setup.cloudwatch.put_metric_alarm(
+        AlarmName="web-5xx", Namespace="AWS/ApplicationELB",
+        MetricName="HTTPCode_Target_5XX_Count", Statistic="Sum", Period=1,
+        EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching", Dimensions=[
+            {"Name": "LoadBalancer", "Value": setup.lb_arn.split(":loadbalancer/")[1]}])
+    good = setup.create({"strategy": "CANARY", "canaryConfiguration": {
+        "canaryPercent": 10.0, "canaryBakeTimeInMinutes": 10},
+        "alarms": {"alarmNames": ["web-5xx"], "enable": True, "rollback": True}})
+    old_tasks = setup.task_ids(good)
+    bad = setup.revision(error_rate=0.3)
+    with Load(setup.address, clients=4) as load:
+        setup.ecs.update_service(service="web", taskDefinition=bad)
+        wait_for(lambda: setup.deployment()["status"].startswith("ROLLBACK"), timeout=60)
+        rolled_back_at = time.monotonic()
+        setup.steady()
+        time.sleep(1)
+    assert load.failures, "the bad revision got no traffic"
+    assert {f[0] for f in load.failures} == {500}
+    # From the first bad response to all traffic back on blue: under 5 seconds.
+    assert load.failed_at[-1] - load.failed_at[0] < 5, load.failed_at[-1] - load.failed_at[0]
+    assert load.failed_at[-1] < rolled_back_at + 1
+    assert len(load.failures) / load.total < 0.01, (len(load.failures), load.total)
+    assert setup.serving() == old_tasks
+    assert setup.weights() == {setup.blue: 100, setup.green: 0}
+    deployment = setup.deployment()
+    assert deployment["status"] == "ROLLBACK_SUCCESSFUL"
+    assert deployment["rollback"]["reason"] == "Alarm(s) web-5xx went to ALARM."
+    service = setup.service()
+    assert service["taskDefinition"] == good
+    assert any("all traffic is back on" in e["message"] for e in service["events"])
+
+
+class Hook:
+    """An HTTP lifecycle hook that answers what it is told and records its calls."""
+
+    def __init__(self, answer: str):
+        self.answer, self.calls = answer, []
+        hook = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                hook.calls.append(json.loads(self.rfile.read(
+                    int(self.headers["Content-Length"]))))
+                body = json.dumps({"hookStatus": hook.answer}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_lifecycle_hooks_pause_continue_and_fail(setup):
+    approve = Hook("SUCCEEDED")
+    first = setup.create({"strategy": "BLUE_GREEN", "lifecycleHooks": [
+        {"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]},
+        {"targetType": "AWS_LAMBDA", "hookTargetArn": approve.url,
+         "lifecycleStages": ["POST_SCALE_UP"]}]})
+    second = setup.revision()
+    setup.ecs.update_service(service="web", taskDefinition=second)
+
+    def paused():
+        d = setup.deployment()
+        return d.get("lifecycleStage") == "POST_TEST_TRAFFIC_SHIFT" and \
+            d["lifecycleHookDetails"] and d
+    deployment = wait_for(paused, timeout=60)
+    [hook] = deployment["lifecycleHookDetails"]
+    assert (hook["targetType"], hook["status"]) == ("PAUSE", "AWAITING_ACTION")
+    assert [c["lifecycleStage"] for c in approve.calls] == ["POST_SCALE_UP"]
+    assert approve.calls[0]["serviceDeploymentArn"] == deployment["serviceDeploymentArn"]
+    # Paused after the test traffic shift: the test listener reaches green (as soon as the
+    # data plane has read the change), production blue.
+    wait_for(lambda: setup.serving(TEST_PORT) == setup.task_ids(second))
+    assert setup.serving() == setup.task_ids(first)
+    assert "0% of production traffic on the new revision" in deployment["statusReason"]
+    time.sleep(2)
+    assert setup.deployment()["status"] == "IN_PROGRESS"
+    with pytest.raises(ClientError) as info:
+        setup.ecs.continue_service_deployment(
+            serviceDeploymentArn=deployment["serviceDeploymentArn"], hookId="no-such-hook")
+    assert info.value.response["Error"]["Code"] == "InvalidParameterException"
+    setup.ecs.continue_service_deployment(
+        serviceDeploymentArn=deployment["serviceDeploymentArn"], hookId=hook["hookId"],
+        action="CONTINUE")
+    setup.steady()
+    wait_for(lambda: setup.serving() == setup.task_ids(second))
+
+    # A hook that fails its stage rolls the deployment back.
+    setup.ecs.update_service(service="web", deploymentConfiguration={"lifecycleHooks": [
+        {"targetType": "AWS_LAMBDA", "hookTargetArn": Hook("FAILED").url,
+         "lifecycleStages": ["PRE_PRODUCTION_TRAFFIC_SHIFT"]}]})
+    third = setup.revision()
+    setup.ecs.update_service(service="web", taskDefinition=third)
+    wait_for(lambda: setup.deployment()["status"] == "ROLLBACK_SUCCESSFUL", timeout=90)
+    assert setup.deployment()["rollback"]["reason"].startswith("Lifecycle hook pre_production")
+    setup.steady()
+    wait_for(lambda: setup.serving() == setup.task_ids(second))
+    assert setup.service()["taskDefinition"] == second
+
+
+def test_stop_service_deployment_rolls_a_shift_back(setup):
+    first = setup.create({"strategy": "LINEAR", "linearConfiguration": {
+        "stepPercent": 50.0, "stepBakeTimeInMinutes": 10}})
+    setup.ecs.update_service(service="web", taskDefinition=setup.revision())
+    wait_for(lambda: setup.weights().get(setup.green) == 50, timeout=60)
+    deployment = setup.deployment()
+    assert deployment["lifecycleStage"] == "PRODUCTION_TRAFFIC_SHIFT"
+    assert "50% of production traffic on the new revision" in deployment["statusReason"]
+    setup.ecs.stop_service_deployment(serviceDeploymentArn=deployment["serviceDeploymentArn"],
+                                      stopType="ROLLBACK")
+    assert setup.weights() == {setup.blue: 100, setup.green: 0}  # at once
+    setup.steady()
+    wait_for(lambda: setup.serving() == setup.task_ids(first))
+    assert setup.deployment()["status"] == "ROLLBACK_SUCCESSFUL"
+
+
+@pytest.fixture
+def plain(server, region, elb, dataplane):
+    """The resources of a traffic-shifted service, without agents (for refused requests)."""
+    class Plain(Setup):
+        def __init__(self):
+            self.ecs = server.client("ecs", region)
+            self.elb = elb
+            self.blue, self.green = self._group("plain-blue"), self._group("plain-green")
+            self.lb_arn, self.address = load_balancer(elb, "plain")
+            self.listener = self._listener(PORT)
+            self.test_listener = self._listener(TEST_PORT)
+            self.production_rule = self._default_rule(self.listener)
+            self.test_rule = self._default_rule(self.test_listener)
+    made = Plain()
+    made.ecs.create_cluster(clusterName="default")
+    return made
+
+
+def refused(plain, configuration: dict, load_balancers=None, name: str = "web") -> str:
+    with pytest.raises(ClientError) as info:
+        plain.ecs.create_service(
+            serviceName=name, taskDefinition=plain.revision(), desiredCount=1,
+            loadBalancers=plain.load_balancers() if load_balancers is None else load_balancers,
+            deploymentConfiguration=configuration)
+    assert info.value.response["Error"]["Code"] == "InvalidParameterException"
+    return info.value.response["Error"]["Message"]
+
+
+@pytest.mark.parametrize("configuration, message", [
+    ({"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 0.0}}, "canaryPercent"),
+    ({"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 100.5}},
+     "canaryPercent"),
+    ({"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 0.0}}, "stepPercent"),
+    ({"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 10.0,
+                                                    "canaryBakeTimeInMinutes": 1441}},
+     "Bake times"),
+    ({"strategy": "BLUE_GREEN", "lifecycleHooks": [
+        {"targetType": "AWS_LAMBDA", "lifecycleStages": ["POST_SCALE_UP"],
+         "hookTargetArn": "arn:aws:lambda:us-east-1:000000000000:function:check"}]},
+     "http(s) URL"),
+    ({"strategy": "BLUE_GREEN", "lifecycleHooks": [{"targetType": "PAUSE",
+                                                    "lifecycleStages": []}]},
+     "lifecycleStages"),
+    ({"strategy": "BLUE_GREEN", "alarms": {"alarmNames": ["no-such-alarm"], "enable": True,
+                                           "rollback": True}}, "do not exist"),
+])
+def test_bad_strategy_configurations(plain, configuration, message):
+    assert message in refused(plain, configuration)
+    assert plain.ecs.list_services()["serviceArns"] == []
+
+
+def test_strategies_need_their_load_balancer_configuration(plain):
+    blue_green = {"strategy": "BLUE_GREEN"}
+    assert "needs a load balancer" in refused(plain, blue_green, load_balancers=[])
+    entry = plain.load_balancers()[0]
+    without = {k: v for k, v in entry.items() if k != "advancedConfiguration"}
+    assert "advancedConfiguration" in refused(plain, blue_green, [without])
+    same = {**entry, "advancedConfiguration": {**entry["advancedConfiguration"],
+                                               "alternateTargetGroupArn": plain.blue}}
+    assert "must differ" in refused(plain, blue_green, [same])
+    other_rule = plain.elb.create_rule(
+        ListenerArn=plain.listener, Priority=5, Conditions=[
+            {"Field": "path-pattern", "Values": ["/other"]}],
+        Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}])[
+        "Rules"][0]["RuleArn"]
+    elsewhere = {**entry, "advancedConfiguration": {**entry["advancedConfiguration"],
+                                                    "productionListenerRule": other_rule}}
+    assert "does not forward to the target group" in refused(plain, blue_green, [elsewhere])
+    missing = {**entry, "advancedConfiguration": {
+        **entry["advancedConfiguration"],
+        "testListenerRule": plain.production_rule[:-4] + "beef"}}
+    assert "Unable to find the listener rule" in refused(plain, blue_green, [missing])
+    # An alternate target group that another service already uses.
+    plain.ecs.create_service(serviceName="first", taskDefinition=plain.revision(),
+                             desiredCount=0, loadBalancers=plain.load_balancers(),
+                             deploymentConfiguration=blue_green)
+    assert "already used by the service first" in refused(plain, blue_green, name="second")
+    assert plain.ecs.list_services()["serviceArns"] == [
+        plain.ecs.describe_services(services=["first"])["services"][0]["serviceArn"]]
+
+
+def test_a_hook_that_cannot_be_reached_fails_its_stage(setup):
+    first = setup.create({"strategy": "BLUE_GREEN", "lifecycleHooks": [
+        {"targetType": "AWS_LAMBDA", "hookTargetArn": "http://127.0.0.1:9/unreachable",
+         "lifecycleStages": ["POST_SCALE_UP"]}]})
+    setup.ecs.update_service(service="web", taskDefinition=setup.revision())
+    wait_for(lambda: setup.deployment()["status"] == "ROLLBACK_SUCCESSFUL", timeout=60)
+    setup.steady()
+    assert setup.service()["taskDefinition"] == first
+    wait_for(lambda: setup.serving() == setup.task_ids(first))
+
+
+def test_a_control_plane_killed_mid_shift_resumes_where_it_was(backend, tmp_path):
+    """kill -9 the control plane halfway through a linear shift: traffic keeps its split
+    meanwhile (the data plane does not need the control plane), and the restarted
+    control plane carries on from the recorded stage and weights."""
+    from conftest import ROOT, AgentProcess, NozamaServer, store_args
+    import subprocess
+    import sys
+    own = NozamaServer(store_args(backend, tmp_path), tmp_path / "server.log").start()
+    lb = subprocess.Popen([sys.executable, "-m", "nozama", "lb", *own.store_args,
+                           "--log-level", "warning"], cwd=ROOT,
+                          stdout=open(tmp_path / "lb.log", "ab"), stderr=subprocess.STDOUT)
+    started = []
+
+    def agents(count):
+        for n in range(count):
+            started.append(AgentProcess(own, "us-east-1", f"us-east-1{'abc'[n % 3]}",
+                                        tmp_path / f"agent-{n}").start())
+    try:
+        setup = Setup(own, "us-east-1", own.client("elbv2"), agents, name="resume")
+        first = setup.create({"strategy": "LINEAR", "linearConfiguration": {
+            "stepPercent": 50.0, "stepBakeTimeInMinutes": 10}})
+        second = setup.revision()
+        setup.ecs.update_service(service="web", taskDefinition=second)
+        wait_for(lambda: setup.weights().get(setup.green) == 50, timeout=60)
+        own.kill()
+        with Load(setup.address, clients=2) as load:
+            time.sleep(1.5)
+        assert load.failures == [] and load.total > 100
+        served = setup.serving()
+        own.start()
+        assert served & setup.task_ids(first) and served & setup.task_ids(second)
+        deployment = setup.deployment()
+        assert (deployment["status"], deployment["lifecycleStage"]) == (
+            "IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT")
+        assert "50% of production traffic on the new revision" in deployment["statusReason"]
+        time.sleep(2)  # a few passes of the restarted controller: nothing moves
+        assert setup.weights() == {setup.blue: 50, setup.green: 50}
+        setup.ecs.stop_service_deployment(
+            serviceDeploymentArn=deployment["serviceDeploymentArn"], stopType="ROLLBACK")
+        setup.steady()
+        wait_for(lambda: setup.serving() == setup.task_ids(first))
+    finally:
+        for agent in started:
+            agent.stop()
+        lb.terminate()
+        lb.wait(timeout=15)
+        if own.process.poll() is None:
+            own.stop()
+
