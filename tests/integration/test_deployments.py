@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import http.server
 import json
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import wait_for
+from conftest import ROOT, wait_for
 from test_lb_dataplane import PORT, Load, get, load_balancer
 
 TEST_PORT = PORT + 1
@@ -376,12 +378,40 @@ def test_strategies_need_their_load_balancer_configuration(plain):
         plain.ecs.describe_services(services=["first"])["services"][0]["serviceArn"]]
 
 
-def test_a_hook_that_cannot_be_reached_fails_its_stage(setup):
+def nozama(server, region: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nozama", *args, "--endpoint", server.endpoint,
+                           "--region", region], capture_output=True, text=True, timeout=120,
+                          cwd=ROOT)
+
+
+def test_nozama_deploy_follows_a_deployment_to_its_end(setup, server, region):
+    first = setup.create({"strategy": "BLUE_GREEN"})
+    second = setup.revision()
+    done = nozama(server, region, "deploy", "web", "--task-definition", second,
+                  "--strategy", "CANARY", "--canary-percent", "50", "--canary-bake-minutes",
+                  "0")
+    assert done.returncode == 0, done.stdout + done.stderr
+    frames = done.stdout.split("service web: ")
+    assert frames[-1].startswith("deployment SUCCESSFUL")
+    assert any("stage SCALE_UP" in f for f in frames)
+    assert "deploy-green" in done.stdout and "traffic" in done.stdout
+    assert setup.service()["taskDefinition"] == second != first
+    # Watching a deployment that is over says how it ended, at once.
+    again = nozama(server, region, "watch", "web")
+    assert again.returncode == 0 and "deployment SUCCESSFUL" in again.stdout
+    missing = nozama(server, region, "watch", "nothing-here")
+    assert missing.returncode == 2 and "nozama watch:" in missing.stderr
+
+
+def test_a_hook_that_cannot_be_reached_fails_its_stage(setup, server, region):
     first = setup.create({"strategy": "BLUE_GREEN", "lifecycleHooks": [
         {"targetType": "AWS_LAMBDA", "hookTargetArn": "http://127.0.0.1:9/unreachable",
          "lifecycleStages": ["POST_SCALE_UP"]}]})
-    setup.ecs.update_service(service="web", taskDefinition=setup.revision())
-    wait_for(lambda: setup.deployment()["status"] == "ROLLBACK_SUCCESSFUL", timeout=60)
+    # `nozama deploy` follows it to the rollback, and says so with its exit status.
+    done = nozama(server, region, "deploy", "web", "--task-definition", setup.revision())
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "deployment ROLLBACK_SUCCESSFUL" in done.stdout
+    assert setup.deployment()["status"] == "ROLLBACK_SUCCESSFUL"
     setup.steady()
     assert setup.service()["taskDefinition"] == first
     wait_for(lambda: setup.serving() == setup.task_ids(first))
@@ -391,9 +421,7 @@ def test_a_control_plane_killed_mid_shift_resumes_where_it_was(backend, tmp_path
     """kill -9 the control plane halfway through a linear shift: traffic keeps its split
     meanwhile (the data plane does not need the control plane), and the restarted
     control plane carries on from the recorded stage and weights."""
-    from conftest import ROOT, AgentProcess, NozamaServer, store_args
-    import subprocess
-    import sys
+    from conftest import AgentProcess, NozamaServer, store_args
     own = NozamaServer(store_args(backend, tmp_path), tmp_path / "server.log").start()
     lb = subprocess.Popen([sys.executable, "-m", "nozama", "lb", *own.store_args,
                            "--log-level", "warning"], cwd=ROOT,
