@@ -180,6 +180,9 @@ class Pass:
                 self._fail(primary, f"ECS deployment failed: lifecycle hook {hook} failed.",
                            f"lifecycle hook {hook} failed", f"Lifecycle hook {hook} failed.",
                            True)
+            elif self.shift.failure is not None:
+                self._fail(primary, f"ECS deployment failed: {self.shift.failure}",
+                           self.shift.failure.rstrip("."), self.shift.failure, True)
         else:
             step = rolling_step(primary["desiredCount"], configuration["minimumHealthyPercent"],
                                 configuration["maximumPercent"], len(mine), len(healthy),

@@ -38,7 +38,10 @@ import urllib.request
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from nozama.controllers.rolling import Step
+from nozama.lb import meters
+from nozama.metrics import canary, series
 from nozama.store import load_balancers as lb_store
+from nozama.store import tags as tag_store
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,9 @@ STAGES = ("RECONCILE_SERVICE", "PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP",
 DONE = "DONE"
 # ServiceDeployment.lifecycleStage has no PRE_PRODUCTION_TRAFFIC_SHIFT (a hook stage).
 SHOWN_AS = {"PRE_PRODUCTION_TRAFFIC_SHIFT": "POST_TEST_TRAFFIC_SHIFT", DONE: "CLEAN_UP"}
+# Nozama's own option, as a tag of the service: "true" compares green with blue on live
+# traffic while they share it, and rolls back or moves on early (metrics/canary.py).
+CANARY_ANALYSIS_TAG = "nozama:canary-analysis"
 HOOK_TIMEOUT_MINUTES = 60
 HOOK_RETRY_SECONDS = 2.0
 HOOK_REQUEST_SECONDS = 10.0
@@ -118,6 +124,9 @@ class TrafficShift:
         self.entries = service_pass.doc["loadBalancers"]
         self.configuration = primary["_configuration"]
         self.now = service_pass.now.timestamp()
+        self.failure: str | None = None  # why the deployment must roll back, if it must
+        tags = tag_store.get(service_pass.conn, service_pass.doc["serviceArn"])
+        self.analysis = tags.get(CANARY_ANALYSIS_TAG, "").lower() == "true"
 
     @property
     def stage(self) -> str:
@@ -165,16 +174,60 @@ class TrafficShift:
         steps = production_steps(self.configuration)
         index = self.primary["_step"]
         if index >= 0 and self.now < self.primary["_stepAt"] + steps[index][1]:
-            return False
+            if not self.analysis or steps[index][0] >= 100:
+                return False
+            found = self._analyze()
+            if found.outcome == canary.FAIL:
+                self.failure = f"Automatic canary analysis: {found.reason}."
+                return False
+            if found.outcome == canary.CONTINUE:
+                return False
+            self.p._event(f"(service {self.p.name}) (deployment {self.primary['id']}) "
+                          f"canary analysis passed early: {found.reason}.")
         if index + 1 >= len(steps):
             return True
         index += 1
         percent = steps[index][0]
         self.primary.update(_step=index, _stepAt=self.now, _percent=percent)
+        self.primary.setdefault("_analysisFrom", int(self.now) + 1)
         self._apply_weights()
         self.p._event(f"(service {self.p.name}) (deployment {self.primary['id']}) shifted "
                       f"{percent:g}% of production traffic to the new revision.")
         return index + 1 >= len(steps) and steps[index][1] == 0
+
+    def _analyze(self) -> canary.Verdict:
+        """Green against blue, over what the load balancer measured since the canary began
+        (each production rule's load balancer, each entry's pair of target groups)."""
+        start, end = self.primary["_analysisFrom"], int(self.now)
+        verdict = canary.Verdict(canary.CONTINUE, "no traffic measured yet")
+        for entry, green, blue in zip(self.entries, self.primary["_groups"],
+                                      self._blue_groups()):
+            rule = lb_store.rule(self.p.conn, entry["advancedConfiguration"][
+                "productionListenerRule"])
+            if rule is None:
+                continue
+            balancer = lb_store.listener(self.p.conn, rule.listener_arn).load_balancer_arn
+            verdict = canary.verdict(self._sample(balancer, green, start, end),
+                                     self._sample(balancer, blue, start, end))
+            if verdict.outcome != canary.PASS:
+                return verdict
+        return verdict
+
+    def _sample(self, balancer: str, group: str, start: int, end: int) -> canary.Sample:
+        dims = [{"Name": "LoadBalancer", "Value": meters.dimension(balancer)},
+                {"Name": "TargetGroup", "Value": meters.dimension(group)}]
+        region, account = self.p.service.region, self.p.service.account
+
+        def read(name: str):
+            return series.window(self.p.conn, region, account, {
+                "Namespace": meters.NAMESPACE, "MetricName": name, "Dimensions": dims},
+                start, end)
+        requests, errors, times = (read("RequestCount"), read("HTTPCode_Target_5XX_Count"),
+                                   read("TargetResponseTime"))
+        return canary.Sample(
+            requests.sum if requests else 0.0, errors.sum if errors else 0.0,
+            times.sketch if times else None, times.min if times else 0.0,
+            times.max if times else 0.0)
 
     def _apply_weights(self) -> None:
         """Make each production rule forward as the record says (a no-op when it does)."""

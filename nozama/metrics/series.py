@@ -26,3 +26,15 @@ def periods(conn: Connection, region: str, account: str, metric: dict, start: in
         return {}
     origin = aligned_start(start, period)
     return statistics.by_period(metric_store.points(conn, row.id, origin, end), period, origin)
+
+
+def window(conn: Connection, region: str, account: str, metric: dict, start: int,
+           end: int) -> Aggregate | None:
+    """Everything the metric recorded in [start, end), merged; None when nothing."""
+    row = metric_store.find(conn, region, account, metric["Namespace"], metric["MetricName"],
+                            metric.get("Dimensions") or [])
+    if row is None:
+        return None
+    merged = statistics.by_period(metric_store.points(conn, row.id, start, end),
+                                  max(1, end - start), start)
+    return merged.get(start)

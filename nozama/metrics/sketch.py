@@ -52,7 +52,7 @@ def of(values: list[float]) -> Sketch:
     return {k: float(n) for k, n in Counter(map(key, values)).items()}
 
 
-def _midpoint(k: str) -> float:
+def midpoint(k: str) -> float:
     if k == ZERO:
         return 0.0
     value = 2 * GAMMA ** int(k[1:]) / (GAMMA + 1)
@@ -74,7 +74,7 @@ def percentile(sketch: Sketch, q: float, low: float, high: float) -> float | Non
         return high
     rank = q / 100 * total
     seen = 0.0
-    for value, count in sorted((_midpoint(k), c) for k, c in sketch.items()):
+    for value, count in sorted((midpoint(k), c) for k, c in sketch.items()):
         seen += count
         if seen >= rank - 1e-9:
             return min(max(value, low), high)

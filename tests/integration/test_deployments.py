@@ -464,3 +464,36 @@ def test_a_control_plane_killed_mid_shift_resumes_where_it_was(backend, tmp_path
         if own.process.poll() is None:
             own.stop()
 
+
+
+def test_canary_analysis_rolls_back_a_bad_revision_without_an_alarm(setup):
+    good = setup.create({"strategy": "CANARY", "canaryConfiguration": {
+        "canaryPercent": 20.0, "canaryBakeTimeInMinutes": 10}})
+    arn = setup.service()["serviceArn"]
+    setup.ecs.tag_resource(resourceArn=arn, tags=[
+        {"key": "nozama:canary-analysis", "value": "true"}])
+    with Load(setup.address, clients=4) as load:
+        setup.ecs.update_service(service="web", taskDefinition=setup.revision(error_rate=0.3))
+        wait_for(lambda: setup.deployment()["status"].startswith("ROLLBACK"), timeout=60)
+        setup.steady()
+    deployment = setup.deployment()
+    assert deployment["status"] == "ROLLBACK_SUCCESSFUL"
+    assert deployment["rollback"]["reason"].startswith(
+        "Automatic canary analysis: the new revision's error rate is ")
+    assert load.failures and load.failed_at[-1] - load.failed_at[0] < 10
+    assert setup.service()["taskDefinition"] == good
+
+
+def test_canary_analysis_promotes_a_good_revision_before_its_bake_time_ends(setup):
+    setup.create({"strategy": "CANARY", "canaryConfiguration": {
+        "canaryPercent": 30.0, "canaryBakeTimeInMinutes": 30}})
+    setup.ecs.tag_resource(resourceArn=setup.service()["serviceArn"], tags=[
+        {"key": "nozama:canary-analysis", "value": "true"}])
+    second = setup.revision()
+    with Load(setup.address, clients=4) as load:
+        setup.ecs.update_service(service="web", taskDefinition=second)
+        setup.steady(timeout=120)  # far less than the 30 minutes of the canary's bake
+    assert load.failures == []
+    assert setup.deployment()["status"] == "SUCCESSFUL"
+    assert any("canary analysis passed early" in e["message"]
+               for e in setup.service()["events"])

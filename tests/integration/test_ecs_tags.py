@@ -61,10 +61,20 @@ def make_container_instance(ecs, tags: dict | None = None) -> str:
     return ecs.register_container_instance(**params)["containerInstance"]["containerInstanceArn"]
 
 
+def make_service(ecs, tags: dict | None = None) -> str:
+    ecs.create_cluster(clusterName="tags")
+    params = {"cluster": "tags", "serviceName": f"s-{uuid.uuid4().hex[:8]}",
+              "taskDefinition": make_task_definition(ecs), "desiredCount": 0}
+    if tags is not None:
+        params["tags"] = tag_list(tags)
+    return ecs.create_service(**params)["service"]["serviceArn"]
+
+
 FACTORIES = {
     "cluster": make_cluster,
     "task-definition": make_task_definition,
     "container-instance": make_container_instance,
+    "service": make_service,
 }
 
 
@@ -269,6 +279,7 @@ def unknown_arns(region: str) -> dict[str, str]:
         "task-definition": f"arn:aws:ecs:{region}:{ACCOUNT}:task-definition/no-such:1",
         "container-instance":
             f"arn:aws:ecs:{region}:{ACCOUNT}:container-instance/tags/{uuid.uuid4().hex}",
+        "service": f"arn:aws:ecs:{region}:{ACCOUNT}:service/tags/no-such-service",
     }
 
 

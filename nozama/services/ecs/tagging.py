@@ -11,8 +11,10 @@ from nozama.services.ecs import handlers
 from nozama.services.ecs.common import MAX_TAGS, tag_list, tags_from_request
 from nozama.store import clusters as cluster_store
 from nozama.store import container_instances as instance_store
+from nozama.store import services as service_store
 from nozama.store import tags as store
 from nozama.store import task_definitions as task_definition_store
+from nozama.store import tasks as task_store
 
 
 def _exists(ctx: RequestContext, conn: Connection, arn: arns.Arn, text: str) -> bool:
@@ -27,6 +29,11 @@ def _exists(ctx: RequestContext, conn: Connection, arn: arns.Arn, text: str) -> 
     if kind == "container-instance":
         row = instance_store.get(conn, text)
         return row is not None and row.status != "INACTIVE"
+    if kind == "service":
+        row = service_store.get(conn, text)
+        return row is not None and row.status != "INACTIVE"
+    if kind == "task":
+        return task_store.get(conn, text) is not None
     return False
 
 

@@ -1,0 +1,61 @@
+"""Automatic canary analysis: the verdicts of comparing a new revision with the old one."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from nozama.metrics import canary, sketch
+from nozama.metrics.canary import FAIL, PASS, CONTINUE, Sample
+
+
+def latency(rng: random.Random, n: int, scale: float) -> dict:
+    values = [rng.lognormvariate(-4, 0.4) * scale for _ in range(n)]
+    return dict(latency=sketch.of(values), latency_min=min(values), latency_max=max(values))
+
+
+def test_too_few_requests_decide_nothing():
+    assert canary.verdict(Sample(50, 50), Sample(5000, 0)).outcome == CONTINUE
+
+
+def test_a_much_higher_error_rate_fails():
+    found = canary.verdict(Sample(300, 90), Sample(2700, 0))
+    assert found.outcome == FAIL
+    assert found.reason.startswith("the new revision's error rate is 30.00% against 0.00%")
+
+
+def test_a_significant_but_negligible_difference_does_not_fail():
+    # 0.5% more errors over a great many requests: significant, but within the margin.
+    found = canary.verdict(Sample(200_000, 2000), Sample(200_000, 1000))
+    assert found.outcome != FAIL
+
+
+def test_noise_does_not_fail_and_equal_revisions_pass():
+    rng = random.Random(4)
+    failures = 0
+    for _ in range(200):
+        green = sum(rng.random() < 0.02 for _ in range(300))
+        blue = sum(rng.random() < 0.02 for _ in range(2700))
+        failures += canary.verdict(Sample(300, green), Sample(2700, blue)).outcome == FAIL
+    assert failures <= 1  # the strict per-look level keeps false alarms rare
+    both = latency(rng, 3000, 1.0)
+    assert canary.verdict(Sample(3000, 0, **both), Sample(9000, 0, **both)).outcome == PASS
+
+
+def test_a_slower_revision_fails_and_a_little_slower_one_does_not():
+    rng = random.Random(9)
+    blue = Sample(3000, 0, **latency(rng, 3000, 1.0))
+    slow = canary.verdict(Sample(1000, 0, **latency(rng, 1000, 2.0)), blue)
+    assert slow.outcome == FAIL and slow.reason.startswith("the new revision is slower")
+    assert canary.verdict(Sample(1000, 0, **latency(rng, 1000, 1.05)), blue).outcome != FAIL
+
+
+def test_mann_whitney_matches_its_definition():
+    first = sketch.of([1.0, 2.0, 3.0, 4.0])
+    second = sketch.of([1.0, 2.0, 3.0, 4.0])
+    assert canary.mann_whitney_z(first, second) == 0
+    larger = sketch.of([10.0, 20.0, 30.0, 40.0] * 10)
+    assert canary.mann_whitney_z(larger, sketch.of([1.0, 2.0, 3.0] * 10)) > 5
+    # Every value below every other: U = 0, z = -(n1 n2 / 2) / sd, with ties corrected.
+    assert canary.mann_whitney_z(sketch.of([1.0] * 10), larger) == pytest.approx(-4.9497, abs=1e-3)
