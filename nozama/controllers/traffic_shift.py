@@ -55,6 +55,9 @@ SHOWN_AS = {"PRE_PRODUCTION_TRAFFIC_SHIFT": "POST_TEST_TRAFFIC_SHIFT", DONE: "CL
 # Nozama's own option, as a tag of the service: "true" compares green with blue on live
 # traffic while they share it, and rolls back or moves on early (metrics/canary.py).
 CANARY_ANALYSIS_TAG = "nozama:canary-analysis"
+# "header:NAME" or "cookie:NAME": the canary's share is a share of users, each of whom
+# stays on one revision for the whole rollout.
+CANARY_IDENTITY_TAG = "nozama:canary-identity"
 HOOK_TIMEOUT_MINUTES = 60
 HOOK_RETRY_SECONDS = 2.0
 HOOK_REQUEST_SECONDS = 10.0
@@ -127,6 +130,7 @@ class TrafficShift:
         self.failure: str | None = None  # why the deployment must roll back, if it must
         tags = tag_store.get(service_pass.conn, service_pass.doc["serviceArn"])
         self.analysis = tags.get(CANARY_ANALYSIS_TAG, "").lower() == "true"
+        self.identity = identity_option(tags.get(CANARY_IDENTITY_TAG, ""))
 
     @property
     def stage(self) -> str:
@@ -236,7 +240,13 @@ class TrafficShift:
         for entry, green, blue in zip(self.entries, self.primary["_groups"], blue_groups):
             rule = entry["advancedConfiguration"]["productionListenerRule"]
             blue_weight, green_weight = weights(percent)
-            set_forward(self.p.conn, rule, [(blue, blue_weight), (green, green_weight)])
+            if self.identity:
+                # Green first: by identity, its share of users only ever grows from the
+                # first buckets (lb/balancer.py), so its users stay on it.
+                set_forward(self.p.conn, rule, [(green, green_weight), (blue, blue_weight)],
+                            self.identity)
+            else:
+                set_forward(self.p.conn, rule, [(blue, blue_weight), (green, green_weight)])
 
     def _blue_groups(self) -> list[str]:
         return [e["advancedConfiguration"]["alternateTargetGroupArn"]
@@ -339,18 +349,30 @@ def _post(url: str, body: dict) -> str:
     return status if status in ("SUCCEEDED", "FAILED", "IN_PROGRESS") else "FAILED"
 
 
-def set_forward(conn, rule_arn: str, groups: list[tuple[str, int]]) -> None:
-    """Make a rule forward to `groups` with those weights, when it does not already."""
+def set_forward(conn, rule_arn: str, groups: list[tuple[str, int]],
+                identity: dict | None = None) -> None:
+    """Make a rule forward to `groups` with those weights (sharded by `identity` when
+    given), when it does not already."""
     row = lb_store.rule(conn, rule_arn)
     if row is None:
         return
     wanted = [{"TargetGroupArn": arn, "Weight": weight} for arn, weight in groups]
     action = row.doc["Actions"][0]
     config = action.get("ForwardConfig") or {}
-    if action["Type"] == "forward" and config.get("TargetGroups") == wanted:
+    if action["Type"] == "forward" and config.get("TargetGroups") == wanted and \
+            action.get("_identity") == identity:
         return
     forward = {"Type": "forward", "ForwardConfig": {
         "TargetGroups": wanted,
         "TargetGroupStickinessConfig": config.get("TargetGroupStickinessConfig",
                                                   {"Enabled": False})}}
+    if identity:
+        # Nozama's own member: the data plane reads it, the API's shapes leave it out.
+        forward["_identity"] = identity
     lb_store.replace_rule_actions(conn, row, [forward])
+
+
+def identity_option(value: str) -> dict | None:
+    """The canary identity a service's tag names: "header:NAME" or "cookie:NAME"."""
+    kind, _, name = value.partition(":")
+    return {kind: name} if kind in ("header", "cookie") and name else None

@@ -34,6 +34,27 @@ def sticky_targets(group: TargetGroup) -> str | None:
     return STICKY_COOKIES.get(attributes.get("stickiness.type", "lb_cookie"))
 
 
+IDENTITY_BUCKETS = 10_000
+
+
+def by_identity(groups: list[dict], identity: str) -> str | None:
+    """The group an identity belongs to: its hash picks one of IDENTITY_BUCKETS buckets,
+    and the groups own consecutive ranges of buckets in proportion to their weights, in
+    their order. A group that grows keeps the identities it had (its range only
+    extends), so a user who reached the canary stays on it while its share grows."""
+    total = sum(g["Weight"] for g in groups)
+    if total == 0:
+        return None
+    bucket = int.from_bytes(hashlib.blake2b(identity.encode(), digest_size=8).digest(),
+                            "big") % IDENTITY_BUCKETS
+    edge = 0.0
+    for group in groups:
+        edge += group["Weight"] / total * IDENTITY_BUCKETS
+        if bucket < edge:
+            return group["TargetGroupArn"]
+    return groups[-1]["TargetGroupArn"]
+
+
 @dataclass
 class TargetState:
     """What the data plane knows of a target beyond its registration."""
@@ -99,13 +120,17 @@ class Balancer:
         self.targets, self.groups = states, groups
         self.choices, self.ramps = {}, {}
 
-    def group_for(self, action: dict, sticky: str | None = None) -> str | None:
+    def group_for(self, action: dict, sticky: str | None = None,
+                  identity: str | None = None) -> str | None:
         """The target group for a request; `sticky` is its AWSALBTG cookie, honoured
-        when the action's stickiness is on and the group is still one of its own."""
+        when the action's stickiness is on and the group is still one of its own;
+        `identity` is the user's identity when the action shards by it."""
         config = action["ForwardConfig"]
         groups = config["TargetGroups"]
         if len(groups) == 1:
             return groups[0]["TargetGroupArn"]
+        if identity is not None:
+            return by_identity(groups, identity)
         if sticky and config["TargetGroupStickinessConfig"].get("Enabled"):
             for group in groups:
                 if token(group["TargetGroupArn"]) == sticky and group["Weight"] > 0:

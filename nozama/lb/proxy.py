@@ -89,6 +89,15 @@ def _stickiness_cookies(header: str) -> dict[str, str]:
     return found
 
 
+def _cookie_value(header: str, name: str) -> str | None:
+    """The value of one cookie of a Cookie header."""
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
+
+
 def _set_cookies(action: dict, group, state: TargetState) -> list[str]:
     """The stickiness cookies a response carries: AWSALBTG for the action's target group
     stickiness, AWSALB for the group's own lb_cookie stickiness. (AWSALBAPP-0, for
@@ -511,7 +520,11 @@ class ClientConnection(asyncio.Protocol):
     def _forward(self, action: dict, method: str, lower: dict[str, str]) -> None:
         balancer: Balancer = self.dataplane.balancer
         cookies = _stickiness_cookies(lower.get("cookie", ""))
-        group = balancer.group_for(action, cookies.get("AWSALBTG"))
+        identity = action.get("_identity")
+        if identity is not None:
+            identity = lower.get(identity["header"].lower()) if "header" in identity else \
+                _cookie_value(lower.get("cookie", ""), identity["cookie"])
+        group = balancer.group_for(action, cookies.get("AWSALBTG"), identity)
         target_group = balancer.groups.get(group) if group else None
         cookie = sticky_targets(target_group) if target_group is not None else None
         state = balancer.target_in(group, cookies.get(cookie) if cookie else None) \

@@ -497,3 +497,31 @@ def test_canary_analysis_promotes_a_good_revision_before_its_bake_time_ends(setu
     assert setup.deployment()["status"] == "SUCCESSFUL"
     assert any("canary analysis passed early" in e["message"]
                for e in setup.service()["events"])
+
+
+def test_identity_sticky_canaries_shard_users_not_requests(setup):
+    setup.create({"strategy": "LINEAR", "linearConfiguration": {
+        "stepPercent": 30.0, "stepBakeTimeInMinutes": 10}})
+    setup.ecs.tag_resource(resourceArn=setup.service()["serviceArn"], tags=[
+        {"key": "nozama:canary-identity", "value": "header:X-User"}])
+    second = setup.revision()
+    setup.ecs.update_service(service="web", taskDefinition=second)
+    wait_for(lambda: setup.weights().get(setup.green) == 30, timeout=60)
+    green_tasks = setup.task_ids(second)
+    time.sleep(0.2)  # the data plane reads the new weights
+
+    def revision_of(user: int) -> bool:
+        status, _, body = get(setup.address, headers={"X-User": f"user-{user}"})
+        assert status == 200
+        return body.split()[1].decode() in green_tasks
+    seen = {user: {revision_of(user) for _ in range(3)} for user in range(300)}
+    # Each user sees one revision, every time.
+    assert all(len(revisions) == 1 for revisions in seen.values())
+    on_green = sum(revisions == {True} for revisions in seen.values())
+    assert 60 <= on_green <= 120, on_green  # 30% of 300 users
+    # Requests without the identity are shared by weight, as usual.
+    anonymous = [get(setup.address)[2].split()[1].decode() in green_tasks for _ in range(100)]
+    assert 20 <= sum(anonymous) <= 40
+    setup.ecs.stop_service_deployment(
+        serviceDeploymentArn=setup.deployment()["serviceDeploymentArn"], stopType="ROLLBACK")
+    setup.steady()

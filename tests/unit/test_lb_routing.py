@@ -158,3 +158,17 @@ def test_a_target_becoming_healthy_again_starts_slow_again():
     state.became("unhealthy")
     state.became("healthy")
     assert state.healthy_since >= first
+
+
+def test_identities_keep_their_target_group_while_the_canary_grows():
+    from nozama.lb.balancer import by_identity
+    users = [f"user-{n}" for n in range(2000)]
+    previous: set[str] = set()
+    for share in (0, 10, 30, 60, 100):
+        groups = [{"TargetGroupArn": "green", "Weight": share},
+                  {"TargetGroupArn": "blue", "Weight": 100 - share}]
+        on_green = {u for u in users if by_identity(groups, u) == "green"}
+        assert previous <= on_green  # nobody leaves the canary as it grows
+        assert abs(len(on_green) / len(users) - share / 100) < 0.03
+        previous = on_green
+    assert by_identity([{"TargetGroupArn": "a", "Weight": 0}], "u") is None
