@@ -21,8 +21,8 @@ from datetime import datetime
 from sqlalchemy import Connection, Row
 
 from nozama.api.context import RequestContext
-from nozama.controllers import traffic_shift
-from nozama.controllers.rolling import circuit_breaker_threshold, rolling_step
+from nozama.controllers import traffic_shift, zone_waves
+from nozama.controllers.rolling import Step, circuit_breaker_threshold, rolling_step
 from nozama.controllers.service_targets import ServiceTargets
 from nozama.controllers.tasks import create_tasks, refresh_instance, request_stop
 from nozama.model.resources import requirements
@@ -33,6 +33,7 @@ from nozama.store import clusters as cluster_store
 from nozama.store import container_instances as instance_store
 from nozama.store import services as store
 from nozama.store import task_definitions as task_definition_store
+from nozama.store import tags as tag_store
 from nozama.store import tasks as task_store
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ class Pass:
         tasks = task_store.live_of_service(self.conn, self.service.cluster_arn, self.name)
         self.targets = None
         self.shift = None
+        self.wave_zone, self.wave_stop = None, []
         if primary.get("_stage") not in (None, traffic_shift.DONE):
             blue = next((d for d in self.doc["deployments"][1:]
                          if d["id"] == primary.get("_blue")), None)
@@ -184,9 +186,15 @@ class Pass:
                 self._fail(primary, f"ECS deployment failed: {self.shift.failure}",
                            self.shift.failure.rstrip("."), self.shift.failure, True)
         else:
-            step = rolling_step(primary["desiredCount"], configuration["minimumHealthyPercent"],
-                                configuration["maximumPercent"], len(mine), len(healthy),
-                                len(old), len(old_healthy))
+            tags = tag_store.get(self.conn, self.service.arn)
+            if zone_waves.enabled(tags) and (old or "_waves" in primary) and \
+                    not primary.get("_rollbackOf"):
+                step = self._wave_step(primary, tags, mine, healthy, old)
+            else:
+                step = rolling_step(primary["desiredCount"],
+                                    configuration["minimumHealthyPercent"],
+                                    configuration["maximumPercent"], len(mine), len(healthy),
+                                    len(old), len(old_healthy))
         if self.doc["deployments"][0] is primary and (
                 self._tripped(primary, breaker) or self._alarmed(primary)):
             step = rolling_step(0, 0, 100, 0, 0, 0, 0)
@@ -200,9 +208,9 @@ class Pass:
                         "successfully. For more information, see the Troubleshooting section "
                         "of the Amazon ECS Developer Guide.", once=True)
         elif step.start:
-            self._start(primary, definition, step.start)
+            self._start(primary, definition, step.start, self.wave_zone)
         if step.stop_old:
-            self._stop(_stop_order(old, draining)[:step.stop_old], primary)
+            self._stop(self.wave_stop or _stop_order(old, draining)[:step.stop_old], primary)
         if step.stop_primary:
             self._stop(self._scale_in_order(self._with_docs(mine))[:step.stop_primary], primary)
         if self.targets is not None:
@@ -224,10 +232,35 @@ class Pass:
                                    100000)
         return {r.arn for r in rows}
 
-    def _start(self, primary: dict, definition: Row, count: int) -> None:
+    def _wave_step(self, primary: dict, tags: dict, mine: list[Row], healthy: list[Row],
+                   old: list[Row]) -> Step:
+        """A rolling deployment in zone waves (controllers/zone_waves.py)."""
+        zones = {t.arn: t.doc.get("availabilityZone") for t in self._with_docs(mine + old)}
+
+        def zone_of(task: Row) -> str | None:
+            return zones.get(task.arn)
+        if "_waves" not in primary:
+            zone_waves.start(primary, [zone_of(t) for t in old])
+        wave = primary.get("_wave", 0)
+        count, self.wave_zone, self.wave_stop = zone_waves.step(
+            primary, self.now.timestamp(), zone_waves.bake_seconds(tags), mine, healthy, old,
+            zone_of)
+        if primary.get("_wave", 0) != wave and primary["_wave"] < len(primary["_waves"]):
+            zone, target = primary["_waves"][primary["_wave"]]
+            self._event(f"(service {self.name}) (deployment {primary['id']}) zone wave "
+                        f"{primary['_wave'] + 1} of {len(primary['_waves'])}: {zone}, "
+                        f"{target} tasks.")
+        return Step(count, len(self.wave_stop), 0)
+
+    def _start(self, primary: dict, definition: Row, count: int,
+               zone: str | None = None) -> None:
+        constraints = list(self.doc.get("placementConstraints") or [])
+        if zone is not None:
+            constraints.append({"type": "memberOf",
+                                "expression": f"attribute:ecs.availability-zone == {zone}"})
         result = place(cluster_state(self.conn, self.service.cluster_arn), PlacementRequest(
             count, requirements(definition.doc), f"service:{self.name}",
-            constraints=self.doc.get("placementConstraints") or [],
+            constraints=constraints,
             strategies=self.doc.get("placementStrategy") or None,
             task_definition=definition.doc, launch_type=self.doc.get("launchType", "EC2"),
             service=True))

@@ -3,6 +3,7 @@ rolling deployments, the circuit breaker, draining — with simulated agents."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 import pytest
@@ -414,3 +415,72 @@ def test_load_balancers_of_a_service_are_checked_as_ecs_does(ecs, server, region
     with pytest.raises(ecs.exceptions.InvalidParameterException):
         ecs.update_service(service="web", taskDefinition=other)
     assert service(ecs)["taskDefinition"] == web
+
+
+def zones_of(ecs, definition: str) -> list[str]:
+    """The zones of the revision's live tasks (one look)."""
+    arns = ecs.list_tasks(serviceName="web")["taskArns"]
+    if not arns:
+        return []
+    return sorted(t["availabilityZone"] for t in ecs.describe_tasks(tasks=arns)["tasks"]
+                  if t["taskDefinitionArn"] == definition and t["lastStatus"] != "STOPPED")
+
+
+def test_zone_waves_replace_one_task_then_one_zone_at_a_time(ecs, region, three_zones):
+    ecs.create_service(serviceName="web", taskDefinition=definition(ecs), desiredCount=6,
+                       tags=[{"key": "nozama:zone-waves", "value": "true"},
+                             {"key": "nozama:zone-wave-bake-seconds", "value": "1"}])
+    steady(ecs)
+    second = definition(ecs)
+    ecs.update_service(service="web", taskDefinition=second)
+    seen = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        zones = zones_of(ecs, second)
+        if not seen or seen[-1] != zones:
+            seen.append(zones)
+        s = service(ecs)
+        if len(s["deployments"]) == 1 and s["deployments"][0]["rolloutState"] == "COMPLETED":
+            break
+        time.sleep(0.05)
+    a, b, c = (f"{region}{z}" for z in "abc")
+    # The new revision's footprint only grows, wave by wave: never a zone before its turn.
+    order = [[a], [a, a], [a, a, b], [a, a, b, b], [a, a, b, b, c], [a, a, b, b, c, c]]
+    assert [z for z in seen if z] == [o for o in order if o in seen]
+    assert seen[-1] == order[-1]
+    assert [e["message"].split(": ", 1)[1] for e in service(ecs)["events"]
+            if "zone wave" in e["message"]][::-1] == [f"{a}, 2 tasks.", f"{b}, 2 tasks.",
+                                                     f"{c}, 2 tasks."]
+
+
+def test_a_bad_release_in_zone_waves_never_leaves_its_first_task(server, region, ecs,
+                                                                   three_zones):
+    cloudwatch = server.client("cloudwatch", region)
+    cloudwatch.put_metric_alarm(
+        AlarmName="web-errors", Namespace="Web", MetricName="Errors", Statistic="Sum",
+        Period=1, EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching")
+    good = definition(ecs)
+    ecs.create_service(serviceName="web", taskDefinition=good, desiredCount=6,
+                       deploymentConfiguration={"alarms": {
+                           "alarmNames": ["web-errors"], "enable": True, "rollback": True}},
+                       tags=[{"key": "nozama:zone-waves", "value": "true"},
+                             {"key": "nozama:zone-wave-bake-seconds", "value": "30"}])
+    steady(ecs)
+    bad = definition(ecs)
+    ecs.update_service(service="web", taskDefinition=bad)
+    wait_for(lambda: len(running_tasks_of(ecs, bad)) == 1, timeout=30)
+    cloudwatch.put_metric_data(Namespace="Web", MetricData=[
+        {"MetricName": "Errors", "Value": 1, "StorageResolution": 1}])
+    widest = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and service(ecs)["taskDefinition"] != good:
+        widest = max(widest, len(zones_of(ecs, bad)))
+        time.sleep(0.05)
+    steady(ecs)
+    assert widest == 1
+    assert {t["taskDefinitionArn"] for t in running_tasks(ecs)} == {good}
+
+
+def running_tasks_of(ecs, definition_arn: str) -> list[dict]:
+    return [t for t in running_tasks(ecs) if t["taskDefinitionArn"] == definition_arn]
