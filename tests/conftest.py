@@ -16,6 +16,8 @@ import pytest
 import requests
 
 POSTGRES_URL = os.environ.get("NOZAMA_TEST_POSTGRES_URL")
+# Agents the tests start report their tasks' CPU and memory every second, not every 10.
+os.environ.setdefault("NOZAMA_AGENT_METRICS_SECONDS", "1")
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -16,6 +16,7 @@ import logging
 import os
 import platform
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +55,8 @@ class AgentConfig:
     state_dir: Path = Path(".")
     cleanup_wait: float = 3600.0      # ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION's role
     runtime_options: dict = field(default_factory=dict)
+    # How often tasks' CPU and memory use is reported (the AWS/ECS service metrics).
+    metrics_interval: float = float(os.environ.get("NOZAMA_AGENT_METRICS_SECONDS", "10"))
 
 
 class Agent:
@@ -87,11 +90,13 @@ class Agent:
         for status in await self.runtime.adopt(self.instance_arn):
             log.info("adopted %s (%s)", status.task_arn, status.last_status)
             self._on_change(status)
-        reporter = asyncio.ensure_future(self._report_forever())
+        helpers = [asyncio.ensure_future(self._report_forever()),
+                   asyncio.ensure_future(self._report_usage_forever())]
         try:
             await self._poll_forever()
         finally:
-            reporter.cancel()
+            for helper in helpers:
+                helper.cancel()
             await self.runtime.close()
 
     async def register(self) -> None:
@@ -277,6 +282,33 @@ class Agent:
                 self.pending_reports = {**batch, **self.pending_reports}
                 await asyncio.sleep(1.0)
                 self.report_wakeup.set()
+
+
+    async def _report_usage_forever(self) -> None:
+        """Each task's CPU (in CPU units, 1024 a core) and memory (MiB) over the last
+        interval, for the control plane's AWS/ECS CPUUtilization and MemoryUtilization."""
+        previous: dict[str, float] = {}
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(self.config.metrics_interval)
+            try:
+                usage = await self.runtime.usage()
+            except Exception:
+                log.exception("reading task usage failed")
+                continue
+            now = time.monotonic()
+            elapsed, last = now - last, now
+            tasks = [{"taskArn": arn,
+                      "cpu": max(0.0, cpu - previous[arn]) / elapsed * 1024,
+                      "memory": memory / (1024 * 1024)}
+                     for arn, (cpu, memory) in usage.items() if arn in previous]
+            previous = {arn: cpu for arn, (cpu, _) in usage.items()}
+            if tasks:
+                try:
+                    await self.channel.call("usage", {"containerInstanceArn": self.instance_arn,
+                                                      "tasks": tasks})
+                except (OSError, ChannelError) as error:
+                    log.warning("usage report failed (%s)", error)
 
 
 def report_of(status: TaskStatus) -> dict:

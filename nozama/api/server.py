@@ -23,6 +23,7 @@ from nozama.api.shapes import from_document
 from nozama.api.validate import summarize, validation_errors
 from nozama.controllers import agents
 from nozama.controllers import alarms as alarm_evaluator
+from nozama.controllers import service_metrics
 from nozama.controllers import services as service_controller
 from nozama.metrics import prometheus
 from nozama.metrics import retention as metric_retention
@@ -91,6 +92,10 @@ class App:
                 arn = body.get("containerInstanceArn", "")
                 ctx = agents.instance_context(self.gateway.context, arn)
                 result = agents.report(ctx, arn, body.get("tasks") or [])
+            elif operation == "usage":
+                arn = body.get("containerInstanceArn", "")
+                ctx = agents.instance_context(self.gateway.context, arn)
+                result = service_metrics.record_usage(ctx, arn, body.get("tasks") or [])
             else:
                 return _json(404, {"message": f"Unknown agent operation {operation}"})
         except ServiceError as error:

@@ -291,8 +291,8 @@ def test_unhealthy_targets_lose_traffic_and_deregistered_ones_drain(server, elb,
 class Load:
     """Clients that keep sending requests and record every response."""
 
-    def __init__(self, address: str, clients: int = 6):
-        self.address = address
+    def __init__(self, address: str, clients: int = 6, path: str = "/"):
+        self.address, self.path = address, path
         self.stop = threading.Event()
         self.results: collections.Counter = collections.Counter()
         self.failures: list = []
@@ -317,7 +317,7 @@ class Load:
         connection = http.client.HTTPConnection(self.address, PORT, timeout=10)
         while not self.stop.is_set():
             try:
-                connection.request("GET", "/")
+                connection.request("GET", self.path)
                 response = connection.getresponse()
                 body = response.read()
                 outcome = (response.status, body.split()[0]) if response.status == 200 \

@@ -4,6 +4,7 @@ rolling deployments, the circuit breaker, draining — with simulated agents."""
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta, timezone
 from collections import Counter
 
 import pytest
@@ -484,3 +485,30 @@ def test_a_bad_release_in_zone_waves_never_leaves_its_first_task(server, region,
 
 def running_tasks_of(ecs, definition_arn: str) -> list[dict]:
     return [t for t in running_tasks(ecs) if t["taskDefinitionArn"] == definition_arn]
+
+
+def test_services_report_cpu_and_memory_utilization(server, region, ecs, agents):
+    agents(2)
+    wait_for(lambda: len(connected(ecs)) == 2)
+    definition_arn = ecs.register_task_definition(family="busy", containerDefinitions=[{
+        "name": "app", "image": "busybox", "memory": 128, "cpu": 256,
+        "dockerLabels": {"nozama.simulated.cpu-percent": "50",
+                         "nozama.simulated.memory-percent": "25"}}])["taskDefinition"][
+        "taskDefinitionArn"]
+    ecs.create_service(serviceName="web", taskDefinition=definition_arn, desiredCount=2)
+    steady(ecs)
+    cloudwatch = server.client("cloudwatch", region)
+
+    def average(metric: str, dims: list[dict]) -> float | None:
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/ECS", MetricName=metric, Dimensions=dims,
+            StartTime=datetime.now(timezone.utc) - timedelta(minutes=5),
+            EndTime=datetime.now(timezone.utc) + timedelta(minutes=1), Period=300,
+            Statistics=["Average"], Unit="Percent")["Datapoints"]
+        return points[0]["Average"] if points else None
+    service_dims = [{"Name": "ClusterName", "Value": "default"},
+                    {"Name": "ServiceName", "Value": "web"}]
+    cpu = wait_for(lambda: average("CPUUtilization", service_dims), timeout=30)
+    assert 45 <= cpu <= 55
+    assert 24 <= average("MemoryUtilization", service_dims) <= 26
+    assert 45 <= average("CPUUtilization", service_dims[:1]) <= 55

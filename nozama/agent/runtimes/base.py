@@ -104,5 +104,10 @@ class Runtime(abc.ABC):
         """Stop a task's containers (SIGTERM, then SIGKILL after stopTimeout)."""
 
     @abc.abstractmethod
+    async def usage(self) -> dict[str, tuple[float, float]]:
+        """Each running task's CPU time so far (seconds, all cores) and memory in use
+        (bytes), for the service metrics. A runtime that cannot tell returns {}."""
+        return {}
+
     async def cleanup_task(self, task_arn: str) -> None:
         """Remove what a stopped task left behind (containers, its private volumes)."""

@@ -384,6 +384,30 @@ class DockerRuntime(Runtime):
 
     # --- adoption -------------------------------------------------------------
 
+    async def usage(self) -> dict[str, tuple[float, float]]:
+        running = {arn: [c.status.runtime_id for c in task.containers.values()
+                         if c.status.last_status == "RUNNING" and c.status.runtime_id]
+                   for arn, task in self._tasks.items()
+                   if task.status.last_status == "RUNNING"}
+        return await asyncio.to_thread(self._usage_of, running)
+
+    def _usage_of(self, running: dict[str, list[str]]) -> dict[str, tuple[float, float]]:
+        """Docker's one-shot stats: CPU time in nanoseconds, memory in bytes (less the
+        page cache, as `docker stats` shows it)."""
+        found = {}
+        for arn, containers in running.items():
+            cpu = memory = 0.0
+            for container in containers:
+                try:
+                    stats = self.client.api.stats(container, stream=False, one_shot=True)
+                except (APIError, DockerException):
+                    continue
+                cpu += stats.get("cpu_stats", {}).get("cpu_usage", {}).get("total_usage", 0)
+                mem = stats.get("memory_stats", {})
+                memory += mem.get("usage", 0) - mem.get("stats", {}).get("inactive_file", 0)
+            found[arn] = (cpu / 1e9, max(memory, 0.0))
+        return found
+
     async def adopt(self, instance_arn: str) -> list[TaskStatus]:
         self.instance_arn = self.instance_arn or instance_arn
         found = await asyncio.to_thread(host.inspect_by_label, self.client,

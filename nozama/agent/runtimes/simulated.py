@@ -11,6 +11,9 @@ Failures are asked for with container dockerLabels:
   nozama.simulated.oom-after   seconds until it is killed for memory
   nozama.simulated.error-rate  the share of HTTP requests it answers with 500 (a bad
                                release; not kept across an agent restart)
+  nozama.simulated.cpu-percent, nozama.simulated.memory-percent
+                               the share of its task's reserved CPU and memory it uses
+                               (for the service metrics; 0 by default)
 With `state_path`, what runs survives a restart of the agent (to test adoption).
 
 A simulated container answers HTTP on the host ports of its TCP port mappings
@@ -30,6 +33,7 @@ from pathlib import Path
 
 from nozama.agent.runtimes.base import (ContainerStatus, HostResources, NetworkBinding, Runtime,
                                         TaskStatus)
+from nozama.model.resources import requirements
 
 DYNAMIC_PORTS = range(49153, 65536)
 
@@ -52,6 +56,8 @@ class SimulatedRuntime(Runtime):
         self.stop_timeouts: dict[str, float] = {}
         self.timers: dict[str, list[asyncio.TimerHandle]] = {}
         self.servers: dict[str, list[asyncio.base_events.Server]] = {}
+        # What each task uses: (CPU seconds a second, memory bytes), from its labels.
+        self.rates: dict[str, tuple[float, float]] = {}
         # Open connections to each task: a stopped container's connections die with it.
         self.connections: dict[str, set[asyncio.Transport]] = {}
         self.ports = itertools.cycle(DYNAMIC_PORTS)
@@ -71,6 +77,13 @@ class SimulatedRuntime(Runtime):
 
     def resources(self) -> HostResources:
         return self.host
+
+    async def usage(self) -> dict[str, tuple[float, float]]:
+        now = _now()
+        return {arn: (cpu * (now - status.started_at).total_seconds(), memory)
+                for arn, (cpu, memory) in self.rates.items()
+                if (status := self.tasks.get(arn)) is not None
+                and status.last_status == "RUNNING" and status.started_at is not None}
 
     async def adopt(self, instance_arn: str) -> list[TaskStatus]:
         if self.state_path is None or not self.state_path.exists():
@@ -114,6 +127,7 @@ class SimulatedRuntime(Runtime):
         status.last_status, status.started_at = "RUNNING", _now()
         self._report(status)
         self._arm_failures(status, containers)
+        self.rates[arn] = _usage_rates(task_definition)
 
     def _bindings(self, container: dict, task_definition: dict) -> list[NetworkBinding]:
         host_mode = task_definition.get("networkMode") == "host"
@@ -190,6 +204,7 @@ class SimulatedRuntime(Runtime):
             container.last_status = "STOPPED"
         for handle in self.timers.pop(status.task_arn, []):
             handle.cancel()
+        self.rates.pop(status.task_arn, None)
         for server in self.servers.pop(status.task_arn, []):
             server.close()
         for transport in self.connections.pop(status.task_arn, set()):
@@ -257,6 +272,17 @@ class _Responder(asyncio.Protocol):
             if close:
                 self.transport.close()
                 return
+
+
+def _usage_rates(task_definition: dict) -> tuple[float, float]:
+    """(CPU seconds used a second, memory bytes) that the labels ask a task to use."""
+    need = requirements(task_definition)
+    labels = {}
+    for container in task_definition["containerDefinitions"]:
+        labels.update(container.get("dockerLabels") or {})
+    cpu = float(labels.get("nozama.simulated.cpu-percent", 0)) / 100
+    memory = float(labels.get("nozama.simulated.memory-percent", 0)) / 100
+    return cpu * need.cpu / 1024, memory * need.memory * 1024 * 1024
 
 
 def _copy(status: TaskStatus) -> TaskStatus:

@@ -1,0 +1,130 @@
+"""The progressive delivery acceptance scenario on real Docker containers, under load.
+
+Two revisions of a small HTTP service (busybox httpd, a CGI answering each
+request) run on three agents, one per zone, behind the load balancer's data
+plane; clients keep sending requests and record every response. A good revision
+is promoted blue/green without a failed request; a bad one, answering 500 to 30%
+of requests, is rolled back by a 1-second alarm during a 10% canary with fewer
+than 1% of the attempt's requests failed, and all traffic back on the old
+revision within 5 seconds of the first bad response.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import ROOT, AgentProcess, NozamaServer, wait_for
+from test_deployments import Setup
+from test_lb_dataplane import Load
+
+IMAGE = "nozama-test/busybox:latest"
+APP = "/cgi-bin/app"
+# Serve /health statically and /cgi-bin/app by CGI; BAD in tenths is the share of 500s.
+SCRIPT = (
+    "mkdir -p /tmp/w/cgi-bin && echo ok > /tmp/w/health && printf '#!/bin/sh\\n"
+    "if [ $((RANDOM %% 10)) -lt ${BAD:-0} ]; then printf \"Status: 500 Internal Server "
+    "Error\\\\r\\\\nContent-Type: text/plain\\\\r\\\\n\\\\r\\\\nbad $HOSTNAME\\\\n\"; else "
+    "printf \"Content-Type: text/plain\\\\r\\\\n\\\\r\\\\nok $HOSTNAME\\\\n\"; fi\\n' "
+    "> /tmp/w/cgi-bin/app && chmod +x /tmp/w/cgi-bin/app && exec httpd -f -p 8080 -h /tmp/w")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("docker-deploy")
+    instance = NozamaServer(["--data-dir", str(tmp / "data")], tmp / "server.log").start()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture(scope="module")
+def own_dataplane(server, tmp_path_factory):
+    log = open(tmp_path_factory.mktemp("docker-deploy-lb") / "lb.log", "ab")
+    process = subprocess.Popen([sys.executable, "-m", "nozama", "lb", *server.store_args,
+                                "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT,
+                               cwd=ROOT)
+    yield process
+    process.terminate()
+    assert process.wait(timeout=15) == 0
+
+
+@pytest.fixture
+def elb(server, region, own_dataplane):
+    return server.client("elbv2", region)
+
+
+class DockerSetup(Setup):
+    def revision(self, error_rate: float = 0.0) -> str:
+        return self.ecs.register_task_definition(family="web", containerDefinitions=[{
+            "name": "app", "image": IMAGE, "memory": 64, "command": ["sh", "-c", SCRIPT],
+            "environment": [{"name": "BAD", "value": str(round(error_rate * 10))}],
+            "portMappings": [{"containerPort": 8080, "hostPort": 0}],
+            "stopTimeout": 2}])["taskDefinition"]["taskDefinitionArn"]
+
+    def load_balancers(self, test_rule: bool = True) -> list[dict]:
+        entries = super().load_balancers(test_rule)
+        entries[0]["containerPort"] = 8080
+        return entries
+
+    def _group(self, name: str) -> str:
+        arn = super()._group(name)
+        self.elb.modify_target_group(TargetGroupArn=arn, HealthCheckPath="/health")
+        return arn
+
+
+@pytest.fixture
+def setup(server, region, elb, tmp_path):
+    started = []
+
+    def agents(count):
+        for n in range(count):
+            started.append(AgentProcess(server, region, f"{region}{'abc'[n % 3]}",
+                                        tmp_path / f"agent-{n}", runtime="docker").start())
+    made = DockerSetup(server, region, elb, agents)
+    yield made
+    made.ecs.update_service(service="web", desiredCount=0)
+    wait_for(lambda: not made.ecs.list_tasks()["taskArns"], timeout=60)
+    for agent in started:
+        agent.stop()
+
+
+def test_good_and_bad_revisions_on_real_containers(setup):
+    setup.cloudwatch.put_metric_alarm(
+        AlarmName="web-5xx", Namespace="AWS/ApplicationELB",
+        MetricName="HTTPCode_Target_5XX_Count", Statistic="Sum", Period=1,
+        EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching", Dimensions=[
+            {"Name": "LoadBalancer", "Value": setup.lb_arn.split(":loadbalancer/")[1]}])
+    first = setup.create({"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 0,
+                          "alarms": {"alarmNames": ["web-5xx"], "enable": True,
+                                     "rollback": True}}, count=2)
+
+    # (a) A good revision: promoted with zero failed requests, at >= 300 requests/s.
+    good = setup.revision()
+    with Load(setup.address, clients=4, path=APP) as load:
+        setup.ecs.update_service(service="web", taskDefinition=good)
+        setup.steady(timeout=120)
+        time.sleep(0.5)
+    assert load.failures == []
+    assert load.total / load.seconds >= 300, load.total / load.seconds
+    assert setup.deployment()["status"] == "SUCCESSFUL"
+
+    # (b) A bad revision in a 10% canary: the alarm rolls it back.
+    bad = setup.revision(error_rate=0.3)
+    setup.ecs.update_service(service="web", taskDefinition=bad, deploymentConfiguration={
+        "strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 10.0,
+                                                      "canaryBakeTimeInMinutes": 10}})
+    with Load(setup.address, clients=4, path=APP) as load:
+        wait_for(lambda: setup.deployment()["status"].startswith("ROLLBACK"), timeout=120)
+        rolled_back_at = time.monotonic()
+        setup.steady(timeout=120)
+        time.sleep(1)
+    assert load.failures and {f[0] for f in load.failures} == {500}
+    assert load.failed_at[-1] - load.failed_at[0] < 5, load.failed_at[-1] - load.failed_at[0]
+    assert load.failed_at[-1] < rolled_back_at + 1
+    assert len(load.failures) / load.total < 0.01, (len(load.failures), load.total)
+    assert setup.service()["taskDefinition"] == good != first
+    assert setup.deployment()["rollback"]["reason"] == "Alarm(s) web-5xx went to ALARM."
