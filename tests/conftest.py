@@ -152,13 +152,17 @@ class AgentProcess:
             self.process.wait(timeout=15)
 
 
+def start_dataplane(server: NozamaServer, log_path: Path) -> subprocess.Popen:
+    """`nozama lb` on a server's store."""
+    return subprocess.Popen([sys.executable, "-m", "nozama", "lb", *server.store_args,
+                             "--log-level", "warning"], stdout=open(log_path, "ab"),
+                            stderr=subprocess.STDOUT, cwd=ROOT)
+
+
 @pytest.fixture(scope="session")
 def dataplane(server, tmp_path_factory):
     """`nozama lb` on the session's store: one per store, as listeners bind real addresses."""
-    log = open(tmp_path_factory.mktemp("lb") / "lb.log", "ab")
-    process = subprocess.Popen([sys.executable, "-m", "nozama", "lb", *server.store_args,
-                                "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT,
-                               cwd=ROOT)
+    process = start_dataplane(server, tmp_path_factory.mktemp("lb") / "lb.log")
     yield process
     process.terminate()
     assert process.wait(timeout=15) == 0

@@ -145,6 +145,7 @@ class Pass:
     def run(self) -> None:
         primary = self.doc["deployments"][0]
         tasks = task_store.live_of_service(self.conn, self.service.cluster_arn, self.name)
+        self.live = tasks  # with those on their way out (draining from load balancers)
         self.targets = None
         self.shift = None
         self.wave_zone, self.wave_stop = None, []
@@ -239,17 +240,17 @@ class Pass:
 
         def zone_of(task: Row) -> str | None:
             return zones.get(task.arn)
+        wave = primary.get("_wave")
         if "_waves" not in primary:
             zone_waves.start(primary, [zone_of(t) for t in old])
-        wave = primary.get("_wave", 0)
         count, self.wave_zone, self.wave_stop = zone_waves.step(
             primary, self.now.timestamp(), zone_waves.bake_seconds(tags), mine, healthy, old,
             zone_of)
-        if primary.get("_wave", 0) != wave and primary["_wave"] < len(primary["_waves"]):
+        if primary["_wave"] != wave and primary["_wave"] < len(primary["_waves"]):
             zone, target = primary["_waves"][primary["_wave"]]
             self._event(f"(service {self.name}) (deployment {primary['id']}) zone wave "
                         f"{primary['_wave'] + 1} of {len(primary['_waves'])}: {zone}, "
-                        f"{target} tasks.")
+                        f"{target} task{'s' if target != 1 else ''}.")
         return Step(count, len(self.wave_stop), 0)
 
     def _start(self, primary: dict, definition: Row, count: int,
@@ -470,7 +471,9 @@ class Pass:
     def _finish(self, primary: dict, mine: list[Row], healthy: list[Row], old: list[Row],
                 definition: Row) -> None:
         if self.service.status == "DRAINING":
-            if not mine and not old:
+            # Tasks still draining from a load balancer count: an INACTIVE service is no
+            # longer reconciled, and nothing else would stop them.
+            if not self.live:
                 store.save(self.conn, self.service.arn, status="INACTIVE")
             return
         steady = len(healthy) == primary["desiredCount"] == len(mine) and not old

@@ -7,7 +7,6 @@ data is stamped relative to now.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest

@@ -174,13 +174,18 @@ def test_a_good_revision_is_promoted_without_a_failed_request(setup, configurati
     assert setup.weights() == {setup.blue: 100, setup.green: 0}
 
 
-def test_an_alarm_rolls_a_bad_canary_back_within_seconds(setup):
+def alarm_on_errors(setup: Setup) -> None:
+    """web-5xx: ALARM as soon as a second has a 5XX answer from any target."""
     setup.cloudwatch.put_metric_alarm(
         AlarmName="web-5xx", Namespace="AWS/ApplicationELB",
         MetricName="HTTPCode_Target_5XX_Count", Statistic="Sum", Period=1,
         EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold",
         TreatMissingData="notBreaching", Dimensions=[
             {"Name": "LoadBalancer", "Value": setup.lb_arn.split(":loadbalancer/")[1]}])
+
+
+def test_an_alarm_rolls_a_bad_canary_back_within_seconds(setup):
+    alarm_on_errors(setup)
     good = setup.create({"strategy": "CANARY", "canaryConfiguration": {
         "canaryPercent": 10.0, "canaryBakeTimeInMinutes": 10},
         "alarms": {"alarmNames": ["web-5xx"], "enable": True, "rollback": True}})
@@ -421,11 +426,9 @@ def test_a_control_plane_killed_mid_shift_resumes_where_it_was(backend, tmp_path
     """kill -9 the control plane halfway through a linear shift: traffic keeps its split
     meanwhile (the data plane does not need the control plane), and the restarted
     control plane carries on from the recorded stage and weights."""
-    from conftest import AgentProcess, NozamaServer, store_args
+    from conftest import AgentProcess, NozamaServer, start_dataplane, store_args
     own = NozamaServer(store_args(backend, tmp_path), tmp_path / "server.log").start()
-    lb = subprocess.Popen([sys.executable, "-m", "nozama", "lb", *own.store_args,
-                           "--log-level", "warning"], cwd=ROOT,
-                          stdout=open(tmp_path / "lb.log", "ab"), stderr=subprocess.STDOUT)
+    lb = start_dataplane(own, tmp_path / "lb.log")
     started = []
 
     def agents(count):
@@ -525,3 +528,37 @@ def test_identity_sticky_canaries_shard_users_not_requests(setup):
     setup.ecs.stop_service_deployment(
         serviceDeploymentArn=setup.deployment()["serviceDeploymentArn"], stopType="ROLLBACK")
     setup.steady()
+
+
+def test_zone_waves_behind_the_load_balancer_fail_no_request(setup):
+    """A rolling deployment in zone waves, under load: no request fails."""
+    first = setup.revision()
+    setup.ecs.create_service(
+        serviceName="web", taskDefinition=first, desiredCount=3,
+        loadBalancers=[{k: v for k, v in setup.load_balancers()[0].items()
+                        if k != "advancedConfiguration"}],
+        tags=[{"key": "nozama:zone-waves", "value": "true"},
+              {"key": "nozama:zone-wave-bake-seconds", "value": "1"}])
+    setup.steady()
+    second = setup.revision()
+    with Load(setup.address, clients=4) as load:
+        setup.ecs.update_service(service="web", taskDefinition=second)
+        setup.steady(timeout=120)
+        time.sleep(0.5)
+    assert load.failures == []
+    assert load.total / load.seconds >= 300, load.total / load.seconds
+    wait_for(lambda: setup.serving() == setup.task_ids(second))
+    waves = [e["message"] for e in setup.service()["events"] if "zone wave" in e["message"]]
+    assert len(waves) == 3
+
+
+def test_a_deleted_service_drains_and_stops_every_task(setup):
+    setup.create({"strategy": "BLUE_GREEN"})
+    setup.ecs.delete_service(service="web", force=True)
+
+    def gone():
+        return not setup.ecs.list_tasks()["taskArns"] and setup.ecs.describe_services(
+            services=["web"])["services"][0]["status"] == "INACTIVE"
+    wait_for(gone, timeout=30)
+    wait_for(lambda: setup.elb.describe_target_health(TargetGroupArn=setup.blue)[
+        "TargetHealthDescriptions"] == [], timeout=15)

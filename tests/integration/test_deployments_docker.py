@@ -11,14 +11,12 @@ revision within 5 seconds of the first bad response.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import pytest
 
-from conftest import ROOT, AgentProcess, NozamaServer, wait_for
-from test_deployments import Setup
+from conftest import AgentProcess, NozamaServer, start_dataplane, wait_for
+from test_deployments import Setup, alarm_on_errors
 from test_lb_dataplane import Load
 
 IMAGE = "nozama-test/busybox:latest"
@@ -42,10 +40,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def own_dataplane(server, tmp_path_factory):
-    log = open(tmp_path_factory.mktemp("docker-deploy-lb") / "lb.log", "ab")
-    process = subprocess.Popen([sys.executable, "-m", "nozama", "lb", *server.store_args,
-                                "--log-level", "warning"], stdout=log, stderr=subprocess.STDOUT,
-                               cwd=ROOT)
+    process = start_dataplane(server, tmp_path_factory.mktemp("docker-deploy-lb") / "lb.log")
     yield process
     process.terminate()
     assert process.wait(timeout=15) == 0
@@ -92,12 +87,7 @@ def setup(server, region, elb, tmp_path):
 
 
 def test_good_and_bad_revisions_on_real_containers(setup):
-    setup.cloudwatch.put_metric_alarm(
-        AlarmName="web-5xx", Namespace="AWS/ApplicationELB",
-        MetricName="HTTPCode_Target_5XX_Count", Statistic="Sum", Period=1,
-        EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold",
-        TreatMissingData="notBreaching", Dimensions=[
-            {"Name": "LoadBalancer", "Value": setup.lb_arn.split(":loadbalancer/")[1]}])
+    alarm_on_errors(setup)
     first = setup.create({"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 0,
                           "alarms": {"alarmNames": ["web-5xx"], "enable": True,
                                      "rollback": True}}, count=2)

@@ -7,15 +7,13 @@ import collections
 import http.client
 import http.server
 import socket
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 import requests
 
-from conftest import ROOT, wait_for
+from conftest import wait_for
 
 SUBNETS = ["subnet-a", "subnet-b"]
 PORT = 8080  # on the load balancer's own loopback address
@@ -389,13 +387,11 @@ def test_traffic_moves_without_a_single_failed_request(elb, backends):
 
 def test_a_restarted_data_plane_routes_at_once(backend, tmp_path, backends):
     """Kill -9 the data plane: the next one serves from the health already observed."""
-    from conftest import NozamaServer, store_args
+    from conftest import NozamaServer, start_dataplane, store_args
     own = NozamaServer(store_args(backend, tmp_path), tmp_path / "server.log").start()
 
     def start_lb():
-        return subprocess.Popen([sys.executable, "-m", "nozama", "lb", *own.store_args,
-                                 "--log-level", "warning"], cwd=ROOT,
-                                stdout=open(tmp_path / "lb.log", "ab"), stderr=subprocess.STDOUT)
+        return start_dataplane(own, tmp_path / "lb.log")
     lb_process = start_lb()
     try:
         elb = own.client("elbv2")

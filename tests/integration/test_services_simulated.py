@@ -123,13 +123,19 @@ def test_the_circuit_breaker_rolls_a_failing_deployment_back(ecs, three_zones):
     assert {t["taskDefinitionArn"] for t in running_tasks(ecs)} == {good}
 
 
-def test_an_alarm_rolls_a_deployment_back_during_its_bake_time(server, region, ecs,
-                                                               three_zones):
+def errors_alarm(server, region: str):
+    """web-errors: ALARM as soon as a second of the custom metric Web/Errors is above 0."""
     cloudwatch = server.client("cloudwatch", region)
     cloudwatch.put_metric_alarm(
         AlarmName="web-errors", Namespace="Web", MetricName="Errors", Statistic="Sum",
         Period=1, EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold",
         TreatMissingData="notBreaching")
+    return cloudwatch
+
+
+def test_an_alarm_rolls_a_deployment_back_during_its_bake_time(server, region, ecs,
+                                                               three_zones):
+    cloudwatch = errors_alarm(server, region)
     good = definition(ecs)
     ecs.create_service(serviceName="web", taskDefinition=good, desiredCount=2)
     steady(ecs)
@@ -450,17 +456,13 @@ def test_zone_waves_replace_one_task_then_one_zone_at_a_time(ecs, region, three_
     assert [z for z in seen if z] == [o for o in order if o in seen]
     assert seen[-1] == order[-1]
     assert [e["message"].split(": ", 1)[1] for e in service(ecs)["events"]
-            if "zone wave" in e["message"]][::-1] == [f"{a}, 2 tasks.", f"{b}, 2 tasks.",
-                                                     f"{c}, 2 tasks."]
+            if "zone wave" in e["message"]][::-1] == [
+        f"{a}, 1 task.", f"{a}, 2 tasks.", f"{b}, 2 tasks.", f"{c}, 2 tasks."]
 
 
 def test_a_bad_release_in_zone_waves_never_leaves_its_first_task(server, region, ecs,
                                                                    three_zones):
-    cloudwatch = server.client("cloudwatch", region)
-    cloudwatch.put_metric_alarm(
-        AlarmName="web-errors", Namespace="Web", MetricName="Errors", Statistic="Sum",
-        Period=1, EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold",
-        TreatMissingData="notBreaching")
+    cloudwatch = errors_alarm(server, region)
     good = definition(ecs)
     ecs.create_service(serviceName="web", taskDefinition=good, desiredCount=6,
                        deploymentConfiguration={"alarms": {

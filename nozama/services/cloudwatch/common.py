@@ -15,7 +15,6 @@ from nozama.store import metrics as metric_store
 InvalidParameterValue = error_class("InvalidParameterValueException")
 InvalidParameterCombination = error_class("InvalidParameterCombinationException")
 MissingParameter = error_class("MissingRequiredParameterException")
-InvalidNextToken = error_class("InvalidNextToken")
 ResourceNotFound = error_class("ResourceNotFound", 404)
 InvalidFormat = error_class("InvalidFormatFault")
 

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from nozama.api.context import RequestContext
 from nozama.services.cloudwatch import handlers
-from nozama.services.cloudwatch.common import (InvalidNextToken, InvalidParameterCombination,
+from nozama.services.cloudwatch.common import (InvalidParameterCombination,
                                                InvalidParameterValue, check_period,
                                                check_statistic, epoch, periods, series_unit)
 from nozama.store.pagination import decode_token, encode_token

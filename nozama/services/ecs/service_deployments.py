@@ -141,17 +141,22 @@ def describe_service_revisions(ctx: RequestContext, params: dict) -> dict:
     return {"serviceRevisions": found, "failures": failures}
 
 
+def _pass_for(ctx: RequestContext, conn: Connection, arn: str) -> Pass:
+    """A controller pass over the service of a deployment, to act on it at once."""
+    row = _service_of(ctx, conn, arn, "service-deployment")
+    if row is None or arn not in row.doc.get("_history", {}):
+        raise ServiceError("ServiceDeploymentNotFoundException",
+                           "The service deployment does not exist.")
+    return Pass(ctx, conn, row)
+
+
 @handlers.operation("StopServiceDeployment")
 def stop_service_deployment(ctx: RequestContext, params: dict) -> dict:
     arn = params["serviceDeploymentArn"]
     if params.get("stopType", "ROLLBACK") != "ROLLBACK":
         raise ServiceError("UnsupportedFeatureException", "Only stopType ROLLBACK is supported.")
     with ctx.store.write() as conn:
-        row = _service_of(ctx, conn, arn, "service-deployment")
-        if row is None or arn not in row.doc.get("_history", {}):
-            raise ServiceError("ServiceDeploymentNotFoundException",
-                               "The service deployment does not exist.")
-        step = Pass(ctx, conn, row)
+        step = _pass_for(ctx, conn, arn)
         primary = step.doc["deployments"][0]
         if primary["_arn"] != arn or primary["_status"] != "IN_PROGRESS":
             raise ServiceError("ConflictException",
@@ -170,11 +175,7 @@ def continue_service_deployment(ctx: RequestContext, params: dict) -> dict:
     """Answer a PAUSE lifecycle hook: CONTINUE the deployment or ROLLBACK."""
     arn = params["serviceDeploymentArn"]
     with ctx.store.write() as conn:
-        row = _service_of(ctx, conn, arn, "service-deployment")
-        if row is None or arn not in row.doc.get("_history", {}):
-            raise ServiceError("ServiceDeploymentNotFoundException",
-                               "The service deployment does not exist.")
-        step = Pass(ctx, conn, row)
+        step = _pass_for(ctx, conn, arn)
         primary = step.doc["deployments"][0]
         hook = (primary.get("_hooks") or {}).get(params["hookId"]) \
             if primary["_arn"] == arn else None
