@@ -422,6 +422,8 @@ class Pass:
                                   self.now)
         rollback["rolloutStateReason"] = f"Rolling back to {previous['taskDefinition']}."
         rollback["_rollbackOf"] = failed["_arn"]
+        if previous.get("_groups"):
+            rollback["_groups"] = previous["_groups"]  # where production traffic goes
         failed["status"] = "ACTIVE"
         self.doc["deployments"].insert(0, rollback)
         self.doc["taskDefinition"] = previous["taskDefinition"]

@@ -55,6 +55,7 @@ SHOWN_AS = {"PRE_PRODUCTION_TRAFFIC_SHIFT": "POST_TEST_TRAFFIC_SHIFT", DONE: "CL
 # Nozama's own option, as a tag of the service: "true" compares green with blue on live
 # traffic while they share it, and rolls back or moves on early (metrics/canary.py).
 CANARY_ANALYSIS_TAG = "nozama:canary-analysis"
+ANALYSIS_WARMUP = 2
 # "header:NAME" or "cookie:NAME": the canary's share is a share of users, each of whom
 # stays on one revision for the whole rollout.
 CANARY_IDENTITY_TAG = "nozama:canary-identity"
@@ -193,7 +194,9 @@ class TrafficShift:
         index += 1
         percent = steps[index][0]
         self.primary.update(_step=index, _stepAt=self.now, _percent=percent)
-        self.primary.setdefault("_analysisFrom", int(self.now) + 1)
+        # The analysis starts once green's first connections are made (they add their
+        # set-up to its first response times).
+        self.primary.setdefault("_analysisFrom", int(self.now) + ANALYSIS_WARMUP)
         self._apply_weights()
         self.p._event(f"(service {self.p.name}) (deployment {self.primary['id']}) shifted "
                       f"{percent:g}% of production traffic to the new revision.")

@@ -12,7 +12,7 @@ canary began:
 - latency: a one-sided Mann-Whitney U test of "green's response times are
   larger", computed from the two latency histograms (metrics/sketch.py);
   green fails when it is significant and green's median is at least
-  LATENCY_RATIO times blue's.
+  LATENCY_RATIO times blue's and LATENCY_MIN_DIFFERENCE more.
 
 Looks are repeated (every controller pass), which inflates false alarms, so
 each uses a strict level (Z_FAIL, one-sided p ~ 0.001), as group-sequential
@@ -34,6 +34,9 @@ Z_FAIL = 3.09          # one-sided p ~ 0.001 at each look
 Z_PASS = 2.33          # the 99% upper bound for passing early
 ERROR_MARGIN = 0.01    # one percentage point of errors
 LATENCY_RATIO = 1.25
+# Differences below this are not worth failing a release for, however significant
+# (sub-millisecond responses vary with connection set-up and scheduling).
+LATENCY_MIN_DIFFERENCE = 0.005
 MIN_REQUESTS = 200     # green requests before any verdict on errors
 MIN_PASS_REQUESTS = 500
 
@@ -112,7 +115,8 @@ def _latency_verdict(green: Sample, blue: Sample) -> str | None:
         return None
     z = mann_whitney_z(green.latency, blue.latency)
     green_median, blue_median = green.percentile(50), blue.percentile(50)
-    if z > Z_FAIL and green_median >= blue_median * LATENCY_RATIO:
+    if z > Z_FAIL and green_median >= blue_median * LATENCY_RATIO and \
+            green_median - blue_median >= LATENCY_MIN_DIFFERENCE:
         return (f"the new revision is slower: median response time "
                 f"{1000 * green_median:.1f} ms against {1000 * blue_median:.1f} ms "
                 f"(Mann-Whitney z = {z:.1f})")

@@ -562,3 +562,20 @@ def test_a_deleted_service_drains_and_stops_every_task(setup):
     wait_for(gone, timeout=30)
     wait_for(lambda: setup.elb.describe_target_health(TargetGroupArn=setup.blue)[
         "TargetHealthDescriptions"] == [], timeout=15)
+
+
+def test_a_rolling_update_after_a_blue_green_one_serves_where_production_is(setup):
+    setup.create({"strategy": "BLUE_GREEN"})
+    setup.ecs.update_service(service="web", taskDefinition=setup.revision())
+    setup.steady()
+    assert setup.weights() == {setup.blue: 0, setup.green: 100}
+    third = setup.revision()
+    with Load(setup.address, clients=4) as load:
+        setup.ecs.update_service(service="web", taskDefinition=third,
+                                 deploymentConfiguration={"strategy": "ROLLING"})
+        setup.steady()
+        time.sleep(0.5)
+    assert load.failures == []
+    wait_for(lambda: setup.serving() == setup.task_ids(third))
+    assert [d["TargetHealth"]["State"] for d in setup.elb.describe_target_health(
+        TargetGroupArn=setup.green)["TargetHealthDescriptions"]] == ["healthy"] * 2

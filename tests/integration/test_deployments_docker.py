@@ -3,10 +3,11 @@
 Two revisions of a small HTTP service (busybox httpd, a CGI answering each
 request) run on three agents, one per zone, behind the load balancer's data
 plane; clients keep sending requests and record every response. A good revision
-is promoted blue/green without a failed request; a bad one, answering 500 to 30%
-of requests, is rolled back by a 1-second alarm during a 10% canary with fewer
-than 1% of the attempt's requests failed, and all traffic back on the old
-revision within 5 seconds of the first bad response.
+is promoted with each strategy (blue/green, canary, linear, zone waves) without a
+failed request; a bad one, answering 500 to 30% of requests, is rolled back by a
+1-second alarm during a 10% canary with fewer than 1% of the attempt's requests
+failed and all traffic back on the old revision within 5 seconds of the first bad
+response, and again, without an alarm, by automatic canary analysis.
 """
 
 from __future__ import annotations
@@ -102,6 +103,27 @@ def test_good_and_bad_revisions_on_real_containers(setup):
     assert load.total / load.seconds >= 300, load.total / load.seconds
     assert setup.deployment()["status"] == "SUCCESSFUL"
 
+    # ... and with each other strategy, zone waves included.
+    for configuration, tags in (
+            ({"strategy": "CANARY", "canaryConfiguration": {
+                "canaryPercent": 20.0, "canaryBakeTimeInMinutes": 0}}, []),
+            ({"strategy": "LINEAR", "linearConfiguration": {
+                "stepPercent": 50.0, "stepBakeTimeInMinutes": 0}}, []),
+            ({"strategy": "ROLLING"}, [{"key": "nozama:zone-waves", "value": "true"},
+                                       {"key": "nozama:zone-wave-bake-seconds", "value": "1"}])):
+        if tags:
+            setup.ecs.tag_resource(resourceArn=setup.service()["serviceArn"], tags=tags)
+        good = setup.revision()
+        with Load(setup.address, clients=4, path=APP) as load:
+            setup.ecs.update_service(service="web", taskDefinition=good,
+                                     deploymentConfiguration=configuration)
+            setup.steady(timeout=120)
+            time.sleep(0.5)
+        assert load.failures == [], configuration
+        assert setup.service()["taskDefinition"] == good
+    setup.ecs.untag_resource(resourceArn=setup.service()["serviceArn"],
+                             tagKeys=["nozama:zone-waves"])
+
     # (b) A bad revision in a 10% canary: the alarm rolls it back.
     bad = setup.revision(error_rate=0.3)
     setup.ecs.update_service(service="web", taskDefinition=bad, deploymentConfiguration={
@@ -118,3 +140,17 @@ def test_good_and_bad_revisions_on_real_containers(setup):
     assert len(load.failures) / load.total < 0.01, (len(load.failures), load.total)
     assert setup.service()["taskDefinition"] == good != first
     assert setup.deployment()["rollback"]["reason"] == "Alarm(s) web-5xx went to ALARM."
+
+    # (c) The same bad revision, no alarm: automatic canary analysis rolls it back.
+    setup.ecs.tag_resource(resourceArn=setup.service()["serviceArn"], tags=[
+        {"key": "nozama:canary-analysis", "value": "true"}])
+    wait_for(lambda: setup.cloudwatch.describe_alarms(AlarmNames=["web-5xx"])[
+        "MetricAlarms"][0]["StateValue"] == "OK", timeout=30)
+    with Load(setup.address, clients=4, path=APP) as load:
+        setup.ecs.update_service(service="web", taskDefinition=bad, deploymentConfiguration={
+            "alarms": {"alarmNames": [], "enable": False, "rollback": False}})
+        wait_for(lambda: setup.deployment()["status"].startswith("ROLLBACK"), timeout=120)
+        setup.steady(timeout=120)
+    assert setup.deployment()["rollback"]["reason"].startswith("Automatic canary analysis")
+    assert len(load.failures) / load.total < 0.02, (len(load.failures), load.total)
+    assert setup.service()["taskDefinition"] == good

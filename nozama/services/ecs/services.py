@@ -346,6 +346,10 @@ def update_service(ctx: RequestContext, params: dict) -> dict:
                                                         ctx.clock.now()))
             if traffic_shift.uses_traffic_shift(doc["deploymentConfiguration"]):
                 traffic_shift.start(doc["deployments"][0], current, doc["loadBalancers"])
+            elif current.get("_groups"):
+                # A rolling update after a blue/green one serves from the target groups
+                # production traffic goes to now.
+                doc["deployments"][0]["_groups"] = current["_groups"]
         doc["deployments"][0]["desiredCount"] = desired
         store.save(conn, row.arn, desired_count=desired, doc=doc)
         result = {"service": describe(conn, store.get(conn, row.arn))}
