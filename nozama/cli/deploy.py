@@ -16,6 +16,8 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
+from nozama.lb.meters import dimension
+
 FINISHED = {"SUCCESSFUL": 0, "STOPPED": 1, "ROLLBACK_SUCCESSFUL": 1, "ROLLBACK_FAILED": 1}
 POLL_SECONDS = 0.5
 ERROR_WINDOW = 10
@@ -163,9 +165,8 @@ def _group_view(clients: Clients, arn: str, weights: dict[str, int]) -> dict:
             "healthy": sum(h["TargetHealth"]["State"] == "healthy" for h in health),
             "requests": 0.0, "errors": 0.0}
     if group.get("LoadBalancerArns"):
-        dims = [{"Name": "LoadBalancer",
-                 "Value": group["LoadBalancerArns"][0].split(":loadbalancer/")[1]},
-                {"Name": "TargetGroup", "Value": arn.split(":")[-1]}]
+        dims = [{"Name": "LoadBalancer", "Value": dimension(group["LoadBalancerArns"][0])},
+                {"Name": "TargetGroup", "Value": dimension(arn)}]
         now = datetime.now(timezone.utc)
         queries = [{"Id": key, "MetricStat": {"Metric": {
             "Namespace": "AWS/ApplicationELB", "MetricName": name, "Dimensions": dims},

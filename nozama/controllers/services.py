@@ -187,9 +187,10 @@ class Pass:
                 self._fail(primary, f"ECS deployment failed: {self.shift.failure}",
                            self.shift.failure.rstrip("."), self.shift.failure, True)
         else:
-            tags = tag_store.get(self.conn, self.service.arn)
-            if zone_waves.enabled(tags) and (old or "_waves" in primary) and \
-                    not primary.get("_rollbackOf"):
+            # (The tags, Nozama's options, are read only where waves could apply.)
+            tags = tag_store.get(self.conn, self.service.arn) if (
+                old or "_waves" in primary) and not primary.get("_rollbackOf") else {}
+            if zone_waves.enabled(tags):
                 step = self._wave_step(primary, tags, mine, healthy, old)
             else:
                 step = rolling_step(primary["desiredCount"],

@@ -16,12 +16,18 @@ def aligned_start(start: int, period: int) -> int:
     return start - start % (period if period < 60 else 60)
 
 
+def find(conn: Connection, region: str, account: str, metric: dict):
+    """The metric's row; `metric` has Namespace, MetricName and Dimensions, as in
+    CloudWatch's Metric shape."""
+    return metric_store.find(conn, region, account, metric["Namespace"], metric["MetricName"],
+                             metric.get("Dimensions") or [])
+
+
 def periods(conn: Connection, region: str, account: str, metric: dict, start: int, end: int,
-            period: int, unit: str | None = None) -> dict[int, Aggregate]:
-    """The metric's data merged per period within [start, end), by period start.
-    `metric` has Namespace, MetricName and Dimensions, as in CloudWatch's Metric shape."""
-    row = metric_store.find(conn, region, account, metric["Namespace"], metric["MetricName"],
-                            metric.get("Dimensions") or [])
+            period: int, unit: str | None = None, row=None) -> dict[int, Aggregate]:
+    """The metric's data merged per period within [start, end), by period start (`row`:
+    the metric's row, when the caller has it already)."""
+    row = row or find(conn, region, account, metric)
     if row is None or (unit is not None and row.unit is not None and row.unit != unit):
         return {}
     origin = aligned_start(start, period)
@@ -31,8 +37,7 @@ def periods(conn: Connection, region: str, account: str, metric: dict, start: in
 def window(conn: Connection, region: str, account: str, metric: dict, start: int,
            end: int) -> Aggregate | None:
     """Everything the metric recorded in [start, end), merged; None when nothing."""
-    row = metric_store.find(conn, region, account, metric["Namespace"], metric["MetricName"],
-                            metric.get("Dimensions") or [])
+    row = find(conn, region, account, metric)
     if row is None:
         return None
     merged = statistics.by_period(metric_store.points(conn, row.id, start, end),

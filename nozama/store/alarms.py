@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Row, delete, insert, select, update
 
+from nozama.store.log_groups import prefix_range
 from nozama.store.schema import alarm_history as ah
 from nozama.store.schema import metric_alarms as ma
 
@@ -40,7 +41,6 @@ def search(conn: Connection, region: str, account: str, *, names: list[str] | No
     if names is not None:
         query = query.where(ma.c.name.in_(names))
     if prefix:
-        from nozama.store.log_groups import prefix_range
         query = query.where(prefix_range(ma.c.name, prefix))
     if state:
         query = query.where(ma.c.state_value == state)

@@ -10,7 +10,6 @@ from nozama.api.context import RequestContext
 from nozama.api.errors import error_class
 from nozama.metrics import series, statistics
 from nozama.metrics.statistics import Aggregate
-from nozama.store import metrics as metric_store
 
 InvalidParameterValue = error_class("InvalidParameterValueException")
 InvalidParameterCombination = error_class("InvalidParameterCombinationException")
@@ -48,11 +47,6 @@ def epoch(moment: datetime) -> int:
 
 
 def periods(conn: Connection, ctx: RequestContext, metric: dict, start: int, end: int,
-            period: int, unit: str | None) -> dict[int, Aggregate]:
-    return series.periods(conn, ctx.region, ctx.account_id, metric, start, end, period, unit)
-
-
-def series_unit(conn: Connection, ctx: RequestContext, metric: dict) -> str:
-    row = metric_store.find(conn, ctx.region, ctx.account_id, metric["Namespace"],
-                            metric["MetricName"], metric.get("Dimensions") or [])
-    return (row.unit if row is not None else None) or "None"
+            period: int, unit: str | None, row=None) -> dict[int, Aggregate]:
+    return series.periods(conn, ctx.region, ctx.account_id, metric, start, end, period, unit,
+                          row)

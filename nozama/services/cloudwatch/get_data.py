@@ -11,10 +11,11 @@ import re
 from datetime import datetime, timezone
 
 from nozama.api.context import RequestContext
+from nozama.metrics import series
 from nozama.services.cloudwatch import handlers
 from nozama.services.cloudwatch.common import (InvalidParameterCombination,
                                                InvalidParameterValue, check_period,
-                                               check_statistic, epoch, periods, series_unit)
+                                               check_statistic, epoch, periods)
 from nozama.store.pagination import decode_token, encode_token
 
 MAX_DATAPOINTS = 1440
@@ -58,8 +59,9 @@ def get_metric_statistics(ctx: RequestContext, params: dict) -> dict:
             "Period, or decreasing the time range.")
     metric = {k: params.get(k) for k in ("Namespace", "MetricName", "Dimensions")}
     with ctx.store.read() as conn:
-        found = periods(conn, ctx, metric, start, end, period, params.get("Unit"))
-        unit = params.get("Unit") or series_unit(conn, ctx, metric)
+        row = series.find(conn, ctx.region, ctx.account_id, metric)
+        found = periods(conn, ctx, metric, start, end, period, params.get("Unit"), row)
+    unit = params.get("Unit") or (row.unit if row is not None else None) or "None"
     datapoints = []
     for ts, agg in sorted(found.items()):
         point = {"Timestamp": _time(ts), "Unit": unit}

@@ -119,11 +119,9 @@ def modify_listener(ctx: RequestContext, params: dict) -> dict:
         if params.get("DefaultActions"):
             doc["DefaultActions"] = checked_actions(ctx, conn, row.load_balancer_arn,
                                                     params["DefaultActions"])
-            default = store.rules_of(conn, row.arn)[-1]
-            store.save_rule(conn, default.arn, None, {**default.doc,
-                                                      "Actions": doc["DefaultActions"]})
-            store.set_uses(conn, row.arn, row.load_balancer_arn,
-                           lb_rules.target_group_arns(doc["DefaultActions"]))
+            # The default actions are the listener's default rule's.
+            store.replace_rule_actions(conn, store.rules_of(conn, row.arn)[-1],
+                                       doc["DefaultActions"])
         store.save_listener(conn, row.arn, port, doc)
         store.bump_generation(conn)
     return {"Listeners": [doc]}
