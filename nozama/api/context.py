@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from nozama.clock import Clock
 from nozama.store import Store
@@ -15,6 +16,8 @@ class RequestContext:
     request_id: str
     store: Store
     clock: Clock
+    # The function runtime (functions/invoker.py) where the process runs one.
+    functions: Any = None
 
     @property
     def availability_zones(self) -> tuple[str, str, str]:

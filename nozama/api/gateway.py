@@ -8,6 +8,7 @@ ServiceError as raised, anything unexpected as the service's internal error
 from __future__ import annotations
 
 import gzip
+import inspect
 import logging
 import re
 import random
@@ -38,6 +39,7 @@ class Gateway:
         self.clock = clock
         self.account_id = account_id
         self.handlers = registry()
+        self.functions = None  # the FunctionRuntime, once the server starts one
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         request_id = new_request_id()
@@ -58,19 +60,32 @@ class Gateway:
             self._validate(service, operation, params)
             context = self.context(_region(scope), request_id)
             result = handler(context, params) or {}
+            if inspect.isawaitable(result):
+                return self._finish(result, service, protocol, operation, request_id)
             return protocol.serialize(service, operation, result, request_id)
-        except errors.ServiceError as error:
+        except Exception as error:
+            return self._failed(error, service, protocol, operation, request_id)
+
+    async def _finish(self, pending, service, protocol, operation, request_id) -> HttpResponse:
+        """Answer a handler that waits (Invoke waits for its function)."""
+        try:
+            return protocol.serialize(service, operation, await pending or {}, request_id)
+        except Exception as error:
+            return self._failed(error, service, protocol, operation, request_id)
+
+    @staticmethod
+    def _failed(error: Exception, service, protocol, operation, request_id) -> HttpResponse:
+        if isinstance(error, errors.ServiceError):
             return protocol.serialize_error(service, operation, error, request_id)
-        except Exception:
-            log.exception("internal error in %s %s (request %s)", service.name,
-                          operation.name if operation else "?", request_id)
-            failure = errors.ServiceError(_internal_error_code(service), "We encountered an "
-                                          f"internal error. Please try again. ({request_id})", 500)
-            return protocol.serialize_error(service, operation, failure, request_id)
+        log.error("internal error in %s %s (request %s)", service.name,
+                  operation.name if operation else "?", request_id, exc_info=error)
+        failure = errors.ServiceError(_internal_error_code(service), "We encountered an "
+                                      f"internal error. Please try again. ({request_id})", 500)
+        return protocol.serialize_error(service, operation, failure, request_id)
 
     def context(self, region: str, request_id: str | None = None) -> RequestContext:
         return RequestContext(region, self.account_id, request_id or new_request_id(),
-                              self.store, self.clock)
+                              self.store, self.clock, self.functions)
 
     def _handler(self, service: Service, operation: str):
         handlers: ServiceHandlers | None = self.handlers.get(service.name)

@@ -64,6 +64,8 @@ class App:
             metric_retention.run(gateway.store, gateway.clock)))
         self.background.append(asyncio.ensure_future(
             alarm_evaluator.run(gateway.store, gateway.clock)))
+        if gateway.functions is not None:
+            self.background.append(asyncio.ensure_future(gateway.functions.run()))
 
     def internal(self, request: HttpRequest) -> HttpResponse:
         if request.path == "/_nozama/health":

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import hashlib
 import logging
 import signal
+import tempfile
+from pathlib import Path
 
 import uvloop
 
@@ -14,6 +17,7 @@ from nozama.api.gateway import Gateway
 from nozama.api.http_server import HttpServer
 from nozama.api.server import App
 from nozama.clock import Clock
+from nozama.functions.invoker import FunctionRuntime
 from nozama.store import Store
 from nozama.store.db import sqlite_url
 
@@ -22,7 +26,15 @@ log = logging.getLogger("nozama")
 
 def build_app(database_url: str, account_id: str = "000000000000") -> App:
     store = Store.open(database_url)
-    return App(Gateway(store, Clock(), account_id))
+    gateway = Gateway(store, Clock(), account_id)
+    gateway.functions = FunctionRuntime(store, gateway.clock, functions_dir(database_url))
+    return App(gateway)
+
+
+def functions_dir(database_url: str) -> Path:
+    """Where function code is unpacked: a cache of the store's packages, one per store."""
+    digest = hashlib.sha1(database_url.encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / "nozama-functions" / digest
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -44,6 +56,9 @@ async def _serve(app: App, host: str, port: int) -> None:
         loop.add_signal_handler(sig, stop.set)
     server = HttpServer(app.handle)
     await server.start(host, port)
+    if app.gateway.functions is not None:
+        # Functions' own AWS calls come back here.
+        app.gateway.functions.endpoint_url = f"http://{_local(host)}:{server.port}"
     app.start_background()
     # Everything loaded so far (botocore's models above all) lives as long as the
     # process: moving it out of the collector's generations keeps full
@@ -55,6 +70,10 @@ async def _serve(app: App, host: str, port: int) -> None:
     await stop.wait()
     app.stop_background()
     await server.stop()
+
+
+def _local(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
 
 
 def _version() -> str:

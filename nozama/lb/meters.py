@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from nozama.metrics import sketch
-from nozama.metrics.statistics import Aggregate
+from nozama.metrics.statistics import Aggregate, counted, gauge
 from nozama.model import arns
 
 NAMESPACE = "AWS/ApplicationELB"
@@ -60,13 +59,6 @@ def dimension(arn: str) -> str:
     return resource.split("/", 1)[1] if resource.startswith("loadbalancer/") else resource
 
 
-def _count(n: float) -> Aggregate:
-    return Aggregate(n, n, 1.0, 1.0, {sketch.key(1.0): n})
-
-
-def _gauge(value: float) -> Aggregate:
-    return Aggregate.of_values([value])
-
 
 class Requests:
     """A second's requests of a target, or of all targets of a group or balancer."""
@@ -88,10 +80,10 @@ class Requests:
 
     def publish(self, point, lb_arn: str, dims: list[dict]) -> None:
         if self.count:
-            point(lb_arn, "RequestCount", dims, _count(self.count))
+            point(lb_arn, "RequestCount", dims, counted(self.count))
         for klass, name in TARGET_CODES.items():
             if self.codes[klass]:
-                point(lb_arn, name, dims, _count(self.codes[klass]))
+                point(lb_arn, name, dims, counted(self.codes[klass]))
         if self.times is not None:
             point(lb_arn, "TargetResponseTime", dims, self.times, "Seconds")
 
@@ -167,11 +159,11 @@ class Meters:
             for tg_arn, (healthy, unhealthy) in by_group.items():
                 dims = [{"Name": "LoadBalancer", "Value": dimension(lb_arn)},
                         {"Name": "TargetGroup", "Value": dimension(tg_arn)}]
-                point(lb_arn, "HealthyHostCount", dims, _gauge(healthy))
-                point(lb_arn, "UnHealthyHostCount", dims, _gauge(unhealthy))
+                point(lb_arn, "HealthyHostCount", dims, gauge(healthy))
+                point(lb_arn, "UnHealthyHostCount", dims, gauge(unhealthy))
         for lb_arn, count in connections.items():
             point(lb_arn, "ActiveConnectionCount",
-                  [{"Name": "LoadBalancer", "Value": dimension(lb_arn)}], _gauge(count))
+                  [{"Name": "LoadBalancer", "Value": dimension(lb_arn)}], gauge(count))
         return data
 
     @staticmethod
@@ -181,9 +173,9 @@ class Meters:
         for status, count in meter.statuses.items():
             by_class[status // 100] += count
             if status in ELB_STATUSES:
-                point(lb_arn, ELB_STATUSES[status], dims, _count(count))
+                point(lb_arn, ELB_STATUSES[status], dims, counted(count))
         for klass, count in by_class.items():
             if klass in ELB_CODES:
-                point(lb_arn, ELB_CODES[klass], dims, _count(count))
+                point(lb_arn, ELB_CODES[klass], dims, counted(count))
         if meter.new_connections:
-            point(lb_arn, "NewConnectionCount", dims, _count(meter.new_connections))
+            point(lb_arn, "NewConnectionCount", dims, counted(meter.new_connections))

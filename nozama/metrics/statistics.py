@@ -87,3 +87,19 @@ def by_period(points, period: int, origin: int = 0) -> dict[int, Aggregate]:
         else:
             found.merge(part)
     return periods
+
+
+def counted(n: float) -> Aggregate:
+    """A counter's second: n samples of 1 (Sum n), as AWS publishes request counts."""
+    return Aggregate(n, n, 1.0, 1.0, {sketch.key(1.0): n})
+
+
+def gauge(value: float) -> Aggregate:
+    """One sample of a level (healthy hosts, connections, executions in flight)."""
+    return Aggregate.of_values([value])
+
+
+def share(hits: float, n: float) -> Aggregate:
+    """n samples of 0 or 1, `hits` of them 1: Sum counts the hits, Average is their rate."""
+    distribution = {k: v for k, v in ((sketch.key(0.0), n - hits), (sketch.key(1.0), hits)) if v}
+    return Aggregate(n, hits, 0.0 if hits < n else 1.0, 1.0 if hits else 0.0, distribution)

@@ -30,6 +30,6 @@ class ServiceHandlers:
 
 def registry() -> dict[str, ServiceHandlers]:
     """Every service's handlers, by botocore service name."""
-    from nozama.services import cloudwatch, ecs, elbv2, logs
+    from nozama.services import cloudwatch, ecs, elbv2, lambda_, logs
     return {"ecs": ecs.handlers, "elbv2": elbv2.handlers, "logs": logs.handlers,
-            "cloudwatch": cloudwatch.handlers}
+            "cloudwatch": cloudwatch.handlers, "lambda": lambda_.handlers}

@@ -12,7 +12,7 @@ checks that the migrations produce exactly this schema.
 from __future__ import annotations
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, Float, Index, Integer,
-                        MetaData, String, Table, Text, UniqueConstraint)
+                        LargeBinary, MetaData, String, Table, Text, UniqueConstraint)
 
 metadata = MetaData()
 
@@ -327,4 +327,72 @@ alarm_history = _scoped(
     Column("item_type", String(32), nullable=False),
     Column("doc", JSON, nullable=False),
     Index("ix_alarm_history_time", "region", "account", "timestamp"),
+)
+
+# Lambda functions. A function row is its $LATEST: `doc` is the configuration as
+# GetFunctionConfiguration returns it (less what is derived on the way out), and
+# `last_version` the number the next PublishVersion follows. Versions are frozen
+# copies; aliases point at one version, and at most one more with a weight.
+functions = _scoped(
+    "functions",
+    Column("name", String(64), nullable=False),
+    Column("arn", ARN, nullable=False, unique=True),
+    Column("code_sha256", String(64), nullable=False),
+    Column("last_version", Integer, nullable=False),
+    Column("reserved_concurrency", Integer),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("doc", JSON, nullable=False),
+    UniqueConstraint("region", "account", "name", name="uq_functions_name"),
+)
+
+function_versions = Table(
+    "function_versions", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("function_id", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("code_sha256", String(64), nullable=False),
+    Column("doc", JSON, nullable=False),
+    UniqueConstraint("function_id", "version", name="uq_function_versions"),
+)
+
+function_aliases = Table(
+    "function_aliases", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("function_id", BigInteger, nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("doc", JSON, nullable=False),
+    UniqueConstraint("function_id", "name", name="uq_function_aliases"),
+)
+
+# Deployment packages by their SHA-256: versions that share code share the row.
+function_code = Table(
+    "function_code", metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("zip", LargeBinary, nullable=False),
+)
+
+# Asynchronous (InvocationType Event) invocations waiting to run: the 202 is sent
+# once the row is committed, and the row goes when the invocation has run.
+function_events = _scoped(
+    "function_events",
+    Column("function_name", String(64), nullable=False),
+    Column("qualifier", String(128)),
+    Column("payload", LargeBinary, nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Traffic-shifted function deployments (`nozama functions deploy`): `doc` holds
+# the plan and where it has got to, so that a restarted control plane goes on.
+function_deployments = _scoped(
+    "function_deployments",
+    Column("deployment_id", String(32), nullable=False, unique=True),
+    Column("function_name", String(64), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("doc", JSON, nullable=False),
+    Index("ix_function_deployments_status", "status"),
 )

@@ -169,6 +169,8 @@ class RestJsonProtocol(Protocol):
                 headers["content-type"] = "application/octet-stream"
                 return HttpResponse(status, body, headers)
             return HttpResponse(status, encode_json(to_document(member, value or {})), headers)
+        if status == 204:  # No Content means no body, whatever members the shape has
+            return HttpResponse(status, b"", headers)
         return HttpResponse(status, encode_json(to_document(shape, body_doc)), headers)
 
     def _header_text(self, member: Shape, value) -> str:

@@ -1,0 +1,316 @@
+"""Invocations: admission (concurrency limits), a warm or cold worker, logs, metrics.
+
+The FunctionRuntime lives in the control plane's process, on its event loop:
+Invoke hands it a route's version, it takes an idle worker of that version's
+pool or starts one, waits for the outcome, and records what Lambda records:
+the START/END/REPORT log lines and the AWS/Lambda metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from nozama.api.context import RequestContext
+from nozama.api.errors import ServiceError
+from nozama.clock import Clock
+from nozama.functions import limits, notify
+from nozama.functions.limits import Throttled
+from nozama.functions.log_shipping import LogShipping
+from nozama.functions.meters import FunctionMeters
+from nozama.functions.routing import Route, Routes
+from nozama.functions.workers import Invocation, Outcome, VersionSpec, Worker
+from nozama.store import Store
+from nozama.store import function_events
+from nozama.store import functions as function_store
+from nozama.store import metrics as metric_store
+
+log = logging.getLogger(__name__)
+
+IDLE_SECONDS = float(os.environ.get("NOZAMA_LAMBDA_IDLE_SECONDS", "600"))
+TAIL_BYTES = 4096
+RESERVED_VARIABLES = ("AWS_LAMBDA_RUNTIME_API", "_HANDLER", "LAMBDA_TASK_ROOT")
+
+
+@dataclass
+class Result:
+    outcome: Outcome
+    executed_version: str
+    log_tail: str | None = None
+
+
+class Pool:
+    """The workers of one version (one revision of $LATEST)."""
+
+    def __init__(self, spec: VersionSpec, environment: dict[str, str]):
+        self.spec = spec
+        self.environment = environment
+        self.idle: list[Worker] = []
+        self.workers: set[Worker] = set()
+        self.retired = False
+
+    async def acquire(self) -> Worker:
+        while self.idle:
+            worker = self.idle.pop()
+            if worker.alive:
+                return worker
+        worker = Worker(self.spec, self.environment, self.workers.discard)
+        self.workers.add(worker)
+        try:
+            await worker.start()
+        except BaseException:
+            self.workers.discard(worker)
+            worker.kill()
+            raise
+        return worker
+
+    def release(self, worker: Worker) -> None:
+        if worker.alive and not self.retired:
+            self.idle.append(worker)
+        else:
+            worker.kill()
+
+    def retire(self) -> None:
+        self.retired = True
+        for worker in self.idle:
+            worker.kill()
+        self.idle.clear()
+
+    def reap(self, idle_before: float) -> None:
+        for worker in [w for w in self.idle if w.idle_since < idle_before]:
+            self.idle.remove(worker)
+            worker.kill()
+
+
+class FunctionRuntime:
+    def __init__(self, store: Store, clock: Clock, work_dir: Path):
+        self.store = store
+        self.clock = clock
+        self._events = asyncio.Event()
+        self._events_running: set[int] = set()
+        self.routes = Routes(work_dir)
+        self.pools: dict[tuple, Pool] = {}
+        self.in_flight: Counter = Counter()        # (region, account, name) -> executions
+        self.account_in_flight: Counter = Counter()  # (region, account) -> executions
+        self.meters = FunctionMeters()
+        self.logs = LogShipping(store)
+        self.endpoint_url = ""
+        notify.listeners.append(self.changed)
+
+    # --------------------------------------------------------------- changes
+
+    def changed(self, region: str, account: str, name: str) -> None:
+        """A function's configuration, versions or aliases changed: routes are stale, and
+        so are the warm workers of a $LATEST that is no longer the current one."""
+        self.routes.forget(region, account, name)
+        with self.store.read() as conn:
+            exists = function_store.get(conn, region, account, name) is not None
+        for key, pool in list(self.pools.items()):
+            if key[:3] == (region, account, name) and (key[3] == "$LATEST" or not exists):
+                pool.retire()
+                del self.pools[key]
+        if not exists:  # deleted: its queued events have nothing left to run
+            with self.store.write() as conn:
+                function_events.remove_function(conn, region, account, name)
+
+    # ----------------------------------------------------------- invocations
+
+    def admit(self, route: Route) -> None:
+        """Count an execution in, or raise Throttled."""
+        fn_key = (route.primary.region, route.primary.account, route.function_name)
+        account_key = fn_key[:2]
+        if route.reserved is not None and self.in_flight[fn_key] >= route.reserved:
+            self._throttled(route)
+            raise Throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
+        if self.account_in_flight[account_key] >= limits.ACCOUNT_CONCURRENCY:
+            self._throttled(route)
+            raise Throttled("ConcurrentInvocationLimitExceeded")
+        self.in_flight[fn_key] += 1
+        self.account_in_flight[account_key] += 1
+        self.meters.running(*fn_key, self.in_flight[fn_key])
+        self.meters.running(*account_key, None, self.account_in_flight[account_key])
+
+    def _throttled(self, route: Route) -> None:
+        self.meters.throttled(route.primary.region, route.primary.account, route.function_name,
+                              route.resource)
+
+    def _leave(self, route: Route) -> None:
+        fn_key = (route.primary.region, route.primary.account, route.function_name)
+        self.in_flight[fn_key] -= 1
+        self.account_in_flight[fn_key[:2]] -= 1
+        if not self.in_flight[fn_key]:
+            del self.in_flight[fn_key]
+
+    async def invoke(self, route: Route, payload: bytes, client_context: str | None = None,
+                     tail: bool = False, request_id: str | None = None) -> Result:
+        """Run one invocation on an admitted route (see admit)."""
+        spec = route.pick()
+        request_id = request_id or str(uuid.uuid4())
+        try:
+            pool = self._pool(spec)
+            worker = await pool.acquire()
+            invocation = Invocation(request_id, payload, route.invoked_arn,
+                                    time.monotonic() + spec.timeout, client_context)
+            outcome = await worker.invoke(invocation)
+            pool.release(worker)
+        finally:
+            self._leave(route)
+        self.meters.invoked(spec.region, spec.account, route.function_name, route.resource,
+                            spec.version if route.alias else None, outcome.duration_ms,
+                            outcome.function_error)
+        lines = self._log_lines(spec, request_id, outcome)
+        self.logs.add(spec.region, spec.account, spec.log_group, worker.log_stream, lines)
+        result = Result(outcome, spec.version)
+        if tail:
+            text = "".join(line + "\n" for line in lines).encode()
+            result.log_tail = base64.b64encode(text[-TAIL_BYTES:]).decode()
+        return result
+
+    def _pool(self, spec: VersionSpec) -> Pool:
+        pool = self.pools.get(spec.key)
+        if pool is None:
+            pool = self.pools[spec.key] = Pool(spec, self._environment(spec))
+        return pool
+
+    def _environment(self, spec: VersionSpec) -> dict[str, str]:
+        env = {name: value for name, value in spec.environment
+               if name not in RESERVED_VARIABLES}
+        env.update({
+            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "LANG": "en_US.UTF-8", "TZ": ":UTC", "MALLOC_ARENA_MAX": "2",
+            "LAMBDA_TASK_ROOT": str(spec.code_dir), "_HANDLER": spec.handler,
+            "AWS_REGION": spec.region, "AWS_DEFAULT_REGION": spec.region,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            # The function's own AWS calls come back to this Nozama.
+            "AWS_ACCESS_KEY_ID": "nozama", "AWS_SECRET_ACCESS_KEY": "nozama",
+            "AWS_SESSION_TOKEN": "nozama",
+        })
+        if self.endpoint_url:
+            env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        return env
+
+    @staticmethod
+    def _log_lines(spec: VersionSpec, request_id: str, outcome: Outcome) -> list[str]:
+        lines = []
+        if outcome.init_ms is not None:
+            lines.append(f"INIT_START Runtime Version: {spec.runtime.replace('python', 'python:')}")
+        lines.append(f"START RequestId: {request_id} Version: {spec.version}")
+        output = outcome.output.decode(errors="replace")
+        lines.extend(output.rstrip("\n").split("\n") if output else [])
+        lines.append(f"END RequestId: {request_id}")
+        report = (f"REPORT RequestId: {request_id}\tDuration: {outcome.duration_ms:.2f} ms\t"
+                  f"Billed Duration: {max(1, int(outcome.duration_ms + 0.999))} ms\t"
+                  f"Memory Size: {spec.memory_mb} MB\tMax Memory Used: {outcome.max_memory_mb} MB")
+        if outcome.init_ms is not None:
+            report += f"\tInit Duration: {outcome.init_ms:.2f} ms"
+        if outcome.error_type == "Sandbox.Timedout":
+            report += "\tStatus: timeout"
+        elif outcome.error_type:
+            report += f"\tStatus: error\tError Type: {outcome.error_type}"
+        lines.append(report)
+        return lines
+
+    # ------------------------------------------------------- housekeeping
+
+    async def run(self) -> None:
+        """Ship logs, publish each second's metrics, and stop workers idle too long."""
+        tasks = [asyncio.ensure_future(self.logs.run()),
+                 asyncio.ensure_future(self._run_events()),
+                 asyncio.ensure_future(self._publish_metrics()),
+                 asyncio.ensure_future(self._reap())]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            self.stop()
+
+    def events_waiting(self) -> None:
+        self._events.set()
+
+    async def _run_events(self) -> None:
+        """Run queued Event invocations, oldest first; one leaves the queue once it ran
+        (so after a crash it runs again: at least once, as Lambda's are)."""
+        while True:
+            try:
+                await asyncio.wait_for(self._events.wait(), 1.0)
+            except asyncio.TimeoutError:
+                pass
+            self._events.clear()
+            try:
+                with self.store.read() as conn:
+                    rows = function_events.oldest(conn, 0, 64 + len(self._events_running))
+            except Exception:
+                log.exception("reading queued function events failed")
+                continue
+            for row in rows:
+                if row.id not in self._events_running and len(self._events_running) < 64:
+                    self._events_running.add(row.id)
+                    asyncio.ensure_future(self._run_event(row))
+
+    async def _run_event(self, row) -> None:
+        ctx = RequestContext(row.region, row.account, row.request_id, self.store, self.clock,
+                             self)
+        try:
+            route = self.routes.route(ctx, row.function_name, row.qualifier)
+            self.admit(route)
+        except Throttled:
+            await asyncio.sleep(0.5)  # it stays queued; the next scan retries it
+            self._events_running.discard(row.id)
+            self._events.set()
+            return
+        except ServiceError as error:  # the function or alias is gone: nothing to run
+            log.warning("dropping event %s for %s: %s", row.request_id, row.function_name,
+                        error.message)
+        else:
+            try:
+                await self.invoke(route, row.payload, request_id=row.request_id)
+            except Exception:
+                log.exception("event invocation %s failed", row.request_id)
+        try:
+            with self.store.write() as conn:
+                function_events.remove(conn, row.id)
+        finally:
+            self._events_running.discard(row.id)
+
+    async def _publish_metrics(self) -> None:
+        while True:
+            await asyncio.sleep(1.02 - time.time() % 1)
+            try:
+                self.publish_metrics(int(time.time()) - 1)
+            except Exception:  # metrics must never stop invocations
+                log.exception("publishing function metrics failed")
+
+    def publish_metrics(self, second: int) -> None:
+        in_flight = {**self.in_flight,
+                     **{(r, a, None): n for (r, a), n in self.account_in_flight.items() if n}}
+        data = self.meters.take(second, in_flight)
+        if not data:
+            return
+        with self.store.write() as conn:
+            for (region, account), points in data.items():
+                metric_store.append(conn, region, account, points)
+
+    async def _reap(self) -> None:
+        while True:
+            await asyncio.sleep(min(10.0, IDLE_SECONDS))
+            for pool in list(self.pools.values()):
+                pool.reap(time.monotonic() - IDLE_SECONDS)
+
+    def stop(self) -> None:
+        for pool in self.pools.values():
+            pool.retire()
+            for worker in list(pool.workers):
+                worker.kill()

@@ -1,0 +1,63 @@
+"""Function logs to CloudWatch Logs: /aws/lambda/NAME, a stream per worker.
+
+Lines are buffered and written a few times a second in one transaction, as
+Lambda's own log delivery is asynchronous: an invocation never waits on the
+database for its logs. The group and stream are created on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+
+from nozama.store import Store
+from nozama.store import log_events, log_groups, log_streams
+
+log = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 0.25
+
+
+class LogShipping:
+    def __init__(self, store: Store):
+        self.store = store
+        # (region, account, group, stream) -> [(timestamp ms, message)]
+        self.pending: dict[tuple, list[tuple[int, str]]] = defaultdict(list)
+
+    def add(self, region: str, account: str, group: str, stream: str,
+            lines: list[str]) -> None:
+        now = int(time.time() * 1000)
+        self.pending[(region, account, group, stream)].extend((now, line) for line in lines)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            try:
+                self.flush()
+            except Exception:  # logs must never stop invocations
+                log.exception("shipping function logs failed")
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        batches, self.pending = self.pending, defaultdict(list)
+        now = int(time.time() * 1000)
+        with self.store.write() as conn:
+            for (region, account, group_name, stream_name), events in batches.items():
+                group = log_groups.get(conn, region, account, group_name)
+                if group is None:
+                    log_groups.create(conn, region, account, group_name, now, "STANDARD",
+                                      False, {})
+                    group = log_groups.get(conn, region, account, group_name)
+                stream = log_streams.get(conn, group.id, stream_name)
+                if stream is None:
+                    log_streams.create(conn, region, account, group.id, stream_name, now)
+                    stream = log_streams.get(conn, group.id, stream_name)
+                rows = [{"group_id": group.id, "stream_id": stream.id, "timestamp": ts,
+                         "ingestion_time": now, "size": len(message.encode()),
+                         "message": message} for ts, message in events]
+                log_events.insert_many(conn, rows)
+                log_streams.record_upload(conn, stream.id, events[0][0], events[-1][0], now,
+                                          sum(row["size"] for row in rows))

@@ -1,0 +1,123 @@
+"""From a FunctionName and Qualifier to the version that runs.
+
+A route is what a name resolves to: $LATEST, a version, or an alias's version
+and (optionally) one more with a weight. Routes are cached, since an invoke
+must not pay for reading the configuration each time; every write to a
+function (services/lambda_/, the deployment workflow) calls
+functions.notify.function_changed, which drops that function's routes.
+
+Alias weights use a low-discrepancy sequence (golden-ratio steps from a random
+start) rather than independent coin flips: the split over any run of n
+invocations is within a few invocations of the weight, so a 5% canary gets 5%
+of the traffic, not 5% plus noise, and still no fixed pattern clients could
+line up with.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Connection
+
+from nozama.functions import code, runtimes
+from nozama.functions.workers import VersionSpec
+from nozama.services.lambda_.common import (LATEST, ResourceNotFound, find_alias, find_function,
+                                            find_version, function_arn)
+from nozama.api.context import RequestContext
+from nozama.store import functions as store
+
+_GOLDEN = (5 ** 0.5 - 1) / 2
+
+
+@dataclass
+class Route:
+    function_name: str
+    reserved: int | None
+    resource: str | None          # "name:qualifier" when a qualifier was named
+    alias: str | None
+    invoked_arn: str
+    primary: VersionSpec
+    extra: VersionSpec | None = None
+    weight: float = 0.0
+    _position: float = field(default_factory=random.random)
+
+    def pick(self) -> VersionSpec:
+        if self.extra is None:
+            return self.primary
+        self._position = (self._position + _GOLDEN) % 1.0
+        return self.extra if self._position < self.weight else self.primary
+
+
+class Routes:
+    def __init__(self, work_dir: Path):
+        self.work_dir = work_dir
+        self.cache: dict[tuple, Route] = {}
+
+    def forget(self, region: str, account: str, name: str) -> None:
+        for key in [k for k in self.cache if k[:3] == (region, account, name)]:
+            del self.cache[key]
+
+    def route(self, ctx: RequestContext, name: str, qualifier: str | None) -> Route:
+        key = (ctx.region, ctx.account_id, name, qualifier)
+        found = self.cache.get(key)
+        if found is None:
+            with ctx.store.read() as conn:
+                found = self._resolve(ctx, conn, name, qualifier)
+            self.cache[key] = found
+        return found
+
+    def _resolve(self, ctx: RequestContext, conn: Connection, name: str,
+                 qualifier: str | None) -> Route:
+        function = find_function(ctx, conn, name)
+        reserved = function.reserved_concurrency
+        if qualifier in (None, LATEST):
+            return Route(name, reserved, f"{name}:{LATEST}" if qualifier else None, None,
+                         function_arn(ctx, name, qualifier),
+                         self._spec(ctx, conn, function, LATEST))
+        if qualifier.isdigit():
+            find_version(ctx, conn, function, qualifier)
+            return Route(name, reserved, f"{name}:{qualifier}", None,
+                         function_arn(ctx, name, qualifier),
+                         self._spec(ctx, conn, function, qualifier))
+        alias = find_alias(ctx, conn, function, qualifier).doc
+        route = Route(name, reserved, f"{name}:{qualifier}", qualifier,
+                      function_arn(ctx, name, qualifier),
+                      self._spec(ctx, conn, function, alias["FunctionVersion"]))
+        weights = (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        for version, weight in weights.items():
+            route.extra, route.weight = self._spec(ctx, conn, function, version), weight
+        return route
+
+    def _spec(self, ctx: RequestContext, conn: Connection, function, version: str) -> VersionSpec:
+        if version == LATEST:
+            doc, digest = function.doc, function.code_sha256
+        else:
+            row = find_version(ctx, conn, function, version)
+            doc, digest = row.doc, row.code_sha256
+        directory = self.work_dir / ctx.region / ctx.account_id / function.name / \
+            f"{version.strip('$')}-{digest[:16]}"
+        if not directory.is_dir():
+            package = store.get_code(conn, digest)
+            if package is None:
+                raise ResourceNotFound(f"The code of {function.name}:{version} is missing.")
+            code.unpack(package, directory)
+        return VersionSpec(
+            region=ctx.region, account=ctx.account_id, function_name=function.name,
+            function_arn=function.arn, version=version, revision=doc["RevisionId"],
+            runtime=doc["Runtime"], interpreter=runtimes.interpreter(doc["Runtime"]) or "",
+            handler=doc["Handler"], timeout=doc["Timeout"], memory_mb=doc["MemorySize"],
+            environment=tuple(sorted(((doc.get("Environment") or {}).get("Variables")
+                                      or {}).items())),
+            code_dir=directory,
+            log_group=(doc.get("LoggingConfig") or {}).get("LogGroup",
+                                                            f"/aws/lambda/{function.name}"))
+
+
+def default_work_dir() -> Path:
+    base = os.environ.get("NOZAMA_FUNCTIONS_DIR")
+    if base:
+        return Path(base)
+    return Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / f"nozama-functions-{os.getpid()}"
