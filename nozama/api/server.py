@@ -16,6 +16,7 @@ from typing import Awaitable
 
 from nozama import __version__
 from nozama.api import catalog
+from nozama.api import function_deployments
 from nozama.api.errors import InvalidParameterException, ServiceError
 from nozama.api.gateway import Gateway
 from nozama.api.http import HttpRequest, HttpResponse
@@ -24,6 +25,7 @@ from nozama.api.validate import summarize, validation_errors
 from nozama.controllers import agents
 from nozama.controllers import alarms as alarm_evaluator
 from nozama.controllers import service_metrics
+from nozama.controllers.function_deployments import FunctionDeployments
 from nozama.controllers import services as service_controller
 from nozama.metrics import prometheus
 from nozama.metrics import retention as metric_retention
@@ -39,11 +41,16 @@ class App:
         self.gateway = gateway
         self.started = time.monotonic()
         self.background: list[asyncio.Task] = []
+        # The function deployment workflow, where the process runs functions.
+        self.deployments = FunctionDeployments(gateway.store, gateway.clock, gateway.functions) \
+            if gateway.functions is not None else None
 
     def handle(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         """Answer a request: at once, or as a coroutine for the agents' long poll."""
         if request.path.startswith(AGENT_PREFIX):
             return self.agent_channel(request)
+        if request.path.startswith(function_deployments.PREFIX) and self.deployments:
+            return function_deployments.handle(self.gateway, self.deployments, request)
         if request.path.startswith("/_nozama/"):
             return self.internal(request)
         if request.path == "/metrics" and request.method == "GET":
@@ -66,6 +73,7 @@ class App:
             alarm_evaluator.run(gateway.store, gateway.clock)))
         if gateway.functions is not None:
             self.background.append(asyncio.ensure_future(gateway.functions.run()))
+            self.background.append(asyncio.ensure_future(self.deployments.run()))
 
     def internal(self, request: HttpRequest) -> HttpResponse:
         if request.path == "/_nozama/health":

@@ -64,8 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
     up.add_argument("--runtime", choices=("docker", "simulated"), default="docker")
     up.add_argument("--log-level", default=os.environ.get("NOZAMA_LOG_LEVEL", "info"))
-    from nozama.cli.deploy import add_parsers
-    add_parsers(commands)
+    from nozama.cli import deploy, functions
+    deploy.add_parsers(commands)
+    functions.add_parsers(commands)
     return parser
 
 
@@ -90,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         from nozama.cli.up import up
         return up(args)
+    if args.command == "functions":
+        from nozama.cli import functions
+        return functions.run(args)
     if args.command in ("deploy", "watch"):
         from nozama.cli import deploy
         return getattr(deploy, args.command)(args)

@@ -1,0 +1,148 @@
+"""`nozama functions`: traffic-shifted deployments of Lambda functions.
+
+  nozama functions deploy --function-name F --alias-name A --new-version V \\
+      --steps 10 --interval 120 --type linear
+  nozama functions deploy ... --deployment-config LambdaCanary10Percent5Minutes
+  nozama functions deployment describe|follow|stop ID
+  nozama functions deployment list [--function-name F]
+
+`deploy` starts the workflow in the control plane and follows it live (one line
+per event) until it ends; Ctrl-C stops following, not the deployment, which
+goes on in the control plane. Exit status: 0 when it succeeded, 1 when it was
+rolled back or failed, 2 when the request was refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import datetime, timezone
+
+from nozama.functions.deploy import CODEDEPLOY_CONFIGS, TYPES
+
+POLL_SECONDS = 0.5
+
+
+def add_parsers(commands) -> None:
+    functions = commands.add_parser("functions", help="deploy Lambda functions safely")
+    verbs = functions.add_subparsers(dest="verb", required=True)
+    deploy = verbs.add_parser("deploy", help="shift an alias to a new version step by step")
+    _common(deploy)
+    deploy.add_argument("--function-name", required=True)
+    deploy.add_argument("--alias-name", required=True)
+    deploy.add_argument("--new-version", required=True)
+    deploy.add_argument("--type", choices=TYPES)
+    deploy.add_argument("--steps", type=int, help="linear: how many steps (default 10)")
+    deploy.add_argument("--interval", type=float,
+                        help="seconds each step bakes before its health check")
+    deploy.add_argument("--percent", type=float, help="canary: the first step's share")
+    deploy.add_argument("--deployment-config", choices=sorted(CODEDEPLOY_CONFIGS),
+                        help="one of CodeDeploy's predefined Lambda configurations")
+    deploy.add_argument("--alarm", action="append", default=[],
+                        help="a CloudWatch alarm that fails the deployment (repeatable)")
+    deploy.add_argument("--allow-no-invocations", action="store_true",
+                        help="count a step in which the new version was not invoked as healthy")
+    deploy.add_argument("--pre-traffic-hook", help="a function to run before any shift")
+    deploy.add_argument("--post-traffic-hook", help="a function to run after the last shift")
+    deploy.add_argument("--no-follow", action="store_true", help="start it and return")
+
+    deployment = verbs.add_parser("deployment", help="look at or stop a deployment")
+    actions = deployment.add_subparsers(dest="action", required=True)
+    for action in ("describe", "follow", "stop"):
+        parser = actions.add_parser(action)
+        parser.add_argument("deployment_id")
+        _common(parser)
+    listing = actions.add_parser("list")
+    listing.add_argument("--function-name")
+    _common(listing)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--endpoint", default=os.environ.get(
+        "AWS_ENDPOINT_URL", os.environ.get("NOZAMA_ENDPOINT", "http://127.0.0.1:4566")))
+    parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    parser.add_argument("--log-level", default="warning")
+
+
+class Refused(Exception):
+    pass
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if args.verb == "deploy":
+            return _deploy(args)
+        if args.action == "describe":
+            print(json.dumps(_call(args, "GET", args.deployment_id), indent=2))
+            return 0
+        if args.action == "list":
+            query = {"functionName": args.function_name} if args.function_name else {}
+            for found in _call(args, "GET", "", query=query)["deployments"]:
+                print(f"{found['deploymentId']}  {found['status']:<11} {found['functionName']}"
+                      f":{found['aliasName']}  {found['fromVersion']} -> {found['toVersion']}")
+            return 0
+        if args.action == "stop":
+            return _follow(args, _call(args, "POST", f"{args.deployment_id}/stop"))
+        return _follow(args, _call(args, "GET", args.deployment_id))
+    except Refused as error:
+        print(f"nozama: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nStopped following; the deployment goes on in the control plane.",
+              file=sys.stderr)
+        return 130
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    body = {"functionName": args.function_name, "aliasName": args.alias_name,
+            "newVersion": args.new_version, "type": args.type, "steps": args.steps,
+            "interval": args.interval, "percent": args.percent,
+            "deploymentConfig": args.deployment_config, "alarms": args.alarm,
+            "allowNoInvocations": args.allow_no_invocations,
+            "preTrafficHook": args.pre_traffic_hook, "postTrafficHook": args.post_traffic_hook}
+    found = _call(args, "POST", "", {k: v for k, v in body.items() if v not in (None, [])})
+    print(f"Deployment {found['deploymentId']} started.")
+    if args.no_follow:
+        print(f"Follow it with: nozama functions deployment follow {found['deploymentId']}")
+        return 0
+    return _follow(args, found)
+
+
+def _follow(args: argparse.Namespace, found: dict) -> int:
+    shown = 0
+    while True:
+        for event in found["events"][shown:]:
+            at = datetime.fromtimestamp(event["at"], timezone.utc).strftime("%H:%M:%S")
+            print(f"{at}  {event['message']}", flush=True)
+        shown = len(found["events"])
+        if found["status"] != "InProgress":
+            return 0 if found["status"] == "Succeeded" else 1
+        time.sleep(POLL_SECONDS)
+        found = _call(args, "GET", found["deploymentId"])
+
+
+def _call(args: argparse.Namespace, method: str, path: str, body: dict | None = None,
+          query: dict | None = None) -> dict:
+    url = f"{args.endpoint.rstrip('/')}/_nozama/v1/function-deployments"
+    url += f"/{path}" if path else ""
+    url += "?" + urllib.parse.urlencode({"region": args.region, **(query or {})})
+    data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        try:
+            detail = json.loads(error.read())
+            raise Refused(f"{detail.get('__type')}: {detail.get('message')}") from None
+        except ValueError:
+            raise Refused(f"HTTP {error.code} from {url}") from None
+    except urllib.error.URLError as error:
+        raise Refused(f"cannot reach Nozama at {args.endpoint}: {error.reason}") from None
