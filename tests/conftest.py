@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import random
+import string
 import socket
 import subprocess
 import sys
@@ -109,8 +111,18 @@ def server(backend, tmp_path_factory):
 
 @pytest.fixture
 def region() -> str:
-    """A region of the test's own: regions are isolated, so tests don't see each other."""
-    return f"test-{uuid.uuid4().hex[:8]}-1"
+    """A region of the test's own: regions are isolated, so tests don't see each other.
+    Shaped as Lambda's ARN patterns want regions (letters, then a digit: zz-name-1)."""
+    return "zz-" + "".join(random.choices(string.ascii_lowercase, k=12)) + "-1"
+
+
+@pytest.fixture
+def own_server(backend, tmp_path):
+    """A server of the test's own, which the test may kill and restart."""
+    instance = NozamaServer(store_args(backend, tmp_path), tmp_path / "server.log")
+    yield instance
+    if instance.process and instance.process.poll() is None:
+        instance.kill()
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ class HttpRequest:
     query_string: str
     headers: dict[str, str]   # lower-case names
     body: bytes
+    # (service, route match) once the REST-JSON protocol has matched the path.
+    matched_route: tuple | None = None
 
     @cached_property
     def query(self) -> dict[str, str]:

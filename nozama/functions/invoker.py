@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 IDLE_SECONDS = float(os.environ.get("NOZAMA_LAMBDA_IDLE_SECONDS", "600"))
 TAIL_BYTES = 4096
+EVENTS_RUNNING = 64       # queued Event invocations running at once
+EVENT_PAGE = 256          # queue rows read at a time
+EVENT_SCAN_GAP = 0.05     # seconds between scans of the queue, however many events arrive
 RESERVED_VARIABLES = ("AWS_LAMBDA_RUNTIME_API", "_HANDLER", "LAMBDA_TASK_ROOT")
 
 
@@ -108,15 +111,16 @@ class FunctionRuntime:
 
     def changed(self, region: str, account: str, name: str) -> None:
         """A function's configuration, versions or aliases changed: routes are stale, and
-        so are the warm workers of a $LATEST that is no longer the current one."""
+        so are the warm workers of a revision of $LATEST that is no longer the current
+        one, or of a version (or function) deleted since."""
         self.routes.forget(region, account, name)
         with self.store.read() as conn:
-            exists = function_store.get(conn, region, account, name) is not None
-        for key, pool in list(self.pools.items()):
-            if key[:3] == (region, account, name) and (key[3] == "$LATEST" or not exists):
-                pool.retire()
-                del self.pools[key]
-        if not exists:  # deleted: its queued events have nothing left to run
+            function = function_store.get(conn, region, account, name)
+            stale = [key for key in self.pools if key[:3] == (region, account, name)
+                     and not _current(conn, function, key[3], key[4])]
+        for key in stale:
+            self.pools.pop(key).retire()
+        if function is None:  # deleted: its queued events have nothing left to run
             with self.store.write() as conn:
                 function_events.remove_function(conn, region, account, name)
 
@@ -156,8 +160,8 @@ class FunctionRuntime:
         try:
             pool = self._pool(spec)
             worker = await pool.acquire()
-            invocation = Invocation(request_id, payload, route.invoked_arn,
-                                    time.monotonic() + spec.timeout, client_context)
+            invocation = Invocation(request_id, payload, route.invoked_arn, spec.timeout,
+                                    client_context)
             outcome = await worker.invoke(invocation)
             pool.release(worker)
         finally:
@@ -241,8 +245,9 @@ class FunctionRuntime:
         self._events.set()
 
     async def _run_events(self) -> None:
-        """Run queued Event invocations, oldest first; one leaves the queue once it ran
-        (so after a crash it runs again: at least once, as Lambda's are)."""
+        """Run queued Event invocations, oldest first, as many at once as their functions'
+        concurrency allows. One leaves the queue once it ran (so after a crash it runs
+        again: at least once, as Lambda's are)."""
         while True:
             try:
                 await asyncio.wait_for(self._events.wait(), 1.0)
@@ -250,40 +255,61 @@ class FunctionRuntime:
                 pass
             self._events.clear()
             try:
-                with self.store.read() as conn:
-                    rows = function_events.oldest(conn, 0, 64 + len(self._events_running))
+                self._start_events()
             except Exception:
-                log.exception("reading queued function events failed")
-                continue
-            for row in rows:
-                if row.id not in self._events_running and len(self._events_running) < 64:
-                    self._events_running.add(row.id)
-                    asyncio.ensure_future(self._run_event(row))
+                log.exception("starting queued function events failed")
+            await asyncio.sleep(EVENT_SCAN_GAP)
 
-    async def _run_event(self, row) -> None:
+    def _start_events(self) -> None:
+        """Start what may run now. A function at its concurrency limit keeps its events
+        queued, in order, and the scan goes on past them: one throttled function's backlog
+        must not hold up every other function's events."""
+        throttled: set[tuple] = set()
+        after = 0
+        while len(self._events_running) < EVENTS_RUNNING:
+            with self.store.read() as conn:
+                rows = function_events.oldest(conn, after, EVENT_PAGE)
+            for row in rows:
+                function = (row.region, row.account, row.function_name)
+                if row.id in self._events_running or function in throttled:
+                    continue
+                if len(self._events_running) >= EVENTS_RUNNING:
+                    return
+                if not self._start_event(row):
+                    throttled.add(function)
+            if len(rows) < EVENT_PAGE:
+                return
+            after = rows[-1].id
+
+    def _start_event(self, row) -> bool:
+        """Admit and start one queued event; False when its function is throttled."""
         ctx = RequestContext(row.region, row.account, row.request_id, self.store, self.clock,
                              self)
         try:
             route = self.routes.route(ctx, row.function_name, row.qualifier)
             self.admit(route)
         except Throttled:
-            await asyncio.sleep(0.5)  # it stays queued; the next scan retries it
-            self._events_running.discard(row.id)
-            self._events.set()
-            return
+            return False
         except ServiceError as error:  # the function or alias is gone: nothing to run
             log.warning("dropping event %s for %s: %s", row.request_id, row.function_name,
                         error.message)
-        else:
-            try:
+            route = None
+        self._events_running.add(row.id)
+        asyncio.ensure_future(self._run_event(row, route))
+        return True
+
+    async def _run_event(self, row, route: Route | None) -> None:
+        try:
+            if route is not None:
                 await self.invoke(route, row.payload, request_id=row.request_id)
-            except Exception:
-                log.exception("event invocation %s failed", row.request_id)
+        except Exception:
+            log.exception("event invocation %s failed", row.request_id)
         try:
             with self.store.write() as conn:
                 function_events.remove(conn, row.id)
         finally:
             self._events_running.discard(row.id)
+            self._events.set()  # a slot is free: the next queued event may start
 
     async def _publish_metrics(self) -> None:
         while True:
@@ -314,3 +340,16 @@ class FunctionRuntime:
             pool.retire()
             for worker in list(pool.workers):
                 worker.kill()
+        try:  # what the last quarter second logged
+            self.logs.write(self.logs.pending)
+        except Exception:
+            log.exception("shipping the last function logs failed")
+
+
+def _current(conn, function, version: str, revision: str) -> bool:
+    """Whether a pool's version (and revision of $LATEST) still is what an invoke runs."""
+    if function is None:
+        return False
+    if version == "$LATEST":
+        return revision == function.doc["RevisionId"]
+    return function_store.get_version(conn, function.id, int(version)) is not None

@@ -24,8 +24,7 @@ from sqlalchemy import Connection
 
 from nozama.functions import code, runtimes
 from nozama.functions.workers import VersionSpec
-from nozama.services.lambda_.common import (LATEST, ResourceNotFound, find_alias, find_function,
-                                            find_version, function_arn)
+from nozama.services.lambda_.common import LATEST, ResourceNotFound, find_version, function_arn
 from nozama.api.context import RequestContext
 from nozama.store import functions as store
 
@@ -71,18 +70,26 @@ class Routes:
 
     def _resolve(self, ctx: RequestContext, conn: Connection, name: str,
                  qualifier: str | None) -> Route:
-        function = find_function(ctx, conn, name)
+        # Invoke names what it did not find by the ARN it was asked for, as Lambda does.
+        missing = ResourceNotFound(f"Function not found: {function_arn(ctx, name, qualifier)}")
+        function = store.get(conn, ctx.region, ctx.account_id, name)
+        if function is None:
+            raise missing
         reserved = function.reserved_concurrency
         if qualifier in (None, LATEST):
             return Route(name, reserved, f"{name}:{LATEST}" if qualifier else None, None,
                          function_arn(ctx, name, qualifier),
                          self._spec(ctx, conn, function, LATEST))
         if qualifier.isdigit():
-            find_version(ctx, conn, function, qualifier)
+            if store.get_version(conn, function.id, int(qualifier)) is None:
+                raise missing
             return Route(name, reserved, f"{name}:{qualifier}", None,
                          function_arn(ctx, name, qualifier),
                          self._spec(ctx, conn, function, qualifier))
-        alias = find_alias(ctx, conn, function, qualifier).doc
+        found = store.get_alias(conn, function.id, qualifier)
+        if found is None:
+            raise missing
+        alias = found.doc
         route = Route(name, reserved, f"{name}:{qualifier}", qualifier,
                       function_arn(ctx, name, qualifier),
                       self._spec(ctx, conn, function, alias["FunctionVersion"]))

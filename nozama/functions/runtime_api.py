@@ -17,6 +17,12 @@ from nozama.api.http import HttpRequest, HttpResponse
 PREFIX = "/2018-06-01/runtime/"
 ERROR_TYPE = "lambda-runtime-function-error-type"
 ACCEPTED = HttpResponse(202, b'{"status":"OK"}', {"content-type": "application/json"})
+# The most a function may answer, and what its caller gets instead of a larger answer.
+MAX_RESPONSE = 6 * 1024 * 1024 + 100
+RESPONSE_TOO_LARGE = json.dumps({
+    "errorMessage": f"Response payload size exceeded maximum allowed payload size "
+                    f"({MAX_RESPONSE} bytes).",
+    "errorType": "Function.ResponseSizeTooLarge"}).encode()
 
 
 class Runtime(Protocol):
@@ -55,6 +61,10 @@ def handler(runtime: Runtime):
             return ACCEPTED
         if path.startswith("invocation/") and request.method == "POST":
             request_id, _, outcome = path[len("invocation/"):].partition("/")
+            if outcome == "response" and len(request.body) > MAX_RESPONSE:
+                runtime.failed(request_id, RESPONSE_TOO_LARGE, "Function.ResponseSizeTooLarge")
+                return _error(413, f"Exceeded maximum allowed payload size ({MAX_RESPONSE} "
+                              "bytes).", "RequestEntityTooLarge")
             if outcome == "response":
                 done = runtime.responded(request_id, request.body)
             elif outcome == "error":
@@ -68,6 +78,6 @@ def handler(runtime: Runtime):
     return handle
 
 
-def _error(status: int, message: str) -> HttpResponse:
-    body = json.dumps({"errorType": "InvalidRequest", "errorMessage": message}).encode()
+def _error(status: int, message: str, error_type: str = "InvalidRequest") -> HttpResponse:
+    body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
     return HttpResponse(status, body, {"content-type": "application/json"})

@@ -40,6 +40,9 @@ sys.argv = ["awslambdaric", sys.argv[1]]
 runpy.run_module("awslambdaric", run_name="__main__", alter_sys=True)
 """
 
+# Lambda's init phase has 10 s of its own; the function's Timeout starts with the handler.
+INIT_SECONDS = 10.0
+
 # Address space allowed on top of MemorySize. Python with awslambdaric maps about
 # 20 MB, so by default the whole worker must fit in MemorySize, as in Lambda.
 RUNTIME_RESERVE_MB = int(os.environ.get("NOZAMA_LAMBDA_RUNTIME_RESERVE_MB", "0"))
@@ -84,11 +87,16 @@ class Invocation:
     request_id: str
     payload: bytes
     invoked_arn: str
-    deadline: float                   # time.monotonic()
+    timeout: float                    # seconds from delivery to the runtime
     client_context: str | None = None
     done: asyncio.Future = field(default=None)
-    delivered: bool = False
+    handed: asyncio.Future = field(default=None)   # resolved on delivery
+    deadline: float = 0.0             # time.monotonic(), set on delivery
     started: float = 0.0
+
+    @property
+    def delivered(self) -> bool:
+        return self.handed is not None and self.handed.done()
 
 
 class Worker:
@@ -109,6 +117,8 @@ class Worker:
         self.init_ms: float | None = None    # until the first invocation reports it
         self.ready = False
         self.alive = True
+        self.peak_memory_mb = 0          # as last seen alive (a killed worker has no /proc)
+        self.memory_read_at = 0.0
         self.idle_since = time.monotonic()
 
     async def start(self) -> None:
@@ -125,8 +135,8 @@ class Worker:
         try:
             self.process = await asyncio.create_subprocess_exec(
                 self.spec.interpreter, "-c", BOOT, self.spec.handler,
-                stdin=asyncio.subprocess.DEVNULL, stdout=write_fd, stderr=write_fd, cwd=self.spec.code_dir, env=env,
-                start_new_session=True)
+                stdin=asyncio.subprocess.DEVNULL, stdout=write_fd, stderr=write_fd,
+                cwd=self.spec.code_dir, env=env, start_new_session=True)
         finally:
             os.close(write_fd)
         asyncio.get_running_loop().add_reader(read_fd, self._read_output)
@@ -137,6 +147,7 @@ class Worker:
     async def invoke(self, invocation: Invocation) -> Outcome:
         loop = asyncio.get_running_loop()
         invocation.done = loop.create_future()
+        invocation.handed = loop.create_future()
         invocation.started = time.monotonic()
         self.invocation = invocation
         self._read_output()
@@ -144,8 +155,7 @@ class Worker:
         if self.poller is not None and not self.poller.done():
             self._deliver(self.poller)
         try:
-            outcome = await asyncio.wait_for(asyncio.shield(invocation.done),
-                                             max(0.0, invocation.deadline - time.monotonic()))
+            outcome = await self._outcome(invocation)
         except asyncio.TimeoutError:
             self.kill()
             outcome = self._platform_error(
@@ -162,10 +172,24 @@ class Worker:
         self.idle_since = time.monotonic()
         return outcome
 
+    @staticmethod
+    async def _outcome(inv: Invocation) -> Outcome:
+        """The invocation's outcome, or TimeoutError: a cold worker has INIT_SECONDS to
+        take the invocation, then the handler has the function's Timeout."""
+        await asyncio.wait([inv.handed, inv.done], timeout=INIT_SECONDS,
+                           return_when=asyncio.FIRST_COMPLETED)
+        if inv.done.done():
+            return inv.done.result()
+        if not inv.delivered:
+            raise asyncio.TimeoutError
+        return await asyncio.wait_for(asyncio.shield(inv.done),
+                                      max(0.0, inv.deadline - time.monotonic()))
+
     def _deliver(self, poller: asyncio.Future) -> None:
         inv = self.invocation
-        inv.delivered = True
+        inv.handed.set_result(None)
         inv.started = time.monotonic()  # Duration counts from here, as Lambda's excludes init
+        inv.deadline = inv.started + inv.timeout
         deadline_ms = int((time.time() + inv.deadline - time.monotonic()) * 1000)
         poller.set_result(next_response(inv.request_id, inv.payload, deadline_ms,
                                         inv.invoked_arn, _trace_id(), inv.client_context))
@@ -179,7 +203,8 @@ class Worker:
 
     def _platform_error(self, error_type: str, message: str) -> Outcome:
         request_id = self.invocation.request_id if self.invocation else ""
-        body = {"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {message}"}
+        body = {"errorType": error_type,
+                "errorMessage": f"RequestId: {request_id} Error: {message}"}
         return Outcome(json.dumps(body).encode(), True, error_type)
 
     # ------------------------------------------------------ the Runtime API side
@@ -206,6 +231,8 @@ class Worker:
             self.kill()
             return self._finish(request_id, self._platform_error(
                 "Runtime.OutOfMemory", "Runtime exited with error: signal: killed"))
+        if error_type == "Function.ResponseSizeTooLarge":
+            self.kill()  # awslambdaric exits when its response is refused: never reuse it
         return self._finish(request_id, Outcome(payload, True, None))
 
     def init_failed(self, payload: bytes, error_type: str | None) -> None:
@@ -243,10 +270,7 @@ class Worker:
                 error = self._platform_error("Runtime.OutOfMemory",
                                              "Runtime exited with error: signal: killed")
             else:
-                status = f"signal: {signal.Signals(-code).name.lower()[3:]}" if code < 0 \
-                    else f"exit status {code}"
-                error = self._platform_error("Runtime.ExitError",
-                                             f"Runtime exited with error: {status}")
+                error = self._platform_error("Runtime.ExitError", _exit_reason(code))
             self.invocation.done.set_result(error)
         if self.poller is not None and not self.poller.done():
             self.poller.cancel()
@@ -256,20 +280,37 @@ class Worker:
     def kill(self) -> None:
         self.alive = False
         if self.process is not None and self.process.returncode is None:
+            self.memory_read_at = 0.0  # the last chance to read it
+            self._max_memory_mb()
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
 
     def _max_memory_mb(self) -> int:
+        """The worker's peak resident memory, read at most once a second (reading /proc
+        on every invocation costs more than a warm invocation's own work)."""
+        now = time.monotonic()
+        if now - self.memory_read_at < 1.0:
+            return self.peak_memory_mb
+        self.memory_read_at = now
         try:
             with open(f"/proc/{self.process.pid}/status", "rb") as status:
                 for line in status:
                     if line.startswith(b"VmHWM:"):
-                        return int(line.split()[1]) // 1024
+                        self.peak_memory_mb = int(line.split()[1]) // 1024
         except (OSError, ValueError, AttributeError):
             pass
-        return 0
+        return self.peak_memory_mb
+
+
+def _exit_reason(code: int) -> str:
+    """Lambda's words for a runtime that ended mid-invocation (exiting 0 gives no reason)."""
+    if code == 0:
+        return "Runtime exited without providing a reason"
+    if code < 0:
+        return f"Runtime exited with error: signal: {signal.Signals(-code).name.lower()[3:]}"
+    return f"Runtime exited with error: exit status {code}"
 
 
 def _trace_id() -> str:

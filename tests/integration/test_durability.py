@@ -7,24 +7,14 @@ import sys
 import threading
 import time
 
-import pytest
 import requests
 import sqlalchemy
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from conftest import NozamaServer, store_args
+from conftest import store_args
 from nozama.store import Store
 from nozama.store.schema import metadata
-
-
-@pytest.fixture
-def own_server(backend, tmp_path):
-    """A server of the test's own, which the test may kill and restart."""
-    server = NozamaServer(store_args(backend, tmp_path), tmp_path / "server.log")
-    yield server
-    if server.process and server.process.poll() is None:
-        server.kill()
 
 
 def test_acknowledged_writes_survive_kill_9(own_server):

@@ -8,8 +8,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import random
-import string
 import subprocess
 import sys
 import threading
@@ -20,17 +18,11 @@ from collections import Counter
 import pytest
 import requests
 
-from conftest import ROOT, NozamaServer, store_args, wait_for
+from conftest import ROOT, wait_for
 
 GOOD = "def handler(event, context):\n    return {'release': RELEASE}\n"
 BAD = "def handler(event, context):\n    raise RuntimeError('release RELEASE is broken')\n"
 ROLE = "arn:aws:iam::000000000000:role/lambda"
-
-
-@pytest.fixture
-def region() -> str:
-    """Lambda's ARN patterns want regions shaped like xx-name-1."""
-    return "zz-" + "".join(random.choices(string.ascii_lowercase, k=12)) + "-1"
 
 
 def package(source: str, release: str) -> bytes:
@@ -323,14 +315,6 @@ def test_a_function_deleted_mid_deployment_fails_it_and_leaves_no_worker(server,
     wait_for(lambda: describe(server, region, ident)["status"] == "Failed")
     assert "Function not found" in describe(server, region, ident)["reason"]
     wait_for(lambda: not _workers_of(name))
-
-
-@pytest.fixture
-def own_server(backend, tmp_path):
-    instance = NozamaServer(store_args(backend, tmp_path), tmp_path / "server.log")
-    yield instance
-    if instance.process and instance.process.poll() is None:
-        instance.kill()
 
 
 def test_the_workflow_survives_a_control_plane_kill(own_server, region):

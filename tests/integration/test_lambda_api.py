@@ -11,8 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import random
-import string
 import zipfile
 
 import pytest
@@ -26,12 +24,6 @@ HANDLER_SOURCE = "def handler(event, context):\n    return event\n"
 
 
 # --- helpers -------------------------------------------------------------------
-
-@pytest.fixture
-def region() -> str:
-    """A region of the test's own, shaped as Lambda's ARN patterns want (xx-name-1)."""
-    return "zz-" + "".join(random.choices(string.ascii_lowercase, k=12)) + "-1"
-
 
 @pytest.fixture
 def lam(server, region):

@@ -48,20 +48,30 @@ class Route:
 
 
 @functools.cache
-def routes(service: Service) -> list[Route]:
+def routes(service: Service) -> dict[str, list[Route]]:
+    """The service's routes by HTTP method, the most specific first."""
     model = service.model
     table = [Route(name, op.http["method"], op.http["requestUri"])
              for name in model.operation_names
              for op in [model.operation_model(name)]]
-    return sorted(table, key=lambda r: r.specificity, reverse=True)
+    by_method: dict[str, list[Route]] = {}
+    for route in sorted(table, key=lambda r: r.specificity, reverse=True):
+        by_method.setdefault(route.method, []).append(route)
+    return by_method
 
 
 def find_route(service: Service, request: HttpRequest) -> tuple[Route, dict] | None:
-    for route in routes(service):
+    # Routing and parsing both need the match: the request keeps it.
+    if request.matched_route is not None and request.matched_route[0] is service:
+        return request.matched_route[1]
+    found = None
+    for route in routes(service).get(request.method, ()):
         labels = route.match(request)
         if labels is not None:
-            return route, labels
-    return None
+            found = route, labels
+            break
+    request.matched_route = (service, found)
+    return found
 
 
 class RestJsonProtocol(Protocol):

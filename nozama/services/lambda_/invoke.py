@@ -8,6 +8,7 @@ gateway awaits while the worker runs.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 
@@ -50,7 +51,10 @@ def invoke(ctx: RequestContext, params: dict):
 
 async def _run(ctx: RequestContext, route, payload: bytes, client_context: str | None,
                tail: bool) -> dict:
-    result = await ctx.functions.invoke(route, payload, client_context, tail, ctx.request_id)
+    # The invocation is a task of its own that the request waits for: a caller that hangs
+    # up does not stop it half-way (its worker would be lost), as in Lambda.
+    result = await asyncio.shield(asyncio.ensure_future(
+        ctx.functions.invoke(route, payload, client_context, tail, ctx.request_id)))
     answer = {"StatusCode": 200, "Payload": result.outcome.payload,
               "ExecutedVersion": result.executed_version}
     if result.outcome.function_error:
@@ -79,7 +83,8 @@ def _client_context(text: str | None) -> str | None:
         decoded = base64.b64decode(text, validate=True)
         orjson.loads(decoded)
     except (binascii.Error, ValueError):
-        raise InvalidParameterValue("Client context must be a valid Base64-encoded JSON "
+        # Lambda's own answer to a bad context: InvalidRequestContentException.
+        raise InvalidRequestContent("Client context must be a valid Base64-encoded JSON "
                                     "object.") from None
     if len(decoded) > MAX_CLIENT_CONTEXT:
         raise InvalidParameterValue("Client context must be at most 3583 bytes.")
