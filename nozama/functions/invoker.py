@@ -39,9 +39,6 @@ TAIL_BYTES = 4096
 EVENTS_RUNNING = 64       # queued Event invocations running at once
 EVENT_PAGE = 256          # queue rows read at a time
 EVENT_SCAN_GAP = 0.05     # seconds between scans of the queue, however many events arrive
-RESERVED_VARIABLES = ("AWS_LAMBDA_RUNTIME_API", "_HANDLER", "LAMBDA_TASK_ROOT")
-
-
 @dataclass
 class Result:
     outcome: Outcome
@@ -184,8 +181,8 @@ class FunctionRuntime:
         return pool
 
     def _environment(self, spec: VersionSpec) -> dict[str, str]:
-        env = {name: value for name, value in spec.environment
-               if name not in RESERVED_VARIABLES}
+        # The API refuses the reserved names; the standard ones are set after, to win.
+        env = dict(spec.environment)
         env.update({
             "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
             "LANG": "en_US.UTF-8", "TZ": ":UTC", "MALLOC_ARENA_MAX": "2",
