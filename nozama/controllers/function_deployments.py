@@ -182,8 +182,8 @@ class FunctionDeployments:
         ctx = self._context(region, account)
         now = self.clock.now().timestamp()
         with self.store.write() as conn:
-            row = deployment_store.get(conn, region, account, deployment_id)
-            if row is None or row.status != deployment_store.ACTIVE:
+            row = deployment_store.get_active(conn, region, account, deployment_id)
+            if row is None:
                 return
             doc = dict(row.doc)
             try:
@@ -314,12 +314,13 @@ class FunctionDeployments:
                      status: str) -> None:
         now = self.clock.now().timestamp()
         with self.store.write() as conn:
-            row = deployment_store.get(conn, region, account, deployment_id)
-            if row is None or row.status != deployment_store.ACTIVE:
+            row = deployment_store.get_active(conn, region, account, deployment_id)
+            if row is None:
                 return
             doc = dict(row.doc)
             doc[f"{hook}Status"] = status
-            _event(doc, now, f"{hook} {'succeeded' if status == 'Succeeded' else 'failed: ' + status}")
+            outcome = "succeeded" if status == "Succeeded" else f"failed: {status}"
+            _event(doc, now, f"{hook} {outcome}")
             deployment_store.save(conn, row.id, doc)
 
     # ----------------------------------------------------------------- stop

@@ -18,12 +18,11 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from nozama.api.context import RequestContext
-from nozama.api.errors import ServiceError
 from nozama.clock import Clock
 from nozama.functions import limits, notify
 from nozama.functions.limits import Throttled
-from nozama.functions.log_shipping import LogShipping
+from nozama.functions.events import EventQueue
+from nozama.functions.log_shipping import LogShipping, invocation_lines
 from nozama.functions.meters import FunctionMeters
 from nozama.functions.routing import Route, Routes
 from nozama.functions.workers import Invocation, Outcome, VersionSpec, Worker
@@ -36,9 +35,8 @@ log = logging.getLogger(__name__)
 
 IDLE_SECONDS = float(os.environ.get("NOZAMA_LAMBDA_IDLE_SECONDS", "600"))
 TAIL_BYTES = 4096
-EVENTS_RUNNING = 64       # queued Event invocations running at once
-EVENT_PAGE = 256          # queue rows read at a time
-EVENT_SCAN_GAP = 0.05     # seconds between scans of the queue, however many events arrive
+
+
 @dataclass
 class Result:
     outcome: Outcome
@@ -93,14 +91,13 @@ class FunctionRuntime:
     def __init__(self, store: Store, clock: Clock, work_dir: Path):
         self.store = store
         self.clock = clock
-        self._events = asyncio.Event()
-        self._events_running: set[int] = set()
         self.routes = Routes(work_dir)
         self.pools: dict[tuple, Pool] = {}
         self.in_flight: Counter = Counter()        # (region, account, name) -> executions
         self.account_in_flight: Counter = Counter()  # (region, account) -> executions
         self.meters = FunctionMeters()
         self.logs = LogShipping(store)
+        self.events = EventQueue(self)
         self.endpoint_url = ""
         notify.listeners.append(self.changed)
 
@@ -166,7 +163,7 @@ class FunctionRuntime:
         self.meters.invoked(spec.region, spec.account, route.function_name, route.resource,
                             spec.version if route.alias else None, outcome.duration_ms,
                             outcome.function_error)
-        lines = self._log_lines(spec, request_id, outcome)
+        lines = invocation_lines(spec, request_id, outcome)
         self.logs.add(spec.region, spec.account, spec.log_group, worker.log_stream, lines)
         result = Result(outcome, spec.version)
         if tail:
@@ -202,33 +199,12 @@ class FunctionRuntime:
             env["AWS_ENDPOINT_URL"] = self.endpoint_url
         return env
 
-    @staticmethod
-    def _log_lines(spec: VersionSpec, request_id: str, outcome: Outcome) -> list[str]:
-        lines = []
-        if outcome.init_ms is not None:
-            lines.append(f"INIT_START Runtime Version: {spec.runtime.replace('python', 'python:')}")
-        lines.append(f"START RequestId: {request_id} Version: {spec.version}")
-        output = outcome.output.decode(errors="replace")
-        lines.extend(output.rstrip("\n").split("\n") if output else [])
-        lines.append(f"END RequestId: {request_id}")
-        report = (f"REPORT RequestId: {request_id}\tDuration: {outcome.duration_ms:.2f} ms\t"
-                  f"Billed Duration: {max(1, int(outcome.duration_ms + 0.999))} ms\t"
-                  f"Memory Size: {spec.memory_mb} MB\tMax Memory Used: {outcome.max_memory_mb} MB")
-        if outcome.init_ms is not None:
-            report += f"\tInit Duration: {outcome.init_ms:.2f} ms"
-        if outcome.error_type == "Sandbox.Timedout":
-            report += "\tStatus: timeout"
-        elif outcome.error_type:
-            report += f"\tStatus: error\tError Type: {outcome.error_type}"
-        lines.append(report)
-        return lines
-
     # ------------------------------------------------------- housekeeping
 
     async def run(self) -> None:
         """Ship logs, publish each second's metrics, and stop workers idle too long."""
         tasks = [asyncio.ensure_future(self.logs.run()),
-                 asyncio.ensure_future(self._run_events()),
+                 asyncio.ensure_future(self.events.run()),
                  asyncio.ensure_future(self._publish_metrics()),
                  asyncio.ensure_future(self._reap())]
         try:
@@ -237,76 +213,6 @@ class FunctionRuntime:
             for task in tasks:
                 task.cancel()
             self.stop()
-
-    def events_waiting(self) -> None:
-        self._events.set()
-
-    async def _run_events(self) -> None:
-        """Run queued Event invocations, oldest first, as many at once as their functions'
-        concurrency allows. One leaves the queue once it ran (so after a crash it runs
-        again: at least once, as Lambda's are)."""
-        while True:
-            try:
-                await asyncio.wait_for(self._events.wait(), 1.0)
-            except asyncio.TimeoutError:
-                pass
-            self._events.clear()
-            try:
-                self._start_events()
-            except Exception:
-                log.exception("starting queued function events failed")
-            await asyncio.sleep(EVENT_SCAN_GAP)
-
-    def _start_events(self) -> None:
-        """Start what may run now. A function at its concurrency limit keeps its events
-        queued, in order, and the scan goes on past them: one throttled function's backlog
-        must not hold up every other function's events."""
-        throttled: set[tuple] = set()
-        after = 0
-        while len(self._events_running) < EVENTS_RUNNING:
-            with self.store.read() as conn:
-                rows = function_events.oldest(conn, after, EVENT_PAGE)
-            for row in rows:
-                function = (row.region, row.account, row.function_name)
-                if row.id in self._events_running or function in throttled:
-                    continue
-                if len(self._events_running) >= EVENTS_RUNNING:
-                    return
-                if not self._start_event(row):
-                    throttled.add(function)
-            if len(rows) < EVENT_PAGE:
-                return
-            after = rows[-1].id
-
-    def _start_event(self, row) -> bool:
-        """Admit and start one queued event; False when its function is throttled."""
-        ctx = RequestContext(row.region, row.account, row.request_id, self.store, self.clock,
-                             self)
-        try:
-            route = self.routes.route(ctx, row.function_name, row.qualifier)
-            self.admit(route)
-        except Throttled:
-            return False
-        except ServiceError as error:  # the function or alias is gone: nothing to run
-            log.warning("dropping event %s for %s: %s", row.request_id, row.function_name,
-                        error.message)
-            route = None
-        self._events_running.add(row.id)
-        asyncio.ensure_future(self._run_event(row, route))
-        return True
-
-    async def _run_event(self, row, route: Route | None) -> None:
-        try:
-            if route is not None:
-                await self.invoke(route, row.payload, request_id=row.request_id)
-        except Exception:
-            log.exception("event invocation %s failed", row.request_id)
-        try:
-            with self.store.write() as conn:
-                function_events.remove(conn, row.id)
-        finally:
-            self._events_running.discard(row.id)
-            self._events.set()  # a slot is free: the next queued event may start
 
     async def _publish_metrics(self) -> None:
         while True:

@@ -63,3 +63,26 @@ class LogShipping:
                 log_events.insert_many(conn, rows)
                 log_streams.record_upload(conn, stream.id, events[0][0], events[-1][0], now,
                                           sum(row["size"] for row in rows))
+
+
+def invocation_lines(spec, request_id: str, outcome) -> list[str]:
+    """What Lambda logs of one invocation: INIT_START on a cold start, START, the
+    function's own output, END and REPORT."""
+    lines = []
+    if outcome.init_ms is not None:
+        lines.append(f"INIT_START Runtime Version: {spec.runtime.replace('python', 'python:')}")
+    lines.append(f"START RequestId: {request_id} Version: {spec.version}")
+    output = outcome.output.decode(errors="replace")
+    lines.extend(output.rstrip("\n").split("\n") if output else [])
+    lines.append(f"END RequestId: {request_id}")
+    report = (f"REPORT RequestId: {request_id}\tDuration: {outcome.duration_ms:.2f} ms\t"
+              f"Billed Duration: {max(1, int(outcome.duration_ms + 0.999))} ms\t"
+              f"Memory Size: {spec.memory_mb} MB\tMax Memory Used: {outcome.max_memory_mb} MB")
+    if outcome.init_ms is not None:
+        report += f"\tInit Duration: {outcome.init_ms:.2f} ms"
+    if outcome.error_type == "Sandbox.Timedout":
+        report += "\tStatus: timeout"
+    elif outcome.error_type:
+        report += f"\tStatus: error\tError Type: {outcome.error_type}"
+    lines.append(report)
+    return lines

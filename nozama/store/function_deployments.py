@@ -28,6 +28,12 @@ def get(conn: Connection, region: str, account: str, deployment_id: str) -> Row 
                                          fd.c.deployment_id == deployment_id)).first()
 
 
+def get_active(conn: Connection, region: str, account: str, deployment_id: str) -> Row | None:
+    """The deployment, if it is still in progress."""
+    row = get(conn, region, account, deployment_id)
+    return row if row is not None and row.status == ACTIVE else None
+
+
 def save(conn: Connection, row_id: int, doc: dict) -> None:
     conn.execute(update(fd).where(fd.c.id == row_id).values(status=doc["status"], doc=doc))
 

@@ -40,7 +40,7 @@ def invoke(ctx: RequestContext, params: dict):
         with ctx.store.write() as conn:
             function_events.enqueue(conn, ctx.region, ctx.account_id, ref.name, ref.qualifier,
                                     payload or b"{}", ctx.request_id, ctx.clock.now())
-        ctx.functions.events_waiting()
+        ctx.functions.events.waiting()
         return {"StatusCode": 202}
     try:
         ctx.functions.admit(route)

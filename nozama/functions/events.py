@@ -1,0 +1,102 @@
+"""Asynchronous invocations (InvocationType Event): the durable queue, run in order.
+
+Invoke writes the event to the function_events table before it answers 202;
+this queue starts queued events as their functions' concurrency allows and
+deletes each once it ran, so an event survives a restart and runs at least
+once, as Lambda's do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from nozama.api.context import RequestContext
+from nozama.api.errors import ServiceError
+from nozama.functions.limits import Throttled
+from nozama.functions.routing import Route
+from nozama.store import function_events
+
+log = logging.getLogger(__name__)
+
+EVENTS_RUNNING = 64       # queued Event invocations running at once
+EVENT_PAGE = 256          # queue rows read at a time
+EVENT_SCAN_GAP = 0.05     # seconds between scans of the queue, however many events arrive
+
+
+class EventQueue:
+    def __init__(self, runtime):
+        self.runtime = runtime      # the FunctionRuntime that runs the events
+        self._events = asyncio.Event()
+        self._events_running: set[int] = set()
+
+    def waiting(self) -> None:
+        """An event was queued: look at the queue now rather than at the next second."""
+        self._events.set()
+
+    async def run(self) -> None:
+        """Run queued Event invocations, oldest first, as many at once as their functions'
+        concurrency allows. One leaves the queue once it ran (so after a crash it runs
+        again: at least once, as Lambda's are)."""
+        while True:
+            try:
+                await asyncio.wait_for(self._events.wait(), 1.0)
+            except asyncio.TimeoutError:
+                pass
+            self._events.clear()
+            try:
+                self._start()
+            except Exception:
+                log.exception("starting queued function events failed")
+            await asyncio.sleep(EVENT_SCAN_GAP)
+
+    def _start(self) -> None:
+        """Start what may run now. A function at its concurrency limit keeps its events
+        queued, in order, and the scan goes on past them: one throttled function's backlog
+        must not hold up every other function's events."""
+        throttled: set[tuple] = set()
+        after = 0
+        while len(self._events_running) < EVENTS_RUNNING:
+            with self.runtime.store.read() as conn:
+                rows = function_events.oldest(conn, after, EVENT_PAGE)
+            for row in rows:
+                function = (row.region, row.account, row.function_name)
+                if row.id in self._events_running or function in throttled:
+                    continue
+                if len(self._events_running) >= EVENTS_RUNNING:
+                    return
+                if not self._start_one(row):
+                    throttled.add(function)
+            if len(rows) < EVENT_PAGE:
+                return
+            after = rows[-1].id
+
+    def _start_one(self, row) -> bool:
+        """Admit and start one queued event; False when its function is throttled."""
+        ctx = RequestContext(row.region, row.account, row.request_id, self.runtime.store,
+                             self.runtime.clock, self.runtime)
+        try:
+            route = self.runtime.routes.route(ctx, row.function_name, row.qualifier)
+            self.runtime.admit(route)
+        except Throttled:
+            return False
+        except ServiceError as error:  # the function or alias is gone: nothing to run
+            log.warning("dropping event %s for %s: %s", row.request_id, row.function_name,
+                        error.message)
+            route = None
+        self._events_running.add(row.id)
+        asyncio.ensure_future(self._run_one(row, route))
+        return True
+
+    async def _run_one(self, row, route: Route | None) -> None:
+        try:
+            if route is not None:
+                await self.runtime.invoke(route, row.payload, request_id=row.request_id)
+        except Exception:
+            log.exception("event invocation %s failed", row.request_id)
+        try:
+            with self.runtime.store.write() as conn:
+                function_events.remove(conn, row.id)
+        finally:
+            self._events_running.discard(row.id)
+            self._events.set()  # a slot is free: the next queued event may start
