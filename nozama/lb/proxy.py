@@ -183,6 +183,10 @@ class Upstream(asyncio.Protocol):
         if self.exchange.tunnel:
             self.exchange.client.write(data)
             return
+        # What one read of the target's response makes (a small response's head and
+        # body, usually) goes to the client in one send.
+        client = self.exchange.client
+        client.cork()
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -194,6 +198,8 @@ class Upstream(asyncio.Protocol):
                 self.exchange.fail(502)  # not HTTP
             elif self.transport is not None:
                 self.transport.close()
+        finally:
+            client.uncork()
 
     def pause_writing(self) -> None:
         if self.exchange is not None:
@@ -322,16 +328,23 @@ class Exchange:
         if self.client.upgrade:
             # The target refused the upgrade: the client's parser has gone past HTTP.
             self.client.keep_alive = False
-        names = {name.lower(): value.lower() for name, value in headers}
+        # One pass over the target's headers: how the body is framed, and what to pass on.
+        has_length = chunked = False
+        keep = []
+        for name, value in headers:
+            lower = name.lower()
+            if lower in HOP_BY_HOP:
+                chunked = chunked or (lower == "transfer-encoding" and "chunked" in value.lower())
+                continue
+            has_length = has_length or lower == "content-length"
+            keep.append((name, value))
         self.response_has_body = self.method != "HEAD" and status not in (204, 304)
-        framed = "content-length" in names or "chunked" in names.get("transfer-encoding", "")
-        self.until_close = self.response_has_body and not framed
-        self.response_chunked = self.response_has_body and "content-length" not in names
+        self.until_close = self.response_has_body and not (has_length or chunked)
+        self.response_chunked = self.response_has_body and not has_length
         if self.response_chunked and self.client.http10:
             # HTTP/1.0 has no chunks: the body ends when the connection closes.
             self.response_chunked = False
             self.client.keep_alive = False
-        keep = [(n, v) for n, v in headers if n.lower() not in HOP_BY_HOP]
         keep += [("Set-Cookie", cookie) for cookie in self.set_cookies]
         if self.app_cookie is not None and any(
                 n.lower() == "set-cookie" and v.startswith(f"{self.app_cookie[0]}=")
@@ -341,8 +354,9 @@ class Exchange:
             keep.append(("Transfer-Encoding", "chunked"))
         if not self.client.keep_alive:
             keep.append(("Connection", "close"))
-        lines = [f"HTTP/1.1 {status} {_reason(status)}"] + [f"{n}: {v}" for n, v in keep]
-        self.client.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        head = f"HTTP/1.1 {status} {_reason(status)}\r\n" + \
+            "".join(f"{n}: {v}\r\n" for n, v in keep) + "\r\n"
+        self.client.write(head.encode("latin-1"))
         if not self.response_has_body and self.method == "HEAD":
             # The parser cannot know a HEAD response has no body: end it here.
             self.drop_upstream()
@@ -410,6 +424,7 @@ class ClientConnection(asyncio.Protocol):
         self.tunneling = False
         self.early = b""
         self.paused = False
+        self.corked: list[bytes] | None = None   # writes held back until uncork()
         self.last_active = time.monotonic()
         self._reset()
 
@@ -579,8 +594,20 @@ class ClientConnection(asyncio.Protocol):
     # the exchange's side
 
     def write(self, data: bytes) -> None:
-        if self.transport is not None:
+        if self.corked is not None:
+            self.corked.append(data)
+        elif self.transport is not None:
             self.transport.write(data)
+
+    def cork(self) -> None:
+        if self.corked is None:
+            self.corked = []
+
+    def uncork(self) -> None:
+        """Send what was held back, in one write."""
+        held, self.corked = self.corked, None
+        if held and self.transport is not None:
+            self.transport.write(b"".join(held))
 
     def pause(self) -> None:
         if self.transport is not None:
@@ -595,6 +622,7 @@ class ClientConnection(asyncio.Protocol):
         if self.transport is None:
             return
         if not self.keep_alive:
+            self.uncork()  # a close drops what is written after it
             self.transport.close()
             return
         self.paused = False
@@ -603,6 +631,7 @@ class ClientConnection(asyncio.Protocol):
 
     def close(self) -> None:
         if self.transport is not None:
+            self.uncork()  # a close drops what is written after it
             self.transport.close()
 
     def start_tunnel(self) -> None:
