@@ -353,6 +353,46 @@ def test_a_target_group_belongs_to_one_load_balancer(elb):
                    DefaultActions=forward(tg["TargetGroupArn"])) == "UnsupportedProtocol"
 
 
+def test_a_load_balancer_forwards_within_one_vpc(elb):
+    lb = make_lb(elb)
+    assert lb["VpcId"] == "vpc-00000000000000000"   # no target group yet
+    blue, other = make_tg(elb, "blue"), make_tg(elb, "other", VpcId="vpc-0fedcba987654321f")
+    listener = make_listener(elb, lb, blue)
+    # The first target group it forwards to places the load balancer in its VPC.
+    described = elb.describe_load_balancers(LoadBalancerArns=[lb["LoadBalancerArn"]])
+    assert described["LoadBalancers"][0]["VpcId"] == VPC
+    refusals = [
+        (elb.create_listener, dict(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP",
+                                   Port=8080, DefaultActions=forward(other["TargetGroupArn"]))),
+        (elb.modify_listener, dict(ListenerArn=listener["ListenerArn"],
+                                   DefaultActions=forward(other["TargetGroupArn"]))),
+        (elb.create_rule, dict(ListenerArn=listener["ListenerArn"], Priority=5,
+                               Conditions=[{"Field": "path-pattern", "Values": ["/x"]}],
+                               Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+                                   {"TargetGroupArn": blue["TargetGroupArn"], "Weight": 50},
+                                   {"TargetGroupArn": other["TargetGroupArn"], "Weight": 50},
+                               ]}}])),
+    ]
+    for call, params in refusals:
+        with pytest.raises(ClientError) as info:
+            call(**params)
+        assert info.value.response["Error"]["Code"] == "InvalidConfigurationRequest"
+        assert info.value.response["Error"]["Message"] == (
+            f"Target group '{other['TargetGroupArn']}' is in a different VPC than load "
+            f"balancer '{lb['LoadBalancerArn']}'")
+    # Nothing changed: one listener, forwarding to blue, with its default rule alone.
+    listeners = elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+    assert [(x["Port"], x["DefaultActions"][0]["TargetGroupArn"]) for x in listeners] == [
+        (80, blue["TargetGroupArn"])]
+    rules = elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
+    assert [r["Priority"] for r in rules] == ["default"]
+    # The other VPC's group still works with a load balancer of its own.
+    second = make_lb(elb, "second")
+    make_listener(elb, second, other)
+    assert elb.describe_load_balancers(Names=["second"])["LoadBalancers"][0]["VpcId"] == \
+        "vpc-0fedcba987654321f"
+
+
 def test_fixed_response_and_redirect_defaults(elb):
     lb = make_lb(elb)
     fixed = elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,

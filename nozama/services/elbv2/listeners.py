@@ -12,7 +12,7 @@ from nozama.api.context import RequestContext
 from nozama.api.errors import ValidationError, error_class
 from nozama.model import lb_rules
 from nozama.services.elbv2 import handlers
-from nozama.services.elbv2.common import (DuplicateListener, ListenerNotFound,
+from nozama.services.elbv2.common import (DEFAULT_VPC, DuplicateListener, ListenerNotFound,
                                           TargetGroupAssociationLimit, TooManyListeners,
                                           UnsupportedProtocol, arn, listener, load_balancer,
                                           marker, new_id, page_size, paged, put_tags,
@@ -20,15 +20,29 @@ from nozama.services.elbv2.common import (DuplicateListener, ListenerNotFound,
 from nozama.store import load_balancers as store
 
 IncompatibleProtocols = error_class("IncompatibleProtocols")
+InvalidConfigurationRequest = error_class("InvalidConfigurationRequest")
 MAX_LISTENERS = 50
 
 
 def checked_actions(ctx: RequestContext, conn: Connection, load_balancer_arn: str,
                     requested: list[dict]) -> list[dict]:
-    """Actions in stored form, with the target groups they forward to checked."""
+    """Actions in stored form, with the target groups they forward to checked.
+
+    Nozama has no VPCs, so a load balancer is in the VPC of the first target group it
+    forwards to (the default VPC until then); like ALB, it refuses a target group of
+    another VPC from then on.
+    """
     stored = lb_rules.actions(requested)
+    lb = store.get(conn, load_balancer_arn)
+    vpc = lb.doc["VpcId"]
     for tg_arn in lb_rules.target_group_arns(stored):
         group = target_group(ctx, conn, tg_arn)
+        if vpc == DEFAULT_VPC and group.doc.get("VpcId"):
+            vpc = lb.doc["VpcId"] = group.doc["VpcId"]
+            store.save(conn, load_balancer_arn, lb.doc)
+        if group.doc.get("VpcId", vpc) != vpc:
+            raise InvalidConfigurationRequest(f"Target group '{tg_arn}' is in a different "
+                                              f"VPC than load balancer '{load_balancer_arn}'")
         if any(other != load_balancer_arn for other in store.load_balancers_using(conn, tg_arn)):
             raise TargetGroupAssociationLimit("The following target groups cannot be "
                                               "associated with more than one load balancer: "
