@@ -15,7 +15,6 @@ line up with.
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,9 +121,3 @@ class Routes:
             log_group=(doc.get("LoggingConfig") or {}).get("LogGroup",
                                                             f"/aws/lambda/{function.name}"))
 
-
-def default_work_dir() -> Path:
-    base = os.environ.get("NOZAMA_FUNCTIONS_DIR")
-    if base:
-        return Path(base)
-    return Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / f"nozama-functions-{os.getpid()}"

@@ -69,10 +69,6 @@ class TargetState:
     # Its request meters, by load balancer ARN (lb/meters.py).
     meters: dict = field(default_factory=dict)
 
-    @property
-    def routable(self) -> bool:
-        return self.health == "healthy" and not self.target.draining
-
     def became(self, health: str) -> None:
         if health == "healthy" and self.health != "healthy":
             self.healthy_since = time.monotonic()
@@ -105,6 +101,10 @@ class Balancer:
         self.choices: dict[int, WeightedChoice] = {}
         self.turns: dict[str, itertools.count] = {}
         self.ramps: dict[str, dict[tuple, int]] = {}  # slow start's round robin state
+        # By group, read on every request: its targets' states, and how it picks one
+        # (stickiness cookie, least outstanding requests, slow start seconds).
+        self.members: dict[str, list[TargetState]] = {}
+        self.policies: dict[str, tuple[str | None, bool, int]] = {}
 
     def update(self, groups: dict[str, TargetGroup]) -> None:
         """Take a new snapshot's groups; targets keep their health across reloads."""
@@ -118,6 +118,12 @@ class Balancer:
                     state.target = target
                 states[target.key] = state
         self.targets, self.groups = states, groups
+        self.members = {arn: [states[t.key] for t in group.targets]
+                        for arn, group in groups.items()}
+        self.policies = {arn: (sticky_targets(group), group.attributes.get(
+            "load_balancing.algorithm.type") == "least_outstanding_requests", int(
+                group.attributes.get("slow_start.duration_seconds", "0")))
+            for arn, group in groups.items()}
         self.choices, self.ramps = {}, {}
 
     def group_for(self, action: dict, sticky: str | None = None,
@@ -144,19 +150,20 @@ class Balancer:
     def target_in(self, group_arn: str, sticky: str | None = None) -> TargetState | None:
         """A target of the group; `sticky` is the request's AWSALB cookie, honoured when
         the group's stickiness is on and that target can still take requests."""
-        group = self.groups.get(group_arn)
-        if group is None:
+        members = self.members.get(group_arn)
+        if members is None:
             return None
-        ready = [s for t in group.targets if (s := self.targets.get(t.key)) and s.routable]
+        # Healthy and not draining: the targets that take new requests.
+        ready = [s for s in members if s.health == "healthy" and not s.target.draining]
         if not ready:
             return None
-        if sticky and sticky_targets(group):
+        cookie, least_outstanding, slow_start = self.policies[group_arn]
+        if sticky and cookie:
             for state in ready:
                 if token(*state.target.key) == sticky:
                     return state
-        if group.attributes.get("load_balancing.algorithm.type") == "least_outstanding_requests":
+        if least_outstanding:
             return min(ready, key=lambda s: s.in_flight)
-        slow_start = int(group.attributes.get("slow_start.duration_seconds", "0"))
         if slow_start:
             return self._slow_start_choice(group_arn, ready, slow_start)
         turn = self.turns.setdefault(group_arn, itertools.count())

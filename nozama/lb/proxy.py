@@ -23,6 +23,7 @@ import asyncio
 import itertools
 import logging
 import random
+import re
 import time
 from email.utils import formatdate
 from http import HTTPStatus
@@ -43,6 +44,12 @@ MAX_HEADER_BYTES = 64 * 1024
 MAX_IDLE_PER_TARGET = 64
 CONNECT_TIMEOUT = 10.0
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
+# A target's response head passes on as bytes, without a Python call per header:
+# these find what the proxy must drop or know in it, at C speed.
+_HOP_BY_HOP_LINE = re.compile(b"^(?:" + b"|".join(n.encode() for n in HOP_BY_HOP) +
+                              b")[ \t]*:[^\n]*\n", re.IGNORECASE | re.MULTILINE)
+_CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:", re.IGNORECASE | re.MULTILINE)
+_CHUNKED = re.compile(rb"^transfer-encoding[ \t]*:[^\n]*chunked", re.IGNORECASE | re.MULTILINE)
 # A trace id's 96 bits: this process's random 32, then a counter, so that ids are
 # unique without drawing random bits per request.
 _trace_prefix = f"{random.getrandbits(32):08x}"
@@ -71,10 +78,23 @@ def _error_page(status: int) -> bytes:
 
 
 def trace_id() -> str:
-    return f"Root=1-{int(time.time()):08x}-{_trace_prefix}{next(_trace_counter) & _MASK64:016x}"
+    global _trace_second, _trace_root
+    second = int(time.time())
+    if second != _trace_second:
+        _trace_second, _trace_root = second, f"Root=1-{second:08x}-{_trace_prefix}"
+    return f"{_trace_root}{next(_trace_counter) & _MASK64:016x}"
 
 
 _MASK64 = (1 << 64) - 1
+_trace_second, _trace_root = -1, ""
+_STATUS_LINES: dict[int, bytes] = {}
+
+
+def _status_line(status: int) -> bytes:
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        line = _STATUS_LINES[status] = f"HTTP/1.1 {status} {_reason(status)}\r\n".encode()
+    return line
 
 
 def _stickiness_cookies(header: str) -> dict[str, str]:
@@ -156,7 +176,9 @@ class Upstream(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.exchange: Exchange | None = None
         self.parser = httptools.HttpResponseParser(self)
-        self.headers: list[tuple[str, str]] = []
+        # The bytes of the response head being read (None once it has been read).
+        self.head: bytes | None = b""
+        self.interim = False  # the message being read is a 1xx before the response
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -186,9 +208,13 @@ class Upstream(asyncio.Protocol):
         # What one read of the target's response makes (a small response's head and
         # body, usually) goes to the client in one send.
         client = self.exchange.client
+        if self.head is not None:
+            self.head += data
         client.cork()
         try:
             self.parser.feed_data(data)
+            if self.head is not None and len(self.head) > MAX_HEADER_BYTES:
+                raise httptools.HttpParserError("the response head has no end")
         except httptools.HttpParserUpgrade as upgrade:
             # The target switched protocols (101): what follows is the client's.
             if self.exchange is not None and self.exchange.tunnel:
@@ -211,22 +237,21 @@ class Upstream(asyncio.Protocol):
 
     # httptools callbacks
 
-    def on_message_begin(self) -> None:
-        self.headers = []
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
-
     def on_headers_complete(self) -> None:
-        self.exchange.response_head(self.parser.get_status_code(), self.headers,
-                                    self.parser.get_http_version())
+        raw = self.head
+        end = raw.find(b"\r\n\r\n") + 4   # the parser takes no bare line feeds
+        status = self.parser.get_status_code()
+        # After an interim response (100 Continue, 103 Early Hints) the real one follows.
+        self.interim = 100 <= status < 200 and status != 101
+        self.head = raw[end:] if self.interim else None
+        self.exchange.response_head(status, raw[:end])
 
     def on_body(self, body: bytes) -> None:
         self.exchange.response_body(body)
 
     def on_message_complete(self) -> None:
-        if self.exchange.tunnel:
-            return  # a 101's "message" ends where the tunnel begins
+        if self.exchange.tunnel or self.interim:
+            return  # a 101's "message" ends where the tunnel begins; a 1xx's, the response
         exchange, self.exchange = self.exchange, None
         exchange.response_done(self.parser.should_keep_alive())
 
@@ -287,7 +312,8 @@ class Exchange:
     def _attach(self, upstream: Upstream) -> None:
         self.upstream = upstream
         upstream.exchange = self
-        upstream.parser = httptools.HttpResponseParser(upstream)
+        # A pooled connection's parser is at the end of a response: it reads the next.
+        upstream.head = b""
         upstream.transport.write(b"".join(self.pending))
         self.pending = []
 
@@ -312,12 +338,12 @@ class Exchange:
     def touch(self) -> None:
         self.last_activity = time.monotonic()
 
-    def response_head(self, status: int, headers: list[tuple[str, str]], version: str) -> None:
+    def response_head(self, status: int, head: bytes) -> None:
+        """The target's response head, as it came (status line, headers, blank line)."""
         if status == 101 and self.client.upgrade:
-            # Switching protocols (WebSocket): pass the 101 on, then pipe both ways.
+            # Switching protocols (WebSocket): pass the 101 on as it is, then pipe both ways.
             self.tunnel = self.response_started = True
-            lines = [f"HTTP/1.1 101 {_reason(101)}"] + [f"{n}: {v}" for n, v in headers]
-            self.client.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            self.client.write(head)
             self.client.start_tunnel()
             return
         if 100 <= status < 200:
@@ -328,16 +354,11 @@ class Exchange:
         if self.client.upgrade:
             # The target refused the upgrade: the client's parser has gone past HTTP.
             self.client.keep_alive = False
-        # One pass over the target's headers: how the body is framed, and what to pass on.
-        has_length = chunked = False
-        keep = []
-        for name, value in headers:
-            lower = name.lower()
-            if lower in HOP_BY_HOP:
-                chunked = chunked or (lower == "transfer-encoding" and "chunked" in value.lower())
-                continue
-            has_length = has_length or lower == "content-length"
-            keep.append((name, value))
+        # The header lines between the status line and the blank line, hop-by-hop ones
+        # dropped; how the body is framed decides what the client's response says.
+        lines = head[head.find(b"\n") + 1:-2]
+        has_length = _CONTENT_LENGTH.search(lines) is not None
+        chunked = _CHUNKED.search(lines) is not None
         self.response_has_body = self.method != "HEAD" and status not in (204, 304)
         self.until_close = self.response_has_body and not (has_length or chunked)
         self.response_chunked = self.response_has_body and not has_length
@@ -345,18 +366,17 @@ class Exchange:
             # HTTP/1.0 has no chunks: the body ends when the connection closes.
             self.response_chunked = False
             self.client.keep_alive = False
-        keep += [("Set-Cookie", cookie) for cookie in self.set_cookies]
-        if self.app_cookie is not None and any(
-                n.lower() == "set-cookie" and v.startswith(f"{self.app_cookie[0]}=")
-                for n, v in headers):
-            keep.append(("Set-Cookie", self.app_cookie[1]))
+        extra = [f"Set-Cookie: {cookie}\r\n" for cookie in self.set_cookies]
+        if self.app_cookie is not None and re.search(
+                rb"^set-cookie[ \t]*:[ \t]*" + re.escape(self.app_cookie[0].encode()) + b"=",
+                lines, re.IGNORECASE | re.MULTILINE):
+            extra.append(f"Set-Cookie: {self.app_cookie[1]}\r\n")
         if self.response_chunked:
-            keep.append(("Transfer-Encoding", "chunked"))
+            extra.append("Transfer-Encoding: chunked\r\n")
         if not self.client.keep_alive:
-            keep.append(("Connection", "close"))
-        head = f"HTTP/1.1 {status} {_reason(status)}\r\n" + \
-            "".join(f"{n}: {v}\r\n" for n, v in keep) + "\r\n"
-        self.client.write(head.encode("latin-1"))
+            extra.append("Connection: close\r\n")
+        self.client.write(b"".join((_status_line(status), _HOP_BY_HOP_LINE.sub(b"", lines),
+                                    "".join(extra).encode("latin-1"), b"\r\n")))
         if not self.response_has_body and self.method == "HEAD":
             # The parser cannot know a HEAD response has no body: end it here.
             self.drop_upstream()
