@@ -17,6 +17,8 @@ class HttpRequest:
     body: bytes
     # (service, route match) once the REST-JSON protocol has matched the path.
     matched_route: tuple | None = None
+    # The body was larger than the server keeps: it was read and dropped (`body` is empty).
+    oversized: bool = False
 
     @cached_property
     def query(self) -> dict[str, str]:

@@ -146,8 +146,11 @@ class HttpConnection(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         self.body_size += len(body)
-        if self.body_size > MAX_BODY:
-            raise _TooLarge(413, "Request body too large.")
+        if self.body_size > self.server.max_body:
+            if not self.server.pass_oversized:
+                raise _TooLarge(413, "Request body too large.")
+            self.body.clear()  # read on to the end, keeping nothing
+            return
         self.body.append(body)
 
     def on_message_complete(self) -> None:
@@ -156,7 +159,8 @@ class HttpConnection(asyncio.Protocol):
         request = HttpRequest(
             method=self.parser.get_method().decode("latin-1"), path=unquote(raw_path),
             raw_path=raw_path, query_string=(url.query or b"").decode("latin-1"),
-            headers=self.headers, body=b"".join(self.body))
+            headers=self.headers, body=b"".join(self.body),
+            oversized=self.body_size > self.server.max_body)
         self.queue.append((request, self.parser.should_keep_alive()))
         if self.waiting is None:
             self._drain_queue()
@@ -220,10 +224,17 @@ class _TooLarge(Exception):
 
 
 class HttpServer:
-    """Listens on host:port and answers every request with `handler`."""
+    """Listens on host:port and answers every request with `handler`.
 
-    def __init__(self, handler: Handler):
+    A request body over `max_body` is refused with 413, or, with `pass_oversized`,
+    read to its end and dropped: the handler gets the request marked `oversized`.
+    """
+
+    def __init__(self, handler: Handler, max_body: int = MAX_BODY,
+                 pass_oversized: bool = False):
         self.handler = handler
+        self.max_body = max_body
+        self.pass_oversized = pass_oversized
         self.connections: set[HttpConnection] = set()
         self.closing = False
         self._server: asyncio.base_events.Server | None = None

@@ -61,7 +61,8 @@ def handler(runtime: Runtime):
             return ACCEPTED
         if path.startswith("invocation/") and request.method == "POST":
             request_id, _, outcome = path[len("invocation/"):].partition("/")
-            if outcome == "response" and len(request.body) > MAX_RESPONSE:
+            if outcome == "response" and (request.oversized or
+                                          len(request.body) > MAX_RESPONSE):
                 runtime.failed(request_id, RESPONSE_TOO_LARGE, "Function.ResponseSizeTooLarge")
                 return _error(413, f"Exceeded maximum allowed payload size ({MAX_RESPONSE} "
                               "bytes).", "RequestEntityTooLarge")

@@ -108,7 +108,10 @@ class Worker:
         self.log_stream = time.strftime("%Y/%m/%d/", time.gmtime()) + \
             f"[{spec.version}]{uuid.uuid4().hex}"
         self.process: asyncio.subprocess.Process | None = None
-        self.server = HttpServer(runtime_api.handler(self))
+        # A response over Lambda's limit is read and dropped, so that the caller learns
+        # it was too large (Function.ResponseSizeTooLarge) whatever its size.
+        self.server = HttpServer(runtime_api.handler(self), max_body=runtime_api.MAX_RESPONSE,
+                                 pass_oversized=True)
         self.invocation: Invocation | None = None
         self.poller: asyncio.Future | None = None
         self.output = bytearray()

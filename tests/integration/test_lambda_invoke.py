@@ -378,6 +378,9 @@ def test_payloads_up_to_6_mb_pass_and_larger_responses_are_a_function_error(lam)
     assert function_error(answer, body) == "Function.ResponseSizeTooLarge"
     assert body["errorMessage"] == ("Response payload size exceeded maximum allowed payload "
                                     "size (6291556 bytes).")
+    # Beyond what the HTTP server keeps in memory (16 MB), the same answer.
+    answer, body = invoke(lam, "large", {"bytes": 20 * 1024 * 1024})
+    assert function_error(answer, body) == "Function.ResponseSizeTooLarge"
     answer, body = invoke(lam, "large", {"bytes": 10})
     assert "FunctionError" not in answer and body == "x" * 10
 

@@ -13,7 +13,8 @@ from nozama.api.http_server import HttpServer
 
 def _echo(request: HttpRequest) -> HttpResponse:
     text = f"{request.method} {request.path} q={request.query_string} " \
-           f"len={len(request.body)} x={request.headers.get('x-thing', '')}"
+           f"len={len(request.body)}{' oversized' if request.oversized else ''} " \
+           f"x={request.headers.get('x-thing', '')}"
     return HttpResponse(200, text.encode(), {"content-type": "text/plain"})
 
 
@@ -70,9 +71,9 @@ async def _response_then_eof(port: int, data: bytes):
     return response, rest
 
 
-def _run(scenario):
+def _run(scenario, **settings):
     async def main():
-        server = HttpServer(_handler)
+        server = HttpServer(_handler, **settings)
         await server.start("127.0.0.1", 0)
         try:
             return await scenario(server.port)
@@ -132,14 +133,25 @@ def test_malformed_request_gets_400_and_the_connection_closes():
     assert status == 400 and b"Malformed" in body and rest == b""
 
 
-def test_oversized_body_gets_413(monkeypatch):
-    monkeypatch.setattr(http_server, "MAX_BODY", 1000)
-
+def test_oversized_body_gets_413():
     async def scenario(port):
         return await _exchange(port, b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5000\r\n\r\n"
                                      + b"x" * 5000)
-    [(status, _, body)] = _run(scenario)
+    [(status, _, body)] = _run(scenario, max_body=1000)
     assert status == 413 and b"too large" in body
+
+
+def test_an_oversized_body_can_be_dropped_and_the_request_answered():
+    """The Runtime API's server: the handler learns the body was too large."""
+    async def scenario(port):
+        return await _exchange(port, b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5000\r\n\r\n"
+                                     + b"x" * 5000 + b"POST /b HTTP/1.1\r\nHost: h\r\n"
+                                     b"Content-Length: 3\r\n\r\nabc", responses=2)
+    [(first, _, dropped), (second, _, kept)] = _run(scenario, max_body=1000,
+                                                    pass_oversized=True)
+    assert (first, second) == (200, 200)
+    assert dropped.startswith(b"POST / q= len=0 oversized")
+    assert kept.startswith(b"POST /b q= len=3 x=")
 
 
 def test_oversized_headers_get_431(monkeypatch):
