@@ -350,7 +350,7 @@ class Exchange:
             return  # interim responses (100 Continue) are the proxy's business, not forwarded
         self.response_started = True
         self.meter.codes[status // 100 if status < 600 else 5] += 1
-        self.meter.times.append(self.last_activity - self.started)
+        self.meter.response_time(self.last_activity - self.started)
         if self.client.upgrade:
             # The target refused the upgrade: the client's parser has gone past HTTP.
             self.client.keep_alive = False

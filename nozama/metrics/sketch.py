@@ -19,7 +19,7 @@ from collections import Counter
 
 RELATIVE_ERROR = 0.005
 GAMMA = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR)
-_PER_LOG = 1 / math.log(GAMMA)
+PER_LOG = 1 / math.log(GAMMA)
 ZERO = "z"
 
 Sketch = dict[str, float]
@@ -27,9 +27,9 @@ Sketch = dict[str, float]
 
 def key(value: float) -> str:
     if value > 0:
-        return f"p{math.ceil(math.log(value) * _PER_LOG)}"
+        return f"p{math.ceil(math.log(value) * PER_LOG)}"
     if value < 0:
-        return f"n{math.ceil(math.log(-value) * _PER_LOG)}"
+        return f"n{math.ceil(math.log(-value) * PER_LOG)}"
     return ZERO
 
 
@@ -47,9 +47,13 @@ def of(values: list[float]) -> Sketch:
     if min(values) > 0:
         # The usual case (durations): bucket indexes computed by C-level maps, a
         # second's thousands of response times in about a millisecond.
-        indexes = Counter(map(math.ceil, map(_PER_LOG.__mul__, map(math.log, values))))
-        return {f"p{index}": float(n) for index, n in indexes.items()}
+        return of_indexes(Counter(map(math.ceil, map(PER_LOG.__mul__, map(math.log, values)))))
     return {k: float(n) for k, n in Counter(map(key, values)).items()}
+
+
+def of_indexes(counts: dict[int, int]) -> Sketch:
+    """The sketch of positive values counted by bucket index, ceil(log(v) * PER_LOG)."""
+    return {f"p{index}": float(n) for index, n in counts.items()}
 
 
 def midpoint(k: str) -> float:
