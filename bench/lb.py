@@ -301,11 +301,17 @@ def main(argv: list[str] | None = None) -> int:
         count_script = work / "count.lua"
         count_script.write_text(WRK_COUNT)
         cl.settle()
-        # Enough time for the requests asked for at the measured rate (wrk runs by time).
-        seconds = max(5.0, args.weighted_requests / cells["Nozama"]["rps"] * 1.1)
-        weighted = wrk(weighted_url, args.connections, seconds, str(count_script))
-        counts = weighted["backends"]
-        total = sum(counts.values())
+        # wrk runs by time: run it again until the requests asked for have been sent.
+        counts: dict[str, int] = {}
+        total = 0
+        for _ in range(5):
+            seconds = max(5.0, (args.weighted_requests - total) / cells["Nozama"]["rps"] * 1.2)
+            weighted = wrk(weighted_url, args.connections, seconds, str(count_script))
+            for backend, count in weighted["backends"].items():
+                counts[backend] = counts.get(backend, 0) + count
+            total = sum(counts.values())
+            if total >= args.weighted_requests:
+                break
         blue_share = 100 * counts.get("blue", 0) / max(total, 1)
         log(f"weighted 10/90: {counts} ({blue_share:.2f}% blue of {total})")
     except BaseException:

@@ -32,7 +32,7 @@ from urllib.parse import unquote
 import httptools
 
 from nozama.lb import routing
-from nozama.lb.balancer import Balancer, TargetState, sticky_targets, token
+from nozama.lb.balancer import Balancer, TargetState, token
 from nozama.lb.config import Listener
 
 log = logging.getLogger(__name__)
@@ -40,16 +40,17 @@ log = logging.getLogger(__name__)
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "te", "trailer",
                         "transfer-encoding", "upgrade", "proxy-authenticate",
                         "proxy-authorization", "expect"})
+# A client's headers that do not go on to the target: hop-by-hop ones, and those the
+# load balancer sets itself.
+_NOT_FORWARDED = HOP_BY_HOP | {"x-forwarded-for", "x-forwarded-proto", "x-forwarded-port",
+                               "x-amzn-trace-id"}
 MAX_HEADER_BYTES = 64 * 1024
 MAX_IDLE_PER_TARGET = 64
 CONNECT_TIMEOUT = 10.0
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
-# A target's response head passes on as bytes, without a Python call per header:
-# these find what the proxy must drop or know in it, at C speed.
-_HOP_BY_HOP_LINE = re.compile(b"^(?:" + b"|".join(n.encode() for n in HOP_BY_HOP) +
-                              b")[ \t]*:[^\n]*\n", re.IGNORECASE | re.MULTILINE)
-_CONTENT_LENGTH = re.compile(rb"^content-length[ \t]*:", re.IGNORECASE | re.MULTILINE)
-_CHUNKED = re.compile(rb"^transfer-encoding[ \t]*:[^\n]*chunked", re.IGNORECASE | re.MULTILINE)
+# A target's response head passes on as bytes, without a Python call per header: this
+# finds the hop-by-hop lines to cut in the lower-cased head, at C speed.
+_HOP_BY_HOP_NAME = re.compile(b"\n(?:" + b"|".join(n.encode() for n in HOP_BY_HOP) + b"):")
 # A trace id's 96 bits: this process's random 32, then a counter, so that ids are
 # unique without drawing random bits per request.
 _trace_prefix = f"{random.getrandbits(32):08x}"
@@ -58,6 +59,25 @@ _trace_counter = itertools.count(random.getrandbits(32))
 
 def _reason(status: int) -> str:
     return _REASONS.get(status, "Unknown")
+
+
+def _target_headers(lines: bytes) -> tuple[bytes, bool, bool]:
+    """The header lines of a target's response head without its hop-by-hop ones; whether
+    it has a Content-Length; whether it is chunked."""
+    low = b"\n" + lines.lower()   # low[i + 1] is lines[i]; each name follows a line feed
+    chunked = False
+    kept, last = [], 0
+    for match in _HOP_BY_HOP_NAME.finditer(low):
+        start = match.start()           # the line is lines[start:end], its \n included
+        end = low.find(b"\n", start + 1)
+        if match.group() == b"\ntransfer-encoding:" and b"chunked" in low[start:end]:
+            chunked = True
+        kept.append(lines[last:start])
+        last = end
+    if last:
+        kept.append(lines[last:])
+        lines = b"".join(kept)
+    return lines, b"\ncontent-length:" in low, chunked
 
 
 def local_response(status: int, body: bytes = b"", content_type: str = "text/html",
@@ -118,17 +138,19 @@ def _cookie_value(header: str, name: str) -> str | None:
     return None
 
 
-def _set_cookies(action: dict, group, state: TargetState) -> list[str]:
+def _set_cookies(action: dict, group, group_cookie: str | None,
+                 state: TargetState) -> list[str]:
     """The stickiness cookies a response carries: AWSALBTG for the action's target group
-    stickiness, AWSALB for the group's own lb_cookie stickiness. (AWSALBAPP-0, for
-    app_cookie stickiness, is added only when the target sets its cookie.)"""
+    stickiness, AWSALB for the group's own lb_cookie stickiness (`group_cookie` names the
+    cookie of the group's stickiness, if on). (AWSALBAPP-0, for app_cookie stickiness, is
+    added only when the target sets its cookie.)"""
     cookies = []
     config = action["ForwardConfig"]
     stickiness = config["TargetGroupStickinessConfig"]
     if stickiness.get("Enabled") and len(config["TargetGroups"]) > 1:
         cookies.append(_cookie("AWSALBTG", token(state.target.target_group_arn),
                                stickiness["DurationSeconds"]))
-    if group is not None and sticky_targets(group) == "AWSALB":
+    if group_cookie == "AWSALB":
         cookies.append(_cookie("AWSALB", token(*state.target.key), int(
             group.attributes["stickiness.lb_cookie.duration_seconds"])))
     return cookies
@@ -356,9 +378,7 @@ class Exchange:
             self.client.keep_alive = False
         # The header lines between the status line and the blank line, hop-by-hop ones
         # dropped; how the body is framed decides what the client's response says.
-        lines = head[head.find(b"\n") + 1:-2]
-        has_length = _CONTENT_LENGTH.search(lines) is not None
-        chunked = _CHUNKED.search(lines) is not None
+        lines, has_length, chunked = _target_headers(head[head.find(b"\n") + 1:-2])
         self.response_has_body = self.method != "HEAD" and status not in (204, 304)
         self.until_close = self.response_has_body and not (has_length or chunked)
         self.response_chunked = self.response_has_body and not has_length
@@ -375,7 +395,7 @@ class Exchange:
             extra.append("Transfer-Encoding: chunked\r\n")
         if not self.client.keep_alive:
             extra.append("Connection: close\r\n")
-        self.client.write(b"".join((_status_line(status), _HOP_BY_HOP_LINE.sub(b"", lines),
+        self.client.write(b"".join((_status_line(status), lines,
                                     "".join(extra).encode("latin-1"), b"\r\n")))
         if not self.response_has_body and self.method == "HEAD":
             # The parser cannot know a HEAD response has no body: end it here.
@@ -450,7 +470,8 @@ class ClientConnection(asyncio.Protocol):
 
     def _reset(self) -> None:
         self.url = b""
-        self.headers: list[tuple[str, str]] = []
+        self.headers: dict[str, str] = {}    # by lower-case name, repeats comma-joined
+        self.forwarded: list[str] = []       # the header lines that go on to the target
         self.header_bytes = 0
 
     # asyncio.Protocol
@@ -514,7 +535,12 @@ class ClientConnection(asyncio.Protocol):
         self.header_bytes += len(name) + len(value)
         if self.header_bytes > MAX_HEADER_BYTES:
             raise ValueError("headers too large")
-        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        name, value = name.decode("latin-1"), value.decode("latin-1")
+        key = name.lower()
+        headers = self.headers
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+        if key not in _NOT_FORWARDED:
+            self.forwarded.append(f"{name}: {value}\r\n")
 
     def on_headers_complete(self) -> None:
         parser = self.parser
@@ -524,10 +550,7 @@ class ClientConnection(asyncio.Protocol):
         url = httptools.parse_url(self.url)
         path = unquote((url.path or b"/").decode("latin-1"))
         query = (url.query or b"").decode("latin-1")
-        lower = {}
-        for name, value in self.headers:
-            key = name.lower()
-            lower[key] = f"{lower[key]},{value}" if key in lower else value
+        lower = self.headers
         self.upgrade = "upgrade" in lower and "upgrade" in lower.get("connection", "").lower()
         if lower.get("expect", "").lower() == "100-continue":
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -561,31 +584,26 @@ class ClientConnection(asyncio.Protocol):
                 _cookie_value(lower.get("cookie", ""), identity["cookie"])
         group = balancer.group_for(action, cookies.get("AWSALBTG"), identity)
         target_group = balancer.groups.get(group) if group else None
-        cookie = sticky_targets(target_group) if target_group is not None else None
+        cookie = balancer.policies[group][0] if target_group is not None else None
         state = balancer.target_in(group, cookies.get(cookie) if cookie else None) \
             if group else None
         if state is None:
             self.answered(503)
             self.local = local_response(503, _error_page(503), keep_alive=self.keep_alive)
             return
-        set_cookies = _set_cookies(action, target_group, state)
         forwarded_for = f"{lower['x-forwarded-for']}, {self.peer}" \
             if "x-forwarded-for" in lower else self.peer
         chunked = "chunked" in lower.get("transfer-encoding", "").lower()
-        lines = [f"{method} {self.url.decode('latin-1')} HTTP/1.1"]
-        lines += [f"{n}: {v}" for n, v in self.headers if n.lower() not in HOP_BY_HOP
-                  and n.lower() not in ("x-forwarded-for", "x-forwarded-proto",
-                                        "x-forwarded-port", "x-amzn-trace-id")]
+        lines = [f"{method} {self.url.decode('latin-1')} HTTP/1.1\r\n", *self.forwarded]
         if chunked:
-            lines.append("Transfer-Encoding: chunked")
+            lines.append("Transfer-Encoding: chunked\r\n")
         if self.upgrade:
-            lines += ["Connection: Upgrade", f"Upgrade: {lower['upgrade']}"]
-        lines += [f"X-Forwarded-For: {forwarded_for}", "X-Forwarded-Proto: http",
-                  f"X-Forwarded-Port: {self.listener.port}",
-                  f"X-Amzn-Trace-Id: {lower.get('x-amzn-trace-id') or trace_id()}"]
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self.exchange = Exchange(self, state, head, chunked, method)
-        self.exchange.set_cookies = set_cookies
+            lines.append(f"Connection: Upgrade\r\nUpgrade: {lower['upgrade']}\r\n")
+        lines.append(f"X-Forwarded-For: {forwarded_for}\r\nX-Forwarded-Proto: http\r\n"
+                     f"X-Forwarded-Port: {self.listener.port}\r\n"
+                     f"X-Amzn-Trace-Id: {lower.get('x-amzn-trace-id') or trace_id()}\r\n\r\n")
+        self.exchange = Exchange(self, state, "".join(lines).encode("latin-1"), chunked, method)
+        self.exchange.set_cookies = _set_cookies(action, target_group, cookie, state)
         if cookie == "AWSALBAPP-0":
             self.exchange.app_cookie = (target_group.attributes[
                 "stickiness.app_cookie.cookie_name"], _cookie("AWSALBAPP-0", token(
