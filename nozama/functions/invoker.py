@@ -25,7 +25,8 @@ from nozama.functions.events import EventQueue
 from nozama.functions.log_shipping import LogShipping, invocation_lines
 from nozama.functions.meters import FunctionMeters
 from nozama.functions.routing import Route, Routes
-from nozama.functions.workers import Invocation, Outcome, VersionSpec, Worker
+from nozama.functions.workers import (LEFTOVER_MARK, Invocation, Outcome, VersionSpec, Worker,
+                                      kill_leftovers)
 from nozama.store import Store
 from nozama.store import function_events
 from nozama.store import functions as function_store
@@ -92,6 +93,10 @@ class FunctionRuntime:
         self.store = store
         self.clock = clock
         self.routes = Routes(work_dir)
+        # What an earlier control plane on the same data left running dies before this one
+        # starts a worker of its own.
+        self.work_dir = str(work_dir)
+        kill_leftovers(self.work_dir)
         self.pools: dict[tuple, Pool] = {}
         self.in_flight: Counter = Counter()        # (region, account, name) -> executions
         self.account_in_flight: Counter = Counter()  # (region, account) -> executions
@@ -195,6 +200,7 @@ class FunctionRuntime:
             "AWS_ACCESS_KEY_ID": "nozama", "AWS_SECRET_ACCESS_KEY": "nozama",
             "AWS_SESSION_TOKEN": "nozama",
         })
+        env[LEFTOVER_MARK] = self.work_dir
         if self.endpoint_url:
             env["AWS_ENDPOINT_URL"] = self.endpoint_url
         return env

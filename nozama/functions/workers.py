@@ -8,7 +8,12 @@ and an invocation that finds none idle starts a new one (a cold start).
 The control plane enforces what Lambda enforces: Timeout by killing the worker,
 MemorySize as the process's address-space limit (a MemoryError in the handler
 ends the worker as an out-of-memory exit), and a worker never outlives the
-control plane (PR_SET_PDEATHSIG), so a killed server leaves no process behind.
+control plane (PR_SET_PDEATHSIG).
+
+Processes a handler starts are in its worker's process group, which is killed
+whenever the worker ends. When the control plane itself is killed they
+outlive it, orphaned; they carry its mark in their environment (as the worker
+does), and the next control plane on the same data kills them as it starts.
 """
 
 from __future__ import annotations
@@ -39,6 +44,10 @@ resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 sys.argv = ["awslambdaric", sys.argv[1]]
 runpy.run_module("awslambdaric", run_name="__main__", alter_sys=True)
 """
+
+# In the environment of every worker (and so of what its handler starts): names the
+# control plane's work directory, so that a later one can find what it left behind.
+LEFTOVER_MARK = "_NOZAMA_WORKERS_OF"
 
 # Lambda's init phase has 10 s of its own; the function's Timeout starts with the handler.
 INIT_SECONDS = 10.0
@@ -267,6 +276,7 @@ class Worker:
     async def _watch_exit(self) -> None:
         code = await self.process.wait()
         self.alive = False
+        _kill_group(self.process.pid)  # what its handler started and left running
         if self.invocation is not None and not self.invocation.done.done():
             self._read_output()
             if code == -signal.SIGKILL and self.output.endswith(b"MemoryError\n"):
@@ -285,10 +295,7 @@ class Worker:
         if self.process is not None and self.process.returncode is None:
             self.memory_read_at = 0.0  # the last chance to read it
             self._max_memory_mb()
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _kill_group(self.process.pid)
 
     def _max_memory_mb(self) -> int:
         """The worker's peak resident memory, read at most once a second (reading /proc
@@ -305,6 +312,35 @@ class Worker:
         except (OSError, ValueError, AttributeError):
             pass
         return self.peak_memory_mb
+
+
+def _kill_group(pgid: int) -> None:
+    # Linux gives no new process a pid still in use as a process group id, so the
+    # group of a worker that has exited is still its own while any member lives.
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def kill_leftovers(work_dir: str) -> int:
+    """Kill the processes whose environment carries the mark of a control plane with this
+    work directory: what its workers started and left behind when it was killed. Returns
+    how many."""
+    wanted = f"{LEFTOVER_MARK}={work_dir}".encode()
+    killed = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as environ:
+                if wanted not in environ.read().split(b"\0"):
+                    continue
+            os.kill(int(entry), signal.SIGKILL)
+            killed += 1
+        except (OSError, ValueError):
+            continue  # gone, or not ours to read
+    return killed
 
 
 def _exit_reason(code: int) -> str:

@@ -33,7 +33,7 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/lambda-role"
 
 # One module of handlers; each function picks its own with Handler.
 APP = '''\
-import json, os, sys, time
+import json, os, subprocess, sys, time
 
 def echo(event, context):
     return event
@@ -77,6 +77,13 @@ def leave(event, context):
     if event.get("hard"):
         os._exit(event["code"])
     sys.exit(event["code"])
+
+def spawn(event, context):
+    """Leave a process running behind the handler (and, if asked, the worker exiting)."""
+    child = subprocess.Popen(["sleep", "300"])
+    if event.get("exit"):
+        os._exit(3)
+    return {"worker": os.getpid(), "child": child.pid}
 
 def touch(event, context):
     """Side effects a test can see: a file per run, and a slow first run."""
@@ -736,6 +743,42 @@ def test_no_worker_outlives_a_stopped_server(own_server):
         assert len(workers(region, "orders")) == 2
         assert own_server.stop() == 0
     wait_for(lambda: not workers(region), timeout=5)
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_what_a_handler_leaves_running_ends_with_its_worker(lam, region):
+    create(lam, "spawner", "app.spawn")
+    _, started = invoke(lam, "spawner")
+    assert workers(region, "spawner") == {started["worker"], started["child"]}
+    # The worker exits mid-invocation: the process its handler started goes with it.
+    answer, body = invoke(lam, "spawner", {"exit": True})
+    assert function_error(answer, body) == "Runtime.ExitError"
+    wait_for(lambda: not workers(region, "spawner"), timeout=5)
+    # Deleting the function stops its worker and what that worker's handler started.
+    _, started = invoke(lam, "spawner")
+    assert workers(region, "spawner") == {started["worker"], started["child"]}
+    lam.delete_function(FunctionName="spawner")
+    wait_for(lambda: not workers(region, "spawner"), timeout=5)
+
+
+def test_what_a_killed_server_left_running_ends_when_it_restarts(own_server):
+    own_server.start()
+    region = "zz-leftovers-1"
+    create(lambda_client(own_server, region), "spawner", "app.spawn")
+    _, started = invoke(lambda_client(own_server, region), "spawner")
+    own_server.kill()
+    # The worker dies with the server; what its handler started is orphaned, until...
+    wait_for(lambda: not alive(started["worker"]), timeout=5)
+    assert alive(started["child"])
+    own_server.start()  # ...the next server on the same data kills it as it starts.
+    wait_for(lambda: not alive(started["child"]), timeout=5)
+    assert not workers(region)
 
 
 def test_idle_workers_are_stopped(own_server, monkeypatch):
