@@ -21,7 +21,7 @@ sends 100,000 requests through a 10/90 forward action and counts X-Backend.
 
 Needs wrk, haproxy and nginx (Debian: apt-get install wrk haproxy nginx-light).
 
-  python3 bench/lb.py                 # ~1.5 minutes
+  python3 bench/lb.py                 # ~4 minutes
   python3 bench/lb.py --write-docs    # also updates docs/benchmarks.md
 
 Exit status: 0 when every target passes, 1 otherwise.
@@ -212,6 +212,13 @@ class Bench:
         return f"http://{host}:{port}/", f"http://{host}:{port + 1}/"
 
 
+def _median_run(runs: list[dict], by: str = "rps") -> dict:
+    """The run with the median `by`, with the errors of all runs."""
+    median = dict(sorted(runs, key=lambda run: run[by])[len(runs) // 2])
+    median["errors"] = sum(run["errors"] for run in runs)
+    return median
+
+
 def wait_port(url: str, timeout: float = 30.0) -> None:
     import urllib.request
     deadline = time.monotonic() + timeout
@@ -232,8 +239,9 @@ def results_markdown(cells: dict, checks: list[tuple], args, started: str) -> st
              f"- Machine: {machine['nproc']} CPUs ({machine['cpu']}), {machine['ram']} RAM, "
              f"{machine['os']}",
              f"- Load: wrk, 1 thread, {args.connections} keep-alive connections, "
-             f"{args.duration:g} s per cell; proxies pinned to CPU {PROXY_CPU}, wrk and the "
-             f"nginx backends to CPU {LOAD_CPU}.",
+             f"{args.duration:g} s per run; {args.rounds} rounds alternating the paths, the "
+             "run of median throughput shown for each (at half load, of median p99); proxies pinned to CPU {PROXY_CPU}, wrk and the nginx backends to CPU "
+             f"{LOAD_CPU}.",
              f"- Versions: {subprocess.run(['haproxy', '-v'], capture_output=True, text=True).stdout.splitlines()[0]}; "
              f"{subprocess.run(['nginx', '-v'], capture_output=True, text=True).stderr.strip()}; "
              + ", ".join(f"{k} {v}" for k, v in cl.versions().items() if k != "Docker Engine"),
@@ -252,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="runs of each cell, alternating the paths; the median is kept")
     parser.add_argument("--weighted-requests", type=int, default=100_000)
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args(argv)
@@ -277,12 +287,19 @@ def main(argv: list[str] | None = None) -> int:
                 "nginx (proxy)": f"http://127.0.0.1:{ports['nginx']}/"}
         for url in urls.values():
             wait_port(url)
-        for name, url in urls.items():
-            cl.settle()
-            wrk(url, args.connections, 2)  # warm-up: pools, caches
-            cells[name] = wrk(url, args.connections, args.duration)
-            log(f"{name:24} {cells[name]['rps']:9,.0f} req/s  p50 {cells[name]['p50']:.2f} ms  "
-                f"p99 {cells[name]['p99']:.2f} ms  errors {cells[name]['errors']}")
+        # This VM's speed drifts by a quarter within minutes: each path runs in every
+        # round, the paths alternating, and the run of median throughput stands for it.
+        runs: dict[str, list[dict]] = {name: [] for name in urls}
+        for _ in range(args.rounds):
+            for name, url in urls.items():
+                cl.settle()
+                wrk(url, args.connections, 2)  # warm-up: pools, caches
+                run = wrk(url, args.connections, args.duration)
+                runs[name].append(run)
+                log(f"{name:24} {run['rps']:9,.0f} req/s  p50 {run['p50']:.2f} ms  "
+                    f"p99 {run['p99']:.2f} ms  errors {run['errors']}")
+        for name in urls:
+            cells[name] = _median_run(runs[name])
         # Half of Nozama's peak: each connection waits between requests, the wait
         # calibrated by a short probe (latency falls with the load, so rate and wait
         # are not simply proportional).
@@ -293,11 +310,16 @@ def main(argv: list[str] | None = None) -> int:
             script.write_text(f"function delay() return {delay_ms:.3f} end\n")
             probe = wrk(nozama_url, args.connections, 3, str(script))
             delay_ms = max(0.0, delay_ms + args.connections * 1000 * (1 / half - 1 / probe["rps"]))
-        for name, url in (("Nozama at half its peak", nozama_url),
-                          ("direct at the same rate", direct)):
-            cl.settle()
-            cells[name] = wrk(url, args.connections, args.duration, str(script))
-            log(f"{name:24} {cells[name]['rps']:9,.0f} req/s  p99 {cells[name]['p99']:.2f} ms")
+        paced = {"Nozama at half its peak": nozama_url, "direct at the same rate": direct}
+        runs = {name: [] for name in paced}
+        for _ in range(args.rounds):
+            for name, url in paced.items():
+                cl.settle()
+                run = wrk(url, args.connections, args.duration, str(script))
+                runs[name].append(run)
+                log(f"{name:24} {run['rps']:9,.0f} req/s  p99 {run['p99']:.2f} ms")
+        for name in paced:
+            cells[name] = _median_run(runs[name], by="p99")
         count_script = work / "count.lua"
         count_script.write_text(WRK_COUNT)
         cl.settle()
