@@ -5,7 +5,10 @@ A client connection parses requests; each is routed by the listener's rules
 balancer, reached over a pooled keep-alive connection. Bodies stream both
 ways chunk by chunk (nothing is buffered whole), with back-pressure: a side
 that cannot keep up pauses the other's reading. One request per client
-connection is in flight at a time; pipelined requests wait their turn.
+connection is in flight at a time: reading pauses until it is answered. A
+request read along with the one in flight (pipelined in the same packet) is
+not forwarded: the first is answered with Connection: close, and the client
+sends the rest again.
 
 An upgrade request (WebSocket) is forwarded with its Upgrade header; when the
 target answers 101 the connection becomes a tunnel that passes bytes through
@@ -466,6 +469,7 @@ class ClientConnection(asyncio.Protocol):
         self.paused = False
         self.corked: list[bytes] | None = None   # writes held back until uncork()
         self.last_active = time.monotonic()
+        self.pipelined = False     # the request being parsed came behind one in flight
         self._reset()
 
     def _reset(self) -> None:
@@ -524,14 +528,25 @@ class ClientConnection(asyncio.Protocol):
     # httptools callbacks
 
     def on_message_begin(self) -> None:
+        # A request read along with the one in flight (pipelined) is not forwarded: the
+        # proxy answers the first and then closes the connection, and the client sends
+        # the others again, as HTTP/1.1 lets a server make it do. Forwarding it would
+        # need its answer held back until the first one's had been sent.
+        self.pipelined = self.exchange is not None and not self.exchange.finished
+        if self.pipelined:
+            self.keep_alive = False
         self._reset()
 
     def on_url(self, url: bytes) -> None:
+        if self.pipelined:
+            return
         self.url += url
         if len(self.url) > MAX_HEADER_BYTES:
             raise ValueError("URL too long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self.pipelined:
+            return
         self.header_bytes += len(name) + len(value)
         if self.header_bytes > MAX_HEADER_BYTES:
             raise ValueError("headers too large")
@@ -543,6 +558,8 @@ class ClientConnection(asyncio.Protocol):
             self.forwarded.append(f"{name}: {value}\r\n")
 
     def on_headers_complete(self) -> None:
+        if self.pipelined:
+            return
         parser = self.parser
         self.keep_alive = parser.should_keep_alive()
         self.http10 = parser.get_http_version() == "1.0"
@@ -612,12 +629,14 @@ class ClientConnection(asyncio.Protocol):
         self.exchange.start(self.dataplane.pool)
 
     def on_body(self, body: bytes) -> None:
-        if self.exchange is not None and not self.exchange.finished:
+        if self.exchange is not None and not self.exchange.finished and not self.pipelined:
             self.exchange.request_body(body)
 
     def on_message_complete(self) -> None:
         # One request at a time: read no further until this one is answered. (A target
         # that answered before the request ended has already let reading go on.)
+        if self.pipelined:
+            return
         if self.local is not None:
             self.transport.pause_reading()
             self.paused = True

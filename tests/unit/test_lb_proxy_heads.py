@@ -1,7 +1,8 @@
 """What the proxy makes of a target's response head: it passes the head on as bytes,
 dropping hop-by-hop headers and framing the body for the client, however the target's
-bytes are split into reads. The proxy runs on fake transports here, so the bytes a client
-would receive are compared exactly."""
+bytes are split into reads; and what it does with requests pipelined behind one in
+flight. The proxy runs on fake transports here, so the bytes a client would receive are
+compared exactly."""
 
 from __future__ import annotations
 
@@ -144,3 +145,21 @@ def test_a_head_with_no_end_is_a_502(proxied):
     sent = exchange(proxied, GET, b"HTTP/1.1 200 OK\r\n" + b"X-Filler: abcdefgh\r\n" * 4000)
     assert sent.startswith(b"HTTP/1.1 502 Bad Gateway\r\n")
     assert client.transport.closed and upstream.transport.closed
+
+
+@pytest.mark.parametrize("pipelined", [
+    b"GET /2 HTTP/1.1\r\nHost: web\r\n\r\n",
+    b"POST /2 HTTP/1.1\r\nHost: web\r\nContent-Length: 6\r\n\r\nsecond",
+])
+def test_a_pipelined_request_is_answered_by_closing_after_the_first(proxied, pipelined):
+    client, upstream, _ = proxied
+    client.data_received(GET + pipelined)
+    # Only the first request reaches the target, and nothing of the second.
+    assert bytes(upstream.transport.sent).startswith(b"GET /a HTTP/1.1\r\n")
+    assert b"/2" not in bytes(upstream.transport.sent)
+    assert b"second" not in bytes(upstream.transport.sent)
+    upstream.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    # The first is answered, saying the connection closes; the client sends /2 again.
+    assert bytes(client.transport.sent) == (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                                            b"Connection: close\r\n\r\nok")
+    assert client.transport.closed
