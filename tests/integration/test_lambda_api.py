@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import sys
 import zipfile
 
 import pytest
@@ -140,10 +141,16 @@ def test_bad_functions_are_refused_and_change_nothing(lam):
         original["RevisionId"]
 
 
-def test_a_runtime_this_host_cannot_run_is_refused(lam):
-    missing = [r for r in runtimes.PYTHON_RUNTIMES if runtimes.interpreter(r) is None]
-    if not missing:
-        pytest.skip("every supported runtime is installed here")
+def test_a_runtime_this_host_cannot_run_is_refused(own_server, monkeypatch, tmp_path):
+    # A server whose PATH holds no interpreter runs its own Python's runtime only, so
+    # any other supported runtime is one it cannot run, on whatever host the test runs.
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    own_server.start()
+    lam = own_server.client("lambda", "zz-runtimes-1")
+    own = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    missing = [r for r in runtimes.PYTHON_RUNTIMES if r != own]
     with pytest.raises(ClientError) as info:
         lam.create_function(FunctionName="orders", Runtime=missing[0], Role=ROLE,
                             Handler="app.handler", Code={"ZipFile": package()})
