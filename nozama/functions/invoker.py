@@ -96,7 +96,10 @@ class FunctionRuntime:
         # What an earlier control plane on the same data left running dies before this one
         # starts a worker of its own.
         self.work_dir = str(work_dir)
-        kill_leftovers(self.work_dir)
+        killed = kill_leftovers(self.work_dir)
+        if killed:
+            log.warning("killed %d processes that functions of an earlier control plane on "
+                        "this data left running", killed)
         self.pools: dict[tuple, Pool] = {}
         self.in_flight: Counter = Counter()        # (region, account, name) -> executions
         self.account_in_flight: Counter = Counter()  # (region, account) -> executions
