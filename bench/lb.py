@@ -212,11 +212,23 @@ class Bench:
         return f"http://{host}:{port}/", f"http://{host}:{port + 1}/"
 
 
-def _median_run(runs: list[dict], by: str = "rps") -> dict:
-    """The run with the median `by`, with the errors of all runs."""
-    median = dict(sorted(runs, key=lambda run: run[by])[len(runs) // 2])
-    median["errors"] = sum(run["errors"] for run in runs)
-    return median
+def _in_rounds(paths: dict[str, str], rounds: int, measure, by: str) -> dict[str, dict]:
+    """Each path measured once a round, the paths alternating (this VM's speed drifts by
+    a quarter within minutes); for each, the run with the median `by` (with the errors of
+    all its runs)."""
+    runs: dict[str, list[dict]] = {name: [] for name in paths}
+    for _ in range(rounds):
+        for name, url in paths.items():
+            cl.settle()
+            run = measure(url)
+            runs[name].append(run)
+            log(f"{name:24} {run['rps']:9,.0f} req/s  p50 {run['p50']:.2f} ms  "
+                f"p99 {run['p99']:.2f} ms  errors {run['errors']}")
+    cells = {}
+    for name, done in runs.items():
+        cells[name] = dict(sorted(done, key=lambda run: run[by])[len(done) // 2])
+        cells[name]["errors"] = sum(run["errors"] for run in done)
+    return cells
 
 
 def wait_port(url: str, timeout: float = 30.0) -> None:
@@ -240,7 +252,8 @@ def results_markdown(cells: dict, checks: list[tuple], args, started: str) -> st
              f"{machine['os']}",
              f"- Load: wrk, 1 thread, {args.connections} keep-alive connections, "
              f"{args.duration:g} s per run; {args.rounds} rounds alternating the paths, the "
-             "run of median throughput shown for each (at half load, of median p99); proxies pinned to CPU {PROXY_CPU}, wrk and the nginx backends to CPU "
+             "run of median throughput shown for each (at half load, of median p99); "
+             f"proxies pinned to CPU {PROXY_CPU}, wrk and the nginx backends to CPU "
              f"{LOAD_CPU}.",
              f"- Versions: {subprocess.run(['haproxy', '-v'], capture_output=True, text=True).stdout.splitlines()[0]}; "
              f"{subprocess.run(['nginx', '-v'], capture_output=True, text=True).stderr.strip()}; "
@@ -287,19 +300,10 @@ def main(argv: list[str] | None = None) -> int:
                 "nginx (proxy)": f"http://127.0.0.1:{ports['nginx']}/"}
         for url in urls.values():
             wait_port(url)
-        # This VM's speed drifts by a quarter within minutes: each path runs in every
-        # round, the paths alternating, and the run of median throughput stands for it.
-        runs: dict[str, list[dict]] = {name: [] for name in urls}
-        for _ in range(args.rounds):
-            for name, url in urls.items():
-                cl.settle()
-                wrk(url, args.connections, 2)  # warm-up: pools, caches
-                run = wrk(url, args.connections, args.duration)
-                runs[name].append(run)
-                log(f"{name:24} {run['rps']:9,.0f} req/s  p50 {run['p50']:.2f} ms  "
-                    f"p99 {run['p99']:.2f} ms  errors {run['errors']}")
-        for name in urls:
-            cells[name] = _median_run(runs[name])
+        def peak(url: str) -> dict:
+            wrk(url, args.connections, 2)  # warm-up: pools, caches
+            return wrk(url, args.connections, args.duration)
+        cells.update(_in_rounds(urls, args.rounds, peak, by="rps"))
         # Half of Nozama's peak: each connection waits between requests, the wait
         # calibrated by a short probe (latency falls with the load, so rate and wait
         # are not simply proportional).
@@ -311,15 +315,8 @@ def main(argv: list[str] | None = None) -> int:
             probe = wrk(nozama_url, args.connections, 3, str(script))
             delay_ms = max(0.0, delay_ms + args.connections * 1000 * (1 / half - 1 / probe["rps"]))
         paced = {"Nozama at half its peak": nozama_url, "direct at the same rate": direct}
-        runs = {name: [] for name in paced}
-        for _ in range(args.rounds):
-            for name, url in paced.items():
-                cl.settle()
-                run = wrk(url, args.connections, args.duration, str(script))
-                runs[name].append(run)
-                log(f"{name:24} {run['rps']:9,.0f} req/s  p99 {run['p99']:.2f} ms")
-        for name in paced:
-            cells[name] = _median_run(runs[name], by="p99")
+        cells.update(_in_rounds(paced, args.rounds, lambda url: wrk(
+            url, args.connections, args.duration, str(script)), by="p99"))
         count_script = work / "count.lua"
         count_script.write_text(WRK_COUNT)
         cl.settle()
