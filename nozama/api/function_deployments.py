@@ -16,9 +16,9 @@ from __future__ import annotations
 import json
 import logging
 
-from nozama.api.errors import ServiceError
+from nozama.kernel.errors import ServiceError
 from nozama.api.gateway import Gateway
-from nozama.api.http import HttpRequest, HttpResponse
+from nozama.kernel.http import HttpRequest, HttpResponse
 from nozama.controllers import function_deployments as deployments
 
 log = logging.getLogger(__name__)

@@ -14,16 +14,16 @@ import re
 import random
 import zlib
 
-from nozama.api import errors
+from nozama.kernel import errors
 from nozama.api.auth import credential_scope
 from nozama.api.catalog import Service
-from nozama.api.context import RequestContext
-from nozama.api.http import HttpRequest, HttpResponse
+from nozama.kernel.context import RequestContext
+from nozama.kernel.http import HttpRequest, HttpResponse
 from nozama.api.protocols import PROTOCOLS
 from nozama.api.routing import resolve
 from nozama.api.validate import summarize, validation_errors
-from nozama.clock import Clock
-from nozama.services import ServiceHandlers, registry
+from nozama.kernel.clock import Clock
+from nozama.aws import ServiceHandlers, registry
 from nozama.store import Store
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from nozama.api import catalog
 from nozama.api.auth import CredentialScope
 from nozama.api.catalog import Service
-from nozama.api.errors import ServiceError
-from nozama.api.http import HttpRequest
+from nozama.kernel.errors import ServiceError
+from nozama.kernel.http import HttpRequest
 from nozama.api.protocols import PROTOCOLS, Protocol
 from nozama.api.protocols.cbor import operation_path
 from nozama.api.protocols.rest_json import find_route

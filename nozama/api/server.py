@@ -17,9 +17,9 @@ from typing import Awaitable
 from nozama import __version__
 from nozama.api import catalog
 from nozama.api import function_deployments
-from nozama.api.errors import InvalidParameterException, ServiceError
+from nozama.kernel.errors import InvalidParameterException, ServiceError
 from nozama.api.gateway import Gateway
-from nozama.api.http import HttpRequest, HttpResponse
+from nozama.kernel.http import HttpRequest, HttpResponse
 from nozama.api.shapes import from_document
 from nozama.api.validate import summarize, validation_errors
 from nozama.controllers import agents
@@ -29,7 +29,7 @@ from nozama.controllers.function_deployments import FunctionDeployments
 from nozama.controllers import services as service_controller
 from nozama.metrics import prometheus
 from nozama.metrics import retention as metric_retention
-from nozama.services.ecs.container_instances import register_container_instance
+from nozama.aws.ecs.container_instances import register_container_instance
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,9 @@ from email.utils import parsedate_to_datetime
 
 from botocore.model import Shape
 
-from nozama.api.errors import SerializationException
+from nozama.kernel.clock import as_datetime
+from nozama.kernel.errors import SerializationException
+from nozama.kernel.text import checked_text
 
 _JSON_TYPE_NAMES = {dict: "structure or map", list: "list", str: "string", bool: "boolean",
                     int: "number", float: "number", bytes: "blob", type(None): "null"}
@@ -106,16 +108,6 @@ def _in_range(value: int, kind: str, path: str) -> int:
     return value
 
 
-def checked_text(value: str, path: str) -> str:
-    """Text that can be stored and sent back: valid Unicode without NUL characters."""
-    if "\x00" in value:
-        raise SerializationException(f"Value at '{path}' contains a NUL character.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise SerializationException(
-            f"Value at '{path}' is not valid Unicode (a lone surrogate).") from None
-    return value
 
 
 def _from_epoch(value: float, path: str) -> datetime:
@@ -228,10 +220,6 @@ def to_document(shape: Shape, value, binary: bool = False):
     return value
 
 
-def as_datetime(value) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    return datetime.fromtimestamp(float(value), tz=timezone.utc)
 
 
 def epoch_seconds(value) -> float | int:

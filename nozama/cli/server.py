@@ -14,9 +14,9 @@ from pathlib import Path
 import uvloop
 
 from nozama.api.gateway import Gateway
-from nozama.api.http_server import HttpServer
+from nozama.kernel.http_server import HttpServer
 from nozama.api.server import App
-from nozama.clock import Clock
+from nozama.kernel.clock import Clock
 from nozama.functions.invoker import FunctionRuntime
 from nozama.store import Store
 from nozama.store.db import sqlite_url

@@ -14,8 +14,8 @@ import json
 import logging
 from datetime import timedelta
 
-from nozama.api.context import RequestContext
-from nozama.api.errors import InvalidParameterException, ServiceError
+from nozama.kernel.context import RequestContext
+from nozama.kernel.errors import InvalidParameterException, ServiceError
 from nozama.controllers.notify import notifier
 from nozama.controllers.services import wake_controller
 from nozama.controllers.tasks import apply_report, refresh_instance

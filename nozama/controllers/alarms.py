@@ -15,7 +15,7 @@ import json
 import logging
 from datetime import datetime
 
-from nozama.clock import Clock
+from nozama.kernel.clock import Clock
 from nozama.controllers.services import wake_controller
 from nozama.metrics import series
 from nozama.metrics.alarms import evaluate, statistic

@@ -26,15 +26,15 @@ import string
 
 import orjson
 
-from nozama.api.context import RequestContext
-from nozama.api.errors import ServiceError
-from nozama.clock import Clock
+from nozama.kernel.context import RequestContext
+from nozama.kernel.errors import ServiceError
+from nozama.kernel.clock import Clock
 from nozama.functions import notify
 from nozama.functions.deploy import (Plan, PlanError, StepHealth, codedeploy_plan, plan,
                                      verdict)
 from nozama.functions.limits import Throttled
 from nozama.metrics import series
-from nozama.services.lambda_.common import (InvalidParameterValue, LATEST, ResourceConflict,
+from nozama.functions.lookup import (InvalidParameterValue, LATEST, ResourceConflict,
                                             ResourceNotFound, find_alias, find_function,
                                             find_version, new_revision_id)
 from nozama.store import Store

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from nozama.api.context import RequestContext
-from nozama.metrics.statistics import Aggregate
+from nozama.kernel.context import RequestContext
+from nozama.model.statistics import Aggregate
 from nozama.store import metrics as metric_store
 from nozama.store import tasks as task_store
 

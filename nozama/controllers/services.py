@@ -20,13 +20,13 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Row
 
-from nozama.api.context import RequestContext
+from nozama.kernel.context import RequestContext
 from nozama.controllers import traffic_shift, zone_waves
 from nozama.controllers.rolling import Step, circuit_breaker_threshold, rolling_step
 from nozama.controllers.service_targets import ServiceTargets
 from nozama.controllers.tasks import create_tasks, refresh_instance, request_stop
 from nozama.model.resources import requirements
-from nozama.scheduler.load import cluster_state
+from nozama.controllers.cluster_state import cluster_state
 from nozama.scheduler.placement import PlacementRequest, place
 from nozama.store import alarms as alarm_store
 from nozama.store import clusters as cluster_store

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Row
 
-from nozama.api.context import RequestContext
-from nozama.api.shapes import as_datetime
+from nozama.kernel.context import RequestContext
+from nozama.kernel.clock import as_datetime
 from nozama.model import arns
 from nozama.model.resources import requirements
 from nozama.store import attributes as attribute_store

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from nozama.api.context import RequestContext
-from nozama.api.errors import ServiceError
+from nozama.kernel.context import RequestContext
+from nozama.kernel.errors import ServiceError
 from nozama.functions.limits import Throttled
 from nozama.functions.routing import Route
 from nozama.store import function_events

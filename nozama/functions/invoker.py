@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from nozama.clock import Clock
+from nozama.kernel.clock import Clock
 from nozama.functions import limits, notify
 from nozama.functions.limits import Throttled
 from nozama.functions.events import EventQueue

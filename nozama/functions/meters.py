@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from nozama.metrics.statistics import Aggregate, counted, gauge, share
+from nozama.model.statistics import Aggregate, counted, gauge, share
 
 NAMESPACE = "AWS/Lambda"
 

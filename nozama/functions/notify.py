@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from nozama.api.context import RequestContext
+from nozama.kernel.context import RequestContext
 
 # Each is called with (region, account, function name).
 listeners: list[Callable[[str, str, str], None]] = []

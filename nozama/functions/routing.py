@@ -23,8 +23,8 @@ from sqlalchemy import Connection
 
 from nozama.functions import code, runtimes
 from nozama.functions.workers import VersionSpec
-from nozama.services.lambda_.common import LATEST, ResourceNotFound, find_version, function_arn
-from nozama.api.context import RequestContext
+from nozama.functions.lookup import LATEST, ResourceNotFound, find_version, function_arn
+from nozama.kernel.context import RequestContext
 from nozama.store import functions as store
 
 _GOLDEN = (5 ** 0.5 - 1) / 2

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Awaitable, Protocol
 
-from nozama.api.http import HttpRequest, HttpResponse
+from nozama.kernel.http import HttpRequest, HttpResponse
 
 PREFIX = "/2018-06-01/runtime/"
 ERROR_TYPE = "lambda-runtime-function-error-type"

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from nozama.api.http_server import HttpServer
+from nozama.kernel.http_server import HttpServer
 from nozama.functions import runtime_api
 from nozama.functions.runtime_api import next_response
 

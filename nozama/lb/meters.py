@@ -19,8 +19,8 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-from nozama.metrics import sketch
-from nozama.metrics.statistics import Aggregate, counted, gauge
+from nozama.model import sketch
+from nozama.model.statistics import Aggregate, counted, gauge
 from nozama.model import arns
 
 NAMESPACE = "AWS/ApplicationELB"
@@ -30,8 +30,6 @@ ELB_CODES = {3: "HTTPCode_ELB_3XX_Count", 4: "HTTPCode_ELB_4XX_Count",
              5: "HTTPCode_ELB_5XX_Count"}
 ELB_STATUSES = {500: "HTTPCode_ELB_500_Count", 502: "HTTPCode_ELB_502_Count",
                 503: "HTTPCode_ELB_503_Count", 504: "HTTPCode_ELB_504_Count"}
-# Metrics that say how many of something there are now, not how many happened.
-GAUGES = frozenset({"HealthyHostCount", "UnHealthyHostCount", "ActiveConnectionCount"})
 
 
 _PER_LOG = sketch.PER_LOG

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from nozama.metrics import sketch
+from nozama.model import sketch
 
 Z_FAIL = 3.09          # one-sided p ~ 0.001 at each look
 Z_PASS = 2.33          # the 99% upper bound for passing early

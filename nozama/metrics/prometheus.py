@@ -14,10 +14,12 @@ from __future__ import annotations
 import re
 import time
 
-from nozama.lb.meters import GAUGES
-from nozama.metrics.statistics import Aggregate
+from nozama.model.statistics import Aggregate
 from nozama.store import Store
 from nozama.store import metrics as metric_store
+
+# Metrics that say how many of something there are now, not how many happened.
+GAUGES = frozenset({"HealthyHostCount", "UnHealthyHostCount", "ActiveConnectionCount"})
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 QUANTILES = (0.5, 0.9, 0.99)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from nozama.clock import Clock
+from nozama.kernel.clock import Clock
 from nozama.store import Store
 from nozama.store import metrics as metric_store
 

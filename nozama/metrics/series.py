@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
-from nozama.metrics import statistics
-from nozama.metrics.statistics import Aggregate
+from nozama.model import statistics
+from nozama.model.statistics import Aggregate
 from nozama.store import metrics as metric_store
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Callable
 
-from nozama.api.errors import InvalidParameterException
+from nozama.kernel.errors import InvalidParameterException
 
 __all__ = ["ClusterQuery", "InstanceFacts", "MAX_LENGTH", "parse_expression"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from nozama.api.errors import ValidationError
+from nozama.kernel.errors import ValidationError
 
 Check = Callable[[str], bool]
 

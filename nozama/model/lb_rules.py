@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from nozama.api.errors import ValidationError
+from nozama.kernel.errors import ValidationError
 
 MAX_TARGET_GROUPS_PER_ACTION = 5
 MAX_CONDITION_VALUES = 5

@@ -34,7 +34,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import NoReturn
 
-from nozama.api.errors import ClientException
+from nozama.kernel.errors import ClientException
 
 __all__ = [
     "normalize_task_definition",

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from nozama.api.errors import InvalidParameterException
+from nozama.kernel.errors import InvalidParameterException
 from nozama.model.cluster_query import ClusterQuery, parse_expression
 from nozama.model.resources import Requirements, shortfall
 from nozama.scheduler.state import ACTIVE, INACTIVE, InstanceState

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nozama.api.errors import InvalidParameterException
+from nozama.kernel.errors import InvalidParameterException
 from nozama.model.resources import Requirements
 from nozama.scheduler.feasibility import compile_filters
 from nozama.scheduler.rank import parse_strategies, ranked

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from nozama.api.errors import InvalidParameterException
+from nozama.kernel.errors import InvalidParameterException
 from nozama.model.resources import Requirements
 from nozama.scheduler.state import CandidateView, ClusterState, InstanceState
 

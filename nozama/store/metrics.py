@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Row, delete, insert, select
 
 from nozama.store import sql
 
-from nozama.metrics.statistics import Aggregate
+from nozama.model.statistics import Aggregate
 from nozama.store.schema import metric_points as mp
 from nozama.store.schema import metric_series as ms
 

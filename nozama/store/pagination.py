@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 
-from nozama.api.errors import ServiceError
+from nozama.kernel.errors import ServiceError
 
 
 def encode_token(listing: str, key) -> str:

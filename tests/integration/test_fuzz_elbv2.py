@@ -32,7 +32,7 @@ EXAMPLES = 300
 
 
 def operations() -> list[str]:
-    from nozama.services import registry
+    from nozama.aws import registry
     return sorted(registry()["elbv2"].operations)
 
 

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from nozama.metrics import canary, sketch
+from nozama.metrics import canary
+from nozama.model import sketch
 from nozama.metrics.canary import FAIL, PASS, CONTINUE, Sample
 
 

@@ -8,7 +8,7 @@ import hypothesis
 import hypothesis.strategies
 import pytest
 
-from nozama.api.errors import InvalidParameterException
+from nozama.kernel.errors import InvalidParameterException
 from nozama.model import cluster_query
 from nozama.model.cluster_query import InstanceFacts, parse_expression
 

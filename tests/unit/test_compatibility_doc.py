@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from nozama.api import catalog
-from nozama.services import registry
+from nozama.aws import registry
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "compatibility.md"
 ROW = re.compile(r"^\| (\w+) \| (done|partial|not yet) \|", re.M)

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from nozama.api import http_server
-from nozama.api.http import HttpRequest, HttpResponse
-from nozama.api.http_server import HttpServer
+from nozama.kernel import http_server
+from nozama.kernel.http import HttpRequest, HttpResponse
+from nozama.kernel.http_server import HttpServer
 
 
 def _echo(request: HttpRequest) -> HttpResponse:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 from nozama.lb.meters import TargetMeter
-from nozama.metrics.statistics import Aggregate
+from nozama.model.statistics import Aggregate
 
 
 def test_response_times_summarize_as_they_come():

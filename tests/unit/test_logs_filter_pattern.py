@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from nozama.api.errors import InvalidParameterException
-from nozama.services.logs.filter_pattern import compile_pattern
-from nozama.services.logs.put_events import DAY_MS, HOUR_MS, check_batch, sort_out
+from nozama.kernel.errors import InvalidParameterException
+from nozama.aws.logs.filter_pattern import compile_pattern
+from nozama.aws.logs.put_events import DAY_MS, HOUR_MS, check_batch, sort_out
 
 
 def matching(pattern: str, messages: list[str]) -> list[str]:

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from nozama.metrics import sketch
-from nozama.metrics.statistics import Aggregate, by_period, is_statistic
+from nozama.model import sketch
+from nozama.model.statistics import Aggregate, by_period, is_statistic
 from nozama.store import Store
 from nozama.store import metrics as metric_store
 from nozama.store.db import sqlite_url

@@ -22,8 +22,8 @@ from botocore.awsrequest import HeadersDict
 from botocore.response import StreamingBody
 
 from nozama.api import catalog
-from nozama.api.errors import ServiceError
-from nozama.api.http import HttpRequest
+from nozama.kernel.errors import ServiceError
+from nozama.kernel.http import HttpRequest
 from nozama.api.protocols import PROTOCOLS
 
 WHEN = datetime(2026, 3, 4, 5, 6, 7, tzinfo=timezone.utc)

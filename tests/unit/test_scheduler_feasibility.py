@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from nozama.api.errors import InvalidParameterException
+from nozama.kernel.errors import InvalidParameterException
 from nozama.model.cluster_query import parse_expression
 from nozama.model.resources import Requirements
 from nozama.scheduler.feasibility import (

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from nozama.api.errors import InvalidParameterException
+from nozama.kernel.errors import InvalidParameterException
 from nozama.model.resources import Requirements
 from nozama.scheduler.placement import PlacementRequest, Placer, place
 from nozama.scheduler.state import ClusterState, InstanceState

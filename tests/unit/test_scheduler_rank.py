@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from nozama.api.errors import InvalidParameterException
+from nozama.kernel.errors import InvalidParameterException
 from nozama.model.resources import Requirements
 from nozama.scheduler.feasibility import compile_filters
 from nozama.scheduler.rank import (

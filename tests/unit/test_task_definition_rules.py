@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from nozama.api.errors import ClientException
+from nozama.kernel.errors import ClientException
 from nozama.model.task_definitions import (
     effective_network_mode,
     normalize_task_definition,

@@ -55,7 +55,7 @@ from nozama.agent.runtimes.docker_state import (
     task_from_inspect,
     task_health,
 )
-from nozama.clock import Clock
+from nozama.kernel.clock import Clock
 from nozama.model.task_definitions import effective_network_mode
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from botocore.model import NoShapeFoundError, OperationModel
 
 from nozama.api.catalog import Service
-from nozama.api.errors import ServiceError
-from nozama.api.http import HttpRequest, HttpResponse
+from nozama.kernel.errors import ServiceError
+from nozama.kernel.http import HttpRequest, HttpResponse
 
 
 class Protocol:

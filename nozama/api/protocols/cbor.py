@@ -6,8 +6,8 @@ import cbor2
 from botocore.model import OperationModel
 
 from nozama.api.catalog import Service
-from nozama.api.errors import SerializationException, ServiceError
-from nozama.api.http import HttpRequest, HttpResponse
+from nozama.kernel.errors import SerializationException, ServiceError
+from nozama.kernel.http import HttpRequest, HttpResponse
 from nozama.api.protocols.base import Protocol, query_error_header
 from nozama.api.shapes import from_document, to_document
 

@@ -9,8 +9,8 @@ from xml.sax.saxutils import escape as _escape
 from botocore.model import OperationModel, Shape
 
 from nozama.api.catalog import Service
-from nozama.api.errors import ServiceError
-from nozama.api.http import HttpRequest, HttpResponse
+from nozama.kernel.errors import ServiceError
+from nozama.kernel.http import HttpRequest, HttpResponse
 from nozama.api.protocols.base import Protocol, error_code
 from nozama.api.shapes import as_datetime, from_text, iso8601
 

@@ -10,8 +10,8 @@ from urllib.parse import unquote
 from botocore.model import OperationModel, Shape
 
 from nozama.api.catalog import Service
-from nozama.api.errors import ServiceError
-from nozama.api.http import HttpRequest, HttpResponse
+from nozama.kernel.errors import ServiceError
+from nozama.kernel.http import HttpRequest, HttpResponse
 from nozama.api.protocols.base import Protocol
 from nozama.api.protocols.json import decode_json_body, encode_json
 from nozama.api.shapes import as_datetime, epoch_seconds, from_document, from_text, iso8601

@@ -1,0 +1,35 @@
+"""One module per AWS service, translating operations into control-plane calls.
+
+A service module registers a handler per operation it implements. Handlers
+receive the request context and the validated parameters (a dict shaped like
+the operation's input) and return a dict shaped like its output.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from nozama.kernel.context import RequestContext
+
+Handler = Callable[[RequestContext, dict], dict]
+
+
+class ServiceHandlers:
+    def __init__(self, name: str, validation_error: str):
+        self.name = name
+        # The error code this service answers constraint violations with.
+        self.validation_error = validation_error
+        self.operations: dict[str, Handler] = {}
+
+    def operation(self, name: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.operations[name] = handler
+            return handler
+        return register
+
+
+def registry() -> dict[str, ServiceHandlers]:
+    """Every service's handlers, by botocore service name."""
+    from nozama.aws import cloudwatch, ecs, elbv2, lambda_, logs
+    return {"ecs": ecs.handlers, "elbv2": elbv2.handlers, "logs": logs.handlers,
+            "cloudwatch": cloudwatch.handlers, "lambda": lambda_.handlers}

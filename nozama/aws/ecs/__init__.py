@@ -1,0 +1,10 @@
+"""Amazon ECS (JSON 1.1 protocol): clusters, task definitions, container instances."""
+
+from nozama.aws import ServiceHandlers
+
+handlers = ServiceHandlers("ecs", validation_error="InvalidParameterException")
+
+# Importing the operation modules registers their handlers.
+from nozama.aws.ecs import attributes, clusters, container_instances  # noqa: E402,F401
+from nozama.aws.ecs import service_deployments, services, tagging  # noqa: E402,F401
+from nozama.aws.ecs import task_definitions, tasks  # noqa: E402,F401

@@ -1,0 +1,98 @@
+"""What ECS operations share: finding clusters, tags, include flags."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import Connection, Row
+
+from nozama.kernel.context import RequestContext
+from nozama.kernel.errors import ClusterNotFoundException, InvalidParameterException
+from nozama.model import arns
+from nozama.store import clusters as cluster_store
+from nozama.store import tags as tag_store
+
+DEFAULT_CLUSTER = "default"
+MAX_TAGS = 50
+CLUSTER_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
+
+
+def cluster_name(ctx: RequestContext, reference: str | None) -> str:
+    """The cluster name a `cluster` parameter (name, ARN or nothing) refers to."""
+    if not reference:
+        return DEFAULT_CLUSTER
+    if arns.is_arn(reference):
+        parsed = arns.parse(reference)
+        if parsed is None or parsed.resource_type != "cluster" or not parsed.resource_path:
+            raise InvalidParameterException(f"Invalid cluster ARN: {reference}")
+        if parsed.region != ctx.region or parsed.account != ctx.account_id:
+            raise ClusterNotFoundException("Cluster not found.")
+        return parsed.resource_path
+    if not CLUSTER_NAME.fullmatch(reference):
+        raise ClusterNotFoundException("Cluster not found.")
+    return reference
+
+
+def find_cluster(ctx: RequestContext, conn: Connection, reference: str | None) -> Row:
+    """The ACTIVE cluster a parameter refers to, or ClusterNotFoundException."""
+    row = cluster_store.get(conn, ctx.region, ctx.account_id, cluster_name(ctx, reference))
+    if row is None or row.status != "ACTIVE":
+        raise ClusterNotFoundException("Cluster not found.")
+    return row
+
+
+def find_or_create_cluster(ctx: RequestContext, conn: Connection, reference: str | None) -> Row:
+    """Like find_cluster, but the `default` cluster is created on first use (as the ECS
+    agent and RunTask do when no cluster is given)."""
+    if cluster_name(ctx, reference) == DEFAULT_CLUSTER:
+        row = cluster_store.get(conn, ctx.region, ctx.account_id, DEFAULT_CLUSTER)
+        if row is None:
+            cluster_store.create(conn, ctx.region, ctx.account_id, DEFAULT_CLUSTER,
+                                 arns.cluster_arn(ctx.region, ctx.account_id, DEFAULT_CLUSTER),
+                                 ctx.clock.now(), new_cluster_doc({}))
+        elif row.status != "ACTIVE":
+            cluster_store.save(conn, row.arn, "ACTIVE", new_cluster_doc({}))
+    return find_cluster(ctx, conn, reference)
+
+
+def new_cluster_doc(params: dict) -> dict:
+    return {
+        "settings": params.get("settings") or [{"name": "containerInsights", "value": "disabled"}],
+        "configuration": params.get("configuration"),
+        "serviceConnectDefaults": params.get("serviceConnectDefaults"),
+        "capacityProviders": params.get("capacityProviders", []),
+        "defaultCapacityProviderStrategy": params.get("defaultCapacityProviderStrategy", []),
+    }
+
+
+def tags_from_request(tags: list[dict] | None) -> dict[str, str]:
+    """ECS's tag list as a dict, with ECS's rules checked."""
+    found: dict[str, str] = {}
+    for tag in tags or []:
+        key, value = tag.get("key"), tag.get("value", "")
+        if key is None:
+            raise InvalidParameterException("Tag key must not be null.")
+        if key.lower().startswith("aws:"):
+            raise InvalidParameterException(
+                "Tag keys that begin with 'aws:' are reserved for AWS use.")
+        found[key] = value
+    if len(found) > MAX_TAGS:
+        raise InvalidParameterException(f"A resource can have at most {MAX_TAGS} tags.")
+    return found
+
+
+def tag_list(tags: dict[str, str]) -> list[dict]:
+    return [{"key": k, "value": v} for k, v in tags.items()]
+
+
+def tags_of(conn: Connection, arn: str) -> list[dict]:
+    return tag_list(tag_store.get(conn, arn))
+
+
+def page_size(params: dict, default: int = 100, maximum: int = 100) -> int:
+    size = params.get("maxResults")
+    if size is None:
+        return default
+    if not 1 <= size <= maximum:
+        raise InvalidParameterException(f"maxResults must be between 1 and {maximum}.")
+    return size

@@ -1,0 +1,406 @@
+"""CreateService, UpdateService, DeleteService, DescribeServices, ListServices.
+
+These only record what the user wants (the service and its deployments); the
+service controller (controllers/services.py) makes the tasks match.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import Connection, Row
+
+from nozama.kernel.context import RequestContext
+from nozama.kernel.errors import (ClientException, InvalidParameterException,
+                               ServiceNotActiveException, ServiceNotFoundException)
+from nozama.controllers import traffic_shift
+from nozama.controllers.services import new_deployment, supersede, wake_controller
+from nozama.model import arns, lb_rules
+from nozama.scheduler.feasibility import parse_constraints
+from nozama.scheduler.rank import parse_strategies
+from nozama.aws.ecs import handlers
+from nozama.aws.ecs.common import find_cluster, page_size, tags_from_request, tags_of
+from nozama.aws.ecs.task_definitions import find as find_task_definition
+from nozama.store import alarms as alarm_store
+from nozama.store import load_balancers as lb_store
+from nozama.store import services as store
+from nozama.store import tags as tag_store
+from nozama.store import target_groups as target_group_store
+from nozama.store.pagination import decode_token, page
+
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
+DEFAULT_DEPLOYMENT_CONFIGURATION = {
+    "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    "maximumPercent": 200, "minimumHealthyPercent": 100,
+    "alarms": {"alarmNames": [], "enable": False, "rollback": False},
+}
+
+
+def describe(conn: Connection, row: Row, with_tags: bool = False) -> dict:
+    doc = row.doc
+    service = {k: v for k, v in doc.items() if not k.startswith("_")}
+    service["deployments"] = [{k: v for k, v in d.items() if not k.startswith("_")}
+                              for d in doc["deployments"]]
+    service.update(status=row.status, desiredCount=row.desired_count,
+                   runningCount=sum(d.get("runningCount", 0) for d in doc["deployments"]),
+                   pendingCount=sum(d.get("pendingCount", 0) for d in doc["deployments"]))
+    service["events"] = list(reversed(doc.get("events", [])))[:100]
+    if with_tags:
+        service["tags"] = tags_of(conn, row.arn)
+    return service
+
+
+def _configuration(given: dict | None, current: dict | None = None) -> dict:
+    merged = {**DEFAULT_DEPLOYMENT_CONFIGURATION, **(current or {}), **(given or {})}
+    low, high = merged["minimumHealthyPercent"], merged["maximumPercent"]
+    if low < 0 or high < 0:
+        raise InvalidParameterException("minimumHealthyPercent and maximumPercent can't be "
+                                        "negative.")
+    if low > high:
+        raise InvalidParameterException(
+            "minimumHealthyPercent must be less than or equal to maximumPercent.")
+    _check_shift_configuration(merged)
+    bake = merged.get("bakeTimeInMinutes")
+    if bake is not None and not 0 <= bake <= MAX_BAKE_MINUTES:
+        raise InvalidParameterException(
+            f"bakeTimeInMinutes must be between 0 and {MAX_BAKE_MINUTES}.")
+    alarms = merged["alarms"]
+    if alarms.get("enable") and not alarms.get("alarmNames"):
+        raise InvalidParameterException("alarmNames must name at least one alarm when "
+                                        "deployment alarms are enabled.")
+    return merged
+
+
+MAX_BAKE_MINUTES = 1440
+
+
+def _check_shift_configuration(configuration: dict) -> None:
+    canary = configuration.get("canaryConfiguration") or {}
+    if canary.get("canaryPercent") is not None and not 0 < canary["canaryPercent"] <= 100:
+        raise InvalidParameterException("canaryPercent must be greater than 0 and at most 100.")
+    linear = configuration.get("linearConfiguration") or {}
+    if linear.get("stepPercent") is not None and not 0 < linear["stepPercent"] <= 100:
+        raise InvalidParameterException("stepPercent must be greater than 0 and at most 100.")
+    for bake in (canary.get("canaryBakeTimeInMinutes"), linear.get("stepBakeTimeInMinutes")):
+        if bake is not None and not 0 <= bake <= MAX_BAKE_MINUTES:
+            raise InvalidParameterException(
+                f"Bake times must be between 0 and {MAX_BAKE_MINUTES} minutes.")
+    for hook in configuration.get("lifecycleHooks") or []:
+        if not hook.get("lifecycleStages"):
+            raise InvalidParameterException("A lifecycle hook needs lifecycleStages.")
+        target = hook.get("hookTargetArn") or ""
+        if hook.get("targetType") == "AWS_LAMBDA" and not target.startswith(
+                ("http://", "https://")):
+            raise InvalidParameterException(
+                "Nozama calls lifecycle hooks over HTTP: give an http(s) URL as hookTargetArn "
+                "(Lambda functions as hooks are not supported yet).")
+        if hook.get("targetType") not in ("AWS_LAMBDA", "PAUSE"):
+            raise InvalidParameterException("A lifecycle hook's targetType must be AWS_LAMBDA "
+                                            "or PAUSE.")
+
+
+def _check_alarms(ctx: RequestContext, conn: Connection, configuration: dict) -> None:
+    """The alarms a deployment watches must exist (in CloudWatch, here the same store)."""
+    names = configuration["alarms"].get("alarmNames") or []
+    found = {r.name for r in alarm_store.search(conn, ctx.region, ctx.account_id, names=names)}
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise InvalidParameterException(
+            f"The CloudWatch alarm(s) {', '.join(missing)} do not exist.")
+
+
+def _check_placement(params: dict, name: str) -> None:
+    """Refuse constraints and strategies the scheduler can't read, before they are stored."""
+    if params.get("placementConstraints") is not None:
+        parse_constraints(params["placementConstraints"], f"service:{name}")
+    if params.get("placementStrategy"):
+        parse_strategies(params["placementStrategy"], service=True)
+
+
+def _check(params: dict) -> None:
+    if params.get("desiredCount") is not None and params["desiredCount"] < 0:
+        raise InvalidParameterException("desiredCount can't be negative.")
+    if params.get("launchType", "EC2") not in ("EC2", "EXTERNAL"):
+        raise InvalidParameterException(
+            f"Nozama runs services on EC2 and EXTERNAL instances, not {params['launchType']}.")
+    if params.get("schedulingStrategy", "REPLICA") != "REPLICA":
+        raise InvalidParameterException("Only the REPLICA scheduling strategy is supported.")
+    if params.get("deploymentController", {}).get("type", "ECS") != "ECS":
+        raise InvalidParameterException("Only the ECS deployment controller is supported.")
+
+
+MAX_LOAD_BALANCERS = 5
+
+
+def _check_load_balancers(ctx: RequestContext, conn: Connection, load_balancers: list[dict],
+                          definition: Row, strategy: str = "ROLLING",
+                          service_arn: str = "") -> None:
+    """Refuse the service's loadBalancers as ECS does: each names an application load
+    balancer's target group, attached to a load balancer, of the target type the task's
+    network mode needs, and a container port the task definition maps."""
+    if len(load_balancers) > MAX_LOAD_BALANCERS:
+        raise InvalidParameterException(
+            f"A service can have at most {MAX_LOAD_BALANCERS} load balancers.")
+    containers = {c["name"]: c for c in definition.doc["containerDefinitions"]}
+    awsvpc = definition.doc.get("networkMode") == "awsvpc"
+    for entry in load_balancers:
+        if entry.get("loadBalancerName") or not entry.get("targetGroupArn"):
+            raise InvalidParameterException("Classic Load Balancers are not supported: give "
+                                            "the targetGroupArn of a target group.")
+        name, port = entry.get("containerName"), entry.get("containerPort")
+        if not name or port is None:
+            raise InvalidParameterException("containerName and containerPort are required "
+                                            "for a load balancer.")
+        group = target_group_store.get(conn, entry["targetGroupArn"])
+        if group is None or (group.region, group.account) != (ctx.region, ctx.account_id):
+            raise InvalidParameterException(
+                f"Unable to find the target group {entry['targetGroupArn']}.")
+        if not lb_store.load_balancers_using(conn, group.arn):
+            raise InvalidParameterException(
+                f"The target group with targetGroupArn {group.arn} does not have an "
+                "associated load balancer.")
+        wanted = "ip" if awsvpc else "instance"
+        if group.doc["TargetType"] != wanted:
+            raise InvalidParameterException(
+                f"The provided target group {group.arn} has target type "
+                f"{group.doc['TargetType']}, which is incompatible with the "
+                f"{definition.doc.get('networkMode', 'bridge')} network mode specified in "
+                "the task definition.")
+        if name not in containers:
+            raise InvalidParameterException(
+                f"The container {name} does not exist in the task definition.")
+        if not any(m.get("containerPort") == port
+                   for m in containers[name].get("portMappings", [])):
+            raise InvalidParameterException(
+                f"The container {name} did not have a container port {port} defined.")
+        if strategy in traffic_shift.STRATEGIES:
+            _check_advanced_configuration(ctx, conn, entry, group, strategy, service_arn)
+    if strategy in traffic_shift.STRATEGIES and not load_balancers:
+        raise InvalidParameterException(
+            f"The {strategy} deployment strategy needs a load balancer with an "
+            "advancedConfiguration (alternateTargetGroupArn, productionListenerRule).")
+
+
+def _check_advanced_configuration(ctx: RequestContext, conn: Connection, entry: dict,
+                                  group: Row, strategy: str, service_arn: str) -> None:
+    """What a traffic-shifted deployment needs: an alternate target group like the primary
+    one and used by no other service, and the listener rules it rewrites."""
+    advanced = entry.get("advancedConfiguration") or {}
+    alternate_arn, production = advanced.get("alternateTargetGroupArn"), \
+        advanced.get("productionListenerRule")
+    if not alternate_arn or not production:
+        raise InvalidParameterException(
+            f"The {strategy} deployment strategy needs advancedConfiguration with "
+            "alternateTargetGroupArn and productionListenerRule for each load balancer.")
+    alternate = target_group_store.get(conn, alternate_arn)
+    if alternate is None or (alternate.region, alternate.account) != (ctx.region,
+                                                                        ctx.account_id):
+        raise InvalidParameterException(f"Unable to find the target group {alternate_arn}.")
+    if alternate.arn == group.arn:
+        raise InvalidParameterException(
+            "alternateTargetGroupArn must differ from targetGroupArn.")
+    if alternate.doc["TargetType"] != group.doc["TargetType"]:
+        raise InvalidParameterException(
+            f"The alternate target group {alternate.arn} has target type "
+            f"{alternate.doc['TargetType']}, not {group.doc['TargetType']}.")
+    for other in store.live(conn):
+        if other.arn == service_arn or (other.region, other.account) != (ctx.region,
+                                                                          ctx.account_id):
+            continue
+        used = {arn for e in other.doc.get("loadBalancers", []) for arn in (
+            e.get("targetGroupArn"), (e.get("advancedConfiguration") or {}).get(
+                "alternateTargetGroupArn")) if arn}
+        if used & {alternate.arn, group.arn}:
+            raise InvalidParameterException(
+                f"The target group {alternate.arn if alternate.arn in used else group.arn} "
+                f"is already used by the service {other.name}.")
+    for role in ("productionListenerRule", "testListenerRule"):
+        rule_arn = advanced.get(role)
+        if rule_arn is None:
+            continue
+        rule = lb_store.rule(conn, rule_arn)
+        if rule is None or (rule.region, rule.account) != (ctx.region, ctx.account_id):
+            raise InvalidParameterException(f"Unable to find the listener rule {rule_arn}.")
+        if role == "productionListenerRule" and group.arn not in \
+                lb_rules.target_group_arns(rule.doc["Actions"]):
+            raise InvalidParameterException(
+                f"The production listener rule {rule_arn} does not forward to the target "
+                f"group {group.arn}.")
+
+
+def _active_definition(ctx: RequestContext, conn: Connection, reference: str) -> Row:
+    definition = find_task_definition(ctx, conn, reference)
+    if definition.status != "ACTIVE":
+        raise ClientException("TaskDefinition is inactive")
+    return definition
+
+
+def find_service(ctx: RequestContext, conn: Connection, cluster: Row, reference: str) -> Row:
+    name = arns.name_of(reference)
+    row = store.find(conn, cluster.arn, name)
+    if row is None:
+        raise ServiceNotFoundException("Service not found.")
+    return row
+
+
+@handlers.operation("CreateService")
+def create_service(ctx: RequestContext, params: dict) -> dict:
+    _check(params)
+    name = params["serviceName"]
+    if not _NAME.fullmatch(name):
+        raise InvalidParameterException("serviceName must be 1 to 255 letters, numbers, "
+                                        "hyphens and underscores.")
+    if params.get("desiredCount") is None:
+        raise InvalidParameterException("desiredCount is required for a REPLICA service.")
+    if not params.get("taskDefinition"):
+        raise InvalidParameterException("taskDefinition is required.")
+    configuration = _configuration(params.get("deploymentConfiguration"))
+    _check_placement(params, name)
+    new_tags = tags_from_request(params.get("tags"))
+    with ctx.store.write() as conn:
+        cluster = find_cluster(ctx, conn, params.get("cluster"))
+        existing = store.find(conn, cluster.arn, name)
+        if existing is not None and existing.status != "INACTIVE":
+            raise InvalidParameterException("Creation of service was not idempotent.")
+        definition = _active_definition(ctx, conn, params["taskDefinition"])
+        arn = arns.arn("ecs", ctx.region, ctx.account_id, f"service/{cluster.name}/{name}")
+        _check_load_balancers(ctx, conn, params.get("loadBalancers", []), definition,
+                              configuration.get("strategy", "ROLLING"), arn)
+        _check_alarms(ctx, conn, configuration)
+        now = ctx.clock.now()
+        doc = {
+            "serviceArn": arn, "serviceName": name, "clusterArn": cluster.arn,
+            "loadBalancers": params.get("loadBalancers", []), "serviceRegistries": [],
+            "launchType": params.get("launchType", "EC2"),
+            "taskDefinition": definition.arn, "deploymentConfiguration": configuration,
+            "deployments": [], "events": [], "createdAt": now.timestamp(),
+            "placementConstraints": params.get("placementConstraints", []),
+            "placementStrategy": params.get("placementStrategy", []),
+            "schedulingStrategy": "REPLICA", "deploymentController": {"type": "ECS"},
+            "createdBy": f"arn:aws:iam::{ctx.account_id}:root",
+            "enableECSManagedTags": params.get("enableECSManagedTags", False),
+            "propagateTags": params.get("propagateTags", "NONE"),
+            "enableExecuteCommand": False,
+        }
+        if params.get("healthCheckGracePeriodSeconds") is not None:
+            doc["healthCheckGracePeriodSeconds"] = params["healthCheckGracePeriodSeconds"]
+        doc["deployments"].append(new_deployment(doc, definition.arn, params["desiredCount"],
+                                                 now))
+        if traffic_shift.uses_traffic_shift(configuration):
+            traffic_shift.start(doc["deployments"][0], None, doc["loadBalancers"])
+        if existing is not None:  # a deleted service's name (and ARN) is used again
+            tag_store.remove_all(conn, arn)
+            store.save(conn, arn, status="ACTIVE", desired_count=params["desiredCount"],
+                       created_at=now, doc=doc)
+        else:
+            store.create(conn, ctx.region, ctx.account_id, cluster.arn, arn, name,
+                         params["desiredCount"], now, doc)
+        tag_store.put(conn, arn, new_tags)
+        result = {"service": describe(conn, store.find(conn, cluster.arn, name), True)}
+    wake_controller()
+    return result
+
+
+@handlers.operation("UpdateService")
+def update_service(ctx: RequestContext, params: dict) -> dict:
+    _check(params)
+    with ctx.store.write() as conn:
+        cluster = find_cluster(ctx, conn, params.get("cluster"))
+        row = find_service(ctx, conn, cluster, params["service"])
+        if row.status != "ACTIVE":
+            raise ServiceNotActiveException("Service was not ACTIVE.")
+        _check_placement(params, row.name)
+        doc = dict(row.doc)
+        desired = params.get("desiredCount", row.desired_count)
+        redeploy = bool(params.get("forceNewDeployment"))
+        if params.get("taskDefinition"):
+            definition = _active_definition(ctx, conn, params["taskDefinition"])
+            redeploy |= definition.arn != doc["taskDefinition"]
+            doc["taskDefinition"] = definition.arn
+        if "deploymentConfiguration" in params:
+            doc["deploymentConfiguration"] = _configuration(params["deploymentConfiguration"],
+                                                            doc["deploymentConfiguration"])
+            _check_alarms(ctx, conn, doc["deploymentConfiguration"])
+        for member in ("placementConstraints", "placementStrategy"):
+            if member in params and params[member] != doc.get(member):
+                doc[member] = params[member]
+                redeploy = True
+        if params.get("healthCheckGracePeriodSeconds") is not None:
+            doc["healthCheckGracePeriodSeconds"] = params["healthCheckGracePeriodSeconds"]
+        if "loadBalancers" in params:
+            doc["loadBalancers"] = params["loadBalancers"]
+        strategy = doc["deploymentConfiguration"].get("strategy", "ROLLING")
+        if "loadBalancers" in params or params.get("taskDefinition") or \
+                "deploymentConfiguration" in params:
+            _check_load_balancers(ctx, conn, doc["loadBalancers"], find_task_definition(
+                ctx, conn, doc["taskDefinition"]), strategy, row.arn)
+        doc["deployments"] = [dict(d) for d in doc["deployments"]]
+        if redeploy:
+            current = doc["deployments"][0]
+            if current.get("_stage") not in (None, traffic_shift.DONE):
+                raise InvalidParameterException(
+                    f"The service's deployment {current['id']} is shifting traffic: wait for "
+                    "it to finish or stop it (StopServiceDeployment) first.")
+            supersede(doc, ctx.clock.now())
+            doc["deployments"].insert(0, new_deployment(doc, doc["taskDefinition"], desired,
+                                                        ctx.clock.now()))
+            if traffic_shift.uses_traffic_shift(doc["deploymentConfiguration"]):
+                traffic_shift.start(doc["deployments"][0], current, doc["loadBalancers"])
+            elif current.get("_groups"):
+                # A rolling update after a blue/green one serves from the target groups
+                # production traffic goes to now.
+                doc["deployments"][0]["_groups"] = current["_groups"]
+        doc["deployments"][0]["desiredCount"] = desired
+        store.save(conn, row.arn, desired_count=desired, doc=doc)
+        result = {"service": describe(conn, store.get(conn, row.arn))}
+    wake_controller()
+    return result
+
+
+@handlers.operation("DeleteService")
+def delete_service(ctx: RequestContext, params: dict) -> dict:
+    with ctx.store.write() as conn:
+        cluster = find_cluster(ctx, conn, params.get("cluster"))
+        row = find_service(ctx, conn, cluster, params["service"])
+        if row.status == "INACTIVE":
+            raise ServiceNotActiveException("Service was not ACTIVE.")
+        if row.desired_count > 0 and not params.get("force"):
+            raise InvalidParameterException(
+                "The service cannot be stopped while it is scaled above 0.")
+        doc = dict(row.doc)
+        doc["deployments"] = [{**d, "desiredCount": 0} for d in doc["deployments"]]
+        store.save(conn, row.arn, status="DRAINING", desired_count=0, doc=doc)
+        result = {"service": describe(conn, store.get(conn, row.arn))}
+    wake_controller()
+    return result
+
+
+@handlers.operation("DescribeServices")
+def describe_services(ctx: RequestContext, params: dict) -> dict:
+    references = params["services"]
+    if not 1 <= len(references) <= 10:
+        raise InvalidParameterException("services must have between 1 and 10 items.")
+    with_tags = "TAGS" in (params.get("include") or [])
+    with ctx.store.read() as conn:
+        cluster = find_cluster(ctx, conn, params.get("cluster"))
+        found, failures = [], []
+        for reference in references:
+            row = store.find(conn, cluster.arn, arns.name_of(reference))
+            if row is None:
+                arn = reference if arns.is_arn(reference) else arns.arn(
+                    "ecs", ctx.region, ctx.account_id, f"service/{cluster.name}/{reference}")
+                failures.append({"arn": arn, "reason": "MISSING"})
+            else:
+                found.append(describe(conn, row, with_tags))
+    return {"services": found, "failures": failures}
+
+
+@handlers.operation("ListServices")
+def list_services(ctx: RequestContext, params: dict) -> dict:
+    limit = page_size(params, default=10)
+    after = decode_token(params.get("nextToken"), "ListServices", str)
+    with ctx.store.read() as conn:
+        cluster = find_cluster(ctx, conn, params.get("cluster"))
+        found = store.list_arns(conn, cluster.arn, params.get("launchType"), after, limit + 1)
+    items, token = page(found, limit, "ListServices", key=lambda arn: arn)
+    return {"serviceArns": items, **({"nextToken": token} if token else {})}

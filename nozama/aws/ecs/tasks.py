@@ -1,0 +1,168 @@
+"""RunTask, StartTask, StopTask, DescribeTasks, ListTasks."""
+
+from __future__ import annotations
+
+
+from sqlalchemy import Connection, Row
+
+from nozama.kernel.context import RequestContext
+from nozama.kernel.errors import ClientException, InvalidParameterException
+from nozama.controllers.tasks import create_tasks, request_stop
+from nozama.model import arns
+from nozama.model.resources import requirements
+from nozama.scheduler.first_fit import Candidate, place
+from nozama.controllers.cluster_state import cluster_state
+from nozama.scheduler.placement import PlacementRequest
+from nozama.scheduler.placement import place as schedule
+from nozama.aws.ecs import handlers
+from nozama.aws.ecs.common import (find_cluster, find_or_create_cluster, page_size,
+                                        tags_from_request, tags_of)
+from nozama.aws.ecs.container_instances import instance_arn
+from nozama.aws.ecs.task_definitions import find as find_task_definition
+from nozama.store import container_instances as instance_store
+from nozama.store import tasks as store
+from nozama.store.pagination import decode_token, page
+
+LAUNCH_TYPES = ("EC2", "EXTERNAL")
+MAX_STARTED_BY = 128
+
+
+def describe(row: Row) -> dict:
+    return {k: v for k, v in row.doc.items() if k != "reservation"}
+
+
+def _check_request(params: dict) -> None:
+    if params.get("launchType", "EC2") not in LAUNCH_TYPES:
+        raise InvalidParameterException(
+            f"Nozama runs tasks on EC2 and EXTERNAL instances, not {params['launchType']}.")
+    if len(params.get("startedBy") or "") > MAX_STARTED_BY:
+        raise InvalidParameterException("startedBy can be at most 128 characters.")
+    if params.get("group") is not None and not 1 <= len(params["group"]) <= 255:
+        raise InvalidParameterException("group must be 1 to 255 characters.")
+
+
+def _active_task_definition(ctx: RequestContext, conn: Connection, reference: str) -> Row:
+    row = find_task_definition(ctx, conn, reference)
+    if row.status != "ACTIVE":
+        raise ClientException("TaskDefinition is inactive")
+    return row
+
+
+def _candidates(conn: Connection, rows: list[Row]) -> list[Candidate]:
+    return [Candidate(r.arn, r.doc["remainingResources"], r.agent_connected, r.status)
+            for r in rows]
+
+
+@handlers.operation("RunTask")
+def run_task(ctx: RequestContext, params: dict) -> dict:
+    _check_request(params)
+    count = params.get("count", 1)
+    if not 1 <= count <= 10:
+        raise InvalidParameterException("count must be between 1 and 10.")
+    with ctx.store.write() as conn:
+        cluster = find_or_create_cluster(ctx, conn, params.get("cluster"))
+        definition = _active_task_definition(ctx, conn, params["taskDefinition"])
+        state = cluster_state(conn, cluster.arn)
+        if not state.instances:
+            raise InvalidParameterException("No Container Instances were found in your cluster.")
+        need = requirements(definition.doc, params.get("overrides"))
+        result = schedule(state, PlacementRequest(
+            count, need, params.get("group") or f"family:{definition.family}",
+            constraints=params.get("placementConstraints") or [],
+            strategies=params.get("placementStrategy"), task_definition=definition.doc,
+            launch_type=params.get("launchType", "EC2")))
+        placed, failures = result.instance_arns, result.failures
+        tasks = create_tasks(ctx, conn, cluster, definition, placed, params,
+                             tags_from_request(params.get("tags")))
+    return {"tasks": tasks, "failures": failures}
+
+
+@handlers.operation("StartTask")
+def start_task(ctx: RequestContext, params: dict) -> dict:
+    _check_request(params)
+    references = params["containerInstances"]
+    if not 1 <= len(references) <= 10:
+        raise InvalidParameterException("containerInstances must have between 1 and 10 items.")
+    with ctx.store.write() as conn:
+        cluster = find_cluster(ctx, conn, params.get("cluster"))
+        definition = _active_task_definition(ctx, conn, params["taskDefinition"])
+        need = requirements(definition.doc, params.get("overrides"))
+        placed, failures = [], []
+        for reference in references:
+            arn = instance_arn(ctx, cluster, reference)
+            rows = instance_store.get_many(conn, cluster.arn, [arn])
+            if not rows or rows[0].status == "INACTIVE":
+                failures.append({"arn": arn, "reason": "MISSING"})
+                continue
+            got, why = place(_candidates(conn, rows), need, 1)
+            placed += got
+            failures += why
+        tasks = create_tasks(ctx, conn, cluster, definition, placed, params,
+                             tags_from_request(params.get("tags")))
+    return {"tasks": tasks, "failures": failures}
+
+
+@handlers.operation("StopTask")
+def stop_task(ctx: RequestContext, params: dict) -> dict:
+    reason = params.get("reason") or "Task stopped by user"
+    if len(reason) > 1024:
+        raise InvalidParameterException("reason can be at most 1024 characters.")
+    with ctx.store.write() as conn:
+        cluster = find_cluster(ctx, conn, params.get("cluster"))
+        row = _find_task(ctx, conn, cluster, params["task"])
+        request_stop(conn, row, reason, "UserInitiated", ctx.clock.now())
+        return {"task": describe(store.get(conn, row.arn))}
+
+
+def task_arn(ctx: RequestContext, cluster: Row, reference: str) -> str:
+    if arns.is_arn(reference):
+        return reference
+    return arns.arn("ecs", ctx.region, ctx.account_id, f"task/{cluster.name}/{reference}")
+
+
+def _find_task(ctx: RequestContext, conn: Connection, cluster: Row, reference: str) -> Row:
+    row = store.get(conn, task_arn(ctx, cluster, reference))
+    if row is None or row.cluster_arn != cluster.arn:
+        raise InvalidParameterException("The referenced task was not found.")
+    return row
+
+
+@handlers.operation("DescribeTasks")
+def describe_tasks(ctx: RequestContext, params: dict) -> dict:
+    references = params["tasks"]
+    if not 1 <= len(references) <= 100:
+        raise InvalidParameterException("tasks must have between 1 and 100 items.")
+    with_tags = "TAGS" in (params.get("include") or [])
+    with ctx.store.read() as conn:
+        cluster = find_cluster(ctx, conn, params.get("cluster"))
+        wanted = list(dict.fromkeys(task_arn(ctx, cluster, r) for r in references))
+        rows = {r.arn: r for r in store.get_many(conn, cluster.arn, wanted)}
+        found, failures = [], []
+        for arn in wanted:
+            if arn not in rows:
+                failures.append({"arn": arn, "reason": "MISSING"})
+                continue
+            task = describe(rows[arn])
+            task["tags"] = tags_of(conn, arn) if with_tags else []
+            found.append(task)
+    return {"tasks": found, "failures": failures}
+
+
+@handlers.operation("ListTasks")
+def list_tasks(ctx: RequestContext, params: dict) -> dict:
+    limit = page_size(params)
+    after = decode_token(params.get("nextToken"), "ListTasks", str)
+    with ctx.store.read() as conn:
+        cluster = find_cluster(ctx, conn, params.get("cluster"))
+        filters = {}
+        if params.get("containerInstance"):
+            filters["container_instance_arn"] = instance_arn(ctx, cluster,
+                                                             params["containerInstance"])
+        for member, column in (("family", "family"), ("startedBy", "started_by"),
+                               ("serviceName", "service_name"), ("launchType", "launch_type")):
+            if params.get(member):
+                filters[column] = params[member]
+        found = store.search(conn, cluster.arn, filters, params.get("desiredStatus", "RUNNING"),
+                             after, limit + 1)
+    items, token = page(found, limit, "ListTasks", key=lambda arn: arn)
+    return {"taskArns": items, **({"nextToken": token} if token else {})}

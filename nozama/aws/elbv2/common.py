@@ -1,0 +1,174 @@
+"""What the ELBv2 operations share: ARNs, names, lookups, pages and tags."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from sqlalchemy import Connection
+
+from nozama.kernel.context import RequestContext
+from nozama.kernel.errors import ValidationError, error_class
+from nozama.model import arns, lb_attributes
+from nozama.store import load_balancers as lb_store
+from nozama.store import tags as tag_store
+from nozama.store import target_groups as tg_store
+from nozama.store.pagination import decode_token, encode_token
+
+LoadBalancerNotFound = error_class("LoadBalancerNotFound")
+TargetGroupNotFound = error_class("TargetGroupNotFound")
+ListenerNotFound = error_class("ListenerNotFound")
+RuleNotFound = error_class("RuleNotFound")
+DuplicateLoadBalancerName = error_class("DuplicateLoadBalancerName")
+DuplicateTargetGroupName = error_class("DuplicateTargetGroupName")
+DuplicateListener = error_class("DuplicateListener")
+DuplicateTagKeys = error_class("DuplicateTagKeys")
+PriorityInUse = error_class("PriorityInUse")
+ResourceInUse = error_class("ResourceInUse")
+InvalidTarget = error_class("InvalidTarget")
+OperationNotPermitted = error_class("OperationNotPermitted")
+TargetGroupAssociationLimit = error_class("TargetGroupAssociationLimit")
+TooManyTags = error_class("TooManyTags")
+TooManyListeners = error_class("TooManyListeners")
+TooManyRules = error_class("TooManyRules")
+TooManyLoadBalancers = error_class("TooManyLoadBalancers")
+TooManyTargets = error_class("TooManyTargets")
+UnsupportedProtocol = error_class("UnsupportedProtocol")
+
+SERVICE = "elasticloadbalancing"
+MAX_TAGS = 50
+# Nozama has no VPCs: every load balancer is in its region's one VPC.
+DEFAULT_VPC = "vpc-00000000000000000"
+_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?")
+
+
+def new_id() -> str:
+    return secrets.token_hex(8)
+
+
+def arn(ctx: RequestContext, resource: str) -> str:
+    return arns.arn(SERVICE, ctx.region, ctx.account_id, resource)
+
+
+def check_name(name: str, kind: str) -> None:
+    """ELB's naming rule: at most 32 alphanumerics or hyphens, no hyphen at either end."""
+    if len(name) > 32:
+        raise ValidationError(f"{kind} name cannot be longer than 32 characters")
+    if not _NAME.fullmatch(name):
+        raise ValidationError(f"{kind} name '{name}' can only contain characters that are "
+                              "alphanumeric characters or hyphens(-), and must not begin or "
+                              "end with a hyphen")
+
+
+def load_balancer(ctx: RequestContext, conn: Connection, reference: str):
+    row = lb_store.get(conn, reference)
+    if row is None or (row.region, row.account) != (ctx.region, ctx.account_id):
+        raise LoadBalancerNotFound(f"Load balancer '{reference}' not found")
+    return row
+
+
+def target_group(ctx: RequestContext, conn: Connection, reference: str):
+    row = tg_store.get(conn, reference)
+    if row is None or (row.region, row.account) != (ctx.region, ctx.account_id):
+        raise TargetGroupNotFound(f"Target group '{reference}' not found")
+    return row
+
+
+def listener(ctx: RequestContext, conn: Connection, reference: str):
+    row = lb_store.listener(conn, reference)
+    if row is None or (row.region, row.account) != (ctx.region, ctx.account_id):
+        raise ListenerNotFound(f"Listener '{reference}' not found")
+    return row
+
+
+def rule(ctx: RequestContext, conn: Connection, reference: str):
+    row = lb_store.rule(conn, reference)
+    if row is None or (row.region, row.account) != (ctx.region, ctx.account_id):
+        raise RuleNotFound(f"Rule '{reference}' not found")
+    return row
+
+
+# ---------------------------------------------------------------- attributes
+
+def attributes_of(ctx: RequestContext, find, arn_: str) -> dict:
+    """Describe{LoadBalancer,TargetGroup}Attributes of the resource `find` finds."""
+    with ctx.store.read() as conn:
+        row = find(ctx, conn, arn_)
+    return {"Attributes": lb_attributes.as_list(row.doc["Attributes"])}
+
+
+def modify_attributes(ctx: RequestContext, find, save, arn_: str, known: dict,
+                      changes: list[dict], kind: str, check=None) -> dict:
+    """Modify{LoadBalancer,TargetGroup}Attributes: validate (each value, then `check`
+    on the whole), store, tell the data plane."""
+    with ctx.store.write() as conn:
+        row = find(ctx, conn, arn_)
+        attributes = lb_attributes.merged(known, row.doc["Attributes"], changes, kind)
+        if check is not None:
+            check(attributes)
+        save(conn, row.arn, {**row.doc, "Attributes": attributes})
+        lb_store.bump_generation(conn)
+    return {"Attributes": lb_attributes.as_list(attributes)}
+
+
+# ---------------------------------------------------------------- pages
+
+def page_size(params: dict, default: int = 400) -> int:
+    return params.get("PageSize") or default
+
+
+def marker(params: dict, listing: str) -> str:
+    """Where a Marker says the page starts: after this ARN ("" for the first page)."""
+    return decode_token(params.get("Marker"), listing, str, code="ValidationError") or ""
+
+
+def paged(rows: list, limit: int, listing: str) -> tuple[list, dict]:
+    """One page of rows fetched with limit + 1, and the NextMarker member if more follow."""
+    if len(rows) <= limit:
+        return rows, {}
+    rows = rows[:limit]
+    return rows, {"NextMarker": encode_token(listing, rows[-1].arn)}
+
+
+def names_or_arns(params: dict, arns_key: str, names_key: str) -> None:
+    if params.get(arns_key) and params.get(names_key):
+        raise ValidationError(f"{arns_key} and {names_key} cannot be used together")
+
+
+# ---------------------------------------------------------------- tags
+
+def tags_of_request(tags: list[dict] | None) -> dict[str, str]:
+    tags = tags or []
+    keys = [t["Key"] for t in tags]
+    duplicates = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicates:
+        raise DuplicateTagKeys(f"Tag key '{duplicates[0]}' is duplicated")
+    for key in keys:
+        if key.lower().startswith("aws:"):
+            raise ValidationError("Tag keys starting with 'aws:' are reserved for AWS use")
+    if len(tags) > MAX_TAGS:
+        raise TooManyTags(f"A resource can have at most {MAX_TAGS} tags")
+    return {t["Key"]: t.get("Value", "") for t in tags}
+
+
+def put_tags(conn: Connection, resource_arn: str, tags: dict[str, str]) -> None:
+    if tag_store.count_after_merge(conn, resource_arn, set(tags)) > MAX_TAGS:
+        raise TooManyTags(f"A resource can have at most {MAX_TAGS} tags")
+    tag_store.put(conn, resource_arn, tags)
+
+
+def tag_list(conn: Connection, resource_arn: str) -> list[dict]:
+    return [{"Key": k, "Value": v} for k, v in tag_store.get(conn, resource_arn).items()]
+
+
+def resource(ctx: RequestContext, conn: Connection, resource_arn: str) -> None:
+    """Raise the right NotFound error unless `resource_arn` is an ELB resource here."""
+    parsed = arns.parse(resource_arn)
+    kind = parsed.resource_type if parsed and parsed.service == SERVICE else ""
+    finders = {"loadbalancer": load_balancer, "targetgroup": target_group,
+               "listener": listener, "listener-rule": rule}
+    if kind not in finders:
+        raise ValidationError(f"'{resource_arn}' is not a valid load balancer, target group, "
+                              "listener or rule ARN")
+    finders[kind](ctx, conn, resource_arn)
+

@@ -1,0 +1,156 @@
+"""CreateLoadBalancer, DescribeLoadBalancers, DeleteLoadBalancer and their attributes.
+
+Each load balancer gets a loopback address of its own (127.77.x.y), so that
+two load balancers can both listen on port 80, and a DNS name under
+`.elb.localhost` that the data plane makes resolve to it.
+"""
+
+from __future__ import annotations
+
+import random
+
+from sqlalchemy import Connection
+
+from nozama.kernel.context import RequestContext
+from nozama.kernel.errors import ValidationError
+from nozama.model import lb_attributes
+from nozama.aws.elbv2 import handlers
+from nozama.aws.elbv2.common import (DEFAULT_VPC, DuplicateLoadBalancerName,
+                                          LoadBalancerNotFound, OperationNotPermitted,
+                                          TooManyLoadBalancers, arn, attributes_of, check_name,
+                                          load_balancer, modify_attributes,
+                                          marker, names_or_arns, new_id, page_size, paged,
+                                          put_tags, tags_of_request)
+from nozama.store import load_balancers as store
+
+MAX_LOAD_BALANCERS = 50
+ADDRESS_PREFIX = "127.77"
+HOSTED_ZONE_ID = "Z00NOZAMALOCAL"
+ZONES = "abc"
+
+
+def _address(conn: Connection) -> str:
+    """A free address of 127.77.0.0/16, drawn at random: two Nozamas on one machine (each
+    with its own store) then almost never hand out the same one."""
+    taken = store.addresses(conn)
+    for _ in range(64):
+        n = random.randrange(256 * 254)
+        address = f"{ADDRESS_PREFIX}.{n // 254}.{n % 254 + 1}"
+        if address not in taken:
+            return address
+    for n in range(256 * 254):
+        address = f"{ADDRESS_PREFIX}.{n // 254}.{n % 254 + 1}"
+        if address not in taken:
+            return address
+    raise TooManyLoadBalancers("No loopback address is left for another load balancer")
+
+
+def _zones(ctx: RequestContext, params: dict) -> list[dict]:
+    """The AvailabilityZones of the subnets asked for. Nozama has no VPCs: a subnet id is
+    opaque, and the subnets take the region's zones in turn."""
+    subnets = params.get("Subnets") or [m.get("SubnetId", "") for m in
+                                        params.get("SubnetMappings") or []]
+    if params.get("Subnets") and params.get("SubnetMappings"):
+        raise ValidationError("Subnets and SubnetMappings cannot be used together")
+    if len(set(subnets)) < 2:
+        raise ValidationError("At least two subnets in two different Availability Zones must be "
+                              "specified")
+    return [{"ZoneName": f"{ctx.region}{ZONES[i % len(ZONES)]}", "SubnetId": subnet,
+             "LoadBalancerAddresses": []} for i, subnet in enumerate(dict.fromkeys(subnets))]
+
+
+def _same_request(doc: dict, params: dict, zones: list[dict]) -> bool:
+    return (doc["Scheme"] == params.get("Scheme", "internet-facing")
+            and [z["SubnetId"] for z in doc["AvailabilityZones"]]
+            == [z["SubnetId"] for z in zones]
+            and doc["SecurityGroups"] == (params.get("SecurityGroups") or []))
+
+
+@handlers.operation("CreateLoadBalancer")
+def create_load_balancer(ctx: RequestContext, params: dict) -> dict:
+    name = params["Name"]
+    check_name(name, "Load balancer")
+    if name.lower().startswith("internal-"):
+        raise ValidationError("Load balancer name cannot begin with 'internal-'")
+    if params.get("Type", "application") != "application":
+        raise ValidationError("Nozama supports application load balancers only")
+    zones = _zones(ctx, params)
+    tags = tags_of_request(params.get("Tags"))
+    with ctx.store.write() as conn:
+        existing = store.by_name(conn, ctx.region, ctx.account_id, name)
+        if existing is not None:
+            # Creating the same load balancer again returns it, as ELB does.
+            if _same_request(existing.doc, params, zones):
+                return {"LoadBalancers": [_describe(existing)]}
+            raise DuplicateLoadBalancerName("A load balancer with the same name "
+                                            f"'{name}' exists, but with different settings")
+        if store.count(conn, ctx.region, ctx.account_id) >= MAX_LOAD_BALANCERS:
+            raise TooManyLoadBalancers("The quota of load balancers has been reached")
+        scheme = params.get("Scheme", "internet-facing")
+        lb_id = new_id()
+        lb_arn = arn(ctx, f"loadbalancer/app/{name}/{lb_id}")
+        dns = f"{'internal-' if scheme == 'internal' else ''}{name}-" \
+              f"{random.randrange(10 ** 9, 10 ** 10)}.{ctx.region}.elb.localhost"
+        now = ctx.clock.now()
+        doc = {"LoadBalancerArn": lb_arn, "DNSName": dns, "CanonicalHostedZoneId": HOSTED_ZONE_ID,
+               "CreatedTime": now.timestamp(), "LoadBalancerName": name, "Scheme": scheme,
+               "VpcId": DEFAULT_VPC, "State": {"Code": "active"}, "Type": "application",
+               "AvailabilityZones": zones, "SecurityGroups": params.get("SecurityGroups") or [],
+               "IpAddressType": params.get("IpAddressType", "ipv4"),
+               "Attributes": lb_attributes.defaults(lb_attributes.LOAD_BALANCER)}
+        store.create(conn, ctx.region, ctx.account_id, name, lb_arn, _address(conn), now, doc)
+        put_tags(conn, lb_arn, tags)
+        store.bump_generation(conn)
+        return {"LoadBalancers": [_describe(store.get(conn, lb_arn))]}
+
+
+def _describe(row) -> dict:
+    return {k: v for k, v in row.doc.items() if k != "Attributes"}
+
+
+@handlers.operation("DescribeLoadBalancers")
+def describe_load_balancers(ctx: RequestContext, params: dict) -> dict:
+    names_or_arns(params, "LoadBalancerArns", "Names")
+    limit = page_size(params)
+    with ctx.store.read() as conn:
+        if params.get("LoadBalancerArns") or params.get("Names"):
+            wanted = params.get("LoadBalancerArns") or params.get("Names")
+            if params.get("LoadBalancerArns"):
+                rows = store.by_arns(conn, ctx.region, ctx.account_id, wanted)
+                found = {r.arn for r in rows}
+            else:
+                rows = store.by_names(conn, ctx.region, ctx.account_id, wanted)
+                found = {r.name for r in rows}
+            missing = [w for w in wanted if w not in found]
+            if missing:
+                raise LoadBalancerNotFound(f"Load balancers '{missing}' not found")
+            return {"LoadBalancers": [_describe(r) for r in rows]}
+        rows = store.page(conn, ctx.region, ctx.account_id,
+                          marker(params, "DescribeLoadBalancers"), limit + 1)
+    rows, more = paged(rows, limit, "DescribeLoadBalancers")
+    return {"LoadBalancers": [_describe(r) for r in rows], **more}
+
+
+@handlers.operation("DeleteLoadBalancer")
+def delete_load_balancer(ctx: RequestContext, params: dict) -> dict:
+    with ctx.store.write() as conn:
+        row = store.get(conn, params["LoadBalancerArn"])
+        if row is None or (row.region, row.account) != (ctx.region, ctx.account_id):
+            return {}  # deleting what is not there succeeds, as in ELB
+        if row.doc["Attributes"].get("deletion_protection.enabled") == "true":
+            raise OperationNotPermitted(f"Load balancer '{row.arn}' cannot be deleted because "
+                                        "deletion protection is enabled")
+        store.delete(conn, row.arn)
+        store.bump_generation(conn)
+    return {}
+
+
+@handlers.operation("DescribeLoadBalancerAttributes")
+def describe_load_balancer_attributes(ctx: RequestContext, params: dict) -> dict:
+    return attributes_of(ctx, load_balancer, params["LoadBalancerArn"])
+
+
+@handlers.operation("ModifyLoadBalancerAttributes")
+def modify_load_balancer_attributes(ctx: RequestContext, params: dict) -> dict:
+    return modify_attributes(ctx, load_balancer, store.save, params["LoadBalancerArn"],
+                             lb_attributes.LOAD_BALANCER, params["Attributes"], "Load balancer")

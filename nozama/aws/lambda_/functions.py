@@ -1,0 +1,248 @@
+"""CreateFunction, GetFunction, GetFunctionConfiguration, ListFunctions,
+UpdateFunctionCode, UpdateFunctionConfiguration and DeleteFunction.
+
+A function row is its $LATEST: `doc` is the FunctionConfiguration exactly as
+GetFunctionConfiguration returns it, which is what the worker pool runs. Every
+change of $LATEST gets a new RevisionId and is announced through
+functions.notify once committed, so that warm workers of stale code retire.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Row
+from sqlalchemy.exc import IntegrityError
+
+from nozama.kernel.context import RequestContext
+from nozama.kernel.errors import ValidationException
+from nozama.functions import code, notify
+from nozama.aws.lambda_ import handlers
+from nozama.functions.lookup import (LATEST, InvalidParameterValue, ResourceConflict,
+                                            ResourceNotFound, check_revision, find_function,
+                                            function_arn, function_ref, listed, new_revision_id,
+                                            timestamp, version_out)
+from nozama.aws.lambda_.configuration import (check_unsupported, configured,
+                                                   new_configuration, package_of)
+from nozama.aws.lambda_.tagging import checked_tags
+from nozama.aws.lambda_.versions import publish
+from nozama.store import functions as store
+from nozama.store import tags as tag_store
+from nozama.store.pagination import decode_token, page
+
+MAX_ITEMS = 50          # ListFunctions answers at most 50 a page, whatever MaxItems says
+def _new_name(ctx: RequestContext, text: str) -> str:
+    ref = function_ref(ctx, text)
+    if ref.qualifier is not None:
+        raise ValidationException(f"1 validation error detected: Value '{text}' at "
+                                  "'functionName' failed to satisfy constraint: Member must not "
+                                  "include a version or alias qualifier")
+    if len(ref.name) > 64:
+        raise InvalidParameterValue(f"1 validation error detected: Value '{ref.name}' at "
+                                    "'functionName' failed to satisfy constraint: Member must "
+                                    "have length less than or equal to 64")
+    return ref.name
+
+
+# ------------------------------------------------------------------ handlers
+
+@handlers.operation("CreateFunction")
+def create_function(ctx: RequestContext, params: dict) -> dict:
+    name = _new_name(ctx, params["FunctionName"])
+    package = package_of(params["Code"])
+    doc = new_configuration(ctx, name, params, package)
+    tags = checked_tags(params.get("Tags") or {})
+    conflict = ResourceConflict(f"Function already exist: {name}")
+    try:
+        with ctx.store.write() as conn:
+            if store.get(conn, ctx.region, ctx.account_id, name) is not None:
+                raise conflict
+            digest = code.digest(package)
+            store.put_code(conn, digest, package)
+            store.create(conn, ctx.region, ctx.account_id, name, doc["FunctionArn"], digest,
+                         ctx.clock.now(), doc)
+            tag_store.put(conn, doc["FunctionArn"], tags)
+            result = doc
+            if params.get("Publish"):
+                version, _ = publish(ctx, conn, name)
+                # Lambda answers with the version's configuration under the function's ARN.
+                result = {**version_out(version.doc), "FunctionArn": doc["FunctionArn"]}
+    except IntegrityError:
+        # A concurrent CreateFunction of the same name won the race (PostgreSQL).
+        raise conflict from None
+    notify.function_changed(ctx, name)
+    return result
+
+
+def _not_found(ctx: RequestContext, name: str, qualifier: str | None) -> ResourceNotFound:
+    return ResourceNotFound(f"Function not found: {function_arn(ctx, name, qualifier)}")
+
+
+def _configuration(ctx: RequestContext, conn: Connection, function: Row,
+                   qualifier: str | None) -> dict:
+    """The FunctionConfiguration a qualifier selects, under the ARN it was asked by."""
+    if qualifier is None:
+        return function.doc
+    arn = function_arn(ctx, function.name, qualifier)
+    if qualifier == LATEST:
+        return {**function.doc, "FunctionArn": arn}
+    version = qualifier
+    if not qualifier.isdigit():
+        alias = store.get_alias(conn, function.id, qualifier)
+        if alias is None:
+            raise _not_found(ctx, function.name, qualifier)
+        version = alias.doc["FunctionVersion"]
+        if version == LATEST:
+            return {**function.doc, "FunctionArn": arn}
+    row = store.get_version(conn, function.id, int(version))
+    if row is None:
+        raise _not_found(ctx, function.name, qualifier)
+    return {**version_out(row.doc), "FunctionArn": arn}
+
+
+def _read_function(ctx: RequestContext, conn: Connection, params: dict) -> tuple[Row, dict]:
+    ref = function_ref(ctx, params["FunctionName"], params.get("Qualifier"))
+    function = store.get(conn, ctx.region, ctx.account_id, ref.name)
+    if function is None:
+        raise _not_found(ctx, ref.name, ref.qualifier)
+    return function, _configuration(ctx, conn, function, ref.qualifier)
+
+
+@handlers.operation("GetFunctionConfiguration")
+def get_function_configuration(ctx: RequestContext, params: dict) -> dict:
+    with ctx.store.read() as conn:
+        return _read_function(ctx, conn, params)[1]
+
+
+@handlers.operation("GetFunction")
+def get_function(ctx: RequestContext, params: dict) -> dict:
+    with ctx.store.read() as conn:
+        function, configuration = _read_function(ctx, conn, params)
+        tags = tag_store.get(conn, function.arn)
+    # The package stays in Nozama's store: there is no S3 location to download it from.
+    result = {"Configuration": configuration, "Code": {"RepositoryType": "S3"}}
+    if tags:
+        result["Tags"] = tags
+    if function.reserved_concurrency is not None:
+        result["Concurrency"] = {"ReservedConcurrentExecutions": function.reserved_concurrency}
+    return result
+
+
+def _every_version(ctx: RequestContext, conn: Connection, after: list | None,
+                   limit: int) -> list[tuple[list, dict]]:
+    """(key, configuration) of $LATEST and each version of each function, from `after` on."""
+    items: list[tuple[list, dict]] = []
+
+    def add(function: Row, after_number: int | None) -> None:
+        if after_number is None:
+            items.append(([function.name, 0], {**function.doc, "FunctionArn": function_arn(
+                ctx, function.name, LATEST)}))
+        for row in store.versions(conn, function.id, after_number, limit + 1 - len(items)):
+            items.append(([function.name, row.version], version_out(row.doc)))
+
+    if after is not None:
+        current = store.get(conn, ctx.region, ctx.account_id, after[0])
+        if current is not None:
+            add(current, after[1])
+    for function in store.search(conn, ctx.region, ctx.account_id,
+                                 after[0] if after else None, limit + 1):
+        if len(items) > limit:
+            break
+        add(function, None)
+    return items
+
+
+@handlers.operation("ListFunctions")
+def list_functions(ctx: RequestContext, params: dict) -> dict:
+    limit = min(params.get("MaxItems") or MAX_ITEMS, MAX_ITEMS)
+    if params.get("MasterRegion"):
+        return {"Functions": []}  # no Lambda@Edge replicas here
+    every = params.get("FunctionVersion") == "ALL"
+    marker = params.get("Marker")
+    if every:
+        after = decode_token(marker, "ListFunctions/ALL", str, int,
+                             code="InvalidParameterValueException")
+    else:
+        after = decode_token(marker, "ListFunctions", str, code="InvalidParameterValueException")
+    with ctx.store.read() as conn:
+        if every:
+            items = _every_version(ctx, conn, after, limit)
+        else:
+            items = [(row.name, row.doc) for row in
+                     store.search(conn, ctx.region, ctx.account_id, after, limit + 1)]
+    items, token = page(items, limit, "ListFunctions/ALL" if every else "ListFunctions",
+                        key=lambda item: item[0])
+    result = {"Functions": [listed(doc) for _, doc in items]}
+    if token:
+        result["NextMarker"] = token
+    return result
+
+
+@handlers.operation("UpdateFunctionCode")
+def update_function_code(ctx: RequestContext, params: dict) -> dict:
+    name = function_ref(ctx, params["FunctionName"]).name
+    check_unsupported(params)
+    package = package_of(params)
+    digest = code.digest(package)
+    with ctx.store.write() as conn:
+        function = find_function(ctx, conn, name)
+        check_revision(params.get("RevisionId"), function.doc["RevisionId"])
+        doc = {**function.doc, "CodeSize": len(package), "CodeSha256": code.sha256(package),
+               "LastModified": timestamp(ctx.clock.now()), "RevisionId": new_revision_id()}
+        if params.get("Architectures"):
+            doc["Architectures"] = params["Architectures"]
+        if params.get("DryRun"):
+            return doc
+        store.put_code(conn, digest, package)
+        store.update_latest(conn, function.id, doc, digest)
+        store.drop_unused_code(conn, {function.code_sha256} - {digest})
+        result = doc
+        if params.get("Publish"):
+            result = version_out(publish(ctx, conn, name)[0].doc)
+    notify.function_changed(ctx, name)
+    return result
+
+
+@handlers.operation("UpdateFunctionConfiguration")
+def update_function_configuration(ctx: RequestContext, params: dict) -> dict:
+    name = function_ref(ctx, params["FunctionName"]).name
+    with ctx.store.write() as conn:
+        function = find_function(ctx, conn, name)
+        check_revision(params.get("RevisionId"), function.doc["RevisionId"])
+        doc = configured(function.doc, params)
+        doc.update(LastModified=timestamp(ctx.clock.now()), RevisionId=new_revision_id())
+        store.update_latest(conn, function.id, doc)
+    notify.function_changed(ctx, name)
+    return doc
+
+
+def _delete_version(ctx: RequestContext, conn: Connection, function: Row, qualifier: str) -> None:
+    if not qualifier.isdigit():
+        raise InvalidParameterValue("Deletion of aliases is not currently supported.")
+    version = store.get_version(conn, function.id, int(qualifier))
+    if version is None:
+        return  # already gone: Lambda answers a repeated delete with success
+    users = store.aliases_of_version(conn, function.id, str(version.version))
+    if users:
+        raise ResourceConflict("Unable to delete version because the following aliases "
+                               f"reference it: [{', '.join(sorted(users))}]")
+    store.delete_version(conn, function.id, version.version)
+    store.drop_unused_code(conn, {version.code_sha256})
+
+
+@handlers.operation("DeleteFunction")
+def delete_function(ctx: RequestContext, params: dict) -> dict:
+    ref = function_ref(ctx, params["FunctionName"], params.get("Qualifier"))
+    if ref.qualifier == LATEST:
+        raise InvalidParameterValue("$LATEST version cannot be deleted without deleting the "
+                                    "function.")
+    with ctx.store.write() as conn:
+        function = find_function(ctx, conn, ref.name)
+        if ref.qualifier is not None:
+            _delete_version(ctx, conn, function, ref.qualifier)
+        else:
+            packages = store.version_digests(conn, function.id) | {function.code_sha256}
+            store.delete_function(conn, function.id)
+            tag_store.remove_all(conn, function.arn)
+            store.drop_unused_code(conn, packages)
+    notify.function_changed(ctx, ref.name)
+    # No StatusCode: the model's 200 (Lambda's 204 would need a response without a body).
+    return {}

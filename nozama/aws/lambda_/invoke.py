@@ -1,0 +1,91 @@
+"""Invoke: RequestResponse waits for the function, Event queues it durably, DryRun checks.
+
+The handler resolves the route (function, version or alias) and admits the
+execution against the concurrency limits before anything runs, so a throttled
+or unknown function costs nothing; the invocation itself is a coroutine the
+gateway awaits while the worker runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+
+import orjson
+
+from nozama.kernel.context import RequestContext
+from nozama.functions.limits import Throttled
+from nozama.aws.lambda_ import handlers
+from nozama.functions.lookup import (InvalidParameterValue, InvalidRequestContent,
+                                            RequestTooLarge, TooManyRequests, function_ref)
+from nozama.store import function_events
+
+MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
+MAX_EVENT_PAYLOAD = 1024 * 1024
+MAX_CLIENT_CONTEXT = 3583
+
+
+@handlers.operation("Invoke")
+def invoke(ctx: RequestContext, params: dict):
+    kind = params.get("InvocationType", "RequestResponse")
+    payload = params.get("Payload") or b""
+    _check_payload(payload, MAX_EVENT_PAYLOAD if kind == "Event" else MAX_SYNC_PAYLOAD)
+    client_context = _client_context(params.get("ClientContext"))
+    ref = function_ref(ctx, params["FunctionName"], params.get("Qualifier"))
+    route = ctx.functions.routes.route(ctx, ref.name, ref.qualifier)
+    if kind == "DryRun":
+        return {"StatusCode": 204}
+    if kind == "Event":
+        with ctx.store.write() as conn:
+            function_events.enqueue(conn, ctx.region, ctx.account_id, ref.name, ref.qualifier,
+                                    payload or b"{}", ctx.request_id, ctx.clock.now())
+        ctx.functions.events.waiting()
+        return {"StatusCode": 202}
+    try:
+        ctx.functions.admit(route)
+    except Throttled as throttled:
+        raise TooManyRequests("Rate Exceeded.", Reason=throttled.reason) from None
+    return _run(ctx, route, payload or b"{}", client_context, params.get("LogType") == "Tail")
+
+
+async def _run(ctx: RequestContext, route, payload: bytes, client_context: str | None,
+               tail: bool) -> dict:
+    # The invocation is a task of its own that the request waits for: a caller that hangs
+    # up does not stop it half-way (its worker would be lost), as in Lambda.
+    result = await asyncio.shield(asyncio.ensure_future(
+        ctx.functions.invoke(route, payload, client_context, tail, ctx.request_id)))
+    answer = {"StatusCode": 200, "Payload": result.outcome.payload,
+              "ExecutedVersion": result.executed_version}
+    if result.outcome.function_error:
+        answer["FunctionError"] = "Unhandled"
+    if result.log_tail is not None:
+        answer["LogResult"] = result.log_tail
+    return answer
+
+
+def _check_payload(payload: bytes, limit: int) -> None:
+    if len(payload) > limit:
+        raise RequestTooLarge(f"Request must be smaller than {limit} bytes for the "
+                              "InvokeFunction operation")
+    if payload:
+        try:
+            orjson.loads(payload)
+        except orjson.JSONDecodeError as error:
+            raise InvalidRequestContent(
+                f"Could not parse request body into json: {error}") from None
+
+
+def _client_context(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        decoded = base64.b64decode(text, validate=True)
+        orjson.loads(decoded)
+    except (binascii.Error, ValueError):
+        # Lambda's own answer to a bad context: InvalidRequestContentException.
+        raise InvalidRequestContent("Client context must be a valid Base64-encoded JSON "
+                                    "object.") from None
+    if len(decoded) > MAX_CLIENT_CONTEXT:
+        raise InvalidParameterValue("Client context must be at most 3583 bytes.")
+    return decoded.decode()

@@ -1,0 +1,89 @@
+"""PublishVersion and ListVersionsByFunction.
+
+A version is $LATEST frozen: the same configuration document with its own number,
+qualified ARN and RevisionId, and the same package. Publishing when $LATEST has
+not changed since the last version returns that version, as Lambda does.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Row
+
+from nozama.kernel.context import RequestContext
+from nozama.functions import notify
+from nozama.aws.lambda_ import handlers
+from nozama.functions.lookup import (LATEST, InvalidParameterValue, check_revision,
+                                            find_function, function_arn, function_ref, listed,
+                                            new_revision_id, renew_latest_revision,
+                                            version_out)
+from nozama.store import functions as store
+from nozama.store.pagination import decode_token, page
+
+MAX_ITEMS = 50  # Lambda answers at most 50 versions a page, whatever MaxItems says
+# What differs between a version and the $LATEST it froze (LastModified does not: a
+# version keeps the LastModified of the $LATEST it was published from).
+_OWN = ("FunctionArn", "Version", "RevisionId", "Description")
+
+
+def _unchanged(version: dict, latest: dict) -> bool:
+    def frozen(doc: dict) -> dict:
+        return {k: v for k, v in doc.items() if k not in _OWN}
+    return frozen(version) == frozen(latest)
+
+
+def publish(ctx: RequestContext, conn: Connection, name: str,
+            description: str | None = None) -> tuple[Row, bool]:
+    """The version that freezes $LATEST now, and whether it is new (else the last one)."""
+    function = find_function(ctx, conn, name)
+    last = store.get_version(conn, function.id, function.last_version)
+    if last is not None and last.code_sha256 == function.code_sha256 \
+            and _unchanged(last.doc, function.doc):
+        return last, False
+
+    def doc_for(number: int) -> dict:
+        doc = {**function.doc, "FunctionArn": function_arn(ctx, name, str(number)),
+               "Version": str(number), "RevisionId": new_revision_id()}
+        if description is not None:
+            doc["Description"] = description
+        return doc
+    return store.publish(conn, function.id, function.code_sha256, doc_for), True
+
+
+@handlers.operation("PublishVersion")
+def publish_version(ctx: RequestContext, params: dict) -> dict:
+    name = function_ref(ctx, params["FunctionName"]).name
+    with ctx.store.write() as conn:
+        function = find_function(ctx, conn, name)
+        check_revision(params.get("RevisionId"), function.doc["RevisionId"])
+        expected, actual = params.get("CodeSha256"), function.doc["CodeSha256"]
+        if expected and expected != actual:
+            raise InvalidParameterValue(
+                f"CodeSHA256 ({expected}) is different from current CodeSHA256 in $LATEST "
+                f"({actual}). Please try again with the CodeSHA256 in $LATEST.")
+        version, created = publish(ctx, conn, name, params.get("Description"))
+        if created:
+            renew_latest_revision(conn, function)
+    if created:
+        notify.function_changed(ctx, name)
+    return version_out(version.doc)
+
+
+@handlers.operation("ListVersionsByFunction")
+def list_versions_by_function(ctx: RequestContext, params: dict) -> dict:
+    limit = min(params.get("MaxItems") or MAX_ITEMS, MAX_ITEMS)
+    # The marker is the last number listed, $LATEST counting as 0.
+    after = decode_token(params.get("Marker"), "ListVersionsByFunction", int,
+                         code="InvalidParameterValueException")
+    name = function_ref(ctx, params["FunctionName"]).name
+    with ctx.store.read() as conn:
+        function = find_function(ctx, conn, name)
+        items = []
+        if after is None:
+            items.append((0, {**function.doc, "FunctionArn": function_arn(ctx, name, LATEST)}))
+        rows = store.versions(conn, function.id, after, limit + 1 - len(items))
+        items += [(row.version, version_out(row.doc)) for row in rows]
+    items, marker = page(items, limit, "ListVersionsByFunction", key=lambda item: item[0])
+    result = {"Versions": [listed(doc) for _, doc in items]}
+    if marker:
+        result["NextMarker"] = marker
+    return result

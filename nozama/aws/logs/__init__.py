@@ -1,0 +1,9 @@
+"""CloudWatch Logs (JSON 1.1 protocol): log groups, log streams, log events, tags."""
+
+from nozama.aws import ServiceHandlers
+
+handlers = ServiceHandlers("logs", validation_error="InvalidParameterException")
+
+# Importing the operation modules registers their handlers.
+from nozama.aws.logs import filter_events, get_events, log_groups  # noqa: E402,F401
+from nozama.aws.logs import log_streams, put_events, retention, tagging  # noqa: E402,F401

@@ -1,0 +1,25 @@
+"""What a handler knows about the request it serves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from nozama.kernel.clock import Clock
+
+
+@dataclass
+class RequestContext:
+    region: str
+    account_id: str
+    request_id: str
+    # The store (nozama.store.Store): typed loosely so that the kernel imports
+    # nothing of Nozama's upper layers.
+    store: Any
+    clock: Clock
+    # The function runtime (functions/invoker.py) where the process runs one.
+    functions: Any = None
+
+    @property
+    def availability_zones(self) -> tuple[str, str, str]:
+        return (f"{self.region}a", f"{self.region}b", f"{self.region}c")
