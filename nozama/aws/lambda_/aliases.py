@@ -11,14 +11,14 @@ from __future__ import annotations
 from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ValidationException
 from nozama.functions import notify
 from nozama.aws.lambda_ import handlers
-from nozama.functions.lookup import (LATEST, InvalidParameterValue, ResourceConflict,
-                                            ResourceNotFound, check_revision, find_alias,
-                                            find_function, find_version, function_arn,
-                                            function_ref, is_alias_name, new_revision_id)
+from nozama.functions.lookup import (LATEST, check_revision, find_alias, find_function,
+                                     find_version, function_arn, function_ref, is_alias_name,
+                                     new_revision_id)
 from nozama.store import functions as store
 from nozama.store.pagination import decode_token, page
 
@@ -39,7 +39,8 @@ def _version(ctx: RequestContext, conn: Connection, function: Row, version: str)
     if version == LATEST:
         return version
     if not version.isdigit():  # $LATEST.PUBLISHED: no such thing here
-        raise ResourceNotFound(f"Function not found: {function_arn(ctx, function.name, version)}")
+        raise errors.lambda_.ResourceNotFoundException(
+            f"Function not found: {function_arn(ctx, function.name, version)}")
     return str(find_version(ctx, conn, function, version).version)
 
 
@@ -53,15 +54,16 @@ def _routing(ctx: RequestContext, conn: Connection, function: Row, primary: str,
     if not weights:
         return None
     if len(weights) > 1:
-        raise InvalidParameterValue(
+        raise errors.lambda_.InvalidParameterValueException(
             "Number of items in AdditionalVersionWeights cannot be greater than 1")
     [(extra, weight)] = weights.items()
     extra = str(int(extra))
     if extra == primary:
-        raise InvalidParameterValue(f"Invalid function version {primary}. Function version "
-                                    f"{primary} is already included in routing configuration.")
+        raise errors.lambda_.InvalidParameterValueException(
+            f"Invalid function version {primary}. Function version "
+            f"{primary} is already included in routing configuration.")
     if primary == LATEST:
-        raise InvalidParameterValue(
+        raise errors.lambda_.InvalidParameterValueException(
             "$LATEST is not supported for an alias pointing to more than 1 version")
     find_version(ctx, conn, function, extra)
     return {"AdditionalVersionWeights": {extra: weight}}
@@ -81,7 +83,8 @@ def _document(ctx: RequestContext, function: Row, name: str, version: str, descr
 def create_alias(ctx: RequestContext, params: dict) -> dict:
     name = _alias_name(params["Name"])
     function_name = function_ref(ctx, params["FunctionName"]).name
-    conflict = ResourceConflict(f"Alias already exists: {function_arn(ctx, function_name, name)}")
+    conflict = errors.lambda_.ResourceConflictException(
+        f"Alias already exists: {function_arn(ctx, function_name, name)}")
     try:
         with ctx.store.write() as conn:
             function = find_function(ctx, conn, function_name)
@@ -132,7 +135,7 @@ def update_alias(ctx: RequestContext, params: dict) -> dict:
 def list_aliases(ctx: RequestContext, params: dict) -> dict:
     limit = min(params.get("MaxItems") or MAX_ITEMS, MAX_ITEMS)
     after = decode_token(params.get("Marker"), "ListAliases", str,
-                         code="InvalidParameterValueException")
+                         error=errors.lambda_.InvalidParameterValueException)
     version = params.get("FunctionVersion")
     if version is not None and version.isdigit():
         version = str(int(version))

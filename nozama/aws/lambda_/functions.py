@@ -12,14 +12,13 @@ from __future__ import annotations
 from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ValidationException
 from nozama.functions import code, notify
 from nozama.aws.lambda_ import handlers
-from nozama.functions.lookup import (LATEST, InvalidParameterValue, ResourceConflict,
-                                            ResourceNotFound, check_revision, find_function,
-                                            function_arn, function_ref, listed, new_revision_id,
-                                            timestamp, version_out)
+from nozama.functions.lookup import (LATEST, check_revision, find_function, function_arn,
+                                     function_ref, listed, new_revision_id, timestamp, version_out)
 from nozama.aws.lambda_.configuration import (check_unsupported, configured,
                                                    new_configuration, package_of)
 from nozama.aws.lambda_.tagging import checked_tags
@@ -36,9 +35,10 @@ def _new_name(ctx: RequestContext, text: str) -> str:
                                   "'functionName' failed to satisfy constraint: Member must not "
                                   "include a version or alias qualifier")
     if len(ref.name) > 64:
-        raise InvalidParameterValue(f"1 validation error detected: Value '{ref.name}' at "
-                                    "'functionName' failed to satisfy constraint: Member must "
-                                    "have length less than or equal to 64")
+        raise errors.lambda_.InvalidParameterValueException(
+            f"1 validation error detected: Value '{ref.name}' at "
+            "'functionName' failed to satisfy constraint: Member must "
+            "have length less than or equal to 64")
     return ref.name
 
 
@@ -50,7 +50,7 @@ def create_function(ctx: RequestContext, params: dict) -> dict:
     package = package_of(params["Code"])
     doc = new_configuration(ctx, name, params, package)
     tags = checked_tags(params.get("Tags") or {})
-    conflict = ResourceConflict(f"Function already exist: {name}")
+    conflict = errors.lambda_.ResourceConflictException(f"Function already exist: {name}")
     try:
         with ctx.store.write() as conn:
             if store.get(conn, ctx.region, ctx.account_id, name) is not None:
@@ -72,8 +72,9 @@ def create_function(ctx: RequestContext, params: dict) -> dict:
     return result
 
 
-def _not_found(ctx: RequestContext, name: str, qualifier: str | None) -> ResourceNotFound:
-    return ResourceNotFound(f"Function not found: {function_arn(ctx, name, qualifier)}")
+def _not_found(ctx: RequestContext, name: str, qualifier: str | None) -> errors.ServiceError:
+    return errors.lambda_.ResourceNotFoundException(
+        f"Function not found: {function_arn(ctx, name, qualifier)}")
 
 
 def _configuration(ctx: RequestContext, conn: Connection, function: Row,
@@ -159,9 +160,10 @@ def list_functions(ctx: RequestContext, params: dict) -> dict:
     marker = params.get("Marker")
     if every:
         after = decode_token(marker, "ListFunctions/ALL", str, int,
-                             code="InvalidParameterValueException")
+                             error=errors.lambda_.InvalidParameterValueException)
     else:
-        after = decode_token(marker, "ListFunctions", str, code="InvalidParameterValueException")
+        after = decode_token(marker, "ListFunctions", str,
+                             error=errors.lambda_.InvalidParameterValueException)
     with ctx.store.read() as conn:
         if every:
             items = _every_version(ctx, conn, after, limit)
@@ -216,14 +218,16 @@ def update_function_configuration(ctx: RequestContext, params: dict) -> dict:
 
 def _delete_version(ctx: RequestContext, conn: Connection, function: Row, qualifier: str) -> None:
     if not qualifier.isdigit():
-        raise InvalidParameterValue("Deletion of aliases is not currently supported.")
+        raise errors.lambda_.InvalidParameterValueException(
+            "Deletion of aliases is not currently supported.")
     version = store.get_version(conn, function.id, int(qualifier))
     if version is None:
         return  # already gone: Lambda answers a repeated delete with success
     users = store.aliases_of_version(conn, function.id, str(version.version))
     if users:
-        raise ResourceConflict("Unable to delete version because the following aliases "
-                               f"reference it: [{', '.join(sorted(users))}]")
+        raise errors.lambda_.ResourceConflictException(
+            "Unable to delete version because the following aliases "
+            f"reference it: [{', '.join(sorted(users))}]")
     store.delete_version(conn, function.id, version.version)
     store.drop_unused_code(conn, {version.code_sha256})
 
@@ -232,8 +236,9 @@ def _delete_version(ctx: RequestContext, conn: Connection, function: Row, qualif
 def delete_function(ctx: RequestContext, params: dict) -> dict:
     ref = function_ref(ctx, params["FunctionName"], params.get("Qualifier"))
     if ref.qualifier == LATEST:
-        raise InvalidParameterValue("$LATEST version cannot be deleted without deleting the "
-                                    "function.")
+        raise errors.lambda_.InvalidParameterValueException(
+            "$LATEST version cannot be deleted without deleting the "
+            "function.")
     with ctx.store.write() as conn:
         function = find_function(ctx, conn, ref.name)
         if ref.qualifier is not None:

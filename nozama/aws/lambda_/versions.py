@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Row
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.functions import notify
 from nozama.aws.lambda_ import handlers
-from nozama.functions.lookup import (LATEST, InvalidParameterValue, check_revision,
-                                            find_function, function_arn, function_ref, listed,
-                                            new_revision_id, renew_latest_revision,
-                                            version_out)
+from nozama.functions.lookup import (LATEST, check_revision, find_function, function_arn,
+                                     function_ref, listed, new_revision_id, renew_latest_revision,
+                                     version_out)
 from nozama.store import functions as store
 from nozama.store.pagination import decode_token, page
 
@@ -57,7 +57,7 @@ def publish_version(ctx: RequestContext, params: dict) -> dict:
         check_revision(params.get("RevisionId"), function.doc["RevisionId"])
         expected, actual = params.get("CodeSha256"), function.doc["CodeSha256"]
         if expected and expected != actual:
-            raise InvalidParameterValue(
+            raise errors.lambda_.InvalidParameterValueException(
                 f"CodeSHA256 ({expected}) is different from current CodeSHA256 in $LATEST "
                 f"({actual}). Please try again with the CodeSHA256 in $LATEST.")
         version, created = publish(ctx, conn, name, params.get("Description"))
@@ -73,7 +73,7 @@ def list_versions_by_function(ctx: RequestContext, params: dict) -> dict:
     limit = min(params.get("MaxItems") or MAX_ITEMS, MAX_ITEMS)
     # The marker is the last number listed, $LATEST counting as 0.
     after = decode_token(params.get("Marker"), "ListVersionsByFunction", int,
-                         code="InvalidParameterValueException")
+                         error=errors.lambda_.InvalidParameterValueException)
     name = function_ref(ctx, params["FunctionName"]).name
     with ctx.store.read() as conn:
         function = find_function(ctx, conn, name)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import (InvalidParameterException, ResourceNotFoundException,
-                               TooManyTagsException)
 from nozama.model import arns
 from nozama.aws.logs import handlers
 from nozama.aws.logs.common import check_tags, find_group, log_group_arn, name_in_arn
@@ -23,10 +22,10 @@ def _group_by_arn(ctx: RequestContext, conn: Connection, text: str) -> str:
     """The tagging ARN of the log group `text` names; only log groups are taggable here."""
     parsed = arns.parse(text)
     if parsed is None or parsed.service != "logs":
-        raise InvalidParameterException(f"Invalid resource ARN: {text}")
+        raise errors.logs.InvalidParameterException(f"Invalid resource ARN: {text}")
     name = name_in_arn(ctx, text)
     if name is None:
-        raise ResourceNotFoundException("The specified resource does not exist.")
+        raise errors.logs.ResourceNotFoundException("The specified resource does not exist.")
     return log_group_arn(ctx, find_group(ctx, conn, name).name)
 
 
@@ -41,7 +40,7 @@ def _add(conn: Connection, arn: str, tags: dict, too_many) -> None:
 def tag_resource(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         _add(conn, _group_by_arn(ctx, conn, params["resourceArn"]), params["tags"],
-             TooManyTagsException)
+             errors.logs.TooManyTagsException)
     return {}
 
 
@@ -66,7 +65,7 @@ def _group_arn(ctx: RequestContext, conn: Connection, name: str) -> str:
 def tag_log_group(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         _add(conn, _group_arn(ctx, conn, params["logGroupName"]), params["tags"],
-             InvalidParameterException)
+             errors.logs.InvalidParameterException)
     return {}
 
 
