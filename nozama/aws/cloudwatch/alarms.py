@@ -20,6 +20,7 @@ from nozama.controllers.alarms import change_state
 from nozama.model import statistics
 from nozama.metrics.alarms import COMPARISONS, INSUFFICIENT_DATA
 from nozama.model import arns
+from nozama.aws import tagging
 from nozama.aws.cloudwatch import handlers
 from nozama.aws.cloudwatch.common import check_dimensions
 from nozama.store import alarms as alarm_store
@@ -58,7 +59,7 @@ def put_metric_alarm(ctx: RequestContext, params: dict) -> dict:
                    AlarmConfigurationUpdatedTimestamp=now.timestamp())
         alarm_store.put(conn, ctx.region, ctx.account_id, doc)
         if params.get("Tags"):
-            tag_store.put(conn, doc["AlarmArn"], {t["Key"]: t["Value"] for t in params["Tags"]})
+            tag_store.put(conn, doc["AlarmArn"], tagging.from_pairs(params["Tags"]))
         kind = "Create" if existing is None else "Update"
         alarm_store.add_history(
             conn, ctx.region, ctx.account_id, name, now, "ConfigurationUpdate",
@@ -250,7 +251,7 @@ def _alarm_of_arn(ctx: RequestContext, conn, arn: str):
 def tag_resource(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         row = _alarm_of_arn(ctx, conn, params["ResourceARN"])
-        tag_store.put(conn, row.arn, {t["Key"]: t["Value"] for t in params["Tags"]})
+        tag_store.put(conn, row.arn, tagging.from_pairs(params["Tags"]))
     return {}
 
 
@@ -267,4 +268,4 @@ def list_tags_for_resource(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.read() as conn:
         row = _alarm_of_arn(ctx, conn, params["ResourceARN"])
         tags = tag_store.get(conn, row.arn)
-    return {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+    return {"Tags": tagging.as_pairs(tags)}

@@ -9,11 +9,12 @@ from sqlalchemy import Connection, Row
 from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.model import arns
+from nozama.aws import tagging
+from nozama.aws.tagging import MAX_TAGS
 from nozama.store import clusters as cluster_store
 from nozama.store import tags as tag_store
 
 DEFAULT_CLUSTER = "default"
-MAX_TAGS = 50
 CLUSTER_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
@@ -72,7 +73,7 @@ def tags_from_request(tags: list[dict] | None) -> dict[str, str]:
         key, value = tag.get("key"), tag.get("value", "")
         if key is None:
             raise errors.ecs.InvalidParameterException("Tag key must not be null.")
-        if key.lower().startswith("aws:"):
+        if tagging.reserved(key):
             raise errors.ecs.InvalidParameterException(
                 "Tag keys that begin with 'aws:' are reserved for AWS use.")
         found[key] = value
@@ -82,7 +83,7 @@ def tags_from_request(tags: list[dict] | None) -> dict[str, str]:
 
 
 def tag_list(tags: dict[str, str]) -> list[dict]:
-    return [{"key": k, "value": v} for k, v in tags.items()]
+    return tagging.as_pairs(tags, "key", "value")
 
 
 def tags_of(conn: Connection, arn: str) -> list[dict]:

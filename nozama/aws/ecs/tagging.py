@@ -8,6 +8,7 @@ from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.model import arns
 from nozama.aws.ecs import handlers
+from nozama.aws import tagging
 from nozama.aws.ecs.common import MAX_TAGS, tag_list, tags_from_request
 from nozama.store import clusters as cluster_store
 from nozama.store import container_instances as instance_store
@@ -52,10 +53,8 @@ def tag_resource(ctx: RequestContext, params: dict) -> dict:
     new = tags_from_request(params["tags"])
     with ctx.store.write() as conn:
         arn = _resource(ctx, conn, params["resourceArn"])
-        if store.count_after_merge(conn, arn, set(new)) > MAX_TAGS:
-            raise errors.ecs.InvalidParameterException(
-                f"A resource can have at most {MAX_TAGS} tags.")
-        store.put(conn, arn, new)
+        tagging.add(conn, arn, new, errors.ecs.InvalidParameterException(
+            f"A resource can have at most {MAX_TAGS} tags."))
     return {}
 
 

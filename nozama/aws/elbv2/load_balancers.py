@@ -18,7 +18,7 @@ from nozama.model import lb_attributes
 from nozama.aws.elbv2 import handlers
 from nozama.aws.elbv2.common import (DEFAULT_VPC, arn, attributes_of, check_name, load_balancer,
                                      modify_attributes, marker, names_or_arns, new_id, page_size,
-                                     paged, put_tags, tags_of_request)
+                                     here, paged, put_tags, tags_of_request)
 from nozama.store import load_balancers as store
 
 MAX_LOAD_BALANCERS = 50
@@ -137,7 +137,7 @@ def describe_load_balancers(ctx: RequestContext, params: dict) -> dict:
 def delete_load_balancer(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         row = store.get(conn, params["LoadBalancerArn"])
-        if row is None or (row.region, row.account) != (ctx.region, ctx.account_id):
+        if not here(ctx, row):
             return {}  # deleting what is not there succeeds, as in ELB
         if row.doc["Attributes"].get("deletion_protection.enabled") == "true":
             raise errors.elbv2.OperationNotPermittedException(

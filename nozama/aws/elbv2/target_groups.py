@@ -12,7 +12,7 @@ from nozama.model import lb_attributes
 from nozama.aws.elbv2 import handlers
 from nozama.aws.elbv2.common import (arn, attributes_of, modify_attributes, check_name,
                                      load_balancer, marker, names_or_arns, new_id, page_size, paged,
-                                     put_tags, tags_of_request, target_group)
+                                     here, put_tags, tags_of_request, target_group)
 from nozama.store import load_balancers as lb_store
 from nozama.store import target_groups as store
 
@@ -158,7 +158,7 @@ def describe_target_groups(ctx: RequestContext, params: dict) -> dict:
 def delete_target_group(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         row = store.get(conn, params["TargetGroupArn"])
-        if row is None or (row.region, row.account) != (ctx.region, ctx.account_id):
+        if not here(ctx, row):
             return {}  # deleting what is not there succeeds, as in ELB
         if store.in_use(conn, row.arn):
             raise errors.elbv2.ResourceInUseException(

@@ -13,15 +13,15 @@ from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.functions import notify
 from nozama.model import arns
+from nozama.aws import tagging
 from nozama.aws.lambda_ import handlers
 from nozama.functions.lookup import find_function, function_ref, renew_latest_revision
 from nozama.store import tags as store
 
-MAX_TAGS = 50
 
 
 def checked_tags(tags: dict[str, str]) -> dict[str, str]:
-    if len(tags) > MAX_TAGS:
+    if len(tags) > tagging.MAX_TAGS:
         raise errors.lambda_.InvalidParameterValueException(
             "Number of tags exceeds resource tag limit.")
     return dict(tags)
@@ -50,10 +50,8 @@ def tag_resource(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         function = _function(ctx, conn, params["Resource"])
         new = checked_tags(params["Tags"])
-        if store.count_after_merge(conn, function.arn, set(new)) > MAX_TAGS:
-            raise errors.lambda_.InvalidParameterValueException(
-                "Number of tags exceeds resource tag limit.")
-        store.put(conn, function.arn, new)
+        tagging.add(conn, function.arn, new, errors.lambda_.InvalidParameterValueException(
+            "Number of tags exceeds resource tag limit."))
         renew_latest_revision(conn, function)
     notify.function_changed(ctx, function.name)
     return {}

@@ -7,6 +7,7 @@ from sqlalchemy import Connection, Row
 from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.model import arns
+from nozama.aws import tagging
 from nozama.store import log_groups as group_store
 from nozama.store import log_streams as stream_store
 
@@ -93,7 +94,7 @@ def event_size(message: str) -> int:
 
 def check_tags(tags: dict[str, str] | None) -> dict[str, str]:
     for key in tags or {}:
-        if key.lower().startswith("aws:"):
+        if tagging.reserved(key):
             raise errors.logs.InvalidParameterException(
                 "Tag keys that begin with 'aws:' are reserved for AWS use.")
     return dict(tags or {})

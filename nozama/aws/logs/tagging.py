@@ -11,11 +11,11 @@ from sqlalchemy import Connection
 from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.model import arns
+from nozama.aws import tagging
 from nozama.aws.logs import handlers
 from nozama.aws.logs.common import check_tags, find_group, log_group_arn, name_in_arn
 from nozama.store import tags as store
 
-MAX_TAGS = 50
 
 
 def _group_by_arn(ctx: RequestContext, conn: Connection, text: str) -> str:
@@ -26,14 +26,13 @@ def _group_by_arn(ctx: RequestContext, conn: Connection, text: str) -> str:
     name = name_in_arn(ctx, text)
     if name is None:
         raise errors.logs.ResourceNotFoundException("The specified resource does not exist.")
-    return log_group_arn(ctx, find_group(ctx, conn, name).name)
+    return _group_arn(ctx, conn, name)
 
 
-def _add(conn: Connection, arn: str, tags: dict, too_many) -> None:
-    new = check_tags(tags)
-    if store.count_after_merge(conn, arn, set(new)) > MAX_TAGS:
-        raise too_many(f"A resource can have at most {MAX_TAGS} tags.")
-    store.put(conn, arn, new)
+def _add(conn: Connection, arn: str, tags: dict, too_many: type[errors.ServiceError]) -> None:
+    # TagResource and the older TagLogGroup refuse too many tags with different errors.
+    tagging.add(conn, arn, check_tags(tags),
+                too_many(f"A resource can have at most {tagging.MAX_TAGS} tags."))
 
 
 @handlers.operation("TagResource")
