@@ -148,6 +148,8 @@ SerializationException = _protocol_error("SerializationException")
 # JSON / CBOR: an X-Amz-Target or path naming no operation of the service.
 UnknownOperationException = _protocol_error("UnknownOperationException", 404)
 UnrecognizedClientException = _protocol_error("UnrecognizedClientException", 403)
+# A request that names (or signs for) no service Nozama serves.
+UnknownServiceException = _protocol_error("UnknownServiceException")
 # Query protocol: no Action parameter, or one the service does not have.
 MissingAction = _protocol_error("MissingAction")
 InvalidAction = _protocol_error("InvalidAction")
@@ -164,5 +166,5 @@ NotImplementedOperation = _protocol_error("NotImplemented", 501)
 InvalidRegion = _protocol_error("InvalidRegion")
 
 PROTOCOL_ERRORS = (SerializationException, UnknownOperationException,
-                   UnrecognizedClientException, MissingAction, InvalidAction, InternalFailure,
+                   UnrecognizedClientException, UnknownServiceException, MissingAction, InvalidAction, InternalFailure,
                    ValidationError, ValidationException, NotImplementedOperation, InvalidRegion)

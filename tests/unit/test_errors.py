@@ -102,7 +102,8 @@ def test_an_error_no_model_has_is_refused():
 def test_protocol_errors_are_in_no_model_and_keep_their_statuses():
     assert {(e.code, e.status, e.sender_fault) for e in errors.PROTOCOL_ERRORS} == {
         ("SerializationException", 400, True), ("UnknownOperationException", 404, True),
-        ("UnrecognizedClientException", 403, True), ("MissingAction", 400, True),
+        ("UnrecognizedClientException", 403, True), ("UnknownServiceException", 400, True),
+        ("MissingAction", 400, True),
         ("InvalidAction", 400, True), ("InternalFailure", 500, False),
         ("ValidationError", 400, True), ("ValidationException", 400, True),
         ("NotImplemented", 501, False), ("InvalidRegion", 400, True)}

@@ -17,17 +17,16 @@ from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ValidationException
 from nozama.functions import code, notify
 from nozama.aws.lambda_ import handlers
-from nozama.functions.lookup import (LATEST, check_revision, find_function, function_arn,
-                                     function_ref, listed, new_revision_id, timestamp, version_out)
+from nozama.functions.lookup import (LATEST, find_function, function_arn, function_ref, listed,
+                                     new_revision_id, timestamp, version_out)
+from nozama.aws.lambda_.common import after_marker, function_of, listed_page, page_limit
 from nozama.aws.lambda_.configuration import (check_unsupported, configured,
                                                    new_configuration, package_of)
 from nozama.aws.lambda_.tagging import checked_tags
 from nozama.aws.lambda_.versions import publish
 from nozama.store import functions as store
 from nozama.store import tags as tag_store
-from nozama.store.pagination import decode_token, page
-
-MAX_ITEMS = 50          # ListFunctions answers at most 50 a page, whatever MaxItems says
+from nozama.store.pagination import page
 def _new_name(ctx: RequestContext, text: str) -> str:
     ref = function_ref(ctx, text)
     if ref.qualifier is not None:
@@ -153,17 +152,12 @@ def _every_version(ctx: RequestContext, conn: Connection, after: list | None,
 
 @handlers.operation("ListFunctions")
 def list_functions(ctx: RequestContext, params: dict) -> dict:
-    limit = min(params.get("MaxItems") or MAX_ITEMS, MAX_ITEMS)
+    limit = page_limit(params)
     if params.get("MasterRegion"):
         return {"Functions": []}  # no Lambda@Edge replicas here
     every = params.get("FunctionVersion") == "ALL"
-    marker = params.get("Marker")
-    if every:
-        after = decode_token(marker, "ListFunctions/ALL", str, int,
-                             error=errors.lambda_.InvalidParameterValueException)
-    else:
-        after = decode_token(marker, "ListFunctions", str,
-                             error=errors.lambda_.InvalidParameterValueException)
+    after = after_marker(params, "ListFunctions/ALL", str, int) if every \
+        else after_marker(params, "ListFunctions", str)
     with ctx.store.read() as conn:
         if every:
             items = _every_version(ctx, conn, after, limit)
@@ -172,21 +166,16 @@ def list_functions(ctx: RequestContext, params: dict) -> dict:
                      store.search(conn, ctx.region, ctx.account_id, after, limit + 1)]
     items, token = page(items, limit, "ListFunctions/ALL" if every else "ListFunctions",
                         key=lambda item: item[0])
-    result = {"Functions": [listed(doc) for _, doc in items]}
-    if token:
-        result["NextMarker"] = token
-    return result
+    return listed_page("Functions", [listed(doc) for _, doc in items], token)
 
 
 @handlers.operation("UpdateFunctionCode")
 def update_function_code(ctx: RequestContext, params: dict) -> dict:
-    name = function_ref(ctx, params["FunctionName"]).name
     check_unsupported(params)
     package = package_of(params)
     digest = code.digest(package)
-    with ctx.store.write() as conn:
-        function = find_function(ctx, conn, name)
-        check_revision(params.get("RevisionId"), function.doc["RevisionId"])
+    with function_of(ctx, params, write=True, revision=True) as (conn, function):
+        name = function.name
         doc = {**function.doc, "CodeSize": len(package), "CodeSha256": code.sha256(package),
                "LastModified": timestamp(ctx.clock.now()), "RevisionId": new_revision_id()}
         if params.get("Architectures"):
@@ -205,14 +194,11 @@ def update_function_code(ctx: RequestContext, params: dict) -> dict:
 
 @handlers.operation("UpdateFunctionConfiguration")
 def update_function_configuration(ctx: RequestContext, params: dict) -> dict:
-    name = function_ref(ctx, params["FunctionName"]).name
-    with ctx.store.write() as conn:
-        function = find_function(ctx, conn, name)
-        check_revision(params.get("RevisionId"), function.doc["RevisionId"])
+    with function_of(ctx, params, write=True, revision=True) as (conn, function):
         doc = configured(function.doc, params)
         doc.update(LastModified=timestamp(ctx.clock.now()), RevisionId=new_revision_id())
         store.update_latest(conn, function.id, doc)
-    notify.function_changed(ctx, name)
+    notify.function_changed(ctx, function.name)
     return doc
 
 
