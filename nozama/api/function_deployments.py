@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 
+from nozama.kernel import errors
 from nozama.kernel.errors import ServiceError
 from nozama.api.gateway import Gateway
 from nozama.kernel.http import HttpRequest, HttpResponse
@@ -33,7 +34,7 @@ def handle(gateway: Gateway, workflow, request: HttpRequest) -> HttpResponse:
         if not rest and request.method == "POST":
             body = json.loads(request.body or b"{}")
             if not isinstance(body, dict):
-                raise ServiceError("InvalidRequestContentException", "POST a JSON object.")
+                raise errors.lambda_.InvalidRequestContentException("POST a JSON object.")
             return _json(201, deployments.create(ctx, body))
         if not rest and request.method == "GET":
             found = deployments.listing(ctx, request.query.get("functionName"))

@@ -79,8 +79,8 @@ class Gateway:
             return protocol.serialize_error(service, operation, error, request_id)
         log.error("internal error in %s %s (request %s)", service.name,
                   operation.name if operation else "?", request_id, exc_info=error)
-        failure = errors.ServiceError(_internal_error_code(service), "We encountered an "
-                                      f"internal error. Please try again. ({request_id})", 500)
+        failure = _internal_error(service)(
+            f"We encountered an internal error. Please try again. ({request_id})")
         return protocol.serialize_error(service, operation, failure, request_id)
 
     def context(self, region: str, request_id: str | None = None) -> RequestContext:
@@ -91,17 +91,16 @@ class Gateway:
         handlers: ServiceHandlers | None = self.handlers.get(service.name)
         handler = handlers.operations.get(operation) if handlers else None
         if handler is None:
-            raise errors.ServiceError(
-                "NotImplemented", f"Nozama does not implement {service.name}:{operation} yet. "
-                "See docs/compatibility.md.", 501)
+            raise errors.NotImplementedOperation(
+                f"Nozama does not implement {service.name}:{operation} yet. "
+                "See docs/compatibility.md.")
         return handler
 
     def _validate(self, service: Service, operation, params: dict) -> None:
         shape = operation.input_shape
         found = validation_errors(shape, params) if shape is not None else []
         if found:
-            code = self.handlers[service.name].validation_error
-            raise errors.ServiceError(code, summarize(found), 400)
+            raise self.handlers[service.name].validation_error(summarize(found))
 
 
 def new_request_id() -> str:
@@ -116,8 +115,8 @@ def _region(scope) -> str:
     if scope is None:
         return DEFAULT_REGION
     if len(scope.region) > 32 or not _REGION.fullmatch(scope.region):
-        raise errors.ServiceError("InvalidRegion", f"'{scope.region}' is not a valid region "
-                                  "name: use lowercase letters, digits and hyphens, at most 32.")
+        raise errors.InvalidRegion(f"'{scope.region}' is not a valid region name: use "
+                                   "lowercase letters, digits and hyphens, at most 32.")
     return scope.region
 
 
@@ -140,11 +139,10 @@ def _unknown_operation(protocol: str, name: str | None) -> errors.ServiceError:
     return errors.UnknownOperationException(f"Unknown operation {name or ''}".strip())
 
 
-def _internal_error_code(service: Service) -> str:
+def _internal_error(service: Service) -> type[errors.ServiceError]:
     # The internal error each service models, so SDKs map it to their own type.
-    return {"ecs": "ServerException", "logs": "ServiceUnavailableException",
-            "lambda": "ServiceException", "elbv2": "InternalFailure"}.get(service.name,
-                                                                          "InternalFailure")
+    return {"ecs": errors.ecs.ServerException, "logs": errors.logs.ServiceUnavailableException,
+            "lambda": errors.lambda_.ServiceException}.get(service.name, errors.InternalFailure)
 
 
 def _fallback_service() -> Service:

@@ -10,16 +10,11 @@ from __future__ import annotations
 from nozama.api import catalog
 from nozama.api.auth import CredentialScope
 from nozama.api.catalog import Service
-from nozama.kernel.errors import ServiceError
+from nozama.kernel.errors import UnknownServiceException as UnknownService
 from nozama.kernel.http import HttpRequest
 from nozama.api.protocols import PROTOCOLS, Protocol
 from nozama.api.protocols.cbor import operation_path
 from nozama.api.protocols.rest_json import find_route
-
-
-class UnknownService(ServiceError):
-    def __init__(self, message: str):
-        super().__init__("UnknownServiceException", message, 400)
 
 
 def resolve(request: HttpRequest, scope: CredentialScope | None) -> tuple[Service, Protocol]:

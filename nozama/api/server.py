@@ -14,10 +14,11 @@ import logging
 import time
 from typing import Awaitable
 
+from nozama.kernel import errors
 from nozama import __version__
 from nozama.api import catalog
 from nozama.api import function_deployments
-from nozama.kernel.errors import InvalidParameterException, ServiceError
+from nozama.kernel.errors import ServiceError
 from nozama.api.gateway import Gateway
 from nozama.kernel.http import HttpRequest, HttpResponse
 from nozama.api.shapes import from_document
@@ -125,7 +126,7 @@ def _validated(operation: str, body: dict) -> dict:
     params = from_document(shape, body)
     found = validation_errors(shape, params)
     if found:
-        raise InvalidParameterException(summarize(found))
+        raise errors.ecs.InvalidParameterException(summarize(found))
     return params
 
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 from typing import Callable
 
 from nozama.kernel.context import RequestContext
+from nozama.kernel.errors import ServiceError
 
 Handler = Callable[[RequestContext, dict], dict]
 
 
 class ServiceHandlers:
-    def __init__(self, name: str, validation_error: str):
+    def __init__(self, name: str, validation_error: type[ServiceError]):
         self.name = name
-        # The error code this service answers constraint violations with.
+        # The error this service answers constraint violations with.
         self.validation_error = validation_error
         self.operations: dict[str, Handler] = {}
 

@@ -15,7 +15,7 @@ import logging
 from datetime import timedelta
 
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import InvalidParameterException, ServiceError
+from nozama.kernel.errors import ServiceError, ecs as ecs_errors
 from nozama.controllers.notify import notifier
 from nozama.controllers.services import wake_controller
 from nozama.controllers.tasks import apply_report, refresh_instance
@@ -35,7 +35,8 @@ AGENT_TIMEOUT = 35.0
 def instance_context(make_context, instance_arn: str) -> RequestContext:
     parsed = arns.parse(instance_arn or "")
     if parsed is None or parsed.resource_type != "container-instance":
-        raise InvalidParameterException("containerInstanceArn is not a container instance ARN.")
+        raise ecs_errors.InvalidParameterException(
+            "containerInstanceArn is not a container instance ARN.")
     return make_context(parsed.region)
 
 

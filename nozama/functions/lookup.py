@@ -11,18 +11,15 @@ from datetime import datetime
 from sqlalchemy import Connection, Row
 
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import error_class
+from nozama.kernel import errors
 from nozama.model import arns
 from nozama.store import functions as store
 
-ResourceNotFound = error_class("ResourceNotFoundException", 404)
-ResourceConflict = error_class("ResourceConflictException", 409)
-InvalidParameterValue = error_class("InvalidParameterValueException")
-PreconditionFailed = error_class("PreconditionFailedException", 412)
-TooManyRequests = error_class("TooManyRequestsException", 429)
-RequestTooLarge = error_class("RequestTooLargeException", 413)
-InvalidRequestContent = error_class("InvalidRequestContentException")
-InvalidZipFile = error_class("InvalidZipFileException", 502)
+# The names functions/ and controllers/ raise; the classes (code, HTTP status)
+# are the Lambda model's.
+ResourceNotFound = errors.lambda_.ResourceNotFoundException
+ResourceConflict = errors.lambda_.ResourceConflictException
+InvalidParameterValue = errors.lambda_.InvalidParameterValueException
 
 LATEST = "$LATEST"
 # "name", "name:qualifier", "123456789012:function:name[:qualifier]" or the full ARN.
@@ -124,9 +121,9 @@ def timestamp(moment: datetime) -> str:
 
 def check_revision(expected: str | None, actual: str) -> None:
     if expected is not None and expected != actual:
-        raise PreconditionFailed("The Revision Id provided does not match the latest Revision "
-                                 "Id. Call the GetFunction/GetAlias API to retrieve the latest "
-                                 "Revision Id")
+        raise errors.lambda_.PreconditionFailedException(
+            "The Revision Id provided does not match the latest Revision Id. Call the "
+            "GetFunction/GetAlias API to retrieve the latest Revision Id")
 
 
 # ------------------------------------------------------------------ additions

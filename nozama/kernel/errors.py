@@ -1,13 +1,27 @@
-"""AWS errors: the one place that raises what a client sees when a request fails.
+"""AWS errors: the one place that says what a client sees when a request fails.
 
 Every failure that reaches the wire is a ServiceError carrying the AWS error
 code, a message and the HTTP status. The protocol serializers turn it into the
 service's own error format (json `__type`, query XML `<ErrorResponse>`, ...).
 Anything else that escapes a handler is logged and answered as the service's
 internal error, never as a traceback.
+
+The error classes of each service come from its botocore model, as botocore's
+own clients build theirs (`OperationModel.error_shapes`): one class per error
+shape, named as the shape is (boto3's `client.exceptions.<Name>`), with the
+code, HTTP status and sender fault the model gives it. A handler raises
+`errors.ecs.ClusterNotFoundException(...)` or
+`errors.elbv2.TargetGroupNotFoundException(...)`, never a status it typed
+itself. Only errors of the wire protocols, which no service model lists, are
+defined by hand below.
 """
 
 from __future__ import annotations
+
+import functools
+
+import botocore.loaders
+import botocore.model
 
 
 class ServiceError(Exception):
@@ -28,43 +42,129 @@ class ServiceError(Exception):
         return f"{type(self).__name__}({self.code!r}, {self.message!r})"
 
 
-def error_class(code: str, status: int = 400):
-    """Make a ServiceError subclass for one AWS error code."""
+def _error_class(name: str, code: str, status: int, sender_fault: bool,
+                 service: str | None = None) -> type[ServiceError]:
+    """A ServiceError subclass for one error: raised as `Name(message, **fields)`."""
 
     def __init__(self, message: str = "", **fields):
-        ServiceError.__init__(self, code, message, status, **fields)
+        ServiceError.__init__(self, code, message, status, sender_fault, **fields)
 
-    return type(code, (ServiceError,), {"__init__": __init__})
+    return type(name, (ServiceError,), {
+        "__init__": __init__, "__module__": __name__,
+        "__qualname__": f"{service}.{name}" if service else name,
+        "code": code, "status": status, "sender_fault": sender_fault, "service": service})
 
 
-# Protocol-level errors, shared by all services.
-SerializationException = error_class("SerializationException")
-UnknownOperationException = error_class("UnknownOperationException", 404)
-UnrecognizedClientException = error_class("UnrecognizedClientException", 403)
-InternalFailure = error_class("InternalFailure", 500)
-MissingAction = error_class("MissingAction")
-InvalidAction = error_class("InvalidAction")
+# ---------------------------------------------------------------------------
+# Errors of the services' models.
 
-# ECS.
-ClientException = error_class("ClientException")
-InvalidParameterException = error_class("InvalidParameterException")
-ServerException = error_class("ServerException", 500)
-ClusterNotFoundException = error_class("ClusterNotFoundException")
-ClusterContainsContainerInstancesException = error_class("ClusterContainsContainerInstancesException")
-ClusterContainsServicesException = error_class("ClusterContainsServicesException")
-ClusterContainsTasksException = error_class("ClusterContainsTasksException")
-AttributeLimitExceededException = error_class("AttributeLimitExceededException")
-TargetNotFoundException = error_class("TargetNotFoundException")
-ResourceNotFoundException = error_class("ResourceNotFoundException")
-ResourceInUseException = error_class("ResourceInUseException")
-LimitExceededException = error_class("LimitExceededException")
-ServiceNotFoundException = error_class("ServiceNotFoundException")
-ServiceNotActiveException = error_class("ServiceNotActiveException")
+@functools.cache
+def _model_data(name: str) -> dict:
+    return botocore.loaders.Loader().load_service_model(name, "service-2")
 
-# Query-protocol services (ELBv2, CloudWatch) name validation failures this way.
-ValidationError = error_class("ValidationError")
 
-# CloudWatch Logs.
-ResourceAlreadyExistsException = error_class("ResourceAlreadyExistsException")
-TooManyTagsException = error_class("TooManyTagsException")
-ValidationException = error_class("ValidationException")
+@functools.cache
+def _service_model(name: str) -> botocore.model.ServiceModel:
+    return botocore.model.ServiceModel(_model_data(name), service_name=name)
+
+
+def modeled_error(service: str, shape: botocore.model.Shape) -> tuple[str, int, bool]:
+    """The (code, HTTP status, sender fault) a model gives one of its error shapes.
+
+    Query-protocol services put their own code on the wire (shape
+    TargetGroupNotFoundException, code TargetGroupNotFound); the JSON, REST-JSON
+    and CBOR protocols send the shape name, and a query-compatible service's
+    query code goes in a header the serializer reads from the model itself. A
+    shape without `error` metadata (ECS, Logs) is a 400 from the caller, or a
+    500 from the service when the model marks it a `fault`.
+    """
+    error = shape.metadata.get("error") or {}
+    # botocore's Shape.metadata leaves out the `fault` trait; the model has it.
+    fault = bool(_model_data(service)["shapes"][shape.name].get("fault"))
+    status = error.get("httpStatusCode", 500 if fault else 400)
+    sender_fault = error.get("senderFault", False) if error else not fault
+    protocol = _service_model(service).metadata.get("protocol")
+    code = error.get("code", shape.name) if protocol == "query" else shape.name
+    return code, status, sender_fault
+
+
+class ServiceErrors:
+    """The error classes one service's model declares, as attributes by shape name.
+
+    Built on first use, so importing this module reads no model."""
+
+    def __init__(self, service: str):
+        self.service = service
+
+    @functools.cached_property
+    def _classes(self) -> dict[str, type[ServiceError]]:
+        classes = {}
+        for shape in _service_model(self.service).error_shapes:
+            code, status, sender_fault = modeled_error(self.service, shape)
+            classes[shape.name] = _error_class(shape.name, code, status, sender_fault,
+                                               self.service)
+        return classes
+
+    def __getattr__(self, name: str) -> type[ServiceError]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._classes[name]
+        except KeyError:
+            raise AttributeError(f"the {self.service} model has no error {name}") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._classes
+
+    def __iter__(self):
+        return iter(self._classes.values())
+
+    def __repr__(self) -> str:
+        return f"<errors of {self.service}>"
+
+
+# The services Nozama serves, by botocore name (`lambda` is a keyword in Python).
+ecs = ServiceErrors("ecs")
+elbv2 = ServiceErrors("elbv2")
+lambda_ = ServiceErrors("lambda")
+cloudwatch = ServiceErrors("cloudwatch")
+logs = ServiceErrors("logs")
+
+SERVICES = {"ecs": ecs, "elbv2": elbv2, "lambda": lambda_, "cloudwatch": cloudwatch,
+            "logs": logs}
+
+
+# ---------------------------------------------------------------------------
+# Errors of the wire protocols. No service model lists them (every service
+# can answer them, and botocore maps them by code alone), so they are the
+# only codes and statuses typed here.
+
+def _protocol_error(code: str, status: int = 400) -> type[ServiceError]:
+    return _error_class(code, code, status, status < 500)
+
+
+# A body the protocol cannot parse (JSON, CBOR, gzip, text that is not UTF-8).
+SerializationException = _protocol_error("SerializationException")
+# JSON / CBOR: an X-Amz-Target or path naming no operation of the service.
+UnknownOperationException = _protocol_error("UnknownOperationException", 404)
+UnrecognizedClientException = _protocol_error("UnrecognizedClientException", 403)
+# A request that names (or signs for) no service Nozama serves.
+UnknownServiceException = _protocol_error("UnknownServiceException")
+# Query protocol: no Action parameter, or one the service does not have.
+MissingAction = _protocol_error("MissingAction")
+InvalidAction = _protocol_error("InvalidAction")
+# The internal error of services whose model names none (ELBv2, CloudWatch).
+InternalFailure = _protocol_error("InternalFailure", 500)
+# Query-protocol services (ELBv2, CloudWatch's query side) answer constraint
+# violations with ValidationError, and Lambda with ValidationException; neither
+# model lists them.
+ValidationError = _protocol_error("ValidationError")
+ValidationException = _protocol_error("ValidationException")
+# An operation the model has and Nozama does not implement (yet).
+NotImplementedOperation = _protocol_error("NotImplemented", 501)
+# A SigV4 credential scope naming a region that cannot be one.
+InvalidRegion = _protocol_error("InvalidRegion")
+
+PROTOCOL_ERRORS = (SerializationException, UnknownOperationException,
+                   UnrecognizedClientException, UnknownServiceException, MissingAction, InvalidAction, InternalFailure,
+                   ValidationError, ValidationException, NotImplementedOperation, InvalidRegion)

@@ -29,6 +29,7 @@ Syntax errors raise InvalidParameterException naming the problem and its
 
 from __future__ import annotations
 
+from nozama.kernel import errors
 import functools
 import operator
 import re
@@ -36,7 +37,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Callable
 
-from nozama.kernel.errors import InvalidParameterException
 
 __all__ = ["ClusterQuery", "InstanceFacts", "MAX_LENGTH", "parse_expression"]
 
@@ -102,9 +102,10 @@ def _parse_cached(text: str) -> ClusterQuery:
     return ClusterQuery(text, frozenset(parser.subjects), predicate)
 
 
-def _invalid(problem: str, position: int | None = None) -> InvalidParameterException:
+def _invalid(problem: str, position: int | None = None) -> errors.ecs.InvalidParameterException:
     where = "" if position is None else f" at position {position + 1}"
-    return InvalidParameterException(f"The filter expression is invalid{where}: {problem}.")
+    return errors.ecs.InvalidParameterException(
+        f"The filter expression is invalid{where}: {problem}.")
 
 
 class _BadArgument(Exception):
@@ -332,7 +333,7 @@ class _Parser:
                 raise self.list_error(opening, separator, "',' or ']'")
 
     @staticmethod
-    def list_error(opening: _Token, token: _Token, wanted: str) -> InvalidParameterException:
+    def list_error(opening: _Token, token: _Token, wanted: str) -> errors.ServiceError:
         if token.kind == END:
             return _invalid(f"missing ']' to close the '[' at position {opening.pos + 1}")
         return _invalid(f"expected {wanted} in the argument list but found {token.describe()}",

@@ -30,11 +30,11 @@ too.
 
 from __future__ import annotations
 
+from nozama.kernel import errors
 import re
 from collections.abc import Callable, Iterable
 from typing import NoReturn
 
-from nozama.kernel.errors import ClientException
 
 __all__ = [
     "normalize_task_definition",
@@ -122,7 +122,7 @@ _NOT_IN_BODY = ("tags",)
 
 
 def _fail(message: str) -> NoReturn:
-    raise ClientException(message)
+    raise errors.ecs.ClientException(message)
 
 
 # --- task-level size strings -----------------------------------------------

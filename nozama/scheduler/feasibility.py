@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from nozama.kernel.errors import InvalidParameterException
+from nozama.kernel import errors
 from nozama.model.cluster_query import ClusterQuery, parse_expression
 from nozama.model.resources import Requirements, shortfall
 from nozama.scheduler.state import ACTIVE, INACTIVE, InstanceState
@@ -149,7 +149,7 @@ class MemberOf(Filter):
 def parse_constraints(constraints: list[dict], group: str) -> list[Filter]:
     """PlacementConstraint dicts ({type, expression}) as filters, or InvalidParameterException."""
     if len(constraints) > MAX_CONSTRAINTS:
-        raise InvalidParameterException(
+        raise errors.ecs.InvalidParameterException(
             f"A task can have at most {MAX_CONSTRAINTS} placement constraints, counting "
             "those of its task definition.")
     filters: list[Filter] = []
@@ -157,16 +157,16 @@ def parse_constraints(constraints: list[dict], group: str) -> list[Filter]:
         kind, expression = constraint.get("type"), constraint.get("expression")
         if kind == "distinctInstance":
             if expression:
-                raise InvalidParameterException(
+                raise errors.ecs.InvalidParameterException(
                     "A distinctInstance placement constraint cannot have an expression.")
             filters.append(DistinctInstance(group))
         elif kind == "memberOf":
             if not expression:
-                raise InvalidParameterException(
+                raise errors.ecs.InvalidParameterException(
                     "A memberOf placement constraint needs an expression.")
             filters.append(MemberOf(parse_expression(expression)))
         else:
-            raise InvalidParameterException(
+            raise errors.ecs.InvalidParameterException(
                 f"Unknown placement constraint type {kind!r}; expected distinctInstance or "
                 "memberOf.")
     return filters

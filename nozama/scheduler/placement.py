@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nozama.kernel.errors import InvalidParameterException
+from nozama.kernel import errors
 from nozama.model.resources import Requirements
 from nozama.scheduler.feasibility import compile_filters
 from nozama.scheduler.rank import parse_strategies, ranked
@@ -46,7 +46,7 @@ class Placer:
 
     def __init__(self, state: ClusterState, request: PlacementRequest):
         if not request.group:
-            raise InvalidParameterException("A task group is required for placement.")
+            raise errors.ecs.InvalidParameterException("A task group is required for placement.")
         self.state = state
         self.group = request.group
         self.need = request.requirements

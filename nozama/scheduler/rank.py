@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from nozama.kernel.errors import InvalidParameterException
+from nozama.kernel import errors
 from nozama.model.resources import Requirements
 from nozama.scheduler.state import CandidateView, ClusterState, InstanceState
 
@@ -75,7 +75,7 @@ def parse_strategies(strategies: list[dict] | None, *, service: bool) -> tuple[S
     if not strategies:
         return SERVICE_DEFAULT if service else RUN_TASK_DEFAULT
     if len(strategies) > MAX_STRATEGIES:
-        raise InvalidParameterException(
+        raise errors.ecs.InvalidParameterException(
             f"At most {MAX_STRATEGIES} placement strategies can be given.")
     parsed = []
     for item in strategies:
@@ -91,7 +91,7 @@ def _parse_one(kind: str | None, field: str | None) -> Strategy:
         return Strategy("random")
     if kind == "binpack":
         if (field or "").lower() not in ("cpu", "memory"):
-            raise InvalidParameterException(
+            raise errors.ecs.InvalidParameterException(
                 f"The binpack placement strategy takes the field cpu or memory, not {field!r}.")
         return Strategy("binpack", field.lower())
     if kind == "spread":
@@ -99,10 +99,10 @@ def _parse_one(kind: str | None, field: str | None) -> Strategy:
             return Strategy("spread", INSTANCE_ID)
         if field and field.startswith(_ATTRIBUTE) and len(field) > len(_ATTRIBUTE):
             return Strategy("spread", field)
-        raise InvalidParameterException(
+        raise errors.ecs.InvalidParameterException(
             "The spread placement strategy takes the field instanceId, host or "
             f"attribute:<name>, not {field!r}.")
-    raise InvalidParameterException(
+    raise errors.ecs.InvalidParameterException(
         f"Unknown placement strategy type {kind!r}; expected spread, binpack or random.")
 
 

@@ -22,8 +22,10 @@ def encode_token(listing: str, key) -> str:
 
 
 def decode_token(token: str | None, listing: str, *key_types: type,
-                 code: str = "InvalidParameterException"):
-    """The key a token of `listing` stands for: one value, or a list when several types."""
+                 error: type[ServiceError]):
+    """The key a token of `listing` stands for: one value, or a list when several types.
+
+    A token that is not one raises `error`, the service's own answer to a bad token."""
     if not token:
         return None
     try:
@@ -33,7 +35,7 @@ def decode_token(token: str | None, listing: str, *key_types: type,
     key = document.get("k") if isinstance(document, dict) and document.get("l") == listing \
         else None
     if not _has_types(key, key_types):
-        raise ServiceError(code, "The nextToken is not valid.")
+        raise error("The nextToken is not valid.")
     return key
 
 

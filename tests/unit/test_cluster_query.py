@@ -8,7 +8,7 @@ import hypothesis
 import hypothesis.strategies
 import pytest
 
-from nozama.kernel.errors import InvalidParameterException
+from nozama.kernel import errors
 from nozama.model import cluster_query
 from nozama.model.cluster_query import InstanceFacts, parse_expression
 
@@ -46,7 +46,7 @@ def check(expression: str, instance: InstanceFacts | None = None) -> bool:
 
 
 def rejects(expression) -> str:
-    with pytest.raises(InvalidParameterException) as caught:
+    with pytest.raises(errors.ecs.InvalidParameterException) as caught:
         parse_expression(expression)
     return caught.value.message
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from nozama.kernel.errors import InvalidParameterException
+from nozama.kernel import errors
 from nozama.aws.logs.filter_pattern import compile_pattern
 from nozama.aws.logs.put_events import DAY_MS, HOUR_MS, check_batch, sort_out
 
@@ -80,7 +80,7 @@ def test_json_patterns(pattern, expected):
     "{ $.a = 1 && }", "{ ($.a = 1 }", "[ip, user]", "%(unbalanced%", "{ $.a IS MAYBE }",
 ])
 def test_invalid_patterns_are_refused(pattern):
-    with pytest.raises(InvalidParameterException):
+    with pytest.raises(errors.logs.InvalidParameterException):
         compile_pattern(pattern)
 
 
@@ -112,9 +112,9 @@ def test_sort_out_edges_are_accepted():
 
 
 def test_check_batch_refuses_disorder_and_oversize():
-    with pytest.raises(InvalidParameterException, match="chronological"):
+    with pytest.raises(errors.logs.InvalidParameterException, match="chronological"):
         check_batch(events(5, 4))
     big = [{"timestamp": NOW, "message": "x" * (1_048_576 - 26)}]
     check_batch(big)
-    with pytest.raises(InvalidParameterException, match="Upload too large"):
+    with pytest.raises(errors.logs.InvalidParameterException, match="Upload too large"):
         check_batch(big + events(0))

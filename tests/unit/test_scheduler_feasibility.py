@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from nozama.kernel.errors import InvalidParameterException
+from nozama.kernel import errors
 from nozama.model.cluster_query import parse_expression
 from nozama.model.resources import Requirements
 from nozama.scheduler.feasibility import (
@@ -126,7 +126,7 @@ def test_parse_constraints():
     [{"type": "memberOf", "expression": "agentConnected == true"}] * 11,
 ])
 def test_bad_constraints_are_invalid_parameters(constraints):
-    with pytest.raises(InvalidParameterException):
+    with pytest.raises(errors.ecs.InvalidParameterException):
         parse_constraints(constraints, "service:web")
 
 

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from nozama.kernel.errors import InvalidParameterException
+from nozama.kernel import errors
 from nozama.model.resources import Requirements
 from nozama.scheduler.placement import PlacementRequest, Placer, place
 from nozama.scheduler.state import ClusterState, InstanceState
@@ -139,12 +139,12 @@ def test_member_of_running_tasks_count_sees_this_requests_own_tasks():
 
 
 def test_constraints_are_parsed_once_per_request_and_invalid_ones_rejected():
-    with pytest.raises(InvalidParameterException):
+    with pytest.raises(errors.ecs.InvalidParameterException):
         place(cluster(1), request(1, constraints=[{"type": "memberOf",
                                                    "expression": "attribute:a ~~ b"}]))
-    with pytest.raises(InvalidParameterException):
+    with pytest.raises(errors.ecs.InvalidParameterException):
         place(cluster(1), request(1, strategies=[{"type": "binpack", "field": "gpu"}]))
-    with pytest.raises(InvalidParameterException):
+    with pytest.raises(errors.ecs.InvalidParameterException):
         Placer(cluster(1), request(1, group=""))
 
 

@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from nozama.kernel.errors import InvalidParameterException
+from nozama.kernel import errors
 from nozama.model.resources import Requirements
 from nozama.scheduler.feasibility import compile_filters
 from nozama.scheduler.rank import (
@@ -78,7 +78,7 @@ def test_parsing_normalizes_fields():
     [{"type": "random"}] * 6,
 ])
 def test_bad_strategies_are_invalid_parameters(strategies):
-    with pytest.raises(InvalidParameterException):
+    with pytest.raises(errors.ecs.InvalidParameterException):
         parse_strategies(strategies, service=True)
 
 

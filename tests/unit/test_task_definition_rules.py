@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from nozama.kernel.errors import ClientException
+from nozama.kernel import errors
 from nozama.model.task_definitions import (
     effective_network_mode,
     normalize_task_definition,
@@ -32,7 +32,7 @@ def normalize(*containers, **fields):
 
 
 def rejected(req) -> str:
-    with pytest.raises(ClientException) as info:
+    with pytest.raises(errors.ecs.ClientException) as info:
         normalize_task_definition(req)
     assert info.value.code == "ClientException"
     assert info.value.status == 400
@@ -60,7 +60,7 @@ def test_parse_task_cpu(text, units):
     "1 vCPU extra", "1,024", None, True, 0, -5,
 ])
 def test_parse_task_cpu_rejects_garbage(text):
-    with pytest.raises(ClientException, match=r"Invalid 'cpu' setting for task\."):
+    with pytest.raises(errors.ecs.ClientException, match=r"Invalid 'cpu' setting for task\."):
         parse_task_cpu(text)
 
 
@@ -76,7 +76,7 @@ def test_parse_task_memory(text, mib):
     "", "lots", "1 TB", "512 MB", "-512", "0", "0 GB", "512.5", "0.0001 GB", None,
 ])
 def test_parse_task_memory_rejects_garbage(text):
-    with pytest.raises(ClientException, match=r"Invalid 'memory' setting for task\."):
+    with pytest.raises(errors.ecs.ClientException, match=r"Invalid 'memory' setting for task\."):
         parse_task_memory(text)
 
 

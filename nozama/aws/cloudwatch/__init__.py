@@ -5,8 +5,10 @@ plane writes its metrics there, PutMetricData writes the rest.
 """
 
 from nozama.aws import ServiceHandlers
+from nozama.kernel import errors
 
-handlers = ServiceHandlers("cloudwatch", validation_error="InvalidParameterValueException")
+handlers = ServiceHandlers("cloudwatch",
+                           validation_error=errors.cloudwatch.InvalidParameterValueException)
 
 # Importing the operation modules registers their handlers.
 from nozama.aws.cloudwatch import alarms, get_data, list_metrics, put_data  # noqa: E402,F401

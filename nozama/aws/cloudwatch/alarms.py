@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import json
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ValidationError
 from nozama.controllers.alarms import change_state
 from nozama.model import statistics
 from nozama.metrics.alarms import COMPARISONS, INSUFFICIENT_DATA
 from nozama.model import arns
+from nozama.aws import tagging
 from nozama.aws.cloudwatch import handlers
-from nozama.aws.cloudwatch.common import (InvalidFormat, InvalidParameterCombination,
-                                               ResourceNotFound, check_dimensions)
+from nozama.aws.cloudwatch.common import check_dimensions
 from nozama.store import alarms as alarm_store
 from nozama.store import tags as tag_store
 from nozama.store.pagination import decode_token, encode_token
@@ -58,7 +59,7 @@ def put_metric_alarm(ctx: RequestContext, params: dict) -> dict:
                    AlarmConfigurationUpdatedTimestamp=now.timestamp())
         alarm_store.put(conn, ctx.region, ctx.account_id, doc)
         if params.get("Tags"):
-            tag_store.put(conn, doc["AlarmArn"], {t["Key"]: t["Value"] for t in params["Tags"]})
+            tag_store.put(conn, doc["AlarmArn"], tagging.from_pairs(params["Tags"]))
         kind = "Create" if existing is None else "Update"
         alarm_store.add_history(
             conn, ctx.region, ctx.account_id, name, now, "ConfigurationUpdate",
@@ -121,7 +122,7 @@ def _history_view(doc: dict) -> dict:
 def _find(ctx: RequestContext, conn, name: str):
     row = alarm_store.get(conn, ctx.region, ctx.account_id, name)
     if row is None:
-        raise ResourceNotFound(f"Alarm {name} not found")
+        raise errors.cloudwatch.ResourceNotFound(f"Alarm {name} not found")
     return row
 
 
@@ -129,14 +130,15 @@ def _find(ctx: RequestContext, conn, name: str):
 def describe_alarms(ctx: RequestContext, params: dict) -> dict:
     names, prefix = params.get("AlarmNames"), params.get("AlarmNamePrefix")
     if names and prefix:
-        raise InvalidParameterCombination(
+        raise errors.cloudwatch.InvalidParameterCombinationException(
             "AlarmNames and AlarmNamePrefix are mutually exclusive parameters.")
     types = params.get("AlarmTypes")
     if (types is not None and "MetricAlarm" not in types) or params.get(
             "ChildrenOfAlarmName") or params.get("ParentsOfAlarmName"):
         return {"MetricAlarms": [], "CompositeAlarms": []}
     limit = params.get("MaxRecords") or 50
-    after = decode_token(params.get("NextToken"), "DescribeAlarms", str, code="InvalidNextToken")
+    after = decode_token(params.get("NextToken"), "DescribeAlarms", str,
+                         error=errors.cloudwatch.InvalidNextToken)
     action = params.get("ActionPrefix")
     with ctx.store.read() as conn:
         rows = alarm_store.search(conn, ctx.region, ctx.account_id, names=names or None,
@@ -173,7 +175,7 @@ def describe_alarm_history(ctx: RequestContext, params: dict) -> dict:
         return {"AlarmHistoryItems": []}
     limit = params.get("MaxRecords") or 100
     after = decode_token(params.get("NextToken"), "DescribeAlarmHistory", int,
-                         code="InvalidNextToken")
+                         error=errors.cloudwatch.InvalidNextToken)
     with ctx.store.read() as conn:
         rows = alarm_store.history(
             conn, ctx.region, ctx.account_id, name=params.get("AlarmName"),
@@ -207,7 +209,8 @@ def set_alarm_state(ctx: RequestContext, params: dict) -> dict:
         try:
             json.loads(data)
         except ValueError:
-            raise InvalidFormat("StateReasonData is not valid JSON.") from None
+            raise errors.cloudwatch.InvalidFormatFault(
+                "StateReasonData is not valid JSON.") from None
     with ctx.store.write() as conn:
         row = _find(ctx, conn, params["AlarmName"])
         change_state(ctx.region, ctx.account_id, conn, row, params["StateValue"],
@@ -237,10 +240,10 @@ def _alarm_of_arn(ctx: RequestContext, conn, arn: str):
     parsed = arns.parse(arn)
     if parsed is None or parsed.service != "cloudwatch" or parsed.region != ctx.region or \
             parsed.account != ctx.account_id or not parsed.resource.startswith("alarm:"):
-        raise ResourceNotFound(f"The resource {arn} does not exist.")
+        raise errors.cloudwatch.ResourceNotFound(f"The resource {arn} does not exist.")
     row = alarm_store.get(conn, ctx.region, ctx.account_id, parsed.resource[len("alarm:"):])
     if row is None:
-        raise ResourceNotFound(f"The resource {arn} does not exist.")
+        raise errors.cloudwatch.ResourceNotFound(f"The resource {arn} does not exist.")
     return row
 
 
@@ -248,7 +251,7 @@ def _alarm_of_arn(ctx: RequestContext, conn, arn: str):
 def tag_resource(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         row = _alarm_of_arn(ctx, conn, params["ResourceARN"])
-        tag_store.put(conn, row.arn, {t["Key"]: t["Value"] for t in params["Tags"]})
+        tag_store.put(conn, row.arn, tagging.from_pairs(params["Tags"]))
     return {}
 
 
@@ -265,4 +268,4 @@ def list_tags_for_resource(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.read() as conn:
         row = _alarm_of_arn(ctx, conn, params["ResourceARN"])
         tags = tag_store.get(conn, row.arn)
-    return {"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}
+    return {"Tags": tagging.as_pairs(tags)}

@@ -6,17 +6,12 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import error_class
 from nozama.metrics import series
 from nozama.model import statistics
 from nozama.model.statistics import Aggregate
 
-InvalidParameterValue = error_class("InvalidParameterValueException")
-InvalidParameterCombination = error_class("InvalidParameterCombinationException")
-MissingParameter = error_class("MissingRequiredParameterException")
-ResourceNotFound = error_class("ResourceNotFound", 404)
-InvalidFormat = error_class("InvalidFormatFault")
 
 HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
 
@@ -24,20 +19,21 @@ HIGH_RESOLUTION_PERIODS = (1, 5, 10, 20, 30)
 def check_period(period: int, name: str = "Period") -> None:
     if period in HIGH_RESOLUTION_PERIODS or (period >= 60 and period % 60 == 0):
         return
-    raise InvalidParameterValue(
+    raise errors.cloudwatch.InvalidParameterValueException(
         f"The parameter {name} must be 1, 5, 10, 20, 30, 60, or any multiple of 60.")
 
 
 def check_statistic(stat: str, name: str) -> None:
     if not statistics.is_statistic(stat):
-        raise InvalidParameterValue(f"The value {stat} for parameter {name} is invalid.")
+        raise errors.cloudwatch.InvalidParameterValueException(
+            f"The value {stat} for parameter {name} is invalid.")
 
 
 def check_dimensions(dimensions: list[dict], name: str) -> None:
     seen = set()
     for dimension in dimensions:
         if dimension["Name"] in seen:
-            raise InvalidParameterValue(
+            raise errors.cloudwatch.InvalidParameterValueException(
                 f"The collection {name} must not have duplicate dimension names: "
                 f"{dimension['Name']}.")
         seen.add(dimension["Name"])

@@ -10,12 +10,11 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.metrics import series
 from nozama.aws.cloudwatch import handlers
-from nozama.aws.cloudwatch.common import (InvalidParameterCombination,
-                                               InvalidParameterValue, check_period,
-                                               check_statistic, epoch, periods)
+from nozama.aws.cloudwatch.common import check_period, check_statistic, epoch, periods
 from nozama.store.pagination import decode_token, encode_token
 
 MAX_DATAPOINTS = 1440
@@ -27,7 +26,7 @@ _QUERY_ID = re.compile(r"^[a-z][a-zA-Z0-9_]*$")
 def _range(params: dict) -> tuple[int, int]:
     start, end = epoch(params["StartTime"]), epoch(params["EndTime"])
     if start >= end:
-        raise InvalidParameterValue(
+        raise errors.cloudwatch.InvalidParameterValueException(
             "The parameter StartTime must be less than the parameter EndTime.")
     return start, end
 
@@ -41,11 +40,11 @@ def get_metric_statistics(ctx: RequestContext, params: dict) -> dict:
     stats = params.get("Statistics") or []
     extended = params.get("ExtendedStatistics") or []
     if bool(stats) == bool(extended):
-        raise InvalidParameterCombination(
+        raise errors.cloudwatch.InvalidParameterCombinationException(
             "Must specify either Statistics or ExtendedStatistics, but not both.")
     for i, stat in enumerate(extended, 1):
         if not stat.startswith("p"):
-            raise InvalidParameterValue(
+            raise errors.cloudwatch.InvalidParameterValueException(
                 f"The value {stat} for parameter ExtendedStatistics.member.{i} is invalid.")
         check_statistic(stat, f"ExtendedStatistics.member.{i}")
     period = params["Period"]
@@ -53,7 +52,7 @@ def get_metric_statistics(ctx: RequestContext, params: dict) -> dict:
     start, end = _range(params)
     requested = -(-(end - start) // period)
     if requested > MAX_DATAPOINTS:
-        raise InvalidParameterCombination(
+        raise errors.cloudwatch.InvalidParameterCombinationException(
             f"You have requested up to {requested:,} datapoints, which exceeds the limit of "
             f"{MAX_DATAPOINTS:,}. You may reduce the datapoints requested by increasing "
             "Period, or decreasing the time range.")
@@ -82,7 +81,7 @@ def get_metric_data(ctx: RequestContext, params: dict) -> dict:
     descending = params.get("ScanBy", "TimestampDescending") == "TimestampDescending"
     limit = params.get("MaxDatapoints") or DEFAULT_MAX_DATAPOINTS
     skip = decode_token(params.get("NextToken"), "GetMetricData", int,
-                        code="InvalidNextToken") or 0
+                        error=errors.cloudwatch.InvalidNextToken) or 0
     results, emitted, position, truncated = [], 0, 0, False
     with ctx.store.read() as conn:
         for query in queries:
@@ -115,25 +114,25 @@ def get_metric_data(ctx: RequestContext, params: dict) -> dict:
 
 def _check_queries(queries: list[dict]) -> None:
     if len(queries) > MAX_QUERIES:
-        raise InvalidParameterValue(
+        raise errors.cloudwatch.InvalidParameterValueException(
             f"The collection MetricDataQueries must not have a size greater than {MAX_QUERIES}.")
     ids = set()
     for i, query in enumerate(queries, 1):
         where = f"MetricDataQueries.member.{i}"
         if not _QUERY_ID.match(query["Id"]):
-            raise InvalidParameterValue(
+            raise errors.cloudwatch.InvalidParameterValueException(
                 f"The value {query['Id']} for parameter {where}.Id is invalid.")
         if query["Id"] in ids:
-            raise InvalidParameterValue(
+            raise errors.cloudwatch.InvalidParameterValueException(
                 f"The value {query['Id']} for parameter MetricDataQueries is a duplicate Id.")
         ids.add(query["Id"])
         if "Expression" in query:
-            raise InvalidParameterValue(
+            raise errors.cloudwatch.InvalidParameterValueException(
                 f"The parameter {where}.Expression is not supported: Nozama does not "
                 "evaluate metric math.")
         stat = query.get("MetricStat")
         if stat is None:
-            raise InvalidParameterCombination(
+            raise errors.cloudwatch.InvalidParameterCombinationException(
                 f"Exactly one of the parameters {where}.MetricStat and {where}.Expression "
                 "must be specified.")
         check_period(stat["Period"], f"{where}.MetricStat.Period")

@@ -3,6 +3,7 @@ RecentlyActive), filtered by namespace, name and dimensions, 500 a page."""
 
 from __future__ import annotations
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.aws.cloudwatch import handlers
 from nozama.aws.cloudwatch.common import epoch
@@ -17,7 +18,7 @@ RECENTLY_ACTIVE = 3 * 3_600
 @handlers.operation("ListMetrics")
 def list_metrics(ctx: RequestContext, params: dict) -> dict:
     after = decode_token(params.get("NextToken"), "ListMetrics", int,
-                         code="InvalidParameterValueException")
+                         error=errors.cloudwatch.InvalidParameterValueException)
     wanted = params.get("Dimensions") or []
     since = epoch(ctx.clock.now()) - (RECENTLY_ACTIVE if params.get("RecentlyActive")
                                       else LISTED_FOR)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import math
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.model.statistics import Aggregate
 from nozama.aws.cloudwatch import handlers
-from nozama.aws.cloudwatch.common import (InvalidParameterCombination,
-                                               InvalidParameterValue, MissingParameter,
-                                               check_dimensions, epoch)
+from nozama.aws.cloudwatch.common import check_dimensions, epoch
 from nozama.store import metrics as metric_store
 
 MAX_DATA = 1000
@@ -28,13 +27,14 @@ MAX_FUTURE = 2 * 3_600
 def put_metric_data(ctx: RequestContext, params: dict) -> dict:
     namespace = params["Namespace"]
     if namespace.startswith("AWS/"):
-        raise InvalidParameterValue(
+        raise errors.cloudwatch.InvalidParameterValueException(
             f"The value {namespace} for parameter Namespace is invalid.")
     data = params.get("MetricData") or []
     if not data:
-        raise MissingParameter("The parameter MetricData is required.")
+        raise errors.cloudwatch.MissingRequiredParameterException(
+            "The parameter MetricData is required.")
     if len(data) > MAX_DATA:
-        raise InvalidParameterValue(
+        raise errors.cloudwatch.InvalidParameterValueException(
             f"The collection MetricData must not have a size greater than {MAX_DATA}.")
     now = epoch(ctx.clock.now())
     merged: dict[tuple, list] = {}
@@ -61,24 +61,27 @@ def _timestamp(datum: dict, where: str, now: int) -> int:
         return now
     ts = epoch(datum["Timestamp"])
     if ts < now - MAX_AGE:
-        raise InvalidParameterValue(f"The parameter {where}.Timestamp must specify a time no "
-                                    "more than two weeks in the past.")
+        raise errors.cloudwatch.InvalidParameterValueException(
+            f"The parameter {where}.Timestamp must specify a time no "
+            "more than two weeks in the past.")
     if ts > now + MAX_FUTURE:
-        raise InvalidParameterValue(f"The parameter {where}.Timestamp must specify a time no "
-                                    "more than two hours in the future.")
+        raise errors.cloudwatch.InvalidParameterValueException(
+            f"The parameter {where}.Timestamp must specify a time no "
+            "more than two hours in the future.")
     return ts
 
 
 def _aggregate(datum: dict, where: str) -> Aggregate:
     given = [name for name in ("Value", "StatisticValues", "Values") if name in datum]
     if len(given) > 1:
-        raise InvalidParameterCombination(
+        raise errors.cloudwatch.InvalidParameterCombinationException(
             f"The parameters {where}.{given[0]} and {where}.{given[1]} are mutually exclusive "
             "and you have specified both.")
     if not given:
-        raise MissingParameter(f"The parameter {where}.Value is required.")
+        raise errors.cloudwatch.MissingRequiredParameterException(
+            f"The parameter {where}.Value is required.")
     if datum.get("StorageResolution", 60) not in (1, 60):
-        raise InvalidParameterValue(
+        raise errors.cloudwatch.InvalidParameterValueException(
             f"The value {datum['StorageResolution']} for parameter {where}.StorageResolution "
             "is invalid.")
     if "Value" in datum:
@@ -88,18 +91,19 @@ def _aggregate(datum: dict, where: str) -> Aggregate:
         return _statistic_set(datum["StatisticValues"], f"{where}.StatisticValues")
     values, counts = datum["Values"], datum.get("Counts")
     if not values:
-        raise InvalidParameterValue(f"The collection {where}.Values must not be empty.")
+        raise errors.cloudwatch.InvalidParameterValueException(
+            f"The collection {where}.Values must not be empty.")
     if len(values) > MAX_VALUES:
-        raise InvalidParameterValue(
+        raise errors.cloudwatch.InvalidParameterValueException(
             f"The collection {where}.Values must not have a size greater than {MAX_VALUES}.")
     if counts is not None and len(counts) != len(values):
-        raise InvalidParameterValue(
+        raise errors.cloudwatch.InvalidParameterValueException(
             f"The parameters {where}.Values and {where}.Counts must be of the same size.")
     for i, value in enumerate(values, 1):
         _check_value(value, f"{where}.Values.member.{i}")
     for i, count in enumerate(counts or [], 1):
         if not math.isfinite(count) or count <= 0:
-            raise InvalidParameterValue(
+            raise errors.cloudwatch.InvalidParameterValueException(
                 f"The value {count} for parameter {where}.Counts.member.{i} is invalid.")
     return Aggregate.of_values(values, counts)
 
@@ -108,10 +112,10 @@ def _statistic_set(stats: dict, where: str) -> Aggregate:
     for name in ("SampleCount", "Sum", "Minimum", "Maximum"):
         _check_value(stats[name], f"{where}.{name}")
     if stats["SampleCount"] <= 0:
-        raise InvalidParameterValue(
+        raise errors.cloudwatch.InvalidParameterValueException(
             f"The value {stats['SampleCount']} for parameter {where}.SampleCount is invalid.")
     if stats["Minimum"] > stats["Maximum"]:
-        raise InvalidParameterValue(
+        raise errors.cloudwatch.InvalidParameterValueException(
             f"The parameter {where}.Minimum must not be greater than {where}.Maximum.")
     return Aggregate(stats["SampleCount"], stats["Sum"], stats["Minimum"], stats["Maximum"],
                      None)
@@ -120,4 +124,5 @@ def _statistic_set(stats: dict, where: str) -> Aggregate:
 def _check_value(value: float, name: str) -> None:
     if not math.isfinite(value) or abs(value) > MAX_MAGNITUDE or \
             (value != 0 and abs(value) < 1 / MAX_MAGNITUDE):
-        raise InvalidParameterValue(f"The value {value} for parameter {name} is invalid.")
+        raise errors.cloudwatch.InvalidParameterValueException(
+            f"The value {value} for parameter {name} is invalid.")

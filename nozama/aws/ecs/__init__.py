@@ -1,8 +1,9 @@
 """Amazon ECS (JSON 1.1 protocol): clusters, task definitions, container instances."""
 
 from nozama.aws import ServiceHandlers
+from nozama.kernel import errors
 
-handlers = ServiceHandlers("ecs", validation_error="InvalidParameterException")
+handlers = ServiceHandlers("ecs", validation_error=errors.ecs.InvalidParameterException)
 
 # Importing the operation modules registers their handlers.
 from nozama.aws.ecs import attributes, clusters, container_instances  # noqa: E402,F401

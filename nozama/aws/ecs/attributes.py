@@ -6,9 +6,8 @@ import re
 
 from sqlalchemy import Connection
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import (AttributeLimitExceededException, InvalidParameterException,
-                               TargetNotFoundException)
 from nozama.model import arns
 from nozama.aws.ecs import handlers
 from nozama.aws.ecs.common import find_cluster, page_size
@@ -26,11 +25,11 @@ _STANDARD_PREFIXES = ("ecs.", "com.amazonaws.ecs.")
 
 def check_attribute(name: str, value: str | None) -> None:
     if not _NAME.fullmatch(name):
-        raise InvalidParameterException(
+        raise errors.ecs.InvalidParameterException(
             f"Attribute name '{name}' is invalid: use up to 128 letters, numbers, hyphens, "
             "underscores, periods, forward slashes and back slashes.")
     if value is not None and (not _VALUE.fullmatch(value) or value != value.strip()):
-        raise InvalidParameterException(
+        raise errors.ecs.InvalidParameterException(
             f"Attribute value '{value}' of '{name}' is invalid: use up to 128 letters, numbers, "
             "hyphens, underscores, periods, at signs, slashes, colons and spaces, not starting "
             "or ending with a space.")
@@ -40,7 +39,7 @@ def check_custom_limit(conn: Connection, cluster_arn: str, target: str, new: dic
     current = store.of_targets(conn, cluster_arn, [target])[target]
     custom = {n for n in {**current, **new} if not n.startswith(_STANDARD_PREFIXES)}
     if len(custom) > MAX_CUSTOM:
-        raise AttributeLimitExceededException(
+        raise errors.ecs.AttributeLimitExceededException(
             f"You can apply up to {MAX_CUSTOM} custom attributes per resource.")
 
 
@@ -49,15 +48,16 @@ def _targets(ctx: RequestContext, conn: Connection, cluster, attributes: list[di
     grouped: dict[str, dict] = {}
     for attribute in attributes:
         if attribute.get("targetType", TARGET_TYPE) != TARGET_TYPE:
-            raise InvalidParameterException("targetType must be container-instance.")
+            raise errors.ecs.InvalidParameterException("targetType must be container-instance.")
         target = attribute.get("targetId")
         if not target:
-            raise InvalidParameterException("targetId must be specified for each attribute.")
+            raise errors.ecs.InvalidParameterException(
+                "targetId must be specified for each attribute.")
         if not arns.is_arn(target):
             target = arns.container_instance_arn(ctx.region, ctx.account_id, cluster.name, target)
         row = instance_store.get(conn, target)
         if row is None or row.cluster_arn != cluster.arn or row.status == "INACTIVE":
-            raise TargetNotFoundException(f"Could not find {attribute.get('targetId')}.")
+            raise errors.ecs.TargetNotFoundException(f"Could not find {attribute.get('targetId')}.")
         check_attribute(attribute["name"], attribute.get("value"))
         grouped.setdefault(target, {})[attribute["name"]] = attribute.get("value")
     return grouped
@@ -73,7 +73,7 @@ def _listed(name: str, value: str | None, target: str) -> dict:
 @handlers.operation("PutAttributes")
 def put_attributes(ctx: RequestContext, params: dict) -> dict:
     if len(params["attributes"]) > MAX_CUSTOM:
-        raise AttributeLimitExceededException(
+        raise errors.ecs.AttributeLimitExceededException(
             f"You can put at most {MAX_CUSTOM} attributes in one call.")
     with ctx.store.write() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
@@ -95,11 +95,12 @@ def delete_attributes(ctx: RequestContext, params: dict) -> dict:
 @handlers.operation("ListAttributes")
 def list_attributes(ctx: RequestContext, params: dict) -> dict:
     if params["targetType"] != TARGET_TYPE:
-        raise InvalidParameterException("targetType must be container-instance.")
+        raise errors.ecs.InvalidParameterException("targetType must be container-instance.")
     if params.get("attributeValue") is not None and not params.get("attributeName"):
-        raise InvalidParameterException("attributeValue requires attributeName.")
+        raise errors.ecs.InvalidParameterException("attributeValue requires attributeName.")
     limit = page_size(params)
-    after = decode_token(params.get("nextToken"), "ListAttributes", str, str)
+    after = decode_token(params.get("nextToken"), "ListAttributes", str, str,
+                         error=errors.ecs.InvalidParameterException)
     with ctx.store.read() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         rows = store.search(conn, cluster.arn, TARGET_TYPE, params.get("attributeName"),

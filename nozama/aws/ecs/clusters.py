@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Row
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import (ClusterContainsContainerInstancesException,
-                               ClusterContainsServicesException,
-                               ClusterContainsTasksException,
-                               InvalidParameterException, ServiceError)
+from nozama.kernel.errors import ServiceError
 from nozama.model import arns
 from nozama.aws.ecs import handlers
 from nozama.aws.ecs.common import (CLUSTER_NAME, DEFAULT_CLUSTER, cluster_name,
@@ -71,9 +69,10 @@ def _statistics(cluster: dict) -> list[dict]:
 def _check_settings(settings: list[dict] | None) -> None:
     for setting in settings or []:
         if setting.get("name") != "containerInsights":
-            raise InvalidParameterException("Each setting needs a name: containerInsights.")
+            raise errors.ecs.InvalidParameterException(
+                "Each setting needs a name: containerInsights.")
         if setting.get("value") not in CONTAINER_INSIGHTS:
-            raise InvalidParameterException(
+            raise errors.ecs.InvalidParameterException(
                 f"The value '{setting.get('value')}' is not valid for the setting "
                 f"'{setting.get('name')}'. Valid values: {', '.join(CONTAINER_INSIGHTS)}.")
 
@@ -88,7 +87,7 @@ def _merge_settings(current: list[dict], changes: list[dict]) -> list[dict]:
 def create_cluster(ctx: RequestContext, params: dict) -> dict:
     name = params.get("clusterName") or DEFAULT_CLUSTER
     if not CLUSTER_NAME.fullmatch(name):
-        raise InvalidParameterException(
+        raise errors.ecs.InvalidParameterException(
             "Cluster name must be 1 to 255 letters (uppercase and lowercase), numbers, "
             "hyphens, and underscores.")
     _check_settings(params.get("settings"))
@@ -111,7 +110,7 @@ def create_cluster(ctx: RequestContext, params: dict) -> dict:
 def describe_clusters(ctx: RequestContext, params: dict) -> dict:
     references = params.get("clusters") or [DEFAULT_CLUSTER]
     if len(references) > 100:
-        raise InvalidParameterException("clusters can have at most 100 items.")
+        raise errors.ecs.InvalidParameterException("clusters can have at most 100 items.")
     found, failures = [], []
     with ctx.store.read() as conn:
         for reference in references:
@@ -136,7 +135,8 @@ def _failure_arn(ctx: RequestContext, reference: str) -> str:
 @handlers.operation("ListClusters")
 def list_clusters(ctx: RequestContext, params: dict) -> dict:
     limit = page_size(params)
-    after = decode_token(params.get("nextToken"), "ListClusters", str)
+    after = decode_token(params.get("nextToken"), "ListClusters", str,
+                         error=errors.ecs.InvalidParameterException)
     with ctx.store.read() as conn:
         found = store.list_active_arns(conn, ctx.region, ctx.account_id, after, limit + 1)
     items, token = page(found, limit, "ListClusters", key=lambda arn: arn)
@@ -169,13 +169,13 @@ def delete_cluster(ctx: RequestContext, params: dict) -> dict:
         row = find_cluster(ctx, conn, params["cluster"])
         live = task_store.count_in_cluster(conn, row.arn)
         if sum(n for status, n in live.items() if status != "STOPPED"):
-            raise ClusterContainsTasksException(
+            raise errors.ecs.ClusterContainsTasksException(
                 "The Cluster cannot be deleted while Tasks are active.")
         if service_store.count_active(conn, row.arn):
-            raise ClusterContainsServicesException(
+            raise errors.ecs.ClusterContainsServicesException(
                 "The Cluster cannot be deleted while Services are active.")
         if store.registered_instance_count(conn, row.arn):
-            raise ClusterContainsContainerInstancesException(
+            raise errors.ecs.ClusterContainsContainerInstancesException(
                 "The Cluster cannot be deleted while Container Instances are active or draining.")
         store.save(conn, row.arn, "INACTIVE", row.doc)
         return {"cluster": _described(ctx, conn, row.name)}

@@ -6,14 +6,15 @@ import re
 
 from sqlalchemy import Connection, Row
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import ClusterNotFoundException, InvalidParameterException
 from nozama.model import arns
+from nozama.aws import tagging
+from nozama.aws.tagging import MAX_TAGS
 from nozama.store import clusters as cluster_store
 from nozama.store import tags as tag_store
 
 DEFAULT_CLUSTER = "default"
-MAX_TAGS = 50
 CLUSTER_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
 
@@ -24,12 +25,12 @@ def cluster_name(ctx: RequestContext, reference: str | None) -> str:
     if arns.is_arn(reference):
         parsed = arns.parse(reference)
         if parsed is None or parsed.resource_type != "cluster" or not parsed.resource_path:
-            raise InvalidParameterException(f"Invalid cluster ARN: {reference}")
+            raise errors.ecs.InvalidParameterException(f"Invalid cluster ARN: {reference}")
         if parsed.region != ctx.region or parsed.account != ctx.account_id:
-            raise ClusterNotFoundException("Cluster not found.")
+            raise errors.ecs.ClusterNotFoundException("Cluster not found.")
         return parsed.resource_path
     if not CLUSTER_NAME.fullmatch(reference):
-        raise ClusterNotFoundException("Cluster not found.")
+        raise errors.ecs.ClusterNotFoundException("Cluster not found.")
     return reference
 
 
@@ -37,7 +38,7 @@ def find_cluster(ctx: RequestContext, conn: Connection, reference: str | None) -
     """The ACTIVE cluster a parameter refers to, or ClusterNotFoundException."""
     row = cluster_store.get(conn, ctx.region, ctx.account_id, cluster_name(ctx, reference))
     if row is None or row.status != "ACTIVE":
-        raise ClusterNotFoundException("Cluster not found.")
+        raise errors.ecs.ClusterNotFoundException("Cluster not found.")
     return row
 
 
@@ -71,18 +72,18 @@ def tags_from_request(tags: list[dict] | None) -> dict[str, str]:
     for tag in tags or []:
         key, value = tag.get("key"), tag.get("value", "")
         if key is None:
-            raise InvalidParameterException("Tag key must not be null.")
-        if key.lower().startswith("aws:"):
-            raise InvalidParameterException(
+            raise errors.ecs.InvalidParameterException("Tag key must not be null.")
+        if tagging.reserved(key):
+            raise errors.ecs.InvalidParameterException(
                 "Tag keys that begin with 'aws:' are reserved for AWS use.")
         found[key] = value
     if len(found) > MAX_TAGS:
-        raise InvalidParameterException(f"A resource can have at most {MAX_TAGS} tags.")
+        raise errors.ecs.InvalidParameterException(f"A resource can have at most {MAX_TAGS} tags.")
     return found
 
 
 def tag_list(tags: dict[str, str]) -> list[dict]:
-    return [{"key": k, "value": v} for k, v in tags.items()]
+    return tagging.as_pairs(tags, "key", "value")
 
 
 def tags_of(conn: Connection, arn: str) -> list[dict]:
@@ -94,5 +95,5 @@ def page_size(params: dict, default: int = 100, maximum: int = 100) -> int:
     if size is None:
         return default
     if not 1 <= size <= maximum:
-        raise InvalidParameterException(f"maxResults must be between 1 and {maximum}.")
+        raise errors.ecs.InvalidParameterException(f"maxResults must be between 1 and {maximum}.")
     return size

@@ -9,8 +9,8 @@ import uuid
 
 from sqlalchemy import Connection, Row
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import InvalidParameterException
 from nozama.kernel.text import checked_text
 from nozama.model import arns
 from nozama.model.cluster_query import InstanceFacts, parse_expression
@@ -68,13 +68,15 @@ def _identity(params: dict) -> dict:
     try:
         document = json.loads(text)
     except ValueError:
-        raise InvalidParameterException("instanceIdentityDocument is not valid JSON.") from None
+        raise errors.ecs.InvalidParameterException(
+            "instanceIdentityDocument is not valid JSON.") from None
     if not isinstance(document, dict):
-        raise InvalidParameterException("instanceIdentityDocument must be a JSON object.")
+        raise errors.ecs.InvalidParameterException(
+            "instanceIdentityDocument must be a JSON object.")
     for member in ("instanceId", "availabilityZone", "instanceType"):
         value = document.get(member)
         if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 128):
-            raise InvalidParameterException(
+            raise errors.ecs.InvalidParameterException(
                 f"instanceIdentityDocument.{member} must be a string of 1 to 128 characters.")
         if value is not None:
             checked_text(value, f"instanceIdentityDocument.{member}")
@@ -85,20 +87,23 @@ def _resources(params: dict) -> list[dict]:
     resources = params.get("totalResources") or []
     for resource in resources:
         if not resource.get("name") or resource.get("type") not in RESOURCE_TYPES:
-            raise InvalidParameterException(
+            raise errors.ecs.InvalidParameterException(
                 "Each resource in totalResources needs a name and a type "
                 f"({', '.join(RESOURCE_TYPES)}).")
         value = resource.get("doubleValue")
         if value is not None and not math.isfinite(value):
-            raise InvalidParameterException(f"Resource {resource['name']} must be a finite "
-                                            "number.")
+            raise errors.ecs.InvalidParameterException(
+                f"Resource {resource['name']} must be a finite "
+                "number.")
     names = [r["name"] for r in resources]
     if len(names) != len(set(names)):
-        raise InvalidParameterException("totalResources names a resource more than once.")
+        raise errors.ecs.InvalidParameterException(
+            "totalResources names a resource more than once.")
     for resource in resources:
         if resource.get("type") in ("INTEGER", "LONG", "DOUBLE") and \
                 resource.get(f"{resource['type'].lower()}Value", 0) < 0:
-            raise InvalidParameterException(f"Resource {resource['name']} cannot be negative.")
+            raise errors.ecs.InvalidParameterException(
+                f"Resource {resource['name']} cannot be negative.")
     return resources
 
 
@@ -124,8 +129,9 @@ def register_container_instance(ctx: RequestContext, params: dict) -> dict:
         if params.get("containerInstanceArn"):
             existing = store.get(conn, instance_arn(ctx, cluster, params["containerInstanceArn"]))
             if existing is None or existing.cluster_arn != cluster.arn:
-                raise InvalidParameterException("The referenced container instance is not "
-                                                "registered in this cluster.")
+                raise errors.ecs.InvalidParameterException(
+                    "The referenced container instance is not "
+                    "registered in this cluster.")
             if existing.status == "INACTIVE":
                 existing = None  # deregistered for good: the host registers anew
         elif ec2_id:
@@ -163,10 +169,10 @@ def deregister_container_instance(ctx: RequestContext, params: dict) -> dict:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         row = store.get(conn, instance_arn(ctx, cluster, params["containerInstance"]))
         if row is None or row.cluster_arn != cluster.arn:
-            raise InvalidParameterException("The referenced container instance is not "
-                                            "registered in this cluster.")
+            raise errors.ecs.InvalidParameterException("The referenced container instance is not "
+                                                       "registered in this cluster.")
         if row.running_tasks_count and not params.get("force"):
-            raise InvalidParameterException(
+            raise errors.ecs.InvalidParameterException(
                 "Found running tasks on the instance; use force to deregister it.")
         store.save(conn, row.arn, status="INACTIVE", agent_connected=False)
         found = attribute_store.of_targets(conn, cluster.arn, [row.arn])[row.arn]
@@ -177,7 +183,8 @@ def deregister_container_instance(ctx: RequestContext, params: dict) -> dict:
 def describe_container_instances(ctx: RequestContext, params: dict) -> dict:
     references = params["containerInstances"]
     if not 1 <= len(references) <= 100:
-        raise InvalidParameterException("containerInstances must have between 1 and 100 items.")
+        raise errors.ecs.InvalidParameterException(
+            "containerInstances must have between 1 and 100 items.")
     with_tags = "TAGS" in (params.get("include") or [])
     with ctx.store.read() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
@@ -207,7 +214,8 @@ def list_container_instances(ctx: RequestContext, params: dict) -> dict:
     limit = page_size(params)
     query = parse_expression(params["filter"]) if params.get("filter") else None
     statuses = (params["status"],) if params.get("status") else LISTED_BY_DEFAULT
-    after = decode_token(params.get("nextToken"), "ListContainerInstances", str)
+    after = decode_token(params.get("nextToken"), "ListContainerInstances", str,
+                         error=errors.ecs.InvalidParameterException)
     found: list[str] = []
     more = False
     with ctx.store.read() as conn:
@@ -236,11 +244,12 @@ def list_container_instances(ctx: RequestContext, params: dict) -> dict:
 def update_container_instances_state(ctx: RequestContext, params: dict) -> dict:
     status = params["status"]
     if status not in SETTABLE_STATES:
-        raise InvalidParameterException(
+        raise errors.ecs.InvalidParameterException(
             "Container instances status can only be set to ACTIVE or DRAINING.")
     references = params["containerInstances"]
     if not 1 <= len(references) <= 10:
-        raise InvalidParameterException("containerInstances must have between 1 and 10 items.")
+        raise errors.ecs.InvalidParameterException(
+            "containerInstances must have between 1 and 10 items.")
     with ctx.store.write() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         updated, failures = [], []

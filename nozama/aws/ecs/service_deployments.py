@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import InvalidParameterException, ServiceError
 from nozama.controllers import traffic_shift
 from nozama.controllers.rolling import circuit_breaker_threshold
 from nozama.controllers.services import Pass, wake_controller
@@ -78,7 +78,7 @@ def _service_of(ctx: RequestContext, conn: Connection, arn: str, kind: str):
     parsed = arns.parse(arn)
     parts = parsed.resource.split("/") if parsed else []
     if parsed is None or parts[0] != kind or len(parts) != 4:
-        raise InvalidParameterException(f"Invalid {kind} ARN: {arn}")
+        raise errors.ecs.InvalidParameterException(f"Invalid {kind} ARN: {arn}")
     if parsed.region != ctx.region or parsed.account != ctx.account_id:
         return None
     cluster = cluster_store.get(conn, ctx.region, ctx.account_id, parts[1])
@@ -88,7 +88,8 @@ def _service_of(ctx: RequestContext, conn: Connection, arn: str, kind: str):
 @handlers.operation("ListServiceDeployments")
 def list_service_deployments(ctx: RequestContext, params: dict) -> dict:
     limit = page_size(params, default=20)
-    after = decode_token(params.get("nextToken"), "ListServiceDeployments", int)
+    after = decode_token(params.get("nextToken"), "ListServiceDeployments", int,
+                         error=errors.ecs.InvalidParameterException)
     statuses = set(params.get("status") or [])
     window = params.get("createdAt") or {}
     with ctx.store.read() as conn:
@@ -111,7 +112,7 @@ def list_service_deployments(ctx: RequestContext, params: dict) -> dict:
 def describe_service_deployments(ctx: RequestContext, params: dict) -> dict:
     wanted = params["serviceDeploymentArns"]
     if not 1 <= len(wanted) <= 20:
-        raise InvalidParameterException("serviceDeploymentArns must have 1 to 20 items.")
+        raise errors.ecs.InvalidParameterException("serviceDeploymentArns must have 1 to 20 items.")
     found, failures = [], []
     with ctx.store.read() as conn:
         for arn in wanted:
@@ -128,7 +129,7 @@ def describe_service_deployments(ctx: RequestContext, params: dict) -> dict:
 def describe_service_revisions(ctx: RequestContext, params: dict) -> dict:
     wanted = params["serviceRevisionArns"]
     if not 1 <= len(wanted) <= 20:
-        raise InvalidParameterException("serviceRevisionArns must have 1 to 20 items.")
+        raise errors.ecs.InvalidParameterException("serviceRevisionArns must have 1 to 20 items.")
     found, failures = [], []
     with ctx.store.read() as conn:
         for arn in wanted:
@@ -145,8 +146,8 @@ def _pass_for(ctx: RequestContext, conn: Connection, arn: str) -> Pass:
     """A controller pass over the service of a deployment, to act on it at once."""
     row = _service_of(ctx, conn, arn, "service-deployment")
     if row is None or arn not in row.doc.get("_history", {}):
-        raise ServiceError("ServiceDeploymentNotFoundException",
-                           "The service deployment does not exist.")
+        raise errors.ecs.ServiceDeploymentNotFoundException(
+            "The service deployment does not exist.")
     return Pass(ctx, conn, row)
 
 
@@ -154,17 +155,17 @@ def _pass_for(ctx: RequestContext, conn: Connection, arn: str) -> Pass:
 def stop_service_deployment(ctx: RequestContext, params: dict) -> dict:
     arn = params["serviceDeploymentArn"]
     if params.get("stopType", "ROLLBACK") != "ROLLBACK":
-        raise ServiceError("UnsupportedFeatureException", "Only stopType ROLLBACK is supported.")
+        raise errors.ecs.UnsupportedFeatureException("Only stopType ROLLBACK is supported.")
     with ctx.store.write() as conn:
         step = _pass_for(ctx, conn, arn)
         primary = step.doc["deployments"][0]
         if primary["_arn"] != arn or primary["_status"] != "IN_PROGRESS":
-            raise ServiceError("ConflictException",
-                               "Only the service's deployment in progress can be stopped.")
+            raise errors.ecs.ConflictException(
+                "Only the service's deployment in progress can be stopped.")
         try:
             step.stop_and_roll_back("Rollback requested by StopServiceDeployment.")
         except LookupError as error:
-            raise ServiceError("ConflictException", str(error)) from None
+            raise errors.ecs.ConflictException(str(error)) from None
         step.run()
     wake_controller()
     return {"serviceDeploymentArn": arn}
@@ -180,7 +181,7 @@ def continue_service_deployment(ctx: RequestContext, params: dict) -> dict:
         hook = (primary.get("_hooks") or {}).get(params["hookId"]) \
             if primary["_arn"] == arn else None
         if hook is None or hook["status"] != "AWAITING_ACTION":
-            raise InvalidParameterException(
+            raise errors.ecs.InvalidParameterException(
                 f"The deployment is not paused at a hook with the id {params['hookId']}.")
         hook["status"] = "SUCCEEDED" if params.get("action", "CONTINUE") == "CONTINUE" \
             else "FAILED"

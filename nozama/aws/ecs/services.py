@@ -10,9 +10,8 @@ import re
 
 from sqlalchemy import Connection, Row
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import (ClientException, InvalidParameterException,
-                               ServiceNotActiveException, ServiceNotFoundException)
 from nozama.controllers import traffic_shift
 from nozama.controllers.services import new_deployment, supersede, wake_controller
 from nozama.model import arns, lb_rules
@@ -54,20 +53,21 @@ def _configuration(given: dict | None, current: dict | None = None) -> dict:
     merged = {**DEFAULT_DEPLOYMENT_CONFIGURATION, **(current or {}), **(given or {})}
     low, high = merged["minimumHealthyPercent"], merged["maximumPercent"]
     if low < 0 or high < 0:
-        raise InvalidParameterException("minimumHealthyPercent and maximumPercent can't be "
-                                        "negative.")
+        raise errors.ecs.InvalidParameterException(
+            "minimumHealthyPercent and maximumPercent can't be "
+            "negative.")
     if low > high:
-        raise InvalidParameterException(
+        raise errors.ecs.InvalidParameterException(
             "minimumHealthyPercent must be less than or equal to maximumPercent.")
     _check_shift_configuration(merged)
     bake = merged.get("bakeTimeInMinutes")
     if bake is not None and not 0 <= bake <= MAX_BAKE_MINUTES:
-        raise InvalidParameterException(
+        raise errors.ecs.InvalidParameterException(
             f"bakeTimeInMinutes must be between 0 and {MAX_BAKE_MINUTES}.")
     alarms = merged["alarms"]
     if alarms.get("enable") and not alarms.get("alarmNames"):
-        raise InvalidParameterException("alarmNames must name at least one alarm when "
-                                        "deployment alarms are enabled.")
+        raise errors.ecs.InvalidParameterException("alarmNames must name at least one alarm when "
+                                                   "deployment alarms are enabled.")
     return merged
 
 
@@ -77,26 +77,29 @@ MAX_BAKE_MINUTES = 1440
 def _check_shift_configuration(configuration: dict) -> None:
     canary = configuration.get("canaryConfiguration") or {}
     if canary.get("canaryPercent") is not None and not 0 < canary["canaryPercent"] <= 100:
-        raise InvalidParameterException("canaryPercent must be greater than 0 and at most 100.")
+        raise errors.ecs.InvalidParameterException(
+            "canaryPercent must be greater than 0 and at most 100.")
     linear = configuration.get("linearConfiguration") or {}
     if linear.get("stepPercent") is not None and not 0 < linear["stepPercent"] <= 100:
-        raise InvalidParameterException("stepPercent must be greater than 0 and at most 100.")
+        raise errors.ecs.InvalidParameterException(
+            "stepPercent must be greater than 0 and at most 100.")
     for bake in (canary.get("canaryBakeTimeInMinutes"), linear.get("stepBakeTimeInMinutes")):
         if bake is not None and not 0 <= bake <= MAX_BAKE_MINUTES:
-            raise InvalidParameterException(
+            raise errors.ecs.InvalidParameterException(
                 f"Bake times must be between 0 and {MAX_BAKE_MINUTES} minutes.")
     for hook in configuration.get("lifecycleHooks") or []:
         if not hook.get("lifecycleStages"):
-            raise InvalidParameterException("A lifecycle hook needs lifecycleStages.")
+            raise errors.ecs.InvalidParameterException("A lifecycle hook needs lifecycleStages.")
         target = hook.get("hookTargetArn") or ""
         if hook.get("targetType") == "AWS_LAMBDA" and not target.startswith(
                 ("http://", "https://")):
-            raise InvalidParameterException(
+            raise errors.ecs.InvalidParameterException(
                 "Nozama calls lifecycle hooks over HTTP: give an http(s) URL as hookTargetArn "
                 "(Lambda functions as hooks are not supported yet).")
         if hook.get("targetType") not in ("AWS_LAMBDA", "PAUSE"):
-            raise InvalidParameterException("A lifecycle hook's targetType must be AWS_LAMBDA "
-                                            "or PAUSE.")
+            raise errors.ecs.InvalidParameterException(
+                "A lifecycle hook's targetType must be AWS_LAMBDA "
+                "or PAUSE.")
 
 
 def _check_alarms(ctx: RequestContext, conn: Connection, configuration: dict) -> None:
@@ -105,7 +108,7 @@ def _check_alarms(ctx: RequestContext, conn: Connection, configuration: dict) ->
     found = {r.name for r in alarm_store.search(conn, ctx.region, ctx.account_id, names=names)}
     missing = [n for n in names if n not in found]
     if missing:
-        raise InvalidParameterException(
+        raise errors.ecs.InvalidParameterException(
             f"The CloudWatch alarm(s) {', '.join(missing)} do not exist.")
 
 
@@ -119,14 +122,16 @@ def _check_placement(params: dict, name: str) -> None:
 
 def _check(params: dict) -> None:
     if params.get("desiredCount") is not None and params["desiredCount"] < 0:
-        raise InvalidParameterException("desiredCount can't be negative.")
+        raise errors.ecs.InvalidParameterException("desiredCount can't be negative.")
     if params.get("launchType", "EC2") not in ("EC2", "EXTERNAL"):
-        raise InvalidParameterException(
+        raise errors.ecs.InvalidParameterException(
             f"Nozama runs services on EC2 and EXTERNAL instances, not {params['launchType']}.")
     if params.get("schedulingStrategy", "REPLICA") != "REPLICA":
-        raise InvalidParameterException("Only the REPLICA scheduling strategy is supported.")
+        raise errors.ecs.InvalidParameterException(
+            "Only the REPLICA scheduling strategy is supported.")
     if params.get("deploymentController", {}).get("type", "ECS") != "ECS":
-        raise InvalidParameterException("Only the ECS deployment controller is supported.")
+        raise errors.ecs.InvalidParameterException(
+            "Only the ECS deployment controller is supported.")
 
 
 MAX_LOAD_BALANCERS = 5
@@ -139,44 +144,46 @@ def _check_load_balancers(ctx: RequestContext, conn: Connection, load_balancers:
     balancer's target group, attached to a load balancer, of the target type the task's
     network mode needs, and a container port the task definition maps."""
     if len(load_balancers) > MAX_LOAD_BALANCERS:
-        raise InvalidParameterException(
+        raise errors.ecs.InvalidParameterException(
             f"A service can have at most {MAX_LOAD_BALANCERS} load balancers.")
     containers = {c["name"]: c for c in definition.doc["containerDefinitions"]}
     awsvpc = definition.doc.get("networkMode") == "awsvpc"
     for entry in load_balancers:
         if entry.get("loadBalancerName") or not entry.get("targetGroupArn"):
-            raise InvalidParameterException("Classic Load Balancers are not supported: give "
-                                            "the targetGroupArn of a target group.")
+            raise errors.ecs.InvalidParameterException(
+                "Classic Load Balancers are not supported: give "
+                "the targetGroupArn of a target group.")
         name, port = entry.get("containerName"), entry.get("containerPort")
         if not name or port is None:
-            raise InvalidParameterException("containerName and containerPort are required "
-                                            "for a load balancer.")
+            raise errors.ecs.InvalidParameterException(
+                "containerName and containerPort are required "
+                "for a load balancer.")
         group = target_group_store.get(conn, entry["targetGroupArn"])
         if group is None or (group.region, group.account) != (ctx.region, ctx.account_id):
-            raise InvalidParameterException(
+            raise errors.ecs.InvalidParameterException(
                 f"Unable to find the target group {entry['targetGroupArn']}.")
         if not lb_store.load_balancers_using(conn, group.arn):
-            raise InvalidParameterException(
+            raise errors.ecs.InvalidParameterException(
                 f"The target group with targetGroupArn {group.arn} does not have an "
                 "associated load balancer.")
         wanted = "ip" if awsvpc else "instance"
         if group.doc["TargetType"] != wanted:
-            raise InvalidParameterException(
+            raise errors.ecs.InvalidParameterException(
                 f"The provided target group {group.arn} has target type "
                 f"{group.doc['TargetType']}, which is incompatible with the "
                 f"{definition.doc.get('networkMode', 'bridge')} network mode specified in "
                 "the task definition.")
         if name not in containers:
-            raise InvalidParameterException(
+            raise errors.ecs.InvalidParameterException(
                 f"The container {name} does not exist in the task definition.")
         if not any(m.get("containerPort") == port
                    for m in containers[name].get("portMappings", [])):
-            raise InvalidParameterException(
+            raise errors.ecs.InvalidParameterException(
                 f"The container {name} did not have a container port {port} defined.")
         if strategy in traffic_shift.STRATEGIES:
             _check_advanced_configuration(ctx, conn, entry, group, strategy, service_arn)
     if strategy in traffic_shift.STRATEGIES and not load_balancers:
-        raise InvalidParameterException(
+        raise errors.ecs.InvalidParameterException(
             f"The {strategy} deployment strategy needs a load balancer with an "
             "advancedConfiguration (alternateTargetGroupArn, productionListenerRule).")
 
@@ -189,18 +196,19 @@ def _check_advanced_configuration(ctx: RequestContext, conn: Connection, entry: 
     alternate_arn, production = advanced.get("alternateTargetGroupArn"), \
         advanced.get("productionListenerRule")
     if not alternate_arn or not production:
-        raise InvalidParameterException(
+        raise errors.ecs.InvalidParameterException(
             f"The {strategy} deployment strategy needs advancedConfiguration with "
             "alternateTargetGroupArn and productionListenerRule for each load balancer.")
     alternate = target_group_store.get(conn, alternate_arn)
     if alternate is None or (alternate.region, alternate.account) != (ctx.region,
                                                                         ctx.account_id):
-        raise InvalidParameterException(f"Unable to find the target group {alternate_arn}.")
+        raise errors.ecs.InvalidParameterException(
+            f"Unable to find the target group {alternate_arn}.")
     if alternate.arn == group.arn:
-        raise InvalidParameterException(
+        raise errors.ecs.InvalidParameterException(
             "alternateTargetGroupArn must differ from targetGroupArn.")
     if alternate.doc["TargetType"] != group.doc["TargetType"]:
-        raise InvalidParameterException(
+        raise errors.ecs.InvalidParameterException(
             f"The alternate target group {alternate.arn} has target type "
             f"{alternate.doc['TargetType']}, not {group.doc['TargetType']}.")
     for other in store.live(conn):
@@ -211,7 +219,7 @@ def _check_advanced_configuration(ctx: RequestContext, conn: Connection, entry: 
             e.get("targetGroupArn"), (e.get("advancedConfiguration") or {}).get(
                 "alternateTargetGroupArn")) if arn}
         if used & {alternate.arn, group.arn}:
-            raise InvalidParameterException(
+            raise errors.ecs.InvalidParameterException(
                 f"The target group {alternate.arn if alternate.arn in used else group.arn} "
                 f"is already used by the service {other.name}.")
     for role in ("productionListenerRule", "testListenerRule"):
@@ -220,10 +228,11 @@ def _check_advanced_configuration(ctx: RequestContext, conn: Connection, entry: 
             continue
         rule = lb_store.rule(conn, rule_arn)
         if rule is None or (rule.region, rule.account) != (ctx.region, ctx.account_id):
-            raise InvalidParameterException(f"Unable to find the listener rule {rule_arn}.")
+            raise errors.ecs.InvalidParameterException(
+                f"Unable to find the listener rule {rule_arn}.")
         if role == "productionListenerRule" and group.arn not in \
                 lb_rules.target_group_arns(rule.doc["Actions"]):
-            raise InvalidParameterException(
+            raise errors.ecs.InvalidParameterException(
                 f"The production listener rule {rule_arn} does not forward to the target "
                 f"group {group.arn}.")
 
@@ -231,7 +240,7 @@ def _check_advanced_configuration(ctx: RequestContext, conn: Connection, entry: 
 def _active_definition(ctx: RequestContext, conn: Connection, reference: str) -> Row:
     definition = find_task_definition(ctx, conn, reference)
     if definition.status != "ACTIVE":
-        raise ClientException("TaskDefinition is inactive")
+        raise errors.ecs.ClientException("TaskDefinition is inactive")
     return definition
 
 
@@ -239,7 +248,7 @@ def find_service(ctx: RequestContext, conn: Connection, cluster: Row, reference:
     name = arns.name_of(reference)
     row = store.find(conn, cluster.arn, name)
     if row is None:
-        raise ServiceNotFoundException("Service not found.")
+        raise errors.ecs.ServiceNotFoundException("Service not found.")
     return row
 
 
@@ -248,12 +257,13 @@ def create_service(ctx: RequestContext, params: dict) -> dict:
     _check(params)
     name = params["serviceName"]
     if not _NAME.fullmatch(name):
-        raise InvalidParameterException("serviceName must be 1 to 255 letters, numbers, "
-                                        "hyphens and underscores.")
+        raise errors.ecs.InvalidParameterException("serviceName must be 1 to 255 letters, numbers, "
+                                                   "hyphens and underscores.")
     if params.get("desiredCount") is None:
-        raise InvalidParameterException("desiredCount is required for a REPLICA service.")
+        raise errors.ecs.InvalidParameterException(
+            "desiredCount is required for a REPLICA service.")
     if not params.get("taskDefinition"):
-        raise InvalidParameterException("taskDefinition is required.")
+        raise errors.ecs.InvalidParameterException("taskDefinition is required.")
     configuration = _configuration(params.get("deploymentConfiguration"))
     _check_placement(params, name)
     new_tags = tags_from_request(params.get("tags"))
@@ -261,7 +271,7 @@ def create_service(ctx: RequestContext, params: dict) -> dict:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         existing = store.find(conn, cluster.arn, name)
         if existing is not None and existing.status != "INACTIVE":
-            raise InvalidParameterException("Creation of service was not idempotent.")
+            raise errors.ecs.InvalidParameterException("Creation of service was not idempotent.")
         definition = _active_definition(ctx, conn, params["taskDefinition"])
         arn = arns.arn("ecs", ctx.region, ctx.account_id, f"service/{cluster.name}/{name}")
         _check_load_balancers(ctx, conn, params.get("loadBalancers", []), definition,
@@ -308,7 +318,7 @@ def update_service(ctx: RequestContext, params: dict) -> dict:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         row = find_service(ctx, conn, cluster, params["service"])
         if row.status != "ACTIVE":
-            raise ServiceNotActiveException("Service was not ACTIVE.")
+            raise errors.ecs.ServiceNotActiveException("Service was not ACTIVE.")
         _check_placement(params, row.name)
         doc = dict(row.doc)
         desired = params.get("desiredCount", row.desired_count)
@@ -338,7 +348,7 @@ def update_service(ctx: RequestContext, params: dict) -> dict:
         if redeploy:
             current = doc["deployments"][0]
             if current.get("_stage") not in (None, traffic_shift.DONE):
-                raise InvalidParameterException(
+                raise errors.ecs.InvalidParameterException(
                     f"The service's deployment {current['id']} is shifting traffic: wait for "
                     "it to finish or stop it (StopServiceDeployment) first.")
             supersede(doc, ctx.clock.now())
@@ -363,9 +373,9 @@ def delete_service(ctx: RequestContext, params: dict) -> dict:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         row = find_service(ctx, conn, cluster, params["service"])
         if row.status == "INACTIVE":
-            raise ServiceNotActiveException("Service was not ACTIVE.")
+            raise errors.ecs.ServiceNotActiveException("Service was not ACTIVE.")
         if row.desired_count > 0 and not params.get("force"):
-            raise InvalidParameterException(
+            raise errors.ecs.InvalidParameterException(
                 "The service cannot be stopped while it is scaled above 0.")
         doc = dict(row.doc)
         doc["deployments"] = [{**d, "desiredCount": 0} for d in doc["deployments"]]
@@ -379,7 +389,7 @@ def delete_service(ctx: RequestContext, params: dict) -> dict:
 def describe_services(ctx: RequestContext, params: dict) -> dict:
     references = params["services"]
     if not 1 <= len(references) <= 10:
-        raise InvalidParameterException("services must have between 1 and 10 items.")
+        raise errors.ecs.InvalidParameterException("services must have between 1 and 10 items.")
     with_tags = "TAGS" in (params.get("include") or [])
     with ctx.store.read() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
@@ -398,7 +408,8 @@ def describe_services(ctx: RequestContext, params: dict) -> dict:
 @handlers.operation("ListServices")
 def list_services(ctx: RequestContext, params: dict) -> dict:
     limit = page_size(params, default=10)
-    after = decode_token(params.get("nextToken"), "ListServices", str)
+    after = decode_token(params.get("nextToken"), "ListServices", str,
+                         error=errors.ecs.InvalidParameterException)
     with ctx.store.read() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         found = store.list_arns(conn, cluster.arn, params.get("launchType"), after, limit + 1)

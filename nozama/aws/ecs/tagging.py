@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import InvalidParameterException, ResourceNotFoundException
 from nozama.model import arns
 from nozama.aws.ecs import handlers
+from nozama.aws import tagging
 from nozama.aws.ecs.common import MAX_TAGS, tag_list, tags_from_request
 from nozama.store import clusters as cluster_store
 from nozama.store import container_instances as instance_store
@@ -40,10 +41,10 @@ def _exists(ctx: RequestContext, conn: Connection, arn: arns.Arn, text: str) -> 
 def _resource(ctx: RequestContext, conn: Connection, text: str) -> str:
     parsed = arns.parse(text)
     if parsed is None or parsed.service != "ecs":
-        raise InvalidParameterException(f"Invalid resource ARN: {text}")
+        raise errors.ecs.InvalidParameterException(f"Invalid resource ARN: {text}")
     if parsed.region != ctx.region or parsed.account != ctx.account_id \
             or not _exists(ctx, conn, parsed, text):
-        raise ResourceNotFoundException("The specified resource could not be found.")
+        raise errors.ecs.ResourceNotFoundException("The specified resource could not be found.")
     return text
 
 
@@ -52,9 +53,8 @@ def tag_resource(ctx: RequestContext, params: dict) -> dict:
     new = tags_from_request(params["tags"])
     with ctx.store.write() as conn:
         arn = _resource(ctx, conn, params["resourceArn"])
-        if store.count_after_merge(conn, arn, set(new)) > MAX_TAGS:
-            raise InvalidParameterException(f"A resource can have at most {MAX_TAGS} tags.")
-        store.put(conn, arn, new)
+        tagging.add(conn, arn, new, errors.ecs.InvalidParameterException(
+            f"A resource can have at most {MAX_TAGS} tags."))
     return {}
 
 

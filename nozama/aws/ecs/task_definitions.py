@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import ClientException, InvalidParameterException
 from nozama.model import arns
 from nozama.model.task_definitions import normalize_task_definition
 from nozama.aws.ecs import handlers
@@ -23,15 +23,15 @@ def split_reference(ctx: RequestContext, reference: str) -> tuple[str, int | Non
     if arns.is_arn(reference):
         parsed = arns.parse(reference)
         if parsed is None or parsed.resource_type != "task-definition":
-            raise ClientException(f"Invalid task definition ARN: {reference}")
+            raise errors.ecs.ClientException(f"Invalid task definition ARN: {reference}")
         if parsed.region != ctx.region or parsed.account != ctx.account_id:
-            raise ClientException("Unable to describe task definition.")
+            raise errors.ecs.ClientException("Unable to describe task definition.")
         text = parsed.resource_path
     family, sep, revision = text.partition(":")
     if not family or len(family) > 255:
-        raise ClientException("Family must be 1 to 255 characters.")
+        raise errors.ecs.ClientException("Family must be 1 to 255 characters.")
     if sep and not (revision.isdigit() and 0 < int(revision) < 2 ** 31):
-        raise ClientException(f"Invalid revision number. Number: {revision}")
+        raise errors.ecs.ClientException(f"Invalid revision number. Number: {revision}")
     return family, int(revision) if sep else None
 
 
@@ -42,7 +42,7 @@ def find(ctx: RequestContext, conn: Connection, reference: str) -> Row:
     else:
         row = store.get(conn, ctx.region, ctx.account_id, family, revision)
     if row is None:
-        raise ClientException("Unable to describe task definition.")
+        raise errors.ecs.ClientException("Unable to describe task definition.")
     return row
 
 
@@ -69,7 +69,7 @@ def register_task_definition(ctx: RequestContext, params: dict) -> dict:
                 return {"taskDefinition": doc, "tags": tags_of(conn, arn)}
         except IntegrityError:
             continue
-    raise ClientException("Too many concurrent registrations of this family; try again.")
+    raise errors.ecs.ClientException("Too many concurrent registrations of this family; try again.")
 
 
 @handlers.operation("DescribeTaskDefinition")
@@ -87,7 +87,8 @@ def list_task_definitions(ctx: RequestContext, params: dict) -> dict:
     limit = page_size(params)
     descending = params.get("sort") == "DESC"
     listing = f"ListTaskDefinitions:{'DESC' if descending else 'ASC'}"
-    after = decode_token(params.get("nextToken"), listing, str, int)
+    after = decode_token(params.get("nextToken"), listing, str, int,
+                         error=errors.ecs.InvalidParameterException)
     with ctx.store.read() as conn:
         rows = store.list_arns(conn, ctx.region, ctx.account_id, params.get("status", "ACTIVE"),
                                params.get("familyPrefix"), descending, after, limit + 1)
@@ -98,7 +99,8 @@ def list_task_definitions(ctx: RequestContext, params: dict) -> dict:
 @handlers.operation("ListTaskDefinitionFamilies")
 def list_task_definition_families(ctx: RequestContext, params: dict) -> dict:
     limit = page_size(params)
-    after = decode_token(params.get("nextToken"), "ListTaskDefinitionFamilies", str)
+    after = decode_token(params.get("nextToken"), "ListTaskDefinitionFamilies", str,
+                         error=errors.ecs.InvalidParameterException)
     with ctx.store.read() as conn:
         names = store.list_families(conn, ctx.region, ctx.account_id, params.get("status", "ALL"),
                                     params.get("familyPrefix"), after, limit + 1)
@@ -110,7 +112,8 @@ def list_task_definition_families(ctx: RequestContext, params: dict) -> dict:
 def deregister_task_definition(ctx: RequestContext, params: dict) -> dict:
     family, revision = split_reference(ctx, params["taskDefinition"])
     if revision is None:
-        raise ClientException("Revision must be specified: use family:revision or the full ARN.")
+        raise errors.ecs.ClientException(
+            "Revision must be specified: use family:revision or the full ARN.")
     with ctx.store.write() as conn:
         row = find(ctx, conn, params["taskDefinition"])
         doc = row.doc
@@ -124,7 +127,8 @@ def deregister_task_definition(ctx: RequestContext, params: dict) -> dict:
 def delete_task_definitions(ctx: RequestContext, params: dict) -> dict:
     references = params["taskDefinitions"]
     if not 1 <= len(references) <= 10:
-        raise InvalidParameterException("taskDefinitions must have between 1 and 10 items.")
+        raise errors.ecs.InvalidParameterException(
+            "taskDefinitions must have between 1 and 10 items.")
     deleted, failures = [], []
     with ctx.store.write() as conn:
         for reference in references:
@@ -132,7 +136,7 @@ def delete_task_definitions(ctx: RequestContext, params: dict) -> dict:
                 family, revision = split_reference(ctx, reference)
                 row = store.get(conn, ctx.region, ctx.account_id, family, revision) \
                     if revision is not None else None
-            except ClientException:
+            except errors.ecs.ClientException:
                 row = None
             if row is None:
                 failures.append({"arn": reference, "reason": "The specified task definition "

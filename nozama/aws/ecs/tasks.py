@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Row
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import ClientException, InvalidParameterException
 from nozama.controllers.tasks import create_tasks, request_stop
 from nozama.model import arns
 from nozama.model.resources import requirements
@@ -33,18 +33,18 @@ def describe(row: Row) -> dict:
 
 def _check_request(params: dict) -> None:
     if params.get("launchType", "EC2") not in LAUNCH_TYPES:
-        raise InvalidParameterException(
+        raise errors.ecs.InvalidParameterException(
             f"Nozama runs tasks on EC2 and EXTERNAL instances, not {params['launchType']}.")
     if len(params.get("startedBy") or "") > MAX_STARTED_BY:
-        raise InvalidParameterException("startedBy can be at most 128 characters.")
+        raise errors.ecs.InvalidParameterException("startedBy can be at most 128 characters.")
     if params.get("group") is not None and not 1 <= len(params["group"]) <= 255:
-        raise InvalidParameterException("group must be 1 to 255 characters.")
+        raise errors.ecs.InvalidParameterException("group must be 1 to 255 characters.")
 
 
 def _active_task_definition(ctx: RequestContext, conn: Connection, reference: str) -> Row:
     row = find_task_definition(ctx, conn, reference)
     if row.status != "ACTIVE":
-        raise ClientException("TaskDefinition is inactive")
+        raise errors.ecs.ClientException("TaskDefinition is inactive")
     return row
 
 
@@ -58,13 +58,14 @@ def run_task(ctx: RequestContext, params: dict) -> dict:
     _check_request(params)
     count = params.get("count", 1)
     if not 1 <= count <= 10:
-        raise InvalidParameterException("count must be between 1 and 10.")
+        raise errors.ecs.InvalidParameterException("count must be between 1 and 10.")
     with ctx.store.write() as conn:
         cluster = find_or_create_cluster(ctx, conn, params.get("cluster"))
         definition = _active_task_definition(ctx, conn, params["taskDefinition"])
         state = cluster_state(conn, cluster.arn)
         if not state.instances:
-            raise InvalidParameterException("No Container Instances were found in your cluster.")
+            raise errors.ecs.InvalidParameterException(
+                "No Container Instances were found in your cluster.")
         need = requirements(definition.doc, params.get("overrides"))
         result = schedule(state, PlacementRequest(
             count, need, params.get("group") or f"family:{definition.family}",
@@ -82,7 +83,8 @@ def start_task(ctx: RequestContext, params: dict) -> dict:
     _check_request(params)
     references = params["containerInstances"]
     if not 1 <= len(references) <= 10:
-        raise InvalidParameterException("containerInstances must have between 1 and 10 items.")
+        raise errors.ecs.InvalidParameterException(
+            "containerInstances must have between 1 and 10 items.")
     with ctx.store.write() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         definition = _active_task_definition(ctx, conn, params["taskDefinition"])
@@ -106,7 +108,7 @@ def start_task(ctx: RequestContext, params: dict) -> dict:
 def stop_task(ctx: RequestContext, params: dict) -> dict:
     reason = params.get("reason") or "Task stopped by user"
     if len(reason) > 1024:
-        raise InvalidParameterException("reason can be at most 1024 characters.")
+        raise errors.ecs.InvalidParameterException("reason can be at most 1024 characters.")
     with ctx.store.write() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         row = _find_task(ctx, conn, cluster, params["task"])
@@ -123,7 +125,7 @@ def task_arn(ctx: RequestContext, cluster: Row, reference: str) -> str:
 def _find_task(ctx: RequestContext, conn: Connection, cluster: Row, reference: str) -> Row:
     row = store.get(conn, task_arn(ctx, cluster, reference))
     if row is None or row.cluster_arn != cluster.arn:
-        raise InvalidParameterException("The referenced task was not found.")
+        raise errors.ecs.InvalidParameterException("The referenced task was not found.")
     return row
 
 
@@ -131,7 +133,7 @@ def _find_task(ctx: RequestContext, conn: Connection, cluster: Row, reference: s
 def describe_tasks(ctx: RequestContext, params: dict) -> dict:
     references = params["tasks"]
     if not 1 <= len(references) <= 100:
-        raise InvalidParameterException("tasks must have between 1 and 100 items.")
+        raise errors.ecs.InvalidParameterException("tasks must have between 1 and 100 items.")
     with_tags = "TAGS" in (params.get("include") or [])
     with ctx.store.read() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
@@ -151,7 +153,8 @@ def describe_tasks(ctx: RequestContext, params: dict) -> dict:
 @handlers.operation("ListTasks")
 def list_tasks(ctx: RequestContext, params: dict) -> dict:
     limit = page_size(params)
-    after = decode_token(params.get("nextToken"), "ListTasks", str)
+    after = decode_token(params.get("nextToken"), "ListTasks", str,
+                         error=errors.ecs.InvalidParameterException)
     with ctx.store.read() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         filters = {}

@@ -2,8 +2,9 @@
 targets, listeners and rules. The data plane that carries the traffic is nozama/lb/."""
 
 from nozama.aws import ServiceHandlers
+from nozama.kernel import errors
 
-handlers = ServiceHandlers("elbv2", validation_error="ValidationError")
+handlers = ServiceHandlers("elbv2", validation_error=errors.ValidationError)
 
 # Importing the operation modules registers their handlers.
 from nozama.aws.elbv2 import listeners, load_balancers, rules  # noqa: E402,F401

@@ -7,36 +7,19 @@ import secrets
 
 from sqlalchemy import Connection
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import ValidationError, error_class
+from nozama.kernel.errors import ValidationError
 from nozama.model import arns, lb_attributes
+from nozama.aws import tagging
+from nozama.aws.tagging import MAX_TAGS
 from nozama.store import load_balancers as lb_store
 from nozama.store import tags as tag_store
 from nozama.store import target_groups as tg_store
 from nozama.store.pagination import decode_token, encode_token
 
-LoadBalancerNotFound = error_class("LoadBalancerNotFound")
-TargetGroupNotFound = error_class("TargetGroupNotFound")
-ListenerNotFound = error_class("ListenerNotFound")
-RuleNotFound = error_class("RuleNotFound")
-DuplicateLoadBalancerName = error_class("DuplicateLoadBalancerName")
-DuplicateTargetGroupName = error_class("DuplicateTargetGroupName")
-DuplicateListener = error_class("DuplicateListener")
-DuplicateTagKeys = error_class("DuplicateTagKeys")
-PriorityInUse = error_class("PriorityInUse")
-ResourceInUse = error_class("ResourceInUse")
-InvalidTarget = error_class("InvalidTarget")
-OperationNotPermitted = error_class("OperationNotPermitted")
-TargetGroupAssociationLimit = error_class("TargetGroupAssociationLimit")
-TooManyTags = error_class("TooManyTags")
-TooManyListeners = error_class("TooManyListeners")
-TooManyRules = error_class("TooManyRules")
-TooManyLoadBalancers = error_class("TooManyLoadBalancers")
-TooManyTargets = error_class("TooManyTargets")
-UnsupportedProtocol = error_class("UnsupportedProtocol")
 
 SERVICE = "elasticloadbalancing"
-MAX_TAGS = 50
 # Nozama has no VPCs: every load balancer is in its region's one VPC.
 DEFAULT_VPC = "vpc-00000000000000000"
 _NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?")
@@ -60,32 +43,35 @@ def check_name(name: str, kind: str) -> None:
                               "end with a hyphen")
 
 
-def load_balancer(ctx: RequestContext, conn: Connection, reference: str):
-    row = lb_store.get(conn, reference)
-    if row is None or (row.region, row.account) != (ctx.region, ctx.account_id):
-        raise LoadBalancerNotFound(f"Load balancer '{reference}' not found")
+def here(ctx: RequestContext, row) -> bool:
+    """Whether a stored ELB resource exists in the caller's region and account."""
+    return row is not None and (row.region, row.account) == (ctx.region, ctx.account_id)
+
+
+def _found(ctx: RequestContext, row, not_found: errors.ServiceError):
+    if not here(ctx, row):
+        raise not_found
     return row
+
+
+def load_balancer(ctx: RequestContext, conn: Connection, reference: str):
+    return _found(ctx, lb_store.get(conn, reference), errors.elbv2.LoadBalancerNotFoundException(
+        f"Load balancer '{reference}' not found"))
 
 
 def target_group(ctx: RequestContext, conn: Connection, reference: str):
-    row = tg_store.get(conn, reference)
-    if row is None or (row.region, row.account) != (ctx.region, ctx.account_id):
-        raise TargetGroupNotFound(f"Target group '{reference}' not found")
-    return row
+    return _found(ctx, tg_store.get(conn, reference), errors.elbv2.TargetGroupNotFoundException(
+        f"Target group '{reference}' not found"))
 
 
 def listener(ctx: RequestContext, conn: Connection, reference: str):
-    row = lb_store.listener(conn, reference)
-    if row is None or (row.region, row.account) != (ctx.region, ctx.account_id):
-        raise ListenerNotFound(f"Listener '{reference}' not found")
-    return row
+    return _found(ctx, lb_store.listener(conn, reference),
+                  errors.elbv2.ListenerNotFoundException(f"Listener '{reference}' not found"))
 
 
 def rule(ctx: RequestContext, conn: Connection, reference: str):
-    row = lb_store.rule(conn, reference)
-    if row is None or (row.region, row.account) != (ctx.region, ctx.account_id):
-        raise RuleNotFound(f"Rule '{reference}' not found")
-    return row
+    return _found(ctx, lb_store.rule(conn, reference),
+                  errors.elbv2.RuleNotFoundException(f"Rule '{reference}' not found"))
 
 
 # ---------------------------------------------------------------- attributes
@@ -119,7 +105,7 @@ def page_size(params: dict, default: int = 400) -> int:
 
 def marker(params: dict, listing: str) -> str:
     """Where a Marker says the page starts: after this ARN ("" for the first page)."""
-    return decode_token(params.get("Marker"), listing, str, code="ValidationError") or ""
+    return decode_token(params.get("Marker"), listing, str, error=ValidationError) or ""
 
 
 def paged(rows: list, limit: int, listing: str) -> tuple[list, dict]:
@@ -142,23 +128,22 @@ def tags_of_request(tags: list[dict] | None) -> dict[str, str]:
     keys = [t["Key"] for t in tags]
     duplicates = sorted({k for k in keys if keys.count(k) > 1})
     if duplicates:
-        raise DuplicateTagKeys(f"Tag key '{duplicates[0]}' is duplicated")
+        raise errors.elbv2.DuplicateTagKeysException(f"Tag key '{duplicates[0]}' is duplicated")
     for key in keys:
-        if key.lower().startswith("aws:"):
+        if tagging.reserved(key):
             raise ValidationError("Tag keys starting with 'aws:' are reserved for AWS use")
     if len(tags) > MAX_TAGS:
-        raise TooManyTags(f"A resource can have at most {MAX_TAGS} tags")
-    return {t["Key"]: t.get("Value", "") for t in tags}
+        raise errors.elbv2.TooManyTagsException(f"A resource can have at most {MAX_TAGS} tags")
+    return tagging.from_pairs(tags)
 
 
 def put_tags(conn: Connection, resource_arn: str, tags: dict[str, str]) -> None:
-    if tag_store.count_after_merge(conn, resource_arn, set(tags)) > MAX_TAGS:
-        raise TooManyTags(f"A resource can have at most {MAX_TAGS} tags")
-    tag_store.put(conn, resource_arn, tags)
+    tagging.add(conn, resource_arn, tags,
+                errors.elbv2.TooManyTagsException(f"A resource can have at most {MAX_TAGS} tags"))
 
 
 def tag_list(conn: Connection, resource_arn: str) -> list[dict]:
-    return [{"Key": k, "Value": v} for k, v in tag_store.get(conn, resource_arn).items()]
+    return tagging.as_pairs(tag_store.get(conn, resource_arn))
 
 
 def resource(ctx: RequestContext, conn: Connection, resource_arn: str) -> None:

@@ -8,19 +8,15 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import ValidationError, error_class
+from nozama.kernel.errors import ValidationError
 from nozama.model import lb_rules
 from nozama.aws.elbv2 import handlers
-from nozama.aws.elbv2.common import (DEFAULT_VPC, DuplicateListener, ListenerNotFound,
-                                          TargetGroupAssociationLimit, TooManyListeners,
-                                          UnsupportedProtocol, arn, listener, load_balancer,
-                                          marker, new_id, page_size, paged, put_tags,
-                                          tags_of_request, target_group)
+from nozama.aws.elbv2.common import (DEFAULT_VPC, arn, listener, load_balancer, marker, new_id,
+                                     page_size, paged, put_tags, tags_of_request, target_group)
 from nozama.store import load_balancers as store
 
-IncompatibleProtocols = error_class("IncompatibleProtocols")
-InvalidConfigurationRequest = error_class("InvalidConfigurationRequest")
 MAX_LISTENERS = 50
 
 
@@ -41,22 +37,26 @@ def checked_actions(ctx: RequestContext, conn: Connection, load_balancer_arn: st
             vpc = lb.doc["VpcId"] = group.doc["VpcId"]
             store.save(conn, load_balancer_arn, lb.doc)
         if group.doc.get("VpcId", vpc) != vpc:
-            raise InvalidConfigurationRequest(f"Target group '{tg_arn}' is in a different "
-                                              f"VPC than load balancer '{load_balancer_arn}'")
+            raise errors.elbv2.InvalidConfigurationRequestException(
+                f"Target group '{tg_arn}' is in a different "
+                f"VPC than load balancer '{load_balancer_arn}'")
         if any(other != load_balancer_arn for other in store.load_balancers_using(conn, tg_arn)):
-            raise TargetGroupAssociationLimit("The following target groups cannot be "
-                                              "associated with more than one load balancer: "
-                                              f"{tg_arn}")
+            raise errors.elbv2.TargetGroupAssociationLimitException(
+                "The following target groups cannot be "
+                "associated with more than one load balancer: "
+                f"{tg_arn}")
         if group.doc["Protocol"] != "HTTP":
-            raise IncompatibleProtocols(f"Target group '{tg_arn}' uses protocol "
-                                        f"{group.doc['Protocol']}; the listener uses HTTP")
+            raise errors.elbv2.IncompatibleProtocolsException(
+                f"Target group '{tg_arn}' uses protocol "
+                f"{group.doc['Protocol']}; the listener uses HTTP")
     return stored
 
 
 def _check_protocol_and_port(params: dict) -> None:
     protocol = params.get("Protocol") or "HTTP"
     if protocol != "HTTP":
-        raise UnsupportedProtocol(f"Nozama's load balancer listens on HTTP, not {protocol}")
+        raise errors.elbv2.UnsupportedProtocolException(
+            f"Nozama's load balancer listens on HTTP, not {protocol}")
     port = params.get("Port")
     if port is not None and not 1 <= port <= 65535:
         raise ValidationError("Listener port must be between 1 and 65535")
@@ -80,11 +80,13 @@ def create_listener(ctx: RequestContext, params: dict) -> dict:
         if existing is not None:
             if existing.doc["DefaultActions"] == actions:
                 return {"Listeners": [existing.doc]}  # the same listener again: idempotent
-            raise DuplicateListener("A listener already exists on this port for this load "
-                                    f"balancer '{lb.arn}'")
+            raise errors.elbv2.DuplicateListenerException(
+                "A listener already exists on this port for this load "
+                f"balancer '{lb.arn}'")
         if store.listener_count(conn, lb.arn) >= MAX_LISTENERS:
-            raise TooManyListeners(f"A load balancer can have at most {MAX_LISTENERS} "
-                                   "listeners")
+            raise errors.elbv2.TooManyListenersException(
+                f"A load balancer can have at most {MAX_LISTENERS} "
+                "listeners")
         lb_path = lb.arn.split(":loadbalancer/", 1)[1]
         listener_arn = arn(ctx, f"listener/{lb_path}/{new_id()}")
         doc = {"ListenerArn": listener_arn, "LoadBalancerArn": lb.arn, "Port": port,
@@ -111,7 +113,8 @@ def describe_listeners(ctx: RequestContext, params: dict) -> dict:
             rows = store.listeners_by_arns(conn, ctx.region, ctx.account_id, wanted)
             missing = set(wanted) - {r.arn for r in rows}
             if missing:
-                raise ListenerNotFound(f"One or more listeners not found: {sorted(missing)}")
+                raise errors.elbv2.ListenerNotFoundException(
+                    f"One or more listeners not found: {sorted(missing)}")
             return {"Listeners": [r.doc for r in rows]}
         load_balancer(ctx, conn, lb_arn)
         rows = store.listeners_of(conn, lb_arn, marker(params, "DescribeListeners"), limit + 1)
@@ -127,8 +130,9 @@ def modify_listener(ctx: RequestContext, params: dict) -> dict:
         doc = dict(row.doc)
         port = params.get("Port", row.port)
         if port != row.port and store.listener_on_port(conn, row.load_balancer_arn, port):
-            raise DuplicateListener("A listener already exists on this port for this load "
-                                    f"balancer '{row.load_balancer_arn}'")
+            raise errors.elbv2.DuplicateListenerException(
+                "A listener already exists on this port for this load "
+                f"balancer '{row.load_balancer_arn}'")
         doc["Port"] = port
         if params.get("DefaultActions"):
             doc["DefaultActions"] = checked_actions(ctx, conn, row.load_balancer_arn,

@@ -11,16 +11,14 @@ import random
 
 from sqlalchemy import Connection
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ValidationError
 from nozama.model import lb_attributes
 from nozama.aws.elbv2 import handlers
-from nozama.aws.elbv2.common import (DEFAULT_VPC, DuplicateLoadBalancerName,
-                                          LoadBalancerNotFound, OperationNotPermitted,
-                                          TooManyLoadBalancers, arn, attributes_of, check_name,
-                                          load_balancer, modify_attributes,
-                                          marker, names_or_arns, new_id, page_size, paged,
-                                          put_tags, tags_of_request)
+from nozama.aws.elbv2.common import (DEFAULT_VPC, arn, attributes_of, check_name, load_balancer,
+                                     modify_attributes, marker, names_or_arns, new_id, page_size,
+                                     here, paged, put_tags, tags_of_request)
 from nozama.store import load_balancers as store
 
 MAX_LOAD_BALANCERS = 50
@@ -42,7 +40,8 @@ def _address(conn: Connection) -> str:
         address = f"{ADDRESS_PREFIX}.{n // 254}.{n % 254 + 1}"
         if address not in taken:
             return address
-    raise TooManyLoadBalancers("No loopback address is left for another load balancer")
+    raise errors.elbv2.TooManyLoadBalancersException(
+        "No loopback address is left for another load balancer")
 
 
 def _zones(ctx: RequestContext, params: dict) -> list[dict]:
@@ -82,10 +81,12 @@ def create_load_balancer(ctx: RequestContext, params: dict) -> dict:
             # Creating the same load balancer again returns it, as ELB does.
             if _same_request(existing.doc, params, zones):
                 return {"LoadBalancers": [_describe(existing)]}
-            raise DuplicateLoadBalancerName("A load balancer with the same name "
-                                            f"'{name}' exists, but with different settings")
+            raise errors.elbv2.DuplicateLoadBalancerNameException(
+                "A load balancer with the same name "
+                f"'{name}' exists, but with different settings")
         if store.count(conn, ctx.region, ctx.account_id) >= MAX_LOAD_BALANCERS:
-            raise TooManyLoadBalancers("The quota of load balancers has been reached")
+            raise errors.elbv2.TooManyLoadBalancersException(
+                "The quota of load balancers has been reached")
         scheme = params.get("Scheme", "internet-facing")
         lb_id = new_id()
         lb_arn = arn(ctx, f"loadbalancer/app/{name}/{lb_id}")
@@ -123,7 +124,8 @@ def describe_load_balancers(ctx: RequestContext, params: dict) -> dict:
                 found = {r.name for r in rows}
             missing = [w for w in wanted if w not in found]
             if missing:
-                raise LoadBalancerNotFound(f"Load balancers '{missing}' not found")
+                raise errors.elbv2.LoadBalancerNotFoundException(
+                    f"Load balancers '{missing}' not found")
             return {"LoadBalancers": [_describe(r) for r in rows]}
         rows = store.page(conn, ctx.region, ctx.account_id,
                           marker(params, "DescribeLoadBalancers"), limit + 1)
@@ -135,11 +137,12 @@ def describe_load_balancers(ctx: RequestContext, params: dict) -> dict:
 def delete_load_balancer(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         row = store.get(conn, params["LoadBalancerArn"])
-        if row is None or (row.region, row.account) != (ctx.region, ctx.account_id):
+        if not here(ctx, row):
             return {}  # deleting what is not there succeeds, as in ELB
         if row.doc["Attributes"].get("deletion_protection.enabled") == "true":
-            raise OperationNotPermitted(f"Load balancer '{row.arn}' cannot be deleted because "
-                                        "deletion protection is enabled")
+            raise errors.elbv2.OperationNotPermittedException(
+                f"Load balancer '{row.arn}' cannot be deleted because "
+                "deletion protection is enabled")
         store.delete(conn, row.arn)
         store.bump_generation(conn)
     return {}

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ValidationError
 from nozama.model import lb_rules
 from nozama.aws.elbv2 import handlers
-from nozama.aws.elbv2.common import (OperationNotPermitted, PriorityInUse, RuleNotFound,
-                                          TooManyRules, listener, new_id, page_size, put_tags,
-                                          rule, tags_of_request)
+from nozama.aws.elbv2.common import listener, new_id, page_size, put_tags, rule, tags_of_request
 from nozama.aws.elbv2.listeners import checked_actions
 from nozama.store import load_balancers as store
 from nozama.store.pagination import decode_token, encode_token
@@ -16,8 +15,8 @@ from nozama.store.pagination import decode_token, encode_token
 MAX_RULES = 100
 
 
-def _priority_in_use(priority: int) -> PriorityInUse:
-    return PriorityInUse(f"Priority '{priority}' is currently in use")
+def _priority_in_use(priority: int) -> errors.elbv2.PriorityInUseException:
+    return errors.elbv2.PriorityInUseException(f"Priority '{priority}' is currently in use")
 
 
 def _conditions(requested: list[dict] | None) -> list[dict]:
@@ -37,7 +36,8 @@ def create_rule(ctx: RequestContext, params: dict) -> dict:
         if store.rule_with_priority(conn, owner.arn, priority) is not None:
             raise _priority_in_use(priority)
         if store.rule_count(conn, owner.arn) >= MAX_RULES:
-            raise TooManyRules(f"A listener can have at most {MAX_RULES} rules")
+            raise errors.elbv2.TooManyRulesException(
+                f"A listener can have at most {MAX_RULES} rules")
         rule_arn = owner.arn.replace(":listener/", ":listener-rule/", 1) + f"/{new_id()}"
         doc = {"RuleArn": rule_arn, "Priority": str(priority), "Conditions": conditions,
                "Actions": actions, "IsDefault": False}
@@ -56,8 +56,9 @@ def modify_rule(ctx: RequestContext, params: dict) -> dict:
         doc = dict(row.doc)
         if params.get("Conditions") is not None:
             if doc["IsDefault"]:
-                raise OperationNotPermitted("The conditions of a default rule cannot be "
-                                            "modified")
+                raise errors.elbv2.OperationNotPermittedException(
+                    "The conditions of a default rule cannot be "
+                    "modified")
             doc["Conditions"] = _conditions(params["Conditions"])
         owner = store.listener(conn, row.listener_arn)
         if params.get("Actions"):
@@ -74,7 +75,8 @@ def delete_rule(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         row = rule(ctx, conn, params["RuleArn"])
         if row.doc["IsDefault"]:
-            raise OperationNotPermitted(f"Default rule '{row.arn}' cannot be deleted")
+            raise errors.elbv2.OperationNotPermittedException(
+                f"Default rule '{row.arn}' cannot be deleted")
         store.delete_rule(conn, row.arn)
         store.bump_generation(conn)
     return {}
@@ -91,13 +93,14 @@ def describe_rules(ctx: RequestContext, params: dict) -> dict:
             rows = store.rules_by_arns(conn, ctx.region, ctx.account_id, wanted)
             missing = set(wanted) - {r.arn for r in rows}
             if missing:
-                raise RuleNotFound(f"One or more rules not found: {sorted(missing)}")
+                raise errors.elbv2.RuleNotFoundException(
+                    f"One or more rules not found: {sorted(missing)}")
             by_arn = {r.arn: r for r in rows}
             return {"Rules": [by_arn[a].doc for a in dict.fromkeys(wanted)]}
         listener(ctx, conn, listener_arn)
         rows = store.rules_of(conn, listener_arn)
     # Rules are few (at most 101 a listener): page by position in priority order.
-    start = decode_token(params.get("Marker"), "DescribeRules", int, code="ValidationError") or 0
+    start = decode_token(params.get("Marker"), "DescribeRules", int, error=ValidationError) or 0
     more = {"NextMarker": encode_token("DescribeRules", start + limit)} \
         if start + limit < len(rows) else {}
     return {"Rules": [r.doc for r in rows[start:start + limit]], **more}
@@ -116,8 +119,9 @@ def set_rule_priorities(ctx: RequestContext, params: dict) -> dict:
         rows = [rule(ctx, conn, c["RuleArn"]) for c in changes]
         for row in rows:
             if row.doc["IsDefault"]:
-                raise OperationNotPermitted(f"Default rule '{row.arn}' cannot be "
-                                            "re-prioritized")
+                raise errors.elbv2.OperationNotPermittedException(
+                    f"Default rule '{row.arn}' cannot be "
+                    "re-prioritized")
         changing = {row.arn for row in rows}
         for row, change in zip(rows, changes):
             holder = store.rule_with_priority(conn, row.listener_arn, change["Priority"])

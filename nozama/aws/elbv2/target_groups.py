@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import re
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ValidationError
 from nozama.model import lb_attributes
 from nozama.aws.elbv2 import handlers
-from nozama.aws.elbv2.common import (DuplicateTargetGroupName, ResourceInUse,
-                                          TargetGroupNotFound, UnsupportedProtocol, arn,
-                                          attributes_of, modify_attributes,
-                                          check_name, load_balancer, marker, names_or_arns,
-                                          new_id, page_size, paged, put_tags, tags_of_request,
-                                          target_group)
+from nozama.aws.elbv2.common import (arn, attributes_of, modify_attributes, check_name,
+                                     load_balancer, marker, names_or_arns, new_id, page_size, paged,
+                                     here, put_tags, tags_of_request, target_group)
 from nozama.store import load_balancers as lb_store
 from nozama.store import target_groups as store
 
@@ -41,7 +39,8 @@ def _check_health_check(doc: dict) -> None:
         if not 2 <= doc[key] <= 10:
             raise ValidationError(f"{key} must be between 2 and 10")
     if doc["HealthCheckProtocol"] != "HTTP":
-        raise UnsupportedProtocol("Nozama's load balancer checks health over HTTP only")
+        raise errors.elbv2.UnsupportedProtocolException(
+            "Nozama's load balancer checks health over HTTP only")
     port = doc["HealthCheckPort"]
     if port != "traffic-port" and not (port.isdigit() and 1 <= int(port) <= 65535):
         raise ValidationError(f"Health check port '{port}' must be 'traffic-port' or from 1 "
@@ -66,8 +65,9 @@ def _new_doc(ctx: RequestContext, params: dict, tg_arn: str) -> dict:
         if params.get(key) is None:
             raise ValidationError(f"{key} is required for target type '{target_type}'")
     if params["Protocol"] != "HTTP":
-        raise UnsupportedProtocol(f"Nozama's load balancer supports HTTP target groups, not "
-                                  f"{params['Protocol']}")
+        raise errors.elbv2.UnsupportedProtocolException(
+            f"Nozama's load balancer supports HTTP target groups, not "
+            f"{params['Protocol']}")
     if not 1 <= params["Port"] <= 65535:
         raise ValidationError("Port must be between 1 and 65535")
     doc = {"TargetGroupArn": tg_arn, "TargetGroupName": params["Name"],
@@ -78,7 +78,8 @@ def _new_doc(ctx: RequestContext, params: dict, tg_arn: str) -> dict:
            "IpAddressType": params.get("IpAddressType", "ipv4"),
            "Attributes": lb_attributes.defaults(lb_attributes.TARGET_GROUP)}
     if doc["ProtocolVersion"] != "HTTP1":
-        raise UnsupportedProtocol("Nozama's load balancer speaks HTTP/1.1 to targets")
+        raise errors.elbv2.UnsupportedProtocolException(
+            "Nozama's load balancer speaks HTTP/1.1 to targets")
     _check_health_check(doc)
     return doc
 
@@ -104,8 +105,9 @@ def create_target_group(ctx: RequestContext, params: dict) -> dict:
             if mine == {k: v for k, v in doc.items() if k not in ("TargetGroupArn",
                                                                   "Attributes")}:
                 return {"TargetGroups": [describe(conn, existing)]}
-            raise DuplicateTargetGroupName(f"A target group with the same name '{name}' exists, "
-                                           "but with different settings")
+            raise errors.elbv2.DuplicateTargetGroupNameException(
+                f"A target group with the same name '{name}' exists, "
+                "but with different settings")
         store.create(conn, ctx.region, ctx.account_id, name, tg_arn, ctx.clock.now(), doc)
         put_tags(conn, tg_arn, tags)
         return {"TargetGroups": [describe(conn, store.get(conn, tg_arn))]}
@@ -140,7 +142,8 @@ def describe_target_groups(ctx: RequestContext, params: dict) -> dict:
                 found = {r.name for r in rows}
             missing = [w for w in wanted if w not in found]
             if missing:
-                raise TargetGroupNotFound(f"One or more target groups not found: {missing}")
+                raise errors.elbv2.TargetGroupNotFoundException(
+                    f"One or more target groups not found: {missing}")
             return {"TargetGroups": [describe(conn, r) for r in rows]}
         lb_arn = params.get("LoadBalancerArn")
         if lb_arn:
@@ -155,11 +158,12 @@ def describe_target_groups(ctx: RequestContext, params: dict) -> dict:
 def delete_target_group(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         row = store.get(conn, params["TargetGroupArn"])
-        if row is None or (row.region, row.account) != (ctx.region, ctx.account_id):
+        if not here(ctx, row):
             return {}  # deleting what is not there succeeds, as in ELB
         if store.in_use(conn, row.arn):
-            raise ResourceInUse(f"Target group '{row.arn}' is currently in use by a listener "
-                                "or a rule")
+            raise errors.elbv2.ResourceInUseException(
+                f"Target group '{row.arn}' is currently in use by a listener "
+                "or a rule")
         store.delete(conn, row.arn)
         lb_store.bump_generation(conn)
     return {}

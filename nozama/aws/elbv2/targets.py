@@ -11,10 +11,11 @@ import ipaddress
 import re
 from datetime import timedelta
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ValidationError
 from nozama.aws.elbv2 import handlers
-from nozama.aws.elbv2.common import InvalidTarget, TooManyTargets, target_group
+from nozama.aws.elbv2.common import target_group
 from nozama.store import container_instances as instance_store
 from nozama.store import load_balancers as lb_store
 from nozama.store import target_groups as store
@@ -54,8 +55,8 @@ def _check_ids(ctx: RequestContext, conn, group, targets) -> None:
     unknown = [t for t, _, _ in targets if not _INSTANCE_ID.fullmatch(t)
                or instance_store.by_ec2_instance_id(conn, ctx.region, ctx.account_id, t) is None]
     if unknown:
-        raise InvalidTarget("The following targets are not valid instances: "
-                            + ", ".join(f"'{t}'" for t in unknown))
+        raise errors.elbv2.InvalidTargetException("The following targets are not valid instances: "
+                                                  + ", ".join(f"'{t}'" for t in unknown))
 
 
 def _purge_drained(conn, group_arn: str, now) -> None:
@@ -83,7 +84,8 @@ def register_targets(ctx: RequestContext, params: dict) -> dict:
                                     health_reason=REGISTERING[1],
                                     health_description=REGISTERING[2])
         if len(store.targets(conn, group.arn)) > MAX_TARGETS:
-            raise TooManyTargets(f"A target group can have at most {MAX_TARGETS} targets")
+            raise errors.elbv2.TooManyTargetsException(
+                f"A target group can have at most {MAX_TARGETS} targets")
         lb_store.bump_generation(conn)
     return {}
 
@@ -96,8 +98,9 @@ def deregister_targets(ctx: RequestContext, params: dict) -> dict:
         rows = [store.target(conn, group.arn, target_id, port) for target_id, port, _ in targets]
         missing = [t for t, row in zip(targets, rows) if row is None]
         if missing:
-            raise InvalidTarget("The following targets are not registered in target group "
-                                f"'{group.arn}': " + ", ".join(f"'{t[0]}'" for t in missing))
+            raise errors.elbv2.InvalidTargetException(
+                "The following targets are not registered in target group "
+                f"'{group.arn}': " + ", ".join(f"'{t[0]}'" for t in missing))
         delay = int(group.doc["Attributes"]["deregistration_delay.timeout_seconds"])
         in_use = store.in_use(conn, group.arn)
         until = ctx.clock.now() + timedelta(seconds=delay)

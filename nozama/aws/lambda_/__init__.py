@@ -5,8 +5,9 @@ the function runtime (functions/), which runs the code in worker processes.
 """
 
 from nozama.aws import ServiceHandlers
+from nozama.kernel import errors
 
-handlers = ServiceHandlers("lambda", validation_error="ValidationException")
+handlers = ServiceHandlers("lambda", validation_error=errors.ValidationException)
 
 # Importing the operation modules registers their handlers.
 from nozama.aws.lambda_ import aliases, concurrency, functions, invoke  # noqa: E402,F401

@@ -11,18 +11,17 @@ from __future__ import annotations
 from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ValidationException
 from nozama.functions import notify
 from nozama.aws.lambda_ import handlers
-from nozama.functions.lookup import (LATEST, InvalidParameterValue, ResourceConflict,
-                                            ResourceNotFound, check_revision, find_alias,
-                                            find_function, find_version, function_arn,
-                                            function_ref, is_alias_name, new_revision_id)
+from nozama.functions.lookup import (LATEST, check_revision, find_alias, find_function,
+                                     find_version, function_arn, function_ref, is_alias_name,
+                                     new_revision_id)
+from nozama.aws.lambda_.common import after_marker, function_of, listed_page, page_limit
 from nozama.store import functions as store
-from nozama.store.pagination import decode_token, page
-
-MAX_ITEMS = 50
+from nozama.store.pagination import page
 
 
 def _alias_name(text: str) -> str:
@@ -39,7 +38,8 @@ def _version(ctx: RequestContext, conn: Connection, function: Row, version: str)
     if version == LATEST:
         return version
     if not version.isdigit():  # $LATEST.PUBLISHED: no such thing here
-        raise ResourceNotFound(f"Function not found: {function_arn(ctx, function.name, version)}")
+        raise errors.lambda_.ResourceNotFoundException(
+            f"Function not found: {function_arn(ctx, function.name, version)}")
     return str(find_version(ctx, conn, function, version).version)
 
 
@@ -53,15 +53,16 @@ def _routing(ctx: RequestContext, conn: Connection, function: Row, primary: str,
     if not weights:
         return None
     if len(weights) > 1:
-        raise InvalidParameterValue(
+        raise errors.lambda_.InvalidParameterValueException(
             "Number of items in AdditionalVersionWeights cannot be greater than 1")
     [(extra, weight)] = weights.items()
     extra = str(int(extra))
     if extra == primary:
-        raise InvalidParameterValue(f"Invalid function version {primary}. Function version "
-                                    f"{primary} is already included in routing configuration.")
+        raise errors.lambda_.InvalidParameterValueException(
+            f"Invalid function version {primary}. Function version "
+            f"{primary} is already included in routing configuration.")
     if primary == LATEST:
-        raise InvalidParameterValue(
+        raise errors.lambda_.InvalidParameterValueException(
             "$LATEST is not supported for an alias pointing to more than 1 version")
     find_version(ctx, conn, function, extra)
     return {"AdditionalVersionWeights": {extra: weight}}
@@ -81,7 +82,8 @@ def _document(ctx: RequestContext, function: Row, name: str, version: str, descr
 def create_alias(ctx: RequestContext, params: dict) -> dict:
     name = _alias_name(params["Name"])
     function_name = function_ref(ctx, params["FunctionName"]).name
-    conflict = ResourceConflict(f"Alias already exists: {function_arn(ctx, function_name, name)}")
+    conflict = errors.lambda_.ResourceConflictException(
+        f"Alias already exists: {function_arn(ctx, function_name, name)}")
     try:
         with ctx.store.write() as conn:
             function = find_function(ctx, conn, function_name)
@@ -100,17 +102,13 @@ def create_alias(ctx: RequestContext, params: dict) -> dict:
 
 @handlers.operation("GetAlias")
 def get_alias(ctx: RequestContext, params: dict) -> dict:
-    function_name = function_ref(ctx, params["FunctionName"]).name
-    with ctx.store.read() as conn:
-        function = find_function(ctx, conn, function_name)
+    with function_of(ctx, params) as (conn, function):
         return find_alias(ctx, conn, function, params["Name"]).doc
 
 
 @handlers.operation("UpdateAlias")
 def update_alias(ctx: RequestContext, params: dict) -> dict:
-    function_name = function_ref(ctx, params["FunctionName"]).name
-    with ctx.store.write() as conn:
-        function = find_function(ctx, conn, function_name)
+    with function_of(ctx, params, write=True) as (conn, function):
         alias = find_alias(ctx, conn, function, params["Name"])
         check_revision(params.get("RevisionId"), alias.doc["RevisionId"])
         version = alias.doc["FunctionVersion"]
@@ -124,40 +122,32 @@ def update_alias(ctx: RequestContext, params: dict) -> dict:
         doc = _document(ctx, function, alias.name, version,
                         params.get("Description", alias.doc["Description"]), routing)
         store.update_alias(conn, alias.id, doc)
-    notify.function_changed(ctx, function_name)
+    notify.function_changed(ctx, function.name)
     return doc
 
 
 @handlers.operation("ListAliases")
 def list_aliases(ctx: RequestContext, params: dict) -> dict:
-    limit = min(params.get("MaxItems") or MAX_ITEMS, MAX_ITEMS)
-    after = decode_token(params.get("Marker"), "ListAliases", str,
-                         code="InvalidParameterValueException")
+    limit = page_limit(params)
+    after = after_marker(params, "ListAliases", str)
     version = params.get("FunctionVersion")
     if version is not None and version.isdigit():
         version = str(int(version))
-    function_name = function_ref(ctx, params["FunctionName"]).name
-    with ctx.store.read() as conn:
-        function = find_function(ctx, conn, function_name)
+    with function_of(ctx, params) as (conn, function):
         if version is None:
             rows = store.aliases(conn, function.id, after, limit + 1)
         else:
             rows = store.aliases_for_version(conn, function.id, version, after, limit + 1)
     rows, marker = page(rows, limit, "ListAliases", key=lambda row: row.name)
-    result = {"Aliases": [row.doc for row in rows]}
-    if marker:
-        result["NextMarker"] = marker
-    return result
+    return listed_page("Aliases", [row.doc for row in rows], marker)
 
 
 @handlers.operation("DeleteAlias")
 def delete_alias(ctx: RequestContext, params: dict) -> dict:
-    function_name = function_ref(ctx, params["FunctionName"]).name
-    with ctx.store.write() as conn:
-        function = find_function(ctx, conn, function_name)
+    with function_of(ctx, params, write=True) as (conn, function):
         alias = store.get_alias(conn, function.id, params["Name"])
         if alias is None:
             return {}  # Lambda answers the delete of a missing alias with success
         store.delete_alias(conn, alias.id)
-    notify.function_changed(ctx, function_name)
+    notify.function_changed(ctx, function.name)
     return {}

@@ -8,10 +8,11 @@ MIN_UNRESERVED of the limit to the functions without one, as in AWS.
 
 from __future__ import annotations
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.functions import limits, notify
 from nozama.aws.lambda_ import handlers
-from nozama.functions.lookup import InvalidParameterValue, find_function, unqualified_name
+from nozama.functions.lookup import find_function, unqualified_name
 from nozama.store import functions as store
 
 
@@ -25,7 +26,7 @@ def put_function_concurrency(ctx: RequestContext, params: dict) -> dict:
         others = store.total_reserved_concurrency(conn, ctx.region, ctx.account_id,
                                                   except_id=function.id)
         if limits.ACCOUNT_CONCURRENCY - others - reserved < limits.MIN_UNRESERVED:
-            raise InvalidParameterValue(
+            raise errors.lambda_.InvalidParameterValueException(
                 "Specified ReservedConcurrentExecutions for function decreases account's "
                 f"UnreservedConcurrentExecution below its minimum value of "
                 f"[{limits.MIN_UNRESERVED}].")

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ValidationException
 from nozama.functions import code, runtimes
-from nozama.functions.lookup import (LATEST, InvalidParameterValue, function_arn,
-                                            new_revision_id, timestamp)
+from nozama.functions.lookup import LATEST, function_arn, new_revision_id, timestamp
 
 MAX_TIMEOUT = 900
 MAX_MEMORY = 10240
@@ -29,28 +29,31 @@ RESERVED_VARIABLES = frozenset((
 def package_of(source: dict) -> bytes:
     """The deployment package a Code (or UpdateFunctionCode) request carries, checked."""
     if source.get("ImageUri"):
-        raise InvalidParameterValue("Nozama runs .zip deployment packages only: container "
-                                    "images (ImageUri) are not supported.")
+        raise errors.lambda_.InvalidParameterValueException(
+            "Nozama runs .zip deployment packages only: container "
+            "images (ImageUri) are not supported.")
     if source.get("S3Bucket") or source.get("S3Key") or source.get("S3ObjectVersion"):
-        raise InvalidParameterValue("Nozama has no S3: send the deployment package as ZipFile.")
+        raise errors.lambda_.InvalidParameterValueException(
+            "Nozama has no S3: send the deployment package as ZipFile.")
     package = source.get("ZipFile")
     if package is None:
-        raise InvalidParameterValue("Please provide a source for function code (ZipFile).")
+        raise errors.lambda_.InvalidParameterValueException(
+            "Please provide a source for function code (ZipFile).")
     try:
         code.check(package)
     except code.BadPackage as error:
-        raise InvalidParameterValue(str(error)) from None
+        raise errors.lambda_.InvalidParameterValueException(str(error)) from None
     return package
 
 
 def _check_runtime(runtime: str) -> None:
     if not runtimes.supported(runtime):
         known = runtimes.PYTHON_RUNTIMES
-        raise InvalidParameterValue(
+        raise errors.lambda_.InvalidParameterValueException(
             f"The runtime parameter of {runtime} is not supported by Nozama; it runs "
             f"{', '.join(known[:-1])} and {known[-1]}.")
     if runtimes.interpreter(runtime) is None:
-        raise InvalidParameterValue(
+        raise errors.lambda_.InvalidParameterValueException(
             f"The runtime {runtime} is not installed on this host: Nozama needs a {runtime} "
             "interpreter with awslambdaric on the PATH to run it.")
 
@@ -78,20 +81,21 @@ def check_unsupported(params: dict) -> None:
     }
     for name, value in refused.items():
         if value:
-            raise InvalidParameterValue(f"{name} is not supported by Nozama.")
+            raise errors.lambda_.InvalidParameterValueException(
+                f"{name} is not supported by Nozama.")
 
 
 def _check_environment(variables: dict[str, str]) -> None:
     reserved = sorted(RESERVED_VARIABLES & set(variables))
     if reserved:
-        raise InvalidParameterValue(
+        raise errors.lambda_.InvalidParameterValueException(
             "Lambda was unable to configure your environment variables because the environment "
             "variables you have provided contains reserved keys that are currently not "
             f"supported for modification. Reserved keys used in this request: "
             f"{', '.join(reserved)}")
     measured = json.dumps(variables, separators=(",", ":"))
     if len(measured.encode()) > MAX_ENVIRONMENT:
-        raise InvalidParameterValue(
+        raise errors.lambda_.InvalidParameterValueException(
             "Lambda was unable to configure your environment variables because the environment "
             "variables you have provided exceeded the 4KB limit. String measured: " + measured)
 
@@ -150,11 +154,13 @@ def configured(doc: dict, params: dict) -> dict:
 
 def new_configuration(ctx: RequestContext, name: str, params: dict, package: bytes) -> dict:
     if params.get("PackageType", "Zip") != "Zip":
-        raise InvalidParameterValue("Nozama runs .zip deployment packages only "
-                                    "(PackageType Zip).")
+        raise errors.lambda_.InvalidParameterValueException(
+            "Nozama runs .zip deployment packages only "
+            "(PackageType Zip).")
     if not params.get("Runtime") or not params.get("Handler"):
-        raise InvalidParameterValue("Runtime and Handler are mandatory parameters for functions "
-                                    "created with deployment packages.")
+        raise errors.lambda_.InvalidParameterValueException(
+            "Runtime and Handler are mandatory parameters for functions "
+            "created with deployment packages.")
     doc = {
         "FunctionName": name, "FunctionArn": function_arn(ctx, name), "Runtime": None,
         "Role": None, "Handler": None, "CodeSize": len(package), "Description": "",

@@ -12,23 +12,21 @@ from __future__ import annotations
 from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ValidationException
 from nozama.functions import code, notify
 from nozama.aws.lambda_ import handlers
-from nozama.functions.lookup import (LATEST, InvalidParameterValue, ResourceConflict,
-                                            ResourceNotFound, check_revision, find_function,
-                                            function_arn, function_ref, listed, new_revision_id,
-                                            timestamp, version_out)
+from nozama.functions.lookup import (LATEST, find_function, function_arn, function_ref, listed,
+                                     new_revision_id, timestamp, version_out)
+from nozama.aws.lambda_.common import after_marker, function_of, listed_page, page_limit
 from nozama.aws.lambda_.configuration import (check_unsupported, configured,
                                                    new_configuration, package_of)
 from nozama.aws.lambda_.tagging import checked_tags
 from nozama.aws.lambda_.versions import publish
 from nozama.store import functions as store
 from nozama.store import tags as tag_store
-from nozama.store.pagination import decode_token, page
-
-MAX_ITEMS = 50          # ListFunctions answers at most 50 a page, whatever MaxItems says
+from nozama.store.pagination import page
 def _new_name(ctx: RequestContext, text: str) -> str:
     ref = function_ref(ctx, text)
     if ref.qualifier is not None:
@@ -36,9 +34,10 @@ def _new_name(ctx: RequestContext, text: str) -> str:
                                   "'functionName' failed to satisfy constraint: Member must not "
                                   "include a version or alias qualifier")
     if len(ref.name) > 64:
-        raise InvalidParameterValue(f"1 validation error detected: Value '{ref.name}' at "
-                                    "'functionName' failed to satisfy constraint: Member must "
-                                    "have length less than or equal to 64")
+        raise errors.lambda_.InvalidParameterValueException(
+            f"1 validation error detected: Value '{ref.name}' at "
+            "'functionName' failed to satisfy constraint: Member must "
+            "have length less than or equal to 64")
     return ref.name
 
 
@@ -50,7 +49,7 @@ def create_function(ctx: RequestContext, params: dict) -> dict:
     package = package_of(params["Code"])
     doc = new_configuration(ctx, name, params, package)
     tags = checked_tags(params.get("Tags") or {})
-    conflict = ResourceConflict(f"Function already exist: {name}")
+    conflict = errors.lambda_.ResourceConflictException(f"Function already exist: {name}")
     try:
         with ctx.store.write() as conn:
             if store.get(conn, ctx.region, ctx.account_id, name) is not None:
@@ -72,8 +71,9 @@ def create_function(ctx: RequestContext, params: dict) -> dict:
     return result
 
 
-def _not_found(ctx: RequestContext, name: str, qualifier: str | None) -> ResourceNotFound:
-    return ResourceNotFound(f"Function not found: {function_arn(ctx, name, qualifier)}")
+def _not_found(ctx: RequestContext, name: str, qualifier: str | None) -> errors.ServiceError:
+    return errors.lambda_.ResourceNotFoundException(
+        f"Function not found: {function_arn(ctx, name, qualifier)}")
 
 
 def _configuration(ctx: RequestContext, conn: Connection, function: Row,
@@ -152,16 +152,12 @@ def _every_version(ctx: RequestContext, conn: Connection, after: list | None,
 
 @handlers.operation("ListFunctions")
 def list_functions(ctx: RequestContext, params: dict) -> dict:
-    limit = min(params.get("MaxItems") or MAX_ITEMS, MAX_ITEMS)
+    limit = page_limit(params)
     if params.get("MasterRegion"):
         return {"Functions": []}  # no Lambda@Edge replicas here
     every = params.get("FunctionVersion") == "ALL"
-    marker = params.get("Marker")
-    if every:
-        after = decode_token(marker, "ListFunctions/ALL", str, int,
-                             code="InvalidParameterValueException")
-    else:
-        after = decode_token(marker, "ListFunctions", str, code="InvalidParameterValueException")
+    after = after_marker(params, "ListFunctions/ALL", str, int) if every \
+        else after_marker(params, "ListFunctions", str)
     with ctx.store.read() as conn:
         if every:
             items = _every_version(ctx, conn, after, limit)
@@ -170,21 +166,16 @@ def list_functions(ctx: RequestContext, params: dict) -> dict:
                      store.search(conn, ctx.region, ctx.account_id, after, limit + 1)]
     items, token = page(items, limit, "ListFunctions/ALL" if every else "ListFunctions",
                         key=lambda item: item[0])
-    result = {"Functions": [listed(doc) for _, doc in items]}
-    if token:
-        result["NextMarker"] = token
-    return result
+    return listed_page("Functions", [listed(doc) for _, doc in items], token)
 
 
 @handlers.operation("UpdateFunctionCode")
 def update_function_code(ctx: RequestContext, params: dict) -> dict:
-    name = function_ref(ctx, params["FunctionName"]).name
     check_unsupported(params)
     package = package_of(params)
     digest = code.digest(package)
-    with ctx.store.write() as conn:
-        function = find_function(ctx, conn, name)
-        check_revision(params.get("RevisionId"), function.doc["RevisionId"])
+    with function_of(ctx, params, write=True, revision=True) as (conn, function):
+        name = function.name
         doc = {**function.doc, "CodeSize": len(package), "CodeSha256": code.sha256(package),
                "LastModified": timestamp(ctx.clock.now()), "RevisionId": new_revision_id()}
         if params.get("Architectures"):
@@ -203,27 +194,26 @@ def update_function_code(ctx: RequestContext, params: dict) -> dict:
 
 @handlers.operation("UpdateFunctionConfiguration")
 def update_function_configuration(ctx: RequestContext, params: dict) -> dict:
-    name = function_ref(ctx, params["FunctionName"]).name
-    with ctx.store.write() as conn:
-        function = find_function(ctx, conn, name)
-        check_revision(params.get("RevisionId"), function.doc["RevisionId"])
+    with function_of(ctx, params, write=True, revision=True) as (conn, function):
         doc = configured(function.doc, params)
         doc.update(LastModified=timestamp(ctx.clock.now()), RevisionId=new_revision_id())
         store.update_latest(conn, function.id, doc)
-    notify.function_changed(ctx, name)
+    notify.function_changed(ctx, function.name)
     return doc
 
 
 def _delete_version(ctx: RequestContext, conn: Connection, function: Row, qualifier: str) -> None:
     if not qualifier.isdigit():
-        raise InvalidParameterValue("Deletion of aliases is not currently supported.")
+        raise errors.lambda_.InvalidParameterValueException(
+            "Deletion of aliases is not currently supported.")
     version = store.get_version(conn, function.id, int(qualifier))
     if version is None:
         return  # already gone: Lambda answers a repeated delete with success
     users = store.aliases_of_version(conn, function.id, str(version.version))
     if users:
-        raise ResourceConflict("Unable to delete version because the following aliases "
-                               f"reference it: [{', '.join(sorted(users))}]")
+        raise errors.lambda_.ResourceConflictException(
+            "Unable to delete version because the following aliases "
+            f"reference it: [{', '.join(sorted(users))}]")
     store.delete_version(conn, function.id, version.version)
     store.drop_unused_code(conn, {version.code_sha256})
 
@@ -232,8 +222,9 @@ def _delete_version(ctx: RequestContext, conn: Connection, function: Row, qualif
 def delete_function(ctx: RequestContext, params: dict) -> dict:
     ref = function_ref(ctx, params["FunctionName"], params.get("Qualifier"))
     if ref.qualifier == LATEST:
-        raise InvalidParameterValue("$LATEST version cannot be deleted without deleting the "
-                                    "function.")
+        raise errors.lambda_.InvalidParameterValueException(
+            "$LATEST version cannot be deleted without deleting the "
+            "function.")
     with ctx.store.write() as conn:
         function = find_function(ctx, conn, ref.name)
         if ref.qualifier is not None:

@@ -14,11 +14,11 @@ import binascii
 
 import orjson
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.functions.limits import Throttled
 from nozama.aws.lambda_ import handlers
-from nozama.functions.lookup import (InvalidParameterValue, InvalidRequestContent,
-                                            RequestTooLarge, TooManyRequests, function_ref)
+from nozama.functions.lookup import function_ref
 from nozama.store import function_events
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
@@ -45,7 +45,8 @@ def invoke(ctx: RequestContext, params: dict):
     try:
         ctx.functions.admit(route)
     except Throttled as throttled:
-        raise TooManyRequests("Rate Exceeded.", Reason=throttled.reason) from None
+        raise errors.lambda_.TooManyRequestsException(
+            "Rate Exceeded.", Reason=throttled.reason) from None
     return _run(ctx, route, payload or b"{}", client_context, params.get("LogType") == "Tail")
 
 
@@ -66,13 +67,14 @@ async def _run(ctx: RequestContext, route, payload: bytes, client_context: str |
 
 def _check_payload(payload: bytes, limit: int) -> None:
     if len(payload) > limit:
-        raise RequestTooLarge(f"Request must be smaller than {limit} bytes for the "
-                              "InvokeFunction operation")
+        raise errors.lambda_.RequestTooLargeException(
+            f"Request must be smaller than {limit} bytes for the "
+            "InvokeFunction operation")
     if payload:
         try:
             orjson.loads(payload)
         except orjson.JSONDecodeError as error:
-            raise InvalidRequestContent(
+            raise errors.lambda_.InvalidRequestContentException(
                 f"Could not parse request body into json: {error}") from None
 
 
@@ -84,8 +86,10 @@ def _client_context(text: str | None) -> str | None:
         orjson.loads(decoded)
     except (binascii.Error, ValueError):
         # Lambda's own answer to a bad context: InvalidRequestContentException.
-        raise InvalidRequestContent("Client context must be a valid Base64-encoded JSON "
-                                    "object.") from None
+        raise errors.lambda_.InvalidRequestContentException(
+            "Client context must be a valid Base64-encoded JSON "
+            "object.") from None
     if len(decoded) > MAX_CLIENT_CONTEXT:
-        raise InvalidParameterValue("Client context must be at most 3583 bytes.")
+        raise errors.lambda_.InvalidParameterValueException(
+            "Client context must be at most 3583 bytes.")
     return decoded.decode()

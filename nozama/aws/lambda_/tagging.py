@@ -9,20 +9,21 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Row
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.functions import notify
 from nozama.model import arns
+from nozama.aws import tagging
 from nozama.aws.lambda_ import handlers
-from nozama.functions.lookup import (InvalidParameterValue, ResourceNotFound,
-                                            find_function, function_ref, renew_latest_revision)
+from nozama.functions.lookup import find_function, function_ref, renew_latest_revision
 from nozama.store import tags as store
 
-MAX_TAGS = 50
 
 
 def checked_tags(tags: dict[str, str]) -> dict[str, str]:
-    if len(tags) > MAX_TAGS:
-        raise InvalidParameterValue("Number of tags exceeds resource tag limit.")
+    if len(tags) > tagging.MAX_TAGS:
+        raise errors.lambda_.InvalidParameterValueException(
+            "Number of tags exceeds resource tag limit.")
     return dict(tags)
 
 
@@ -31,24 +32,26 @@ def _function(ctx: RequestContext, conn: Connection, resource: str) -> Row:
     parsed = arns.parse(resource)
     if parsed is None or not parsed.resource.startswith("function:"):
         # Code signing configs, event source mappings, ...: none exist in Nozama.
-        raise ResourceNotFound(f"The resource you requested does not exist: {resource}")
+        raise errors.lambda_.ResourceNotFoundException(
+            f"The resource you requested does not exist: {resource}")
     ref = function_ref(ctx, resource)
     if ref.qualifier is not None:
-        raise InvalidParameterValue("Tags on function aliases and versions are not supported. "
-                                    "Please specify a function ARN.")
+        raise errors.lambda_.InvalidParameterValueException(
+            "Tags on function aliases and versions are not supported. "
+            "Please specify a function ARN.")
     return find_function(ctx, conn, ref.name)
 
 
 @handlers.operation("TagResource")
 def tag_resource(ctx: RequestContext, params: dict) -> dict:
     if not params["Tags"]:
-        raise InvalidParameterValue("An error occurred and the request cannot be processed.")
+        raise errors.lambda_.InvalidParameterValueException(
+            "An error occurred and the request cannot be processed.")
     with ctx.store.write() as conn:
         function = _function(ctx, conn, params["Resource"])
         new = checked_tags(params["Tags"])
-        if store.count_after_merge(conn, function.arn, set(new)) > MAX_TAGS:
-            raise InvalidParameterValue("Number of tags exceeds resource tag limit.")
-        store.put(conn, function.arn, new)
+        tagging.add(conn, function.arn, new, errors.lambda_.InvalidParameterValueException(
+            "Number of tags exceeds resource tag limit."))
         renew_latest_revision(conn, function)
     notify.function_changed(ctx, function.name)
     return {}

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Row
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.functions import notify
 from nozama.aws.lambda_ import handlers
-from nozama.functions.lookup import (LATEST, InvalidParameterValue, check_revision,
-                                            find_function, function_arn, function_ref, listed,
-                                            new_revision_id, renew_latest_revision,
-                                            version_out)
+from nozama.functions.lookup import (LATEST, find_function, function_arn, listed,
+                                     new_revision_id, renew_latest_revision, version_out)
+from nozama.aws.lambda_.common import after_marker, function_of, listed_page, page_limit
 from nozama.store import functions as store
-from nozama.store.pagination import decode_token, page
-
-MAX_ITEMS = 50  # Lambda answers at most 50 versions a page, whatever MaxItems says
+from nozama.store.pagination import page
 # What differs between a version and the $LATEST it froze (LastModified does not: a
 # version keeps the LastModified of the $LATEST it was published from).
 _OWN = ("FunctionArn", "Version", "RevisionId", "Description")
@@ -51,13 +49,11 @@ def publish(ctx: RequestContext, conn: Connection, name: str,
 
 @handlers.operation("PublishVersion")
 def publish_version(ctx: RequestContext, params: dict) -> dict:
-    name = function_ref(ctx, params["FunctionName"]).name
-    with ctx.store.write() as conn:
-        function = find_function(ctx, conn, name)
-        check_revision(params.get("RevisionId"), function.doc["RevisionId"])
+    with function_of(ctx, params, write=True, revision=True) as (conn, function):
+        name = function.name
         expected, actual = params.get("CodeSha256"), function.doc["CodeSha256"]
         if expected and expected != actual:
-            raise InvalidParameterValue(
+            raise errors.lambda_.InvalidParameterValueException(
                 f"CodeSHA256 ({expected}) is different from current CodeSHA256 in $LATEST "
                 f"({actual}). Please try again with the CodeSHA256 in $LATEST.")
         version, created = publish(ctx, conn, name, params.get("Description"))
@@ -70,20 +66,15 @@ def publish_version(ctx: RequestContext, params: dict) -> dict:
 
 @handlers.operation("ListVersionsByFunction")
 def list_versions_by_function(ctx: RequestContext, params: dict) -> dict:
-    limit = min(params.get("MaxItems") or MAX_ITEMS, MAX_ITEMS)
+    limit = page_limit(params)
     # The marker is the last number listed, $LATEST counting as 0.
-    after = decode_token(params.get("Marker"), "ListVersionsByFunction", int,
-                         code="InvalidParameterValueException")
-    name = function_ref(ctx, params["FunctionName"]).name
-    with ctx.store.read() as conn:
-        function = find_function(ctx, conn, name)
+    after = after_marker(params, "ListVersionsByFunction", int)
+    with function_of(ctx, params) as (conn, function):
         items = []
         if after is None:
-            items.append((0, {**function.doc, "FunctionArn": function_arn(ctx, name, LATEST)}))
+            items.append((0, {**function.doc,
+                              "FunctionArn": function_arn(ctx, function.name, LATEST)}))
         rows = store.versions(conn, function.id, after, limit + 1 - len(items))
         items += [(row.version, version_out(row.doc)) for row in rows]
     items, marker = page(items, limit, "ListVersionsByFunction", key=lambda item: item[0])
-    result = {"Versions": [listed(doc) for _, doc in items]}
-    if marker:
-        result["NextMarker"] = marker
-    return result
+    return listed_page("Versions", [listed(doc) for _, doc in items], marker)

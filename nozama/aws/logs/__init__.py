@@ -1,8 +1,9 @@
 """CloudWatch Logs (JSON 1.1 protocol): log groups, log streams, log events, tags."""
 
 from nozama.aws import ServiceHandlers
+from nozama.kernel import errors
 
-handlers = ServiceHandlers("logs", validation_error="InvalidParameterException")
+handlers = ServiceHandlers("logs", validation_error=errors.logs.InvalidParameterException)
 
 # Importing the operation modules registers their handlers.
 from nozama.aws.logs import filter_events, get_events, log_groups  # noqa: E402,F401

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Row
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import InvalidParameterException, ResourceNotFoundException
 from nozama.model import arns
+from nozama.aws import tagging
 from nozama.store import log_groups as group_store
 from nozama.store import log_streams as stream_store
 
@@ -44,10 +45,10 @@ def group_name(ctx: RequestContext, params: dict) -> str:
     """The log group a request names by logGroupName or logGroupIdentifier (name or ARN)."""
     name, identifier = params.get("logGroupName"), params.get("logGroupIdentifier")
     if name and identifier:
-        raise InvalidParameterException(
+        raise errors.logs.InvalidParameterException(
             "LogGroup name and LogGroup ARN are mutually exclusive parameters.")
     if not name and not identifier:
-        raise InvalidParameterException(
+        raise errors.logs.InvalidParameterException(
             "Either logGroupName or logGroupIdentifier must be specified.")
     if name:
         return name
@@ -55,21 +56,21 @@ def group_name(ctx: RequestContext, params: dict) -> str:
         return identifier
     found = name_in_arn(ctx, identifier)
     if found is None:
-        raise ResourceNotFoundException("The specified log group does not exist.")
+        raise errors.logs.ResourceNotFoundException("The specified log group does not exist.")
     return found
 
 
 def find_group(ctx: RequestContext, conn: Connection, name: str) -> Row:
     row = group_store.get(conn, ctx.region, ctx.account_id, name)
     if row is None:
-        raise ResourceNotFoundException("The specified log group does not exist.")
+        raise errors.logs.ResourceNotFoundException("The specified log group does not exist.")
     return row
 
 
 def find_stream(conn: Connection, group: Row, name: str) -> Row:
     row = stream_store.get(conn, group.id, name)
     if row is None:
-        raise ResourceNotFoundException("The specified log stream does not exist.")
+        raise errors.logs.ResourceNotFoundException("The specified log stream does not exist.")
     return row
 
 
@@ -93,7 +94,7 @@ def event_size(message: str) -> int:
 
 def check_tags(tags: dict[str, str] | None) -> dict[str, str]:
     for key in tags or {}:
-        if key.lower().startswith("aws:"):
-            raise InvalidParameterException(
+        if tagging.reserved(key):
+            raise errors.logs.InvalidParameterException(
                 "Tag keys that begin with 'aws:' are reserved for AWS use.")
     return dict(tags or {})

@@ -10,8 +10,8 @@ than asked for (even none) and still carry a nextToken.
 
 from __future__ import annotations
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import InvalidParameterException
 from nozama.aws.logs import handlers
 from nozama.aws.logs.common import (MAX_BATCH_BYTES, earliest, event_size, find_group,
                                          group_name, now_ms, retention_cutoff)
@@ -61,7 +61,7 @@ def _collect(conn, group, streams, key, start, end, matches, limit):
 def _stream_filter(params: dict, group_id: int):
     names, prefix = params.get("logStreamNames"), params.get("logStreamNamePrefix")
     if names and prefix:
-        raise InvalidParameterException(
+        raise errors.logs.InvalidParameterException(
             "logStreamNames and logStreamNamePrefix are mutually exclusive.")
     if not names and not prefix:
         return None
@@ -72,7 +72,8 @@ def _stream_filter(params: dict, group_id: int):
 def filter_log_events(ctx: RequestContext, params: dict) -> dict:
     matches = compile_pattern(params.get("filterPattern") or "")
     limit = params.get("limit") or MAX_EVENTS
-    key = decode_token(params.get("nextToken"), LISTING, int, int)
+    key = decode_token(params.get("nextToken"), LISTING, int, int,
+                       error=errors.logs.InvalidParameterException)
     # endTime is inclusive here (GetLogEvents' is not).
     end = params["endTime"] + 1 if params.get("endTime") is not None else None
     with ctx.store.read() as conn:

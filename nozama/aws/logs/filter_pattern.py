@@ -22,20 +22,20 @@ refused with InvalidParameterException rather than silently matching nothing.
 
 from __future__ import annotations
 
+from nozama.kernel import errors
 import functools
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from nozama.kernel.errors import InvalidParameterException
 
 Predicate = Callable[[str], bool]
 _MISSING = object()
 
 
-def _invalid(problem: str) -> InvalidParameterException:
-    return InvalidParameterException(f"Invalid filter pattern: {problem}")
+def _invalid(problem: str) -> errors.logs.InvalidParameterException:
+    return errors.logs.InvalidParameterException(f"Invalid filter pattern: {problem}")
 
 
 @functools.lru_cache(maxsize=256)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import InvalidParameterException
 from nozama.aws.logs import handlers
 from nozama.aws.logs.common import (MAX_BATCH_BYTES, earliest, event_size, find_group,
                                          find_stream, group_name, now_ms, retention_cutoff)
@@ -31,7 +31,7 @@ def encode(direction: str, key: tuple[int, int]) -> str:
 def decode(token: str) -> tuple[str, tuple[int, int]]:
     match = _TOKEN.fullmatch(token)
     if match is None:
-        raise InvalidParameterException("The specified nextToken is invalid.")
+        raise errors.logs.InvalidParameterException("The specified nextToken is invalid.")
     return match.group(1), (int(match.group(2)), int(match.group(3)))
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import (InvalidParameterException, ResourceAlreadyExistsException,
-                               ValidationException)
 from nozama.model import arns
 from nozama.aws.logs import handlers
 from nozama.aws.logs.common import (check_tags, find_group, group_name, log_group_arn,
@@ -43,20 +42,23 @@ def describe(ctx: RequestContext, row: Row, stored_bytes: int, brief: bool = Fal
 def create_log_group(ctx: RequestContext, params: dict) -> dict:
     name = params["logGroupName"]
     if name.startswith("aws/"):
-        raise InvalidParameterException("Log group names can't start with the string aws/.")
+        raise errors.logs.InvalidParameterException(
+            "Log group names can't start with the string aws/.")
     tags = check_tags(params.get("tags"))
     doc = {"kmsKeyId": params["kmsKeyId"]} if params.get("kmsKeyId") else {}
     try:
         with ctx.store.write() as conn:
             if store.get(conn, ctx.region, ctx.account_id, name) is not None:
-                raise ResourceAlreadyExistsException("The specified log group already exists")
+                raise errors.logs.ResourceAlreadyExistsException(
+                    "The specified log group already exists")
             store.create(conn, ctx.region, ctx.account_id, name, now_ms(ctx),
                          params.get("logGroupClass") or "STANDARD",
                          bool(params.get("deletionProtectionEnabled")), doc)
             tag_store.put(conn, log_group_arn(ctx, name), tags)
     except IntegrityError:
         # A concurrent CreateLogGroup of the same name won the race (PostgreSQL).
-        raise ResourceAlreadyExistsException("The specified log group already exists") from None
+        raise errors.logs.ResourceAlreadyExistsException(
+            "The specified log group already exists") from None
     return {}
 
 
@@ -65,8 +67,9 @@ def delete_log_group(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         group = find_group(ctx, conn, params["logGroupName"])
         if group.deletion_protection:
-            raise ValidationException("Cannot delete log group with deletion protection "
-                                      "enabled. Disable deletion protection first.")
+            raise errors.logs.ValidationException(
+                "Cannot delete log group with deletion protection "
+                "enabled. Disable deletion protection first.")
         event_store.delete_group(conn, group.id)
         stream_store.delete_group(conn, group.id)
         store.delete_group(conn, group.id)
@@ -96,11 +99,11 @@ def _search_filters(ctx: RequestContext, params: dict) -> dict:
     prefix, pattern = params.get("logGroupNamePrefix"), params.get("logGroupNamePattern")
     identifiers = params.get("logGroupIdentifiers")
     if prefix and pattern:
-        raise InvalidParameterException(
+        raise errors.logs.InvalidParameterException(
             "logGroupNamePrefix and logGroupNamePattern are mutually exclusive.")
     if identifiers is not None and (prefix or pattern):
-        raise InvalidParameterException("logGroupIdentifiers can't be combined with "
-                                        "logGroupNamePrefix or logGroupNamePattern.")
+        raise errors.logs.InvalidParameterException("logGroupIdentifiers can't be combined with "
+                                                    "logGroupNamePrefix or logGroupNamePattern.")
     return {"prefix": prefix, "pattern": pattern,
             "names": _identifier_names(ctx, identifiers) if identifiers is not None else None,
             "log_group_class": params.get("logGroupClass")}
@@ -110,7 +113,8 @@ def _search_filters(ctx: RequestContext, params: dict) -> dict:
 def describe_log_groups(ctx: RequestContext, params: dict) -> dict:
     limit = params.get("limit") or DEFAULT_LIMIT
     filters = _search_filters(ctx, params)
-    after = decode_token(params.get("nextToken"), "DescribeLogGroups", str)
+    after = decode_token(params.get("nextToken"), "DescribeLogGroups", str,
+                         error=errors.logs.InvalidParameterException)
     with ctx.store.read() as conn:
         found = store.search(conn, ctx.region, ctx.account_id, after=after, limit=limit + 1,
                              **filters)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import InvalidParameterException, ResourceAlreadyExistsException
 from nozama.aws.logs import handlers
 from nozama.aws.logs.common import (find_group, find_stream, group_name, log_stream_arn,
                                          now_ms)
@@ -48,11 +48,13 @@ def create_log_stream(ctx: RequestContext, params: dict) -> dict:
         with ctx.store.write() as conn:
             group = find_group(ctx, conn, params["logGroupName"])
             if store.get(conn, group.id, name) is not None:
-                raise ResourceAlreadyExistsException("The specified log stream already exists")
+                raise errors.logs.ResourceAlreadyExistsException(
+                    "The specified log stream already exists")
             store.create(conn, ctx.region, ctx.account_id, group.id, name, now_ms(ctx))
     except IntegrityError:
         # A concurrent CreateLogStream of the same name won the race (PostgreSQL).
-        raise ResourceAlreadyExistsException("The specified log stream already exists") from None
+        raise errors.logs.ResourceAlreadyExistsException(
+            "The specified log stream already exists") from None
     return {}
 
 
@@ -70,7 +72,7 @@ def _ordering(params: dict) -> tuple[bool, bool, str]:
     """(by last event time, descending, the listing their nextTokens belong to)."""
     by_last_event = params.get("orderBy") == "LastEventTime"
     if by_last_event and params.get("logStreamNamePrefix"):
-        raise InvalidParameterException(
+        raise errors.logs.InvalidParameterException(
             "Cannot order by LastEventTime with a logStreamNamePrefix.")
     descending = bool(params.get("descending"))
     listing = f"DescribeLogStreams:{'time' if by_last_event else 'name'}:{int(descending)}"
@@ -82,7 +84,8 @@ def describe_log_streams(ctx: RequestContext, params: dict) -> dict:
     limit = params.get("limit") or DEFAULT_LIMIT
     by_last_event, descending, listing = _ordering(params)
     key_types = (int, str) if by_last_event else (str,)
-    after = decode_token(params.get("nextToken"), listing, *key_types)
+    after = decode_token(params.get("nextToken"), listing, *key_types,
+                         error=errors.logs.InvalidParameterException)
     if after is not None and not by_last_event:
         after = [after]
     name = group_name(ctx, params)

@@ -10,8 +10,8 @@ ignored, as AWS does now.
 
 from __future__ import annotations
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import InvalidParameterException
 from nozama.aws.logs import handlers
 from nozama.aws.logs.common import (DAY_MS, MAX_BATCH_BYTES, event_size, find_group,
                                          find_stream, now_ms, retention_cutoff)
@@ -30,11 +30,11 @@ def check_batch(events: list[dict]) -> None:
     """The rules whose violation fails the whole call."""
     for previous, event in zip(events, events[1:]):
         if event["timestamp"] < previous["timestamp"]:
-            raise InvalidParameterException(
+            raise errors.logs.InvalidParameterException(
                 "Log events in a single PutLogEvents request must be in chronological order.")
     size = sum(event_size(event["message"]) for event in events)
     if size > MAX_BATCH_BYTES:
-        raise InvalidParameterException(
+        raise errors.logs.InvalidParameterException(
             f"Upload too large: {size} bytes exceeds limit of {MAX_BATCH_BYTES}")
 
 
@@ -79,8 +79,9 @@ def put_log_events(ctx: RequestContext, params: dict) -> dict:
         keep, rejected = sort_out(events, now, retention_cutoff(group, now))
         accepted = events[keep]
         if accepted and accepted[-1]["timestamp"] - accepted[0]["timestamp"] > MAX_SPAN:
-            raise InvalidParameterException("The batch of log events in a single "
-                                            "PutLogEvents request cannot span more than 24 hours.")
+            raise errors.logs.InvalidParameterException(
+                "The batch of log events in a single PutLogEvents request cannot span more "
+                "than 24 hours.")
         purge_expired(conn, group, now)
         group_id, stream_id = group.id, stream.id  # Row attributes are slow in a 10,000 loop
         rows = [{"group_id": group_id, "stream_id": stream_id, "timestamp": e["timestamp"],

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Row
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import InvalidParameterException
 from nozama.aws.logs import handlers
 from nozama.aws.logs.common import find_group, now_ms, retention_cutoff
 from nozama.store import log_events as event_store
@@ -36,7 +36,7 @@ def purge_expired(conn: Connection, group: Row, now: int) -> None:
 def put_retention_policy(ctx: RequestContext, params: dict) -> dict:
     days = params["retentionInDays"]
     if days not in RETENTION_DAYS:
-        raise InvalidParameterException(
+        raise errors.logs.InvalidParameterException(
             f"1 validation error detected: Value '{days}' at 'retentionInDays' failed to "
             "satisfy constraint: Member must satisfy enum value set: "
             f"[{', '.join(map(str, RETENTION_DAYS))}]")

@@ -8,40 +8,38 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import (InvalidParameterException, ResourceNotFoundException,
-                               TooManyTagsException)
 from nozama.model import arns
+from nozama.aws import tagging
 from nozama.aws.logs import handlers
 from nozama.aws.logs.common import check_tags, find_group, log_group_arn, name_in_arn
 from nozama.store import tags as store
 
-MAX_TAGS = 50
 
 
 def _group_by_arn(ctx: RequestContext, conn: Connection, text: str) -> str:
     """The tagging ARN of the log group `text` names; only log groups are taggable here."""
     parsed = arns.parse(text)
     if parsed is None or parsed.service != "logs":
-        raise InvalidParameterException(f"Invalid resource ARN: {text}")
+        raise errors.logs.InvalidParameterException(f"Invalid resource ARN: {text}")
     name = name_in_arn(ctx, text)
     if name is None:
-        raise ResourceNotFoundException("The specified resource does not exist.")
-    return log_group_arn(ctx, find_group(ctx, conn, name).name)
+        raise errors.logs.ResourceNotFoundException("The specified resource does not exist.")
+    return _group_arn(ctx, conn, name)
 
 
-def _add(conn: Connection, arn: str, tags: dict, too_many) -> None:
-    new = check_tags(tags)
-    if store.count_after_merge(conn, arn, set(new)) > MAX_TAGS:
-        raise too_many(f"A resource can have at most {MAX_TAGS} tags.")
-    store.put(conn, arn, new)
+def _add(conn: Connection, arn: str, tags: dict, too_many: type[errors.ServiceError]) -> None:
+    # TagResource and the older TagLogGroup refuse too many tags with different errors.
+    tagging.add(conn, arn, check_tags(tags),
+                too_many(f"A resource can have at most {tagging.MAX_TAGS} tags."))
 
 
 @handlers.operation("TagResource")
 def tag_resource(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         _add(conn, _group_by_arn(ctx, conn, params["resourceArn"]), params["tags"],
-             TooManyTagsException)
+             errors.logs.TooManyTagsException)
     return {}
 
 
@@ -66,7 +64,7 @@ def _group_arn(ctx: RequestContext, conn: Connection, name: str) -> str:
 def tag_log_group(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         _add(conn, _group_arn(ctx, conn, params["logGroupName"]), params["tags"],
-             InvalidParameterException)
+             errors.logs.InvalidParameterException)
     return {}
 
 
