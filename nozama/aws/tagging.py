@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from nozama.kernel.errors import ServiceError
-from nozama.store import tags as store
+from nozama.store import tags as tag_store
 
 # Tags a resource may carry, in every service Nozama serves.
 MAX_TAGS = 50
@@ -35,6 +35,6 @@ def as_pairs(tags: dict[str, str], key: str = "Key", value: str = "Value") -> li
 def add(conn: Connection, arn: str, new: dict[str, str], too_many: ServiceError) -> None:
     """Merge `new` into the resource's tags; raise the service's `too_many` if the
     merge would leave more than MAX_TAGS."""
-    if store.count_after_merge(conn, arn, set(new)) > MAX_TAGS:
+    if tag_store.count_after_merge(conn, arn, set(new)) > MAX_TAGS:
         raise too_many
-    store.put(conn, arn, new)
+    tag_store.put(conn, arn, new)

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Row
 from nozama.kernel.context import RequestContext
 from nozama.kernel import errors
 from nozama.model import arns
-from nozama.store import functions as store
+from nozama.store import functions as function_store
 
 # The names functions/ and controllers/ raise; the classes (code, HTTP status)
 # are the Lambda model's.
@@ -73,21 +73,21 @@ def function_arn(ctx: RequestContext, name: str, qualifier: str | None = None) -
 
 
 def find_function(ctx: RequestContext, conn: Connection, name: str) -> Row:
-    row = store.get(conn, ctx.region, ctx.account_id, name)
+    row = function_store.get(conn, ctx.region, ctx.account_id, name)
     if row is None:
         raise ResourceNotFound(f"Function not found: {function_arn(ctx, name)}")
     return row
 
 
 def find_version(ctx: RequestContext, conn: Connection, function: Row, version: str) -> Row:
-    row = store.get_version(conn, function.id, int(version)) if version.isdigit() else None
+    row = function_store.get_version(conn, function.id, int(version)) if version.isdigit() else None
     if row is None:
         raise ResourceNotFound(f"Function not found: {function_arn(ctx, function.name, version)}")
     return row
 
 
 def find_alias(ctx: RequestContext, conn: Connection, function: Row, name: str) -> Row:
-    row = store.get_alias(conn, function.id, name)
+    row = function_store.get_alias(conn, function.id, name)
     if row is None:
         raise ResourceNotFound(
             f"Cannot find alias arn: {function_arn(ctx, function.name, name)}")
@@ -156,4 +156,5 @@ def listed(doc: dict) -> dict:
 
 def renew_latest_revision(conn: Connection, function: Row) -> None:
     """Give $LATEST a new RevisionId, as Lambda does when its versions or tags change."""
-    store.update_latest(conn, function.id, {**function.doc, "RevisionId": new_revision_id()})
+    function_store.update_latest(conn, function.id,
+                                 {**function.doc, "RevisionId": new_revision_id()})

@@ -11,7 +11,7 @@ from nozama.kernel.context import RequestContext
 from nozama.model import arns
 from nozama.aws.ecs import handlers
 from nozama.aws.ecs.common import find_cluster, page_size
-from nozama.store import attributes as store
+from nozama.store import attributes as attribute_store
 from nozama.store import container_instances as instance_store
 from nozama.store.pagination import decode_token, page
 
@@ -36,7 +36,7 @@ def check_attribute(name: str, value: str | None) -> None:
 
 
 def check_custom_limit(conn: Connection, cluster_arn: str, target: str, new: dict) -> None:
-    current = store.of_targets(conn, cluster_arn, [target])[target]
+    current = attribute_store.of_targets(conn, cluster_arn, [target])[target]
     custom = {n for n in {**current, **new} if not n.startswith(_STANDARD_PREFIXES)}
     if len(custom) > MAX_CUSTOM:
         raise errors.ecs.AttributeLimitExceededException(
@@ -79,7 +79,7 @@ def put_attributes(ctx: RequestContext, params: dict) -> dict:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         for target, values in _targets(ctx, conn, cluster, params["attributes"]).items():
             check_custom_limit(conn, cluster.arn, target, values)
-            store.put(conn, cluster.arn, TARGET_TYPE, target, values)
+            attribute_store.put(conn, cluster.arn, TARGET_TYPE, target, values)
     return {"attributes": params["attributes"]}
 
 
@@ -88,7 +88,7 @@ def delete_attributes(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         for target, values in _targets(ctx, conn, cluster, params["attributes"]).items():
-            store.remove(conn, cluster.arn, target, list(values))
+            attribute_store.remove(conn, cluster.arn, target, list(values))
     return {"attributes": params["attributes"]}
 
 
@@ -103,8 +103,8 @@ def list_attributes(ctx: RequestContext, params: dict) -> dict:
                          error=errors.ecs.InvalidParameterException)
     with ctx.store.read() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
-        rows = store.search(conn, cluster.arn, TARGET_TYPE, params.get("attributeName"),
-                            params.get("attributeValue"), after, limit + 1)
+        rows = attribute_store.search(conn, cluster.arn, TARGET_TYPE, params.get("attributeName"),
+                                      params.get("attributeValue"), after, limit + 1)
     items, token = page(rows, limit, "ListAttributes", key=lambda r: [r.target_id, r.name])
     result = {"attributes": [_listed(r.name, r.value, r.target_id) for r in items]}
     if token:

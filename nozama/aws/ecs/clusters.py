@@ -12,7 +12,7 @@ from nozama.aws.ecs import handlers
 from nozama.aws.ecs.common import (CLUSTER_NAME, DEFAULT_CLUSTER, cluster_name,
                                         find_cluster, new_cluster_doc, page_size, tags_from_request,
                                         tags_of)
-from nozama.store import clusters as store
+from nozama.store import clusters as cluster_store
 from nozama.store import services as service_store
 from nozama.store import tags as tag_store
 from nozama.store import tasks as task_store
@@ -52,7 +52,7 @@ def describe(conn: Connection, row: Row, include: list[str] | None = None,
 
 
 def _described(ctx: RequestContext, conn: Connection, name: str) -> dict:
-    return describe(conn, store.get_described(conn, ctx.region, ctx.account_id, name))
+    return describe(conn, cluster_store.get_described(conn, ctx.region, ctx.account_id, name))
 
 
 def _statistics(cluster: dict) -> list[dict]:
@@ -94,13 +94,13 @@ def create_cluster(ctx: RequestContext, params: dict) -> dict:
     new_tags = tags_from_request(params.get("tags"))
     arn = arns.cluster_arn(ctx.region, ctx.account_id, name)
     with ctx.store.write() as conn:
-        row = store.get(conn, ctx.region, ctx.account_id, name)
+        row = cluster_store.get(conn, ctx.region, ctx.account_id, name)
         if row is None:
-            store.create(conn, ctx.region, ctx.account_id, name, arn, ctx.clock.now(),
-                         new_cluster_doc(params))
+            cluster_store.create(conn, ctx.region, ctx.account_id, name, arn, ctx.clock.now(),
+                                 new_cluster_doc(params))
         elif row.status != "ACTIVE":
             # Creating a deleted cluster again brings it back under the same ARN.
-            store.save(conn, arn, "ACTIVE", new_cluster_doc(params))
+            cluster_store.save(conn, arn, "ACTIVE", new_cluster_doc(params))
             tag_store.remove_all(conn, arn)
         tag_store.put(conn, arn, new_tags)
         return {"cluster": _described(ctx, conn, name)}
@@ -118,7 +118,8 @@ def describe_clusters(ctx: RequestContext, params: dict) -> dict:
                 name = cluster_name(ctx, reference)
             except ServiceError:
                 name = None
-            row = store.get_described(conn, ctx.region, ctx.account_id, name) if name else None
+            row = (cluster_store.get_described(conn, ctx.region, ctx.account_id, name)
+                   if name else None)
             if row is None:
                 failures.append({"arn": _failure_arn(ctx, reference), "reason": "MISSING"})
             else:
@@ -138,7 +139,7 @@ def list_clusters(ctx: RequestContext, params: dict) -> dict:
     after = decode_token(params.get("nextToken"), "ListClusters", str,
                          error=errors.ecs.InvalidParameterException)
     with ctx.store.read() as conn:
-        found = store.list_active_arns(conn, ctx.region, ctx.account_id, after, limit + 1)
+        found = cluster_store.list_active_arns(conn, ctx.region, ctx.account_id, after, limit + 1)
     items, token = page(found, limit, "ListClusters", key=lambda arn: arn)
     return {"clusterArns": items, **({"nextToken": token} if token else {})}
 
@@ -154,7 +155,7 @@ def update_cluster(ctx: RequestContext, params: dict) -> dict:
         for member in ("configuration", "serviceConnectDefaults"):
             if member in params:
                 doc[member] = params[member]
-        store.save(conn, row.arn, row.status, doc)
+        cluster_store.save(conn, row.arn, row.status, doc)
         return {"cluster": _described(ctx, conn, row.name)}
 
 
@@ -174,8 +175,8 @@ def delete_cluster(ctx: RequestContext, params: dict) -> dict:
         if service_store.count_active(conn, row.arn):
             raise errors.ecs.ClusterContainsServicesException(
                 "The Cluster cannot be deleted while Services are active.")
-        if store.registered_instance_count(conn, row.arn):
+        if cluster_store.registered_instance_count(conn, row.arn):
             raise errors.ecs.ClusterContainsContainerInstancesException(
                 "The Cluster cannot be deleted while Container Instances are active or draining.")
-        store.save(conn, row.arn, "INACTIVE", row.doc)
+        cluster_store.save(conn, row.arn, "INACTIVE", row.doc)
         return {"cluster": _described(ctx, conn, row.name)}

@@ -19,7 +19,7 @@ from nozama.aws.ecs.attributes import check_attribute, check_custom_limit
 from nozama.aws.ecs.common import (find_cluster, find_or_create_cluster, page_size,
                                         tags_from_request, tags_of)
 from nozama.store import attributes as attribute_store
-from nozama.store import container_instances as store
+from nozama.store import container_instances as instance_store
 from nozama.store import tags as tag_store
 from nozama.store.pagination import decode_token, encode_token
 
@@ -127,7 +127,8 @@ def register_container_instance(ctx: RequestContext, params: dict) -> dict:
         ec2_id = identity.get("instanceId")
         existing = None
         if params.get("containerInstanceArn"):
-            existing = store.get(conn, instance_arn(ctx, cluster, params["containerInstanceArn"]))
+            named = instance_arn(ctx, cluster, params["containerInstanceArn"])
+            existing = instance_store.get(conn, named)
             if existing is None or existing.cluster_arn != cluster.arn:
                 raise errors.ecs.InvalidParameterException(
                     "The referenced container instance is not "
@@ -135,30 +136,31 @@ def register_container_instance(ctx: RequestContext, params: dict) -> dict:
             if existing.status == "INACTIVE":
                 existing = None  # deregistered for good: the host registers anew
         elif ec2_id:
-            existing = store.find_by_ec2_instance(conn, cluster.arn, ec2_id)
+            existing = instance_store.find_by_ec2_instance(conn, cluster.arn, ec2_id)
         doc = {"versionInfo": params.get("versionInfo", {}),
                "registeredResources": resources, "remainingResources": resources,
                "platformDevices": params.get("platformDevices", [])}
         if existing is not None:
             # Re-registration of the same host keeps its ARN (as the ECS agent expects).
             arn = existing.arn
-            store.save(conn, arn, doc={**existing.doc, **doc}, status="ACTIVE")
+            instance_store.save(conn, arn, doc={**existing.doc, **doc}, status="ACTIVE")
         else:
             instance_id = uuid.uuid4().hex
             arn = arns.container_instance_arn(ctx.region, ctx.account_id, cluster.name,
                                               instance_id)
-            store.create(conn, region=ctx.region, account=ctx.account_id,
-                         cluster_arn=cluster.arn, arn=arn,
-                         ec2_instance_id=ec2_id or f"i-{instance_id[:17]}", status="ACTIVE",
-                         agent_connected=False, running_tasks_count=0, pending_tasks_count=0,
-                         registered_at=ctx.clock.now(), version=1, doc=doc)
+            instance_store.create(conn, region=ctx.region, account=ctx.account_id,
+                                  cluster_arn=cluster.arn, arn=arn,
+                                  ec2_instance_id=ec2_id or f"i-{instance_id[:17]}",
+                                  status="ACTIVE", agent_connected=False, running_tasks_count=0,
+                                  pending_tasks_count=0,
+                                  registered_at=ctx.clock.now(), version=1, doc=doc)
         attributes = {**_standard_attributes(identity), **given}
         for name, value in attributes.items():
             check_attribute(name, value)
         check_custom_limit(conn, cluster.arn, arn, attributes)
         attribute_store.put(conn, cluster.arn, "container-instance", arn, attributes)
         tag_store.put(conn, arn, new_tags)
-        row = store.get(conn, arn)
+        row = instance_store.get(conn, arn)
         found = attribute_store.of_targets(conn, cluster.arn, [arn])[arn]
         return {"containerInstance": describe(conn, row, found, with_tags=True)}
 
@@ -167,16 +169,16 @@ def register_container_instance(ctx: RequestContext, params: dict) -> dict:
 def deregister_container_instance(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
-        row = store.get(conn, instance_arn(ctx, cluster, params["containerInstance"]))
+        row = instance_store.get(conn, instance_arn(ctx, cluster, params["containerInstance"]))
         if row is None or row.cluster_arn != cluster.arn:
             raise errors.ecs.InvalidParameterException("The referenced container instance is not "
                                                        "registered in this cluster.")
         if row.running_tasks_count and not params.get("force"):
             raise errors.ecs.InvalidParameterException(
                 "Found running tasks on the instance; use force to deregister it.")
-        store.save(conn, row.arn, status="INACTIVE", agent_connected=False)
+        instance_store.save(conn, row.arn, status="INACTIVE", agent_connected=False)
         found = attribute_store.of_targets(conn, cluster.arn, [row.arn])[row.arn]
-        return {"containerInstance": describe(conn, store.get(conn, row.arn), found)}
+        return {"containerInstance": describe(conn, instance_store.get(conn, row.arn), found)}
 
 
 @handlers.operation("DescribeContainerInstances")
@@ -189,7 +191,7 @@ def describe_container_instances(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.read() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         wanted = [instance_arn(ctx, cluster, r) for r in references]
-        rows = {r.arn: r for r in store.get_many(conn, cluster.arn, wanted)}
+        rows = {r.arn: r for r in instance_store.get_many(conn, cluster.arn, wanted)}
         attributes = attribute_store.of_targets(conn, cluster.arn, list(rows))
         found, failures = [], []
         for arn in dict.fromkeys(wanted):
@@ -222,7 +224,7 @@ def list_container_instances(ctx: RequestContext, params: dict) -> dict:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         # Scan in ARN order, filtering as we go, until a page and one more are found.
         while not more:
-            rows = store.scan(conn, cluster.arn, statuses, after, batch=500)
+            rows = instance_store.scan(conn, cluster.arn, statuses, after, batch=500)
             if not rows:
                 break
             attributes = attribute_store.of_targets(conn, cluster.arn, [r.arn for r in rows]) \
@@ -254,12 +256,12 @@ def update_container_instances_state(ctx: RequestContext, params: dict) -> dict:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         updated, failures = [], []
         for arn in dict.fromkeys(instance_arn(ctx, cluster, r) for r in references):
-            row = store.get(conn, arn)
+            row = instance_store.get(conn, arn)
             if row is None or row.cluster_arn != cluster.arn or row.status == "INACTIVE":
                 failures.append({"arn": arn, "reason": "MISSING"})
                 continue
             if row.status != status:
-                store.save(conn, arn, status=status)
+                instance_store.save(conn, arn, status=status)
             attributes = attribute_store.of_targets(conn, cluster.arn, [arn])[arn]
-            updated.append(describe(conn, store.get(conn, arn), attributes))
+            updated.append(describe(conn, instance_store.get(conn, arn), attributes))
     return {"containerInstances": updated, "failures": failures}

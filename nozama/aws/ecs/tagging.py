@@ -13,7 +13,7 @@ from nozama.aws.ecs.common import MAX_TAGS, tag_list, tags_from_request
 from nozama.store import clusters as cluster_store
 from nozama.store import container_instances as instance_store
 from nozama.store import services as service_store
-from nozama.store import tags as store
+from nozama.store import tags as tag_store
 from nozama.store import task_definitions as task_definition_store
 from nozama.store import tasks as task_store
 
@@ -62,7 +62,7 @@ def tag_resource(ctx: RequestContext, params: dict) -> dict:
 def untag_resource(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         arn = _resource(ctx, conn, params["resourceArn"])
-        store.remove(conn, arn, params["tagKeys"])
+        tag_store.remove(conn, arn, params["tagKeys"])
     return {}
 
 
@@ -70,4 +70,4 @@ def untag_resource(ctx: RequestContext, params: dict) -> dict:
 def list_tags_for_resource(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.read() as conn:
         arn = _resource(ctx, conn, params["resourceArn"])
-        return {"tags": tag_list(store.get(conn, arn))}
+        return {"tags": tag_list(tag_store.get(conn, arn))}

@@ -13,7 +13,7 @@ from nozama.model.task_definitions import normalize_task_definition
 from nozama.aws.ecs import handlers
 from nozama.aws.ecs.common import page_size, tags_from_request, tags_of
 from nozama.store import tags as tag_store
-from nozama.store import task_definitions as store
+from nozama.store import task_definitions as definition_store
 from nozama.store.pagination import decode_token, page
 
 
@@ -38,9 +38,9 @@ def split_reference(ctx: RequestContext, reference: str) -> tuple[str, int | Non
 def find(ctx: RequestContext, conn: Connection, reference: str) -> Row:
     family, revision = split_reference(ctx, reference)
     if revision is None:
-        row = store.latest_active(conn, ctx.region, ctx.account_id, family)
+        row = definition_store.latest_active(conn, ctx.region, ctx.account_id, family)
     else:
-        row = store.get(conn, ctx.region, ctx.account_id, family, revision)
+        row = definition_store.get(conn, ctx.region, ctx.account_id, family, revision)
     if row is None:
         raise errors.ecs.ClientException("Unable to describe task definition.")
     return row
@@ -58,13 +58,14 @@ def register_task_definition(ctx: RequestContext, params: dict) -> dict:
     for _ in range(3):  # a concurrent registration may take the revision first
         try:
             with ctx.store.write() as conn:
-                revision = store.next_revision(conn, ctx.region, ctx.account_id, family)
+                revision = definition_store.next_revision(conn, ctx.region, ctx.account_id, family)
                 arn = arns.task_definition_arn(ctx.region, ctx.account_id, family, revision)
                 now = ctx.clock.now()
                 doc = {"taskDefinitionArn": arn, **body, "revision": revision,
                        "status": "ACTIVE", "registeredAt": now.timestamp(),
                        "registeredBy": f"arn:aws:iam::{ctx.account_id}:root"}
-                store.create(conn, ctx.region, ctx.account_id, family, revision, arn, now, doc)
+                definition_store.create(conn, ctx.region, ctx.account_id, family, revision, arn,
+                                        now, doc)
                 tag_store.put(conn, arn, new_tags)
                 return {"taskDefinition": doc, "tags": tags_of(conn, arn)}
         except IntegrityError:
@@ -90,8 +91,9 @@ def list_task_definitions(ctx: RequestContext, params: dict) -> dict:
     after = decode_token(params.get("nextToken"), listing, str, int,
                          error=errors.ecs.InvalidParameterException)
     with ctx.store.read() as conn:
-        rows = store.list_arns(conn, ctx.region, ctx.account_id, params.get("status", "ACTIVE"),
-                               params.get("familyPrefix"), descending, after, limit + 1)
+        rows = definition_store.list_arns(conn, ctx.region, ctx.account_id,
+                                          params.get("status", "ACTIVE"),
+                                          params.get("familyPrefix"), descending, after, limit + 1)
     items, token = page(rows, limit, listing, key=lambda r: [r.family, r.revision])
     return {"taskDefinitionArns": [r.arn for r in items], **({"nextToken": token} if token else {})}
 
@@ -102,8 +104,9 @@ def list_task_definition_families(ctx: RequestContext, params: dict) -> dict:
     after = decode_token(params.get("nextToken"), "ListTaskDefinitionFamilies", str,
                          error=errors.ecs.InvalidParameterException)
     with ctx.store.read() as conn:
-        names = store.list_families(conn, ctx.region, ctx.account_id, params.get("status", "ALL"),
-                                    params.get("familyPrefix"), after, limit + 1)
+        names = definition_store.list_families(conn, ctx.region, ctx.account_id,
+                                               params.get("status", "ALL"),
+                                               params.get("familyPrefix"), after, limit + 1)
     items, token = page(names, limit, "ListTaskDefinitionFamilies", key=lambda name: name)
     return {"families": items, **({"nextToken": token} if token else {})}
 
@@ -119,7 +122,7 @@ def deregister_task_definition(ctx: RequestContext, params: dict) -> dict:
         doc = row.doc
         if row.status == "ACTIVE":
             doc = {**doc, "status": "INACTIVE", "deregisteredAt": ctx.clock.now().timestamp()}
-            store.set_status(conn, row.arn, "INACTIVE", doc)
+            definition_store.set_status(conn, row.arn, "INACTIVE", doc)
     return {"taskDefinition": doc}
 
 
@@ -134,7 +137,7 @@ def delete_task_definitions(ctx: RequestContext, params: dict) -> dict:
         for reference in references:
             try:
                 family, revision = split_reference(ctx, reference)
-                row = store.get(conn, ctx.region, ctx.account_id, family, revision) \
+                row = definition_store.get(conn, ctx.region, ctx.account_id, family, revision) \
                     if revision is not None else None
             except errors.ecs.ClientException:
                 row = None
@@ -149,6 +152,6 @@ def delete_task_definitions(ctx: RequestContext, params: dict) -> dict:
             else:
                 doc = {**row.doc, "status": "DELETE_IN_PROGRESS",
                        "deleteRequestedAt": ctx.clock.now().timestamp()}
-                store.set_status(conn, row.arn, "DELETE_IN_PROGRESS", doc)
+                definition_store.set_status(conn, row.arn, "DELETE_IN_PROGRESS", doc)
                 deleted.append(doc)
     return {"taskDefinitions": deleted, "failures": failures}

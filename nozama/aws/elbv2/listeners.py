@@ -15,7 +15,7 @@ from nozama.model import lb_rules
 from nozama.aws.elbv2 import handlers
 from nozama.aws.elbv2.common import (DEFAULT_VPC, arn, listener, load_balancer, marker, new_id,
                                      page_size, paged, put_tags, tags_of_request, target_group)
-from nozama.store import load_balancers as store
+from nozama.store import load_balancers as lb_store
 
 MAX_LISTENERS = 50
 
@@ -29,18 +29,18 @@ def checked_actions(ctx: RequestContext, conn: Connection, load_balancer_arn: st
     another VPC from then on.
     """
     stored = lb_rules.actions(requested)
-    lb = store.get(conn, load_balancer_arn)
+    lb = lb_store.get(conn, load_balancer_arn)
     vpc = lb.doc["VpcId"]
     for tg_arn in lb_rules.target_group_arns(stored):
         group = target_group(ctx, conn, tg_arn)
         if vpc == DEFAULT_VPC and group.doc.get("VpcId"):
             vpc = lb.doc["VpcId"] = group.doc["VpcId"]
-            store.save(conn, load_balancer_arn, lb.doc)
+            lb_store.save(conn, load_balancer_arn, lb.doc)
         if group.doc.get("VpcId", vpc) != vpc:
             raise errors.elbv2.InvalidConfigurationRequestException(
                 f"Target group '{tg_arn}' is in a different "
                 f"VPC than load balancer '{load_balancer_arn}'")
-        if any(other != load_balancer_arn for other in store.load_balancers_using(conn, tg_arn)):
+        if any(other != load_balancer_arn for other in lb_store.load_balancers_using(conn, tg_arn)):
             raise errors.elbv2.TargetGroupAssociationLimitException(
                 "The following target groups cannot be "
                 "associated with more than one load balancer: "
@@ -76,14 +76,14 @@ def create_listener(ctx: RequestContext, params: dict) -> dict:
         lb = load_balancer(ctx, conn, params["LoadBalancerArn"])
         actions = checked_actions(ctx, conn, lb.arn, params["DefaultActions"])
         port = params["Port"]
-        existing = store.listener_on_port(conn, lb.arn, port)
+        existing = lb_store.listener_on_port(conn, lb.arn, port)
         if existing is not None:
             if existing.doc["DefaultActions"] == actions:
                 return {"Listeners": [existing.doc]}  # the same listener again: idempotent
             raise errors.elbv2.DuplicateListenerException(
                 "A listener already exists on this port for this load "
                 f"balancer '{lb.arn}'")
-        if store.listener_count(conn, lb.arn) >= MAX_LISTENERS:
+        if lb_store.listener_count(conn, lb.arn) >= MAX_LISTENERS:
             raise errors.elbv2.TooManyListenersException(
                 f"A load balancer can have at most {MAX_LISTENERS} "
                 "listeners")
@@ -91,14 +91,14 @@ def create_listener(ctx: RequestContext, params: dict) -> dict:
         listener_arn = arn(ctx, f"listener/{lb_path}/{new_id()}")
         doc = {"ListenerArn": listener_arn, "LoadBalancerArn": lb.arn, "Port": port,
                "Protocol": "HTTP", "DefaultActions": actions}
-        store.create_listener(conn, ctx.region, ctx.account_id, lb.arn, listener_arn, port, doc)
+        lb_store.create_listener(conn, ctx.region, ctx.account_id, lb.arn, listener_arn, port, doc)
         rule_arn = _default_rule_arn(listener_arn, new_id())
-        store.create_rule(conn, ctx.region, ctx.account_id, listener_arn, rule_arn, None, {
+        lb_store.create_rule(conn, ctx.region, ctx.account_id, listener_arn, rule_arn, None, {
             "RuleArn": rule_arn, "Priority": "default", "Conditions": [], "Actions": actions,
             "IsDefault": True})
-        store.set_uses(conn, listener_arn, lb.arn, lb_rules.target_group_arns(actions))
+        lb_store.set_uses(conn, listener_arn, lb.arn, lb_rules.target_group_arns(actions))
         put_tags(conn, listener_arn, tags)
-        store.bump_generation(conn)
+        lb_store.bump_generation(conn)
     return {"Listeners": [doc]}
 
 
@@ -110,14 +110,14 @@ def describe_listeners(ctx: RequestContext, params: dict) -> dict:
     limit = page_size(params)
     with ctx.store.read() as conn:
         if wanted:
-            rows = store.listeners_by_arns(conn, ctx.region, ctx.account_id, wanted)
+            rows = lb_store.listeners_by_arns(conn, ctx.region, ctx.account_id, wanted)
             missing = set(wanted) - {r.arn for r in rows}
             if missing:
                 raise errors.elbv2.ListenerNotFoundException(
                     f"One or more listeners not found: {sorted(missing)}")
             return {"Listeners": [r.doc for r in rows]}
         load_balancer(ctx, conn, lb_arn)
-        rows = store.listeners_of(conn, lb_arn, marker(params, "DescribeListeners"), limit + 1)
+        rows = lb_store.listeners_of(conn, lb_arn, marker(params, "DescribeListeners"), limit + 1)
     rows, more = paged(rows, limit, "DescribeListeners")
     return {"Listeners": [r.doc for r in rows], **more}
 
@@ -129,7 +129,7 @@ def modify_listener(ctx: RequestContext, params: dict) -> dict:
         row = listener(ctx, conn, params["ListenerArn"])
         doc = dict(row.doc)
         port = params.get("Port", row.port)
-        if port != row.port and store.listener_on_port(conn, row.load_balancer_arn, port):
+        if port != row.port and lb_store.listener_on_port(conn, row.load_balancer_arn, port):
             raise errors.elbv2.DuplicateListenerException(
                 "A listener already exists on this port for this load "
                 f"balancer '{row.load_balancer_arn}'")
@@ -138,10 +138,10 @@ def modify_listener(ctx: RequestContext, params: dict) -> dict:
             doc["DefaultActions"] = checked_actions(ctx, conn, row.load_balancer_arn,
                                                     params["DefaultActions"])
             # The default actions are the listener's default rule's.
-            store.replace_rule_actions(conn, store.rules_of(conn, row.arn)[-1],
-                                       doc["DefaultActions"])
-        store.save_listener(conn, row.arn, port, doc)
-        store.bump_generation(conn)
+            lb_store.replace_rule_actions(conn, lb_store.rules_of(conn, row.arn)[-1],
+                                          doc["DefaultActions"])
+        lb_store.save_listener(conn, row.arn, port, doc)
+        lb_store.bump_generation(conn)
     return {"Listeners": [doc]}
 
 
@@ -149,6 +149,6 @@ def modify_listener(ctx: RequestContext, params: dict) -> dict:
 def delete_listener(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         row = listener(ctx, conn, params["ListenerArn"])
-        store.delete_listener(conn, row.arn)
-        store.bump_generation(conn)
+        lb_store.delete_listener(conn, row.arn)
+        lb_store.bump_generation(conn)
     return {}

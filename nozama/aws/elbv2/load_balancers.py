@@ -19,7 +19,7 @@ from nozama.aws.elbv2 import handlers
 from nozama.aws.elbv2.common import (DEFAULT_VPC, arn, attributes_of, check_name, load_balancer,
                                      modify_attributes, marker, names_or_arns, new_id, page_size,
                                      here, paged, put_tags, tags_of_request)
-from nozama.store import load_balancers as store
+from nozama.store import load_balancers as lb_store
 
 MAX_LOAD_BALANCERS = 50
 ADDRESS_PREFIX = "127.77"
@@ -30,7 +30,7 @@ ZONES = "abc"
 def _address(conn: Connection) -> str:
     """A free address of 127.77.0.0/16, drawn at random: two Nozamas on one machine (each
     with its own store) then almost never hand out the same one."""
-    taken = store.addresses(conn)
+    taken = lb_store.addresses(conn)
     for _ in range(64):
         n = random.randrange(256 * 254)
         address = f"{ADDRESS_PREFIX}.{n // 254}.{n % 254 + 1}"
@@ -76,7 +76,7 @@ def create_load_balancer(ctx: RequestContext, params: dict) -> dict:
     zones = _zones(ctx, params)
     tags = tags_of_request(params.get("Tags"))
     with ctx.store.write() as conn:
-        existing = store.by_name(conn, ctx.region, ctx.account_id, name)
+        existing = lb_store.by_name(conn, ctx.region, ctx.account_id, name)
         if existing is not None:
             # Creating the same load balancer again returns it, as ELB does.
             if _same_request(existing.doc, params, zones):
@@ -84,7 +84,7 @@ def create_load_balancer(ctx: RequestContext, params: dict) -> dict:
             raise errors.elbv2.DuplicateLoadBalancerNameException(
                 "A load balancer with the same name "
                 f"'{name}' exists, but with different settings")
-        if store.count(conn, ctx.region, ctx.account_id) >= MAX_LOAD_BALANCERS:
+        if lb_store.count(conn, ctx.region, ctx.account_id) >= MAX_LOAD_BALANCERS:
             raise errors.elbv2.TooManyLoadBalancersException(
                 "The quota of load balancers has been reached")
         scheme = params.get("Scheme", "internet-facing")
@@ -99,10 +99,10 @@ def create_load_balancer(ctx: RequestContext, params: dict) -> dict:
                "AvailabilityZones": zones, "SecurityGroups": params.get("SecurityGroups") or [],
                "IpAddressType": params.get("IpAddressType", "ipv4"),
                "Attributes": lb_attributes.defaults(lb_attributes.LOAD_BALANCER)}
-        store.create(conn, ctx.region, ctx.account_id, name, lb_arn, _address(conn), now, doc)
+        lb_store.create(conn, ctx.region, ctx.account_id, name, lb_arn, _address(conn), now, doc)
         put_tags(conn, lb_arn, tags)
-        store.bump_generation(conn)
-        return {"LoadBalancers": [_describe(store.get(conn, lb_arn))]}
+        lb_store.bump_generation(conn)
+        return {"LoadBalancers": [_describe(lb_store.get(conn, lb_arn))]}
 
 
 def _describe(row) -> dict:
@@ -117,18 +117,18 @@ def describe_load_balancers(ctx: RequestContext, params: dict) -> dict:
         if params.get("LoadBalancerArns") or params.get("Names"):
             wanted = params.get("LoadBalancerArns") or params.get("Names")
             if params.get("LoadBalancerArns"):
-                rows = store.by_arns(conn, ctx.region, ctx.account_id, wanted)
+                rows = lb_store.by_arns(conn, ctx.region, ctx.account_id, wanted)
                 found = {r.arn for r in rows}
             else:
-                rows = store.by_names(conn, ctx.region, ctx.account_id, wanted)
+                rows = lb_store.by_names(conn, ctx.region, ctx.account_id, wanted)
                 found = {r.name for r in rows}
             missing = [w for w in wanted if w not in found]
             if missing:
                 raise errors.elbv2.LoadBalancerNotFoundException(
                     f"Load balancers '{missing}' not found")
             return {"LoadBalancers": [_describe(r) for r in rows]}
-        rows = store.page(conn, ctx.region, ctx.account_id,
-                          marker(params, "DescribeLoadBalancers"), limit + 1)
+        rows = lb_store.page(conn, ctx.region, ctx.account_id,
+                             marker(params, "DescribeLoadBalancers"), limit + 1)
     rows, more = paged(rows, limit, "DescribeLoadBalancers")
     return {"LoadBalancers": [_describe(r) for r in rows], **more}
 
@@ -136,15 +136,15 @@ def describe_load_balancers(ctx: RequestContext, params: dict) -> dict:
 @handlers.operation("DeleteLoadBalancer")
 def delete_load_balancer(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
-        row = store.get(conn, params["LoadBalancerArn"])
+        row = lb_store.get(conn, params["LoadBalancerArn"])
         if not here(ctx, row):
             return {}  # deleting what is not there succeeds, as in ELB
         if row.doc["Attributes"].get("deletion_protection.enabled") == "true":
             raise errors.elbv2.OperationNotPermittedException(
                 f"Load balancer '{row.arn}' cannot be deleted because "
                 "deletion protection is enabled")
-        store.delete(conn, row.arn)
-        store.bump_generation(conn)
+        lb_store.delete(conn, row.arn)
+        lb_store.bump_generation(conn)
     return {}
 
 
@@ -155,5 +155,5 @@ def describe_load_balancer_attributes(ctx: RequestContext, params: dict) -> dict
 
 @handlers.operation("ModifyLoadBalancerAttributes")
 def modify_load_balancer_attributes(ctx: RequestContext, params: dict) -> dict:
-    return modify_attributes(ctx, load_balancer, store.save, params["LoadBalancerArn"],
+    return modify_attributes(ctx, load_balancer, lb_store.save, params["LoadBalancerArn"],
                              lb_attributes.LOAD_BALANCER, params["Attributes"], "Load balancer")

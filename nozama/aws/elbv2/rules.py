@@ -9,7 +9,7 @@ from nozama.model import lb_rules
 from nozama.aws.elbv2 import handlers
 from nozama.aws.elbv2.common import listener, new_id, page_size, put_tags, rule, tags_of_request
 from nozama.aws.elbv2.listeners import checked_actions
-from nozama.store import load_balancers as store
+from nozama.store import load_balancers as lb_store
 from nozama.store.pagination import decode_token, encode_token
 
 MAX_RULES = 100
@@ -33,19 +33,19 @@ def create_rule(ctx: RequestContext, params: dict) -> dict:
         owner = listener(ctx, conn, params["ListenerArn"])
         actions = checked_actions(ctx, conn, owner.load_balancer_arn, params["Actions"])
         priority = params["Priority"]
-        if store.rule_with_priority(conn, owner.arn, priority) is not None:
+        if lb_store.rule_with_priority(conn, owner.arn, priority) is not None:
             raise _priority_in_use(priority)
-        if store.rule_count(conn, owner.arn) >= MAX_RULES:
+        if lb_store.rule_count(conn, owner.arn) >= MAX_RULES:
             raise errors.elbv2.TooManyRulesException(
                 f"A listener can have at most {MAX_RULES} rules")
         rule_arn = owner.arn.replace(":listener/", ":listener-rule/", 1) + f"/{new_id()}"
         doc = {"RuleArn": rule_arn, "Priority": str(priority), "Conditions": conditions,
                "Actions": actions, "IsDefault": False}
-        store.create_rule(conn, ctx.region, ctx.account_id, owner.arn, rule_arn, priority, doc)
-        store.set_uses(conn, rule_arn, owner.load_balancer_arn,
-                       lb_rules.target_group_arns(actions))
+        lb_store.create_rule(conn, ctx.region, ctx.account_id, owner.arn, rule_arn, priority, doc)
+        lb_store.set_uses(conn, rule_arn, owner.load_balancer_arn,
+                          lb_rules.target_group_arns(actions))
         put_tags(conn, rule_arn, tags)
-        store.bump_generation(conn)
+        lb_store.bump_generation(conn)
     return {"Rules": [doc]}
 
 
@@ -60,13 +60,13 @@ def modify_rule(ctx: RequestContext, params: dict) -> dict:
                     "The conditions of a default rule cannot be "
                     "modified")
             doc["Conditions"] = _conditions(params["Conditions"])
-        owner = store.listener(conn, row.listener_arn)
+        owner = lb_store.listener(conn, row.listener_arn)
         if params.get("Actions"):
             doc["Actions"] = checked_actions(ctx, conn, owner.load_balancer_arn,
                                              params["Actions"])
-        store.save_rule(conn, row.arn, row.priority, doc)
+        lb_store.save_rule(conn, row.arn, row.priority, doc)
         # (A default rule's actions are its listener's default actions.)
-        store.replace_rule_actions(conn, row._replace(doc=doc), doc["Actions"])
+        lb_store.replace_rule_actions(conn, row._replace(doc=doc), doc["Actions"])
     return {"Rules": [doc]}
 
 
@@ -77,8 +77,8 @@ def delete_rule(ctx: RequestContext, params: dict) -> dict:
         if row.doc["IsDefault"]:
             raise errors.elbv2.OperationNotPermittedException(
                 f"Default rule '{row.arn}' cannot be deleted")
-        store.delete_rule(conn, row.arn)
-        store.bump_generation(conn)
+        lb_store.delete_rule(conn, row.arn)
+        lb_store.bump_generation(conn)
     return {}
 
 
@@ -90,7 +90,7 @@ def describe_rules(ctx: RequestContext, params: dict) -> dict:
     limit = page_size(params)
     with ctx.store.read() as conn:
         if wanted:
-            rows = store.rules_by_arns(conn, ctx.region, ctx.account_id, wanted)
+            rows = lb_store.rules_by_arns(conn, ctx.region, ctx.account_id, wanted)
             missing = set(wanted) - {r.arn for r in rows}
             if missing:
                 raise errors.elbv2.RuleNotFoundException(
@@ -98,7 +98,7 @@ def describe_rules(ctx: RequestContext, params: dict) -> dict:
             by_arn = {r.arn: r for r in rows}
             return {"Rules": [by_arn[a].doc for a in dict.fromkeys(wanted)]}
         listener(ctx, conn, listener_arn)
-        rows = store.rules_of(conn, listener_arn)
+        rows = lb_store.rules_of(conn, listener_arn)
     # Rules are few (at most 101 a listener): page by position in priority order.
     start = decode_token(params.get("Marker"), "DescribeRules", int, error=ValidationError) or 0
     more = {"NextMarker": encode_token("DescribeRules", start + limit)} \
@@ -124,16 +124,16 @@ def set_rule_priorities(ctx: RequestContext, params: dict) -> dict:
                     "re-prioritized")
         changing = {row.arn for row in rows}
         for row, change in zip(rows, changes):
-            holder = store.rule_with_priority(conn, row.listener_arn, change["Priority"])
+            holder = lb_store.rule_with_priority(conn, row.listener_arn, change["Priority"])
             if holder is not None and holder.arn not in changing:
                 raise _priority_in_use(change["Priority"])
         # Clear the old priorities first, so that rules may swap them.
         for row in rows:
-            store.save_rule(conn, row.arn, -row.id, row.doc)
+            lb_store.save_rule(conn, row.arn, -row.id, row.doc)
         updated = []
         for row, change in zip(rows, changes):
             doc = {**row.doc, "Priority": str(change["Priority"])}
-            store.save_rule(conn, row.arn, change["Priority"], doc)
+            lb_store.save_rule(conn, row.arn, change["Priority"], doc)
             updated.append(doc)
-        store.bump_generation(conn)
+        lb_store.bump_generation(conn)
     return {"Rules": updated}

@@ -14,7 +14,7 @@ from nozama.aws.elbv2.common import (arn, attributes_of, modify_attributes, chec
                                      load_balancer, marker, names_or_arns, new_id, page_size, paged,
                                      here, put_tags, tags_of_request, target_group)
 from nozama.store import load_balancers as lb_store
-from nozama.store import target_groups as store
+from nozama.store import target_groups as tg_store
 
 # ALB's health check defaults for HTTP target groups.
 HEALTH_CHECK_DEFAULTS = {"HealthCheckProtocol": "HTTP", "HealthCheckPort": "traffic-port",
@@ -98,7 +98,7 @@ def create_target_group(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         tg_arn = arn(ctx, f"targetgroup/{name}/{new_id()}")
         doc = _new_doc(ctx, params, tg_arn)
-        existing = store.by_name(conn, ctx.region, ctx.account_id, name)
+        existing = tg_store.by_name(conn, ctx.region, ctx.account_id, name)
         if existing is not None:
             mine = {k: v for k, v in existing.doc.items() if k not in ("TargetGroupArn",
                                                                        "Attributes")}
@@ -108,9 +108,9 @@ def create_target_group(ctx: RequestContext, params: dict) -> dict:
             raise errors.elbv2.DuplicateTargetGroupNameException(
                 f"A target group with the same name '{name}' exists, "
                 "but with different settings")
-        store.create(conn, ctx.region, ctx.account_id, name, tg_arn, ctx.clock.now(), doc)
+        tg_store.create(conn, ctx.region, ctx.account_id, name, tg_arn, ctx.clock.now(), doc)
         put_tags(conn, tg_arn, tags)
-        return {"TargetGroups": [describe(conn, store.get(conn, tg_arn))]}
+        return {"TargetGroups": [describe(conn, tg_store.get(conn, tg_arn))]}
 
 
 @handlers.operation("ModifyTargetGroup")
@@ -122,9 +122,9 @@ def modify_target_group(ctx: RequestContext, params: dict) -> dict:
             if params.get(key) is not None:
                 doc[key] = params[key]
         _check_health_check(doc)
-        store.save(conn, row.arn, doc)
+        tg_store.save(conn, row.arn, doc)
         lb_store.bump_generation(conn)
-        return {"TargetGroups": [describe(conn, store.get(conn, row.arn))]}
+        return {"TargetGroups": [describe(conn, tg_store.get(conn, row.arn))]}
 
 
 @handlers.operation("DescribeTargetGroups")
@@ -135,10 +135,10 @@ def describe_target_groups(ctx: RequestContext, params: dict) -> dict:
         wanted = params.get("TargetGroupArns") or params.get("Names")
         if wanted:
             if params.get("TargetGroupArns"):
-                rows = store.by_arns(conn, ctx.region, ctx.account_id, wanted)
+                rows = tg_store.by_arns(conn, ctx.region, ctx.account_id, wanted)
                 found = {r.arn for r in rows}
             else:
-                rows = store.by_names(conn, ctx.region, ctx.account_id, wanted)
+                rows = tg_store.by_names(conn, ctx.region, ctx.account_id, wanted)
                 found = {r.name for r in rows}
             missing = [w for w in wanted if w not in found]
             if missing:
@@ -148,8 +148,8 @@ def describe_target_groups(ctx: RequestContext, params: dict) -> dict:
         lb_arn = params.get("LoadBalancerArn")
         if lb_arn:
             load_balancer(ctx, conn, lb_arn)
-        rows = store.page(conn, ctx.region, ctx.account_id,
-                          marker(params, "DescribeTargetGroups"), limit + 1, lb_arn)
+        rows = tg_store.page(conn, ctx.region, ctx.account_id,
+                             marker(params, "DescribeTargetGroups"), limit + 1, lb_arn)
         rows, more = paged(rows, limit, "DescribeTargetGroups")
         return {"TargetGroups": [describe(conn, r) for r in rows], **more}
 
@@ -157,14 +157,14 @@ def describe_target_groups(ctx: RequestContext, params: dict) -> dict:
 @handlers.operation("DeleteTargetGroup")
 def delete_target_group(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
-        row = store.get(conn, params["TargetGroupArn"])
+        row = tg_store.get(conn, params["TargetGroupArn"])
         if not here(ctx, row):
             return {}  # deleting what is not there succeeds, as in ELB
-        if store.in_use(conn, row.arn):
+        if tg_store.in_use(conn, row.arn):
             raise errors.elbv2.ResourceInUseException(
                 f"Target group '{row.arn}' is currently in use by a listener "
                 "or a rule")
-        store.delete(conn, row.arn)
+        tg_store.delete(conn, row.arn)
         lb_store.bump_generation(conn)
     return {}
 
@@ -176,6 +176,6 @@ def describe_target_group_attributes(ctx: RequestContext, params: dict) -> dict:
 
 @handlers.operation("ModifyTargetGroupAttributes")
 def modify_target_group_attributes(ctx: RequestContext, params: dict) -> dict:
-    return modify_attributes(ctx, target_group, store.save, params["TargetGroupArn"],
+    return modify_attributes(ctx, target_group, tg_store.save, params["TargetGroupArn"],
                              lb_attributes.TARGET_GROUP, params["Attributes"], "Target group",
                              lb_attributes.check_target_group)

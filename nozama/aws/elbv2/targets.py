@@ -18,7 +18,7 @@ from nozama.aws.elbv2 import handlers
 from nozama.aws.elbv2.common import target_group
 from nozama.store import container_instances as instance_store
 from nozama.store import load_balancers as lb_store
-from nozama.store import target_groups as store
+from nozama.store import target_groups as tg_store
 
 MAX_TARGETS = 1000
 _INSTANCE_ID = re.compile(r"i-[0-9a-f]{8,17}")
@@ -60,9 +60,9 @@ def _check_ids(ctx: RequestContext, conn, group, targets) -> None:
 
 
 def _purge_drained(conn, group_arn: str, now) -> None:
-    for row in store.targets(conn, group_arn):
+    for row in tg_store.targets(conn, group_arn):
         if row.state == "draining" and row.drain_ends_at is not None and row.drain_ends_at <= now:
-            store.remove_target(conn, row.id)
+            tg_store.remove_target(conn, row.id)
 
 
 @handlers.operation("RegisterTargets")
@@ -74,16 +74,16 @@ def register_targets(ctx: RequestContext, params: dict) -> dict:
         now = ctx.clock.now()
         _purge_drained(conn, group.arn, now)
         for target_id, port, zone in targets:
-            row = store.target(conn, group.arn, target_id, port)
+            row = tg_store.target(conn, group.arn, target_id, port)
             if row is None:
-                store.add_target(conn, group.arn, target_id, port, zone, now, *REGISTERING)
+                tg_store.add_target(conn, group.arn, target_id, port, zone, now, *REGISTERING)
             elif row.state == "draining":
                 # Registered again while draining: it takes traffic again, once healthy.
-                store.update_target(conn, row.id, state="registered", drain_ends_at=None,
-                                    registered_at=now, health_state=REGISTERING[0],
-                                    health_reason=REGISTERING[1],
-                                    health_description=REGISTERING[2])
-        if len(store.targets(conn, group.arn)) > MAX_TARGETS:
+                tg_store.update_target(conn, row.id, state="registered", drain_ends_at=None,
+                                       registered_at=now, health_state=REGISTERING[0],
+                                       health_reason=REGISTERING[1],
+                                       health_description=REGISTERING[2])
+        if len(tg_store.targets(conn, group.arn)) > MAX_TARGETS:
             raise errors.elbv2.TooManyTargetsException(
                 f"A target group can have at most {MAX_TARGETS} targets")
         lb_store.bump_generation(conn)
@@ -95,20 +95,20 @@ def deregister_targets(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         group = target_group(ctx, conn, params["TargetGroupArn"])
         targets = _targets(group, params["Targets"])
-        rows = [store.target(conn, group.arn, target_id, port) for target_id, port, _ in targets]
+        rows = [tg_store.target(conn, group.arn, target_id, port) for target_id, port, _ in targets]
         missing = [t for t, row in zip(targets, rows) if row is None]
         if missing:
             raise errors.elbv2.InvalidTargetException(
                 "The following targets are not registered in target group "
                 f"'{group.arn}': " + ", ".join(f"'{t[0]}'" for t in missing))
         delay = int(group.doc["Attributes"]["deregistration_delay.timeout_seconds"])
-        in_use = store.in_use(conn, group.arn)
+        in_use = tg_store.in_use(conn, group.arn)
         until = ctx.clock.now() + timedelta(seconds=delay)
         for row in rows:
             if not in_use or delay == 0:
-                store.remove_target(conn, row.id)
+                tg_store.remove_target(conn, row.id)
             elif row.state != "draining":
-                store.update_target(conn, row.id, state="draining", drain_ends_at=until)
+                tg_store.update_target(conn, row.id, state="draining", drain_ends_at=until)
         lb_store.bump_generation(conn)
     return {}
 
@@ -118,9 +118,9 @@ def describe_target_health(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.read() as conn:
         group = target_group(ctx, conn, params["TargetGroupArn"])
         now = ctx.clock.now()
-        rows = [r for r in store.targets(conn, group.arn)
+        rows = [r for r in tg_store.targets(conn, group.arn)
                 if not (r.state == "draining" and r.drain_ends_at and r.drain_ends_at <= now)]
-        in_use = store.in_use(conn, group.arn)
+        in_use = tg_store.in_use(conn, group.arn)
     by_key = {(r.target_id, r.port): r for r in rows}
     if params.get("Targets"):
         wanted = [(t, p) for t, p, _ in _targets(group, params["Targets"])]

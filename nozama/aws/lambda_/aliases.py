@@ -20,7 +20,7 @@ from nozama.functions.lookup import (LATEST, check_revision, find_alias, find_fu
                                      find_version, function_arn, function_ref, is_alias_name,
                                      new_revision_id)
 from nozama.aws.lambda_.common import after_marker, function_of, listed_page, page_limit
-from nozama.store import functions as store
+from nozama.store import functions as function_store
 from nozama.store.pagination import page
 
 
@@ -88,12 +88,12 @@ def create_alias(ctx: RequestContext, params: dict) -> dict:
         with ctx.store.write() as conn:
             function = find_function(ctx, conn, function_name)
             version = _version(ctx, conn, function, params["FunctionVersion"])
-            if store.get_alias(conn, function.id, name) is not None:
+            if function_store.get_alias(conn, function.id, name) is not None:
                 raise conflict
             routing = _routing(ctx, conn, function, version, params.get("RoutingConfig"))
             doc = _document(ctx, function, name, version, params.get("Description", ""),
                             routing)
-            store.create_alias(conn, function.id, name, doc)
+            function_store.create_alias(conn, function.id, name, doc)
     except IntegrityError:
         raise conflict from None  # a concurrent CreateAlias won the race (PostgreSQL)
     notify.function_changed(ctx, function_name)
@@ -121,7 +121,7 @@ def update_alias(ctx: RequestContext, params: dict) -> dict:
         routing = _routing(ctx, conn, function, version, routing)
         doc = _document(ctx, function, alias.name, version,
                         params.get("Description", alias.doc["Description"]), routing)
-        store.update_alias(conn, alias.id, doc)
+        function_store.update_alias(conn, alias.id, doc)
     notify.function_changed(ctx, function.name)
     return doc
 
@@ -135,9 +135,9 @@ def list_aliases(ctx: RequestContext, params: dict) -> dict:
         version = str(int(version))
     with function_of(ctx, params) as (conn, function):
         if version is None:
-            rows = store.aliases(conn, function.id, after, limit + 1)
+            rows = function_store.aliases(conn, function.id, after, limit + 1)
         else:
-            rows = store.aliases_for_version(conn, function.id, version, after, limit + 1)
+            rows = function_store.aliases_for_version(conn, function.id, version, after, limit + 1)
     rows, marker = page(rows, limit, "ListAliases", key=lambda row: row.name)
     return listed_page("Aliases", [row.doc for row in rows], marker)
 
@@ -145,9 +145,9 @@ def list_aliases(ctx: RequestContext, params: dict) -> dict:
 @handlers.operation("DeleteAlias")
 def delete_alias(ctx: RequestContext, params: dict) -> dict:
     with function_of(ctx, params, write=True) as (conn, function):
-        alias = store.get_alias(conn, function.id, params["Name"])
+        alias = function_store.get_alias(conn, function.id, params["Name"])
         if alias is None:
             return {}  # Lambda answers the delete of a missing alias with success
-        store.delete_alias(conn, alias.id)
+        function_store.delete_alias(conn, alias.id)
     notify.function_changed(ctx, function.name)
     return {}

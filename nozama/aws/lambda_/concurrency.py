@@ -13,7 +13,7 @@ from nozama.kernel.context import RequestContext
 from nozama.functions import limits, notify
 from nozama.aws.lambda_ import handlers
 from nozama.functions.lookup import find_function, unqualified_name
-from nozama.store import functions as store
+from nozama.store import functions as function_store
 
 
 @handlers.operation("PutFunctionConcurrency")
@@ -23,14 +23,14 @@ def put_function_concurrency(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         function = find_function(ctx, conn, name)
         # The function's own reservation is being replaced, so it does not count.
-        others = store.total_reserved_concurrency(conn, ctx.region, ctx.account_id,
-                                                  except_id=function.id)
+        others = function_store.total_reserved_concurrency(conn, ctx.region, ctx.account_id,
+                                                           except_id=function.id)
         if limits.ACCOUNT_CONCURRENCY - others - reserved < limits.MIN_UNRESERVED:
             raise errors.lambda_.InvalidParameterValueException(
                 "Specified ReservedConcurrentExecutions for function decreases account's "
                 f"UnreservedConcurrentExecution below its minimum value of "
                 f"[{limits.MIN_UNRESERVED}].")
-        store.set_reserved_concurrency(conn, function.id, reserved)
+        function_store.set_reserved_concurrency(conn, function.id, reserved)
     notify.function_changed(ctx, name)
     return {"ReservedConcurrentExecutions": reserved}
 
@@ -47,6 +47,6 @@ def get_function_concurrency(ctx: RequestContext, params: dict) -> dict:
 def delete_function_concurrency(ctx: RequestContext, params: dict) -> dict:
     name = unqualified_name(ctx, params["FunctionName"])
     with ctx.store.write() as conn:
-        store.set_reserved_concurrency(conn, find_function(ctx, conn, name).id, None)
+        function_store.set_reserved_concurrency(conn, find_function(ctx, conn, name).id, None)
     notify.function_changed(ctx, name)
     return {}

@@ -24,7 +24,7 @@ from nozama.aws.lambda_.configuration import (check_unsupported, configured,
                                                    new_configuration, package_of)
 from nozama.aws.lambda_.tagging import checked_tags
 from nozama.aws.lambda_.versions import publish
-from nozama.store import functions as store
+from nozama.store import functions as function_store
 from nozama.store import tags as tag_store
 from nozama.store.pagination import page
 def _new_name(ctx: RequestContext, text: str) -> str:
@@ -52,12 +52,12 @@ def create_function(ctx: RequestContext, params: dict) -> dict:
     conflict = errors.lambda_.ResourceConflictException(f"Function already exist: {name}")
     try:
         with ctx.store.write() as conn:
-            if store.get(conn, ctx.region, ctx.account_id, name) is not None:
+            if function_store.get(conn, ctx.region, ctx.account_id, name) is not None:
                 raise conflict
             digest = code.digest(package)
-            store.put_code(conn, digest, package)
-            store.create(conn, ctx.region, ctx.account_id, name, doc["FunctionArn"], digest,
-                         ctx.clock.now(), doc)
+            function_store.put_code(conn, digest, package)
+            function_store.create(conn, ctx.region, ctx.account_id, name, doc["FunctionArn"],
+                                  digest, ctx.clock.now(), doc)
             tag_store.put(conn, doc["FunctionArn"], tags)
             result = doc
             if params.get("Publish"):
@@ -86,13 +86,13 @@ def _configuration(ctx: RequestContext, conn: Connection, function: Row,
         return {**function.doc, "FunctionArn": arn}
     version = qualifier
     if not qualifier.isdigit():
-        alias = store.get_alias(conn, function.id, qualifier)
+        alias = function_store.get_alias(conn, function.id, qualifier)
         if alias is None:
             raise _not_found(ctx, function.name, qualifier)
         version = alias.doc["FunctionVersion"]
         if version == LATEST:
             return {**function.doc, "FunctionArn": arn}
-    row = store.get_version(conn, function.id, int(version))
+    row = function_store.get_version(conn, function.id, int(version))
     if row is None:
         raise _not_found(ctx, function.name, qualifier)
     return {**version_out(row.doc), "FunctionArn": arn}
@@ -100,7 +100,7 @@ def _configuration(ctx: RequestContext, conn: Connection, function: Row,
 
 def _read_function(ctx: RequestContext, conn: Connection, params: dict) -> tuple[Row, dict]:
     ref = function_ref(ctx, params["FunctionName"], params.get("Qualifier"))
-    function = store.get(conn, ctx.region, ctx.account_id, ref.name)
+    function = function_store.get(conn, ctx.region, ctx.account_id, ref.name)
     if function is None:
         raise _not_found(ctx, ref.name, ref.qualifier)
     return function, _configuration(ctx, conn, function, ref.qualifier)
@@ -135,15 +135,15 @@ def _every_version(ctx: RequestContext, conn: Connection, after: list | None,
         if after_number is None:
             items.append(([function.name, 0], {**function.doc, "FunctionArn": function_arn(
                 ctx, function.name, LATEST)}))
-        for row in store.versions(conn, function.id, after_number, limit + 1 - len(items)):
+        for row in function_store.versions(conn, function.id, after_number, limit + 1 - len(items)):
             items.append(([function.name, row.version], version_out(row.doc)))
 
     if after is not None:
-        current = store.get(conn, ctx.region, ctx.account_id, after[0])
+        current = function_store.get(conn, ctx.region, ctx.account_id, after[0])
         if current is not None:
             add(current, after[1])
-    for function in store.search(conn, ctx.region, ctx.account_id,
-                                 after[0] if after else None, limit + 1):
+    for function in function_store.search(conn, ctx.region, ctx.account_id,
+                                          after[0] if after else None, limit + 1):
         if len(items) > limit:
             break
         add(function, None)
@@ -163,7 +163,7 @@ def list_functions(ctx: RequestContext, params: dict) -> dict:
             items = _every_version(ctx, conn, after, limit)
         else:
             items = [(row.name, row.doc) for row in
-                     store.search(conn, ctx.region, ctx.account_id, after, limit + 1)]
+                     function_store.search(conn, ctx.region, ctx.account_id, after, limit + 1)]
     items, token = page(items, limit, "ListFunctions/ALL" if every else "ListFunctions",
                         key=lambda item: item[0])
     return listed_page("Functions", [listed(doc) for _, doc in items], token)
@@ -182,9 +182,9 @@ def update_function_code(ctx: RequestContext, params: dict) -> dict:
             doc["Architectures"] = params["Architectures"]
         if params.get("DryRun"):
             return doc
-        store.put_code(conn, digest, package)
-        store.update_latest(conn, function.id, doc, digest)
-        store.drop_unused_code(conn, {function.code_sha256} - {digest})
+        function_store.put_code(conn, digest, package)
+        function_store.update_latest(conn, function.id, doc, digest)
+        function_store.drop_unused_code(conn, {function.code_sha256} - {digest})
         result = doc
         if params.get("Publish"):
             result = version_out(publish(ctx, conn, name)[0].doc)
@@ -197,7 +197,7 @@ def update_function_configuration(ctx: RequestContext, params: dict) -> dict:
     with function_of(ctx, params, write=True, revision=True) as (conn, function):
         doc = configured(function.doc, params)
         doc.update(LastModified=timestamp(ctx.clock.now()), RevisionId=new_revision_id())
-        store.update_latest(conn, function.id, doc)
+        function_store.update_latest(conn, function.id, doc)
     notify.function_changed(ctx, function.name)
     return doc
 
@@ -206,16 +206,16 @@ def _delete_version(ctx: RequestContext, conn: Connection, function: Row, qualif
     if not qualifier.isdigit():
         raise errors.lambda_.InvalidParameterValueException(
             "Deletion of aliases is not currently supported.")
-    version = store.get_version(conn, function.id, int(qualifier))
+    version = function_store.get_version(conn, function.id, int(qualifier))
     if version is None:
         return  # already gone: Lambda answers a repeated delete with success
-    users = store.aliases_of_version(conn, function.id, str(version.version))
+    users = function_store.aliases_of_version(conn, function.id, str(version.version))
     if users:
         raise errors.lambda_.ResourceConflictException(
             "Unable to delete version because the following aliases "
             f"reference it: [{', '.join(sorted(users))}]")
-    store.delete_version(conn, function.id, version.version)
-    store.drop_unused_code(conn, {version.code_sha256})
+    function_store.delete_version(conn, function.id, version.version)
+    function_store.drop_unused_code(conn, {version.code_sha256})
 
 
 @handlers.operation("DeleteFunction")
@@ -230,10 +230,10 @@ def delete_function(ctx: RequestContext, params: dict) -> dict:
         if ref.qualifier is not None:
             _delete_version(ctx, conn, function, ref.qualifier)
         else:
-            packages = store.version_digests(conn, function.id) | {function.code_sha256}
-            store.delete_function(conn, function.id)
+            packages = function_store.version_digests(conn, function.id) | {function.code_sha256}
+            function_store.delete_function(conn, function.id)
             tag_store.remove_all(conn, function.arn)
-            store.drop_unused_code(conn, packages)
+            function_store.drop_unused_code(conn, packages)
     notify.function_changed(ctx, ref.name)
     # No StatusCode: the model's 200 (Lambda's 204 would need a response without a body).
     return {}

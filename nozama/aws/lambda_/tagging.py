@@ -16,7 +16,7 @@ from nozama.model import arns
 from nozama.aws import tagging
 from nozama.aws.lambda_ import handlers
 from nozama.functions.lookup import find_function, function_ref, renew_latest_revision
-from nozama.store import tags as store
+from nozama.store import tags as tag_store
 
 
 
@@ -61,7 +61,7 @@ def tag_resource(ctx: RequestContext, params: dict) -> dict:
 def untag_resource(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         function = _function(ctx, conn, params["Resource"])
-        store.remove(conn, function.arn, params["TagKeys"])
+        tag_store.remove(conn, function.arn, params["TagKeys"])
         renew_latest_revision(conn, function)
     notify.function_changed(ctx, function.name)
     return {}
@@ -70,4 +70,4 @@ def untag_resource(ctx: RequestContext, params: dict) -> dict:
 @handlers.operation("ListTags")
 def list_tags(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.read() as conn:
-        return {"Tags": store.get(conn, _function(ctx, conn, params["Resource"]).arn)}
+        return {"Tags": tag_store.get(conn, _function(ctx, conn, params["Resource"]).arn)}

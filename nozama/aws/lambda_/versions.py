@@ -16,7 +16,7 @@ from nozama.aws.lambda_ import handlers
 from nozama.functions.lookup import (LATEST, find_function, function_arn, listed,
                                      new_revision_id, renew_latest_revision, version_out)
 from nozama.aws.lambda_.common import after_marker, function_of, listed_page, page_limit
-from nozama.store import functions as store
+from nozama.store import functions as function_store
 from nozama.store.pagination import page
 # What differs between a version and the $LATEST it froze (LastModified does not: a
 # version keeps the LastModified of the $LATEST it was published from).
@@ -33,7 +33,7 @@ def publish(ctx: RequestContext, conn: Connection, name: str,
             description: str | None = None) -> tuple[Row, bool]:
     """The version that freezes $LATEST now, and whether it is new (else the last one)."""
     function = find_function(ctx, conn, name)
-    last = store.get_version(conn, function.id, function.last_version)
+    last = function_store.get_version(conn, function.id, function.last_version)
     if last is not None and last.code_sha256 == function.code_sha256 \
             and _unchanged(last.doc, function.doc):
         return last, False
@@ -44,7 +44,7 @@ def publish(ctx: RequestContext, conn: Connection, name: str,
         if description is not None:
             doc["Description"] = description
         return doc
-    return store.publish(conn, function.id, function.code_sha256, doc_for), True
+    return function_store.publish(conn, function.id, function.code_sha256, doc_for), True
 
 
 @handlers.operation("PublishVersion")
@@ -74,7 +74,7 @@ def list_versions_by_function(ctx: RequestContext, params: dict) -> dict:
         if after is None:
             items.append((0, {**function.doc,
                               "FunctionArn": function_arn(ctx, function.name, LATEST)}))
-        rows = store.versions(conn, function.id, after, limit + 1 - len(items))
+        rows = function_store.versions(conn, function.id, after, limit + 1 - len(items))
         items += [(row.version, version_out(row.doc)) for row in rows]
     items, marker = page(items, limit, "ListVersionsByFunction", key=lambda item: item[0])
     return listed_page("Versions", [listed(doc) for _, doc in items], marker)

@@ -16,7 +16,7 @@ from nozama.aws.logs import handlers
 from nozama.aws.logs.common import (MAX_BATCH_BYTES, earliest, event_size, find_group,
                                          group_name, now_ms, retention_cutoff)
 from nozama.aws.logs.filter_pattern import compile_pattern
-from nozama.store import log_events as store
+from nozama.store import log_events as event_store
 from nozama.store import log_streams as stream_store
 from nozama.store.pagination import decode_token, encode_token
 
@@ -43,7 +43,7 @@ def _collect(conn, group, streams, key, start, end, matches, limit):
     """(matching rows, position to resume from, whether more may follow)."""
     found, scanned, batch = _Page(limit), 0, min(max(limit, 500), MAX_EVENTS)
     while True:
-        rows = store.scan(conn, group.id, streams, key, start, end, batch)
+        rows = event_store.scan(conn, group.id, streams, key, start, end, batch)
         for row in rows:
             if matches(row.message):
                 if found.full_with(row):

@@ -17,7 +17,7 @@ from nozama.kernel.context import RequestContext
 from nozama.aws.logs import handlers
 from nozama.aws.logs.common import (MAX_BATCH_BYTES, earliest, event_size, find_group,
                                          find_stream, group_name, now_ms, retention_cutoff)
-from nozama.store import log_events as store
+from nozama.store import log_events as event_store
 
 MAX_EVENTS = 10_000
 _TOKEN = re.compile(r"([fb])/(\d{20})(\d{36})/s")
@@ -55,8 +55,8 @@ def _read(ctx: RequestContext, params: dict, direction: str, key) -> list:
         start = earliest(params.get("startTime"), retention_cutoff(group, now_ms(ctx)))
         end = params.get("endTime")
         if direction == "f":
-            return _within_size(store.after(conn, stream.id, key, start, end, limit))
-        return _within_size(store.before(conn, stream.id, key, start, end, limit))[::-1]
+            return _within_size(event_store.after(conn, stream.id, key, start, end, limit))
+        return _within_size(event_store.before(conn, stream.id, key, start, end, limit))[::-1]
 
 
 def _tokens(rows: list, given: str | None, direction: str, key) -> dict:

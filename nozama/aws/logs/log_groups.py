@@ -12,7 +12,7 @@ from nozama.aws.logs import handlers
 from nozama.aws.logs.common import (check_tags, find_group, group_name, log_group_arn,
                                          name_in_arn, now_ms)
 from nozama.store import log_events as event_store
-from nozama.store import log_groups as store
+from nozama.store import log_groups as group_store
 from nozama.store import log_streams as stream_store
 from nozama.store import tags as tag_store
 from nozama.store.pagination import decode_token, page
@@ -48,12 +48,12 @@ def create_log_group(ctx: RequestContext, params: dict) -> dict:
     doc = {"kmsKeyId": params["kmsKeyId"]} if params.get("kmsKeyId") else {}
     try:
         with ctx.store.write() as conn:
-            if store.get(conn, ctx.region, ctx.account_id, name) is not None:
+            if group_store.get(conn, ctx.region, ctx.account_id, name) is not None:
                 raise errors.logs.ResourceAlreadyExistsException(
                     "The specified log group already exists")
-            store.create(conn, ctx.region, ctx.account_id, name, now_ms(ctx),
-                         params.get("logGroupClass") or "STANDARD",
-                         bool(params.get("deletionProtectionEnabled")), doc)
+            group_store.create(conn, ctx.region, ctx.account_id, name, now_ms(ctx),
+                               params.get("logGroupClass") or "STANDARD",
+                               bool(params.get("deletionProtectionEnabled")), doc)
             tag_store.put(conn, log_group_arn(ctx, name), tags)
     except IntegrityError:
         # A concurrent CreateLogGroup of the same name won the race (PostgreSQL).
@@ -72,7 +72,7 @@ def delete_log_group(ctx: RequestContext, params: dict) -> dict:
                 "enabled. Disable deletion protection first.")
         event_store.delete_group(conn, group.id)
         stream_store.delete_group(conn, group.id)
-        store.delete_group(conn, group.id)
+        group_store.delete_group(conn, group.id)
         tag_store.remove_all(conn, log_group_arn(ctx, group.name))
     return {}
 
@@ -82,7 +82,7 @@ def put_log_group_deletion_protection(ctx: RequestContext, params: dict) -> dict
     name = group_name(ctx, {"logGroupIdentifier": params["logGroupIdentifier"]})
     with ctx.store.write() as conn:
         group = find_group(ctx, conn, name)
-        store.set_deletion_protection(conn, group.id, params["deletionProtectionEnabled"])
+        group_store.set_deletion_protection(conn, group.id, params["deletionProtectionEnabled"])
     return {}
 
 
@@ -116,8 +116,8 @@ def describe_log_groups(ctx: RequestContext, params: dict) -> dict:
     after = decode_token(params.get("nextToken"), "DescribeLogGroups", str,
                          error=errors.logs.InvalidParameterException)
     with ctx.store.read() as conn:
-        found = store.search(conn, ctx.region, ctx.account_id, after=after, limit=limit + 1,
-                             **filters)
+        found = group_store.search(conn, ctx.region, ctx.account_id, after=after, limit=limit + 1,
+                                   **filters)
         rows, token = page(found, limit, "DescribeLogGroups", key=lambda row: row.name)
         sizes = stream_store.stored_bytes(conn, [row.id for row in rows])
     groups = [describe(ctx, row, sizes.get(row.id, 0), brief=bool(filters["pattern"]))

@@ -11,7 +11,7 @@ from nozama.aws.logs import handlers
 from nozama.aws.logs.common import (find_group, find_stream, group_name, log_stream_arn,
                                          now_ms)
 from nozama.store import log_events as event_store
-from nozama.store import log_streams as store
+from nozama.store import log_streams as stream_store
 from nozama.store.pagination import decode_token, page
 
 DEFAULT_LIMIT = 50
@@ -47,10 +47,10 @@ def create_log_stream(ctx: RequestContext, params: dict) -> dict:
     try:
         with ctx.store.write() as conn:
             group = find_group(ctx, conn, params["logGroupName"])
-            if store.get(conn, group.id, name) is not None:
+            if stream_store.get(conn, group.id, name) is not None:
                 raise errors.logs.ResourceAlreadyExistsException(
                     "The specified log stream already exists")
-            store.create(conn, ctx.region, ctx.account_id, group.id, name, now_ms(ctx))
+            stream_store.create(conn, ctx.region, ctx.account_id, group.id, name, now_ms(ctx))
     except IntegrityError:
         # A concurrent CreateLogStream of the same name won the race (PostgreSQL).
         raise errors.logs.ResourceAlreadyExistsException(
@@ -64,7 +64,7 @@ def delete_log_stream(ctx: RequestContext, params: dict) -> dict:
         group = find_group(ctx, conn, params["logGroupName"])
         stream = find_stream(conn, group, params["logStreamName"])
         event_store.delete_stream(conn, stream.id)
-        store.delete_stream(conn, stream.id)
+        stream_store.delete_stream(conn, stream.id)
     return {}
 
 
@@ -91,8 +91,8 @@ def describe_log_streams(ctx: RequestContext, params: dict) -> dict:
     name = group_name(ctx, params)
     with ctx.store.read() as conn:
         group = find_group(ctx, conn, name)
-        found = store.search(conn, group.id, params.get("logStreamNamePrefix"), by_last_event,
-                             descending, after, limit + 1)
+        found = stream_store.search(conn, group.id, params.get("logStreamNamePrefix"),
+                                    by_last_event, descending, after, limit + 1)
     key = (lambda r: [r.last_event_timestamp, r.name]) if by_last_event else (lambda r: r.name)
     rows, token = page(found, limit, listing, key=key)
     return {"logStreams": [describe(ctx, group, row) for row in rows],

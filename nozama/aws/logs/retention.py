@@ -14,7 +14,7 @@ from nozama.kernel.context import RequestContext
 from nozama.aws.logs import handlers
 from nozama.aws.logs.common import find_group, now_ms, retention_cutoff
 from nozama.store import log_events as event_store
-from nozama.store import log_groups as store
+from nozama.store import log_groups as group_store
 from nozama.store import log_streams as stream_store
 
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
@@ -42,7 +42,7 @@ def put_retention_policy(ctx: RequestContext, params: dict) -> dict:
             f"[{', '.join(map(str, RETENTION_DAYS))}]")
     with ctx.store.write() as conn:
         group = find_group(ctx, conn, params["logGroupName"])
-        store.set_retention(conn, group.id, days)
+        group_store.set_retention(conn, group.id, days)
         purge_expired(conn, find_group(ctx, conn, group.name), now_ms(ctx))
     return {}
 
@@ -51,5 +51,5 @@ def put_retention_policy(ctx: RequestContext, params: dict) -> dict:
 def delete_retention_policy(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         group = find_group(ctx, conn, params["logGroupName"])
-        store.set_retention(conn, group.id, None)
+        group_store.set_retention(conn, group.id, None)
     return {}

@@ -14,7 +14,7 @@ from nozama.model import arns
 from nozama.aws import tagging
 from nozama.aws.logs import handlers
 from nozama.aws.logs.common import check_tags, find_group, log_group_arn, name_in_arn
-from nozama.store import tags as store
+from nozama.store import tags as tag_store
 
 
 
@@ -46,14 +46,14 @@ def tag_resource(ctx: RequestContext, params: dict) -> dict:
 @handlers.operation("UntagResource")
 def untag_resource(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
-        store.remove(conn, _group_by_arn(ctx, conn, params["resourceArn"]), params["tagKeys"])
+        tag_store.remove(conn, _group_by_arn(ctx, conn, params["resourceArn"]), params["tagKeys"])
     return {}
 
 
 @handlers.operation("ListTagsForResource")
 def list_tags_for_resource(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.read() as conn:
-        return {"tags": store.get(conn, _group_by_arn(ctx, conn, params["resourceArn"]))}
+        return {"tags": tag_store.get(conn, _group_by_arn(ctx, conn, params["resourceArn"]))}
 
 
 def _group_arn(ctx: RequestContext, conn: Connection, name: str) -> str:
@@ -71,11 +71,11 @@ def tag_log_group(ctx: RequestContext, params: dict) -> dict:
 @handlers.operation("UntagLogGroup")
 def untag_log_group(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
-        store.remove(conn, _group_arn(ctx, conn, params["logGroupName"]), params["tags"])
+        tag_store.remove(conn, _group_arn(ctx, conn, params["logGroupName"]), params["tags"])
     return {}
 
 
 @handlers.operation("ListTagsLogGroup")
 def list_tags_log_group(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.read() as conn:
-        return {"tags": store.get(conn, _group_arn(ctx, conn, params["logGroupName"]))}
+        return {"tags": tag_store.get(conn, _group_arn(ctx, conn, params["logGroupName"]))}
