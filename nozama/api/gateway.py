@@ -23,6 +23,7 @@ from nozama.api.protocols import PROTOCOLS
 from nozama.api.routing import resolve
 from nozama.api.validate import summarize, validation_errors
 from nozama.kernel.clock import Clock
+from nozama.kernel.wakeups import Wakeups
 from nozama.aws import ServiceHandlers, registry
 from nozama.store import Store
 
@@ -40,6 +41,7 @@ class Gateway:
         self.account_id = account_id
         self.handlers = registry()
         self.functions = None  # the FunctionRuntime, once the server starts one
+        self.wakeups = Wakeups()  # the server's one set of wake-ups (kernel/wakeups.py)
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         request_id = new_request_id()
@@ -85,7 +87,7 @@ class Gateway:
 
     def context(self, region: str, request_id: str | None = None) -> RequestContext:
         return RequestContext(region, self.account_id, request_id or new_request_id(),
-                              self.store, self.clock, self.functions)
+                              self.store, self.clock, self.functions, self.wakeups)
 
     def _handler(self, service: Service, operation: str):
         handlers: ServiceHandlers | None = self.handlers.get(service.name)

@@ -70,7 +70,7 @@ class App:
         self.background.append(asyncio.ensure_future(
             metric_retention.run(gateway.store, gateway.clock)))
         self.background.append(asyncio.ensure_future(
-            alarm_evaluator.run(gateway.store, gateway.clock)))
+            alarm_evaluator.run(gateway.store, gateway.clock, gateway.wakeups)))
         if gateway.functions is not None:
             self.background.append(asyncio.ensure_future(gateway.functions.run()))
             self.background.append(asyncio.ensure_future(self.deployments.run()))

@@ -27,7 +27,8 @@ log = logging.getLogger("nozama")
 def build_app(database_url: str, account_id: str = "000000000000") -> App:
     store = Store.open(database_url)
     gateway = Gateway(store, Clock(), account_id)
-    gateway.functions = FunctionRuntime(store, gateway.clock, functions_dir(database_url))
+    gateway.functions = FunctionRuntime(store, gateway.clock, functions_dir(database_url),
+                                        gateway.wakeups)
     return App(gateway)
 
 

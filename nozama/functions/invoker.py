@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nozama.kernel.clock import Clock
+from nozama.kernel.wakeups import Wakeups
 from nozama.functions import limits, notify
 from nozama.functions.limits import Throttled
 from nozama.functions.events import EventQueue
@@ -89,9 +90,10 @@ class Pool:
 
 
 class FunctionRuntime:
-    def __init__(self, store: Store, clock: Clock, work_dir: Path):
+    def __init__(self, store: Store, clock: Clock, work_dir: Path, wakeups: Wakeups):
         self.store = store
         self.clock = clock
+        self.wakeups = wakeups
         self.routes = Routes(work_dir)
         # What an earlier control plane on the same data left running dies before this one
         # starts a worker of its own.
@@ -107,7 +109,7 @@ class FunctionRuntime:
         self.logs = LogShipping(store)
         self.events = EventQueue(self)
         self.endpoint_url = ""
-        notify.listeners.append(self.changed)
+        notify.on_function_changed(wakeups, self.changed)
 
     # --------------------------------------------------------------- changes
 
