@@ -28,7 +28,6 @@ from nozama.aws import ServiceHandlers, registry
 from nozama.store import Store
 
 log = logging.getLogger(__name__)
-_random = random.Random()
 
 DEFAULT_REGION = "us-east-1"
 _REGION = re.compile(r"[a-z]{2,10}(-[a-z0-9]+){1,3}")
@@ -42,9 +41,10 @@ class Gateway:
         self.handlers = registry()
         self.functions = None  # the FunctionRuntime, once the server starts one
         self.wakeups = Wakeups()  # the server's one set of wake-ups (kernel/wakeups.py)
+        self._random = random.Random()  # request ids
 
     def handle(self, request: HttpRequest) -> HttpResponse:
-        request_id = new_request_id()
+        request_id = self.new_request_id()
         scope = credential_scope(request)
         try:
             _decompress(request)
@@ -86,7 +86,7 @@ class Gateway:
         return protocol.serialize_error(service, operation, failure, request_id)
 
     def context(self, region: str, request_id: str | None = None) -> RequestContext:
-        return RequestContext(region, self.account_id, request_id or new_request_id(),
+        return RequestContext(region, self.account_id, request_id or self.new_request_id(),
                               self.store, self.clock, self.functions, self.wakeups)
 
     def _handler(self, service: Service, operation: str):
@@ -105,13 +105,12 @@ class Gateway:
             code = self.handlers[service.name].validation_error
             raise errors.ServiceError(code, summarize(found), 400)
 
-
-def new_request_id() -> str:
-    """A random version-4 UUID, as AWS request ids are, without uuid4's syscall per call
-    (ids need to be unique, not unpredictable)."""
-    digits = "%032x" % _random.getrandbits(128)
-    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{'89ab'[int(digits[16], 16) & 3]}" \
-           f"{digits[17:20]}-{digits[20:]}"
+    def new_request_id(self) -> str:
+        """A random version-4 UUID, as AWS request ids are, without uuid4's syscall per call
+        (ids need to be unique, not unpredictable)."""
+        digits = "%032x" % self._random.getrandbits(128)
+        return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-" \
+               f"{'89ab'[int(digits[16], 16) & 3]}{digits[17:20]}-{digits[20:]}"
 
 
 def _region(scope) -> str:

@@ -54,7 +54,8 @@ class App:
         if request.path.startswith("/_nozama/"):
             return self.internal(request)
         if request.path == "/metrics" and request.method == "GET":
-            return HttpResponse(200, prometheus.exposition(self.gateway.store),
+            return HttpResponse(200, prometheus.exposition(self.gateway.store,
+                                                         self.gateway.clock),
                                 {"content-type": prometheus.CONTENT_TYPE})
         return self.gateway.handle(request)
 

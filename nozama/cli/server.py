@@ -55,7 +55,7 @@ async def _serve(app: App, host: str, port: int) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    server = HttpServer(app.handle)
+    server = HttpServer(app.handle, clock=app.gateway.clock)
     await server.start(host, port)
     if app.gateway.functions is not None:
         # Functions' own AWS calls come back here.
