@@ -23,11 +23,11 @@ from nozama.api.protocols import PROTOCOLS
 from nozama.api.routing import resolve
 from nozama.api.validate import summarize, validation_errors
 from nozama.kernel.clock import Clock
+from nozama.kernel.wakeups import Wakeups
 from nozama.aws import ServiceHandlers, registry
 from nozama.store import Store
 
 log = logging.getLogger(__name__)
-_random = random.Random()
 
 DEFAULT_REGION = "us-east-1"
 _REGION = re.compile(r"[a-z]{2,10}(-[a-z0-9]+){1,3}")
@@ -40,9 +40,11 @@ class Gateway:
         self.account_id = account_id
         self.handlers = registry()
         self.functions = None  # the FunctionRuntime, once the server starts one
+        self.wakeups = Wakeups()  # the server's one set of wake-ups (kernel/wakeups.py)
+        self._random = random.Random()  # request ids
 
     def handle(self, request: HttpRequest) -> HttpResponse:
-        request_id = new_request_id()
+        request_id = self.new_request_id()
         scope = credential_scope(request)
         try:
             _decompress(request)
@@ -84,8 +86,8 @@ class Gateway:
         return protocol.serialize_error(service, operation, failure, request_id)
 
     def context(self, region: str, request_id: str | None = None) -> RequestContext:
-        return RequestContext(region, self.account_id, request_id or new_request_id(),
-                              self.store, self.clock, self.functions)
+        return RequestContext(region, self.account_id, request_id or self.new_request_id(),
+                              self.store, self.clock, self.functions, self.wakeups)
 
     def _handler(self, service: Service, operation: str):
         handlers: ServiceHandlers | None = self.handlers.get(service.name)
@@ -102,13 +104,12 @@ class Gateway:
         if found:
             raise self.handlers[service.name].validation_error(summarize(found))
 
-
-def new_request_id() -> str:
-    """A random version-4 UUID, as AWS request ids are, without uuid4's syscall per call
-    (ids need to be unique, not unpredictable)."""
-    digits = "%032x" % _random.getrandbits(128)
-    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{'89ab'[int(digits[16], 16) & 3]}" \
-           f"{digits[17:20]}-{digits[20:]}"
+    def new_request_id(self) -> str:
+        """A random version-4 UUID, as AWS request ids are, without uuid4's syscall per call
+        (ids need to be unique, not unpredictable)."""
+        digits = "%032x" % self._random.getrandbits(128)
+        return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-" \
+               f"{'89ab'[int(digits[16], 16) & 3]}{digits[17:20]}-{digits[20:]}"
 
 
 def _region(scope) -> str:

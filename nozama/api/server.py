@@ -55,7 +55,8 @@ class App:
         if request.path.startswith("/_nozama/"):
             return self.internal(request)
         if request.path == "/metrics" and request.method == "GET":
-            return HttpResponse(200, prometheus.exposition(self.gateway.store),
+            return HttpResponse(200, prometheus.exposition(self.gateway.store,
+                                                         self.gateway.clock),
                                 {"content-type": prometheus.CONTENT_TYPE})
         return self.gateway.handle(request)
 
@@ -71,7 +72,7 @@ class App:
         self.background.append(asyncio.ensure_future(
             metric_retention.run(gateway.store, gateway.clock)))
         self.background.append(asyncio.ensure_future(
-            alarm_evaluator.run(gateway.store, gateway.clock)))
+            alarm_evaluator.run(gateway.store, gateway.clock, gateway.wakeups)))
         if gateway.functions is not None:
             self.background.append(asyncio.ensure_future(gateway.functions.run()))
             self.background.append(asyncio.ensure_future(self.deployments.run()))

@@ -27,7 +27,8 @@ log = logging.getLogger("nozama")
 def build_app(database_url: str, account_id: str = "000000000000") -> App:
     store = Store.open(database_url)
     gateway = Gateway(store, Clock(), account_id)
-    gateway.functions = FunctionRuntime(store, gateway.clock, functions_dir(database_url))
+    gateway.functions = FunctionRuntime(store, gateway.clock, functions_dir(database_url),
+                                        gateway.wakeups)
     return App(gateway)
 
 
@@ -54,7 +55,7 @@ async def _serve(app: App, host: str, port: int) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    server = HttpServer(app.handle)
+    server = HttpServer(app.handle, clock=app.gateway.clock)
     await server.start(host, port)
     if app.gateway.functions is not None:
         # Functions' own AWS calls come back here.

@@ -16,8 +16,7 @@ from datetime import timedelta
 
 from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ServiceError, ecs as ecs_errors
-from nozama.controllers.notify import notifier
-from nozama.controllers.services import wake_controller
+from nozama.controllers.notify import agent_wait, wake_controller
 from nozama.controllers.tasks import apply_report, refresh_instance
 from nozama.model import arns
 from nozama.store import container_instances as instance_store
@@ -60,7 +59,7 @@ def assignments(ctx: RequestContext, instance_arn: str) -> tuple[list[dict], str
 async def poll(ctx: RequestContext, instance_arn: str, known_digest: str | None) -> dict:
     items, digest = assignments(ctx, instance_arn)
     if digest == known_digest:
-        await notifier.wait(instance_arn, POLL_TIMEOUT)
+        await agent_wait(ctx.wakeups, instance_arn, POLL_TIMEOUT)
         items, digest = assignments(ctx, instance_arn)
     return {"tasks": items, "digest": digest}
 
@@ -77,7 +76,7 @@ def report(ctx: RequestContext, instance_arn: str, reports: list[dict]) -> dict:
         if applied:
             refresh_instance(conn, instance_arn)
     if applied:
-        wake_controller()
+        wake_controller(ctx.wakeups)
     return {"applied": applied}
 
 

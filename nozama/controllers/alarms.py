@@ -16,7 +16,8 @@ import logging
 from datetime import datetime
 
 from nozama.kernel.clock import Clock
-from nozama.controllers.services import wake_controller
+from nozama.controllers.notify import wake_controller
+from nozama.kernel.wakeups import Wakeups
 from nozama.metrics import series
 from nozama.metrics.alarms import evaluate, statistic
 from nozama.store import Store
@@ -29,8 +30,8 @@ SETTLE = 1.25
 
 
 class AlarmEvaluator:
-    def __init__(self, store: Store, clock: Clock):
-        self.store, self.clock = store, clock
+    def __init__(self, store: Store, clock: Clock, wakeups: Wakeups):
+        self.store, self.clock, self.wakeups = store, clock, wakeups
         # By alarm id: (end of the last period evaluated, configuration timestamp).
         self.evaluated: dict[int, tuple[int, float]] = {}
 
@@ -60,7 +61,7 @@ class AlarmEvaluator:
             log.info("alarm %s is %s: %s", row.name, result.state, result.reason)
         if changes:
             # Deployments watch alarms: let them see the change now, not at their next tick.
-            wake_controller()
+            wake_controller(self.wakeups)
 
     @staticmethod
     def _values(conn, row, end: int) -> list[tuple[int, float | None]]:
@@ -74,8 +75,8 @@ class AlarmEvaluator:
                 for ts in range(start, end, period)]
 
 
-async def run(store: Store, clock: Clock) -> None:
-    evaluator = AlarmEvaluator(store, clock)
+async def run(store: Store, clock: Clock, wakeups: Wakeups) -> None:
+    evaluator = AlarmEvaluator(store, clock, wakeups)
     while True:
         try:
             evaluator.step()

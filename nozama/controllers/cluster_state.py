@@ -3,6 +3,7 @@
 RunTask and the service controller place tasks inside a write transaction;
 this reads what the pipeline needs (instances, their attributes and remaining
 resources, the task groups running on each) with a few indexed queries.
+StartTask, which names its instances, loads only those.
 """
 
 from __future__ import annotations
@@ -17,8 +18,14 @@ from nozama.store import container_instances as instance_store
 from nozama.store import sql
 
 
-def cluster_state(conn: Connection, cluster_arn: str) -> ClusterState:
-    rows = instance_store.scan(conn, cluster_arn, ("ACTIVE", "DRAINING"), None, 100000)
+def cluster_state(conn: Connection, cluster_arn: str, only: list[str] | None = None
+                  ) -> ClusterState:
+    """The cluster's ACTIVE and DRAINING instances (of `only`, when given)."""
+    if only is None:
+        rows = instance_store.scan(conn, cluster_arn, ("ACTIVE", "DRAINING"), None, 100000)
+    else:
+        rows = [r for r in instance_store.get_many(conn, cluster_arn, list(dict.fromkeys(only)))
+                if r.status in ("ACTIVE", "DRAINING")]
     attributes = attribute_store.of_targets(conn, cluster_arn, [r.arn for r in rows])
     groups: dict[str, Counter] = defaultdict(Counter)
     for instance, group in sql.all_rows(

@@ -174,7 +174,8 @@ class FunctionDeployments:
                 log.exception("deployment %s failed to advance", row.deployment_id)
 
     def _context(self, region: str, account: str) -> RequestContext:
-        return RequestContext(region, account, "", self.store, self.clock, self.runtime)
+        return RequestContext(region, account, "", self.store, self.clock, self.runtime,
+                              self.runtime.wakeups)
 
     def advance(self, region: str, account: str, deployment_id: str) -> None:
         """One look at a deployment; reads and writes without awaiting in between, so

@@ -11,7 +11,6 @@ a deployment exactly where it was.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 import uuid
@@ -24,6 +23,7 @@ from nozama.kernel.context import RequestContext
 from nozama.controllers import traffic_shift, zone_waves
 from nozama.controllers.rolling import Step, circuit_breaker_threshold, rolling_step
 from nozama.controllers.service_targets import ServiceTargets
+from nozama.controllers.notify import controller_wait, wake_controller
 from nozama.controllers.tasks import create_tasks, refresh_instance, request_stop
 from nozama.model.resources import requirements
 from nozama.controllers.cluster_state import cluster_state
@@ -42,15 +42,6 @@ MAX_EVENTS = 100
 # How long a task must have been RUNNING before it counts as healthy.
 STABLE_SECONDS = 3.0
 FAILED_START_CODES = ("TaskFailedToStart", "EssentialContainerExited")
-_wakeup: asyncio.Event | None = None
-
-
-def wake_controller() -> None:
-    """Something changed: run a pass now instead of at the next tick."""
-    if _wakeup is not None:
-        _wakeup.set()
-
-
 def new_deployment(service: dict, task_definition: str, desired: int, now: datetime) -> dict:
     """A new PRIMARY deployment of `service` (its doc); its history record is made too.
 
@@ -102,14 +93,9 @@ def supersede(service: dict, now: datetime) -> None:
 
 async def run(make_context, interval: float = 1.0) -> None:
     """The controller loop of the server process."""
-    global _wakeup
-    _wakeup = asyncio.Event()
+    wakeups = make_context("us-east-1").wakeups
     while True:
-        try:
-            await asyncio.wait_for(_wakeup.wait(), interval)
-        except asyncio.TimeoutError:
-            pass
-        _wakeup.clear()
+        await controller_wait(wakeups, interval)
         try:
             reconcile_all(make_context)
         except Exception:  # a bad pass must not end the loop
@@ -203,7 +189,7 @@ class Pass:
         if self.doc["deployments"][0] is not primary:
             # Rolled back: the next pass works for the rollback deployment.
             self._save()
-            wake_controller()
+            wake_controller(self.ctx.wakeups)
             return
         if step.start and self._throttled(primary):
             self._event(f"(service {self.name}) is unable to consistently start tasks "
@@ -306,7 +292,7 @@ class Pass:
             if leaving is None:
                 counting.append(task)
             elif targets.drained(task):
-                request_stop(self.conn, targets.full(task), leaving["reason"],
+                request_stop(self.ctx, self.conn, targets.full(task), leaving["reason"],
                              leaving["stopCode"], self.now)
         return counting
 
@@ -318,7 +304,7 @@ class Pass:
             if self.targets is not None and self.targets.deregister(
                     task, reason, "ServiceSchedulerInitiated"):
                 continue
-            request_stop(self.conn, task, reason, "ServiceSchedulerInitiated", self.now,
+            request_stop(self.ctx, self.conn, task, reason, "ServiceSchedulerInitiated", self.now,
                          refresh=False)
             stopping.append(task)
         for instance in {t.container_instance_arn for t in stopping

@@ -19,7 +19,7 @@ from nozama.model.resources import requirements
 from nozama.store import attributes as attribute_store
 from nozama.store import tags as tag_store
 
-from nozama.controllers.notify import notifier
+from nozama.controllers.notify import wake_agent
 from nozama.model.resources import Requirements, remaining
 from nozama.store import container_instances as instance_store
 from nozama.store import tasks as task_store
@@ -45,9 +45,9 @@ def refresh_instance(conn: Connection, instance_arn: str) -> None:
         pending_tasks_count=sum(t.last_status in PENDING_STATES for t in live))
 
 
-def request_stop(conn: Connection, task: Row, reason: str, stop_code: str,
+def request_stop(ctx: RequestContext, conn: Connection, task: Row, reason: str, stop_code: str,
                  now: datetime, refresh: bool = True) -> None:
-    """Set a task's desired status to STOPPED; its agent does the stopping.
+    """Set a task's desired status to STOPPED; its agent (woken) does the stopping.
     With refresh=False the caller refreshes the task's instance itself."""
     if task.desired_status == "STOPPED":
         return
@@ -60,7 +60,7 @@ def request_stop(conn: Connection, task: Row, reason: str, stop_code: str,
                         stopped_at=now, stop_code=stop_code, doc=doc)
     else:
         task_store.save(conn, task.arn, desired_status="STOPPED", stop_code=stop_code, doc=doc)
-        notifier.changed(task.container_instance_arn)
+        wake_agent(ctx.wakeups, task.container_instance_arn)
     if task.container_instance_arn and refresh:
         refresh_instance(conn, task.container_instance_arn)
 
@@ -180,5 +180,5 @@ def create_tasks(ctx: RequestContext, conn: Connection, cluster: Row, definition
         doc["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
     for arn in set(placed):
         refresh_instance(conn, arn)
-        notifier.changed(arn)
+        wake_agent(ctx.wakeups, arn)
     return [{k: v for k, v in d.items() if k != "reservation"} for d in docs]

@@ -74,7 +74,7 @@ class EventQueue:
     def _start_one(self, row) -> bool:
         """Admit and start one queued event; False when its function is throttled."""
         ctx = RequestContext(row.region, row.account, row.request_id, self.runtime.store,
-                             self.runtime.clock, self.runtime)
+                             self.runtime.clock, self.runtime, self.runtime.wakeups)
         try:
             route = self.runtime.routes.route(ctx, row.function_name, row.qualifier)
             self.runtime.admit(route)

@@ -12,25 +12,25 @@ import asyncio
 import base64
 import logging
 import os
-import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from nozama.kernel.clock import Clock
+from nozama.kernel.wakeups import Wakeups
 from nozama.functions import limits, notify
 from nozama.functions.limits import Throttled
 from nozama.functions.events import EventQueue
 from nozama.functions.log_shipping import LogShipping, invocation_lines
 from nozama.functions.meters import FunctionMeters
 from nozama.functions.routing import Route, Routes
+from nozama.metrics import per_second
 from nozama.functions.workers import (LEFTOVER_MARK, Invocation, Outcome, VersionSpec, Worker,
                                       kill_leftovers)
 from nozama.store import Store
 from nozama.store import function_events
 from nozama.store import functions as function_store
-from nozama.store import metrics as metric_store
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +48,10 @@ class Result:
 class Pool:
     """The workers of one version (one revision of $LATEST)."""
 
-    def __init__(self, spec: VersionSpec, environment: dict[str, str]):
+    def __init__(self, spec: VersionSpec, environment: dict[str, str], clock: Clock):
         self.spec = spec
         self.environment = environment
+        self.clock = clock
         self.idle: list[Worker] = []
         self.workers: set[Worker] = set()
         self.retired = False
@@ -60,7 +61,7 @@ class Pool:
             worker = self.idle.pop()
             if worker.alive:
                 return worker
-        worker = Worker(self.spec, self.environment, self.workers.discard)
+        worker = Worker(self.spec, self.environment, self.workers.discard, self.clock)
         self.workers.add(worker)
         try:
             await worker.start()
@@ -89,9 +90,10 @@ class Pool:
 
 
 class FunctionRuntime:
-    def __init__(self, store: Store, clock: Clock, work_dir: Path):
+    def __init__(self, store: Store, clock: Clock, work_dir: Path, wakeups: Wakeups):
         self.store = store
         self.clock = clock
+        self.wakeups = wakeups
         self.routes = Routes(work_dir)
         # What an earlier control plane on the same data left running dies before this one
         # starts a worker of its own.
@@ -104,10 +106,10 @@ class FunctionRuntime:
         self.in_flight: Counter = Counter()        # (region, account, name) -> executions
         self.account_in_flight: Counter = Counter()  # (region, account) -> executions
         self.meters = FunctionMeters()
-        self.logs = LogShipping(store)
+        self.logs = LogShipping(store, clock)
         self.events = EventQueue(self)
         self.endpoint_url = ""
-        notify.listeners.append(self.changed)
+        notify.on_function_changed(wakeups, self.changed)
 
     # --------------------------------------------------------------- changes
 
@@ -182,7 +184,7 @@ class FunctionRuntime:
     def _pool(self, spec: VersionSpec) -> Pool:
         pool = self.pools.get(spec.key)
         if pool is None:
-            pool = self.pools[spec.key] = Pool(spec, self._environment(spec))
+            pool = self.pools[spec.key] = Pool(spec, self._environment(spec), self.clock)
         return pool
 
     def _environment(self, spec: VersionSpec) -> dict[str, str]:
@@ -214,7 +216,8 @@ class FunctionRuntime:
         """Ship logs, publish each second's metrics, and stop workers idle too long."""
         tasks = [asyncio.ensure_future(self.logs.run()),
                  asyncio.ensure_future(self.events.run()),
-                 asyncio.ensure_future(self._publish_metrics()),
+                 asyncio.ensure_future(per_second.every_second(
+                     self.clock, self.publish_metrics, "function")),
                  asyncio.ensure_future(self._reap())]
         try:
             await asyncio.gather(*tasks)
@@ -223,29 +226,16 @@ class FunctionRuntime:
                 task.cancel()
             self.stop()
 
-    async def _publish_metrics(self) -> None:
-        while True:
-            await asyncio.sleep(1.02 - time.time() % 1)
-            try:
-                self.publish_metrics(int(time.time()) - 1)
-            except Exception:  # metrics must never stop invocations
-                log.exception("publishing function metrics failed")
-
     def publish_metrics(self, second: int) -> None:
         in_flight = {**self.in_flight,
                      **{(r, a, None): n for (r, a), n in self.account_in_flight.items() if n}}
-        data = self.meters.take(second, in_flight)
-        if not data:
-            return
-        with self.store.write() as conn:
-            for (region, account), points in data.items():
-                metric_store.append(conn, region, account, points)
+        per_second.write(self.store, self.meters.take(second, in_flight))
 
     async def _reap(self) -> None:
         while True:
             await asyncio.sleep(min(10.0, IDLE_SECONDS))
             for pool in list(self.pools.values()):
-                pool.reap(time.monotonic() - IDLE_SECONDS)
+                pool.reap(self.clock.monotonic() - IDLE_SECONDS)
 
     def stop(self) -> None:
         for pool in self.pools.values():

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import defaultdict
 
+from nozama.kernel.clock import Clock
 from nozama.store import Store
 from nozama.store import log_events, log_groups, log_streams
 
@@ -21,14 +21,15 @@ FLUSH_SECONDS = 0.25
 
 
 class LogShipping:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, clock: Clock):
         self.store = store
+        self.clock = clock
         # (region, account, group, stream) -> [(timestamp ms, message)]
         self.pending: dict[tuple, list[tuple[int, str]]] = defaultdict(list)
 
     def add(self, region: str, account: str, group: str, stream: str,
             lines: list[str]) -> None:
-        now = int(time.time() * 1000)
+        now = int(self.clock.time() * 1000)
         self.pending[(region, account, group, stream)].extend((now, line) for line in lines)
 
     async def run(self) -> None:
@@ -45,7 +46,7 @@ class LogShipping:
                 log.exception("shipping function logs failed")
 
     def write(self, batches: dict[tuple, list[tuple[int, str]]]) -> None:
-        now = int(time.time() * 1000)
+        now = int(self.clock.time() * 1000)
         with self.store.write() as conn:
             for (region, account, group_name, stream_name), events in batches.items():
                 group = log_groups.get(conn, region, account, group_name)

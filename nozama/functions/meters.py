@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from nozama.metrics.per_second import DataPoints
 from nozama.model.statistics import Aggregate, counted, gauge, share
 
 NAMESPACE = "AWS/Lambda"
@@ -58,10 +59,10 @@ class FunctionMeters:
         if count > self.concurrency.get(key, 0):
             self.concurrency[key] = count
 
-    def take(self, ts: int, in_flight: dict[tuple, int]) -> dict[tuple[str, str], list[tuple]]:
-        """Second `ts`'s data points by (region, account); `in_flight` is what runs now,
-        so a function that stays busy reports its concurrency every second."""
-        data: dict[tuple[str, str], list[tuple]] = defaultdict(list)
+    def take(self, ts: int, in_flight: dict[tuple, int]) -> DataPoints:
+        """Second `ts`'s data points; `in_flight` is what runs now, so a function that
+        stays busy reports its concurrency every second."""
+        points = DataPoints(NAMESPACE, ts)
         seconds, self.seconds = self.seconds, defaultdict(Second)
         for (region, account, name, resource, executed), second in seconds.items():
             dims = [{"Name": "FunctionName", "Value": name}]
@@ -69,23 +70,18 @@ class FunctionMeters:
                 dims.append({"Name": "Resource", "Value": resource})
             if executed is not None:
                 dims.append({"Name": "ExecutedVersion", "Value": executed})
-            points = data[(region, account)]
             if second.invocations:
-                points.append((NAMESPACE, "Invocations", dims, "Count", ts,
-                               counted(second.invocations)))
-                points.append((NAMESPACE, "Errors", dims, "Count", ts,
-                               share(second.errors, second.invocations)))
-                points.append((NAMESPACE, "Duration", dims, "Milliseconds", ts,
-                               Aggregate.of_values(second.durations)))
+                points.add(region, account, "Invocations", dims, counted(second.invocations))
+                points.add(region, account, "Errors", dims,
+                           share(second.errors, second.invocations))
+                points.add(region, account, "Duration", dims,
+                           Aggregate.of_values(second.durations), "Milliseconds")
             if second.throttles:
-                points.append((NAMESPACE, "Throttles", dims, "Count", ts,
-                               counted(second.throttles)))
+                points.add(region, account, "Throttles", dims, counted(second.throttles))
         peaks, self.concurrency = self.concurrency, {}
         for key, count in in_flight.items():
             peaks[key] = max(peaks.get(key, 0), count)
         for (region, account, name), count in peaks.items():
             dims = [{"Name": "FunctionName", "Value": name}] if name is not None else []
-            data[(region, account)].append((NAMESPACE, "ConcurrentExecutions", dims, "Count", ts,
-                                            gauge(count)))
-        return data
-
+            points.add(region, account, "ConcurrentExecutions", dims, gauge(count))
+        return points

@@ -22,12 +22,12 @@ import asyncio
 import json
 import os
 import signal
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from nozama.kernel.clock import Clock
 from nozama.kernel.http_server import HttpServer
 from nozama.functions import runtime_api
 from nozama.functions.runtime_api import next_response
@@ -100,7 +100,7 @@ class Invocation:
     client_context: str | None = None
     done: asyncio.Future = field(default=None)
     handed: asyncio.Future = field(default=None)   # resolved on delivery
-    deadline: float = 0.0             # time.monotonic(), set on delivery
+    deadline: float = 0.0             # the clock's monotonic(), set on delivery
     started: float = 0.0
 
     @property
@@ -110,17 +110,18 @@ class Invocation:
 
 class Worker:
     def __init__(self, spec: VersionSpec, environment: dict[str, str],
-                 on_exit: Callable[["Worker"], None]):
+                 on_exit: Callable[["Worker"], None], clock: Clock):
         self.spec = spec
+        self.clock = clock
         self.environment = environment
         self.on_exit = on_exit
-        self.log_stream = time.strftime("%Y/%m/%d/", time.gmtime()) + \
+        self.log_stream = clock.now().strftime("%Y/%m/%d/") + \
             f"[{spec.version}]{uuid.uuid4().hex}"
         self.process: asyncio.subprocess.Process | None = None
         # A response over Lambda's limit is read and dropped, so that the caller learns
         # it was too large (Function.ResponseSizeTooLarge) whatever its size.
         self.server = HttpServer(runtime_api.handler(self), max_body=runtime_api.MAX_RESPONSE,
-                                 pass_oversized=True)
+                                 pass_oversized=True, clock=clock)
         self.invocation: Invocation | None = None
         self.poller: asyncio.Future | None = None
         self.output = bytearray()
@@ -131,10 +132,10 @@ class Worker:
         self.alive = True
         self.peak_memory_mb = 0          # as last seen alive (a killed worker has no /proc)
         self.memory_read_at = 0.0
-        self.idle_since = time.monotonic()
+        self.idle_since = self.clock.monotonic()
 
     async def start(self) -> None:
-        self.spawned = time.monotonic()
+        self.spawned = self.clock.monotonic()
         await self.server.start("127.0.0.1", 0)
         read_fd, write_fd = os.pipe()
         os.set_blocking(read_fd, False)
@@ -160,7 +161,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         invocation.done = loop.create_future()
         invocation.handed = loop.create_future()
-        invocation.started = time.monotonic()
+        invocation.started = self.clock.monotonic()
         self.invocation = invocation
         self._read_output()
         del self.output[:]          # what came before belongs to no invocation
@@ -174,18 +175,17 @@ class Worker:
                 "Sandbox.Timedout", f"Task timed out after {self.spec.timeout:.2f} seconds")
         finally:
             self.invocation = None
-        outcome.duration_ms = (time.monotonic() - invocation.started) * 1000
+        outcome.duration_ms = (self.clock.monotonic() - invocation.started) * 1000
         self._read_output()
         outcome.output = bytes(self.output)
         del self.output[:]
         outcome.max_memory_mb = self._max_memory_mb()
         if self.init_ms is not None:
             outcome.init_ms, self.init_ms = self.init_ms, None
-        self.idle_since = time.monotonic()
+        self.idle_since = self.clock.monotonic()
         return outcome
 
-    @staticmethod
-    async def _outcome(inv: Invocation) -> Outcome:
+    async def _outcome(self, inv: Invocation) -> Outcome:
         """The invocation's outcome, or TimeoutError: a cold worker has INIT_SECONDS to
         take the invocation, then the handler has the function's Timeout."""
         await asyncio.wait([inv.handed, inv.done], timeout=INIT_SECONDS,
@@ -195,16 +195,17 @@ class Worker:
         if not inv.delivered:
             raise asyncio.TimeoutError
         return await asyncio.wait_for(asyncio.shield(inv.done),
-                                      max(0.0, inv.deadline - time.monotonic()))
+                                      max(0.0, inv.deadline - self.clock.monotonic()))
 
     def _deliver(self, poller: asyncio.Future) -> None:
         inv = self.invocation
         inv.handed.set_result(None)
-        inv.started = time.monotonic()  # Duration counts from here, as Lambda's excludes init
+        inv.started = self.clock.monotonic()  # Duration counts from here, as Lambda's excludes init
         inv.deadline = inv.started + inv.timeout
-        deadline_ms = int((time.time() + inv.deadline - time.monotonic()) * 1000)
+        deadline_ms = int((self.clock.time() + inv.deadline - self.clock.monotonic()) * 1000)
         poller.set_result(next_response(inv.request_id, inv.payload, deadline_ms,
-                                        inv.invoked_arn, _trace_id(), inv.client_context))
+                                        inv.invoked_arn, _trace_id(self.clock.time()),
+                                        inv.client_context))
 
     def _finish(self, request_id: str, outcome: Outcome) -> bool:
         inv = self.invocation
@@ -224,7 +225,7 @@ class Worker:
     def next_invocation(self):
         if not self.ready:
             self.ready = True
-            self.init_ms = (time.monotonic() - self.spawned) * 1000
+            self.init_ms = (self.clock.monotonic() - self.spawned) * 1000
         if self.invocation is not None and not self.invocation.delivered:
             poller = asyncio.get_running_loop().create_future()
             self._deliver(poller)
@@ -300,7 +301,7 @@ class Worker:
     def _max_memory_mb(self) -> int:
         """The worker's peak resident memory, read at most once a second (reading /proc
         on every invocation costs more than a warm invocation's own work)."""
-        now = time.monotonic()
+        now = self.clock.monotonic()
         if now - self.memory_read_at < 1.0:
             return self.peak_memory_mb
         self.memory_read_at = now
@@ -352,5 +353,5 @@ def _exit_reason(code: int) -> str:
     return f"Runtime exited with error: exit status {code}"
 
 
-def _trace_id() -> str:
-    return f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Sampled=0"
+def _trace_id(now: float) -> str:
+    return f"Root=1-{int(now):08x}-{uuid.uuid4().hex[:24]};Sampled=0"

@@ -10,6 +10,10 @@ class Clock:
     def now(self) -> datetime:
         return datetime.now(timezone.utc)
 
+    def time(self) -> float:
+        """Epoch seconds, for hot paths that need no datetime (a Date header, a trace id)."""
+        return time.time()
+
     def monotonic(self) -> float:
         return time.monotonic()
 
@@ -23,6 +27,9 @@ class FakeClock(Clock):
 
     def now(self) -> datetime:
         return self._now
+
+    def time(self) -> float:
+        return self._now.timestamp()
 
     def monotonic(self) -> float:
         return self._mono

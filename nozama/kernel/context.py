@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nozama.kernel.clock import Clock
+from nozama.kernel.wakeups import Wakeups
 
 
 @dataclass
@@ -19,6 +20,9 @@ class RequestContext:
     clock: Clock
     # The function runtime (functions/invoker.py) where the process runs one.
     functions: Any = None
+    # The server's wake-ups; a context made outside a server gets its own, which no
+    # one waits on.
+    wakeups: Wakeups = field(default_factory=Wakeups)
 
     @property
     def availability_zones(self) -> tuple[str, str, str]:

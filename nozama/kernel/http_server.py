@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import time
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Awaitable, Callable, Union
@@ -26,6 +25,7 @@ from urllib.parse import unquote
 
 import httptools
 
+from nozama.kernel.clock import Clock
 from nozama.kernel.http import HttpRequest, HttpResponse
 
 log = logging.getLogger(__name__)
@@ -39,30 +39,28 @@ KEEP_ALIVE_SECONDS = 75.0  # longer than the idle timeouts of AWS SDKs' pools
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
 
 
-class _Date:
+class DateHeader:
     """The Date header's value, formatted once a second rather than per response."""
 
-    def __init__(self):
+    def __init__(self, clock: Clock):
+        self.clock = clock
         self.second = 0
         self.value = b""
 
     def now(self) -> bytes:
-        second = int(time.time())
+        second = int(self.clock.time())
         if second != self.second:
             self.second = second
             self.value = formatdate(second, usegmt=True).encode()
         return self.value
 
 
-_date = _Date()
-
-
-def encode_response(response: HttpResponse, keep_alive: bool) -> bytes:
+def encode_response(response: HttpResponse, keep_alive: bool, date: bytes) -> bytes:
     status = response.status
     lines = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Unknown"))]
     for name, value in response.headers.items():
         lines.append(b"%s: %s\r\n" % (name.encode("latin-1"), value.encode("latin-1")))
-    lines.append(b"date: %s\r\ncontent-length: %d\r\n" % (_date.now(), len(response.body)))
+    lines.append(b"date: %s\r\ncontent-length: %d\r\n" % (date, len(response.body)))
     if not keep_alive:
         lines.append(b"connection: close\r\n")
     lines.append(b"\r\n")
@@ -97,7 +95,7 @@ class HttpConnection(asyncio.Protocol):
     def connection_made(self, transport) -> None:
         self.transport = transport
         self.server.connections.add(self)
-        self.last_active = time.monotonic()
+        self.last_active = self.server.clock.monotonic()
 
     def connection_lost(self, exc) -> None:
         self.server.connections.discard(self)
@@ -106,7 +104,7 @@ class HttpConnection(asyncio.Protocol):
         self.transport = None
 
     def data_received(self, data: bytes) -> None:
-        self.last_active = time.monotonic()
+        self.last_active = self.server.clock.monotonic()
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -200,7 +198,7 @@ class HttpConnection(asyncio.Protocol):
 
     def _respond(self, response: HttpResponse, keep_alive: bool) -> None:
         keep_alive = keep_alive and not self.server.closing
-        self.transport.write(encode_response(response, keep_alive))
+        self.transport.write(encode_response(response, keep_alive, self.server.date.now()))
         if not keep_alive:
             self.transport.close()
             self.transport = None
@@ -231,8 +229,10 @@ class HttpServer:
     """
 
     def __init__(self, handler: Handler, max_body: int = MAX_BODY,
-                 pass_oversized: bool = False):
+                 pass_oversized: bool = False, clock: Clock | None = None):
         self.handler = handler
+        self.clock = clock or Clock()
+        self.date = DateHeader(self.clock)
         self.max_body = max_body
         self.pass_oversized = pass_oversized
         self.connections: set[HttpConnection] = set()
@@ -249,7 +249,7 @@ class HttpServer:
         # One sweep every few seconds costs less than a timer per request.
         while True:
             await asyncio.sleep(KEEP_ALIVE_SECONDS / 8)
-            idle_since = time.monotonic() - KEEP_ALIVE_SECONDS
+            idle_since = self.clock.monotonic() - KEEP_ALIVE_SECONDS
             for connection in list(self.connections):
                 if connection.last_active < idle_since:
                     connection.close_if_idle()

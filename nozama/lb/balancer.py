@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import time
 from dataclasses import dataclass, field
 
+from nozama.kernel.clock import Clock
 from nozama.lb.config import Target, TargetGroup
 
 
@@ -63,15 +63,16 @@ class TargetState:
     reason: str | None = "Elb.RegistrationInProgress"
     description: str | None = "Target registration is in progress"
     in_flight: int = 0
-    # When it last became healthy (time.monotonic()), for slow start; None: long ago,
+    # When it last became healthy (the clock's monotonic()), for slow start; None: long ago,
     # as for the health a restarted data plane reads back.
     healthy_since: float | None = None
     # Its request meters, by load balancer ARN (lb/meters.py).
     meters: dict = field(default_factory=dict)
 
-    def became(self, health: str) -> None:
+    def became(self, health: str, now: float) -> None:
+        """A health check's verdict, at monotonic time `now`."""
         if health == "healthy" and self.health != "healthy":
-            self.healthy_since = time.monotonic()
+            self.healthy_since = now
         self.health = health
 
 
@@ -95,7 +96,8 @@ class WeightedChoice:
 
 
 class Balancer:
-    def __init__(self):
+    def __init__(self, clock: Clock | None = None):
+        self.clock = clock or Clock()
         self.targets: dict[tuple[str, str, int], TargetState] = {}
         self.groups: dict[str, TargetGroup] = {}
         self.choices: dict[int, WeightedChoice] = {}
@@ -173,7 +175,7 @@ class Balancer:
                            duration: int) -> TargetState:
         """Round robin in which a target that just became healthy gets a share that grows
         linearly to a full one over the slow start duration."""
-        now = time.monotonic()
+        now = self.clock.monotonic()
         weights = []
         for state in ready:
             since = state.healthy_since

@@ -15,19 +15,18 @@ import asyncio
 import errno
 import logging
 import os
-import time
-from datetime import datetime, timezone
 
+from nozama.kernel.clock import Clock
 from nozama.lb import config as lb_config
 from nozama.lb import hosts
 from nozama.lb.balancer import Balancer, TargetState
 from nozama.lb.health import HealthChecker
 from nozama.lb.meters import Meters
-from nozama.lb.proxy import ClientConnection, Pool
+from nozama.lb.proxy import ClientConnection, Pool, TraceIds
+from nozama.metrics import per_second
 from nozama.model import lb_rules
 from nozama.store import Store
 from nozama.store import load_balancers as lb_store
-from nozama.store import metrics as metric_store
 from nozama.store import target_groups as tg_store
 
 log = logging.getLogger(__name__)
@@ -40,13 +39,15 @@ PORT_OFFSET = int(os.environ.get("NOZAMA_LB_PORT_OFFSET", "0"))
 
 
 class DataPlane:
-    def __init__(self, store: Store, owner: str = "default"):
+    def __init__(self, store: Store, owner: str = "default", clock: Clock | None = None):
         self.store = store
+        self.clock = clock or Clock()
         self.owner = owner          # names this data plane's block of /etc/hosts
         self.dns: dict[str, str] = {}
-        self.balancer = Balancer()
+        self.balancer = Balancer(self.clock)
+        self.traces = TraceIds(self.clock)  # X-Amzn-Trace-Id for requests without one
         self.pool = Pool()
-        self.health = HealthChecker(self._health_changed)
+        self.health = HealthChecker(self._health_changed, self.clock)
         self.servers: dict[tuple[str, int], asyncio.base_events.Server] = {}
         self.listeners: dict[tuple[str, int], lb_config.Listener] = {}
         self.connections: set[ClientConnection] = set()
@@ -58,7 +59,8 @@ class DataPlane:
 
     async def run(self) -> None:
         helpers = [asyncio.ensure_future(self._sweep_idle()),
-                   asyncio.ensure_future(self._publish_metrics())]
+                   asyncio.ensure_future(per_second.every_second(
+                       self.clock, self.publish_metrics, "load balancer"))]
         try:
             await self._follow()
         finally:
@@ -69,20 +71,12 @@ class DataPlane:
         # One sweep four times a second costs less than a timer per request.
         while True:
             await asyncio.sleep(IDLE_SWEEP_SECONDS)
-            now = time.monotonic()
+            now = self.clock.monotonic()
             for connection in list(self.connections):
                 connection.check_idle(now)
 
-    async def _publish_metrics(self) -> None:
-        """Just after each second ends, write what it counted."""
-        while True:
-            await asyncio.sleep(1.02 - time.time() % 1)
-            try:
-                self.publish_metrics(int(time.time()) - 1)
-            except Exception:  # metrics must never stop the traffic
-                log.exception("publishing load balancer metrics failed")
-
     def publish_metrics(self, second: int) -> None:
+        """Write what second `second` counted."""
         health: dict[str, dict[str, tuple[int, int]]] = {}
         for lb_arn, group_arns in self.groups_of.items():
             health[lb_arn] = {arn: (0, 0) for arn in group_arns}
@@ -97,12 +91,7 @@ class DataPlane:
         for connection in self.connections:
             lb_arn = connection.listener.load_balancer_arn
             connections[lb_arn] = connections.get(lb_arn, 0) + 1
-        data = self.meters.publish(second, health, connections)
-        if not data:
-            return
-        with self.store.write() as conn:
-            for (region, account), points in data.items():
-                metric_store.append(conn, region, account, points)
+        per_second.write(self.store, self.meters.publish(second, health, connections))
 
     async def _follow(self) -> None:
         while True:
@@ -177,7 +166,7 @@ class DataPlane:
 
     def _remove_drained(self) -> None:
         """A draining target leaves once its requests are done or its delay is over."""
-        now = datetime.now(timezone.utc)
+        now = self.clock.now()
         gone = [s.target.row_id for s in self.balancer.targets.values() if s.target.draining
                 and (s.in_flight == 0 or (s.target.drain_ends_at and
                                           s.target.drain_ends_at <= now))]

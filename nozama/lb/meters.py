@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+from nozama.metrics.per_second import DataPoints
 from nozama.model import sketch
 from nozama.model.statistics import Aggregate, counted, gauge
 from nozama.model import arns
@@ -148,18 +149,18 @@ class Meters:
         self.balancers[load_balancer_arn].new_connections += 1
 
     def publish(self, ts: int, health: dict[str, dict[str, tuple[int, int]]],
-                connections: dict[str, int]) -> dict[tuple[str, str], list[tuple]]:
-        """The data points of second `ts`, by (region, account).
+                connections: dict[str, int]) -> DataPoints:
+        """The data points of second `ts`.
 
         `health` is, by load balancer, its target groups' (healthy, unhealthy) counts;
         `connections` its open client connections.
         """
-        data: dict[tuple[str, str], list[tuple]] = defaultdict(list)
+        points = DataPoints(NAMESPACE, ts)
 
         def point(lb_arn: str, name: str, dims: list[dict], agg: Aggregate,
                   unit: str = "Count") -> None:
             parsed = arns.parse(lb_arn)
-            data[(parsed.region, parsed.account)].append((NAMESPACE, name, dims, unit, ts, agg))
+            points.add(parsed.region, parsed.account, name, dims, agg, unit)
 
         # Each target's second is summarized once; groups and balancers merge summaries.
         per_group: dict[tuple[str, str], Requests] = {}
@@ -193,7 +194,7 @@ class Meters:
         for lb_arn, count in connections.items():
             point(lb_arn, "ActiveConnectionCount",
                   [{"Name": "LoadBalancer", "Value": dimension(lb_arn)}], gauge(count))
-        return data
+        return points
 
     @staticmethod
     def _balancer_points(point, lb_arn: str, meter: BalancerMeter) -> None:

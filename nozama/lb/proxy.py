@@ -27,13 +27,13 @@ import itertools
 import logging
 import random
 import re
-import time
 from email.utils import formatdate
 from http import HTTPStatus
 from urllib.parse import unquote
 
 import httptools
 
+from nozama.kernel.clock import Clock
 from nozama.lb import routing
 from nozama.lb.balancer import Balancer, TargetState, token
 from nozama.lb.config import Listener
@@ -54,10 +54,6 @@ _REASONS = {s.value: s.phrase for s in HTTPStatus}
 # A target's response head passes on as bytes, without a Python call per header: this
 # finds the hop-by-hop lines to cut in the lower-cased head, at C speed.
 _HOP_BY_HOP_NAME = re.compile(b"\n(?:" + b"|".join(n.encode() for n in HOP_BY_HOP) + b"):")
-# A trace id's 96 bits: this process's random 32, then a counter, so that ids are
-# unique without drawing random bits per request.
-_trace_prefix = f"{random.getrandbits(32):08x}"
-_trace_counter = itertools.count(random.getrandbits(32))
 
 
 def _reason(status: int) -> str:
@@ -100,16 +96,25 @@ def _error_page(status: int) -> bytes:
             ).encode()
 
 
-def trace_id() -> str:
-    global _trace_second, _trace_root
-    second = int(time.time())
-    if second != _trace_second:
-        _trace_second, _trace_root = second, f"Root=1-{second:08x}-{_trace_prefix}"
-    return f"{_trace_root}{next(_trace_counter) & _MASK64:016x}"
+class TraceIds:
+    """X-Amzn-Trace-Id values, Root=1-<second>-<96 bits>: the data plane's random 32 bits,
+    then a counter, so that ids are unique without drawing random bits per request."""
+
+    def __init__(self, clock: Clock):
+        self.clock = clock
+        self.prefix = f"{random.getrandbits(32):08x}"
+        self.counter = itertools.count(random.getrandbits(32))
+        self.second, self.root = -1, ""
+
+    def next(self) -> str:
+        second = int(self.clock.time())
+        if second != self.second:
+            self.second, self.root = second, f"Root=1-{second:08x}-{self.prefix}"
+        return f"{self.root}{next(self.counter) & _MASK64:016x}"
 
 
 _MASK64 = (1 << 64) - 1
-_trace_second, _trace_root = -1, ""
+# A memo of a pure function of the status (the HTTP status codes are few): not state.
 _STATUS_LINES: dict[int, bytes] = {}
 
 
@@ -142,7 +147,7 @@ def _cookie_value(header: str, name: str) -> str | None:
 
 
 def _set_cookies(action: dict, group, group_cookie: str | None,
-                 state: TargetState) -> list[str]:
+                 state: TargetState, clock: Clock) -> list[str]:
     """The stickiness cookies a response carries: AWSALBTG for the action's target group
     stickiness, AWSALB for the group's own lb_cookie stickiness (`group_cookie` names the
     cookie of the group's stickiness, if on). (AWSALBAPP-0, for app_cookie stickiness, is
@@ -152,15 +157,16 @@ def _set_cookies(action: dict, group, group_cookie: str | None,
     stickiness = config["TargetGroupStickinessConfig"]
     if stickiness.get("Enabled") and len(config["TargetGroups"]) > 1:
         cookies.append(_cookie("AWSALBTG", token(state.target.target_group_arn),
-                               stickiness["DurationSeconds"]))
+                               stickiness["DurationSeconds"], clock))
     if group_cookie == "AWSALB":
         cookies.append(_cookie("AWSALB", token(*state.target.key), int(
-            group.attributes["stickiness.lb_cookie.duration_seconds"])))
+            group.attributes["stickiness.lb_cookie.duration_seconds"]), clock))
     return cookies
 
 
-def _cookie(name: str, value: str, seconds: int) -> str:
-    expires = formatdate(time.time() + seconds, usegmt=True)
+def _cookie(name: str, value: str, seconds: int, clock: Clock) -> str:
+    """A stickiness cookie that expires `seconds` from now."""
+    expires = formatdate(clock.time() + seconds, usegmt=True)
     return f"{name}={value}; Expires={expires}; Path=/"
 
 
@@ -306,7 +312,7 @@ class Exchange:
         self.app_cookie: tuple[str, str] | None = None
         self.tunnel = False  # after a 101, bytes pass through both ways as they come
         self.finished = False
-        self.started = self.last_activity = time.monotonic()
+        self.started = self.last_activity = client.dataplane.clock.monotonic()
         state.in_flight += 1
 
     # request side
@@ -361,7 +367,7 @@ class Exchange:
     # response side
 
     def touch(self) -> None:
-        self.last_activity = time.monotonic()
+        self.last_activity = self.client.dataplane.clock.monotonic()
 
     def response_head(self, status: int, head: bytes) -> None:
         """The target's response head, as it came (status line, headers, blank line)."""
@@ -468,7 +474,7 @@ class ClientConnection(asyncio.Protocol):
         self.early = b""
         self.paused = False
         self.corked: list[bytes] | None = None   # writes held back until uncork()
-        self.last_active = time.monotonic()
+        self.last_active = self.dataplane.clock.monotonic()
         self.pipelined = False     # the request being parsed came behind one in flight
         self._reset()
 
@@ -497,7 +503,7 @@ class ClientConnection(asyncio.Protocol):
             exchange._finish()
 
     def data_received(self, data: bytes) -> None:
-        self.last_active = time.monotonic()
+        self.last_active = self.dataplane.clock.monotonic()
         if self.tunneling:
             if self.exchange is not None:
                 self.exchange.touch()
@@ -616,16 +622,18 @@ class ClientConnection(asyncio.Protocol):
             lines.append("Transfer-Encoding: chunked\r\n")
         if self.upgrade:
             lines.append(f"Connection: Upgrade\r\nUpgrade: {lower['upgrade']}\r\n")
+        trace = lower.get("x-amzn-trace-id") or self.dataplane.traces.next()
         lines.append(f"X-Forwarded-For: {forwarded_for}\r\nX-Forwarded-Proto: http\r\n"
                      f"X-Forwarded-Port: {self.listener.port}\r\n"
-                     f"X-Amzn-Trace-Id: {lower.get('x-amzn-trace-id') or trace_id()}\r\n\r\n")
+                     f"X-Amzn-Trace-Id: {trace}\r\n\r\n")
         self.exchange = Exchange(self, state, "".join(lines).encode("latin-1"), chunked, method)
-        self.exchange.set_cookies = _set_cookies(action, target_group, cookie, state)
+        self.exchange.set_cookies = _set_cookies(action, target_group, cookie, state,
+                                                 self.dataplane.clock)
         if cookie == "AWSALBAPP-0":
             self.exchange.app_cookie = (target_group.attributes[
                 "stickiness.app_cookie.cookie_name"], _cookie("AWSALBAPP-0", token(
                     *state.target.key), int(target_group.attributes[
-                        "stickiness.app_cookie.duration_seconds"])))
+                        "stickiness.app_cookie.duration_seconds"]), self.dataplane.clock))
         self.exchange.start(self.dataplane.pool)
 
     def on_body(self, body: bytes) -> None:
@@ -683,7 +691,7 @@ class ClientConnection(asyncio.Protocol):
             self.transport.close()
             return
         self.paused = False
-        self.last_active = time.monotonic()
+        self.last_active = self.dataplane.clock.monotonic()
         self.transport.resume_reading()
 
     def close(self) -> None:

@@ -12,9 +12,9 @@ the last minute.
 from __future__ import annotations
 
 import re
-import time
 
 from nozama.model.statistics import Aggregate
+from nozama.kernel.clock import Clock
 from nozama.store import Store
 from nozama.store import metrics as metric_store
 
@@ -42,8 +42,8 @@ def _number(value: float) -> str:
     return repr(float(value)) if value != int(value) else str(int(value))
 
 
-def exposition(store: Store) -> bytes:
-    now = int(time.time())
+def exposition(store: Store, clock: Clock) -> bytes:
+    now = int(clock.time())
     with store.read() as conn:
         series = metric_store.every(conn)
         recent: dict[int, Aggregate] = {}

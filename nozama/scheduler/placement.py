@@ -6,6 +6,10 @@ per task, so the second task of a request already sees the first one's
 resources, ports and group counts (count=10 with distinctInstance lands on 10
 instances). The caller loads the state, calls `place`, and commits the chosen
 instances in one transaction; nothing here reads or writes the store.
+
+StartTask names its instances instead: `place_on` checks only what ECS checks
+for it (status, agent, resources), one named instance after another, on the
+same state, so a second task on an instance sees what the first one took.
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ from dataclasses import dataclass, field
 
 from nozama.kernel import errors
 from nozama.model.resources import Requirements
-from nozama.scheduler.feasibility import compile_filters
+from nozama.scheduler.feasibility import (AgentConnected, InstanceStatus, Resources,
+                                           compile_filters)
 from nozama.scheduler.rank import parse_strategies, ranked
 from nozama.scheduler.select import explain, select
 from nozama.scheduler.state import ClusterState
 
-__all__ = ["PlacementRequest", "PlacementResult", "Placer", "place"]
+__all__ = ["PlacementRequest", "PlacementResult", "Placer", "place", "place_on"]
 
 
 @dataclass
@@ -94,3 +99,23 @@ def place(state: ClusterState, request: PlacementRequest) -> PlacementResult:
             return PlacementResult(placed, placer.failures())
         placed.append(arn)
     return PlacementResult(placed, [])
+
+
+def place_on(state: ClusterState, instance_arns: list[str], need: Requirements, group: str
+             ) -> PlacementResult:
+    """StartTask: a task on each of `instance_arns` that can take it. One not in the state
+    (unknown, of another cluster, deregistered) is MISSING; strategies and constraints
+    do not apply, as in ECS."""
+    filters = (InstanceStatus(), AgentConnected(), Resources(need))
+    placed: list[str] = []
+    failures: list[dict] = []
+    for arn in instance_arns:
+        inst = state.instances.get(arn)
+        reason = "MISSING" if inst is None else \
+            next((r for r in (f.check(inst) for f in filters) if r is not None), None)
+        if reason is not None:
+            failures.append({"arn": arn, "reason": reason})
+            continue
+        state.apply(arn, group, need)
+        placed.append(arn)
+    return PlacementResult(placed, failures)

@@ -37,17 +37,19 @@ def find(conn: Connection, region: str, account: str, namespace: str, name: str,
         ms.c.dims_hash == dims_hash(dimensions))).first()
 
 
-# Series ids by (database, region, account, namespace, name, dims_hash). A metric
-# row is never deleted, so an id once found stays right; the data plane writes the
-# same few dozen metrics every second and skips their lookups.
-_ids: dict[tuple, int] = {}
+# Series ids by (region, account, namespace, name, dims_hash), kept with each database
+# connection (conn.info lives as long as the connection the Store holds). A metric row
+# is never deleted, so an id once found stays right; the data plane writes the same
+# few dozen metrics every second and skips their lookups.
+_IDS = "metric_series_ids"
 
 
 def _series_id(conn: Connection, region: str, account: str, namespace: str, name: str,
                dimensions: list[dict]) -> int:
     digest = dims_hash(dimensions)
-    key = (str(conn.engine.url), region, account, namespace, name, digest)
-    found = _ids.get(key)
+    ids = conn.info.setdefault(_IDS, {})
+    key = (region, account, namespace, name, digest)
+    found = ids.get(key)
     if found is not None:
         return found
     lookup = ("SELECT id FROM metric_series WHERE region = ? AND account = ? AND namespace = ? "
@@ -61,7 +63,7 @@ def _series_id(conn: Connection, region: str, account: str, namespace: str, name
                       "(?, ?, ?, ?, ?, ?, 0, 0) ON CONFLICT DO NOTHING",
                 (*params, sorted(dimensions, key=lambda d: d["Name"])))
         found = sql.scalar(conn, lookup, params)
-    _ids[key] = found
+    ids[key] = found
     return found
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from nozama.kernel.clock import Clock
 from nozama.lb import balancer, meters, proxy
 from nozama.lb.config import Listener, Target, TargetGroup
 
@@ -51,6 +52,8 @@ class FakeDataPlane:
         self.pool = proxy.Pool()
         self.meters = meters.Meters()
         self.connections = set()
+        self.clock = Clock()
+        self.traces = proxy.TraceIds(self.clock)
 
 
 @pytest.fixture

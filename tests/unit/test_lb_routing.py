@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 
+from nozama.kernel.clock import FakeClock
 from nozama.lb.balancer import Balancer, WeightedChoice
 from nozama.lb.config import Target, TargetGroup
 from nozama.lb.health import codes_match
@@ -137,7 +138,7 @@ def test_slow_start_ramps_a_new_target_up_linearly():
     old, new = balancer.targets.values()
     old.health = "healthy"          # healthy since before this data plane: full share
     new.health = "initial"
-    new.became("healthy")           # just now: slow start begins
+    new.became("healthy", clock.monotonic())   # just now: slow start begins
     new.healthy_since = clock.monotonic() - 10   # 10 s into 100: a tenth of a share
     picks = Counter(balancer.target_in("tg").target.port for _ in range(1100))
     assert 90 <= picks[8001] <= 110 and picks[8000] + picks[8001] == 1100
@@ -147,17 +148,19 @@ def test_slow_start_ramps_a_new_target_up_linearly():
 
 
 def test_a_target_becoming_healthy_again_starts_slow_again():
-    balancer = Balancer()
+    clock = FakeClock()
+    balancer = Balancer(clock)
     balancer.update({"tg": _group("round_robin", 1)})
     state = next(iter(balancer.targets.values()))
     assert state.healthy_since is None
-    state.became("healthy")
+    state.became("healthy", clock.monotonic())
     first = state.healthy_since
-    state.became("healthy")         # no change: the clock keeps running
+    clock.advance(5)
+    state.became("healthy", clock.monotonic())   # no change: the clock keeps running
     assert state.healthy_since == first
-    state.became("unhealthy")
-    state.became("healthy")
-    assert state.healthy_since >= first
+    state.became("unhealthy", clock.monotonic())
+    state.became("healthy", clock.monotonic())
+    assert state.healthy_since == first + 5
 
 
 def test_identities_keep_their_target_group_while_the_canary_grows():

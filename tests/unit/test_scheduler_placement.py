@@ -10,7 +10,7 @@ import pytest
 
 from nozama.kernel import errors
 from nozama.model.resources import Requirements
-from nozama.scheduler.placement import PlacementRequest, Placer, place
+from nozama.scheduler.placement import PlacementRequest, Placer, place, place_on
 from nozama.scheduler.state import ClusterState, InstanceState
 
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
@@ -329,3 +329,25 @@ def test_every_decision_is_the_best_feasible_one_while_the_cluster_fills(strateg
             state.release(arn, group, need)  # rank it as it was before the placement
             assert _best_key(state, placer, chosen) == best
             state.apply(arn, group, need)
+
+
+# --- StartTask: named instances --------------------------------------------------------
+
+def test_place_on_checks_status_agent_and_resources_of_each_named_instance():
+    state = ClusterState([instance(0), instance(1, status="DRAINING"),
+                          instance(2, agent_connected=False), instance(3, cpu=64)], seed=1)
+    result = place_on(state, ["arn:ci/0", "arn:ci/1", "arn:ci/2", "arn:ci/3", "arn:ci/9"],
+                      Requirements(128, 256), "family:web")
+    assert result.instance_arns == ["arn:ci/0"]
+    assert result.failures == [{"arn": "arn:ci/1", "reason": "DRAINING"},
+                               {"arn": "arn:ci/2", "reason": "AGENT"},
+                               {"arn": "arn:ci/3", "reason": "RESOURCE:CPU"},
+                               {"arn": "arn:ci/9", "reason": "MISSING"}]
+    assert state.instances["arn:ci/0"].task_groups["family:web"] == 1
+
+
+def test_place_on_the_same_instance_twice_sees_what_the_first_task_took():
+    state = ClusterState([instance(0, cpu=200)], seed=1)
+    result = place_on(state, ["arn:ci/0", "arn:ci/0"], Requirements(128, 256), "family:web")
+    assert result.instance_arns == ["arn:ci/0"]
+    assert result.failures == [{"arn": "arn:ci/0", "reason": "RESOURCE:CPU"}]

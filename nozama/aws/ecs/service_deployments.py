@@ -167,7 +167,7 @@ def stop_service_deployment(ctx: RequestContext, params: dict) -> dict:
         except LookupError as error:
             raise errors.ecs.ConflictException(str(error)) from None
         step.run()
-    wake_controller()
+    wake_controller(ctx.wakeups)
     return {"serviceDeploymentArn": arn}
 
 
@@ -186,5 +186,5 @@ def continue_service_deployment(ctx: RequestContext, params: dict) -> dict:
         hook["status"] = "SUCCEEDED" if params.get("action", "CONTINUE") == "CONTINUE" \
             else "FAILED"
         step.run()
-    wake_controller()
+    wake_controller(ctx.wakeups)
     return {"serviceDeploymentArn": arn}

@@ -307,7 +307,7 @@ def create_service(ctx: RequestContext, params: dict) -> dict:
                          params["desiredCount"], now, doc)
         tag_store.put(conn, arn, new_tags)
         result = {"service": describe(conn, store.find(conn, cluster.arn, name), True)}
-    wake_controller()
+    wake_controller(ctx.wakeups)
     return result
 
 
@@ -363,7 +363,7 @@ def update_service(ctx: RequestContext, params: dict) -> dict:
         doc["deployments"][0]["desiredCount"] = desired
         store.save(conn, row.arn, desired_count=desired, doc=doc)
         result = {"service": describe(conn, store.get(conn, row.arn))}
-    wake_controller()
+    wake_controller(ctx.wakeups)
     return result
 
 
@@ -381,7 +381,7 @@ def delete_service(ctx: RequestContext, params: dict) -> dict:
         doc["deployments"] = [{**d, "desiredCount": 0} for d in doc["deployments"]]
         store.save(conn, row.arn, status="DRAINING", desired_count=0, doc=doc)
         result = {"service": describe(conn, store.get(conn, row.arn))}
-    wake_controller()
+    wake_controller(ctx.wakeups)
     return result
 
 

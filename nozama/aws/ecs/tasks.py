@@ -10,16 +10,12 @@ from nozama.kernel.context import RequestContext
 from nozama.controllers.tasks import create_tasks, request_stop
 from nozama.model import arns
 from nozama.model.resources import requirements
-from nozama.scheduler.first_fit import Candidate, place
-from nozama.controllers.cluster_state import cluster_state
-from nozama.scheduler.placement import PlacementRequest
-from nozama.scheduler.placement import place as schedule
+from nozama.controllers.placement import PlacementRequest, place_tasks, start_tasks
 from nozama.aws.ecs import handlers
 from nozama.aws.ecs.common import (find_cluster, find_or_create_cluster, page_size,
                                         tags_from_request, tags_of)
 from nozama.aws.ecs.container_instances import instance_arn
 from nozama.aws.ecs.task_definitions import find as find_task_definition
-from nozama.store import container_instances as instance_store
 from nozama.store import tasks as store
 from nozama.store.pagination import decode_token, page
 
@@ -48,9 +44,8 @@ def _active_task_definition(ctx: RequestContext, conn: Connection, reference: st
     return row
 
 
-def _candidates(conn: Connection, rows: list[Row]) -> list[Candidate]:
-    return [Candidate(r.arn, r.doc["remainingResources"], r.agent_connected, r.status)
-            for r in rows]
+def _group(params: dict, definition: Row) -> str:
+    return params.get("group") or f"family:{definition.family}"
 
 
 @handlers.operation("RunTask")
@@ -62,20 +57,14 @@ def run_task(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         cluster = find_or_create_cluster(ctx, conn, params.get("cluster"))
         definition = _active_task_definition(ctx, conn, params["taskDefinition"])
-        state = cluster_state(conn, cluster.arn)
-        if not state.instances:
-            raise errors.ecs.InvalidParameterException(
-                "No Container Instances were found in your cluster.")
-        need = requirements(definition.doc, params.get("overrides"))
-        result = schedule(state, PlacementRequest(
-            count, need, params.get("group") or f"family:{definition.family}",
-            constraints=params.get("placementConstraints") or [],
+        result = place_tasks(conn, cluster.arn, PlacementRequest(
+            count, requirements(definition.doc, params.get("overrides")),
+            _group(params, definition), constraints=params.get("placementConstraints") or [],
             strategies=params.get("placementStrategy"), task_definition=definition.doc,
-            launch_type=params.get("launchType", "EC2")))
-        placed, failures = result.instance_arns, result.failures
-        tasks = create_tasks(ctx, conn, cluster, definition, placed, params,
+            launch_type=params.get("launchType", "EC2")), require_instances=True)
+        tasks = create_tasks(ctx, conn, cluster, definition, result.instance_arns, params,
                              tags_from_request(params.get("tags")))
-    return {"tasks": tasks, "failures": failures}
+    return {"tasks": tasks, "failures": result.failures}
 
 
 @handlers.operation("StartTask")
@@ -88,20 +77,13 @@ def start_task(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         definition = _active_task_definition(ctx, conn, params["taskDefinition"])
-        need = requirements(definition.doc, params.get("overrides"))
-        placed, failures = [], []
-        for reference in references:
-            arn = instance_arn(ctx, cluster, reference)
-            rows = instance_store.get_many(conn, cluster.arn, [arn])
-            if not rows or rows[0].status == "INACTIVE":
-                failures.append({"arn": arn, "reason": "MISSING"})
-                continue
-            got, why = place(_candidates(conn, rows), need, 1)
-            placed += got
-            failures += why
-        tasks = create_tasks(ctx, conn, cluster, definition, placed, params,
+        result = start_tasks(conn, cluster.arn,
+                             [instance_arn(ctx, cluster, r) for r in references],
+                             requirements(definition.doc, params.get("overrides")),
+                             _group(params, definition))
+        tasks = create_tasks(ctx, conn, cluster, definition, result.instance_arns, params,
                              tags_from_request(params.get("tags")))
-    return {"tasks": tasks, "failures": failures}
+    return {"tasks": tasks, "failures": result.failures}
 
 
 @handlers.operation("StopTask")
@@ -112,7 +94,7 @@ def stop_task(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         row = _find_task(ctx, conn, cluster, params["task"])
-        request_stop(conn, row, reason, "UserInitiated", ctx.clock.now())
+        request_stop(ctx, conn, row, reason, "UserInitiated", ctx.clock.now())
         return {"task": describe(store.get(conn, row.arn))}
 
 
