@@ -25,7 +25,7 @@ from nozama.functions import code, runtimes
 from nozama.functions.workers import VersionSpec
 from nozama.functions.lookup import LATEST, ResourceNotFound, find_version, function_arn
 from nozama.kernel.context import RequestContext
-from nozama.store import functions as store
+from nozama.store import functions as function_store
 
 _GOLDEN = (5 ** 0.5 - 1) / 2
 
@@ -71,7 +71,7 @@ class Routes:
                  qualifier: str | None) -> Route:
         # Invoke names what it did not find by the ARN it was asked for, as Lambda does.
         missing = ResourceNotFound(f"Function not found: {function_arn(ctx, name, qualifier)}")
-        function = store.get(conn, ctx.region, ctx.account_id, name)
+        function = function_store.get(conn, ctx.region, ctx.account_id, name)
         if function is None:
             raise missing
         reserved = function.reserved_concurrency
@@ -80,12 +80,12 @@ class Routes:
                          function_arn(ctx, name, qualifier),
                          self._spec(ctx, conn, function, LATEST))
         if qualifier.isdigit():
-            if store.get_version(conn, function.id, int(qualifier)) is None:
+            if function_store.get_version(conn, function.id, int(qualifier)) is None:
                 raise missing
             return Route(name, reserved, f"{name}:{qualifier}", None,
                          function_arn(ctx, name, qualifier),
                          self._spec(ctx, conn, function, qualifier))
-        found = store.get_alias(conn, function.id, qualifier)
+        found = function_store.get_alias(conn, function.id, qualifier)
         if found is None:
             raise missing
         alias = found.doc
@@ -106,7 +106,7 @@ class Routes:
         directory = self.work_dir / ctx.region / ctx.account_id / function.name / \
             f"{version.strip('$')}-{digest[:16]}"
         if not directory.is_dir():
-            package = store.get_code(conn, digest)
+            package = function_store.get_code(conn, digest)
             if package is None:
                 raise ResourceNotFound(f"The code of {function.name}:{version} is missing.")
             code.unpack(package, directory)

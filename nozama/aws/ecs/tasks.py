@@ -16,7 +16,7 @@ from nozama.aws.ecs.common import (find_cluster, find_or_create_cluster, page_si
                                         tags_from_request, tags_of)
 from nozama.aws.ecs.container_instances import instance_arn
 from nozama.aws.ecs.task_definitions import find as find_task_definition
-from nozama.store import tasks as store
+from nozama.store import tasks as task_store
 from nozama.store.pagination import decode_token, page
 
 LAUNCH_TYPES = ("EC2", "EXTERNAL")
@@ -95,7 +95,7 @@ def stop_task(ctx: RequestContext, params: dict) -> dict:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         row = _find_task(ctx, conn, cluster, params["task"])
         request_stop(ctx, conn, row, reason, "UserInitiated", ctx.clock.now())
-        return {"task": describe(store.get(conn, row.arn))}
+        return {"task": describe(task_store.get(conn, row.arn))}
 
 
 def task_arn(ctx: RequestContext, cluster: Row, reference: str) -> str:
@@ -105,7 +105,7 @@ def task_arn(ctx: RequestContext, cluster: Row, reference: str) -> str:
 
 
 def _find_task(ctx: RequestContext, conn: Connection, cluster: Row, reference: str) -> Row:
-    row = store.get(conn, task_arn(ctx, cluster, reference))
+    row = task_store.get(conn, task_arn(ctx, cluster, reference))
     if row is None or row.cluster_arn != cluster.arn:
         raise errors.ecs.InvalidParameterException("The referenced task was not found.")
     return row
@@ -120,7 +120,7 @@ def describe_tasks(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.read() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         wanted = list(dict.fromkeys(task_arn(ctx, cluster, r) for r in references))
-        rows = {r.arn: r for r in store.get_many(conn, cluster.arn, wanted)}
+        rows = {r.arn: r for r in task_store.get_many(conn, cluster.arn, wanted)}
         found, failures = [], []
         for arn in wanted:
             if arn not in rows:
@@ -147,7 +147,7 @@ def list_tasks(ctx: RequestContext, params: dict) -> dict:
                                ("serviceName", "service_name"), ("launchType", "launch_type")):
             if params.get(member):
                 filters[column] = params[member]
-        found = store.search(conn, cluster.arn, filters, params.get("desiredStatus", "RUNNING"),
-                             after, limit + 1)
+        found = task_store.search(conn, cluster.arn, filters,
+                                  params.get("desiredStatus", "RUNNING"), after, limit + 1)
     items, token = page(found, limit, "ListTasks", key=lambda arn: arn)
     return {"taskArns": items, **({"nextToken": token} if token else {})}
