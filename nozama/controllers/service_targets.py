@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Row
 
+from nozama.controllers.tasks import request_stop
 from nozama.store import container_instances as instance_store
 from nozama.store import load_balancers as lb_store
 from nozama.store import target_groups as tg_store
@@ -68,6 +69,31 @@ class ServiceTargets:
         self.rows = {(r.target_group_arn, r.target_id, r.port): r
                      for arn in self.groups for r in tg_store.targets(conn, arn)}
         self.changed = False
+
+    def sort_out(self, tasks: list[Row], grace_seconds: int, events) -> list[Row]:
+        """Register RUNNING tasks, stop the drained ones, take out those that fail their
+        health checks (said in `events`); the tasks that still count (not on their way
+        out)."""
+        counting = []
+        for task in tasks:
+            leaving = self.deregistering(task)
+            if leaving is None and task.last_status == "RUNNING":
+                failing = self.failed_health_checks(task, grace_seconds)
+                if failing is None:
+                    self.register(task)
+                    counting.append(task)
+                    continue
+                events.add(f"(task {task.arn.rsplit('/', 1)[1]}) failed ELB health checks "
+                           f"in (target-group {failing})")
+                leaving = {"reason": f"Task failed ELB health checks in (target-group "
+                                     f"{failing})", "stopCode": "ServiceSchedulerInitiated"}
+                self.deregister(task, leaving["reason"], leaving["stopCode"])
+            if leaving is None:
+                counting.append(task)
+            elif self.drained(task):
+                request_stop(self.conn, self.full(task), leaving["reason"],
+                             leaving["stopCode"], self.now)
+        return counting
 
     def deregistering(self, task: Row) -> dict | None:
         return self.tasks[task.arn].doc.get(DEREGISTERING) if task.arn in self.tasks else None

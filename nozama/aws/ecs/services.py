@@ -14,8 +14,10 @@ from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import (ClientException, InvalidParameterException,
                                ServiceNotActiveException, ServiceNotFoundException)
 from nozama.controllers import traffic_shift
-from nozama.controllers.services import new_deployment, supersede, wake_controller
+from nozama.controllers.deployment_records import new_deployment, supersede
+from nozama.controllers.services import wake_controller
 from nozama.model import arns, lb_rules
+from nozama.model.deployment_state import DeploymentState
 from nozama.scheduler.feasibility import parse_constraints
 from nozama.scheduler.rank import parse_strategies
 from nozama.aws.ecs import handlers
@@ -38,9 +40,8 @@ DEFAULT_DEPLOYMENT_CONFIGURATION = {
 
 def describe(conn: Connection, row: Row, with_tags: bool = False) -> dict:
     doc = row.doc
-    service = {k: v for k, v in doc.items() if not k.startswith("_")}
-    service["deployments"] = [{k: v for k, v in d.items() if not k.startswith("_")}
-                              for d in doc["deployments"]]
+    service = dict(doc)
+    service["deployments"] = [dict(d) for d in doc["deployments"]]
     service.update(status=row.status, desiredCount=row.desired_count,
                    runningCount=sum(d.get("runningCount", 0) for d in doc["deployments"]),
                    pendingCount=sum(d.get("pendingCount", 0) for d in doc["deployments"]))
@@ -284,17 +285,20 @@ def create_service(ctx: RequestContext, params: dict) -> dict:
         }
         if params.get("healthCheckGracePeriodSeconds") is not None:
             doc["healthCheckGracePeriodSeconds"] = params["healthCheckGracePeriodSeconds"]
-        doc["deployments"].append(new_deployment(doc, definition.arn, params["desiredCount"],
-                                                 now))
+        state = DeploymentState()
+        deployment, rollout = new_deployment(doc, state, definition.arn,
+                                             params["desiredCount"], now)
+        doc["deployments"].append(deployment)
         if traffic_shift.uses_traffic_shift(configuration):
-            traffic_shift.start(doc["deployments"][0], None, doc["loadBalancers"])
+            traffic_shift.start(rollout, None, doc["loadBalancers"])
+        state.record(doc["deployments"])
         if existing is not None:  # a deleted service's name (and ARN) is used again
             tag_store.remove_all(conn, arn)
             store.save(conn, arn, status="ACTIVE", desired_count=params["desiredCount"],
-                       created_at=now, doc=doc)
+                       created_at=now, doc=doc, deployment_state=state.to_json())
         else:
             store.create(conn, ctx.region, ctx.account_id, cluster.arn, arn, name,
-                         params["desiredCount"], now, doc)
+                         params["desiredCount"], now, doc, state.to_json())
         tag_store.put(conn, arn, new_tags)
         result = {"service": describe(conn, store.find(conn, cluster.arn, name), True)}
     wake_controller()
@@ -335,23 +339,27 @@ def update_service(ctx: RequestContext, params: dict) -> dict:
             _check_load_balancers(ctx, conn, doc["loadBalancers"], find_task_definition(
                 ctx, conn, doc["taskDefinition"]), strategy, row.arn)
         doc["deployments"] = [dict(d) for d in doc["deployments"]]
+        state = DeploymentState.from_json(row.deployment_state)
         if redeploy:
-            current = doc["deployments"][0]
-            if current.get("_stage") not in (None, traffic_shift.DONE):
+            current = state.of(doc["deployments"][0])
+            if current.shifting:
                 raise InvalidParameterException(
-                    f"The service's deployment {current['id']} is shifting traffic: wait for "
+                    f"The service's deployment {current.id} is shifting traffic: wait for "
                     "it to finish or stop it (StopServiceDeployment) first.")
-            supersede(doc, ctx.clock.now())
-            doc["deployments"].insert(0, new_deployment(doc, doc["taskDefinition"], desired,
-                                                        ctx.clock.now()))
+            supersede(doc, state, ctx.clock.now())
+            deployment, rollout = new_deployment(doc, state, doc["taskDefinition"], desired,
+                                                 ctx.clock.now())
+            doc["deployments"].insert(0, deployment)
             if traffic_shift.uses_traffic_shift(doc["deploymentConfiguration"]):
-                traffic_shift.start(doc["deployments"][0], current, doc["loadBalancers"])
-            elif current.get("_groups"):
+                traffic_shift.start(rollout, current, doc["loadBalancers"])
+            elif current.groups:
                 # A rolling update after a blue/green one serves from the target groups
                 # production traffic goes to now.
-                doc["deployments"][0]["_groups"] = current["_groups"]
+                rollout.groups = current.groups
         doc["deployments"][0]["desiredCount"] = desired
-        store.save(conn, row.arn, desired_count=desired, doc=doc)
+        state.record(doc["deployments"])
+        store.save(conn, row.arn, desired_count=desired, doc=doc,
+                   deployment_state=state.to_json())
         result = {"service": describe(conn, store.get(conn, row.arn))}
     wake_controller()
     return result
