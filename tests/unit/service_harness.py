@@ -31,16 +31,17 @@ ZONES = tuple(f"{REGION}{z}" for z in "abc")
 class Cloud:
     """A control plane in-process, with stand-ins for agents and the data plane."""
 
-    def __init__(self, path):
+    def __init__(self, path, url: str | None = None):
+        """A store in the directory `path`, or at the database `url`."""
         self.clock = FakeClock()
-        self.path = path
+        self.url = url or sqlite_url(path)
         self.open()
         self.failing: set[str] = set()  # task definitions whose tasks fail to start
         self.port = 32768
 
     def open(self) -> None:
         """(Re)open the store: a restarted control plane knows only what is stored."""
-        self.store = Store.open(sqlite_url(self.path))
+        self.store = Store.open(self.url)
         self.ctx = RequestContext(REGION, ACCOUNT, "test", self.store, self.clock)
         self.handlers = registry()
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from alembic import command
 from alembic.config import Config
 
 from nozama.store import Store, sql
 from nozama.store.db import MIGRATIONS, sqlite_url
+from conftest import POSTGRES_URL, fresh_postgres_url
 from service_harness import Balanced, Cloud
 
 
@@ -38,8 +40,18 @@ def old_document(doc: dict, state: dict) -> dict:
     return old
 
 
-def test_upgrading_moves_the_private_members_out_and_a_shift_goes_on(tmp_path):
-    cloud = Cloud(tmp_path / "data")
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request, tmp_path) -> str:
+    """SQLite always; PostgreSQL too where NOZAMA_TEST_POSTGRES_URL names a server."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "data")
+    if not POSTGRES_URL:
+        pytest.skip("NOZAMA_TEST_POSTGRES_URL is not set")
+    return fresh_postgres_url(POSTGRES_URL)
+
+
+def test_upgrading_moves_the_private_members_out_and_a_shift_goes_on(tmp_path, url):
+    cloud = Cloud(tmp_path / "data", url)
     cloud.instances()
     balanced = Balanced(cloud)
     balanced.create({"strategy": "LINEAR", "linearConfiguration": {
@@ -59,7 +71,7 @@ def test_upgrading_moves_the_private_members_out_and_a_shift_goes_on(tmp_path):
     cloud.store.close()
 
     # The store as the previous schema had it.
-    store = Store.open(sqlite_url(tmp_path / "data"), migrate=False)
+    store = Store.open(url, migrate=False)
     with store.write() as conn:
         command.downgrade(_config(conn), "0009")
     with store.write() as conn:
