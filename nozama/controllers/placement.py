@@ -16,7 +16,7 @@ from nozama.kernel import errors
 from nozama.model.resources import Requirements
 from nozama.scheduler.placement import PlacementRequest, PlacementResult, place, place_on
 
-__all__ = ["PlacementRequest", "PlacementResult", "place_tasks", "start_tasks"]
+__all__ = ["PlacementRequest", "PlacementResult", "place_on_instances", "place_tasks"]
 
 
 def place_tasks(conn: Connection, cluster_arn: str, request: PlacementRequest, *,
@@ -31,7 +31,7 @@ def place_tasks(conn: Connection, cluster_arn: str, request: PlacementRequest, *
     return place(state, request)
 
 
-def start_tasks(conn: Connection, cluster_arn: str, instance_arns: list[str],
+def place_on_instances(conn: Connection, cluster_arn: str, instance_arns: list[str],
                 need: Requirements, group: str) -> PlacementResult:
     """StartTask: one task on each named instance that can take it."""
     return place_on(cluster_state(conn, cluster_arn, instance_arns), instance_arns, need, group)

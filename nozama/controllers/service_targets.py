@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Row
 
+from nozama.controllers.tasks import request_stop
+from nozama.kernel.context import RequestContext
 from nozama.store import container_instances as instance_store
 from nozama.store import load_balancers as lb_store
 from nozama.store import target_groups as tg_store
@@ -41,12 +43,13 @@ def _host_port(task_doc: dict, container: str, container_port: int) -> int | Non
 
 
 class ServiceTargets:
-    def __init__(self, conn: Connection, entries: list[dict], cluster_arn: str,
+    def __init__(self, ctx: RequestContext, conn: Connection, entries: list[dict],
+                 cluster_arn: str,
                  tasks: list[Row], now: datetime,
                  groups_of: dict[str, list[str]] | None = None):
         """`groups_of` gives, by deployment id, the target group of each entry its tasks
         register in (blue/green deployments alternate); by default the entry's own."""
-        self.conn, self.entries, self.now = conn, entries, now
+        self.ctx, self.conn, self.entries, self.now = ctx, conn, entries, now
         groups_of = groups_of or {}
         default = [e["targetGroupArn"] for e in entries]
         self.tasks = {t.arn: t for t in task_store.get_many(conn, cluster_arn,
@@ -68,6 +71,31 @@ class ServiceTargets:
         self.rows = {(r.target_group_arn, r.target_id, r.port): r
                      for arn in self.groups for r in tg_store.targets(conn, arn)}
         self.changed = False
+
+    def sort_out(self, tasks: list[Row], grace_seconds: int, events) -> list[Row]:
+        """Register RUNNING tasks, stop the drained ones, take out those that fail their
+        health checks (said in `events`); the tasks that still count (not on their way
+        out)."""
+        counting = []
+        for task in tasks:
+            leaving = self.deregistering(task)
+            if leaving is None and task.last_status == "RUNNING":
+                failing = self.failed_health_checks(task, grace_seconds)
+                if failing is None:
+                    self.register(task)
+                    counting.append(task)
+                    continue
+                events.add(f"(task {task.arn.rsplit('/', 1)[1]}) failed ELB health checks "
+                           f"in (target-group {failing})")
+                leaving = {"reason": f"Task failed ELB health checks in (target-group "
+                                     f"{failing})", "stopCode": "ServiceSchedulerInitiated"}
+                self.deregister(task, leaving["reason"], leaving["stopCode"])
+            if leaving is None:
+                counting.append(task)
+            elif self.drained(task):
+                request_stop(self.ctx, self.conn, self.full(task), leaving["reason"],
+                             leaving["stopCode"], self.now)
+        return counting
 
     def deregistering(self, task: Row) -> dict | None:
         return self.tasks[task.arn].doc.get(DEREGISTERING) if task.arn in self.tasks else None

@@ -25,9 +25,9 @@ only has to point the rules back at blue — one write, which the data plane
 applies within its poll interval — and stop green. Each move of the weights is
 a rewrite of the rule's forward action, which never cuts a request in flight.
 
-Everything is in the deployment's record (_stage, _percent, ...), and every
-pass writes the weights the record says: a control plane restarted in the
-middle of a shift resumes it with the traffic where it was.
+Everything is in the deployment's Rollout (stage, percent, hooks...,
+model/deployment_state.py), and every pass writes the weights it says: a control
+plane restarted in the middle of a shift resumes it with the traffic where it was.
 """
 
 from __future__ import annotations
@@ -37,9 +37,12 @@ import logging
 import urllib.request
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from sqlalchemy import Connection
+
 from nozama.controllers.rolling import Step
 from nozama.lb import meters
 from nozama.metrics import canary, series
+from nozama.model.deployment_state import HookState, Rollout
 from nozama.store import load_balancers as lb_store
 from nozama.store import tags as tag_store
 
@@ -89,10 +92,10 @@ def production_steps(configuration: dict) -> list[tuple[float, float]]:
     return [(100.0, 0.0)]
 
 
-def describe_split(record: dict) -> str:
+def describe_split(rollout: Rollout) -> str:
     """The traffic split of a deployment in progress, in words."""
-    percent = record.get("_percent", 0.0)
-    return (f"Lifecycle stage {record['_stage']}: {percent:g}% of production traffic on the "
+    percent = rollout.percent
+    return (f"Lifecycle stage {rollout.stage}: {percent:g}% of production traffic on the "
             f"new revision, {100 - percent:g}% on the previous one.")
 
 
@@ -105,41 +108,53 @@ def weights(percent: float) -> tuple[int, int]:
     return 999 - green, green
 
 
-def start(primary: dict, blue: dict | None, entries: list[dict]) -> None:
+def start(green: Rollout, blue: Rollout | None, entries: list[dict]) -> None:
     """Prepare a new deployment: its tasks go to the target group blue does not use."""
     if blue is None:
-        primary["_groups"] = [e["targetGroupArn"] for e in entries]
-        primary["_stage"] = DONE  # nothing to shift from: the first deployment just starts
+        green.groups = [e["targetGroupArn"] for e in entries]
+        green.stage = DONE  # nothing to shift from: the first deployment just starts
         return
-    theirs = blue.get("_groups") or [e["targetGroupArn"] for e in entries]
-    primary["_groups"] = [
+    theirs = blue.groups or [e["targetGroupArn"] for e in entries]
+    green.groups = [
         e["advancedConfiguration"]["alternateTargetGroupArn"]
         if group == e["targetGroupArn"] else e["targetGroupArn"]
         for e, group in zip(entries, theirs)]
-    primary["_blue"] = blue["id"]
-    primary.update(_stage=STAGES[0], _percent=0.0, _step=-1, _hooks={})
+    green.blue = blue.id
+    green.stage, green.percent, green.step, green.hooks = STAGES[0], 0.0, -1, {}
 
 
 class TrafficShift:
-    """One pass's work on a traffic-shifted deployment (a Pass of controllers/services.py)."""
+    """One pass's work on a traffic-shifted deployment: `deployment` (green, its AWS shape)
+    and its `rollout`, beside `blue`'s rollout; `events` is the service's ServiceEvents."""
 
-    def __init__(self, service_pass, primary: dict, blue: dict | None):
-        self.p, self.primary, self.blue = service_pass, primary, blue
-        self.entries = service_pass.doc["loadBalancers"]
-        self.configuration = primary["_configuration"]
-        self.now = service_pass.now.timestamp()
+    def __init__(self, conn: Connection, service: dict, deployment: dict, rollout: Rollout,
+                 blue: Rollout | None, events, now: float, region: str, account: str,
+                 tags: dict[str, str]):
+        self.conn, self.service, self.events = conn, service, events
+        self.deployment, self.rollout, self.blue = deployment, rollout, blue
+        self.entries = service["loadBalancers"]
+        self.configuration = rollout.configuration
+        self.now, self.region, self.account = now, region, account
         self.failure: str | None = None  # why the deployment must roll back, if it must
-        tags = tag_store.get(service_pass.conn, service_pass.doc["serviceArn"])
         self.analysis = tags.get(CANARY_ANALYSIS_TAG, "").lower() == "true"
         self.identity = identity_option(tags.get(CANARY_IDENTITY_TAG, ""))
 
+    @classmethod
+    def of(cls, conn: Connection, service: dict, deployment: dict, rollout: Rollout,
+           blue: Rollout | None, events, now: float, region: str,
+           account: str) -> "TrafficShift":
+        """The shift of a service's deployment, with the options its tags give."""
+        tags = tag_store.get(conn, service["serviceArn"])
+        return cls(conn, service, deployment, rollout, blue, events, now, region, account,
+                   tags)
+
     @property
     def stage(self) -> str:
-        return self.primary["_stage"]
+        return self.rollout.stage
 
     def step(self, mine: list, healthy: list, old: list) -> Step:
         """Move the deployment on as far as it can go in this pass; what to start and stop."""
-        desired = self.primary["desiredCount"]
+        desired = self.deployment["desiredCount"]
         # Green keeps desiredCount tasks from SCALE_UP on (a task that dies is replaced);
         # blue keeps its own until CLEAN_UP.
         scaled = Step(max(0, desired - len(mine)), 0, max(0, len(mine) - desired))
@@ -151,13 +166,13 @@ class TrafficShift:
                 if len(healthy) < desired or len(mine) != desired:
                     return scaled
             elif stage == "TEST_TRAFFIC_SHIFT":
-                self._point_test_rules(self.primary["_groups"])
+                self._point_test_rules(self.rollout.groups)
             elif stage == "PRODUCTION_TRAFFIC_SHIFT":
                 if not self._shift_production():
                     return hold
             elif stage == "BAKE_TIME":
                 bake = 60.0 * (self.configuration.get("bakeTimeInMinutes") or 0)
-                if self.now < self.primary["_stageAt"] + bake:
+                if self.now < self.rollout.stage_at + bake:
                     return hold
             elif stage == "CLEAN_UP" and old:
                 return Step(scaled.start, len(old), 0)
@@ -167,18 +182,17 @@ class TrafficShift:
         return Step(scaled.start, len(old), scaled.stop_primary)
 
     def _enter(self, stage: str) -> None:
-        self.primary.update(_stage=stage, _stageAt=self.now)
+        self.rollout.stage, self.rollout.stage_at = stage, self.now
         if stage != DONE:
-            self.p._event(f"(service {self.p.name}) (deployment {self.primary['id']}) "
-                          f"{stage.replace('_', ' ').lower()}.")
+            self.events.of_deployment(self.deployment, f"{stage.replace('_', ' ').lower()}.")
 
     # ------------------------------------------------------------ traffic
 
     def _shift_production(self) -> bool:
         """Take the next step when the current one has baked; True when all are taken."""
         steps = production_steps(self.configuration)
-        index = self.primary["_step"]
-        if index >= 0 and self.now < self.primary["_stepAt"] + steps[index][1]:
+        index = self.rollout.step
+        if index >= 0 and self.now < self.rollout.step_at + steps[index][1]:
             if not self.analysis or steps[index][0] >= 100:
                 return False
             found = self._analyze()
@@ -187,33 +201,34 @@ class TrafficShift:
                 return False
             if found.outcome == canary.CONTINUE:
                 return False
-            self.p._event(f"(service {self.p.name}) (deployment {self.primary['id']}) "
-                          f"canary analysis passed early: {found.reason}.")
+            self.events.of_deployment(self.deployment,
+                                      f"canary analysis passed early: {found.reason}.")
         if index + 1 >= len(steps):
             return True
         index += 1
         percent = steps[index][0]
-        self.primary.update(_step=index, _stepAt=self.now, _percent=percent)
+        self.rollout.step, self.rollout.step_at, self.rollout.percent = index, self.now, percent
         # The analysis starts once green's first connections are made (they add their
         # set-up to its first response times).
-        self.primary.setdefault("_analysisFrom", int(self.now) + ANALYSIS_WARMUP)
+        if self.rollout.analysis_from is None:
+            self.rollout.analysis_from = int(self.now) + ANALYSIS_WARMUP
         self._apply_weights()
-        self.p._event(f"(service {self.p.name}) (deployment {self.primary['id']}) shifted "
-                      f"{percent:g}% of production traffic to the new revision.")
+        self.events.of_deployment(self.deployment, f"shifted {percent:g}% of production "
+                                  "traffic to the new revision.")
         return index + 1 >= len(steps) and steps[index][1] == 0
 
     def _analyze(self) -> canary.Verdict:
         """Green against blue, over what the load balancer measured since the canary began
         (each production rule's load balancer, each entry's pair of target groups)."""
-        start, end = self.primary["_analysisFrom"], int(self.now)
+        start, end = self.rollout.analysis_from, int(self.now)
         verdict = canary.Verdict(canary.CONTINUE, "no traffic measured yet")
-        for entry, green, blue in zip(self.entries, self.primary["_groups"],
+        for entry, green, blue in zip(self.entries, self.rollout.groups,
                                       self._blue_groups()):
-            rule = lb_store.rule(self.p.conn, entry["advancedConfiguration"][
+            rule = lb_store.rule(self.conn, entry["advancedConfiguration"][
                 "productionListenerRule"])
             if rule is None:
                 continue
-            balancer = lb_store.listener(self.p.conn, rule.listener_arn).load_balancer_arn
+            balancer = lb_store.listener(self.conn, rule.listener_arn).load_balancer_arn
             verdict = canary.verdict(self._sample(balancer, green, start, end),
                                      self._sample(balancer, blue, start, end))
             if verdict.outcome != canary.PASS:
@@ -223,10 +238,10 @@ class TrafficShift:
     def _sample(self, balancer: str, group: str, start: int, end: int) -> canary.Sample:
         dims = [{"Name": "LoadBalancer", "Value": meters.dimension(balancer)},
                 {"Name": "TargetGroup", "Value": meters.dimension(group)}]
-        region, account = self.p.service.region, self.p.service.account
+        region, account = self.region, self.account
 
         def read(name: str):
-            return series.window(self.p.conn, region, account, {
+            return series.window(self.conn, region, account, {
                 "Namespace": meters.NAMESPACE, "MetricName": name, "Dimensions": dims},
                 start, end)
         requests, errors, times = (read("RequestCount"), read("HTTPCode_Target_5XX_Count"),
@@ -238,33 +253,33 @@ class TrafficShift:
 
     def _apply_weights(self) -> None:
         """Make each production rule forward as the record says (a no-op when it does)."""
-        percent = self.primary.get("_percent", 0.0)
+        percent = self.rollout.percent
         blue_groups = self._blue_groups()
-        for entry, green, blue in zip(self.entries, self.primary["_groups"], blue_groups):
+        for entry, green, blue in zip(self.entries, self.rollout.groups, blue_groups):
             rule = entry["advancedConfiguration"]["productionListenerRule"]
             blue_weight, green_weight = weights(percent)
             if self.identity:
                 # Green first: by identity, its share of users only ever grows from the
                 # first buckets (lb/balancer.py), so its users stay on it.
-                set_forward(self.p.conn, rule, [(green, green_weight), (blue, blue_weight)],
+                set_forward(self.conn, rule, [(green, green_weight), (blue, blue_weight)],
                             self.identity)
             else:
-                set_forward(self.p.conn, rule, [(blue, blue_weight), (green, green_weight)])
+                set_forward(self.conn, rule, [(blue, blue_weight), (green, green_weight)])
 
     def _blue_groups(self) -> list[str]:
         return [e["advancedConfiguration"]["alternateTargetGroupArn"]
                 if g == e["targetGroupArn"] else e["targetGroupArn"]
-                for e, g in zip(self.entries, self.primary["_groups"])]
+                for e, g in zip(self.entries, self.rollout.groups)]
 
     def _point_test_rules(self, groups: list[str]) -> None:
         for entry, group in zip(self.entries, groups):
             rule = entry["advancedConfiguration"].get("testListenerRule")
             if rule:
-                set_forward(self.p.conn, rule, [(group, 1)])
+                set_forward(self.conn, rule, [(group, 1)])
 
     def roll_back(self) -> None:
         """All traffic back to blue (production and test), at once."""
-        self.primary["_percent"] = 0.0
+        self.rollout.percent = 0.0
         self._apply_weights()
         self._point_test_rules(self._blue_groups())
 
@@ -276,46 +291,43 @@ class TrafficShift:
                  if stage in h.get("lifecycleStages", [])]
         if not hooks:
             return "DONE"
-        states = self.primary.setdefault("_hooks", {})
+        states = self.rollout.hooks
         outcome = "DONE"
         for index, hook in hooks:
             hook_id = f"{stage.lower()}-{index}"
             state = states.get(hook_id)
             if state is None:
                 timeout = hook.get("timeoutConfiguration") or {}
-                state = states[hook_id] = {
-                    "hookId": hook_id, "targetType": hook["targetType"],
-                    "status": "AWAITING_ACTION" if hook["targetType"] == "PAUSE"
+                state = states[hook_id] = HookState(
+                    hook_id=hook_id, target_type=hook["targetType"],
+                    status="AWAITING_ACTION" if hook["targetType"] == "PAUSE"
                     else "IN_PROGRESS",
-                    "expiresAt": self.now + 60 * timeout.get("timeoutInMinutes",
-                                                             HOOK_TIMEOUT_MINUTES),
-                    "timeoutAction": timeout.get("action", "ROLLBACK"), "_stage": stage}
-                if hook.get("hookTargetArn"):
-                    state["targetArn"] = hook["hookTargetArn"]
-            if state["status"] in ("AWAITING_ACTION", "IN_PROGRESS"):
+                    expires_at=self.now + 60 * timeout.get("timeoutInMinutes",
+                                                           HOOK_TIMEOUT_MINUTES),
+                    timeout_action=timeout.get("action", "ROLLBACK"), stage=stage,
+                    target_arn=hook.get("hookTargetArn") or None)
+            if state.waiting:
                 if hook["targetType"] != "PAUSE":
                     self._call(hook, state, stage)
-                if state["status"] in ("AWAITING_ACTION", "IN_PROGRESS") and \
-                        self.now >= state["expiresAt"]:
-                    state["status"] = "TIMED_OUT"
-            if state["status"] == "FAILED" or (state["status"] == "TIMED_OUT" and
-                                               state["timeoutAction"] == "ROLLBACK"):
+                if state.waiting and self.now >= state.expires_at:
+                    state.status = "TIMED_OUT"
+            if state.failed:
                 return "FAILED"
-            if state["status"] in ("AWAITING_ACTION", "IN_PROGRESS"):
+            if state.waiting:
                 outcome = "WAITING"
         return outcome
 
-    def _call(self, hook: dict, state: dict, stage: str) -> None:
+    def _call(self, hook: dict, state: HookState, stage: str) -> None:
         """An HTTP hook: POST the deployment's facts; its answer's hookStatus decides."""
-        key = f"{self.primary['_arn']}|{state['hookId']}"
+        key = f"{self.rollout.arn}|{state.hook_id}"
         call = _hook_calls.get(key)
         if call is None:
-            if self.now < state.get("_retryAt", 0):
+            if self.now < state.retry_at:
                 return
-            body = {"serviceDeploymentArn": self.primary["_arn"],
-                    "serviceArn": self.p.doc["serviceArn"], "lifecycleStage": stage,
-                    "hookId": state["hookId"],
-                    "targetServiceRevisionArn": self.primary["_revisionArn"],
+            body = {"serviceDeploymentArn": self.rollout.arn,
+                    "serviceArn": self.service["serviceArn"], "lifecycleStage": stage,
+                    "hookId": state.hook_id,
+                    "targetServiceRevisionArn": self.rollout.revision_arn,
                     "hookDetails": hook.get("hookDetails")}
             _hook_calls[key] = _hook_pool.submit(_post, hook["hookTargetArn"], body)
             return
@@ -324,18 +336,14 @@ class TrafficShift:
         del _hook_calls[key]
         status = call.result()
         if status == "IN_PROGRESS":
-            state["_retryAt"] = self.now + HOOK_RETRY_SECONDS
+            state.retry_at = self.now + HOOK_RETRY_SECONDS
         else:
-            state["status"] = status
-            self.p._event(f"(service {self.p.name}) (deployment {self.primary['id']}) "
-                          f"lifecycle hook {state['hookId']} {status.lower()}.")
+            state.status = status
+            self.events.of_deployment(self.deployment,
+                                      f"lifecycle hook {state.hook_id} {status.lower()}.")
 
     def failed_hook(self) -> str | None:
-        for state in (self.primary.get("_hooks") or {}).values():
-            if state["status"] == "FAILED" or (state["status"] == "TIMED_OUT" and
-                                               state["timeoutAction"] == "ROLLBACK"):
-                return state["hookId"]
-        return None
+        return self.rollout.failed_hook
 
 
 def _post(url: str, body: dict) -> str:

@@ -12,7 +12,7 @@ checks that the migrations produce exactly this schema.
 from __future__ import annotations
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, DateTime, Float, Index, Integer,
-                        LargeBinary, MetaData, String, Table, Text, UniqueConstraint)
+                        LargeBinary, MetaData, String, Table, Text, UniqueConstraint, text)
 
 metadata = MetaData()
 
@@ -190,6 +190,9 @@ services = _scoped(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("version", BigInteger, nullable=False, default=1),
     Column("doc", JSON, nullable=False),
+    # What the service controller knows of its deployments beyond their AWS shape
+    # (model/deployment_state.py); the doc is what DescribeServices shows.
+    Column("deployment_state", JSON, nullable=False, server_default=text("'{}'")),
     Index("ix_services_cluster", "cluster_arn", "status", "arn"),
     Index("ix_services_name", "cluster_arn", "name"),
 )

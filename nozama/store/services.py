@@ -1,4 +1,5 @@
-"""The services table."""
+"""The services table: each row is a service's AWS-shaped document (doc) and what the
+controller knows of its deployments (deployment_state, model/deployment_state.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from nozama.store import sql
 
 
 def create(conn: Connection, region: str, account: str, cluster_arn: str, arn: str, name: str,
-           desired_count: int, created_at: datetime, doc: dict) -> None:
+           desired_count: int, created_at: datetime, doc: dict,
+           deployment_state: dict) -> None:
     sql.run(conn, "INSERT INTO services (region, account, cluster_arn, arn, name, status, "
-                  "desired_count, created_at, version, doc) VALUES (?, ?, ?, ?, ?, 'ACTIVE', ?, "
-                  "?, 1, ?)", (region, account, cluster_arn, arn, name, desired_count,
-                               created_at, doc))
+                  "desired_count, created_at, version, doc, deployment_state) VALUES "
+                  "(?, ?, ?, ?, ?, 'ACTIVE', ?, ?, 1, ?, ?)",
+            (region, account, cluster_arn, arn, name, desired_count, created_at, doc,
+             deployment_state))
 
 
 def get(conn: Connection, arn: str):

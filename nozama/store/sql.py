@@ -8,7 +8,7 @@ placeholders, one dialect-neutral subset) and run it here, inside the
 transaction of the SQLAlchemy connection they are given.
 
 Rows come back as named tuples with the same Python types on both databases:
-`doc` columns as dicts, `*_at` columns as aware UTC datetimes, booleans as bool.
+`doc` and `deployment_state` columns as dicts, `*_at` columns as aware UTC datetimes, booleans as bool.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import orjson
 from sqlalchemy import Connection
 
 _BOOLEAN_COLUMNS = frozenset({"agent_connected"})
+_JSON_COLUMNS = frozenset({"doc", "deployment_state"})
 
 
 def one(conn: Connection, sql: str, params: tuple = ()):
@@ -139,7 +140,7 @@ def _row_maker(sqlite: bool, names: tuple[str, ...]):
 
 
 def _sqlite_converter(name: str):
-    if name == "doc":
+    if name in _JSON_COLUMNS:
         return orjson.loads
     if name.endswith("_at"):
         return _parse_datetime

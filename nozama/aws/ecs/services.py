@@ -10,11 +10,13 @@ import re
 
 from sqlalchemy import Connection, Row
 
-from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
+from nozama.kernel import errors
 from nozama.controllers import traffic_shift
-from nozama.controllers.services import new_deployment, supersede, wake_controller
+from nozama.controllers.deployment_records import new_deployment, supersede
+from nozama.controllers.notify import wake_controller
 from nozama.model import arns, lb_rules
+from nozama.model.deployment_state import DeploymentState
 from nozama.scheduler.feasibility import parse_constraints
 from nozama.scheduler.rank import parse_strategies
 from nozama.aws.ecs import handlers
@@ -22,7 +24,7 @@ from nozama.aws.ecs.common import find_cluster, page_size, tags_from_request, ta
 from nozama.aws.ecs.task_definitions import find as find_task_definition
 from nozama.store import alarms as alarm_store
 from nozama.store import load_balancers as lb_store
-from nozama.store import services as store
+from nozama.store import services as service_store
 from nozama.store import tags as tag_store
 from nozama.store import target_groups as target_group_store
 from nozama.store.pagination import decode_token, page
@@ -37,9 +39,8 @@ DEFAULT_DEPLOYMENT_CONFIGURATION = {
 
 def describe(conn: Connection, row: Row, with_tags: bool = False) -> dict:
     doc = row.doc
-    service = {k: v for k, v in doc.items() if not k.startswith("_")}
-    service["deployments"] = [{k: v for k, v in d.items() if not k.startswith("_")}
-                              for d in doc["deployments"]]
+    service = dict(doc)
+    service["deployments"] = [dict(d) for d in doc["deployments"]]
     service.update(status=row.status, desiredCount=row.desired_count,
                    runningCount=sum(d.get("runningCount", 0) for d in doc["deployments"]),
                    pendingCount=sum(d.get("pendingCount", 0) for d in doc["deployments"]))
@@ -67,7 +68,7 @@ def _configuration(given: dict | None, current: dict | None = None) -> dict:
     alarms = merged["alarms"]
     if alarms.get("enable") and not alarms.get("alarmNames"):
         raise errors.ecs.InvalidParameterException("alarmNames must name at least one alarm when "
-                                                   "deployment alarms are enabled.")
+                                        "deployment alarms are enabled.")
     return merged
 
 
@@ -211,7 +212,7 @@ def _check_advanced_configuration(ctx: RequestContext, conn: Connection, entry: 
         raise errors.ecs.InvalidParameterException(
             f"The alternate target group {alternate.arn} has target type "
             f"{alternate.doc['TargetType']}, not {group.doc['TargetType']}.")
-    for other in store.live(conn):
+    for other in service_store.live(conn):
         if other.arn == service_arn or (other.region, other.account) != (ctx.region,
                                                                           ctx.account_id):
             continue
@@ -246,7 +247,7 @@ def _active_definition(ctx: RequestContext, conn: Connection, reference: str) ->
 
 def find_service(ctx: RequestContext, conn: Connection, cluster: Row, reference: str) -> Row:
     name = arns.name_of(reference)
-    row = store.find(conn, cluster.arn, name)
+    row = service_store.find(conn, cluster.arn, name)
     if row is None:
         raise errors.ecs.ServiceNotFoundException("Service not found.")
     return row
@@ -258,7 +259,7 @@ def create_service(ctx: RequestContext, params: dict) -> dict:
     name = params["serviceName"]
     if not _NAME.fullmatch(name):
         raise errors.ecs.InvalidParameterException("serviceName must be 1 to 255 letters, numbers, "
-                                                   "hyphens and underscores.")
+                                        "hyphens and underscores.")
     if params.get("desiredCount") is None:
         raise errors.ecs.InvalidParameterException(
             "desiredCount is required for a REPLICA service.")
@@ -269,7 +270,7 @@ def create_service(ctx: RequestContext, params: dict) -> dict:
     new_tags = tags_from_request(params.get("tags"))
     with ctx.store.write() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
-        existing = store.find(conn, cluster.arn, name)
+        existing = service_store.find(conn, cluster.arn, name)
         if existing is not None and existing.status != "INACTIVE":
             raise errors.ecs.InvalidParameterException("Creation of service was not idempotent.")
         definition = _active_definition(ctx, conn, params["taskDefinition"])
@@ -294,19 +295,22 @@ def create_service(ctx: RequestContext, params: dict) -> dict:
         }
         if params.get("healthCheckGracePeriodSeconds") is not None:
             doc["healthCheckGracePeriodSeconds"] = params["healthCheckGracePeriodSeconds"]
-        doc["deployments"].append(new_deployment(doc, definition.arn, params["desiredCount"],
-                                                 now))
+        state = DeploymentState()
+        deployment, rollout = new_deployment(doc, state, definition.arn,
+                                             params["desiredCount"], now)
+        doc["deployments"].append(deployment)
         if traffic_shift.uses_traffic_shift(configuration):
-            traffic_shift.start(doc["deployments"][0], None, doc["loadBalancers"])
+            traffic_shift.start(rollout, None, doc["loadBalancers"])
+        state.record(doc["deployments"])
         if existing is not None:  # a deleted service's name (and ARN) is used again
             tag_store.remove_all(conn, arn)
-            store.save(conn, arn, status="ACTIVE", desired_count=params["desiredCount"],
-                       created_at=now, doc=doc)
+            service_store.save(conn, arn, status="ACTIVE", desired_count=params["desiredCount"],
+                       created_at=now, doc=doc, deployment_state=state.to_json())
         else:
-            store.create(conn, ctx.region, ctx.account_id, cluster.arn, arn, name,
-                         params["desiredCount"], now, doc)
+            service_store.create(conn, ctx.region, ctx.account_id, cluster.arn, arn, name,
+                         params["desiredCount"], now, doc, state.to_json())
         tag_store.put(conn, arn, new_tags)
-        result = {"service": describe(conn, store.find(conn, cluster.arn, name), True)}
+        result = {"service": describe(conn, service_store.find(conn, cluster.arn, name), True)}
     wake_controller(ctx.wakeups)
     return result
 
@@ -345,24 +349,28 @@ def update_service(ctx: RequestContext, params: dict) -> dict:
             _check_load_balancers(ctx, conn, doc["loadBalancers"], find_task_definition(
                 ctx, conn, doc["taskDefinition"]), strategy, row.arn)
         doc["deployments"] = [dict(d) for d in doc["deployments"]]
+        state = DeploymentState.from_json(row.deployment_state)
         if redeploy:
-            current = doc["deployments"][0]
-            if current.get("_stage") not in (None, traffic_shift.DONE):
+            current = state.of(doc["deployments"][0])
+            if current.shifting:
                 raise errors.ecs.InvalidParameterException(
-                    f"The service's deployment {current['id']} is shifting traffic: wait for "
+                    f"The service's deployment {current.id} is shifting traffic: wait for "
                     "it to finish or stop it (StopServiceDeployment) first.")
-            supersede(doc, ctx.clock.now())
-            doc["deployments"].insert(0, new_deployment(doc, doc["taskDefinition"], desired,
-                                                        ctx.clock.now()))
+            supersede(doc, state, ctx.clock.now())
+            deployment, rollout = new_deployment(doc, state, doc["taskDefinition"], desired,
+                                                 ctx.clock.now())
+            doc["deployments"].insert(0, deployment)
             if traffic_shift.uses_traffic_shift(doc["deploymentConfiguration"]):
-                traffic_shift.start(doc["deployments"][0], current, doc["loadBalancers"])
-            elif current.get("_groups"):
+                traffic_shift.start(rollout, current, doc["loadBalancers"])
+            elif current.groups:
                 # A rolling update after a blue/green one serves from the target groups
                 # production traffic goes to now.
-                doc["deployments"][0]["_groups"] = current["_groups"]
+                rollout.groups = current.groups
         doc["deployments"][0]["desiredCount"] = desired
-        store.save(conn, row.arn, desired_count=desired, doc=doc)
-        result = {"service": describe(conn, store.get(conn, row.arn))}
+        state.record(doc["deployments"])
+        service_store.save(conn, row.arn, desired_count=desired, doc=doc,
+                   deployment_state=state.to_json())
+        result = {"service": describe(conn, service_store.get(conn, row.arn))}
     wake_controller(ctx.wakeups)
     return result
 
@@ -379,8 +387,8 @@ def delete_service(ctx: RequestContext, params: dict) -> dict:
                 "The service cannot be stopped while it is scaled above 0.")
         doc = dict(row.doc)
         doc["deployments"] = [{**d, "desiredCount": 0} for d in doc["deployments"]]
-        store.save(conn, row.arn, status="DRAINING", desired_count=0, doc=doc)
-        result = {"service": describe(conn, store.get(conn, row.arn))}
+        service_store.save(conn, row.arn, status="DRAINING", desired_count=0, doc=doc)
+        result = {"service": describe(conn, service_store.get(conn, row.arn))}
     wake_controller(ctx.wakeups)
     return result
 
@@ -395,7 +403,7 @@ def describe_services(ctx: RequestContext, params: dict) -> dict:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         found, failures = [], []
         for reference in references:
-            row = store.find(conn, cluster.arn, arns.name_of(reference))
+            row = service_store.find(conn, cluster.arn, arns.name_of(reference))
             if row is None:
                 arn = reference if arns.is_arn(reference) else arns.arn(
                     "ecs", ctx.region, ctx.account_id, f"service/{cluster.name}/{reference}")
@@ -412,6 +420,7 @@ def list_services(ctx: RequestContext, params: dict) -> dict:
                          error=errors.ecs.InvalidParameterException)
     with ctx.store.read() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
-        found = store.list_arns(conn, cluster.arn, params.get("launchType"), after, limit + 1)
+        found = service_store.list_arns(conn, cluster.arn, params.get("launchType"), after,
+                                        limit + 1)
     items, token = page(found, limit, "ListServices", key=lambda arn: arn)
     return {"serviceArns": items, **({"nextToken": token} if token else {})}

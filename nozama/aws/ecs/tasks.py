@@ -10,7 +10,7 @@ from nozama.kernel.context import RequestContext
 from nozama.controllers.tasks import create_tasks, request_stop
 from nozama.model import arns
 from nozama.model.resources import requirements
-from nozama.controllers.placement import PlacementRequest, place_tasks, start_tasks
+from nozama.controllers.placement import PlacementRequest, place_on_instances, place_tasks
 from nozama.aws.ecs import handlers
 from nozama.aws.ecs.common import (find_cluster, find_or_create_cluster, page_size,
                                         tags_from_request, tags_of)
@@ -77,7 +77,7 @@ def start_task(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         definition = _active_task_definition(ctx, conn, params["taskDefinition"])
-        result = start_tasks(conn, cluster.arn,
+        result = place_on_instances(conn, cluster.arn,
                              [instance_arn(ctx, cluster, r) for r in references],
                              requirements(definition.doc, params.get("overrides")),
                              _group(params, definition))

@@ -1,0 +1,91 @@
+"""Migration 0010: a store written before it (deployment state as "_" members of the
+service document) comes out with the same state in its own column, and a deployment
+in progress goes on from there."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from alembic import command
+from alembic.config import Config
+
+from nozama.store import Store, sql
+from nozama.store.db import MIGRATIONS, sqlite_url
+from conftest import POSTGRES_URL, fresh_postgres_url
+from service_harness import Balanced, Cloud
+
+
+def _config(conn) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    return config
+
+
+def old_document(doc: dict, state: dict) -> dict:
+    """The service document as Nozama wrote it before migration 0010."""
+    def private(rollout: dict) -> dict:
+        members = {f"_{k}": v for k, v in rollout.items() if k not in ("id", "deployment")}
+        members["_hooks"] = {key: {("_" + k if k in ("stage", "retryAt") else k): v
+                                   for k, v in hook.items()}
+                             for key, hook in rollout.get("hooks", {}).items()}
+        return members
+    rollouts = {r["id"]: r for r in state["rollouts"]}
+    old = dict(doc)
+    old["deployments"] = [{**d, **private(rollouts[d["id"]])} for d in doc["deployments"]]
+    old["_history"] = {r["arn"]: {**r["deployment"], **private(r)} for r in state["rollouts"]}
+    old["_revisions"] = state["revisions"]
+    old["_steady"] = state["steady"]
+    return old
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request, tmp_path) -> str:
+    """SQLite always; PostgreSQL too where NOZAMA_TEST_POSTGRES_URL names a server."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "data")
+    if not POSTGRES_URL:
+        pytest.skip("NOZAMA_TEST_POSTGRES_URL is not set")
+    return fresh_postgres_url(POSTGRES_URL)
+
+
+def test_upgrading_moves_the_private_members_out_and_a_shift_goes_on(tmp_path, url):
+    cloud = Cloud(tmp_path / "data", url)
+    cloud.instances()
+    balanced = Balanced(cloud)
+    balanced.create({"strategy": "LINEAR", "linearConfiguration": {
+        "stepPercent": 50.0, "stepBakeTimeInMinutes": 1}, "lifecycleHooks": [
+        {"targetType": "PAUSE", "lifecycleStages": ["POST_SCALE_UP"]}]})
+    second = cloud.revision()
+    cloud.ecs("UpdateService", service="web", taskDefinition=second)
+    deployment = cloud.until(lambda: (d := cloud.deployment())["lifecycleHookDetails"] and d)
+    cloud.ecs("ContinueServiceDeployment",
+              serviceDeploymentArn=deployment["serviceDeploymentArn"],
+              hookId=deployment["lifecycleHookDetails"][0]["hookId"])
+    cloud.until(lambda: balanced.split() == (50, 50))
+    with cloud.store.read() as conn:
+        row = sql.one(conn, "SELECT * FROM services")
+    doc, state = row.doc, row.deployment_state
+    assert any(r.get("hooks") for r in state["rollouts"])
+    cloud.store.close()
+
+    # The store as the previous schema had it.
+    store = Store.open(url, migrate=False)
+    with store.write() as conn:
+        command.downgrade(_config(conn), "0009")
+    with store.write() as conn:
+        sql.run(conn, "UPDATE services SET doc = ?", (json.dumps(old_document(doc, state)),))
+    store.migrate()
+    with store.read() as conn:
+        row = sql.one(conn, "SELECT * FROM services")
+    assert row.doc == doc
+    assert row.deployment_state == state
+    store.close()
+
+    # The control plane on the migrated store finishes the shift.
+    cloud.open()
+    assert cloud.deployment()["lifecycleStage"] == "PRODUCTION_TRAFFIC_SHIFT"
+    cloud.until(lambda: balanced.split() == (0, 100), ticks=90)
+    assert cloud.steady()["taskDefinition"] == second
+    cloud.store.close()
