@@ -23,6 +23,7 @@ from nozama.api.protocols import PROTOCOLS
 from nozama.api.routing import resolve
 from nozama.api.validate import summarize, validation_errors
 from nozama.kernel.clock import Clock
+from nozama.kernel.http_client import BackgroundCalls
 from nozama.kernel.wakeups import Wakeups
 from nozama.aws import ServiceHandlers, registry
 from nozama.store import Store
@@ -41,6 +42,7 @@ class Gateway:
         self.handlers = registry()
         self.functions = None  # the FunctionRuntime, once the server starts one
         self.wakeups = Wakeups()  # the server's one set of wake-ups (kernel/wakeups.py)
+        self.calls = BackgroundCalls()  # its HTTP calls out (kernel/http_client.py)
         self._random = random.Random()  # request ids
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -87,7 +89,8 @@ class Gateway:
 
     def context(self, region: str, request_id: str | None = None) -> RequestContext:
         return RequestContext(region, self.account_id, request_id or self.new_request_id(),
-                              self.store, self.clock, self.functions, self.wakeups)
+                              self.store, self.clock, self.functions, self.wakeups,
+                              self.calls)
 
     def _handler(self, service: Service, operation: str):
         handlers: ServiceHandlers | None = self.handlers.get(service.name)

@@ -63,6 +63,7 @@ class App:
     def stop_background(self) -> None:
         for task in self.background:
             task.cancel()
+        self.gateway.calls.shutdown()
 
     def start_background(self) -> None:
         gateway = self.gateway

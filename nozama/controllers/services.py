@@ -103,7 +103,7 @@ class ServicePass:
             blue = None
         return traffic_shift.TrafficShift.of(
             self.conn, self.doc, self.primary, rollout, blue, self.events,
-            self.now.timestamp(), self.service.region, self.service.account)
+            self.now.timestamp(), self.service.region, self.service.account, self.ctx.calls)
 
     def run(self) -> None:
         primary = self.primary

@@ -32,14 +32,12 @@ plane restarted in the middle of a shift resumes it with the traffic where it wa
 
 from __future__ import annotations
 
-import json
 import logging
-import urllib.request
-from concurrent.futures import Future, ThreadPoolExecutor
 
 from sqlalchemy import Connection
 
 from nozama.controllers.rolling import Step
+from nozama.kernel.http_client import BackgroundCalls, post_json
 from nozama.lb import meters
 from nozama.metrics import canary, series
 from nozama.model.deployment_state import HookState, Rollout
@@ -65,8 +63,6 @@ CANARY_IDENTITY_TAG = "nozama:canary-identity"
 HOOK_TIMEOUT_MINUTES = 60
 HOOK_RETRY_SECONDS = 2.0
 HOOK_REQUEST_SECONDS = 10.0
-_hook_calls: dict[str, Future] = {}
-_hook_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lifecycle-hook")
 
 
 def uses_traffic_shift(configuration: dict) -> bool:
@@ -129,8 +125,8 @@ class TrafficShift:
 
     def __init__(self, conn: Connection, service: dict, deployment: dict, rollout: Rollout,
                  blue: Rollout | None, events, now: float, region: str, account: str,
-                 tags: dict[str, str]):
-        self.conn, self.service, self.events = conn, service, events
+                 tags: dict[str, str], calls: BackgroundCalls):
+        self.conn, self.service, self.events, self.calls = conn, service, events, calls
         self.deployment, self.rollout, self.blue = deployment, rollout, blue
         self.entries = service["loadBalancers"]
         self.configuration = rollout.configuration
@@ -142,11 +138,12 @@ class TrafficShift:
     @classmethod
     def of(cls, conn: Connection, service: dict, deployment: dict, rollout: Rollout,
            blue: Rollout | None, events, now: float, region: str,
-           account: str) -> "TrafficShift":
-        """The shift of a service's deployment, with the options its tags give."""
+           account: str, calls: BackgroundCalls) -> "TrafficShift":
+        """The shift of a service's deployment, with the options its tags give; HTTP
+        lifecycle hooks are called through `calls` (the server's)."""
         tags = tag_store.get(conn, service["serviceArn"])
         return cls(conn, service, deployment, rollout, blue, events, now, region, account,
-                   tags)
+                   tags, calls)
 
     @property
     def stage(self) -> str:
@@ -320,21 +317,15 @@ class TrafficShift:
     def _call(self, hook: dict, state: HookState, stage: str) -> None:
         """An HTTP hook: POST the deployment's facts; its answer's hookStatus decides."""
         key = f"{self.rollout.arn}|{state.hook_id}"
-        call = _hook_calls.get(key)
-        if call is None:
-            if self.now < state.retry_at:
-                return
-            body = {"serviceDeploymentArn": self.rollout.arn,
-                    "serviceArn": self.service["serviceArn"], "lifecycleStage": stage,
-                    "hookId": state.hook_id,
-                    "targetServiceRevisionArn": self.rollout.revision_arn,
-                    "hookDetails": hook.get("hookDetails")}
-            _hook_calls[key] = _hook_pool.submit(_post, hook["hookTargetArn"], body)
+        if not self.calls.running(key) and self.now < state.retry_at:
             return
-        if not call.done():
+        body = {"serviceDeploymentArn": self.rollout.arn,
+                "serviceArn": self.service["serviceArn"], "lifecycleStage": stage,
+                "hookId": state.hook_id, "targetServiceRevisionArn": self.rollout.revision_arn,
+                "hookDetails": hook.get("hookDetails")}
+        status = self.calls.result(key, _post, hook["hookTargetArn"], body)
+        if status is BackgroundCalls.NOT_DONE:
             return
-        del _hook_calls[key]
-        status = call.result()
         if status == "IN_PROGRESS":
             state.retry_at = self.now + HOOK_RETRY_SECONDS
         else:
@@ -348,11 +339,8 @@ class TrafficShift:
 
 def _post(url: str, body: dict) -> str:
     """Call an HTTP hook: SUCCEEDED, FAILED or IN_PROGRESS (ask again later)."""
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=HOOK_REQUEST_SECONDS) as response:
-            answer = json.loads(response.read() or b"{}")
+        answer = post_json(url, body, HOOK_REQUEST_SECONDS)
     except (OSError, ValueError) as error:
         log.info("lifecycle hook %s failed: %s", url, error)
         return "FAILED"

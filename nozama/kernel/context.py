@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nozama.kernel.clock import Clock
+from nozama.kernel.http_client import BackgroundCalls
 from nozama.kernel.wakeups import Wakeups
 
 
@@ -23,6 +24,8 @@ class RequestContext:
     # The server's wake-ups; a context made outside a server gets its own, which no
     # one waits on.
     wakeups: Wakeups = field(default_factory=Wakeups)
+    # The server's calls out (ECS lifecycle hooks), run off the event loop.
+    calls: BackgroundCalls = field(default_factory=BackgroundCalls)
 
     @property
     def availability_zones(self) -> tuple[str, str, str]:
