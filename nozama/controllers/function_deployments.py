@@ -353,7 +353,7 @@ def _hook_status(outcome) -> str:
 
 
 def _write_alias(conn, alias, from_version: str, to_version: str, weight: float) -> None:
-    doc = dict(alias.doc, RevisionId=new_revision_id())
+    doc = dict(alias.doc)
     doc.pop("RoutingConfig", None)
     if weight >= 1.0:
         doc["FunctionVersion"] = to_version
@@ -361,7 +361,9 @@ def _write_alias(conn, alias, from_version: str, to_version: str, weight: float)
         doc["FunctionVersion"] = from_version
         if weight > 0:
             doc["RoutingConfig"] = {"AdditionalVersionWeights": {to_version: weight}}
-    function_store.update_alias(conn, alias.id, doc)
+    if doc == alias.doc:
+        return  # a rollback before any shift: the alias, RevisionId included, stays
+    function_store.update_alias(conn, alias.id, dict(doc, RevisionId=new_revision_id()))
 
 
 def describe(ctx: RequestContext, deployment_id: str) -> dict:
