@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import InvalidParameterException, ServiceError
+from nozama.kernel.intervals import scaled
 from nozama.controllers.notify import notifier
 from nozama.controllers.services import wake_controller
 from nozama.controllers.tasks import apply_report, refresh_instance
@@ -80,7 +81,7 @@ def report(ctx: RequestContext, instance_arn: str, reports: list[dict]) -> dict:
     return {"applied": applied}
 
 
-async def watch_heartbeats(store, clock, interval: float = 5.0) -> None:
+async def watch_heartbeats(store, clock, interval: float = scaled(5.0)) -> None:
     """Mark instances whose agents went silent as disconnected, forever."""
     while True:
         await asyncio.sleep(interval)

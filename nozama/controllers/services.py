@@ -25,6 +25,7 @@ from nozama.controllers import traffic_shift, zone_waves
 from nozama.controllers.rolling import Step, circuit_breaker_threshold, rolling_step
 from nozama.controllers.service_targets import ServiceTargets
 from nozama.controllers.tasks import create_tasks, refresh_instance, request_stop
+from nozama.kernel.intervals import scaled
 from nozama.model.resources import requirements
 from nozama.controllers.cluster_state import cluster_state
 from nozama.scheduler.placement import PlacementRequest, place
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 
 MAX_EVENTS = 100
 # How long a task must have been RUNNING before it counts as healthy.
-STABLE_SECONDS = 3.0
+STABLE_SECONDS = scaled(3.0)
 FAILED_START_CODES = ("TaskFailedToStart", "EssentialContainerExited")
 _wakeup: asyncio.Event | None = None
 
@@ -100,7 +101,7 @@ def supersede(service: dict, now: datetime) -> None:
             record(service, deployment)
 
 
-async def run(make_context, interval: float = 1.0) -> None:
+async def run(make_context, interval: float = scaled(1.0)) -> None:
     """The controller loop of the server process."""
     global _wakeup
     _wakeup = asyncio.Event()

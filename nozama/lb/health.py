@@ -14,6 +14,7 @@ import asyncio
 import logging
 from typing import Callable
 
+from nozama.kernel.intervals import scaled
 from nozama.lb.balancer import TargetState
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ class HealthChecker:
                     else:
                         self._set(state, "unhealthy", "Target.FailedHealthChecks",
                                   "Health checks failed")
-            await asyncio.sleep(interval)
+            await asyncio.sleep(scaled(interval))
 
     def _set(self, state: TargetState, health: str, reason: str | None,
              description: str | None) -> None:

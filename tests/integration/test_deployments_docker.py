@@ -16,9 +16,11 @@ import time
 
 import pytest
 
-from conftest import AgentProcess, NozamaServer, start_dataplane, wait_for
-from test_deployments import Setup, alarm_on_errors
-from test_lb_dataplane import Load
+from support.agents import AgentProcess
+from support.deployments import Setup, alarm_on_errors
+from support.servers import NozamaServer, start_dataplane
+from support.traffic import Load
+from support.waiting import wait_for
 
 IMAGE = "nozama-test/busybox:latest"
 APP = "/cgi-bin/app"

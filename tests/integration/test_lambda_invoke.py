@@ -26,7 +26,8 @@ import botocore.exceptions
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import wait_for
+from support.errors import error_of
+from support.waiting import wait_for
 
 ACCOUNT = "000000000000"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/lambda-role"
@@ -159,11 +160,6 @@ def invoke(lam, name: str, event=None, **params) -> tuple[dict, object]:
     answer = lam.invoke(FunctionName=name, **params)
     body = answer["Payload"].read()
     return answer, json.loads(body) if body else None
-
-
-def error_of(info: pytest.ExceptionInfo) -> tuple[str, str]:
-    error = info.value.response["Error"]
-    return error["Code"], error["Message"]
 
 
 def arn(region: str, name: str, qualifier: str | None = None) -> str:
@@ -471,6 +467,7 @@ def test_event_runs_later_and_dry_run_not_at_all(lam, logs, region, tmp_path):
     assert not workers(region, "idle")
 
 
+@pytest.mark.store_matrix  # the event queue read back after kill -9: on both stores
 def test_queued_events_survive_kill_9_and_run_after_restart(own_server, tmp_path):
     own_server.start()
     region = "zz-durable-1"
