@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 # What a poll answers when the instance was deregistered: the agent then exits.
 DEREGISTERED = "ContainerInstanceDeregistered"
-POLL_TIMEOUT = 20.0
+POLL_TIMEOUT = scaled(20.0)
 AGENT_TIMEOUT = 35.0
 
 

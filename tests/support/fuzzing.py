@@ -13,7 +13,7 @@ import os
 
 from hypothesis import settings
 
-QUICK_EXAMPLES = 40
+QUICK_EXAMPLES = 50
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "quick")
 
 settings.register_profile("quick", max_examples=QUICK_EXAMPLES)
