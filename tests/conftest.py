@@ -32,8 +32,8 @@ import string
 import pytest
 
 from support import fuzzing
-from support.agents import AgentProcess
-from support.servers import NozamaServer, start_dataplane, store_args
+from support.agents import AgentPool
+from support.servers import REAL_TIME, NozamaServer, start_dataplane, store_args
 
 # Agents the tests start report their tasks' CPU and memory every second, not every 10.
 os.environ.setdefault("NOZAMA_AGENT_METRICS_SECONDS", "1")
@@ -104,15 +104,21 @@ def elb(server, region, dataplane):
 @pytest.fixture
 def agents(server, region, tmp_path):
     """Start agent processes for the test's region: agents(count, cluster=..., runtime=...)."""
-    started = []
+    pool = AgentPool(server, region, tmp_path)
+    yield pool
+    pool.stop()
 
-    def start(count: int = 1, cluster: str = "default", **kwargs) -> list[AgentProcess]:
-        for n in range(count):
-            zone = f"{region}{'abc'[len(started) % 3]}"
-            started.append(AgentProcess(server, region, zone, tmp_path / f"agent-{len(started)}",
-                                        cluster, **kwargs).start())
-        return started[-count:]
 
-    yield start
-    for agent in started:
-        agent.stop()
+@pytest.fixture(scope="session")
+def real_time_server(tmp_path_factory):
+    """A SQLite server and its data plane at production cadence (NOZAMA_INTERVAL_SCALE=1),
+    for the few tests whose assertions hang on it (say, the share of failed requests over
+    a whole deployment, whose length the cadence sets)."""
+    tmp = tmp_path_factory.mktemp("server-real-time")
+    instance = NozamaServer(store_args("sqlite", tmp), tmp / "server.log",
+                            env=REAL_TIME).start()
+    lb = start_dataplane(instance, tmp / "lb.log")
+    yield instance
+    lb.terminate()
+    assert lb.wait(timeout=15) == 0
+    instance.stop()

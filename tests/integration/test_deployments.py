@@ -18,7 +18,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from support.agents import AgentProcess
+from support.agents import AgentPool, AgentProcess
 from support.deployments import TEST_PORT, Setup, alarm_on_errors
 from support.servers import ROOT, NozamaServer, start_dataplane, store_args
 from support.traffic import PORT, Load, get, load_balancer
@@ -69,7 +69,18 @@ def test_a_good_revision_is_promoted_without_a_failed_request(setup, configurati
     assert setup.weights() == {setup.blue: 100, setup.green: 0}
 
 
-def test_an_alarm_rolls_a_bad_canary_back_within_seconds(setup):
+@pytest.fixture
+def real_time_setup(real_time_server, region, tmp_path):
+    """Setup on the server at production cadence."""
+    agents = AgentPool(real_time_server, region, tmp_path)
+    yield Setup(real_time_server, region, real_time_server.client("elbv2", region), agents)
+    agents.stop()
+
+
+# At production cadence: the failed share is over the whole attempt, whose length the
+# control plane's cadence sets (NOZAMA_INTERVAL_SCALE shortens it, not the failures).
+def test_an_alarm_rolls_a_bad_canary_back_within_seconds(real_time_setup):
+    setup = real_time_setup
     alarm_on_errors(setup)
     good = setup.create({"strategy": "CANARY", "canaryConfiguration": {
         "canaryPercent": 10.0, "canaryBakeTimeInMinutes": 10},

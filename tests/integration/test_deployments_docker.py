@@ -18,7 +18,7 @@ import pytest
 
 from support.agents import AgentProcess
 from support.deployments import Setup, alarm_on_errors
-from support.servers import NozamaServer, start_dataplane
+from support.servers import REAL_TIME, NozamaServer, start_dataplane
 from support.traffic import Load
 from support.waiting import wait_for
 
@@ -36,7 +36,10 @@ SCRIPT = (
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("docker-deploy")
-    instance = NozamaServer(["--data-dir", str(tmp / "data")], tmp / "server.log").start()
+    # At production cadence: the failed shares asserted here are over whole attempts,
+    # whose length the control plane's cadence sets.
+    instance = NozamaServer(["--data-dir", str(tmp / "data")], tmp / "server.log",
+                            env=REAL_TIME).start()
     yield instance
     instance.stop()
 

@@ -22,6 +22,8 @@ import requests
 
 POSTGRES_URL = os.environ.get("NOZAMA_TEST_POSTGRES_URL")
 ROOT = Path(__file__).resolve().parent.parent.parent
+# The environment of a server (and its data plane) at production cadence.
+REAL_TIME = {"NOZAMA_INTERVAL_SCALE": "1"}
 
 
 def free_port() -> int:
@@ -100,7 +102,8 @@ class NozamaServer:
 
 
 def start_dataplane(server: NozamaServer, log_path: Path) -> subprocess.Popen:
-    """`nozama lb` on a server's store."""
+    """`nozama lb` on a server's store (and with the server's environment)."""
     return subprocess.Popen([sys.executable, "-m", "nozama", "lb", *server.store_args,
                              "--log-level", "warning"], stdout=open(log_path, "ab"),
-                            stderr=subprocess.STDOUT, cwd=ROOT)
+                            stderr=subprocess.STDOUT, cwd=ROOT,
+                            env=None if server.env is None else {**os.environ, **server.env})
