@@ -18,7 +18,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from support.agents import AgentPool, AgentProcess
+from support.agents import AgentPool
 from support.deployments import TEST_PORT, Setup, alarm_on_errors
 from support.servers import ROOT, NozamaServer, start_dataplane, store_args
 from support.traffic import PORT, Load, get, load_balancer
@@ -325,12 +325,7 @@ def test_a_control_plane_killed_mid_shift_resumes_where_it_was(backend, tmp_path
     control plane carries on from the recorded stage and weights."""
     own = NozamaServer(store_args(backend, tmp_path), tmp_path / "server.log").start()
     lb = start_dataplane(own, tmp_path / "lb.log")
-    started = []
-
-    def agents(count):
-        for n in range(count):
-            started.append(AgentProcess(own, "us-east-1", f"us-east-1{'abc'[n % 3]}",
-                                        tmp_path / f"agent-{n}").start())
+    agents = AgentPool(own, "us-east-1", tmp_path)
     try:
         setup = Setup(own, "us-east-1", own.client("elbv2"), agents, name="resume")
         first = setup.create({"strategy": "LINEAR", "linearConfiguration": {
@@ -356,8 +351,7 @@ def test_a_control_plane_killed_mid_shift_resumes_where_it_was(backend, tmp_path
         setup.steady()
         wait_for(lambda: setup.serving() == setup.task_ids(first))
     finally:
-        for agent in started:
-            agent.stop()
+        agents.stop()
         lb.terminate()
         lb.wait(timeout=15)
         if own.process.poll() is None:

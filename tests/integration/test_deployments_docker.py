@@ -13,10 +13,11 @@ response, and again, without an alarm, by automatic canary analysis.
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import pytest
 
-from support.agents import AgentProcess
+from support.agents import AgentPool
 from support.deployments import Setup, alarm_on_errors
 from support.servers import REAL_TIME, NozamaServer, start_dataplane
 from support.traffic import Load
@@ -78,18 +79,12 @@ class DockerSetup(Setup):
 
 @pytest.fixture
 def setup(server, region, elb, tmp_path):
-    started = []
-
-    def agents(count):
-        for n in range(count):
-            started.append(AgentProcess(server, region, f"{region}{'abc'[n % 3]}",
-                                        tmp_path / f"agent-{n}", runtime="docker").start())
-    made = DockerSetup(server, region, elb, agents)
+    agents = AgentPool(server, region, tmp_path)
+    made = DockerSetup(server, region, elb, partial(agents, runtime="docker"))
     yield made
     made.ecs.update_service(service="web", desiredCount=0)
     wait_for(lambda: not made.ecs.list_tasks()["taskArns"], timeout=60)
-    for agent in started:
-        agent.stop()
+    agents.stop()
 
 
 def test_good_and_bad_revisions_on_real_containers(setup):
