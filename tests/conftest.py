@@ -10,6 +10,12 @@ scenario tests (deployments, load balancer traffic, functions, Docker tasks) run
 A PostgreSQL test fails, not skips, when NOZAMA_TEST_POSTGRES_URL is missing and CI is
 set (`make test` and .ci/run set both).
 
+Tests that run alone
+--------------------
+`make test` runs the suite on pytest-xdist workers, then the tests marked `alone` in
+one process: they assert request rates through the load balancer, which parallel tests
+on a 2-core machine would starve.
+
 Settings for the processes the tests start
 ------------------------------------------
 - NOZAMA_AGENT_METRICS_SECONDS=1: agents report task CPU and memory every second.

@@ -37,6 +37,7 @@ def setup(server, region, elb, agents):
     {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 25.0,
                                                    "stepBakeTimeInMinutes": 0}},
 ], ids=["blue-green", "canary", "linear"])
+@pytest.mark.alone  # asserts a request rate: runs after the parallel tests, by itself
 def test_a_good_revision_is_promoted_without_a_failed_request(setup, configuration):
     first = setup.create(configuration)
     assert setup.serving() == setup.task_ids(first)
@@ -419,6 +420,7 @@ def test_identity_sticky_canaries_shard_users_not_requests(setup):
     setup.steady()
 
 
+@pytest.mark.alone  # asserts a request rate: runs after the parallel tests, by itself
 def test_zone_waves_behind_the_load_balancer_fail_no_request(setup):
     """A rolling deployment in zone waves, under load: no request fails."""
     first = setup.revision()

@@ -87,6 +87,7 @@ def setup(server, region, elb, tmp_path):
     agents.stop()
 
 
+@pytest.mark.alone  # asserts a request rate: runs after the parallel tests, by itself
 def test_good_and_bad_revisions_on_real_containers(setup):
     alarm_on_errors(setup)
     first = setup.create({"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 0,

@@ -259,6 +259,7 @@ def test_unhealthy_targets_lose_traffic_and_deregistered_ones_drain(server, elb,
         TargetGroupArn=tg)["TargetHealthDescriptions"]] == [two.port])
 
 
+@pytest.mark.alone  # asserts a request rate: runs after the parallel tests, by itself
 def test_traffic_moves_without_a_single_failed_request(elb, backends):
     blue, green, spare = backends("blue"), backends("green"), backends("spare")
     blue_tg, green_tg = target_group(elb, "blue", blue), target_group(elb, "green", green)
@@ -341,6 +342,7 @@ def test_a_restarted_data_plane_routes_at_once(backend, tmp_path, backends):
         own.stop()
 
 
+@pytest.mark.alone  # asserts a request rate: runs after the parallel tests, by itself
 def test_a_service_behind_the_load_balancer_deploys_without_a_failed_request(
         server, region, elb, agents):
     """Simulated tasks answer HTTP on their host ports: the service registers them, the

@@ -14,7 +14,7 @@ import os
 from hypothesis import settings
 
 QUICK_EXAMPLES = 50
-PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "quick")
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE") or "quick"
 
 settings.register_profile("quick", max_examples=QUICK_EXAMPLES)
 settings.register_profile("full")
