@@ -3,12 +3,15 @@
 #
 #   make venv        .venv with the package (editable) and its test extras
 #   make run         nozama up: the API on :4566, the load balancers and 3 agents (Docker)
-#   make test        full suite: Docker, test image and PostgreSQL set up first
+#   make test        full suite: Docker, test image and PostgreSQL set up first;
+#                    TEST_WORKERS pytest-xdist workers (the tests mostly wait), then
+#                    the few marked `alone` in one process
 #   make test-unit   tests/unit only, no services
 #   make bench       every bench/*.py (installs wrk, HAProxy and nginx to compare with)
 #   make clean       remove the venv and build/test caches (keeps .nozama-data)
 #
-# PYTEST_ARGS="-k foo -x" passes arguments to pytest.
+# PYTEST_ARGS="-k foo -x" passes arguments to pytest; TEST_WORKERS=0 runs in one process.
+# HYPOTHESIS_PROFILE=full runs the fuzzers with their full example counts.
 
 # The command `make run` starts (one line to change when the CLI changes).
 RUN_CMD ?= .venv/bin/nozama up --port 4566 --data-dir .nozama-data
@@ -17,6 +20,11 @@ PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# Twice the cores: the integration tests spend most of their time waiting on servers.
+TEST_WORKERS ?= 4
+# Tests marked `alone` (they assert request rates) run after the others, in one process;
+# exit status 5 is pytest's "nothing selected" (PYTEST_ARGS may select none of them).
+PYTEST = NOZAMA_TEST_POSTGRES_URL='$(NOZAMA_TEST_POSTGRES_URL)' $(VPY) -m pytest -q
 # This machine's pip config names an index folder that may not exist; pip then
 # prints one warning per package. Drop those lines, keep everything else.
 PIP_FILTER := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
@@ -57,7 +65,10 @@ run: venv
 
 test: venv
 	bash scripts/setup-test-services.sh
-	NOZAMA_TEST_POSTGRES_URL='$(NOZAMA_TEST_POSTGRES_URL)' $(VPY) -m pytest -q $(PYTEST_ARGS)
+	rc=0; \
+	$(PYTEST) -n $(TEST_WORKERS) --dist loadgroup -m 'not alone' $(PYTEST_ARGS) || rc=$$?; \
+	$(PYTEST) -m alone $(PYTEST_ARGS) || [ $$? -eq 5 ] || rc=1; \
+	exit $$rc
 
 test-unit: venv
 	$(VPY) -m pytest -q tests/unit $(PYTEST_ARGS)

@@ -1,101 +1,64 @@
-"""Fixtures shared by every test: live Nozama servers and AWS clients pointed at them."""
+"""Fixtures shared by every test: live Nozama servers and AWS clients pointed at them.
+
+Which store backends a test runs on
+-----------------------------------
+A test that uses the `server` (or `backend`, `own_server`, ...) fixture runs on SQLite
+only, unless it is marked `store_matrix`: then it runs once per store backend, SQLite and
+PostgreSQL. Mark what exercises the store (CRUD, pagination, durability, concurrency,
+fuzzing), module-wide with `pytestmark = pytest.mark.store_matrix` or test by test;
+scenario tests (deployments, load balancer traffic, functions, Docker tasks) run once.
+A PostgreSQL test fails, not skips, when NOZAMA_TEST_POSTGRES_URL is missing and CI is
+set (`make test` and .ci/run set both).
+
+Tests that run alone
+--------------------
+`make test` runs the suite on pytest-xdist workers, then the tests marked `alone` in
+one process: they assert request rates through the load balancer, which parallel tests
+on a 2-core machine would starve.
+
+Settings for the processes the tests start
+------------------------------------------
+- NOZAMA_AGENT_METRICS_SECONDS=1: agents report task CPU and memory every second.
+- NOZAMA_INTERVAL_SCALE=0.25: the control plane's own cadences (controller ticks and
+  the like, see nozama/kernel/intervals.py) run four times as often. Intervals that
+  users set through the API (health check intervals, alarm periods) are never scaled.
+  Set NOZAMA_INTERVAL_SCALE=1 to run the suite at production cadence.
+- Hypothesis: the "quick" profile by default; HYPOTHESIS_PROFILE=full for the full
+  example counts (support/fuzzing.py).
+
+Helpers (servers, agents, wait_for, error codes, ...) live in tests/support/.
+"""
 
 from __future__ import annotations
 
 import os
 import random
 import string
-import socket
-import subprocess
-import sys
-import time
-import uuid
-from pathlib import Path
 
-import boto3
-import botocore.config
 import pytest
-import requests
 
-POSTGRES_URL = os.environ.get("NOZAMA_TEST_POSTGRES_URL")
+from support import fuzzing
+from support.agents import AgentPool
+from support.servers import REAL_TIME, NozamaServer, start_dataplane, store_args
+
 # Agents the tests start report their tasks' CPU and memory every second, not every 10.
 os.environ.setdefault("NOZAMA_AGENT_METRICS_SECONDS", "1")
-ROOT = Path(__file__).resolve().parent.parent
+# The control plane's internal cadences, four times as often (see the docstring).
+os.environ.setdefault("NOZAMA_INTERVAL_SCALE", "0.25")
+fuzzing.load_profile()
+
+STORE_BACKENDS = ("sqlite", "postgres")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def pytest_generate_tests(metafunc):
+    """Parametrize `backend` per test: both stores where marked store_matrix, else SQLite."""
+    if "backend" in metafunc.fixturenames:
+        matrix = metafunc.definition.get_closest_marker("store_matrix") is not None
+        metafunc.parametrize("backend", STORE_BACKENDS if matrix else STORE_BACKENDS[:1],
+                             indirect=True, scope="session")
 
 
-def fresh_postgres_url(url: str) -> str:
-    """A URL whose tables live in a new, empty schema: servers never share state."""
-    import sqlalchemy
-    from nozama.store.db import normalize_url
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    engine = sqlalchemy.create_engine(normalize_url(url))
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    engine.dispose()
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options=-csearch_path%3D{schema}"
-
-
-class NozamaServer:
-    """A `nozama server` subprocess on an ephemeral port."""
-
-    def __init__(self, store_args: list[str], log_path: Path):
-        self.store_args = store_args
-        self.log_path = log_path
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.process: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 30) -> "NozamaServer":
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "nozama", "server", "--port", str(self.port),
-             *self.store_args], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"nozama server exited: {self.log_path.read_text()[-3000:]}")
-            try:
-                if requests.get(f"{self.endpoint}/_nozama/health", timeout=1).ok:
-                    return self
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("nozama server did not become healthy")
-
-    def kill(self) -> None:
-        """SIGKILL: the harshest way to stop, for durability tests."""
-        self.process.kill()
-        self.process.wait()
-
-    def stop(self) -> int:
-        self.process.terminate()
-        return self.process.wait(timeout=20)
-
-    def client(self, service: str, region: str = "us-east-1"):
-        return boto3.client(
-            service, endpoint_url=self.endpoint, region_name=region,
-            aws_access_key_id="AKIDNOZAMATEST", aws_secret_access_key="secret",
-            config=botocore.config.Config(retries={"max_attempts": 1}))
-
-
-def store_args(backend: str, tmp_path: Path) -> list[str]:
-    if backend == "postgres":
-        if not POSTGRES_URL:
-            # CI (and `make test`) always start PostgreSQL: there a missing URL is a failure.
-            if os.environ.get("CI"):
-                pytest.fail("NOZAMA_TEST_POSTGRES_URL is not set in CI")
-            pytest.skip("NOZAMA_TEST_POSTGRES_URL is not set: run `make test` for PostgreSQL")
-        return ["--database-url", fresh_postgres_url(POSTGRES_URL)]
-    return ["--data-dir", str(tmp_path / "data")]
-
-
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+@pytest.fixture(scope="session")
 def backend(request) -> str:
     return request.param
 
@@ -130,47 +93,6 @@ def ecs(server, region):
     return server.client("ecs", region)
 
 
-def wait_for(predicate, timeout: float = 15.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting; last value: {value!r}")
-        time.sleep(interval)
-
-
-class AgentProcess:
-    def __init__(self, server, region: str, zone: str, data_dir, cluster: str = "default",
-                 runtime: str = "simulated", extra: list[str] = ()):
-        self.args = [sys.executable, "-m", "nozama", "agent", "--endpoint", server.endpoint,
-                     "--region", region, "--cluster", cluster, "--availability-zone", zone,
-                     "--runtime", runtime, "--data-dir", str(data_dir), "--cleanup-wait", "1",
-                     "--log-level", "warning", *extra]
-        self.process = None
-
-    def start(self) -> "AgentProcess":
-        self.process = subprocess.Popen(self.args, cwd=ROOT)
-        return self
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=15)
-
-
-def start_dataplane(server: NozamaServer, log_path: Path) -> subprocess.Popen:
-    """`nozama lb` on a server's store."""
-    return subprocess.Popen([sys.executable, "-m", "nozama", "lb", *server.store_args,
-                             "--log-level", "warning"], stdout=open(log_path, "ab"),
-                            stderr=subprocess.STDOUT, cwd=ROOT)
-
-
 @pytest.fixture(scope="session")
 def dataplane(server, tmp_path_factory):
     """`nozama lb` on the session's store: one per store, as listeners bind real addresses."""
@@ -188,15 +110,21 @@ def elb(server, region, dataplane):
 @pytest.fixture
 def agents(server, region, tmp_path):
     """Start agent processes for the test's region: agents(count, cluster=..., runtime=...)."""
-    started = []
+    pool = AgentPool(server, region, tmp_path)
+    yield pool
+    pool.stop()
 
-    def start(count: int = 1, cluster: str = "default", **kwargs) -> list[AgentProcess]:
-        for n in range(count):
-            zone = f"{region}{'abc'[len(started) % 3]}"
-            started.append(AgentProcess(server, region, zone, tmp_path / f"agent-{len(started)}",
-                                        cluster, **kwargs).start())
-        return started[-count:]
 
-    yield start
-    for agent in started:
-        agent.stop()
+@pytest.fixture(scope="session")
+def real_time_server(tmp_path_factory):
+    """A SQLite server and its data plane at production cadence (NOZAMA_INTERVAL_SCALE=1),
+    for the few tests whose assertions hang on it (say, the share of failed requests over
+    a whole deployment, whose length the cadence sets)."""
+    tmp = tmp_path_factory.mktemp("server-real-time")
+    instance = NozamaServer(store_args("sqlite", tmp), tmp / "server.log",
+                            env=REAL_TIME).start()
+    lb = start_dataplane(instance, tmp / "lb.log")
+    yield instance
+    lb.terminate()
+    assert lb.wait(timeout=15) == 0
+    instance.stop()

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ServiceError, ecs as ecs_errors
+from nozama.kernel.intervals import scaled
 from nozama.controllers.notify import agent_wait, wake_controller
 from nozama.controllers.tasks import apply_report, refresh_instance
 from nozama.model import arns
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 # What a poll answers when the instance was deregistered: the agent then exits.
 DEREGISTERED = "ContainerInstanceDeregistered"
-POLL_TIMEOUT = 20.0
+POLL_TIMEOUT = scaled(20.0)
 AGENT_TIMEOUT = 35.0
 
 
@@ -80,7 +81,7 @@ def report(ctx: RequestContext, instance_arn: str, reports: list[dict]) -> dict:
     return {"applied": applied}
 
 
-async def watch_heartbeats(store, clock, interval: float = 5.0) -> None:
+async def watch_heartbeats(store, clock, interval: float = scaled(5.0)) -> None:
     """Mark instances whose agents went silent as disconnected, forever."""
     while True:
         await asyncio.sleep(interval)

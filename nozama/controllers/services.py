@@ -36,6 +36,7 @@ from nozama.controllers.service_placement import (draining_instances, scale_in_o
                                                   with_docs)
 from nozama.controllers.service_targets import ServiceTargets
 from nozama.kernel.context import RequestContext
+from nozama.kernel.intervals import scaled
 from nozama.model.deployment_state import DeploymentState
 from nozama.store import clusters as cluster_store
 from nozama.store import services as service_store
@@ -46,10 +47,10 @@ from nozama.store import tasks as task_store
 log = logging.getLogger(__name__)
 
 # How long a task must have been RUNNING before it counts as healthy.
-STABLE_SECONDS = 3.0
+STABLE_SECONDS = scaled(3.0)
 
 
-async def run(make_context, interval: float = 1.0) -> None:
+async def run(make_context, interval: float = scaled(1.0)) -> None:
     """The controller loop of the server process."""
     wakeups = make_context("us-east-1").wakeups
     while True:

@@ -15,6 +15,7 @@ import logging
 from typing import Callable
 
 from nozama.kernel.clock import Clock
+from nozama.kernel.intervals import scaled
 from nozama.lb.balancer import TargetState
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ class HealthChecker:
                     else:
                         self._set(state, "unhealthy", "Target.FailedHealthChecks",
                                   "Health checks failed")
-            await asyncio.sleep(interval)
+            await asyncio.sleep(scaled(interval))
 
     def _set(self, state: TargetState, health: str, reason: str | None,
              description: str | None) -> None:

@@ -12,14 +12,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from botocore.exceptions import ClientError
 
+from support.errors import error_code
+
+# CRUD, pagination and validation on the store: on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.store_matrix
+
 
 @pytest.fixture
 def cloudwatch(server, region):
     return server.client("cloudwatch", region)
-
-
-def error_code(info: pytest.ExceptionInfo) -> str:
-    return info.value.response["Error"]["Code"]
 
 
 def minute_ago() -> datetime:

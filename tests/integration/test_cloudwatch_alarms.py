@@ -9,16 +9,13 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import wait_for
+from support.errors import error_code
+from support.waiting import wait_for
 
 
 @pytest.fixture
 def cloudwatch(server, region):
     return server.client("cloudwatch", region)
-
-
-def error_code(info: pytest.ExceptionInfo) -> str:
-    return info.value.response["Error"]["Code"]
 
 
 def put_alarm(cloudwatch, name: str, **change) -> None:

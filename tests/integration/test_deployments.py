@@ -18,116 +18,11 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROOT, wait_for
-from test_lb_dataplane import PORT, Load, get, load_balancer
-
-TEST_PORT = PORT + 1
-
-
-class Setup:
-    """A service on three simulated agents behind a production and a test listener."""
-
-    def __init__(self, server, region, elb, agents, name="deploy"):
-        self.ecs = server.client("ecs", region)
-        self.cloudwatch = server.client("cloudwatch", region)
-        self.elb = elb
-        agents(3)
-        wait_for(lambda: self.ecs.list_clusters()["clusterArns"] and len(
-            self.ecs.list_container_instances(filter="agentConnected == true")[
-                "containerInstanceArns"]) == 3, timeout=30)
-        self.blue, self.green = (self._group(f"{name}-{color}") for color in ("blue", "green"))
-        self.lb_arn, self.address = load_balancer(elb, name)
-        self.listener = self._listener(PORT)
-        self.test_listener = self._listener(TEST_PORT)
-        self.production_rule = self._default_rule(self.listener)
-        self.test_rule = self._default_rule(self.test_listener)
-
-    def _group(self, name: str) -> str:
-        arn = self.elb.create_target_group(
-            Name=name, Protocol="HTTP", Port=80, VpcId="vpc-1", TargetType="instance",
-            HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2,
-            UnhealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
-        self.elb.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[
-            {"Key": "deregistration_delay.timeout_seconds", "Value": "2"}])
-        return arn
-
-    def _listener(self, port: int) -> str:
-        return self.elb.create_listener(
-            LoadBalancerArn=self.lb_arn, Protocol="HTTP", Port=port,
-            DefaultActions=[{"Type": "forward", "TargetGroupArn": self.blue}])[
-            "Listeners"][0]["ListenerArn"]
-
-    def _default_rule(self, listener: str) -> str:
-        return self.elb.describe_rules(ListenerArn=listener)["Rules"][-1]["RuleArn"]
-
-    def revision(self, error_rate: float = 0.0) -> str:
-        labels = {"nozama.simulated.error-rate": str(error_rate)} if error_rate else {}
-        return self.ecs.register_task_definition(family="web", containerDefinitions=[{
-            "name": "app", "image": "busybox", "memory": 64, "dockerLabels": labels,
-            "portMappings": [{"containerPort": 80, "hostPort": 0}]}])["taskDefinition"][
-            "taskDefinitionArn"]
-
-    def load_balancers(self, test_rule: bool = True) -> list[dict]:
-        advanced = {"alternateTargetGroupArn": self.green,
-                    "productionListenerRule": self.production_rule,
-                    "roleArn": "arn:aws:iam::000000000000:role/ecsInfrastructure"}
-        if test_rule:
-            advanced["testListenerRule"] = self.test_rule
-        return [{"targetGroupArn": self.blue, "containerName": "app", "containerPort": 80,
-                 "advancedConfiguration": advanced}]
-
-    def create(self, configuration: dict, count: int = 2) -> str:
-        definition = self.revision()
-        self.ecs.create_service(serviceName="web", taskDefinition=definition,
-                                desiredCount=count, loadBalancers=self.load_balancers(),
-                                deploymentConfiguration=configuration)
-        self.steady()
-        return definition
-
-    def service(self) -> dict:
-        return self.ecs.describe_services(services=["web"])["services"][0]
-
-    def steady(self, timeout: float = 90) -> dict:
-        def check():
-            s = self.service()
-            return (s["runningCount"] == s["desiredCount"] and len(s["deployments"]) == 1 and
-                    s["deployments"][0]["rolloutState"] == "COMPLETED" and s)
-        return wait_for(check, timeout=timeout)
-
-    def deployment(self) -> dict:
-        """The newest service deployment, as DescribeServiceDeployments shows it."""
-        arn = self.ecs.list_service_deployments(service="web")["serviceDeployments"][0][
-            "serviceDeploymentArn"]
-        return self.ecs.describe_service_deployments(serviceDeploymentArns=[arn])[
-            "serviceDeployments"][0]
-
-    def serving(self, port: int = PORT) -> set[str]:
-        """The task ids that answer (twenty requests)."""
-        return {get_on(self.address, port)[2].split()[1].decode() for _ in range(20)}
-
-    def task_ids(self, definition: str) -> set[str]:
-        arns = self.ecs.list_tasks(serviceName="web")["taskArns"]
-        return {t["taskArn"].rsplit("/", 1)[1] for t in self.ecs.describe_tasks(tasks=arns)[
-            "tasks"] if t["taskDefinitionArn"] == definition and t["lastStatus"] == "RUNNING"}
-
-    def weights(self) -> dict[str, int]:
-        action = self.elb.describe_rules(RuleArns=[self.production_rule])["Rules"][0][
-            "Actions"][0]
-        return {g["TargetGroupArn"]: g["Weight"] for g in action["ForwardConfig"][
-            "TargetGroups"]}
-
-
-def get_on(address: str, port: int):
-    if port == PORT:
-        return get(address)
-    import http.client
-    connection = http.client.HTTPConnection(address, port, timeout=10)
-    try:
-        connection.request("GET", "/")
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
+from support.agents import AgentPool
+from support.deployments import TEST_PORT, Setup, alarm_on_errors
+from support.servers import ROOT, NozamaServer, start_dataplane, store_args
+from support.traffic import PORT, Load, get, load_balancer
+from support.waiting import wait_for
 
 
 @pytest.fixture
@@ -142,6 +37,7 @@ def setup(server, region, elb, agents):
     {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 25.0,
                                                    "stepBakeTimeInMinutes": 0}},
 ], ids=["blue-green", "canary", "linear"])
+@pytest.mark.alone  # asserts a request rate: runs after the parallel tests, by itself
 def test_a_good_revision_is_promoted_without_a_failed_request(setup, configuration):
     first = setup.create(configuration)
     assert setup.serving() == setup.task_ids(first)
@@ -174,17 +70,18 @@ def test_a_good_revision_is_promoted_without_a_failed_request(setup, configurati
     assert setup.weights() == {setup.blue: 100, setup.green: 0}
 
 
-def alarm_on_errors(setup: Setup) -> None:
-    """web-5xx: ALARM as soon as a second has a 5XX answer from any target."""
-    setup.cloudwatch.put_metric_alarm(
-        AlarmName="web-5xx", Namespace="AWS/ApplicationELB",
-        MetricName="HTTPCode_Target_5XX_Count", Statistic="Sum", Period=1,
-        EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold",
-        TreatMissingData="notBreaching", Dimensions=[
-            {"Name": "LoadBalancer", "Value": setup.lb_arn.split(":loadbalancer/")[1]}])
+@pytest.fixture
+def real_time_setup(real_time_server, region, tmp_path):
+    """Setup on the server at production cadence."""
+    agents = AgentPool(real_time_server, region, tmp_path)
+    yield Setup(real_time_server, region, real_time_server.client("elbv2", region), agents)
+    agents.stop()
 
 
-def test_an_alarm_rolls_a_bad_canary_back_within_seconds(setup):
+# At production cadence: the failed share is over the whole attempt, whose length the
+# control plane's cadence sets (NOZAMA_INTERVAL_SCALE shortens it, not the failures).
+def test_an_alarm_rolls_a_bad_canary_back_within_seconds(real_time_setup):
+    setup = real_time_setup
     alarm_on_errors(setup)
     good = setup.create({"strategy": "CANARY", "canaryConfiguration": {
         "canaryPercent": 10.0, "canaryBakeTimeInMinutes": 10},
@@ -422,19 +319,14 @@ def test_a_hook_that_cannot_be_reached_fails_its_stage(setup, server, region):
     wait_for(lambda: setup.serving() == setup.task_ids(first))
 
 
+@pytest.mark.store_matrix  # deployment state read back after kill -9: on both stores
 def test_a_control_plane_killed_mid_shift_resumes_where_it_was(backend, tmp_path):
     """kill -9 the control plane halfway through a linear shift: traffic keeps its split
     meanwhile (the data plane does not need the control plane), and the restarted
     control plane carries on from the recorded stage and weights."""
-    from conftest import AgentProcess, NozamaServer, start_dataplane, store_args
     own = NozamaServer(store_args(backend, tmp_path), tmp_path / "server.log").start()
     lb = start_dataplane(own, tmp_path / "lb.log")
-    started = []
-
-    def agents(count):
-        for n in range(count):
-            started.append(AgentProcess(own, "us-east-1", f"us-east-1{'abc'[n % 3]}",
-                                        tmp_path / f"agent-{n}").start())
+    agents = AgentPool(own, "us-east-1", tmp_path)
     try:
         setup = Setup(own, "us-east-1", own.client("elbv2"), agents, name="resume")
         first = setup.create({"strategy": "LINEAR", "linearConfiguration": {
@@ -460,13 +352,11 @@ def test_a_control_plane_killed_mid_shift_resumes_where_it_was(backend, tmp_path
         setup.steady()
         wait_for(lambda: setup.serving() == setup.task_ids(first))
     finally:
-        for agent in started:
-            agent.stop()
+        agents.stop()
         lb.terminate()
         lb.wait(timeout=15)
         if own.process.poll() is None:
             own.stop()
-
 
 
 def test_canary_analysis_rolls_back_a_bad_revision_without_an_alarm(setup):
@@ -530,6 +420,7 @@ def test_identity_sticky_canaries_shard_users_not_requests(setup):
     setup.steady()
 
 
+@pytest.mark.alone  # asserts a request rate: runs after the parallel tests, by itself
 def test_zone_waves_behind_the_load_balancer_fail_no_request(setup):
     """A rolling deployment in zone waves, under load: no request fails."""
     first = setup.revision()

@@ -7,14 +7,19 @@ import sys
 import threading
 import time
 
+import pytest
 import requests
 import sqlalchemy
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from conftest import store_args
 from nozama.store import Store
 from nozama.store.schema import metadata
+
+from support.servers import store_args
+
+# Durability, migrations and concurrent writers are the store's own: on both backends.
+pytestmark = pytest.mark.store_matrix
 
 
 def test_acknowledged_writes_survive_kill_9(own_server):

@@ -14,6 +14,11 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
+from support.errors import error_code
+
+# CRUD, pagination and validation on the store: on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.store_matrix
+
 ACCOUNT = "000000000000"
 STATISTIC_NAMES = {
     "runningEC2TasksCount", "runningFargateTasksCount",
@@ -27,10 +32,6 @@ STATISTIC_NAMES = {
 
 def cluster_arn(region: str, name: str) -> str:
     return f"arn:aws:ecs:{region}:{ACCOUNT}:cluster/{name}"
-
-
-def error_code(info: pytest.ExceptionInfo) -> str:
-    return info.value.response["Error"]["Code"]
 
 
 def all_cluster_arns(ecs) -> list[str]:

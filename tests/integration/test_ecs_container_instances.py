@@ -17,6 +17,11 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
+from support.errors import error_code
+
+# CRUD, pagination and validation on the store: on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.store_matrix
+
 ACCOUNT = "000000000000"
 TARGET = "container-instance"
 
@@ -32,9 +37,6 @@ VERSION_INFO = {"agentVersion": "1.80.0", "agentHash": "4023248",
 
 
 # --- helpers -------------------------------------------------------------------
-
-def error_code(info: pytest.ExceptionInfo) -> str:
-    return info.value.response["Error"]["Code"]
 
 
 def identity(instance_id: str | None = None, az: str = "za-southwest-1a",

@@ -14,14 +14,15 @@ import botocore.config
 import pytest
 from botocore.exceptions import ClientError
 
+from support.errors import error_code
+
+# CRUD, pagination and validation on the store: on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.store_matrix
+
 ACCOUNT = "000000000000"
 # What ECS answers for a resource it can't find or a request it refuses.
 NOT_FOUND = ("ResourceNotFoundException", "ClusterNotFoundException",
              "InvalidParameterException", "ClientException")
-
-
-def error_code(info: pytest.ExceptionInfo) -> str:
-    return info.value.response["Error"]["Code"]
 
 
 def tags_of(ecs, arn: str) -> dict:

@@ -16,6 +16,11 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
+from support.errors import error_code
+
+# CRUD, pagination and validation on the store: on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.store_matrix
+
 ACCOUNT = "000000000000"
 # RegisterTaskDefinition reports a bad definition as one of these.
 VALIDATION_ERRORS = ("ClientException", "InvalidParameterException")
@@ -25,10 +30,6 @@ VALIDATION_ERRORS = ("ClientException", "InvalidParameterException")
 
 def td_arn(region: str, family: str, revision: int) -> str:
     return f"arn:aws:ecs:{region}:{ACCOUNT}:task-definition/{family}:{revision}"
-
-
-def error_code(info: pytest.ExceptionInfo) -> str:
-    return info.value.response["Error"]["Code"]
 
 
 def container(name: str = "app", **fields) -> dict:

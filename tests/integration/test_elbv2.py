@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
+# CRUD, pagination and validation on the store: on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.store_matrix
+
 SUBNETS = ["subnet-aaaa1111", "subnet-bbbb2222"]
 VPC = "vpc-0123456789abcdef0"
 

@@ -18,7 +18,8 @@ from collections import Counter
 import pytest
 import requests
 
-from conftest import ROOT, wait_for
+from support.servers import ROOT
+from support.waiting import wait_for
 
 GOOD = "def handler(event, context):\n    return {'release': RELEASE}\n"
 BAD = "def handler(event, context):\n    raise RuntimeError('release RELEASE is broken')\n"
@@ -317,6 +318,7 @@ def test_a_function_deleted_mid_deployment_fails_it_and_leaves_no_worker(server,
     wait_for(lambda: not _workers_of(name))
 
 
+@pytest.mark.store_matrix  # the deployment read back after kill -9: on both stores
 def test_the_workflow_survives_a_control_plane_kill(own_server, region):
     own_server.start()
     release = Release(own_server, region)

@@ -23,12 +23,16 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from test_fuzz_ecs import shape_strategy
+from support.ecs_requests import shape_strategy
+from support.fuzzing import examples
+
+# Fuzzing writes to and reads back from the store: on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.store_matrix
 
 MODEL = botocore.session.get_session().get_service_model("elbv2")
 SUBNETS = ["subnet-a", "subnet-b"]
 VPC = "vpc-0123456789abcdef0"
-EXAMPLES = 300
+EXAMPLES = examples(300)
 
 
 def operations() -> list[str]:

@@ -19,6 +19,11 @@ from botocore.exceptions import ClientError
 
 from nozama.functions import runtimes
 
+from support.errors import error_of
+
+# CRUD, pagination and validation on the store: on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.store_matrix
+
 ACCOUNT = "000000000000"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/lambda-role"
 HANDLER_SOURCE = "def handler(event, context):\n    return event\n"
@@ -47,11 +52,6 @@ def create(lam, name: str = "orders", **params) -> dict:
     params = {"Runtime": "python3.11", "Role": ROLE, "Handler": "app.handler",
               "Code": {"ZipFile": package()}, **params}
     return lam.create_function(FunctionName=name, **params)
-
-
-def error_of(info: pytest.ExceptionInfo) -> tuple[str, str]:
-    error = info.value.response["Error"]
-    return error["Code"], error["Message"]
 
 
 def arn(region: str, name: str, qualifier: str | None = None) -> str:

@@ -26,7 +26,8 @@ import botocore.exceptions
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import wait_for
+from support.errors import error_of
+from support.waiting import wait_for
 
 ACCOUNT = "000000000000"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/lambda-role"
@@ -159,11 +160,6 @@ def invoke(lam, name: str, event=None, **params) -> tuple[dict, object]:
     answer = lam.invoke(FunctionName=name, **params)
     body = answer["Payload"].read()
     return answer, json.loads(body) if body else None
-
-
-def error_of(info: pytest.ExceptionInfo) -> tuple[str, str]:
-    error = info.value.response["Error"]
-    return error["Code"], error["Message"]
 
 
 def arn(region: str, name: str, qualifier: str | None = None) -> str:
@@ -471,9 +467,9 @@ def test_event_runs_later_and_dry_run_not_at_all(lam, logs, region, tmp_path):
     assert not workers(region, "idle")
 
 
-def test_queued_events_survive_kill_9_and_run_after_restart(own_server, tmp_path):
+@pytest.mark.store_matrix  # the event queue read back after kill -9: on both stores
+def test_queued_events_survive_kill_9_and_run_after_restart(own_server, region, tmp_path):
     own_server.start()
-    region = "zz-durable-1"
     lam = lambda_client(own_server, region)
     create(lam, "later", "app.touch", Timeout=120)
     # One at a time: the second event waits in the queue while the first runs.
@@ -731,9 +727,8 @@ def test_deleting_a_version_stops_its_workers(lam, region):
     assert invoke(lam, "orders")[1]["pid"] == latest["pid"]  # $LATEST stays warm
 
 
-def test_no_worker_outlives_a_stopped_server(own_server):
+def test_no_worker_outlives_a_stopped_server(own_server, region):
     own_server.start()
-    region = "zz-stopping-1"
     lam = lambda_client(own_server, region)
     create(lam, "orders", "app.pid", Timeout=60)
     with ThreadPoolExecutor(1) as pool:
@@ -767,9 +762,8 @@ def test_what_a_handler_leaves_running_ends_with_its_worker(lam, region):
     wait_for(lambda: not workers(region, "spawner"), timeout=5)
 
 
-def test_what_a_killed_server_left_running_ends_when_it_restarts(own_server):
+def test_what_a_killed_server_left_running_ends_when_it_restarts(own_server, region):
     own_server.start()
-    region = "zz-leftovers-1"
     create(lambda_client(own_server, region), "spawner", "app.spawn")
     _, started = invoke(lambda_client(own_server, region), "spawner")
     own_server.kill()
@@ -781,10 +775,9 @@ def test_what_a_killed_server_left_running_ends_when_it_restarts(own_server):
     assert not workers(region)
 
 
-def test_idle_workers_are_stopped(own_server, monkeypatch):
+def test_idle_workers_are_stopped(own_server, region, monkeypatch):
     monkeypatch.setenv("NOZAMA_LAMBDA_IDLE_SECONDS", "1")
     own_server.start()
-    region = "zz-idle-1"
     lam = lambda_client(own_server, region)
     create(lam, "orders", "app.pid")
     _, first = invoke(lam, "orders")

@@ -13,10 +13,9 @@ import time
 import pytest
 import requests
 
-from conftest import wait_for
-
-SUBNETS = ["subnet-a", "subnet-b"]
-PORT = 8080  # on the load balancer's own loopback address
+from support.servers import NozamaServer, start_dataplane, store_args
+from support.traffic import PORT, Load, get, load_balancer
+from support.waiting import wait_for
 
 
 class Backend:
@@ -119,38 +118,12 @@ def target_group(elb, name: str, backend: Backend, **extra) -> str:
     return arn
 
 
-def load_balancer(elb, name: str) -> tuple[str, str]:
-    """A new load balancer's ARN, and its address as its DNS name resolves here."""
-    lb = elb.create_load_balancer(Name=name, Subnets=SUBNETS)["LoadBalancers"][0]
-    address = wait_for(lambda: _resolve(lb["DNSName"]))
-    assert address.startswith("127.77.")
-    return lb["LoadBalancerArn"], address
-
-
-def _resolve(name: str) -> str | None:
-    try:
-        return socket.gethostbyname(name)
-    except OSError:
-        return None
-
-
 def healthy(elb, *arns: str) -> None:
     def check():
         states = [d["TargetHealth"]["State"] for arn in arns for d in
                   elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]]
         return states and all(s == "healthy" for s in states)
     wait_for(check, timeout=30)
-
-
-def get(address: str, path: str = "/", method: str = "GET", body: bytes | None = None,
-        headers: dict | None = None) -> tuple[int, dict, bytes]:
-    connection = http.client.HTTPConnection(address, PORT, timeout=10)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
 
 
 def test_rules_weights_and_local_responses(server, elb, backends):
@@ -286,56 +259,7 @@ def test_unhealthy_targets_lose_traffic_and_deregistered_ones_drain(server, elb,
         TargetGroupArn=tg)["TargetHealthDescriptions"]] == [two.port])
 
 
-class Load:
-    """Clients that keep sending requests and record every response."""
-
-    def __init__(self, address: str, clients: int = 6, path: str = "/"):
-        self.address, self.path = address, path
-        self.stop = threading.Event()
-        self.results: collections.Counter = collections.Counter()
-        self.failures: list = []
-        self.failed_at: list[float] = []
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self._client, daemon=True)
-                        for _ in range(clients)]
-
-    def __enter__(self) -> "Load":
-        self.started = time.monotonic()
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join()
-        self.seconds = time.monotonic() - self.started
-
-    def _client(self) -> None:
-        connection = http.client.HTTPConnection(self.address, PORT, timeout=10)
-        while not self.stop.is_set():
-            try:
-                connection.request("GET", self.path)
-                response = connection.getresponse()
-                body = response.read()
-                outcome = (response.status, body.split()[0]) if response.status == 200 \
-                    else (response.status, body[:60])
-            except (OSError, http.client.HTTPException) as error:
-                outcome = ("error", repr(error))
-                connection.close()
-                connection = http.client.HTTPConnection(self.address, PORT, timeout=10)
-            with self.lock:
-                self.results[outcome] += 1
-                if outcome[0] != 200:
-                    self.failures.append(outcome)
-                    self.failed_at.append(time.monotonic())
-        connection.close()
-
-    @property
-    def total(self) -> int:
-        return sum(self.results.values())
-
-
+@pytest.mark.alone  # asserts a request rate: runs after the parallel tests, by itself
 def test_traffic_moves_without_a_single_failed_request(elb, backends):
     blue, green, spare = backends("blue"), backends("green"), backends("spare")
     blue_tg, green_tg = target_group(elb, "blue", blue), target_group(elb, "green", green)
@@ -387,7 +311,6 @@ def test_traffic_moves_without_a_single_failed_request(elb, backends):
 
 def test_a_restarted_data_plane_routes_at_once(backend, tmp_path, backends):
     """Kill -9 the data plane: the next one serves from the health already observed."""
-    from conftest import NozamaServer, start_dataplane, store_args
     own = NozamaServer(store_args(backend, tmp_path), tmp_path / "server.log").start()
 
     def start_lb():
@@ -419,6 +342,7 @@ def test_a_restarted_data_plane_routes_at_once(backend, tmp_path, backends):
         own.stop()
 
 
+@pytest.mark.alone  # asserts a request rate: runs after the parallel tests, by itself
 def test_a_service_behind_the_load_balancer_deploys_without_a_failed_request(
         server, region, elb, agents):
     """Simulated tasks answer HTTP on their host ports: the service registers them, the

@@ -16,6 +16,11 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
+from support.errors import error_code
+
+# CRUD, pagination and validation on the store: on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.store_matrix
+
 ACCOUNT = "000000000000"
 MINUTE = 60_000
 HOUR = 60 * MINUTE
@@ -31,10 +36,6 @@ def logs(server, region):
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def error_code(info: pytest.ExceptionInfo) -> str:
-    return info.value.response["Error"]["Code"]
 
 
 def group_arn(region: str, name: str) -> str:

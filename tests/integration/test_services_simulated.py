@@ -9,7 +9,9 @@ from collections import Counter
 
 import pytest
 
-from conftest import AgentProcess, NozamaServer, wait_for
+from support.agents import AgentProcess
+from support.servers import NozamaServer
+from support.waiting import wait_for
 
 
 def connected(ecs) -> list[str]:

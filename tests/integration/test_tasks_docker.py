@@ -12,7 +12,8 @@ import urllib.request
 import docker
 import pytest
 
-from conftest import NozamaServer, wait_for
+from support.servers import NozamaServer
+from support.waiting import wait_for
 
 IMAGE = "nozama-test/busybox:latest"
 

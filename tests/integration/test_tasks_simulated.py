@@ -10,7 +10,9 @@ import time
 
 import pytest
 
-from conftest import AgentProcess, NozamaServer, wait_for
+from support.agents import AgentProcess
+from support.servers import NozamaServer
+from support.waiting import wait_for
 
 
 def connected_instances(ecs, cluster="default") -> list[str]:

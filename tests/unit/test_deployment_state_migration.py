@@ -12,8 +12,8 @@ from alembic.config import Config
 
 from nozama.store import Store, sql
 from nozama.store.db import MIGRATIONS, sqlite_url
-from conftest import POSTGRES_URL, fresh_postgres_url
-from service_harness import Balanced, Cloud
+from support.servers import POSTGRES_URL, fresh_postgres_url
+from support.service_harness import Balanced, Cloud
 
 
 def _config(conn) -> Config:

@@ -16,7 +16,7 @@ import pytest
 from nozama.controllers import function_deployments as deployments
 from nozama.controllers.function_deployments import SETTLE
 from nozama.kernel.errors import ServiceError
-from function_harness import HOOK_TIMEOUT, Lambda, migrated
+from support.function_harness import HOOK_TIMEOUT, Lambda, migrated
 
 
 @pytest.fixture(scope="module")

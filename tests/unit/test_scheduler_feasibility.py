@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from functools import partial
 
 import pytest
 
@@ -21,15 +22,13 @@ from nozama.scheduler.feasibility import (
     compile_filters,
     parse_constraints,
 )
-from nozama.scheduler.state import InstanceState
+
+from support import scheduler
 
 
-def instance(**fields) -> InstanceState:
-    fields.setdefault("remaining_cpu", 1024)
-    fields.setdefault("remaining_memory", 2048)
-    fields.setdefault("attributes", {"ecs.availability-zone": "us-east-1a",
-                                     "ecs.instance-type": "t3.large"})
-    return InstanceState("arn:ci/1", **fields)
+# One instance, arn:ci/1: a t3.large in us-east-1a unless a test gives other attributes.
+instance = partial(scheduler.instance, 1, zone="us-east-1a",
+                   attributes={"ecs.instance-type": "t3.large"})
 
 
 @pytest.mark.parametrize("status, reason", [("ACTIVE", None), ("DRAINING", "DRAINING"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
+from functools import partial
 
 import pytest
 
@@ -13,15 +14,14 @@ from nozama.model.resources import Requirements
 from nozama.scheduler.placement import PlacementRequest, Placer, place, place_on
 from nozama.scheduler.state import ClusterState, InstanceState
 
-ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+from support import scheduler
+from support.scheduler import ZONES
+
 ZONE_SPREAD = {"type": "spread", "field": "attribute:ecs.availability-zone"}
 
 
-def instance(n: int, cpu: int = 4096, memory: int = 8192, zone: str | None = None,
-             **fields) -> InstanceState:
-    attributes = fields.pop("attributes", {})
-    attributes.setdefault("ecs.availability-zone", zone or ZONES[n % 3])
-    return InstanceState(f"arn:ci/{n}", cpu, memory, attributes=attributes, **fields)
+# Roomier instances than the builder's default: 4 vCPU, 8 GiB.
+instance = partial(scheduler.instance, cpu=4096, memory=8192)
 
 
 def cluster(n: int, seed: int = 1, **fields) -> ClusterState:

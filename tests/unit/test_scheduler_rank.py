@@ -24,15 +24,9 @@ from nozama.scheduler.rank import (
 from nozama.scheduler.select import select
 from nozama.scheduler.state import ClusterState, InstanceState
 
-ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
+from support.scheduler import instance
+
 GROUP = "service:web"
-
-
-def instance(n: int, cpu: int = 1024, memory: int = 2048, groups: dict | None = None,
-             **attributes) -> InstanceState:
-    attributes.setdefault("ecs.availability-zone", ZONES[n % 3])
-    return InstanceState(f"arn:ci/{n}", cpu, memory, attributes=attributes,
-                         task_groups=Counter(groups or {}))
 
 
 def choose(state: ClusterState, strategies: list[dict] | None,
@@ -103,7 +97,7 @@ def test_spread_zone_picks_the_zone_with_fewest_tasks_of_the_group():
 
 
 def test_spread_attribute_puts_instances_without_it_last():
-    state = ClusterState([instance(0, rack="r1", groups={GROUP: 3}), instance(1)], seed=1)
+    state = ClusterState([instance(0, attributes={"rack": "r1"}, groups={GROUP: 3}), instance(1)], seed=1)
     assert choose(state, [spread("attribute:rack")]).arn == "arn:ci/0"
 
 
@@ -206,7 +200,7 @@ def test_choice_is_the_lexicographic_best_among_feasible_instances(strategies):
             insts.append(instance(n, cpu=rng.choice([0, 64, 128, 256]),
                                   memory=rng.choice([64, 128, 256, 512]),
                                   groups={GROUP: rng.randrange(3)} if rng.random() < 0.5 else {},
-                                  **attributes))
+                                  attributes=attributes))
         state = ClusterState(insts, seed=trial)
         # Exercise incremental indexes too: place a few tasks before checking.
         for _ in range(rng.randrange(4)):

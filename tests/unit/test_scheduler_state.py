@@ -11,13 +11,7 @@ import pytest
 from nozama.model.resources import Requirements
 from nozama.scheduler.state import Bag, ClusterState, InstanceState, ResourceIndex
 
-ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
-
-
-def instance(n: int, cpu: int = 1024, memory: int = 2048, **fields) -> InstanceState:
-    fields.setdefault("attributes", {"ecs.availability-zone": ZONES[n % 3]})
-    return InstanceState(f"arn:ci/{n}", cpu, memory, **fields)
-
+from support.scheduler import instance
 
 def test_apply_reserves_and_counts_release_gives_back():
     state = ClusterState([instance(0)])

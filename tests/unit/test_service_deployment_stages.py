@@ -17,7 +17,7 @@ from nozama.kernel.errors import ServiceError
 from nozama.model.deployment_state import DeploymentState, HookState, Rollout
 from nozama.store import sql
 from nozama.store import target_groups as tg_store
-from service_harness import ZONES, Balanced, Cloud
+from support.service_harness import ZONES, Balanced, Cloud
 
 @pytest.fixture
 def cloud(tmp_path):

@@ -1,0 +1,109 @@
+"""`nozama server` and `nozama lb` subprocesses, and the store each one runs on.
+
+Every server gets a store of its own: a fresh data directory (SQLite) or a fresh schema
+of the PostgreSQL database named by NOZAMA_TEST_POSTGRES_URL, so servers never share
+state, not even across pytest-xdist workers.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import botocore.config
+import pytest
+import requests
+
+POSTGRES_URL = os.environ.get("NOZAMA_TEST_POSTGRES_URL")
+ROOT = Path(__file__).resolve().parent.parent.parent
+# The environment of a server (and its data plane) at production cadence.
+REAL_TIME = {"NOZAMA_INTERVAL_SCALE": "1"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fresh_postgres_url(url: str) -> str:
+    """A URL whose tables live in a new, empty schema: servers never share state."""
+    import sqlalchemy
+    from nozama.store.db import normalize_url
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sqlalchemy.create_engine(normalize_url(url))
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    engine.dispose()
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}"
+
+
+def store_args(backend: str, tmp_path: Path) -> list[str]:
+    """The `nozama server` arguments naming a new, empty store of that backend."""
+    if backend == "postgres":
+        if not POSTGRES_URL:
+            # CI (and `make test`) always start PostgreSQL: there a missing URL is a failure.
+            if os.environ.get("CI"):
+                pytest.fail("NOZAMA_TEST_POSTGRES_URL is not set in CI")
+            pytest.skip("NOZAMA_TEST_POSTGRES_URL is not set: run `make test` for PostgreSQL")
+        return ["--database-url", fresh_postgres_url(POSTGRES_URL)]
+    return ["--data-dir", str(tmp_path / "data")]
+
+
+class NozamaServer:
+    """A `nozama server` subprocess on an ephemeral port."""
+
+    def __init__(self, store_args: list[str], log_path: Path, env: dict | None = None):
+        self.store_args = store_args
+        self.log_path = log_path
+        self.env = env
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30) -> "NozamaServer":
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nozama", "server", "--port", str(self.port),
+             *self.store_args], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            env=None if self.env is None else {**os.environ, **self.env})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"nozama server exited: {self.log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(f"{self.endpoint}/_nozama/health", timeout=1).ok:
+                    return self
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("nozama server did not become healthy")
+
+    def kill(self) -> None:
+        """SIGKILL: the harshest way to stop, for durability tests."""
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> int:
+        self.process.terminate()
+        return self.process.wait(timeout=20)
+
+    def client(self, service: str, region: str = "us-east-1"):
+        return boto3.client(
+            service, endpoint_url=self.endpoint, region_name=region,
+            aws_access_key_id="AKIDNOZAMATEST", aws_secret_access_key="secret",
+            config=botocore.config.Config(retries={"max_attempts": 1}))
+
+
+def start_dataplane(server: NozamaServer, log_path: Path) -> subprocess.Popen:
+    """`nozama lb` on a server's store (and with the server's environment)."""
+    return subprocess.Popen([sys.executable, "-m", "nozama", "lb", *server.store_args,
+                             "--log-level", "warning"], stdout=open(log_path, "ab"),
+                            stderr=subprocess.STDOUT, cwd=ROOT,
+                            env=None if server.env is None else {**os.environ, **server.env})
