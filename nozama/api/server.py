@@ -1,9 +1,9 @@
 """The HTTP endpoint's application: AWS requests go to the gateway.
 
 Nozama's own routes live under /_nozama/ where no AWS API puts anything: the
-health check and the agents' channel. GET /metrics is the Prometheus exposition. AWS handlers are short, indexed
-database calls, so they run on the event loop thread itself: a thread hop
-per request would cost more than it saves.
+health check and the agents' channel. GET /metrics is the Prometheus exposition.
+AWS handlers are short, indexed database calls, so they run on the event loop
+thread itself: a thread hop per request would cost more than it saves.
 """
 
 from __future__ import annotations

@@ -219,7 +219,8 @@ class FunctionDeployments:
             health = self._health(conn, ctx, doc, int(started), int(now) + 1)
             reason = verdict(health, doc["toVersion"], over, doc["allowNoInvocations"])
             if reason is not None:
-                self._roll_back(conn, alias, doc, now, f"Health check failed at {doc['weight']:.0%}: {reason}")
+                self._roll_back(conn, alias, doc, now,
+                                f"Health check failed at {doc['weight']:.0%}: {reason}")
                 return
             if not over:
                 return

@@ -166,5 +166,6 @@ NotImplementedOperation = _protocol_error("NotImplemented", 501)
 InvalidRegion = _protocol_error("InvalidRegion")
 
 PROTOCOL_ERRORS = (SerializationException, UnknownOperationException,
-                   UnrecognizedClientException, UnknownServiceException, MissingAction, InvalidAction, InternalFailure,
-                   ValidationError, ValidationException, NotImplementedOperation, InvalidRegion)
+                   UnrecognizedClientException, UnknownServiceException, MissingAction,
+                   InvalidAction, InternalFailure, ValidationError, ValidationException,
+                   NotImplementedOperation, InvalidRegion)

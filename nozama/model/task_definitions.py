@@ -375,7 +375,8 @@ def _check_dependencies(containers: list[dict]) -> None:
             if target == container["name"]:
                 _fail(f"Container '{target}' cannot depend on itself.")
             # A container that must exit can't also be one whose exit stops the task.
-            if dependency.get("condition") in ("SUCCESS", "COMPLETE") and _is_essential(by_name[target]):
+            if dependency.get("condition") in ("SUCCESS", "COMPLETE") and \
+                    _is_essential(by_name[target]):
                 _fail("A dependency container with SUCCESS or COMPLETE condition "
                       "cannot be an essential container")  # ECS's wording
     _check_no_dependency_cycle(by_name)
@@ -432,7 +433,8 @@ def _check_host_port_conflicts(containers: list[dict], mode: str) -> None:
                 continue
             key = (mapping.get("protocol") or "tcp", port)
             if key in seen:
-                _fail(f"{key[0].upper()} host port '{port}' is mapped multiple times in task.")  # ECS's wording
+                # ECS's wording.
+                _fail(f"{key[0].upper()} host port '{port}' is mapped multiple times in task.")
             seen.add(key)
 
 

@@ -8,7 +8,8 @@ placeholders, one dialect-neutral subset) and run it here, inside the
 transaction of the SQLAlchemy connection they are given.
 
 Rows come back as named tuples with the same Python types on both databases:
-`doc` and `deployment_state` columns as dicts, `*_at` columns as aware UTC datetimes, booleans as bool.
+`doc` and `deployment_state` columns as dicts, `*_at` columns as aware UTC datetimes,
+booleans as bool.
 """
 
 from __future__ import annotations

@@ -104,7 +104,8 @@ def _configuration(params: dict) -> dict:
                               "EvaluationPeriods.")
     if params.get("TreatMissingData") not in (None, *TREAT_MISSING):
         raise ValidationError(f"The value {params['TreatMissingData']} for parameter "
-                              f"TreatMissingData is invalid: use one of {', '.join(TREAT_MISSING)}.")
+                              "TreatMissingData is invalid: use one of "
+                              f"{', '.join(TREAT_MISSING)}.")
     check_dimensions(params.get("Dimensions") or [], "Dimensions")
     config = {k: params[k] for k in _CONFIGURATION if params.get(k) is not None}
     config.setdefault("OKActions", [])
