@@ -14,8 +14,9 @@ import argparse
 import os
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
+from nozama.kernel.clock import Clock
 from nozama.lb.meters import dimension
 
 FINISHED = {"SUCCESSFUL": 0, "STOPPED": 1, "ROLLBACK_SUCCESSFUL": 1, "ROLLBACK_FAILED": 1}
@@ -167,7 +168,7 @@ def _group_view(clients: Clients, arn: str, weights: dict[str, int]) -> dict:
     if group.get("LoadBalancerArns"):
         dims = [{"Name": "LoadBalancer", "Value": dimension(group["LoadBalancerArns"][0])},
                 {"Name": "TargetGroup", "Value": dimension(arn)}]
-        now = datetime.now(timezone.utc)
+        now = Clock().now()
         queries = [{"Id": key, "MetricStat": {"Metric": {
             "Namespace": "AWS/ApplicationELB", "MetricName": name, "Dimensions": dims},
             "Period": ERROR_WINDOW, "Stat": "Sum"}} for key, name in (

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timezone
 
 import pytest
 
@@ -15,6 +16,7 @@ from nozama.agent.runtimes.base import (
     LABEL_TASK_ARN, NetworkBinding,
 )
 from nozama.agent.runtimes.docker_logs import parse_line
+from nozama.kernel.clock import Clock, FakeClock
 from nozama.agent.runtimes.docker_state import (
     OOM_REASON, condition_failure, condition_holds, record_from_inspect, stop_order,
     task_from_inspect, task_health,
@@ -262,9 +264,14 @@ def test_other_log_drivers_pass_through():
 
 
 def test_docker_log_lines_carry_their_timestamps():
-    assert parse_line("2024-05-01T12:00:00.123456789Z hello world") == \
+    assert parse_line("2024-05-01T12:00:00.123456789Z hello world", Clock()) == \
         (1714564800123, "hello world")
-    assert parse_line("2024-05-01T12:00:00Z ") == (1714564800000, "")
+    assert parse_line("2024-05-01T12:00:00Z ", Clock()) == (1714564800000, "")
+
+
+def test_a_log_line_without_a_timestamp_is_stamped_by_the_clock():
+    clock = FakeClock(datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert parse_line("no stamp here", clock) == (1767225600000, "no stamp here")
 
 
 # --- reading Docker back -----------------------------------------------------------------------

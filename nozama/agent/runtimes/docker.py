@@ -511,6 +511,6 @@ class DockerRuntime(Runtime):
         if container.awslogs and self.logs and container.shipper is None:
             container.shipper = ContainerLogShipper(
                 self.client, container.status.runtime_id, container.awslogs, self.logs,
-                resume=resume).start()
+                self.clock, resume=resume).start()
 
 

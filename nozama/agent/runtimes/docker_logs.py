@@ -16,7 +16,6 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-import time
 from datetime import datetime, timezone
 
 import botocore.config
@@ -24,6 +23,7 @@ import botocore.session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from nozama.agent.runtimes.docker_config import AwsLogs
+from nozama.kernel.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +57,14 @@ class LogsClients:
             return self._clients[region]
 
 
-def parse_line(line: str) -> tuple[int, str]:
-    """A `docker logs --timestamps` line → (milliseconds since the epoch, message)."""
+def parse_line(line: str, clock: Clock) -> tuple[int, str]:
+    """A `docker logs --timestamps` line → (milliseconds since the epoch, message); a line
+    without a readable stamp is stamped now."""
     stamp, _, message = line.partition(" ")
     try:
         return _epoch_millis(stamp), message
     except ValueError:
-        return int(time.time() * 1000), line
+        return int(clock.time() * 1000), line
 
 
 def _epoch_millis(stamp: str) -> int:
@@ -80,8 +81,9 @@ class ContainerLogShipper:
     """Ships one container's output to one log stream."""
 
     def __init__(self, docker_client, container_id: str, target: AwsLogs, clients: LogsClients,
-                 resume: bool = False):
+                 clock: Clock, resume: bool = False):
         self.docker = docker_client
+        self.clock = clock
         self.container_id = container_id
         self.target = target
         self.clients = clients
@@ -140,7 +142,7 @@ class ContainerLogShipper:
 
     def _enqueue(self, frame: bytes, after_millis: int | None) -> None:
         for line in frame.decode("utf-8", "replace").splitlines():
-            millis, message = parse_line(line)
+            millis, message = parse_line(line, self.clock)
             if not message or (after_millis is not None and millis <= after_millis):
                 continue   # PutLogEvents refuses empty messages; older lines were shipped
             with self._lock:
@@ -165,7 +167,7 @@ class ContainerLogShipper:
                 pass
             if self._stop.wait(0.5 * 2 ** attempt):
                 break
-        return int(time.time() * 1000)
+        return int(self.clock.time() * 1000)
 
     # --- sending ------------------------------------------------------------
 
@@ -178,7 +180,7 @@ class ContainerLogShipper:
             self._wake.clear()
             finished = self._reader_done.is_set() or self._stop.is_set()
             if finished and final_deadline is None:
-                final_deadline = time.monotonic() + (2.0 if self._stop.is_set()
+                final_deadline = self.clock.monotonic() + (2.0 if self._stop.is_set()
                                                      else FINAL_FLUSH_SECONDS)
             try:
                 if not ready:
@@ -193,7 +195,7 @@ class ContainerLogShipper:
                 if final_deadline is None:
                     self._stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
-            if finished and (not self._events or time.monotonic() > final_deadline):
+            if finished and (not self._events or self.clock.monotonic() > final_deadline):
                 return
 
     def _ensure_stream(self) -> None:

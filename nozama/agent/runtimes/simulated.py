@@ -28,25 +28,23 @@ import itertools
 import json
 import uuid
 from dataclasses import asdict
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from nozama.agent.runtimes.base import (ContainerStatus, HostResources, NetworkBinding, Runtime,
                                         TaskStatus)
+from nozama.kernel.clock import Clock
 from nozama.model.resources import requirements
 
 DYNAMIC_PORTS = range(49153, 65536)
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 class SimulatedRuntime(Runtime):
     def __init__(self, on_change, cpu: int = 4096, memory: int = 8192,
                  pull_seconds: float = 0.02, start_seconds: float = 0.02,
-                 state_path: str | None = None, **_ignored):
+                 state_path: str | None = None, clock: Clock | None = None, **_ignored):
         super().__init__(on_change)
+        self.clock = clock or Clock()
         self.host = HostResources(cpu=cpu, memory=memory)
         self.pull_seconds = pull_seconds
         self.start_seconds = start_seconds
@@ -79,7 +77,7 @@ class SimulatedRuntime(Runtime):
         return self.host
 
     async def usage(self) -> dict[str, tuple[float, float]]:
-        now = _now()
+        now = self.clock.now()
         return {arn: (cpu * (now - status.started_at).total_seconds(), memory)
                 for arn, (cpu, memory) in self.rates.items()
                 if (status := self.tasks.get(arn)) is not None
@@ -103,11 +101,11 @@ class SimulatedRuntime(Runtime):
         arn = task["taskArn"]
         containers = task_definition["containerDefinitions"]
         status = TaskStatus(arn, "PENDING", [ContainerStatus(c["name"]) for c in containers],
-                            pull_started_at=_now())
+                            pull_started_at=self.clock.now())
         self.stop_timeouts[arn] = max(c.get("stopTimeout", 30) for c in containers)
         self._report(status)
         await asyncio.sleep(self.pull_seconds)
-        status.pull_stopped_at = _now()
+        status.pull_stopped_at = self.clock.now()
         failure = next((c.get("dockerLabels", {}).get("nozama.simulated.fail")
                         for c in containers if c.get("dockerLabels", {}).get(
                             "nozama.simulated.fail")), None)
@@ -124,7 +122,7 @@ class SimulatedRuntime(Runtime):
                 arn, container.name, self._bindings(definition, task_definition),
                 float(definition.get("dockerLabels", {}).get("nozama.simulated.error-rate",
                                                              0)))
-        status.last_status, status.started_at = "RUNNING", _now()
+        status.last_status, status.started_at = "RUNNING", self.clock.now()
         self._report(status)
         self._arm_failures(status, containers)
         self.rates[arn] = _usage_rates(task_definition)
@@ -193,7 +191,7 @@ class SimulatedRuntime(Runtime):
         status = self.tasks.get(task_arn)
         if status is None or status.last_status == "STOPPED":
             return
-        status.stopping_at = _now()
+        status.stopping_at = self.clock.now()
         for container in status.containers:
             if container.last_status == "RUNNING":
                 container.exit_code = 143  # the process ended on SIGTERM
@@ -209,7 +207,7 @@ class SimulatedRuntime(Runtime):
             server.close()
         for transport in self.connections.pop(status.task_arn, set()):
             transport.abort()
-        status.last_status, status.stopped_at = "STOPPED", _now()
+        status.last_status, status.stopped_at = "STOPPED", self.clock.now()
         status.stop_code = status.stop_code or stop_code
         status.stopped_reason = status.stopped_reason or reason
         self._report(status)
