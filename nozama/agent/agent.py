@@ -16,7 +16,6 @@ import logging
 import os
 import platform
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from nozama import __version__
 from nozama.agent import runtimes
 from nozama.agent.channel import Channel, ChannelError
 from nozama.agent.runtimes.base import TaskStatus
+from nozama.kernel.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ class AgentConfig:
 class Agent:
     def __init__(self, config: AgentConfig):
         self.config = config
+        self.clock = Clock()  # the agent's and its runtime's one clock
         self.channel = Channel(config.endpoint)
         self.instance_arn: str | None = None
         self.local: dict[str, TaskStatus] = {}      # what the runtime last reported
@@ -76,6 +77,7 @@ class Agent:
 
     def _runtime_options(self) -> dict:
         options = dict(self.config.runtime_options)
+        options.setdefault("clock", self.clock)
         if self.config.runtime == "docker":
             options.setdefault("cluster", self.config.cluster)
             options.setdefault("region", self.config.region)
@@ -288,7 +290,7 @@ class Agent:
         """Each task's CPU (in CPU units, 1024 a core) and memory (MiB) over the last
         interval, for the control plane's AWS/ECS CPUUtilization and MemoryUtilization."""
         previous: dict[str, float] = {}
-        last = time.monotonic()
+        last = self.clock.monotonic()
         while True:
             await asyncio.sleep(self.config.metrics_interval)
             try:
@@ -296,7 +298,7 @@ class Agent:
             except Exception:
                 log.exception("reading task usage failed")
                 continue
-            now = time.monotonic()
+            now = self.clock.monotonic()
             elapsed, last = now - last, now
             tasks = [{"taskArn": arn,
                       "cpu": max(0.0, cpu - previous[arn]) / elapsed * 1024,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from typing import Awaitable
 
 from nozama.kernel import errors
@@ -40,7 +39,7 @@ AGENT_PREFIX = "/_nozama/agent/v1/"
 class App:
     def __init__(self, gateway: Gateway):
         self.gateway = gateway
-        self.started = time.monotonic()
+        self.started = gateway.clock.monotonic()
         self.background: list[asyncio.Task] = []
         # The function deployment workflow, where the process runs functions.
         self.deployments = FunctionDeployments(gateway.store, gateway.clock, gateway.functions) \
@@ -82,7 +81,7 @@ class App:
         if request.path == "/_nozama/health":
             return _json(200, {"status": "ok", "version": __version__,
                                "store": self.gateway.store.kind,
-                               "uptimeSeconds": round(time.monotonic() - self.started, 3)})
+                               "uptimeSeconds": round(self.gateway.clock.monotonic() - self.started, 3)})
         return _json(404, {"message": "Not found"})
 
     async def agent_channel(self, request: HttpRequest) -> HttpResponse:
@@ -91,7 +90,7 @@ class App:
         try:
             body = json.loads(request.body or b"{}")
             if not isinstance(body, dict) or request.method != "POST":
-                raise ServiceError("InvalidRequest", "POST a JSON object.")
+                raise errors.InvalidRequest("POST a JSON object.")
             if operation == "register":
                 ctx = self.gateway.context(str(body.pop("region", "us-east-1")))
                 result = register_container_instance(ctx, _validated("RegisterContainerInstance",

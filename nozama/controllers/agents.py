@@ -15,7 +15,8 @@ import logging
 from datetime import timedelta
 
 from nozama.kernel.context import RequestContext
-from nozama.kernel.errors import ServiceError, ecs as ecs_errors
+from nozama.kernel import errors
+from nozama.kernel.errors import ecs as ecs_errors
 from nozama.kernel.intervals import scaled
 from nozama.controllers.notify import agent_wait, wake_controller
 from nozama.controllers.tasks import apply_report, refresh_instance
@@ -26,8 +27,6 @@ from nozama.store import tasks as task_store
 
 log = logging.getLogger(__name__)
 
-# What a poll answers when the instance was deregistered: the agent then exits.
-DEREGISTERED = "ContainerInstanceDeregistered"
 POLL_TIMEOUT = scaled(20.0)
 AGENT_TIMEOUT = 35.0
 
@@ -45,7 +44,8 @@ def assignments(ctx: RequestContext, instance_arn: str) -> tuple[list[dict], str
     with ctx.store.write() as conn:
         instance = instance_store.get(conn, instance_arn)
         if instance is None or instance.status == "INACTIVE":
-            raise ServiceError(DEREGISTERED, "The container instance has been deregistered.")
+            raise errors.ContainerInstanceDeregistered(
+                "The container instance has been deregistered.")
         instance_store.mark_seen(conn, instance_arn, ctx.clock.now())
         rows = task_store.assigned(conn, instance_arn)
         definitions = task_definition_store.get_by_arns(conn, list({r.task_definition_arn

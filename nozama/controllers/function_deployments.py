@@ -34,9 +34,8 @@ from nozama.functions.deploy import (Plan, PlanError, StepHealth, codedeploy_pla
                                      verdict)
 from nozama.functions.limits import Throttled
 from nozama.metrics import series
-from nozama.functions.lookup import (InvalidParameterValue, LATEST, ResourceConflict,
-                                            ResourceNotFound, find_alias, find_function,
-                                            find_version, new_revision_id)
+from nozama.kernel import errors
+from nozama.functions.lookup import LATEST, find_alias, find_function, find_version, new_revision_id
 from nozama.store import Store
 from nozama.store import alarms as alarm_store
 from nozama.store import function_deployments as deployment_store
@@ -64,25 +63,30 @@ def create(ctx: RequestContext, params: dict) -> dict:
         function = find_function(ctx, conn, name)
         alias = find_alias(ctx, conn, function, alias_name).doc
         if not version.isdigit():
-            raise InvalidParameterValue("newVersion must be a published version number.")
+            raise errors.lambda_.InvalidParameterValueException(
+                "newVersion must be a published version number.")
         find_version(ctx, conn, function, version)
         current = alias["FunctionVersion"]
         if current == LATEST:
-            raise InvalidParameterValue(f"Alias {alias_name} points at $LATEST: traffic can "
-                                        "only shift between published versions.")
+            raise errors.lambda_.InvalidParameterValueException(
+                f"Alias {alias_name} points at $LATEST: traffic can "
+                "only shift between published versions.")
         if current == version:
-            raise InvalidParameterValue(f"Alias {alias_name} already points at version "
-                                        f"{version}.")
+            raise errors.lambda_.InvalidParameterValueException(
+                f"Alias {alias_name} already points at version "
+                f"{version}.")
         if (alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights"):
-            raise ResourceConflict(f"Alias {alias_name} already routes to two versions: "
-                                   "another shift is under way.")
+            raise errors.lambda_.ResourceConflictException(
+                f"Alias {alias_name} already routes to two versions: "
+                "another shift is under way.")
         for row in deployment_store.search(conn, ctx.region, ctx.account_id, name):
             if row.status == deployment_store.ACTIVE and row.doc["aliasName"] == alias_name:
-                raise ResourceConflict(f"Deployment {row.deployment_id} is already shifting "
-                                       f"alias {alias_name}.")
+                raise errors.lambda_.ResourceConflictException(
+                    f"Deployment {row.deployment_id} is already shifting "
+                    f"alias {alias_name}.")
         for alarm in alarms:
             if alarm_store.get(conn, ctx.region, ctx.account_id, alarm) is None:
-                raise ResourceNotFound(f"Alarm {alarm} does not exist.")
+                raise errors.lambda_.ResourceNotFoundException(f"Alarm {alarm} does not exist.")
         for hook in hooks.values():
             find_function(ctx, conn, hook)
         doc = {
@@ -107,7 +111,7 @@ def create(ctx: RequestContext, params: dict) -> dict:
 def _text(params: dict, key: str) -> str:
     value = params.get(key)
     if not isinstance(value, str) or not value:
-        raise InvalidParameterValue(f"{key} is required.")
+        raise errors.lambda_.InvalidParameterValueException(f"{key} is required.")
     return value
 
 
@@ -120,7 +124,7 @@ def _plan(params: dict) -> Plan:
         return plan(str(params.get("type") or "linear"), _number(params, "steps", int),
                     _number(params, "interval", float), _number(params, "percent", float))
     except PlanError as error:
-        raise InvalidParameterValue(str(error)) from None
+        raise errors.lambda_.InvalidParameterValueException(str(error)) from None
 
 
 def _number(params: dict, key: str, kind):
@@ -130,9 +134,9 @@ def _number(params: dict, key: str, kind):
     try:
         number = kind(value)
     except (TypeError, ValueError):
-        raise InvalidParameterValue(f"{key} must be a number.") from None
+        raise errors.lambda_.InvalidParameterValueException(f"{key} must be a number.") from None
     if isinstance(number, float) and not math.isfinite(number):
-        raise InvalidParameterValue(f"{key} must be a finite number.")
+        raise errors.lambda_.InvalidParameterValueException(f"{key} must be a finite number.")
     return number
 
 
@@ -331,10 +335,12 @@ class FunctionDeployments:
         with self.store.write() as conn:
             row = deployment_store.get(conn, ctx.region, ctx.account_id, deployment_id)
             if row is None:
-                raise ResourceNotFound(f"Deployment {deployment_id} does not exist.")
+                raise errors.lambda_.ResourceNotFoundException(
+                    f"Deployment {deployment_id} does not exist.")
             if row.status != deployment_store.ACTIVE:
-                raise ResourceConflict(f"Deployment {deployment_id} is {row.status}: only a "
-                                       "deployment in progress can be stopped.")
+                raise errors.lambda_.ResourceConflictException(
+                    f"Deployment {deployment_id} is {row.status}: only a "
+                    "deployment in progress can be stopped.")
             doc = dict(row.doc, stopRequested=True)
             deployment_store.save(conn, row.id, doc)
         self.advance(ctx.region, ctx.account_id, deployment_id)
@@ -371,7 +377,8 @@ def describe(ctx: RequestContext, deployment_id: str) -> dict:
     with ctx.store.read() as conn:
         row = deployment_store.get(conn, ctx.region, ctx.account_id, deployment_id)
     if row is None:
-        raise ResourceNotFound(f"Deployment {deployment_id} does not exist.")
+        raise errors.lambda_.ResourceNotFoundException(
+            f"Deployment {deployment_id} does not exist.")
     return row.doc
 
 

@@ -15,12 +15,6 @@ from nozama.kernel import errors
 from nozama.model import arns
 from nozama.store import functions as function_store
 
-# The names functions/ and controllers/ raise; the classes (code, HTTP status)
-# are the Lambda model's.
-ResourceNotFound = errors.lambda_.ResourceNotFoundException
-ResourceConflict = errors.lambda_.ResourceConflictException
-InvalidParameterValue = errors.lambda_.InvalidParameterValueException
-
 LATEST = "$LATEST"
 # "name", "name:qualifier", "123456789012:function:name[:qualifier]" or the full ARN.
 _PARTIAL_ARN = re.compile(r"^(\d{12}):function:([a-zA-Z0-9-_]+)(?::(\$LATEST|[a-zA-Z0-9-_]+))?$")
@@ -44,26 +38,28 @@ def function_ref(ctx: RequestContext, text: str, qualifier: str | None = None) -
         parsed = arns.parse(text)
         if parsed is not None and parsed.service == "lambda":
             if parsed.region != ctx.region or parsed.account != ctx.account_id:
-                raise ResourceNotFound(f"Function not found: {text}")
+                raise errors.lambda_.ResourceNotFoundException(f"Function not found: {text}")
             found = _PARTIAL_ARN.match(f"{parsed.account}:{parsed.resource}")
     elif _PARTIAL_ARN.match(text):
         found = _PARTIAL_ARN.match(text)
         if found.group(1) != ctx.account_id:
-            raise ResourceNotFound(f"Function not found: {text}")
+            raise errors.lambda_.ResourceNotFoundException(f"Function not found: {text}")
     else:
         match = _NAME.match(text)
         if match:
             found = _PARTIAL_ARN.match(f"{ctx.account_id}:function:{text}")
     if found is None:
-        raise InvalidParameterValue(f"1 validation error detected: Value '{text}' at "
-                                    "'functionName' failed to satisfy constraint: Member must "
-                                    "satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:"
-                                    "lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?"
-                                    "(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?")
+        raise errors.lambda_.InvalidParameterValueException(
+            f"1 validation error detected: Value '{text}' at "
+            "'functionName' failed to satisfy constraint: Member must "
+            "satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:"
+            "lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?"
+            "(function:)?([a-zA-Z0-9-_]+)(:(\\$LATEST|[a-zA-Z0-9-_]+))?")
     name, in_name = found.group(2), found.group(3)
     if in_name and qualifier and in_name != qualifier:
-        raise InvalidParameterValue("The derived qualifier from the function name does not "
-                                    "match the specified qualifier.")
+        raise errors.lambda_.InvalidParameterValueException(
+            "The derived qualifier from the function name does not "
+            "match the specified qualifier.")
     return FunctionRef(name, in_name or qualifier)
 
 
@@ -75,21 +71,23 @@ def function_arn(ctx: RequestContext, name: str, qualifier: str | None = None) -
 def find_function(ctx: RequestContext, conn: Connection, name: str) -> Row:
     row = function_store.get(conn, ctx.region, ctx.account_id, name)
     if row is None:
-        raise ResourceNotFound(f"Function not found: {function_arn(ctx, name)}")
+        raise errors.lambda_.ResourceNotFoundException(
+            f"Function not found: {function_arn(ctx, name)}")
     return row
 
 
 def find_version(ctx: RequestContext, conn: Connection, function: Row, version: str) -> Row:
     row = function_store.get_version(conn, function.id, int(version)) if version.isdigit() else None
     if row is None:
-        raise ResourceNotFound(f"Function not found: {function_arn(ctx, function.name, version)}")
+        raise errors.lambda_.ResourceNotFoundException(
+            f"Function not found: {function_arn(ctx, function.name, version)}")
     return row
 
 
 def find_alias(ctx: RequestContext, conn: Connection, function: Row, name: str) -> Row:
     row = function_store.get_alias(conn, function.id, name)
     if row is None:
-        raise ResourceNotFound(
+        raise errors.lambda_.ResourceNotFoundException(
             f"Cannot find alias arn: {function_arn(ctx, function.name, name)}")
     return row
 
@@ -140,7 +138,7 @@ def unqualified_name(ctx: RequestContext, text: str) -> str:
     """The function a FunctionName names, refusing a version or alias (function-wide settings)."""
     ref = function_ref(ctx, text)
     if ref.qualifier is not None:
-        raise InvalidParameterValue(ONLY_FUNCTIONS)
+        raise errors.lambda_.InvalidParameterValueException(ONLY_FUNCTIONS)
     return ref.name
 
 

@@ -23,7 +23,8 @@ from sqlalchemy import Connection
 
 from nozama.functions import code, runtimes
 from nozama.functions.workers import VersionSpec
-from nozama.functions.lookup import LATEST, ResourceNotFound, find_version, function_arn
+from nozama.kernel import errors
+from nozama.functions.lookup import LATEST, find_version, function_arn
 from nozama.kernel.context import RequestContext
 from nozama.store import functions as function_store
 
@@ -70,7 +71,8 @@ class Routes:
     def _resolve(self, ctx: RequestContext, conn: Connection, name: str,
                  qualifier: str | None) -> Route:
         # Invoke names what it did not find by the ARN it was asked for, as Lambda does.
-        missing = ResourceNotFound(f"Function not found: {function_arn(ctx, name, qualifier)}")
+        missing = errors.lambda_.ResourceNotFoundException(
+            f"Function not found: {function_arn(ctx, name, qualifier)}")
         function = function_store.get(conn, ctx.region, ctx.account_id, name)
         if function is None:
             raise missing
@@ -108,7 +110,8 @@ class Routes:
         if not directory.is_dir():
             package = function_store.get_code(conn, digest)
             if package is None:
-                raise ResourceNotFound(f"The code of {function.name}:{version} is missing.")
+                raise errors.lambda_.ResourceNotFoundException(
+                    f"The code of {function.name}:{version} is missing.")
             code.unpack(package, directory)
         return VersionSpec(
             region=ctx.region, account=ctx.account_id, function_name=function.name,

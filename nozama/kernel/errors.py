@@ -165,7 +165,13 @@ NotImplementedOperation = _protocol_error("NotImplemented", 501)
 # A SigV4 credential scope naming a region that cannot be one.
 InvalidRegion = _protocol_error("InvalidRegion")
 
+# Nozama's own channels (the agents', /_nozama/ endpoints), which no AWS model describes.
+InvalidRequest = _protocol_error("InvalidRequest")
+# An agent polling for a container instance that was deregistered: it then exits.
+ContainerInstanceDeregistered = _protocol_error("ContainerInstanceDeregistered")
+
 PROTOCOL_ERRORS = (SerializationException, UnknownOperationException,
                    UnrecognizedClientException, UnknownServiceException, MissingAction,
                    InvalidAction, InternalFailure, ValidationError, ValidationException,
-                   NotImplementedOperation, InvalidRegion)
+                   NotImplementedOperation, InvalidRegion, InvalidRequest,
+                   ContainerInstanceDeregistered)

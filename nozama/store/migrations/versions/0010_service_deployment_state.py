@@ -53,19 +53,52 @@ def split(doc: dict) -> tuple[dict, dict]:
     return doc, state
 
 
+def join(doc: dict, state: dict) -> dict:
+    """The inverse of split: the document as Nozama wrote it before this migration."""
+    def private(rollout: dict) -> dict:
+        members = {f'_{k}': v for k, v in rollout.items() if k not in ('id', 'deployment')}
+        members['_hooks'] = {key: {('_' + k if k in ('stage', 'retryAt') else k): v
+                                   for k, v in hook.items()}
+                             for key, hook in (rollout.get('hooks') or {}).items()}
+        return members
+    rollouts = {r['id']: r for r in state.get('rollouts') or []}
+    old = dict(doc)
+    old['deployments'] = [{**d, **private(rollouts[d['id']])} if d.get('id') in rollouts
+                          else d for d in doc.get('deployments') or []]
+    old['_history'] = {r['arn']: {**(r.get('deployment') or {}), **private(r)}
+                       for r in state.get('rollouts') or []}
+    old['_revisions'] = state.get('revisions') or {}
+    old['_steady'] = bool(state.get('steady'))
+    return old
+
+
+def _services():
+    return sa.table('services', sa.column('id', sa.Integer), sa.column('doc', sa.JSON),
+                    sa.column('deployment_state', sa.JSON))
+
+
+def _json(value) -> dict:
+    return value if isinstance(value, dict) else json.loads(value or '{}')
+
+
 def upgrade() -> None:
     op.add_column('services', sa.Column('deployment_state', sa.JSON(), nullable=False,
                                         server_default=sa.text("'{}'")))
-    services = sa.table('services', sa.column('id', sa.Integer), sa.column('doc', sa.JSON),
-                        sa.column('deployment_state', sa.JSON))
+    services = _services()
     conn = op.get_bind()
     for row in conn.execute(sa.select(services.c.id, services.c.doc)).all():
-        doc = row.doc if isinstance(row.doc, dict) else json.loads(row.doc)
-        doc, state = split(doc)
+        doc, state = split(_json(row.doc))
         conn.execute(services.update().where(services.c.id == row.id).values(
             doc=doc, deployment_state=state))
 
 
 def downgrade() -> None:
+    # The state goes back into the document first: the previous code reads it there.
+    services = _services()
+    conn = op.get_bind()
+    for row in conn.execute(sa.select(services.c.id, services.c.doc,
+                                      services.c.deployment_state)).all():
+        conn.execute(services.update().where(services.c.id == row.id).values(
+            doc=join(_json(row.doc), _json(row.deployment_state))))
     with op.batch_alter_table('services', schema=None) as batch_op:
         batch_op.drop_column('deployment_state')
