@@ -13,6 +13,7 @@ import logging
 
 from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ServiceError
+from nozama.functions import notify
 from nozama.functions.limits import Throttled
 from nozama.functions.routing import Route
 from nozama.store import function_events
@@ -27,23 +28,14 @@ EVENT_SCAN_GAP = 0.05     # seconds between scans of the queue, however many eve
 class EventQueue:
     def __init__(self, runtime):
         self.runtime = runtime      # the FunctionRuntime that runs the events
-        self._events = asyncio.Event()
         self._events_running: set[int] = set()
-
-    def waiting(self) -> None:
-        """An event was queued: look at the queue now rather than at the next second."""
-        self._events.set()
 
     async def run(self) -> None:
         """Run queued Event invocations, oldest first, as many at once as their functions'
         concurrency allows. One leaves the queue once it ran (so after a crash it runs
         again: at least once, as Lambda's are)."""
         while True:
-            try:
-                await asyncio.wait_for(self._events.wait(), 1.0)
-            except asyncio.TimeoutError:
-                pass
-            self._events.clear()
+            await notify.events_wait(self.runtime.wakeups, 1.0)
             try:
                 self._start()
             except Exception:
@@ -99,4 +91,4 @@ class EventQueue:
                 function_events.remove(conn, row.id)
         finally:
             self._events_running.discard(row.id)
-            self._events.set()  # a slot is free: the next queued event may start
+            notify.event_queued(self.runtime.wakeups)  # a slot is free: the next may start

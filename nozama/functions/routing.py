@@ -3,7 +3,7 @@
 A route is what a name resolves to: $LATEST, a version, or an alias's version
 and (optionally) one more with a weight. Routes are cached, since an invoke
 must not pay for reading the configuration each time; every write to a
-function (services/lambda_/, the deployment workflow) calls
+function (aws/lambda_/, the deployment workflow) calls
 functions.notify.function_changed, which drops that function's routes.
 
 Alias weights use a low-discrepancy sequence (golden-ratio steps from a random

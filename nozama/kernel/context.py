@@ -26,7 +26,3 @@ class RequestContext:
     wakeups: Wakeups = field(default_factory=Wakeups)
     # The server's calls out (ECS lifecycle hooks), run off the event loop.
     calls: BackgroundCalls = field(default_factory=BackgroundCalls)
-
-    @property
-    def availability_zones(self) -> tuple[str, str, str]:
-        return (f"{self.region}a", f"{self.region}b", f"{self.region}c")

@@ -45,7 +45,7 @@ class TargetMeter:
         self.requests = 0
         self.codes = [0] * 6          # by status // 100
         # TargetResponseTime, in seconds: how many, their sum, min and max, and the
-        # sketch's buckets by index (metrics/sketch.py).
+        # sketch's buckets by index (model/sketch.py).
         self.timed = 0
         self.time_sum = 0.0
         self.time_min = math.inf

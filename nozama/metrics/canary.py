@@ -10,7 +10,7 @@ canary began:
   blue"; green fails when it is significant and green's rate is also at least
   ERROR_MARGIN above blue's (a difference too small to matter never fails);
 - latency: a one-sided Mann-Whitney U test of "green's response times are
-  larger", computed from the two latency histograms (metrics/sketch.py);
+  larger", computed from the two latency histograms (model/sketch.py);
   green fails when it is significant and green's median is at least
   LATENCY_RATIO times blue's and LATENCY_MIN_DIFFERENCE more.
 

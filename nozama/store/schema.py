@@ -296,7 +296,7 @@ metric_series = _scoped(
 # Data points: what one write said about one second (resolution 1), or a minute
 # rolled up from such seconds (resolution 60). Rows are only ever appended and
 # deleted, never updated: concurrent writers cannot conflict. `sketch` is the
-# histogram percentiles are read from (metrics/sketch.py); it is null for points
+# histogram percentiles are read from (model/sketch.py); it is null for points
 # written as StatisticValues, which carry no distribution.
 metric_points = Table(
     "metric_points", metadata,

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import subprocess
-import sys
 import threading
 import time
 
@@ -20,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from support.agents import AgentPool
 from support.deployments import TEST_PORT, Setup, alarm_on_errors
-from support.servers import ROOT, NozamaServer, start_dataplane, store_args
+from support.servers import NozamaServer, start_dataplane, store_args, run_nozama
 from support.traffic import PORT, Load, get, load_balancer
 from support.waiting import wait_for
 
@@ -280,16 +278,10 @@ def test_strategies_need_their_load_balancer_configuration(plain):
         plain.ecs.describe_services(services=["first"])["services"][0]["serviceArn"]]
 
 
-def nozama(server, region: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nozama", *args, "--endpoint", server.endpoint,
-                           "--region", region], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT)
-
-
 def test_nozama_deploy_follows_a_deployment_to_its_end(setup, server, region):
     first = setup.create({"strategy": "BLUE_GREEN"})
     second = setup.revision()
-    done = nozama(server, region, "deploy", "web", "--task-definition", second,
+    done = run_nozama(server, region, "deploy", "web", "--task-definition", second,
                   "--strategy", "CANARY", "--canary-percent", "50", "--canary-bake-minutes",
                   "0")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -299,9 +291,9 @@ def test_nozama_deploy_follows_a_deployment_to_its_end(setup, server, region):
     assert "deploy-green" in done.stdout and "traffic" in done.stdout
     assert setup.service()["taskDefinition"] == second != first
     # Watching a deployment that is over says how it ended, at once.
-    again = nozama(server, region, "watch", "web")
+    again = run_nozama(server, region, "watch", "web")
     assert again.returncode == 0 and "deployment SUCCESSFUL" in again.stdout
-    missing = nozama(server, region, "watch", "nothing-here")
+    missing = run_nozama(server, region, "watch", "nothing-here")
     assert missing.returncode == 2 and "nozama watch:" in missing.stderr
 
 
@@ -310,7 +302,7 @@ def test_a_hook_that_cannot_be_reached_fails_its_stage(setup, server, region):
         {"targetType": "AWS_LAMBDA", "hookTargetArn": "http://127.0.0.1:9/unreachable",
          "lifecycleStages": ["POST_SCALE_UP"]}]})
     # `nozama deploy` follows it to the rollback, and says so with its exit status.
-    done = nozama(server, region, "deploy", "web", "--task-definition", setup.revision())
+    done = run_nozama(server, region, "deploy", "web", "--task-definition", setup.revision())
     assert done.returncode == 1, done.stdout + done.stderr
     assert "deployment ROLLBACK_SUCCESSFUL" in done.stdout
     assert setup.deployment()["status"] == "ROLLBACK_SUCCESSFUL"

@@ -20,6 +20,7 @@ import docker
 import pytest
 import requests
 
+from support.servers import free_port
 from nozama.agent.runtimes import create as create_runtime  # noqa: E402
 from nozama.agent.runtimes.base import (  # noqa: E402
     LABEL_CLUSTER, LABEL_CONTAINER_NAME, LABEL_FAMILY, LABEL_INSTANCE, LABEL_REVISION,
@@ -142,12 +143,6 @@ def container(name: str, *command: str, **settings) -> dict:
 
 
 SLEEP = ("sleep", "600")      # PID 1 ignores SIGTERM: docker stop ends in SIGKILL
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("0.0.0.0", 0))
-        return sock.getsockname()[1]
 
 
 # --- running and stopping -------------------------------------------------------
@@ -316,7 +311,7 @@ async def test_dynamic_host_port_is_published_and_reachable(agent: Agent, engine
 
 @run
 async def test_host_network_mode_binds_the_container_port(agent: Agent, engine):
-    port = free_port()
+    port = free_port("0.0.0.0")
     task = new_task()
     td = definition(container("web", "httpd", "-f", "-p", str(port), "-h", "/www",
                               portMappings=[{"containerPort": port}]), networkMode="host")
@@ -645,7 +640,7 @@ def test_an_unreachable_logs_api_does_not_disturb_the_task(instance_arn, engine)
                               logConfiguration=awslogs("/ecs/nowhere", REGION)))
 
     async def main():
-        agent = Agent(instance_arn, logs_endpoint=f"http://127.0.0.1:{free_port()}")
+        agent = Agent(instance_arn, logs_endpoint=f"http://127.0.0.1:{free_port('0.0.0.0')}")
         await agent.runtime.start()
         try:
             await agent.runtime.run_task(task, td)

@@ -5,20 +5,19 @@ surviving a control-plane kill."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
-import zipfile
 from collections import Counter
 
 import pytest
 import requests
 
-from support.servers import ROOT
+from support.packages import zip_package
+from support.servers import run_nozama
 from support.waiting import wait_for
 
 GOOD = "def handler(event, context):\n    return {'release': RELEASE}\n"
@@ -27,10 +26,7 @@ ROLE = "arn:aws:iam::000000000000:role/lambda"
 
 
 def package(source: str, release: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", source.replace("RELEASE", repr(release)))
-    return buffer.getvalue()
+    return zip_package(app=source.replace("RELEASE", repr(release)))
 
 
 class Release:
@@ -73,15 +69,9 @@ class Release:
         return self.lam.get_alias(FunctionName=self.name, Name="live")
 
     def deploy(self, *options: str, follow: bool = True) -> subprocess.CompletedProcess:
-        return nozama(self.server, self.region, "functions", "deploy", "--function-name",
-                      self.name, "--alias-name", "live", "--new-version", "2", *options,
-                      *([] if follow else ["--no-follow"]))
-
-
-def nozama(server, region: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nozama", *args, "--endpoint", server.endpoint,
-                           "--region", region], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT)
+        return run_nozama(self.server, self.region, "functions", "deploy", "--function-name",
+                          self.name, "--alias-name", "live", "--new-version", "2", *options,
+                          *([] if follow else ["--no-follow"]))
 
 
 def api(server, region: str, method: str, path: str = "", body: dict | None = None):
@@ -220,7 +210,7 @@ def test_codedeploy_configurations_work_by_name(server, region):
     assert canary["weights"] == [0.1, 1.0] and canary["bakes"] == [300.0, 0.0]
     wait_for(lambda: release.alias().get("RoutingConfig") ==
              {"AdditionalVersionWeights": {"1": 0.1}})
-    stopped = nozama(server, region, "functions", "deployment", "stop", canary["deploymentId"])
+    stopped = run_nozama(server, region, "functions", "deployment", "stop", canary["deploymentId"])
     assert stopped.returncode == 1 and "Stopped on request" in stopped.stdout
     alias = release.alias()
     assert alias["FunctionVersion"] == "2" and "RoutingConfig" not in alias

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import sys
-import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
 
 from nozama.functions import runtimes
 
+from support.packages import zip_package
 from support.errors import error_of
 
 # CRUD, pagination and validation on the store: on SQLite and on PostgreSQL.
@@ -37,11 +36,8 @@ def lam(server, region):
 
 
 def package(source: str = HANDLER_SOURCE) -> bytes:
-    """A deployment package; the same source gives the same bytes (fixed file times)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(zipfile.ZipInfo("app.py", date_time=(2026, 1, 1, 0, 0, 0)), source)
-    return buffer.getvalue()
+    """A deployment package; the same source gives the same bytes."""
+    return zip_package(app=source)
 
 
 def sha256(data: bytes) -> str:

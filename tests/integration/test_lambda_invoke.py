@@ -11,11 +11,9 @@ documented behaviour and messages, not Nozama's implementation.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import os
 import time
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -26,6 +24,7 @@ import botocore.exceptions
 import pytest
 from botocore.exceptions import ClientError
 
+from support.packages import zip_package
 from support.errors import error_of
 from support.waiting import wait_for
 
@@ -139,12 +138,7 @@ def cloudwatch(server, region):
 
 def package(source: str = APP, **others: str) -> bytes:
     """app.py with `source`, and other modules by name."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", source)
-        for module, text in others.items():
-            archive.writestr(f"{module}.py", text)
-    return buffer.getvalue()
+    return zip_package(app=source, **others)
 
 
 def create(lam, name: str, handler: str = "app.echo", **params) -> dict:

@@ -8,22 +8,19 @@ Traffic through the alias is counted by the real FunctionMeters and written to t
 metrics store a second at a time, as the runtime does, so a step's health check reads
 what it reads in production. Every tick runs one pass of the workflow on an event loop
 (hooks are tasks on it), sends the second's traffic and moves the clock.
-
-(Meant for tests/support when the test helpers gather there.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import shutil
-import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
+from support.packages import zip_package
 from nozama.aws import registry
 from nozama.controllers import function_deployments as deployments
 from nozama.controllers.function_deployments import FunctionDeployments
@@ -52,10 +49,7 @@ def migrated(path: Path) -> Path:
 
 
 def package(release: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", f"def handler(event, context):\n    return {release!r}\n")
-    return buffer.getvalue()
+    return zip_package(app=f"def handler(event, context):\n    return {release!r}\n")
 
 
 @dataclass

@@ -26,9 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 REAL_TIME = {"NOZAMA_INTERVAL_SCALE": "1"}
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free on `host` now (Docker publishes host ports on 0.0.0.0)."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return sock.getsockname()[1]
 
 
@@ -81,7 +82,7 @@ class NozamaServer:
             try:
                 if requests.get(f"{self.endpoint}/_nozama/health", timeout=1).ok:
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:  # refused, or too busy to answer yet
                 time.sleep(0.05)
         raise RuntimeError("nozama server did not become healthy")
 
@@ -107,3 +108,10 @@ def start_dataplane(server: NozamaServer, log_path: Path) -> subprocess.Popen:
                              "--log-level", "warning"], stdout=open(log_path, "ab"),
                             stderr=subprocess.STDOUT, cwd=ROOT,
                             env=None if server.env is None else {**os.environ, **server.env})
+
+
+def run_nozama(server, region: str, *args: str) -> subprocess.CompletedProcess:
+    """The `nozama` command against `server`, as a person types it (no terminal)."""
+    return subprocess.run([sys.executable, "-m", "nozama", *args, "--endpoint", server.endpoint,
+                           "--region", region], capture_output=True, text=True, timeout=120,
+                          cwd=ROOT)

@@ -4,8 +4,6 @@ FakeClock, and a few lines standing in for the agents (tasks run, or fail to sta
 as soon as they are asked to) and for the load balancer's data plane (targets pass
 their health checks at once, drained targets go). Every tick runs one pass of the
 service controller and moves the clock by one second.
-
-(Meant for tests/support when the test helpers gather there.)
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import orjson
 
 from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
+from nozama.functions import notify
 from nozama.functions.limits import Throttled
 from nozama.aws.lambda_ import handlers
 from nozama.functions.lookup import function_ref
@@ -40,7 +41,7 @@ def invoke(ctx: RequestContext, params: dict):
         with ctx.store.write() as conn:
             function_events.enqueue(conn, ctx.region, ctx.account_id, ref.name, ref.qualifier,
                                     payload or b"{}", ctx.request_id, ctx.clock.now())
-        ctx.functions.events.waiting()
+        notify.event_queued(ctx.wakeups)
         return {"StatusCode": 202}
     try:
         ctx.functions.admit(route)
