@@ -2,7 +2,9 @@
 
 Plain HTTP/1.1 with JSON bodies under /_nozama/agent/v1/ on the API endpoint,
 spoken directly over asyncio streams: a long poll is then just an awaiting
-coroutine (no thread held), and stopping the agent cancels it at once.
+coroutine (no thread held), and stopping the agent cancels it at once. Each call
+carries `X-Nozama-Client: agent`, which the control plane wants on its own
+state-changing endpoints (a web page cannot send it cross-site: api/guard.py).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Channel:
         try:
             writer.write(
                 f"POST {self.prefix}{operation} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                "X-Nozama-Client: agent\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
                 "Connection: close\r\n\r\n".encode() + payload)
             await writer.drain()

@@ -1,7 +1,10 @@
 """Reading SigV4 credential scopes: who signed the request, for which region and service.
 
 Nozama trusts the local machine, so signatures are not verified; the scope is
-what matters, because the region in it scopes every resource.
+what matters, because the region in it scopes every resource. A request must still
+carry a signature (header or presigned query): a web page cannot add an
+Authorization header to a cross-site request without a CORS preflight, which
+Nozama never grants, so an unsigned request is refused (api/guard.py).
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ class CredentialScope:
 
 
 def credential_scope(request: HttpRequest) -> CredentialScope | None:
+    """The scope of a SigV4 Authorization header or presigned query; None when the
+    request carries neither (it is then unsigned)."""
     match = _CREDENTIAL.search(request.headers.get("authorization", ""))
-    if match is None:
+    if match is None and request.query_string and "X-Amz-Signature" in request.query:
         presigned = request.query.get("X-Amz-Credential")
         match = _SCOPE.fullmatch(presigned) if presigned else None
     if match is None:

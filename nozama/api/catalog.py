@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+import botocore.exceptions
 import botocore.loaders
 import botocore.model
 
@@ -72,3 +73,16 @@ def by_target_prefix() -> dict[str, Service]:
 @functools.cache
 def by_signing_name() -> dict[str, Service]:
     return {s.signing_name: s for s in served()}
+
+
+def unserved(signing_name: str) -> Service | None:
+    """The model of a service Nozama does not serve, named by a credential scope, so its
+    refusal goes out in the protocol its clients read; None when botocore has no model
+    of that name (most models are named as their services sign: iam, s3, ec2, sts)."""
+    if not signing_name.replace("-", "").isalnum():
+        return None
+    try:
+        found = service(signing_name)
+    except botocore.exceptions.DataNotFoundError:
+        return None
+    return found if found.signing_name == signing_name else None

@@ -3,6 +3,10 @@
 Whatever goes wrong, the client gets its service's own error format: a
 ServiceError as raised, anything unexpected as the service's internal error
 (logged here with its traceback, which never goes on the wire).
+
+A request without a SigV4 signature is refused before anything runs (AWS's
+MissingAuthenticationToken), and a signed call to a service Nozama does not
+serve is answered in that service's own protocol, so its SDK reads the reason.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from nozama.api.auth import credential_scope
 from nozama.api.catalog import Service
 from nozama.kernel.context import RequestContext
 from nozama.kernel.http import HttpRequest, HttpResponse
-from nozama.api.protocols import PROTOCOLS
-from nozama.api.routing import resolve
+from nozama.api import catalog
+from nozama.api.routing import fallback, resolve
 from nozama.api.validate import summarize, validation_errors
 from nozama.kernel.clock import Clock
 from nozama.kernel.http_client import BackgroundCalls
@@ -46,13 +50,22 @@ class Gateway:
         self._random = random.Random()  # request ids
 
     def handle(self, request: HttpRequest) -> HttpResponse:
-        request_id = self.new_request_id()
         scope = credential_scope(request)
+        if scope is None:
+            # A web page can send a "simple" cross-site request with no signature; an SDK
+            # never does. Nothing of an unsigned request runs.
+            return self.refuse(request, errors.MissingAuthenticationToken(
+                "Missing Authentication Token"))
+        request_id = self.new_request_id()
         try:
             _decompress(request)
             service, protocol = resolve(request, scope)
         except errors.ServiceError as error:
-            return PROTOCOLS["json"].serialize_error(_fallback_service(), None, error, request_id)
+            service, protocol = fallback(request)
+            return protocol.serialize_error(service, None, error, request_id)
+        if service.name not in catalog.SERVED:
+            return protocol.serialize_error(service, None, _unserved(service, scope),
+                                            request_id)
         operation = None
         try:
             name = protocol.operation_name(service, request)
@@ -69,6 +82,15 @@ class Gateway:
             return protocol.serialize(service, operation, result, request_id)
         except Exception as error:
             return self._failed(error, service, protocol, operation, request_id)
+
+    def refuse(self, request: HttpRequest, error: errors.ServiceError) -> HttpResponse:
+        """Answer `error` in the protocol of the service the request was meant for, as
+        far as the request says which, and run nothing of it."""
+        try:
+            service, protocol = resolve(request, credential_scope(request))
+        except errors.ServiceError:
+            service, protocol = fallback(request)
+        return protocol.serialize_error(service, None, error, self.new_request_id())
 
     async def _finish(self, pending, service, protocol, operation, request_id) -> HttpResponse:
         """Answer a handler that waits (Invoke waits for its function)."""
@@ -149,6 +171,8 @@ def _internal_error(service: Service) -> type[errors.ServiceError]:
             "lambda": errors.lambda_.ServiceException}.get(service.name, errors.InternalFailure)
 
 
-def _fallback_service() -> Service:
-    from nozama.api import catalog
-    return catalog.service("ecs")
+def _unserved(service: Service, scope) -> errors.ServiceError:
+    title = service.model.metadata.get("serviceFullName", service.name)
+    return errors.UnknownServiceException(
+        f"Nozama does not serve {title} ('{scope.service}'): it serves ECS, ELBv2, Lambda, "
+        "CloudWatch and CloudWatch Logs. See docs/compatibility.md.")

@@ -3,6 +3,11 @@
 One endpoint serves every service, so the request itself must say: the RPC v2
 path or X-Amz-Target name the service directly; query and REST requests are
 told apart by the SigV4 credential scope, or failing that by their shape.
+
+A credential scope naming a service Nozama does not serve resolves to that
+service's botocore model (catalog.unserved), so the gateway refuses the call in
+the protocol the client reads: query XML for IAM and STS, EC2's own XML,
+REST-XML for S3, JSON for ECR.
 """
 
 from __future__ import annotations
@@ -18,6 +23,10 @@ from nozama.api.protocols.rest_json import find_route
 
 
 def resolve(request: HttpRequest, scope: CredentialScope | None) -> tuple[Service, Protocol]:
+    if scope is not None and scope.service not in catalog.by_signing_name():
+        elsewhere = catalog.unserved(scope.service)
+        if elsewhere is not None and elsewhere.protocol in PROTOCOLS:
+            return elsewhere, PROTOCOLS[elsewhere.protocol]
     rpc = operation_path(request.path)
     if rpc is not None and request.headers.get("smithy-protocol") == "rpc-v2-cbor":
         return _named(catalog.by_target_prefix().get(rpc[0]), rpc[0]), \
@@ -34,6 +43,14 @@ def resolve(request: HttpRequest, scope: CredentialScope | None) -> tuple[Servic
     if service is None:
         service = _by_rest_route(request)
     return service, PROTOCOLS[service.protocol]
+
+
+def fallback(request: HttpRequest) -> tuple[Service, Protocol]:
+    """Whom to answer when the request names no service Nozama knows: a query client
+    (it sent an Action) gets query XML, anyone else JSON."""
+    if "Action" in request.form:
+        return catalog.service("elbv2"), PROTOCOLS["query"]
+    return catalog.service("ecs"), PROTOCOLS["json"]
 
 
 def _named(service: Service | None, name: str) -> Service:

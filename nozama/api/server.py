@@ -2,6 +2,8 @@
 
 Nozama's own routes live under /_nozama/ where no AWS API puts anything: the
 health check and the agents' channel. GET /metrics is the Prometheus exposition.
+Every request first passes api/guard.py (Host, cross-site), and a state-changing
+call of the /_nozama/ routes must carry X-Nozama-Client: no web page can drive it.
 AWS handlers are short, indexed database calls, so they run on the event loop
 thread itself: a thread hop per request would cost more than it saves.
 """
@@ -17,6 +19,7 @@ from nozama.kernel import errors
 from nozama import __version__
 from nozama.api import catalog
 from nozama.api import function_deployments
+from nozama.api import guard
 from nozama.kernel.errors import ServiceError
 from nozama.api.gateway import Gateway
 from nozama.kernel.http import HttpRequest, HttpResponse
@@ -37,8 +40,9 @@ AGENT_PREFIX = "/_nozama/agent/v1/"
 
 
 class App:
-    def __init__(self, gateway: Gateway):
+    def __init__(self, gateway: Gateway, hosts: guard.AllowedHosts | None = None):
         self.gateway = gateway
+        self.hosts = hosts or guard.AllowedHosts("127.0.0.1")
         self.started = gateway.clock.monotonic()
         self.background: list[asyncio.Task] = []
         # The function deployment workflow, where the process runs functions.
@@ -47,6 +51,15 @@ class App:
 
     def handle(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         """Answer a request: at once, or as a coroutine for the agents' long poll."""
+        own = request.path.startswith("/_nozama/") or request.path == "/metrics"
+        refused = guard.refusal(request, self.hosts)
+        if refused is None and own:
+            refused = guard.missing_client_header(request)
+        if refused is not None:
+            if own:
+                return _json(refused.status, {"__type": refused.code,
+                                              "message": refused.message})
+            return self.gateway.refuse(request, refused)
         if request.path.startswith(AGENT_PREFIX):
             return self.agent_channel(request)
         if request.path.startswith(function_deployments.PREFIX) and self.deployments:

@@ -134,7 +134,9 @@ def _call(args: argparse.Namespace, method: str, path: str, body: dict | None = 
     url += "?" + urllib.parse.urlencode({"region": args.region, **(query or {})})
     data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
     request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"content-type": "application/json"})
+                                     headers={"content-type": "application/json",
+                                              # Nozama's own endpoints want it (api/guard.py).
+                                              "x-nozama-client": "cli"})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())

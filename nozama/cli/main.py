@@ -32,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--account-id", default=os.environ.get("NOZAMA_ACCOUNT_ID",
                                                                "000000000000"))
     server.add_argument("--log-level", default=os.environ.get("NOZAMA_LOG_LEVEL", "info"))
+    server.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                        help="a further name clients may call the server by (the Host "
+                        "header; repeatable). Always allowed: the address it is bound to, "
+                        "localhost when bound to loopback or 0.0.0.0, and the machine's "
+                        "hostname and addresses when bound to 0.0.0.0. Example: "
+                        "--allowed-host host.docker.internal")
 
     agent = commands.add_parser("agent", help="run a container instance's agent")
     agent.add_argument("--endpoint", default=os.environ.get("NOZAMA_ENDPOINT",
@@ -64,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
     up.add_argument("--runtime", choices=("docker", "simulated"), default="docker")
     up.add_argument("--log-level", default=os.environ.get("NOZAMA_LOG_LEVEL", "info"))
+    up.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                    help="a further name the server answers to (see `nozama server --help`)")
     from nozama.cli import deploy, functions
     deploy.add_parsers(commands)
     functions.add_parsers(commands)

@@ -14,6 +14,7 @@ from pathlib import Path
 import uvloop
 
 from nozama.api.gateway import Gateway
+from nozama.api.guard import AllowedHosts
 from nozama.kernel.http_server import HttpServer
 from nozama.api.server import App
 from nozama.kernel.clock import Clock
@@ -24,12 +25,13 @@ from nozama.store.db import sqlite_url
 log = logging.getLogger("nozama")
 
 
-def build_app(database_url: str, account_id: str = "000000000000") -> App:
+def build_app(database_url: str, account_id: str = "000000000000",
+              hosts: AllowedHosts | None = None) -> App:
     store = Store.open(database_url)
     gateway = Gateway(store, Clock(), account_id)
     gateway.functions = FunctionRuntime(store, gateway.clock, functions_dir(database_url),
                                         gateway.wakeups)
-    return App(gateway)
+    return App(gateway, hosts)
 
 
 def functions_dir(database_url: str) -> Path:
@@ -41,7 +43,7 @@ def functions_dir(database_url: str) -> Path:
 def serve(args: argparse.Namespace) -> int:
     from nozama.cli.main import _default_data_dir
     url = args.database_url or sqlite_url(args.data_dir or _default_data_dir())
-    app = build_app(url, args.account_id)
+    app = build_app(url, args.account_id, AllowedHosts(args.host, args.allowed_host))
     try:
         uvloop.run(_serve(app, args.host, args.port))
     finally:

@@ -25,8 +25,10 @@ def up(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir or _default_data_dir()).expanduser().resolve()
     endpoint = f"http://{args.host}:{args.port}"
     started = time.monotonic()
+    allowed = [f"--allowed-host={name}" for name in args.allowed_host]
     children = [_spawn(["server", "--host", args.host, "--port", str(args.port),
-                        "--data-dir", str(data_dir), "--log-level", args.log_level])]
+                        "--data-dir", str(data_dir), "--log-level", args.log_level,
+                        *allowed])]
     try:
         _wait_healthy(endpoint, children[0])
         children.append(_spawn(["lb", "--data-dir", str(data_dir),

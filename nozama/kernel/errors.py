@@ -164,6 +164,12 @@ ValidationException = _protocol_error("ValidationException")
 NotImplementedOperation = _protocol_error("NotImplemented", 501)
 # A SigV4 credential scope naming a region that cannot be one.
 InvalidRegion = _protocol_error("InvalidRegion")
+# A request with neither a SigV4 Authorization header nor a presigned query: AWS's own
+# answer (its message is always "Missing Authentication Token").
+MissingAuthenticationToken = _protocol_error("MissingAuthenticationToken", 403)
+# A request a web page made (a browser marked it cross-site), or one addressed to a
+# name the server does not answer to (DNS rebinding).
+AccessDenied = _protocol_error("AccessDenied", 403)
 
 # Nozama's own channels (the agents', /_nozama/ endpoints), which no AWS model describes.
 InvalidRequest = _protocol_error("InvalidRequest")
@@ -174,4 +180,4 @@ PROTOCOL_ERRORS = (SerializationException, UnknownOperationException,
                    UnrecognizedClientException, UnknownServiceException, MissingAction,
                    InvalidAction, InternalFailure, ValidationError, ValidationException,
                    NotImplementedOperation, InvalidRegion, InvalidRequest,
-                   ContainerInstanceDeregistered)
+                   ContainerInstanceDeregistered, MissingAuthenticationToken, AccessDenied)

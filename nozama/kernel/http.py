@@ -19,6 +19,8 @@ class HttpRequest:
     matched_route: tuple | None = None
     # The body was larger than the server keeps: it was read and dropped (`body` is empty).
     oversized: bool = False
+    # The server's own address this request's connection came in on (Host checks).
+    local_address: str = ""
 
     @cached_property
     def query(self) -> dict[str, str]:

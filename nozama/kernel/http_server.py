@@ -81,6 +81,7 @@ class HttpConnection(asyncio.Protocol):
         self.queue: collections.deque[tuple[HttpRequest, bool]] = collections.deque()
         self.waiting: asyncio.Task | None = None   # an awaited handler in flight
         self.last_active = 0.0
+        self.local_address = ""
         self._reset()
 
     def _reset(self) -> None:
@@ -94,6 +95,8 @@ class HttpConnection(asyncio.Protocol):
 
     def connection_made(self, transport) -> None:
         self.transport = transport
+        sockname = transport.get_extra_info("sockname")
+        self.local_address = sockname[0] if isinstance(sockname, tuple) else ""
         self.server.connections.add(self)
         self.last_active = self.server.clock.monotonic()
 
@@ -158,7 +161,7 @@ class HttpConnection(asyncio.Protocol):
             method=self.parser.get_method().decode("latin-1"), path=unquote(raw_path),
             raw_path=raw_path, query_string=(url.query or b"").decode("latin-1"),
             headers=self.headers, body=b"".join(self.body),
-            oversized=self.body_size > self.server.max_body)
+            oversized=self.body_size > self.server.max_body, local_address=self.local_address)
         self.queue.append((request, self.parser.should_keep_alive()))
         if self.waiting is None:
             self._drain_queue()

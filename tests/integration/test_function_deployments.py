@@ -76,7 +76,8 @@ class Release:
 
 def api(server, region: str, method: str, path: str = "", body: dict | None = None):
     url = f"{server.endpoint}/_nozama/v1/function-deployments{path}?region={region}"
-    return requests.request(method, url, json=body, timeout=30)
+    return requests.request(method, url, json=body, timeout=30,
+                            headers={"X-Nozama-Client": "test"})
 
 
 def deployment_id(done: subprocess.CompletedProcess) -> str:
@@ -277,7 +278,7 @@ def test_one_deployment_at_a_time_per_alias_and_finished_ones_cannot_stop(server
     assert api(server, region, "GET", "/d-NOPE").status_code == 404
     assert api(server, region, "POST", body=None).status_code == 400
     bad_json = requests.post(f"{server.endpoint}/_nozama/v1/function-deployments?region={region}",
-                             data=b"{", timeout=10)
+                             data=b"{", timeout=10, headers={"X-Nozama-Client": "test"})
     assert bad_json.json()["__type"] == "InvalidRequestContentException"
 
 
