@@ -9,6 +9,15 @@ in and out, errors shaped as AWS's JSON errors ({"__type", "message"}).
   GET  /_nozama/v1/function-deployments/ID          describe
   POST /_nozama/v1/function-deployments/ID/stop     stop and roll back
 Each takes the region as `region` in the query string (default us-east-1).
+
+The start's body: functionName, aliasName, newVersion, and either deploymentConfig
+(CodeDeploy's names) or type (linear, the default; canary; all-at-once) with steps,
+interval (seconds) and percent (a percentage: 0.1 is 0.1% of traffic; the alias's
+weights are fractions). Without an interval, CodeDeploy's defaults for the type
+(60 s for linear, 300 s for canary); all-at-once has none and needs one. Every step
+but the one that ends the shift is judged; `"healthChecks": false` is the only way
+to an unjudged step (and the only way to an interval of 0), and its events say so.
+Also: alarms, allowNoInvocations, preTrafficHook, postTrafficHook.
 """
 
 from __future__ import annotations

@@ -2,9 +2,15 @@
 
   nozama functions deploy --function-name F --alias-name A --new-version V \\
       --steps 10 --interval 120 --type linear
+  nozama functions deploy ... --type canary --percent 10     # 10% for 5 minutes
   nozama functions deploy ... --deployment-config LambdaCanary10Percent5Minutes
   nozama functions deployment describe|follow|stop ID
   nozama functions deployment list [--function-name F]
+
+Without --interval, a type bakes as CodeDeploy's default for it does (linear:
+LambdaLinear10PercentEvery1Minute; canary: LambdaCanary10Percent5Minutes);
+all-at-once needs --interval to watch, or --no-health-checks. The control plane
+applies these rules (nozama/functions/deploy.py); this is one of its clients.
 
 `deploy` starts the workflow in the control plane and follows it live (one line
 per event) until it ends; Ctrl-C stops following, not the deployment, which
@@ -40,14 +46,21 @@ def add_parsers(commands) -> None:
     deploy.add_argument("--type", choices=TYPES)
     deploy.add_argument("--steps", type=int, help="linear: how many steps (default 10)")
     deploy.add_argument("--interval", type=float,
-                        help="seconds each step bakes before its health check")
-    deploy.add_argument("--percent", type=float, help="canary: the first step's share")
+                        help="seconds each step bakes before its health check (default: "
+                             "linear 60, canary 300, as CodeDeploy's defaults; all-at-once "
+                             "has none); 0 only with --no-health-checks")
+    deploy.add_argument("--percent", type=float,
+                        help="canary: the first step's share of traffic, in percent "
+                             "(default 10; 0.1 means 0.1%%, not 10%%)")
     deploy.add_argument("--deployment-config", choices=sorted(CODEDEPLOY_CONFIGS),
                         help="one of CodeDeploy's predefined Lambda configurations")
     deploy.add_argument("--alarm", action="append", default=[],
                         help="a CloudWatch alarm that fails the deployment (repeatable)")
     deploy.add_argument("--allow-no-invocations", action="store_true",
                         help="count a step in which the new version was not invoked as healthy")
+    deploy.add_argument("--no-health-checks", action="store_true",
+                        help="shift without judging any step (allows --interval 0); the "
+                             "deployment's events say that no step was checked")
     deploy.add_argument("--pre-traffic-hook", help="a function to run before any shift")
     deploy.add_argument("--post-traffic-hook", help="a function to run after the last shift")
     deploy.add_argument("--no-follow", action="store_true", help="start it and return")
@@ -105,9 +118,15 @@ def _deploy(args: argparse.Namespace) -> int:
             "interval": args.interval, "percent": args.percent,
             "deploymentConfig": args.deployment_config, "alarms": args.alarm,
             "allowNoInvocations": args.allow_no_invocations,
+            "healthChecks": False if args.no_health_checks else None,
             "preTrafficHook": args.pre_traffic_hook, "postTrafficHook": args.post_traffic_hook}
     found = _call(args, "POST", "", {k: v for k, v in body.items() if v not in (None, [])})
-    print(f"Deployment {found['deploymentId']} started.")
+    # The plan as the control plane understood it, with its unit, before any traffic
+    # moves far: "canary: 0.1% of traffic for 300 s, then 100%".
+    print(f"Deployment {found['deploymentId']} started: {found.get('plan', '')}")
+    if args.percent is not None and args.percent < 1:
+        print(f"Note: --percent is a percentage: {args.percent:g} is {args.percent:g}% of "
+              f"traffic (for {args.percent * 100:g}% give --percent {args.percent * 100:g}).")
     if args.no_follow:
         print(f"Follow it with: nozama functions deployment follow {found['deploymentId']}")
         return 0

@@ -10,7 +10,9 @@ Every TICK the workflow looks at each deployment in progress:
 - Shifting: errors of the new version (through the alias or invoked directly)
   and the given alarms fail the step as soon as they show; when the step has
   baked, silence fails it too unless allowed (functions/deploy.py). A healthy
-  step moves the alias to the next weight; after the last, PostTraffic.
+  step moves the alias to the next weight; after the last, PostTraffic. Only a
+  deployment created with health checks off moves on unjudged, and its events
+  say so at every step.
 - PostTraffic: run the post-traffic hook, if any; the deployment has succeeded.
 A failed check, hook or stop request points the alias back at the original
 version alone (a rollback).
@@ -30,8 +32,8 @@ from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ServiceError
 from nozama.kernel.clock import Clock
 from nozama.functions import notify
-from nozama.functions.deploy import (Plan, PlanError, StepHealth, codedeploy_plan, plan,
-                                     verdict)
+from nozama.functions.deploy import (Plan, PlanError, StepHealth, codedeploy_plan,
+                                     describe as describe_plan, percentage, plan, verdict)
 from nozama.functions.limits import Throttled
 from nozama.metrics import series
 from nozama.kernel import errors
@@ -57,6 +59,9 @@ def create(ctx: RequestContext, params: dict) -> dict:
     version = str(params.get("newVersion", ""))
     chosen = _plan(params)
     alarms = [str(a) for a in params.get("alarms") or []]
+    if alarms and not chosen.health_checks:
+        raise InvalidParameterValue("Alarms are health checks: give alarms or turn health "
+                                    "checks off, not both.")
     hooks = {k: str(params[k]) for k in ("preTrafficHook", "postTrafficHook") if params.get(k)}
     now = ctx.clock.now()
     with ctx.store.write() as conn:
@@ -98,12 +103,13 @@ def create(ctx: RequestContext, params: dict) -> dict:
             "weights": list(chosen.weights), "bakes": list(chosen.bakes),
             "alarms": alarms, "hooks": hooks,
             "allowNoInvocations": bool(params.get("allowNoInvocations")),
+            "healthChecks": chosen.health_checks, "plan": describe_plan(chosen),
             "status": deployment_store.ACTIVE, "stage": "PreTraffic", "step": -1,
             "weight": 0.0, "stepStartedAt": now.timestamp(),
             "createdAt": now.timestamp(), "updatedAt": now.timestamp(), "events": [],
         }
         _event(doc, now.timestamp(), f"Deployment of {name} version {version} to alias "
-               f"{alias_name} (from version {current}) created: {_describe(chosen)}")
+               f"{alias_name} (from version {current}) created: {doc['plan']}")
         deployment_store.create(conn, ctx.region, ctx.account_id, doc, now)
     return doc
 
@@ -116,13 +122,24 @@ def _text(params: dict, key: str) -> str:
 
 
 def _plan(params: dict) -> Plan:
+    """The plan asked for. Whoever asks (the CLI, or this API directly), the defaults
+    are the same safe ones: no unchecked step unless `healthChecks` is false."""
+    health_checks = params.get("healthChecks", True)
+    if not isinstance(health_checks, bool):
+        raise InvalidParameterValue("healthChecks must be true or false.")
     try:
         if params.get("deploymentConfig"):
             if params.get("type"):
                 raise PlanError("Give either a deployment configuration or a type, not both.")
-            return codedeploy_plan(str(params["deploymentConfig"]))
+            fixed = [key for key in ("steps", "interval", "percent")
+                     if params.get(key) is not None]
+            if fixed:
+                raise PlanError(f"A deployment configuration fixes its steps and interval: "
+                                f"give either it or {', '.join(fixed)}, not both.")
+            return codedeploy_plan(str(params["deploymentConfig"]), health_checks)
         return plan(str(params.get("type") or "linear"), _number(params, "steps", int),
-                    _number(params, "interval", float), _number(params, "percent", float))
+                    _number(params, "interval", float), _number(params, "percent", float),
+                    health_checks)
     except PlanError as error:
         raise errors.lambda_.InvalidParameterValueException(str(error)) from None
 
@@ -138,12 +155,6 @@ def _number(params: dict, key: str, kind):
     if isinstance(number, float) and not math.isfinite(number):
         raise errors.lambda_.InvalidParameterValueException(f"{key} must be a finite number.")
     return number
-
-
-def _describe(chosen: Plan) -> str:
-    steps = ", ".join(f"{w:.0%} for {b:g} s" if b else f"{w:.0%}"
-                      for w, b in zip(chosen.weights, chosen.bakes))
-    return f"{chosen.kind}: {steps}"
 
 
 def _event(doc: dict, at: float, message: str) -> None:
@@ -218,18 +229,27 @@ class FunctionDeployments:
     def _check_step(self, conn, ctx, alias, doc: dict, now: float) -> None:
         step, started = doc["step"], doc["stepStartedAt"]
         bake = doc["bakes"][step]
-        over = now >= started + bake + SETTLE
-        if bake > 0:
+        # Judged unless it ends the shift or the user turned checks off. A record
+        # from before health checks could be turned off has no such key: checked.
+        chosen = Plan(doc["type"], tuple(doc["weights"]), tuple(doc["bakes"]),
+                      doc.get("healthChecks", True))
+        if chosen.judged(step):
+            over = now >= started + bake + SETTLE
             health = self._health(conn, ctx, doc, int(started), int(now) + 1)
             reason = verdict(health, doc["toVersion"], over, doc["allowNoInvocations"])
             if reason is not None:
-                self._roll_back(conn, alias, doc, now,
-                                f"Health check failed at {doc['weight']:.0%}: {reason}")
+                self._roll_back(conn, alias, doc, now, f"Health check failed at "
+                                f"{percentage(doc['weight'])}: {reason}")
                 return
             if not over:
                 return
             _event(doc, now, f"Step {step + 1} healthy: {int(health.invocations)} "
                              f"invocations of version {doc['toVersion']}, no errors")
+        elif not chosen.health_checks:
+            if now < started + bake:
+                return
+            if step + 1 < len(chosen.weights) or chosen.kind == "all-at-once":
+                _event(doc, now, f"Step {step + 1} not checked: health checks are off")
         if step + 1 < len(doc["weights"]):
             self._shift(conn, alias, doc, step + 1, now)
         else:
@@ -262,7 +282,7 @@ class FunctionDeployments:
         _write_alias(conn, alias, doc["fromVersion"], doc["toVersion"], weight)
         doc.update(stage="Shifting", step=step, weight=weight, stepStartedAt=now)
         _event(doc, now, f"Step {step + 1} of {len(doc['weights'])}: version "
-                         f"{doc['toVersion']} gets {weight:.0%} of alias {doc['aliasName']}")
+                         f"{doc['toVersion']} gets {percentage(weight)} of alias {doc['aliasName']}")
 
     def _succeed(self, doc: dict, now: float) -> None:
         doc.update(status="Succeeded", stage="Done", completedAt=now)

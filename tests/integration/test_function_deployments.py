@@ -133,7 +133,7 @@ def test_a_linear_deployment_promotes_a_healthy_version_step_by_step(server, reg
     done = release.deploy("--type", "linear", "--steps", "3", "--interval", "1")
     release.stop_load()
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Step 1 of 3: version 2 gets 33% of alias live" in done.stdout
+    assert "Step 1 of 3: version 2 gets 33.33% of alias live" in done.stdout
     assert "Succeeded: alias live points at version 2" in done.stdout
     alias = release.alias()
     assert alias["FunctionVersion"] == "2" and "RoutingConfig" not in alias
@@ -155,6 +155,41 @@ def test_a_canary_with_errors_rolls_back_with_a_small_blast_radius(server, regio
     assert 0 < failed <= 10, release.seen  # the rollback came within the first errors
     found = describe(server, region, deployment_id(done))
     assert found["status"] == "RolledBack" and "errors" in found["reason"]
+
+
+def test_the_issues_canary_of_0_1_percent_without_an_interval_no_longer_succeeds(server,
+                                                                                 region):
+    """The issue's repro: `deploy --type canary --percent 0.1` with no --interval and no
+    traffic reported Succeeded within half a second. Now it bakes CodeDeploy's 5
+    minutes at 0.1% (the unit shown), judged; the fake-clock test sees it roll back."""
+    release = Release(server, region)
+    started = release.deploy("--type", "canary", "--percent", "0.1", follow=False)
+    assert started.returncode == 0, started.stderr
+    assert "started: canary: 0.1% of traffic for 300 s, then 100%" in started.stdout
+    assert "--percent is a percentage: 0.1 is 0.1% of traffic" in started.stdout
+    ident = deployment_id(started)
+    wait_for(lambda: "RoutingConfig" in release.alias())
+    assert release.alias()["RoutingConfig"] == {"AdditionalVersionWeights": {"2": 0.001}}
+    time.sleep(2)  # the old plan was over by now
+    found = describe(server, region, ident)
+    assert found["status"] == "InProgress" and found["bakes"] == [300.0, 0.0]
+    assert "Step 1 of 2: version 2 gets 0.1% of alias live" in [
+        e["message"] for e in found["events"]]
+    stopped = nozama(server, region, "functions", "deployment", "stop", ident)
+    assert stopped.returncode == 1 and release.alias()["FunctionVersion"] == "1"
+
+
+def test_an_interval_of_0_needs_no_health_checks_and_the_events_say_so(server, region):
+    release = Release(server, region)
+    refused = release.deploy("--type", "linear", "--steps", "2", "--interval", "0")
+    assert refused.returncode == 2 and "--no-health-checks" in refused.stderr
+    assert api(server, region, "GET").json()["deployments"] == []
+    done = release.deploy("--type", "linear", "--steps", "2", "--interval", "0",
+                          "--no-health-checks")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "health checks are off: no step is judged" in done.stdout
+    assert "Step 1 not checked: health checks are off" in done.stdout
+    assert release.alias()["FunctionVersion"] == "2"
 
 
 def test_a_step_without_invocations_is_not_healthy_unless_allowed(server, region):
@@ -199,7 +234,7 @@ def test_codedeploy_configurations_work_by_name(server, region):
     release = Release(server, region)
     answer = api(server, region, "POST", body={
         "functionName": "orders", "aliasName": "live", "newVersion": "2",
-        "deploymentConfig": "LambdaAllAtOnce"})
+        "deploymentConfig": "LambdaAllAtOnce", "healthChecks": False})
     assert answer.status_code == 201, answer.text
     assert answer.json()["weights"] == [1.0]
     wait_for(lambda: describe(server, region, answer.json()["deploymentId"])["status"]
@@ -224,12 +259,14 @@ def test_hooks_run_before_and_after_the_shift(server, region):
         source = f"def handler(event, context):\n    print(event)\n    return {{'status': {status!r}}}\n"
         lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE,
                             Handler="app.handler", Code={"ZipFile": package(source, "")})
-    refused = release.deploy("--type", "all-at-once", "--pre-traffic-hook", "refuse")
+    refused = release.deploy("--type", "all-at-once", "--no-health-checks",
+                             "--pre-traffic-hook", "refuse")
     assert refused.returncode == 1, refused.stdout
     assert "preTrafficHook function refuse failed: the function answered status 'Failed'" \
         in refused.stdout
     assert release.alias()["FunctionVersion"] == "1"
-    done = release.deploy("--type", "all-at-once", "--pre-traffic-hook", "accept",
+    done = release.deploy("--type", "all-at-once", "--no-health-checks",
+                          "--pre-traffic-hook", "accept",
                           "--post-traffic-hook", "accept")
     assert done.returncode == 0, done.stdout
     assert "preTrafficHook succeeded" in done.stdout and "postTrafficHook succeeded" in done.stdout
@@ -249,6 +286,8 @@ def test_hooks_run_before_and_after_the_shift(server, region):
      "Unknown deployment configuration"),
     ({"deploymentConfig": "LambdaAllAtOnce"}, "InvalidParameterValueException", "not both"),
     ({"alarms": ["missing"]}, "ResourceNotFoundException", "Alarm missing does not exist"),
+    ({"interval": 0}, "InvalidParameterValueException", "--no-health-checks"),
+    ({"type": "all-at-once"}, "InvalidParameterValueException", "--interval SECONDS"),
     ({"preTrafficHook": "missing"}, "ResourceNotFoundException", "Function not found"),
 ])
 def test_bad_deployment_requests_are_refused_and_change_nothing(server, region, change, code,
@@ -324,5 +363,5 @@ def test_the_workflow_survives_a_control_plane_kill(own_server, region):
     wait_for(lambda: describe(own_server, region, ident)["status"] == "Succeeded", timeout=30)
     found = describe(own_server, region, ident)
     assert [e["message"] for e in found["events"]].count(
-        "Step 1 of 3: version 2 gets 33% of alias live") == 1
+        "Step 1 of 3: version 2 gets 33.33% of alias live") == 1
     assert release.alias()["FunctionVersion"] == "2"

@@ -16,6 +16,7 @@ import pytest
 from nozama.controllers import function_deployments as deployments
 from nozama.controllers.function_deployments import SETTLE
 from nozama.kernel.errors import ServiceError
+from nozama.store import function_deployments as deployment_store
 from support.function_harness import HOOK_TIMEOUT, Lambda, migrated
 
 
@@ -76,11 +77,12 @@ def test_linear_moves_the_alias_step_by_step_each_step_baking(lam):
     assert found["completedAt"] == (times[3] - 1) + 2
     events = lam.events(ident)
     assert events[0] == ("Deployment of orders version 2 to alias live (from version 1) "
-                         "created: linear: 33% for 30 s, 67% for 30 s, 100%")
+                         "created: linear: 33.33% of traffic for 30 s, 66.67% for 30 s, "
+                         "then 100%")
     assert [e.split(":")[0] for e in events[1:]] == [
         "Step 1 of 3", "Step 1 healthy", "Step 2 of 3", "Step 2 healthy", "Step 3 of 3",
         "Succeeded"]
-    assert events[1] == "Step 1 of 3: version 2 gets 33% of alias live"
+    assert events[1] == "Step 1 of 3: version 2 gets 33.33% of alias live"
     assert events[-1] == "Succeeded: alias live points at version 2"
     # Each healthy step counted the new version's share of the traffic it baked.
     healthy = [int(e.split(": ")[1].split()[0]) for e in events if "healthy" in e]
@@ -122,16 +124,116 @@ def test_all_at_once_points_the_alias_at_the_new_version_then_watches(lam):
                                      "no errors")
 
 
-def test_all_at_once_without_an_interval_needs_no_traffic(lam):
-    ident = lam.deploy(deploymentConfig="LambdaAllAtOnce")
+def test_codedeploys_all_at_once_runs_only_with_health_checks_off_and_says_so(lam):
+    with pytest.raises(ServiceError) as refused:
+        lam.deploy(deploymentConfig="LambdaAllAtOnce")
+    assert refused.value.code == "InvalidParameterValueException"
+    assert "--no-health-checks" in refused.value.message
+    ident = lam.deploy(deploymentConfig="LambdaAllAtOnce", healthChecks=False)
     lam.tick()
     assert lam.routing() == PROMOTED and lam.status(ident) == "InProgress"
-    lam.tick()  # the last step bakes nothing: on to PostTraffic
-    lam.tick()
+    lam.until(lambda: lam.done(ident), ticks=3)
     assert lam.status(ident) == "Succeeded"
-    assert [e.split(":")[0] for e in lam.events(ident)] == [
-        "Deployment of orders version 2 to alias live (from version 1) created",
-        "Step 1 of 1", "Succeeded"]
+    assert lam.events(ident) == [
+        "Deployment of orders version 2 to alias live (from version 1) created: "
+        "all-at-once: 100%; health checks are off: no step is judged",
+        "Step 1 of 1: version 2 gets 100% of alias live",
+        "Step 1 not checked: health checks are off",
+        "Succeeded: alias live points at version 2"]
+
+
+# ------------------------------------------- defaults: no step is called healthy unchecked
+
+def test_the_issues_canary_of_0_1_percent_without_an_interval_is_checked(lam):
+    """`--type canary --percent 0.1` without --interval went to 100% in half a second
+    with zero invocations of the new version. Now it bakes CodeDeploy's 5 minutes at
+    0.1% and, the new version never invoked, rolls back."""
+    ident = lam.deploy(type="canary", percent=0.1)
+    lam.tick()
+    assert lam.routing() == ("1", {"2": 0.001})
+    assert lam.events(ident)[:2] == [
+        "Deployment of orders version 2 to alias live (from version 1) created: "
+        "canary: 0.1% of traffic for 300 s, then 100%",
+        "Step 1 of 2: version 2 gets 0.1% of alias live"]
+    started = lam.clock.time() - 1
+    for _ in range(299):
+        lam.tick()
+        assert lam.routing() == ("1", {"2": 0.001}) and lam.status(ident) == "InProgress"
+    lam.until(lambda: lam.done(ident), ticks=5)
+    assert lam.clock.time() - 1 >= started + 300 + SETTLE
+    assert lam.status(ident) == "RolledBack" and lam.routing() == ORIGINAL
+    assert lam.describe(ident)["reason"].startswith(
+        "Health check failed at 0.1%: Version 2 was not invoked during the step")
+
+
+def test_a_bare_deploy_is_codedeploys_linear_every_minute_and_checks_the_first_step(lam):
+    ident = lam.deploy()
+    found = lam.describe(ident)
+    assert found["type"] == "linear" and found["bakes"] == [60.0] * 9 + [0.0]
+    assert found["healthChecks"] is True
+    lam.until(lambda: lam.done(ident), ticks=70)
+    assert lam.status(ident) == "RolledBack" and lam.routing() == ORIGINAL
+    assert "was not invoked" in lam.describe(ident)["reason"]
+    assert not [e for e in lam.events(ident) if "healthy" in e]
+
+
+@pytest.mark.parametrize("params,words", [
+    ({"type": "canary", "percent": 0.1, "interval": 0}, "--no-health-checks"),
+    ({"type": "linear", "interval": 0}, "--no-health-checks"),
+    ({"type": "all-at-once"}, "--interval SECONDS"),
+    ({"type": "linear", "healthChecks": "no"}, "healthChecks must be true or false"),
+    ({"deploymentConfig": "LambdaCanary10Percent5Minutes", "interval": 0}, "interval, not both"),
+])
+def test_the_api_refuses_an_unchecked_plan_by_default(lam, params, words):
+    with pytest.raises(ServiceError) as refused:
+        lam.deploy(**params)
+    assert refused.value.code == "InvalidParameterValueException"
+    assert words in refused.value.message
+    assert deployments.listing(lam.ctx, None) == []
+
+
+def test_alarms_and_health_checks_off_do_not_go_together(lam):
+    lam.cloudwatch("PutMetricAlarm", AlarmName="errors", Namespace="AWS/Lambda",
+                   MetricName="Errors", Statistic="Sum", Period=60, EvaluationPeriods=1,
+                   Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold")
+    with pytest.raises(ServiceError) as refused:
+        lam.deploy(type="linear", interval=0, healthChecks=False, alarms=["errors"])
+    assert "not both" in refused.value.message
+
+
+def test_an_interval_of_0_with_health_checks_off_shifts_and_says_no_step_was_checked(lam):
+    ident = lam.deploy(type="linear", steps=2, interval=0, healthChecks=False)
+    lam.until(lambda: lam.done(ident), ticks=5)
+    assert lam.status(ident) == "Succeeded"
+    events = lam.events(ident)
+    assert events[0].endswith("linear: 50% of traffic, then 100%; health checks are off: "
+                              "no step is judged")
+    assert "Step 1 not checked: health checks are off" in events
+    assert not [e for e in events if "healthy" in e]
+
+
+def test_health_checks_off_still_bakes_the_interval_unjudged(lam):
+    ident = lam.deploy(type="canary", percent=5, interval=30, healthChecks=False)
+    lam.tick()
+    for _ in range(29):
+        lam.tick()
+        assert lam.routing() == ("1", {"2": 0.05})
+    lam.until(lambda: lam.done(ident), ticks=5)
+    assert lam.status(ident) == "Succeeded"  # no invocations, yet not judged: says so
+    assert "Step 1 not checked: health checks are off" in lam.events(ident)
+
+
+def test_a_record_from_before_the_option_is_judged_even_with_a_zero_bake(lam):
+    """A deployment recorded by an older Nozama with an interval of 0 and no
+    healthChecks key is judged, not waved through."""
+    ident = lam.deploy(type="linear", steps=2, interval=0, healthChecks=False)
+    with lam.store.write() as conn:
+        row = deployment_store.get(conn, lam.ctx.region, lam.ctx.account_id, ident)
+        doc = {k: v for k, v in row.doc.items() if k not in ("healthChecks", "plan")}
+        deployment_store.save(conn, row.id, doc)
+    lam.until(lambda: lam.done(ident), ticks=10)
+    assert lam.status(ident) == "RolledBack"
+    assert "was not invoked" in lam.describe(ident)["reason"]
 
 
 def test_a_codedeploy_linear_configuration_takes_ten_steps_of_a_minute(lam):
@@ -272,7 +374,7 @@ def test_a_step_without_invocations_passes_when_allowed(lam):
 def test_hooks_run_before_the_first_shift_and_after_the_last(lam):
     lam.hook("before", "hang")
     lam.hook("after", "hang")
-    ident = lam.deploy(type="all-at-once", preTrafficHook="before", postTrafficHook="after",
+    ident = lam.deploy(type="all-at-once", healthChecks=False, preTrafficHook="before", postTrafficHook="after",
                        allowNoInvocations=True)
     for _ in range(10):  # the alias waits for the pre-traffic hook
         lam.tick()
@@ -327,7 +429,7 @@ def test_a_deployment_that_moved_no_traffic_leaves_the_alias_as_it_was(lam):
     """Its RevisionId too: a client that read the alias can still update it with it."""
     before = lam.alias()
     lam.hook("check", "Failed")
-    ident = lam.deploy(type="all-at-once", preTrafficHook="check")
+    ident = lam.deploy(type="all-at-once", healthChecks=False, preTrafficHook="check")
     lam.until(lambda: lam.done(ident), ticks=5)
     assert lam.status(ident) == "RolledBack"
     assert lam.alias() == before
@@ -350,7 +452,7 @@ def test_a_failed_post_traffic_hook_takes_the_alias_back_from_the_new_version(la
 
 def test_a_hook_function_deleted_after_the_start_fails_the_hook(lam):
     lam.hook("check")
-    ident = lam.deploy(type="all-at-once", preTrafficHook="check")
+    ident = lam.deploy(type="all-at-once", healthChecks=False, preTrafficHook="check")
     lam.call("DeleteFunction", FunctionName="check")
     lam.until(lambda: lam.done(ident), ticks=5)
     assert lam.describe(ident)["reason"].startswith(
@@ -381,7 +483,7 @@ def test_stop_rolls_back_at_once_and_only_once(lam):
 
 def test_stop_while_a_hook_runs_rolls_back_and_the_hooks_answer_changes_nothing(lam):
     lam.hook("slow", "hang")
-    ident = lam.deploy(type="all-at-once", preTrafficHook="slow")
+    ident = lam.deploy(type="all-at-once", healthChecks=False, preTrafficHook="slow")
     lam.tick()
     assert lam.runtime.pending
     assert lam.workflow.stop(lam.ctx, ident)["status"] == "RolledBack"
@@ -401,7 +503,7 @@ def test_a_new_deployment_can_follow_a_stopped_one(lam):
         lam.deploy(type="linear")
     assert busy.value.code == "ResourceConflictException"
     lam.workflow.stop(lam.ctx, first)
-    second = lam.deploy(type="all-at-once")
+    second = lam.deploy(type="all-at-once", healthChecks=False)
     lam.until(lambda: lam.done(second), ticks=5)
     assert lam.status(second) == "Succeeded" and lam.routing() == PROMOTED
 
@@ -423,16 +525,16 @@ def test_a_restarted_workflow_resumes_the_step_it_was_in(lam):
     assert lam.status(ident) == "Succeeded"
     events = lam.events(ident)
     assert [e for e in events if e.startswith("Step")] == [
-        "Step 1 of 3: version 2 gets 33% of alias live",
+        "Step 1 of 3: version 2 gets 33.33% of alias live",
         "Step 1 healthy: 0 invocations of version 2, no errors",
-        "Step 2 of 3: version 2 gets 67% of alias live",
+        "Step 2 of 3: version 2 gets 66.67% of alias live",
         "Step 2 healthy: 0 invocations of version 2, no errors",
         "Step 3 of 3: version 2 gets 100% of alias live"]
 
 
 def test_a_hook_lost_in_a_restart_runs_again(lam):
     lam.hook("check", "hang")
-    ident = lam.deploy(type="all-at-once", preTrafficHook="check")
+    ident = lam.deploy(type="all-at-once", healthChecks=False, preTrafficHook="check")
     lam.tick()
     assert lam.describe(ident)["preTrafficHookStatus"] == "InProgress"
     lam.restart()
