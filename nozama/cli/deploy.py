@@ -1,9 +1,12 @@
 """`nozama deploy` and `nozama watch`: a service deployment as a person follows it.
 
 `deploy` is UpdateService with the strategy's settings spelled as options;
-`watch` polls the deployment and draws, until it ends, its lifecycle stage, the
-production traffic split, each revision's running and healthy tasks, and the
-error rate the load balancer sees for each target group. It exits 0 when the
+`watch` polls the deployment and draws, until it ends, its lifecycle stage and the
+time left in its bake, the production traffic split, each revision's running and
+healthy tasks, the hooks it waits for, its alarms' and the canary analysis's
+verdicts, its newest events, and the error rate the load balancer sees for each
+target group: a live panel on a terminal, plain lines otherwise
+(deployment_view.py draws both from a snapshot). It exits 0 when the
 deployment succeeded and 1 when it was rolled back or stopped. Both only call
 the public APIs (ECS, ELBv2, CloudWatch), as any client could.
 """
@@ -12,42 +15,71 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from nozama.cli import deployment_view
+from nozama.cli.deployment_view import ERROR_WINDOW
+from nozama.cli.help import command
+from nozama.controllers.traffic_shift import production_steps, uses_traffic_shift
 from nozama.kernel.clock import Clock
 from nozama.lb.meters import dimension
 
 FINISHED = {"SUCCESSFUL": 0, "STOPPED": 1, "ROLLBACK_SUCCESSFUL": 1, "ROLLBACK_FAILED": 1}
 POLL_SECONDS = 0.5
-ERROR_WINDOW = 10
+EVENTS = 5  # the newest service events shown
+# What the control plane says of a traffic shift (controllers/traffic_shift.py).
+SPLIT = re.compile(r"([\d.]+)% of production traffic on the new revision")
+SHIFTED = re.compile(r"shifted ([\d.]+)% of production traffic")
 
 
 def add_parsers(commands) -> None:
-    deploy = commands.add_parser("deploy", help="deploy a new revision of a service")
+    deploy = command(commands, "deploy", "deploy a new revision of a service and follow it", (
+        "nozama deploy web --task-definition web:2",
+        "nozama deploy web --task-definition web:2 --strategy CANARY --canary-percent 10 "
+        "--canary-bake-minutes 5 --alarm web-5xx",
+        "nozama deploy web --task-definition web:3 --strategy LINEAR --step-percent 25 "
+        "--step-bake-minutes 2 --bake-minutes 10 --no-watch"))
     _common(deploy)
-    deploy.add_argument("--task-definition", required=True)
-    deploy.add_argument("--strategy", choices=("ROLLING", "BLUE_GREEN", "CANARY", "LINEAR"))
-    deploy.add_argument("--canary-percent", type=float)
-    deploy.add_argument("--canary-bake-minutes", type=int)
-    deploy.add_argument("--step-percent", type=float)
-    deploy.add_argument("--step-bake-minutes", type=int)
-    deploy.add_argument("--bake-minutes", type=int)
+    deploy.add_argument("--task-definition", required=True,
+                        help="family:revision or ARN of the revision to deploy")
+    deploy.add_argument("--strategy", choices=("ROLLING", "BLUE_GREEN", "CANARY", "LINEAR"),
+                        help="deploymentConfiguration.strategy (default: the service's own)")
+    deploy.add_argument("--canary-percent", metavar="PERCENT", type=float,
+                        help="CANARY: percent of production traffic the canary step takes "
+                        "(default: 10, percent)")
+    deploy.add_argument("--canary-bake-minutes", metavar="MINUTES", type=int,
+                        help="CANARY: minutes the canary step bakes before the rest of the "
+                        "traffic moves (default: 10, minutes)")
+    deploy.add_argument("--step-percent", metavar="PERCENT", type=float,
+                        help="LINEAR: percent of production traffic each step adds "
+                        "(default: 10, percent)")
+    deploy.add_argument("--step-bake-minutes", metavar="MINUTES", type=int,
+                        help="LINEAR: minutes each step bakes (default: 6, minutes)")
+    deploy.add_argument("--bake-minutes", metavar="MINUTES", type=int,
+                        help="minutes the old revision keeps running after all traffic moved, "
+                        "for a quick rollback (default: the service's own, minutes)")
     deploy.add_argument("--alarm", action="append", default=[],
-                        help="an alarm that rolls the deployment back (repeatable)")
+                        help="a CloudWatch alarm that rolls the deployment back (repeatable)")
     deploy.add_argument("--no-watch", action="store_true", help="start it and return")
-    watch = commands.add_parser("watch", help="follow a service's deployment until it ends")
+    watch = command(commands, "watch", "follow a service's newest deployment until it ends", (
+        "nozama watch web",
+        "nozama watch web --cluster production --region eu-west-1",
+        "nozama watch web | tee deploy.log            # plain lines when not a terminal"))
     _common(watch)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("service")
-    parser.add_argument("--cluster", default="default")
+    parser.add_argument("service", help="the service's name or ARN")
+    parser.add_argument("--cluster", default="default", help="the service's cluster")
     parser.add_argument("--endpoint", default=os.environ.get(
-        "AWS_ENDPOINT_URL", os.environ.get("NOZAMA_ENDPOINT", "http://127.0.0.1:4566")))
-    parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
-    parser.add_argument("--log-level", default="warning")
+        "AWS_ENDPOINT_URL", os.environ.get("NOZAMA_ENDPOINT", "http://127.0.0.1:4566")),
+        help="URL of Nozama's API (env AWS_ENDPOINT_URL or NOZAMA_ENDPOINT)")
+    parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+                        help="the service's region (env AWS_DEFAULT_REGION)")
+    parser.add_argument("--log-level", default="warning", help="debug, info, warning or error")
 
 
 class Clients:
@@ -100,8 +132,43 @@ def watch(args: argparse.Namespace) -> int:
 
 
 def follow(clients: Clients, cluster: str, service: str) -> int:
-    """Draw the newest deployment of `service` until it ends; its exit status."""
-    last = None
+    """Draw the newest deployment of `service` until it ends; its exit status.
+
+    On a terminal the view is a live panel redrawn in place (deployment_view.live);
+    otherwise each change of the plain lines is appended, for logs and scripts."""
+    if not sys.stdout.isatty():
+        return _follow(clients, cluster, service, _Lines())
+    from rich.live import Live
+    with Live(auto_refresh=False, redirect_stderr=False) as screen:
+        try:
+            return _follow(clients, cluster, service, _Panel(screen))
+        except KeyboardInterrupt:
+            screen.stop()
+            print("Stopped watching; the deployment goes on in the control plane.",
+                  file=sys.stderr)
+            return 130
+
+
+class _Lines:
+    def __init__(self):
+        self.last = None
+
+    def draw(self, view: dict) -> None:
+        text = deployment_view.plain(view)
+        if text != self.last:
+            print(text, flush=True)
+            self.last = text
+
+
+class _Panel:
+    def __init__(self, screen):
+        self.screen = screen
+
+    def draw(self, view: dict) -> None:
+        self.screen.update(deployment_view.live(view), refresh=True)
+
+
+def _follow(clients: Clients, cluster: str, service: str, out) -> int:
     while True:
         try:
             view = snapshot(clients, cluster, service)
@@ -112,17 +179,14 @@ def follow(clients: Clients, cluster: str, service: str) -> int:
             print(f"nozama watch: the service {service} does not exist in the cluster "
                   f"{cluster}.", file=sys.stderr)
             return 2
-        text = render(view)
-        if text != last:
-            # On a terminal the view is redrawn in place; piped, each change is appended.
-            print(("\033[H\033[J" if sys.stdout.isatty() else "") + text, flush=True)
-            last = text
+        out.draw(view)
         if view["status"] in FINISHED:
             return FINISHED[view["status"]]
         time.sleep(POLL_SECONDS)
 
 
 def snapshot(clients: Clients, cluster: str, service_name: str) -> dict | None:
+    """The newest deployment of a service as deployment_view draws it, from the APIs."""
     ecs = clients.ecs
     found = ecs.describe_services(cluster=cluster, services=[service_name])["services"]
     if not found:
@@ -132,13 +196,30 @@ def snapshot(clients: Clients, cluster: str, service_name: str) -> dict | None:
         "serviceDeployments"]
     deployment = ecs.describe_service_deployments(serviceDeploymentArns=[
         listed[0]["serviceDeploymentArn"]])["serviceDeployments"][0] if listed else {}
+    now = Clock().now()
+    revisions = [(d["taskDefinition"].rsplit("/", 1)[-1], d["status"],
+                  d.get("runningCount", 0), d.get("desiredCount", 0),
+                  d.get("rolloutState", "")) for d in service["deployments"]]
+    primary = next((d for d in service["deployments"] if d["status"] == "PRIMARY"), None)
+    events = _events_of(service, primary)
     view = {"service": service_name, "status": deployment.get("status", "UNKNOWN"),
             "stage": deployment.get("lifecycleStage"),
             "reason": deployment.get("statusReason", ""),
-            "revisions": [(d["taskDefinition"].rsplit("/", 1)[-1], d["status"],
-                           d.get("runningCount", 0), d.get("desiredCount", 0),
-                           d.get("rolloutState", "")) for d in service["deployments"]],
-            "groups": []}
+            "revisions": revisions, "groups": [],
+            "old": next((r[0] for r in revisions if r[1] != "PRIMARY"), None),
+            "new": next((r[0] for r in revisions if r[1] == "PRIMARY"), None),
+            "split": _split(deployment),
+            "bake": _bake(deployment, events, now.timestamp()),
+            "hooks": [{"hookId": h["hookId"], "targetType": h.get("targetType", ""),
+                       "status": h["status"],
+                       "expiresIn": (h["expiresAt"] - now).total_seconds()
+                       if h.get("expiresAt") else 0.0}
+                      for h in deployment.get("lifecycleHookDetails") or []
+                      if h.get("status") in ("IN_PROGRESS", "AWAITING_ACTION", "PENDING")],
+            "alarms": _alarms(clients, deployment),
+            "verdicts": [m for _, m in events if "analysis" in m or "alarm" in m.lower()][-3:],
+            "events": [(datetime.fromtimestamp(at).strftime("%H:%M:%S"), message)
+                       for at, message in (events or _events_of(service, None))[-EVENTS:]]}
     for entry in service.get("loadBalancers", []):
         advanced = entry.get("advancedConfiguration") or {}
         groups = [entry["targetGroupArn"]] + ([advanced["alternateTargetGroupArn"]]
@@ -147,6 +228,76 @@ def snapshot(clients: Clients, cluster: str, service_name: str) -> dict | None:
         for group in groups:
             view["groups"].append(_group_view(clients, group, weights))
     return view
+
+
+def _events_of(service: dict, deployment: dict | None) -> list[tuple[float, str]]:
+    """The service's events, oldest first, as (epoch seconds, message without the
+    service's name); only those of `deployment` when one is given."""
+    found = []
+    for event in service.get("events", []):
+        message = event["message"].removeprefix(f"(service {service['serviceName']}) ")
+        if deployment is not None:
+            mark = f"(deployment {deployment['id']}) "
+            if not message.startswith(mark):
+                continue
+            message = message[len(mark):]
+        found.append((event["createdAt"].timestamp(), message))
+    return sorted(found, key=lambda item: item[0])
+
+
+def _split(deployment: dict) -> float | None:
+    """Percent of production traffic on the new revision, for a traffic-shifting
+    deployment (its statusReason says the split while it is in progress)."""
+    configuration = deployment.get("deploymentConfiguration") or {}
+    if not deployment or not uses_traffic_shift(configuration):
+        return None
+    status = deployment["status"]
+    if status == "SUCCESSFUL":
+        return 100.0
+    if status != "IN_PROGRESS":
+        return 0.0 if status.startswith("ROLLBACK") or status == "STOPPED" else None
+    said = SPLIT.search(deployment.get("statusReason", ""))
+    return float(said.group(1)) if said else 0.0
+
+
+def _bake(deployment: dict, events: list[tuple[float, str]], now: float) -> dict | None:
+    """The bake under way: the step's (or BAKE_TIME's) length and the time left, from the
+    deployment's configuration and the event that started it."""
+    configuration = deployment.get("deploymentConfiguration") or {}
+    stage = deployment.get("lifecycleStage")
+    if deployment.get("status") != "IN_PROGRESS" or not uses_traffic_shift(configuration):
+        return None
+    if stage == "PRODUCTION_TRAFFIC_SHIFT":
+        for at, message in reversed(events):
+            shifted = SHIFTED.match(message)
+            if shifted:
+                percent = float(shifted.group(1))
+                total = next((bake for share, bake in production_steps(configuration)
+                              if abs(share - percent) < 1e-6), 0.0)
+                if not total:
+                    return None
+                return {"what": f"{percent:g}% step", "total": total,
+                        "left": max(0.0, total - (now - at))}
+        return None
+    if stage == "BAKE_TIME":
+        total = 60.0 * (configuration.get("bakeTimeInMinutes") or 0)
+        started = next((at for at, message in reversed(events) if message == "bake time."),
+                       None)
+        if total and started is not None:
+            return {"what": "bake time, old revision kept", "total": total,
+                    "left": max(0.0, total - (now - started))}
+    return None
+
+
+def _alarms(clients: Clients, deployment: dict) -> list[dict]:
+    """Each deployment alarm's state: ALARM rolls the deployment back."""
+    alarms = (deployment.get("deploymentConfiguration") or {}).get("alarms") or {}
+    names = alarms.get("alarmNames") or []
+    if not alarms.get("enable") or not names:
+        return []
+    found = {a["AlarmName"]: a["StateValue"] for a in clients.cloudwatch.describe_alarms(
+        AlarmNames=names)["MetricAlarms"]}
+    return [{"name": name, "state": found.get(name, "MISSING")} for name in names]
 
 
 def _weights(clients: Clients, rule_arn: str | None) -> dict[str, int]:
@@ -181,15 +332,4 @@ def _group_view(clients: Clients, arn: str, weights: dict[str, int]) -> dict:
     return view
 
 
-def render(view: dict) -> str:
-    lines = [f"service {view['service']}: deployment {view['status']}"
-             + (f", stage {view['stage']}" if view["stage"] else "")]
-    for revision, status, running, desired, rollout in view["revisions"]:
-        lines.append(f"  {status:8} {revision:32} {running}/{desired} running  {rollout}")
-    for group in view["groups"]:
-        share = f"{group['share']:5.1f}%" if group["share"] is not None else "   -  "
-        rate = 100 * group["errors"] / group["requests"] if group["requests"] else 0.0
-        lines.append(f"  {group['name']:32} traffic {share}  healthy "
-                     f"{group['healthy']}/{group['targets']}  errors {rate:4.1f}% "
-                     f"(last {ERROR_WINDOW} s)")
-    return "\n".join(lines)
+render = deployment_view.plain  # the plain lines, as earlier callers knew them

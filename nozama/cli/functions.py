@@ -30,20 +30,37 @@ import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
 
+from nozama.cli.help import command
 from nozama.functions.deploy import CODEDEPLOY_CONFIGS, TYPES
 
 POLL_SECONDS = 0.5
+ACTIONS = {"describe": "print a deployment as JSON: its status, steps and events",
+           "follow": "print a deployment's events as they happen, until it ends",
+           "stop": "stop a deployment in progress: the alias goes back to the old version"}
 
 
 def add_parsers(commands) -> None:
-    functions = commands.add_parser("functions", help="deploy Lambda functions safely")
-    verbs = functions.add_subparsers(dest="verb", required=True)
-    deploy = verbs.add_parser("deploy", help="shift an alias to a new version step by step")
+    functions = command(commands, "functions", "deploy Lambda functions safely", (
+        "nozama functions deploy --function-name orders --alias-name live --new-version 2 "
+        "--deployment-config LambdaCanary10Percent5Minutes",
+        "nozama functions deployment list --function-name orders",
+        "nozama functions deployment follow d-4K7Q2ZB9M"))
+    verbs = functions.add_subparsers(dest="verb", required=True, metavar="VERB")
+    deploy = command(verbs, "deploy", "shift an alias to a new version step by step", (
+        "nozama functions deploy --function-name orders --alias-name live --new-version 2 "
+        "--deployment-config LambdaLinear10PercentEvery1Minute",
+        "nozama functions deploy --function-name orders --alias-name live --new-version 3 "
+        "--type canary --percent 10 --interval 300 --alarm orders-errors",
+        "nozama functions deploy --function-name orders --alias-name live --new-version 4 "
+        "--no-follow"))
     _common(deploy)
-    deploy.add_argument("--function-name", required=True)
-    deploy.add_argument("--alias-name", required=True)
-    deploy.add_argument("--new-version", required=True)
-    deploy.add_argument("--type", choices=TYPES)
+    deploy.add_argument("--function-name", required=True,
+                        help="the function's name or ARN")
+    deploy.add_argument("--alias-name", required=True,
+                        help="the alias whose traffic moves, e.g. live")
+    deploy.add_argument("--new-version", required=True,
+                        help="the published version the alias moves to")
+    deploy.add_argument("--type", choices=TYPES, help="how the traffic moves")
     deploy.add_argument("--steps", type=int, help="linear: how many steps (default 10)")
     deploy.add_argument("--interval", type=float,
                         help="seconds each step bakes before its health check (default: "
@@ -65,22 +82,32 @@ def add_parsers(commands) -> None:
     deploy.add_argument("--post-traffic-hook", help="a function to run after the last shift")
     deploy.add_argument("--no-follow", action="store_true", help="start it and return")
 
-    deployment = verbs.add_parser("deployment", help="look at or stop a deployment")
-    actions = deployment.add_subparsers(dest="action", required=True)
-    for action in ("describe", "follow", "stop"):
-        parser = actions.add_parser(action)
-        parser.add_argument("deployment_id")
+    deployment = command(verbs, "deployment", "look at or stop a deployment", (
+        "nozama functions deployment list",
+        "nozama functions deployment describe d-4K7Q2ZB9M",
+        "nozama functions deployment stop d-4K7Q2ZB9M"))
+    actions = deployment.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for action, what in ACTIONS.items():
+        parser = command(actions, action, what, (
+            f"nozama functions deployment {action} d-4K7Q2ZB9M",
+            f"nozama functions deployment {action} d-4K7Q2ZB9M --region eu-west-1"))
+        parser.add_argument("deployment_id", help="the id `deploy` printed (d-...)")
         _common(parser)
-    listing = actions.add_parser("list")
-    listing.add_argument("--function-name")
+    listing = command(actions, "list", "list the deployments, newest first, one a line", (
+        "nozama functions deployment list",
+        "nozama functions deployment list --function-name orders"))
+    listing.add_argument("--function-name", help="only this function's deployments")
     _common(listing)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint", default=os.environ.get(
-        "AWS_ENDPOINT_URL", os.environ.get("NOZAMA_ENDPOINT", "http://127.0.0.1:4566")))
-    parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
-    parser.add_argument("--log-level", default="warning")
+        "AWS_ENDPOINT_URL", os.environ.get("NOZAMA_ENDPOINT", "http://127.0.0.1:4566")),
+        help="URL of Nozama's API (env AWS_ENDPOINT_URL or NOZAMA_ENDPOINT)")
+    parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+                        help="the function's region (env AWS_DEFAULT_REGION)")
+    parser.add_argument("--log-level", default="warning",
+                        help="debug, info, warning or error")
 
 
 class Refused(Exception):

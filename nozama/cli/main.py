@@ -17,21 +17,34 @@ def _default_data_dir() -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nozama", description=__doc__)
+    from nozama.cli.help import Formatter, command, examples
+    parser = argparse.ArgumentParser(
+        prog="nozama", description=__doc__, formatter_class=Formatter, epilog=examples(
+            "nozama up                      # control plane, load balancers, 3 agents",
+            "nozama server --data-dir ./state",
+            "nozama deploy web --task-definition web:2 --strategy CANARY"))
     parser.add_argument("--version", action="version", version=f"nozama {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    log_level = os.environ.get("NOZAMA_LOG_LEVEL", "info")
+    log_help = "debug, info, warning or error (env NOZAMA_LOG_LEVEL)"
 
-    server = commands.add_parser("server", help="serve the AWS API until stopped")
-    server.add_argument("--host", default="127.0.0.1")
-    server.add_argument("--port", type=int, default=4566)
+    server = command(commands, "server", "serve the AWS API until stopped", (
+        "nozama server                                  # SQLite in the default data dir",
+        "nozama server --port 4567 --data-dir ./state",
+        "nozama server --database-url postgresql://nozama:secret@db/nozama"))
+    server.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (0.0.0.0 for every interface)")
+    server.add_argument("--port", type=int, default=4566, help="TCP port of the AWS API")
     where = server.add_mutually_exclusive_group()
     where.add_argument("--data-dir", help="directory of the embedded SQLite database "
-                       f"(default: {_default_data_dir()})")
+                       f"(default: {_default_data_dir()}; env NOZAMA_DATA_DIR)")
     where.add_argument("--database-url", default=os.environ.get("NOZAMA_DATABASE_URL"),
-                       help="postgresql://user:password@host/db to keep state in PostgreSQL")
+                       help="postgresql://user:password@host/db to keep state in PostgreSQL "
+                       "instead of SQLite (env NOZAMA_DATABASE_URL)")
     server.add_argument("--account-id", default=os.environ.get("NOZAMA_ACCOUNT_ID",
-                                                               "000000000000"))
-    server.add_argument("--log-level", default=os.environ.get("NOZAMA_LOG_LEVEL", "info"))
+                                                                "000000000000"),
+                        help="the 12-digit account in every ARN (env NOZAMA_ACCOUNT_ID)")
+    server.add_argument("--log-level", default=log_level, help=log_help)
     server.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                         help="a further name clients may call the server by (the Host "
                         "header; repeatable). Always allowed: the address it is bound to, "
@@ -39,37 +52,61 @@ def _parser() -> argparse.ArgumentParser:
                         "hostname and addresses when bound to 0.0.0.0. Example: "
                         "--allowed-host host.docker.internal")
 
-    agent = commands.add_parser("agent", help="run a container instance's agent")
+    agent = command(commands, "agent", "run a container instance's agent", (
+        "nozama agent --cluster default --availability-zone us-east-1a",
+        "nozama agent --endpoint http://10.0.0.5:4566 --region eu-west-1 "
+        "--availability-zone eu-west-1b --attribute disk=ssd",
+        "nozama agent --runtime simulated --cleanup-wait 5"))
     agent.add_argument("--endpoint", default=os.environ.get("NOZAMA_ENDPOINT",
-                                                            "http://127.0.0.1:4566"))
-    agent.add_argument("--cluster", default="default")
-    agent.add_argument("--availability-zone", help="e.g. us-east-1a")
-    agent.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
-    agent.add_argument("--runtime", choices=("docker", "simulated"), default="docker")
+                                                            "http://127.0.0.1:4566"),
+                       help="URL of the control plane (env NOZAMA_ENDPOINT)")
+    agent.add_argument("--cluster", default="default", help="the ECS cluster to join")
+    agent.add_argument("--availability-zone",
+                       help="the instance's zone, e.g. us-east-1a (default: local)")
+    agent.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+                       help="the cluster's region (env AWS_DEFAULT_REGION)")
+    agent.add_argument("--runtime", choices=("docker", "simulated"), default="docker",
+                       help="run tasks' containers on the local Docker Engine, or simulate "
+                       "them (no containers; for benchmarks and fault tests)")
     agent.add_argument("--attribute", action="append", default=[], metavar="NAME=VALUE",
                        help="a custom attribute (repeatable)")
-    agent.add_argument("--instance-type", default="nozama.local")
-    agent.add_argument("--data-dir", help="where the agent keeps its instance identity")
-    agent.add_argument("--cleanup-wait", type=float, default=float(os.environ.get(
+    agent.add_argument("--instance-type", default="nozama.local",
+                       help="the ecs.instance-type attribute")
+    agent.add_argument("--data-dir", help="where the agent keeps its instance identity "
+                       "(default: <data dir>/agents/<region>-<cluster>-<zone>)")
+    agent.add_argument("--cleanup-wait", metavar="SECONDS", type=float, default=float(os.environ.get(
         "NOZAMA_TASK_CLEANUP_WAIT", "3600")), help="seconds before a stopped task's "
-                       "containers are removed (ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION)")
-    agent.add_argument("--log-level", default=os.environ.get("NOZAMA_LOG_LEVEL", "info"))
+                       "containers are removed (ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION; "
+                       "env NOZAMA_TASK_CLEANUP_WAIT)")
+    agent.add_argument("--log-level", default=log_level, help=log_help)
 
-    lb = commands.add_parser("lb", help="run the load balancers' data plane")
+    lb = command(commands, "lb", "run the load balancers' data plane", (
+        "nozama lb                                      # beside `nozama server`, same data dir",
+        "nozama lb --data-dir ./state",
+        "nozama lb --database-url postgresql://nozama:secret@db/nozama"))
     where = lb.add_mutually_exclusive_group()
-    where.add_argument("--data-dir", help="directory of the embedded SQLite database "
-                       f"(default: {_default_data_dir()})")
-    where.add_argument("--database-url", default=os.environ.get("NOZAMA_DATABASE_URL"))
-    lb.add_argument("--log-level", default=os.environ.get("NOZAMA_LOG_LEVEL", "info"))
+    where.add_argument("--data-dir", help="directory of the embedded SQLite database, as "
+                       f"given to `nozama server` (default: {_default_data_dir()})")
+    where.add_argument("--database-url", default=os.environ.get("NOZAMA_DATABASE_URL"),
+                       help="the PostgreSQL URL given to `nozama server` "
+                       "(env NOZAMA_DATABASE_URL)")
+    lb.add_argument("--log-level", default=log_level, help=log_help)
 
-    up = commands.add_parser("up", help="control plane plus agents on the local Docker Engine")
-    up.add_argument("--agents", type=int, default=3)
-    up.add_argument("--port", type=int, default=4566)
-    up.add_argument("--host", default="127.0.0.1")
-    up.add_argument("--data-dir", default=None)
-    up.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
-    up.add_argument("--runtime", choices=("docker", "simulated"), default="docker")
-    up.add_argument("--log-level", default=os.environ.get("NOZAMA_LOG_LEVEL", "info"))
+    up = command(commands, "up", "control plane plus agents on the local Docker Engine", (
+        "nozama up",
+        "nozama up --agents 6 --port 4567 --data-dir ./state",
+        "nozama up --runtime simulated --region eu-west-1"))
+    up.add_argument("--agents", metavar="N", type=int, default=3,
+                    help="how many agents, spread over the region's zones a, b and c")
+    up.add_argument("--port", type=int, default=4566, help="TCP port of the AWS API")
+    up.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    up.add_argument("--data-dir", default=None, help="where the state is kept "
+                    f"(default: {_default_data_dir()})")
+    up.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+                    help="the agents' region (env AWS_DEFAULT_REGION)")
+    up.add_argument("--runtime", choices=("docker", "simulated"), default="docker",
+                    help="the agents' runtime (see `nozama agent --help`)")
+    up.add_argument("--log-level", default=log_level, help=log_help)
     up.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                     help="a further name the server answers to (see `nozama server --help`)")
     from nozama.cli import deploy, functions

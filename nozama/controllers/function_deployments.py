@@ -60,8 +60,8 @@ def create(ctx: RequestContext, params: dict) -> dict:
     chosen = _plan(params)
     alarms = [str(a) for a in params.get("alarms") or []]
     if alarms and not chosen.health_checks:
-        raise InvalidParameterValue("Alarms are health checks: give alarms or turn health "
-                                    "checks off, not both.")
+        raise errors.lambda_.InvalidParameterValueException(
+            "Alarms are health checks: give alarms or turn health checks off, not both.")
     hooks = {k: str(params[k]) for k in ("preTrafficHook", "postTrafficHook") if params.get(k)}
     now = ctx.clock.now()
     with ctx.store.write() as conn:
@@ -126,7 +126,7 @@ def _plan(params: dict) -> Plan:
     are the same safe ones: no unchecked step unless `healthChecks` is false."""
     health_checks = params.get("healthChecks", True)
     if not isinstance(health_checks, bool):
-        raise InvalidParameterValue("healthChecks must be true or false.")
+        raise errors.lambda_.InvalidParameterValueException("healthChecks must be true or false.")
     try:
         if params.get("deploymentConfig"):
             if params.get("type"):
@@ -282,7 +282,8 @@ class FunctionDeployments:
         _write_alias(conn, alias, doc["fromVersion"], doc["toVersion"], weight)
         doc.update(stage="Shifting", step=step, weight=weight, stepStartedAt=now)
         _event(doc, now, f"Step {step + 1} of {len(doc['weights'])}: version "
-                         f"{doc['toVersion']} gets {percentage(weight)} of alias {doc['aliasName']}")
+                         f"{doc['toVersion']} gets {percentage(weight)} of alias "
+                         f"{doc['aliasName']}")
 
     def _succeed(self, doc: dict, now: float) -> None:
         doc.update(status="Succeeded", stage="Done", completedAt=now)

@@ -175,7 +175,7 @@ def test_the_issues_canary_of_0_1_percent_without_an_interval_no_longer_succeeds
     assert found["status"] == "InProgress" and found["bakes"] == [300.0, 0.0]
     assert "Step 1 of 2: version 2 gets 0.1% of alias live" in [
         e["message"] for e in found["events"]]
-    stopped = nozama(server, region, "functions", "deployment", "stop", ident)
+    stopped = run_nozama(server, region, "functions", "deployment", "stop", ident)
     assert stopped.returncode == 1 and release.alias()["FunctionVersion"] == "1"
 
 
