@@ -194,6 +194,9 @@ class TrafficShift:
                 return False
             found = self._analyze()
             if found.outcome == canary.FAIL:
+                # The event names the signal that decided (5XX, 4XX or latency).
+                self.events.of_deployment(self.deployment, f"canary analysis: {found.reason}"
+                                          " — rolling back.")
                 self.failure = f"Automatic canary analysis: {found.reason}."
                 return False
             if found.outcome == canary.CONTINUE:
@@ -241,12 +244,14 @@ class TrafficShift:
             return series.window(self.conn, region, account, {
                 "Namespace": meters.NAMESPACE, "MetricName": name, "Dimensions": dims},
                 start, end)
-        requests, errors, times = (read("RequestCount"), read("HTTPCode_Target_5XX_Count"),
-                                   read("TargetResponseTime"))
+        requests, errors, client_errors, times = (
+            read("RequestCount"), read(meters.TARGET_CODES[5]), read(meters.TARGET_CODES[4]),
+            read("TargetResponseTime"))
         return canary.Sample(
             requests.sum if requests else 0.0, errors.sum if errors else 0.0,
             times.sketch if times else None, times.min if times else 0.0,
-            times.max if times else 0.0)
+            times.max if times else 0.0,
+            client_errors=client_errors.sum if client_errors else 0.0)
 
     def _apply_weights(self) -> None:
         """Make each production rule forward as the record says (a no-op when it does)."""

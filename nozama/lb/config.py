@@ -64,6 +64,7 @@ class Snapshot:
     listeners: dict[tuple[str, int], Listener]
     target_groups: dict[str, TargetGroup]
     dns_names: dict[str, str]  # DNS name -> loopback address
+    load_balancers: list[str] = field(default_factory=list)  # every load balancer's ARN
 
 
 def load(store: Store) -> Snapshot:
@@ -99,7 +100,7 @@ def load(store: Store) -> Snapshot:
         result[(balancer.address, row.port)] = Listener(
             row.arn, balancer.arn, balancer.address, row.port, by_listener.get(row.arn, []), idle)
     dns = {b.doc["DNSName"]: b.address for b in balancers.values()}
-    return Snapshot(generation, result, groups, dns)
+    return Snapshot(generation, result, groups, dns, list(balancers))
 
 
 def generation(store: Store) -> int:

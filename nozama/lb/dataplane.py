@@ -5,8 +5,10 @@ counter the API bumps, and on a change reloads its snapshot, opens the
 sockets of new listeners, closes those of deleted ones, and swaps rules,
 weights and targets in place — new requests see a change within about
 POLL_SECONDS, requests in flight finish as they began. It writes back only
-what it observes: targets' health, draining targets that have left, and
-every second the request metrics of the second before (lb/meters.py).
+what it observes: targets' health, draining targets that have left, every
+second the request metrics of the second before (lb/meters.py), and, after
+each reload and every lb_presence.HEARTBEAT_SECONDS, that it serves each load
+balancer whose listeners are all bound (which makes its State active).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from nozama.lb.health import HealthChecker
 from nozama.lb.meters import Meters
 from nozama.lb.proxy import ClientConnection, Pool, TraceIds
 from nozama.metrics import per_second
-from nozama.model import lb_rules
+from nozama.model import lb_presence, lb_rules
 from nozama.store import Store
 from nozama.store import load_balancers as lb_store
 from nozama.store import target_groups as tg_store
@@ -56,6 +58,9 @@ class DataPlane:
         self.meters = Meters()
         # The target groups each load balancer forwards to, for HealthyHostCount.
         self.groups_of: dict[str, set[str]] = {}
+        self.balancers: list[str] = []   # the load balancers of the current snapshot
+        self.listeners_wanted: dict[tuple[str, int], lb_config.Listener] = {}
+        self.heartbeat_at: float | None = None  # monotonic time of the last heartbeat
 
     async def run(self) -> None:
         helpers = [asyncio.ensure_future(self._sweep_idle()),
@@ -107,8 +112,10 @@ class DataPlane:
             snapshot = lb_config.load(self.store)
             await self.apply(snapshot)
             self.generation = snapshot.generation
+            self.heartbeat_at = None  # say at once that new load balancers are served
         self._write_health()
         self._remove_drained()
+        self._heartbeat()
 
     async def apply(self, snapshot: lb_config.Snapshot) -> None:
         if snapshot.dns_names != self.dns and hosts.write(snapshot.dns_names, self.owner):
@@ -116,6 +123,8 @@ class DataPlane:
         self.balancer.update(snapshot.target_groups)
         self.health.update(self.balancer.targets, snapshot.target_groups)
         self.groups_of = _groups_of(snapshot.listeners.values())
+        self.listeners_wanted = snapshot.listeners
+        self.balancers = list(snapshot.load_balancers)
         for key in list(self.servers):
             if key not in snapshot.listeners:
                 self.servers.pop(key).close()
@@ -152,6 +161,20 @@ class DataPlane:
         return await loop.create_server(lambda: ClientConnection(self, listener),
                                         listener.address, port + PORT_OFFSET,
                                         reuse_address=True, backlog=1024)
+
+    def _heartbeat(self) -> None:
+        """Record that this data plane serves its load balancers: those whose listeners
+        are all bound (one whose port is taken is not served)."""
+        now = self.clock.monotonic()
+        if self.heartbeat_at is not None and \
+                now - self.heartbeat_at < lb_presence.HEARTBEAT_SECONDS:
+            return
+        unbound = {listener.load_balancer_arn for key, listener in self.listeners_wanted.items()
+                   if key not in self.servers}
+        with self.store.write() as conn:
+            lb_store.mark_served(conn, [arn for arn in self.balancers if arn not in unbound],
+                                 self.clock.now())
+        self.heartbeat_at = now
 
     def _health_changed(self, state: TargetState) -> None:
         self.health_changes[state.target.row_id] = state

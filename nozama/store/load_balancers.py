@@ -71,6 +71,20 @@ def save(conn: Connection, arn: str, doc: dict) -> None:
     sql.run(conn, "UPDATE load_balancers SET doc = ? WHERE arn = ?", (doc, arn))
 
 
+def mark_served(conn: Connection, arns: list[str], at: datetime) -> None:
+    """A data plane serves these load balancers (its heartbeat)."""
+    if arns:
+        sql.run(conn, f"UPDATE load_balancers SET served_at = ? WHERE arn IN "
+                      f"({sql.placeholders(len(arns))})", (at, *arns))
+
+
+def presence(conn: Connection):
+    """(how many load balancers exist, the latest time any was served, the oldest's
+    creation time), over every region and account."""
+    return sql.one(conn, "SELECT count(*) AS balancers, max(served_at) AS last_served_at, "
+                         "min(created_at) AS first_created_at FROM load_balancers")
+
+
 def delete(conn: Connection, arn: str) -> None:
     for listener_arn in sql.column(conn, "SELECT arn FROM listeners WHERE load_balancer_arn = ?",
                                    (arn,)):

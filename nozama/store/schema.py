@@ -198,7 +198,8 @@ services = _scoped(
 )
 
 # Elastic Load Balancing (application load balancers). The data plane (nozama lb)
-# reads these tables; it writes only the targets' observed health.
+# reads these tables; it writes only what it observes: the targets' health, and
+# when it last served each load balancer.
 load_balancers = _scoped(
     "load_balancers",
     Column("name", String(32), nullable=False),
@@ -207,6 +208,8 @@ load_balancers = _scoped(
     Column("address", String(45), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("doc", JSON, nullable=False),
+    # A data plane's heartbeat: when one last served it (State active while recent).
+    Column("served_at", DateTime(timezone=True)),
     UniqueConstraint("region", "account", "name", name="uq_load_balancers_name"),
 )
 

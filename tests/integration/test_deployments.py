@@ -364,7 +364,7 @@ def test_canary_analysis_rolls_back_a_bad_revision_without_an_alarm(setup):
     deployment = setup.deployment()
     assert deployment["status"] == "ROLLBACK_SUCCESSFUL"
     assert deployment["rollback"]["reason"].startswith(
-        "Automatic canary analysis: the new revision's error rate is ")
+        "Automatic canary analysis: 5XX share ")
     assert load.failures and load.failed_at[-1] - load.failed_at[0] < 10
     assert setup.service()["taskDefinition"] == good
 

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from support.servers import NozamaServer, start_dataplane, store_args
-from support.traffic import PORT, Load, get, load_balancer
+from support.traffic import PORT, SUBNETS, Load, resolve, get, load_balancer
 from support.waiting import wait_for
 
 
@@ -307,6 +307,56 @@ def test_traffic_moves_without_a_single_failed_request(elb, backends):
     assert served == {b"blue", b"green", b"spare"}
     # After the shift and the deregistration, only green's remaining target serves.
     assert {get(address)[2].split()[0] for _ in range(10)} == {b"green"}
+
+
+@pytest.mark.store_matrix  # the heartbeat's writes and the server's watch on both stores
+def test_a_load_balancer_is_provisioning_until_a_data_plane_serves_it(backend, tmp_path):
+    """`nozama server` alone: the load balancer says nobody serves it and the server's log
+    warns; once `nozama lb` runs, it is active (boto3's waiter sees it) and answers."""
+    own = NozamaServer(store_args(backend, tmp_path), tmp_path / "server.log").start()
+    lb_process = None
+    try:
+        elb = own.client("elbv2")
+        created = elb.create_load_balancer(Name="unserved", Subnets=SUBNETS)[
+            "LoadBalancers"][0]
+        assert created["State"]["Code"] == "provisioning"
+        assert "nozama lb" in created["State"]["Reason"]
+
+        def state():
+            return elb.describe_load_balancers(Names=["unserved"])["LoadBalancers"][0][
+                "State"]
+        wait_for(lambda: "no load balancer data plane has served them" in
+                 own.log_path.read_text(), timeout=30)
+        assert state()["Code"] == "provisioning"
+        assert "WARNING" in own.log_path.read_text()
+        lb_process = start_dataplane(own, tmp_path / "lb.log")
+        elb.get_waiter("load_balancer_available").wait(
+            Names=["unserved"], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+        assert state() == {"Code": "active"}
+        elb.create_listener(LoadBalancerArn=created["LoadBalancerArn"], Protocol="HTTP",
+                            Port=PORT, DefaultActions=[{"Type": "fixed-response",
+                                                        "FixedResponseConfig": {
+                                                            "StatusCode": "200"}}])
+        address = wait_for(lambda: resolve(created["DNSName"]))
+
+        def answers() -> bool:
+            try:
+                return get(address)[0] == 200
+            except OSError:  # its listener is not bound yet
+                return False
+        wait_for(answers)
+        assert state() == {"Code": "active"}
+        wait_for(lambda: "serves the load balancers again" in own.log_path.read_text(),
+                 timeout=30)
+        # Its data plane stops: nobody serves it any more, and it says so again.
+        lb_process.terminate()
+        assert lb_process.wait(timeout=15) == 0
+        wait_for(lambda: state()["Code"] == "provisioning", timeout=30)
+    finally:
+        if lb_process is not None and lb_process.poll() is None:
+            lb_process.terminate()
+            lb_process.wait(timeout=15)
+        own.stop()
 
 
 def test_a_restarted_data_plane_routes_at_once(backend, tmp_path, backends):

@@ -16,6 +16,9 @@ from nozama.controllers import agents
 from nozama.controllers.services import reconcile_all
 from nozama.kernel.clock import FakeClock
 from nozama.kernel.context import RequestContext
+from nozama.lb import meters
+from nozama.metrics import per_second
+from nozama.model.statistics import Aggregate
 from nozama.store import Store, sql
 from nozama.store import container_instances as instance_store
 from nozama.store import load_balancers as lb_store
@@ -107,6 +110,24 @@ class Cloud:
             drained = [r.id for r in rows if r.state == "draining" and r.drain_ends_at <= now]
             if drained:
                 tg_store.remove_drained(conn, drained)
+
+    def traffic(self, balancer: str, group: str, requests: int,
+                statuses: dict[int, int] | None = None, seconds: float = 0.01) -> None:
+        """The data plane's metrics of one second (the fake clock's) of a target group
+        behind a load balancer: `requests` answered, by status class per `statuses`
+        ({4: 10} is ten 4XX; the rest are 2XX), each in `seconds`."""
+        codes = [0] * 6
+        for klass, count in (statuses or {}).items():
+            codes[klass] += count
+        codes[2] += requests - sum(codes)
+        points = per_second.DataPoints(meters.NAMESPACE, int(self.clock.time()))
+
+        def point(lb_arn, name, dims, agg, unit="Count"):
+            points.add(REGION, ACCOUNT, name, dims, agg, unit)
+        meters.Requests(requests, codes, Aggregate.of_values([seconds], [requests])).publish(
+            point, balancer, [{"Name": "LoadBalancer", "Value": meters.dimension(balancer)},
+                              {"Name": "TargetGroup", "Value": meters.dimension(group)}])
+        per_second.write(self.store, points)
 
     def tick(self, seconds: float = 1.0) -> None:
         reconcile_all(lambda region: self.ctx)

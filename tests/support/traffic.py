@@ -18,12 +18,12 @@ PORT = 8080  # on the load balancer's own loopback address
 def load_balancer(elb, name: str) -> tuple[str, str]:
     """A new load balancer's ARN, and its address as its DNS name resolves here."""
     lb = elb.create_load_balancer(Name=name, Subnets=SUBNETS)["LoadBalancers"][0]
-    address = wait_for(lambda: _resolve(lb["DNSName"]))
+    address = wait_for(lambda: resolve(lb["DNSName"]))
     assert address.startswith("127.77.")
     return lb["LoadBalancerArn"], address
 
 
-def _resolve(name: str) -> str | None:
+def resolve(name: str) -> str | None:
     try:
         return socket.gethostbyname(name)
     except OSError:

@@ -160,6 +160,69 @@ def test_an_alarm_returns_all_traffic_to_blue_at_once(cloud, balanced):
     assert any("all traffic is back on" in m for m in cloud.events())
 
 
+def canary_with_analysis(cloud, balanced) -> tuple[str, str]:
+    """A service on a 10% canary with a 10-minute bake, tagged for canary analysis, and a
+    new revision deployed up to its canary step: (old revision, new revision)."""
+    good = balanced.create({"strategy": "CANARY", "canaryConfiguration": {
+        "canaryPercent": 10.0, "canaryBakeTimeInMinutes": 10}})
+    cloud.ecs("TagResource", resourceArn=cloud.service()["serviceArn"], tags=[
+        {"key": "nozama:canary-analysis", "value": "true"}])
+    new = cloud.revision()
+    cloud.ecs("UpdateService", service="web", taskDefinition=new)
+    cloud.until(lambda: balanced.split() == (90, 10))
+    return good, new
+
+
+def test_canary_analysis_rolls_back_a_revision_answering_404_with_healthy_targets(
+        cloud, balanced):
+    # The issue's case: green's matcher accepts 4XX, so its targets are healthy, and it
+    # answers 404 to everything; no 5XX, no slower. Before, the analysis passed it early.
+    for group in (balanced.blue, balanced.green):
+        cloud.elb("ModifyTargetGroup", TargetGroupArn=group, Matcher={"HttpCode": "200-499"})
+    good, bad = canary_with_analysis(cloud, balanced)
+    health = cloud.elb("DescribeTargetHealth", TargetGroupArn=balanced.green)
+    assert [t["TargetHealth"]["State"] for t in health["TargetHealthDescriptions"]] == [
+        "healthy", "healthy"]
+
+    def serve():
+        cloud.traffic(balanced.lb_arn, balanced.blue, 90)
+        cloud.traffic(balanced.lb_arn, balanced.green, 10, {4: 10})
+        return cloud.deployment()["status"].startswith("ROLLBACK")
+    started = cloud.clock.time()
+    cloud.until(serve, ticks=120)
+    assert cloud.clock.time() - started < 60  # long before the 10-minute bake ends
+    assert balanced.split() == (100, 0)
+    s = cloud.steady()
+    assert s["taskDefinition"] == good
+    deployment = cloud.deployment()
+    assert deployment["status"] == "ROLLBACK_SUCCESSFUL"
+    assert deployment["rollback"]["reason"].startswith(
+        "Automatic canary analysis: 4XX share 100.00% against 0.00% on the previous "
+        "revision (significant: z = ")
+    decided = [m for m in cloud.events() if m.endswith(" — rolling back.")]
+    assert len(decided) == 1
+    assert ") canary analysis: 4XX share 100.00% against 0.00% on the previous revision" \
+        in decided[0]
+
+
+def test_canary_analysis_passes_a_revision_with_the_same_4xx_share_early(cloud, balanced):
+    # Both revisions answer 404 to one request in ten (clients probing missing paths):
+    # no regression, and the canary moves on before its bake time ends.
+    good, new = canary_with_analysis(cloud, balanced)
+
+    def serve():
+        cloud.traffic(balanced.lb_arn, balanced.blue, 450, {4: 45})
+        cloud.traffic(balanced.lb_arn, balanced.green, 50, {4: 5})
+        return cloud.deployment()["status"] != "IN_PROGRESS"
+    started = cloud.clock.time()
+    cloud.until(serve, ticks=200)
+    assert cloud.clock.time() - started < 200
+    assert cloud.deployment()["status"] == "SUCCESSFUL"
+    assert cloud.steady()["taskDefinition"] == new
+    passed = [m for m in cloud.events() if "canary analysis passed early" in m]
+    assert len(passed) == 1 and "4XX share 10.00% against 10.00%" in passed[0]
+
+
 def test_a_pause_hook_holds_its_stage_until_continued(cloud, balanced):
     first = balanced.create({"strategy": "BLUE_GREEN", "lifecycleHooks": [
         {"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]}]})

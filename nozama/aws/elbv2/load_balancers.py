@@ -2,7 +2,9 @@
 
 Each load balancer gets a loopback address of its own (127.77.x.y), so that
 two load balancers can both listen on port 80, and a DNS name under
-`.elb.localhost` that the data plane makes resolve to it.
+`.elb.localhost` that the data plane makes resolve to it. Its State is
+`provisioning` until a data plane (`nozama lb`) serves it, then `active`
+(model/lb_presence.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from sqlalchemy import Connection
 from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ValidationError
-from nozama.model import lb_attributes
+from nozama.model import lb_attributes, lb_presence
 from nozama.aws.elbv2 import handlers
 from nozama.aws.elbv2.common import (DEFAULT_VPC, arn, attributes_of, check_name, load_balancer,
                                      modify_attributes, marker, names_or_arns, new_id, page_size,
@@ -80,7 +82,7 @@ def create_load_balancer(ctx: RequestContext, params: dict) -> dict:
         if existing is not None:
             # Creating the same load balancer again returns it, as ELB does.
             if _same_request(existing.doc, params, zones):
-                return {"LoadBalancers": [_describe(existing)]}
+                return {"LoadBalancers": [_describe(existing, ctx)]}
             raise errors.elbv2.DuplicateLoadBalancerNameException(
                 "A load balancer with the same name "
                 f"'{name}' exists, but with different settings")
@@ -95,18 +97,21 @@ def create_load_balancer(ctx: RequestContext, params: dict) -> dict:
         now = ctx.clock.now()
         doc = {"LoadBalancerArn": lb_arn, "DNSName": dns, "CanonicalHostedZoneId": HOSTED_ZONE_ID,
                "CreatedTime": now.timestamp(), "LoadBalancerName": name, "Scheme": scheme,
-               "VpcId": DEFAULT_VPC, "State": {"Code": "active"}, "Type": "application",
+               "VpcId": DEFAULT_VPC, "Type": "application",
                "AvailabilityZones": zones, "SecurityGroups": params.get("SecurityGroups") or [],
                "IpAddressType": params.get("IpAddressType", "ipv4"),
                "Attributes": lb_attributes.defaults(lb_attributes.LOAD_BALANCER)}
         lb_store.create(conn, ctx.region, ctx.account_id, name, lb_arn, _address(conn), now, doc)
         put_tags(conn, lb_arn, tags)
         lb_store.bump_generation(conn)
-        return {"LoadBalancers": [_describe(lb_store.get(conn, lb_arn))]}
+        return {"LoadBalancers": [_describe(lb_store.get(conn, lb_arn), ctx)]}
 
 
-def _describe(row) -> dict:
-    return {k: v for k, v in row.doc.items() if k != "Attributes"}
+def _describe(row, ctx: RequestContext) -> dict:
+    """The load balancer as ELB shows it, its State from when a data plane last served it."""
+    found = {k: v for k, v in row.doc.items() if k not in ("Attributes", "State")}
+    found["State"] = lb_presence.state(row.served_at, ctx.clock.now())
+    return found
 
 
 @handlers.operation("DescribeLoadBalancers")
@@ -126,11 +131,11 @@ def describe_load_balancers(ctx: RequestContext, params: dict) -> dict:
             if missing:
                 raise errors.elbv2.LoadBalancerNotFoundException(
                     f"Load balancers '{missing}' not found")
-            return {"LoadBalancers": [_describe(r) for r in rows]}
+            return {"LoadBalancers": [_describe(r, ctx) for r in rows]}
         rows = lb_store.page(conn, ctx.region, ctx.account_id,
                              marker(params, "DescribeLoadBalancers"), limit + 1)
     rows, more = paged(rows, limit, "DescribeLoadBalancers")
-    return {"LoadBalancers": [_describe(r) for r in rows], **more}
+    return {"LoadBalancers": [_describe(r, ctx) for r in rows], **more}
 
 
 @handlers.operation("DeleteLoadBalancer")
