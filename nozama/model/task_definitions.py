@@ -411,7 +411,24 @@ def _check_volumes(volumes: list[dict]) -> set[str]:
         if name in names:
             _fail(f"Volume names must be unique within a Task Definition: '{name}'.")
         names.add(name)
+        _check_efs_volume(volume.get("efsVolumeConfiguration"))
     return names
+
+
+def _check_efs_volume(efs: dict | None) -> None:
+    """The EFS rules ECS states: IAM authorization needs transit encryption, and an
+    access point sets the root directory itself."""
+    if efs is None:
+        return
+    auth = efs.get("authorizationConfig") or {}
+    encrypted = efs.get("transitEncryption", "DISABLED") == "ENABLED"
+    if auth.get("iam") == "ENABLED" and not encrypted:
+        _fail("Transit encryption must be enabled when EFS IAM authorization is used.")
+    if auth.get("accessPointId") and efs.get("rootDirectory", "/") != "/":
+        _fail("The root directory must be omitted or set to '/' when an EFS access point "
+              "is specified.")
+    if auth.get("accessPointId") and not encrypted:
+        _fail("Transit encryption must be enabled when an EFS access point is used.")
 
 
 def _host_port(mapping: dict, mode: str) -> int:
@@ -487,6 +504,16 @@ def _normalize_port_mapping(mapping: dict, mode: str) -> dict:
 def _normalize_health_check(check: dict) -> dict:
     check = {**_HEALTH_CHECK_DEFAULTS, **check}
     return _ordered(check, _HEALTH_CHECK_ORDER)
+
+
+def _normalize_volume(volume: dict) -> dict:
+    """An EFS volume as ECS returns it: the root directory ("/") and transit encryption
+    (DISABLED) filled in when the request leaves them out."""
+    efs = volume.get("efsVolumeConfiguration")
+    if efs is None:
+        return volume
+    return {**volume, "efsVolumeConfiguration": {
+        "rootDirectory": "/", "transitEncryption": "DISABLED", **efs}}
 
 
 def _normalize_container(container: dict, mode: str) -> dict:
@@ -700,7 +727,7 @@ def normalize_task_definition(request: dict) -> dict:
     body = {key: value for key, value in request.items() if key not in _NOT_IN_BODY}
     body["containerDefinitions"] = [
         _normalize_container(c, mode) for c in request["containerDefinitions"]]
-    body["volumes"] = request.get("volumes") or []
+    body["volumes"] = [_normalize_volume(v) for v in request.get("volumes") or []]
     body["placementConstraints"] = request.get("placementConstraints") or []
     body["compatibilities"] = _compatibilities(mode)
     # ECS leaves these out of the response when the request didn't set them.

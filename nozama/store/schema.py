@@ -92,6 +92,17 @@ tags = Table(
     Column("value", Text, nullable=False),
 )
 
+# ECS account settings (PutAccountSetting[Default]): one value per principal and name.
+# The root user's row is the account's default for users and roles that set none.
+account_settings = _scoped(
+    "account_settings",
+    Column("principal_arn", String(2048), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("value", String(64), nullable=False),
+    UniqueConstraint("region", "account", "principal_arn", "name",
+                     name="uq_account_settings_principal_name"),
+)
+
 # ECS tasks. Controllers write desired_status; agents report last_status.
 tasks = _scoped(
     "tasks",

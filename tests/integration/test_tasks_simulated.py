@@ -126,6 +126,9 @@ def test_placement_failures_name_the_missing_resource(ecs, agents):
 
 
 def test_run_task_bad_input(ecs, agents):
+    with pytest.raises(ecs.exceptions.ClusterNotFoundException):
+        ecs.run_task(taskDefinition=register(ecs))  # no `default` cluster yet
+    ecs.create_cluster(clusterName="default")
     with pytest.raises(ecs.exceptions.InvalidParameterException):
         ecs.run_task(taskDefinition=register(ecs))  # no instances in the cluster
     agents(1)

@@ -97,10 +97,10 @@ def create_cluster(ctx: RequestContext, params: dict) -> dict:
         row = cluster_store.get(conn, ctx.region, ctx.account_id, name)
         if row is None:
             cluster_store.create(conn, ctx.region, ctx.account_id, name, arn, ctx.clock.now(),
-                                 new_cluster_doc(params))
+                                 new_cluster_doc(ctx, conn, params))
         elif row.status != "ACTIVE":
             # Creating a deleted cluster again brings it back under the same ARN.
-            cluster_store.save(conn, arn, "ACTIVE", new_cluster_doc(params))
+            cluster_store.save(conn, arn, "ACTIVE", new_cluster_doc(ctx, conn, params))
             tag_store.remove_all(conn, arn)
         tag_store.put(conn, arn, new_tags)
         return {"cluster": _described(ctx, conn, name)}

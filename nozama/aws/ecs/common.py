@@ -8,9 +8,10 @@ from sqlalchemy import Connection, Row
 
 from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
-from nozama.model import arns
+from nozama.model import account_settings, arns
 from nozama.aws import tagging
 from nozama.aws.tagging import MAX_TAGS
+from nozama.store import account_settings as setting_store
 from nozama.store import clusters as cluster_store
 from nozama.store import tags as tag_store
 
@@ -50,20 +51,31 @@ def find_or_create_cluster(ctx: RequestContext, conn: Connection, reference: str
         if row is None:
             cluster_store.create(conn, ctx.region, ctx.account_id, DEFAULT_CLUSTER,
                                  arns.cluster_arn(ctx.region, ctx.account_id, DEFAULT_CLUSTER),
-                                 ctx.clock.now(), new_cluster_doc({}))
+                                 ctx.clock.now(), new_cluster_doc(ctx, conn, {}))
         elif row.status != "ACTIVE":
-            cluster_store.save(conn, row.arn, "ACTIVE", new_cluster_doc({}))
+            cluster_store.save(conn, row.arn, "ACTIVE", new_cluster_doc(ctx, conn, {}))
     return find_cluster(ctx, conn, reference)
 
 
-def new_cluster_doc(params: dict) -> dict:
+def new_cluster_doc(ctx: RequestContext, conn: Connection, params: dict) -> dict:
+    """A new cluster's document. A cluster that sets no containerInsights takes the
+    caller's effective account setting (PutAccountSetting[Default]), as ECS does."""
     return {
-        "settings": params.get("settings") or [{"name": "containerInsights", "value": "disabled"}],
+        "settings": params.get("settings") or [
+            {"name": "containerInsights", "value": _account_container_insights(ctx, conn)}],
         "configuration": params.get("configuration"),
         "serviceConnectDefaults": params.get("serviceConnectDefaults"),
         "capacityProviders": params.get("capacityProviders", []),
         "defaultCapacityProviderStrategy": params.get("defaultCapacityProviderStrategy", []),
     }
+
+
+def _account_container_insights(ctx: RequestContext, conn: Connection) -> str:
+    # Nozama acts for the root user (it does not tell IAM users apart yet).
+    root = account_settings.root_arn(ctx.account_id)
+    explicit = setting_store.of_principals(conn, ctx.region, ctx.account_id, [root])
+    return account_settings.effective("containerInsights", root, ctx.account_id,
+                                      explicit).value
 
 
 def tags_from_request(tags: list[dict] | None) -> dict[str, str]:

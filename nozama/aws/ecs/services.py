@@ -238,6 +238,29 @@ def _check_advanced_configuration(ctx: RequestContext, conn: Connection, entry: 
                 f"group {group.arn}.")
 
 
+def service_linked_role_arn(account: str) -> str:
+    return f"arn:aws:iam::{account}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS"
+
+
+def _role_arn(ctx: RequestContext, params: dict, definition: Row) -> str:
+    """The service's roleArn: the role given (a name, a /path/name or an ARN), else the
+    ECS service-linked role, which ECS shows on services that name none."""
+    role = params.get("role")
+    if not role:
+        return service_linked_role_arn(ctx.account_id)
+    if not params.get("loadBalancers"):
+        raise errors.ecs.InvalidParameterException(
+            "The role parameter is only permitted with loadBalancers: a service without "
+            "a load balancer does not use a role.")
+    if definition.doc.get("networkMode") == "awsvpc":
+        raise errors.ecs.InvalidParameterException(
+            "The role parameter is not permitted when the task definition uses the awsvpc "
+            "network mode: the service-linked role is used.")
+    if arns.is_arn(role):
+        return role
+    return f"arn:aws:iam::{ctx.account_id}:role/{role.lstrip('/')}"
+
+
 def _active_definition(ctx: RequestContext, conn: Connection, reference: str) -> Row:
     definition = find_task_definition(ctx, conn, reference)
     if definition.status != "ACTIVE":
@@ -278,6 +301,7 @@ def create_service(ctx: RequestContext, params: dict) -> dict:
         _check_load_balancers(ctx, conn, params.get("loadBalancers", []), definition,
                               configuration.get("strategy", "ROLLING"), arn)
         _check_alarms(ctx, conn, configuration)
+        role_arn = _role_arn(ctx, params, definition)
         now = ctx.clock.now()
         doc = {
             "serviceArn": arn, "serviceName": name, "clusterArn": cluster.arn,
@@ -291,7 +315,7 @@ def create_service(ctx: RequestContext, params: dict) -> dict:
             "createdBy": f"arn:aws:iam::{ctx.account_id}:root",
             "enableECSManagedTags": params.get("enableECSManagedTags", False),
             "propagateTags": params.get("propagateTags", "NONE"),
-            "enableExecuteCommand": False,
+            "enableExecuteCommand": False, "roleArn": role_arn,
         }
         if params.get("healthCheckGracePeriodSeconds") is not None:
             doc["healthCheckGracePeriodSeconds"] = params["healthCheckGracePeriodSeconds"]

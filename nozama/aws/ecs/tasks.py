@@ -12,8 +12,7 @@ from nozama.model import arns
 from nozama.model.resources import requirements
 from nozama.controllers.placement import PlacementRequest, place_on_instances, place_tasks
 from nozama.aws.ecs import handlers
-from nozama.aws.ecs.common import (find_cluster, find_or_create_cluster, page_size,
-                                        tags_from_request, tags_of)
+from nozama.aws.ecs.common import (find_cluster, page_size, tags_from_request, tags_of)
 from nozama.aws.ecs.container_instances import instance_arn
 from nozama.aws.ecs.task_definitions import find as find_task_definition
 from nozama.store import tasks as task_store
@@ -55,7 +54,9 @@ def run_task(ctx: RequestContext, params: dict) -> dict:
     if not 1 <= count <= 10:
         raise errors.ecs.InvalidParameterException("count must be between 1 and 10.")
     with ctx.store.write() as conn:
-        cluster = find_or_create_cluster(ctx, conn, params.get("cluster"))
+        # ECS creates the `default` cluster when an instance registers into it, never
+        # for RunTask: without it, RunTask is ClusterNotFoundException.
+        cluster = find_cluster(ctx, conn, params.get("cluster"))
         definition = _active_task_definition(ctx, conn, params["taskDefinition"])
         result = place_tasks(conn, cluster.arn, PlacementRequest(
             count, requirements(definition.doc, params.get("overrides")),
