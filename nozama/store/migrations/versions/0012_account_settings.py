@@ -1,15 +1,15 @@
 """ECS account settings: one value per region, account, principal and setting name
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0011'
-down_revision = '0010'
+revision = '0012'
+down_revision = '0011'
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
