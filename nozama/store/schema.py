@@ -377,6 +377,14 @@ function_code = Table(
     Column("zip", LargeBinary, nullable=False),
 )
 
+# Secrets the servers share through the store (the HMAC key of the function code
+# download URLs), so that any server of one store verifies what another signed.
+server_keys = Table(
+    "server_keys", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("secret", LargeBinary, nullable=False),
+)
+
 # Asynchronous (InvocationType Event) invocations waiting to run: the 202 is sent
 # once the row is committed, and the row goes when the invocation has run.
 function_events = _scoped(

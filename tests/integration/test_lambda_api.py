@@ -14,7 +14,10 @@ import io
 import sys
 import zipfile
 
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
 import pytest
+import requests
 from botocore.exceptions import ClientError
 
 from nozama.functions import runtimes
@@ -97,6 +100,29 @@ def test_create_function_answers_its_configuration(lam, region):
     # Qualified with $LATEST, the ARN says so.
     latest = lam.get_function_configuration(FunctionName="orders", Qualifier="$LATEST")
     assert latest["FunctionArn"] == arn(region, "orders", "$LATEST")
+
+
+def test_code_location_downloads_each_versions_package(lam):
+    first, second = package(), package("def handler(event, context):\n    return 2\n")
+    create(lam, Code={"ZipFile": first}, Publish=True)
+    lam.update_function_code(FunctionName="orders", ZipFile=second)
+
+    code = lam.get_function(FunctionName="orders")["Code"]
+    assert code["RepositoryType"] == "S3"
+    downloaded = requests.get(code["Location"], timeout=10)
+    assert downloaded.status_code == 200 and downloaded.content == second
+    assert downloaded.headers["content-type"] == "application/zip"
+    old = lam.get_function(FunctionName="orders", Qualifier="1")["Code"]["Location"]
+    assert requests.get(old, timeout=10).content == first
+
+    # A changed expiry, a forged signature or none: refused as S3 refuses a bad URL.
+    url = urlsplit(code["Location"])
+    query = dict(parse_qsl(url.query))
+    later = {**query, "Expires": str(int(query["Expires"]) + 3600)}
+    forged = {**query, "Signature": "0" * 64}
+    for bad in (later, forged, {}):
+        refused = requests.get(url._replace(query=urlencode(bad)).geturl(), timeout=10)
+        assert refused.status_code == 403 and b"<Code>AccessDenied</Code>" in refused.content
 
 
 def test_bad_functions_are_refused_and_change_nothing(lam):
