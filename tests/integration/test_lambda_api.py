@@ -406,6 +406,12 @@ def test_weighted_alias_lifecycle(lam, region):
     by_alias = lam.get_function_configuration(FunctionName="orders", Qualifier="live")
     assert by_alias["Version"] == "1" and by_alias["Timeout"] == 1
     assert by_alias["FunctionArn"] == arn(region, "orders", "live")
+    # GetFunction too (the alias's ARN, the version it points at; the version's package).
+    through_alias = lam.get_function(FunctionName="orders", Qualifier="live")["Configuration"]
+    assert (through_alias["FunctionArn"], through_alias["Version"]) == (
+        arn(region, "orders", "live"), "1")
+    named = lam.get_function_configuration(FunctionName="orders:live")
+    assert (named["FunctionArn"], named["Version"]) == (arn(region, "orders", "live"), "1")
 
     shifted = lam.update_alias(FunctionName="orders", Name="live",
                                RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}},

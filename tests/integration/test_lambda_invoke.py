@@ -218,6 +218,8 @@ def test_request_response_answers_the_handlers_result(lam, logs, region):
     context = base64.b64encode(json.dumps({"custom": {"tenant": "acme"}}).encode()).decode()
     answer, body = invoke(lam, "orders", {"order": 7}, ClientContext=context)
     assert answer["StatusCode"] == 200 and answer["ExecutedVersion"] == "$LATEST"
+    # Lambda types a function's answer as JSON.
+    assert answer["ResponseMetadata"]["HTTPHeaders"]["content-type"] == "application/json"
     assert "FunctionError" not in answer and "LogResult" not in answer
     assert body["event"] == {"order": 7}
     assert body["client_context"] == {"tenant": "acme"}
@@ -448,8 +450,11 @@ def test_event_runs_later_and_dry_run_not_at_all(lam, logs, region, tmp_path):
     marker = tmp_path / "runs"
     answer, body = invoke(lam, "later", {"path": str(marker)}, InvocationType="DryRun")
     assert (answer["StatusCode"], body) == (204, None)
+    assert "content-type" not in answer["ResponseMetadata"]["HTTPHeaders"]  # nothing to type
     answer, body = invoke(lam, "later", {"path": str(marker)}, InvocationType="Event")
     assert (answer["StatusCode"], body) == (202, None)
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert "content-type" not in answer["ResponseMetadata"]["HTTPHeaders"]
     assert "ExecutedVersion" not in answer and "FunctionError" not in answer
     wait_for(marker.exists, timeout=10)
     time.sleep(0.5)

@@ -16,6 +16,7 @@ import orjson
 
 from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
+from nozama.kernel.http import PAYLOAD_CONTENT_TYPE
 from nozama.functions.limits import Throttled
 from nozama.aws.lambda_ import handlers
 from nozama.functions.lookup import function_ref
@@ -56,8 +57,10 @@ async def _run(ctx: RequestContext, route, payload: bytes, client_context: str |
     # up does not stop it half-way (its worker would be lost), as in Lambda.
     result = await asyncio.shield(asyncio.ensure_future(
         ctx.functions.invoke(route, payload, client_context, tail, ctx.request_id)))
+    # Lambda types the function's answer as JSON, whatever the function returned.
     answer = {"StatusCode": 200, "Payload": result.outcome.payload,
-              "ExecutedVersion": result.executed_version}
+              "ExecutedVersion": result.executed_version,
+              PAYLOAD_CONTENT_TYPE: "application/json"}
     if result.outcome.function_error:
         answer["FunctionError"] = "Unhandled"
     if result.log_tail is not None:
