@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import sys
 import zipfile
 
@@ -594,3 +595,71 @@ def test_regions_are_isolated(server, lam, region):
     elsewhere = create(other)
     assert elsewhere["FunctionArn"] == arn(other_region, "orders")
     assert [f["FunctionName"] for f in lam.list_functions()["Functions"]] == ["orders"]
+
+
+# --- resource-based policies --------------------------------------------------
+
+def test_permissions_build_the_policy_lambda_shows(lam, region):
+    create(lam, Publish=True)
+    lam.create_alias(FunctionName="orders", Name="live", FunctionVersion="1")
+    with pytest.raises(ClientError) as info:
+        lam.get_policy(FunctionName="orders")
+    assert error_of(info)[0] == "ResourceNotFoundException"
+
+    added = lam.add_permission(FunctionName="orders", StatementId="from-s3",
+                               Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
+                               SourceArn="arn:aws:s3:::uploads", SourceAccount=ACCOUNT)
+    assert added["ResponseMetadata"]["HTTPStatusCode"] == 201
+    expected = {"Sid": "from-s3", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "lambda:InvokeFunction", "Resource": arn(region, "orders"),
+                "Condition": {"StringEquals": {"AWS:SourceAccount": ACCOUNT},
+                              "ArnLike": {"AWS:SourceArn": "arn:aws:s3:::uploads"}}}
+    assert json.loads(added["Statement"]) == expected
+    lam.add_permission(FunctionName="orders", StatementId="account", Action="lambda:*",
+                       Principal="111122223333")
+    got = lam.get_policy(FunctionName="orders")
+    policy = json.loads(got["Policy"])
+    assert (policy["Version"], policy["Id"]) == ("2012-10-17", "default")
+    assert policy["Statement"] == [expected, {
+        "Sid": "account", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "lambda:*",
+        "Resource": arn(region, "orders")}]
+
+    # A statement id twice, a stale RevisionId, an unknown statement or qualifier: refused.
+    def refused(call, **params) -> str:
+        with pytest.raises(ClientError) as info:
+            call(FunctionName="orders", **params)
+        return error_of(info)[0]
+    assert refused(lam.add_permission, StatementId="account", Action="lambda:InvokeFunction",
+                   Principal="*") == "ResourceConflictException"
+    assert refused(lam.add_permission, StatementId="new", Action="lambda:InvokeFunction",
+                   Principal="*", RevisionId="stale") == "PreconditionFailedException"
+    assert refused(lam.remove_permission, StatementId="account",
+                   RevisionId="stale") == "PreconditionFailedException"
+    assert refused(lam.remove_permission, StatementId="nothing") == "ResourceNotFoundException"
+    assert refused(lam.add_permission, StatementId="x", Action="lambda:InvokeFunction",
+                   Principal="*", Qualifier="9") == "ResourceNotFoundException"
+    assert refused(lam.get_policy, Qualifier="nothing") == "ResourceNotFoundException"
+    unchanged = lam.get_policy(FunctionName="orders")  # the refusals changed nothing
+    assert (unchanged["Policy"], unchanged["RevisionId"]) == (got["Policy"], got["RevisionId"])
+
+    # An alias has a policy of its own, on its qualified ARN.
+    lam.add_permission(FunctionName="orders", Qualifier="live", StatementId="live",
+                       Action="lambda:InvokeFunction", Principal="*")
+    on_alias = json.loads(lam.get_policy(FunctionName="orders:live")["Policy"])["Statement"]
+    assert [(s["Sid"], s["Principal"], s["Resource"]) for s in on_alias] == [
+        ("live", "*", arn(region, "orders", "live"))]
+
+    # RemovePermission with the current RevisionId; the last statement takes the policy.
+    lam.remove_permission(FunctionName="orders", StatementId="from-s3",
+                          RevisionId=got["RevisionId"])
+    left = lam.get_policy(FunctionName="orders")
+    assert [s["Sid"] for s in json.loads(left["Policy"])["Statement"]] == ["account"]
+    assert left["RevisionId"] != got["RevisionId"]
+    lam.remove_permission(FunctionName="orders", StatementId="account")
+    assert refused(lam.get_policy) == "ResourceNotFoundException"
+
+    # Deleting the alias (or the function) takes its policy.
+    lam.delete_alias(FunctionName="orders", Name="live")
+    lam.create_alias(FunctionName="orders", Name="live", FunctionVersion="1")
+    assert refused(lam.get_policy, Qualifier="live") == "ResourceNotFoundException"
