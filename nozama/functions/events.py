@@ -96,10 +96,11 @@ class EventQueue:
     def _expired(self, row) -> bool:
         """Drop an event older than its MaximumEventAgeInSeconds (EventAgeExceeded)."""
         now = self.runtime.clock.now()
-        with self.runtime.store.write() as conn:
+        with self.runtime.store.read() as conn:  # the write (a lock on SQLite) only to drop
             settings = event_outcomes.settings(conn, row)
-            if event_outcomes.age(row, now) <= settings.max_age:
-                return False
+        if event_outcomes.age(row, now) <= settings.max_age:
+            return False
+        with self.runtime.store.write() as conn:
             function_events.remove(conn, row.id)
             event_outcomes.deliver(conn, row, settings.on_failure, event_outcomes.record(
                 row, now, "EventAgeExceeded", row.attempts), now)

@@ -17,6 +17,8 @@ import zipfile
 
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import boto3
+import botocore.config
 import pytest
 import requests
 from botocore.exceptions import ClientError
@@ -663,3 +665,87 @@ def test_permissions_build_the_policy_lambda_shows(lam, region):
     lam.delete_alias(FunctionName="orders", Name="live")
     lam.create_alias(FunctionName="orders", Name="live", FunctionVersion="1")
     assert refused(lam.get_policy, Qualifier="live") == "ResourceNotFoundException"
+
+
+# --- asynchronous invocation settings -------------------------------------------
+
+def test_event_invoke_configs_lifecycle(lam, server, region):
+    create(lam, Publish=True)
+    create(lam, "sink")
+    lam.create_alias(FunctionName="orders", Name="live", FunctionVersion="1")
+
+    def refused(call, **params) -> str:
+        with pytest.raises(ClientError) as info:
+            call(FunctionName="orders", **params)
+        return error_of(info)[0]
+    assert refused(lam.get_function_event_invoke_config) == "ResourceNotFoundException"
+    assert refused(lam.delete_function_event_invoke_config) == "ResourceNotFoundException"
+
+    put = lam.put_function_event_invoke_config(
+        FunctionName="orders", MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": arn(region, "sink")}})
+    assert put["FunctionArn"] == arn(region, "orders", "$LATEST")
+    assert put["MaximumRetryAttempts"] == 1 and "MaximumEventAgeInSeconds" not in put
+    assert put["DestinationConfig"] == {"OnSuccess": {},
+                                        "OnFailure": {"Destination": arn(region, "sink")}}
+    assert put["LastModified"].tzinfo is not None
+    got = lam.get_function_event_invoke_config(FunctionName="orders")
+    assert {k: v for k, v in got.items() if k != "ResponseMetadata"} == {
+        k: v for k, v in put.items() if k != "ResponseMetadata"}
+
+    # Update keeps what it does not name; Put replaces the whole configuration.
+    updated = lam.update_function_event_invoke_config(FunctionName="orders",
+                                                      MaximumEventAgeInSeconds=60)
+    assert (updated["MaximumRetryAttempts"], updated["MaximumEventAgeInSeconds"]) == (1, 60)
+    assert updated["DestinationConfig"]["OnFailure"] == {"Destination": arn(region, "sink")}
+    replaced = lam.put_function_event_invoke_config(FunctionName="orders",
+                                                    MaximumEventAgeInSeconds=21600)
+    assert "MaximumRetryAttempts" not in replaced
+    assert replaced["DestinationConfig"] == {"OnSuccess": {}, "OnFailure": {}}
+
+    # Versions and aliases have their own; the list shows each.
+    lam.put_function_event_invoke_config(FunctionName="orders", Qualifier="live",
+                                         MaximumRetryAttempts=0)
+    lam.put_function_event_invoke_config(FunctionName="orders:1", MaximumRetryAttempts=2)
+    listed = lam.list_function_event_invoke_configs(FunctionName="orders")
+    assert sorted(c["FunctionArn"] for c in listed["FunctionEventInvokeConfigs"]) == sorted(
+        [arn(region, "orders", q) for q in ("$LATEST", "live", "1")])
+    first = lam.list_function_event_invoke_configs(FunctionName="orders", MaxItems=2)
+    rest = lam.list_function_event_invoke_configs(FunctionName="orders",
+                                                  Marker=first["NextMarker"])
+    assert len(first["FunctionEventInvokeConfigs"]) == 2 and "NextMarker" not in rest
+    assert len(rest["FunctionEventInvokeConfigs"]) == 1
+
+    # Bad input changes nothing: out of range (checked by the server too), a destination
+    # Nozama cannot deliver to, an unknown version or alias.
+    unchecked = boto3_client_without_validation(server, region)
+    assert refused(unchecked.put_function_event_invoke_config,
+                   MaximumRetryAttempts=3) == "ValidationException"
+    assert refused(unchecked.put_function_event_invoke_config,
+                   MaximumEventAgeInSeconds=59) == "ValidationException"
+    assert refused(lam.put_function_event_invoke_config, DestinationConfig={
+        "OnFailure": {"Destination": "arn:aws:sqs:us-east-1:000000000000:dead"}}) == \
+        "InvalidParameterValueException"
+    assert refused(lam.put_function_event_invoke_config, Qualifier="nothing",
+                   MaximumRetryAttempts=0) == "ResourceNotFoundException"
+    assert lam.get_function_event_invoke_config(
+        FunctionName="orders")["MaximumEventAgeInSeconds"] == 21600
+
+    # Delete takes one; deleting the alias or the function takes theirs.
+    lam.delete_function_event_invoke_config(FunctionName="orders")
+    assert refused(lam.get_function_event_invoke_config) == "ResourceNotFoundException"
+    lam.delete_alias(FunctionName="orders", Name="live")
+    lam.create_alias(FunctionName="orders", Name="live", FunctionVersion="1")
+    assert refused(lam.get_function_event_invoke_config,
+                   Qualifier="live") == "ResourceNotFoundException"
+    lam.delete_function(FunctionName="orders")
+    create(lam, Publish=True)
+    assert refused(lam.get_function_event_invoke_config,
+                   Qualifier="1") == "ResourceNotFoundException"
+
+
+def boto3_client_without_validation(server, region: str):
+    """A Lambda client that sends out-of-range values, for the server to refuse."""
+    return boto3.client("lambda", endpoint_url=server.endpoint, region_name=region,
+                        aws_access_key_id="AKIDNOZAMATEST", aws_secret_access_key="secret",
+                        config=botocore.config.Config(parameter_validation=False))
