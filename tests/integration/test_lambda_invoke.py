@@ -536,6 +536,22 @@ def test_event_invoke_config_retries_and_destinations(own_server, region, tmp_pa
     own_server.stop()
 
 
+def test_invoke_async_queues_an_event(lam, tmp_path):
+    create(lam, "legacy", "app.touch")
+    marker = tmp_path / "runs"
+    answer = lam.invoke_async(FunctionName="legacy",
+                              InvokeArgs=json.dumps({"path": str(marker)}).encode())
+    assert answer["Status"] == 202 and answer["ResponseMetadata"]["HTTPStatusCode"] == 202
+    wait_for(marker.exists, timeout=10)
+    assert marker.read_text() == "ran\n"
+    with pytest.raises(ClientError) as info:
+        lam.invoke_async(FunctionName="nothing", InvokeArgs=b"{}")
+    assert error_of(info)[0] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as info:
+        lam.invoke_async(FunctionName="legacy", InvokeArgs=b"{not json")
+    assert error_of(info)[0] == "InvalidRequestContentException"
+
+
 @pytest.mark.store_matrix  # the event queue read back after kill -9: on both stores
 def test_queued_events_survive_kill_9_and_run_after_restart(own_server, region, tmp_path):
     own_server.start()

@@ -1,4 +1,5 @@
-"""Invoke: RequestResponse waits for the function, Event queues it durably, DryRun checks.
+"""Invoke: RequestResponse waits for the function, Event queues it durably, DryRun checks;
+and InvokeAsync, Invoke's deprecated asynchronous form.
 
 The handler resolves the route (function, version or alias) and admits the
 execution against the concurrency limits before anything runs, so a throttled
@@ -38,10 +39,7 @@ def invoke(ctx: RequestContext, params: dict):
     if kind == "DryRun":
         return {"StatusCode": 204}
     if kind == "Event":
-        with ctx.store.write() as conn:
-            function_events.enqueue(conn, ctx.region, ctx.account_id, ref.name, ref.qualifier,
-                                    payload or b"{}", ctx.request_id, ctx.clock.now())
-        ctx.functions.events.waiting()
+        _enqueue(ctx, ref, payload)
         return {"StatusCode": 202}
     try:
         ctx.functions.admit(route)
@@ -49,6 +47,27 @@ def invoke(ctx: RequestContext, params: dict):
         raise errors.lambda_.TooManyRequestsException(
             "Rate Exceeded.", Reason=throttled.reason) from None
     return _run(ctx, route, payload or b"{}", client_context, params.get("LogType") == "Tail")
+
+
+def _enqueue(ctx: RequestContext, ref, payload: bytes) -> None:
+    """Queue an asynchronous invocation durably; the 202 goes once it is committed."""
+    with ctx.store.write() as conn:
+        function_events.enqueue(conn, ctx.region, ctx.account_id, ref.name, ref.qualifier,
+                                payload or b"{}", ctx.request_id, ctx.clock.now())
+    ctx.functions.events.waiting()
+
+
+@handlers.operation("InvokeAsync")
+def invoke_async(ctx: RequestContext, params: dict) -> dict:
+    """The deprecated asynchronous Invoke (2014-11-13): an Event invocation, Status 202."""
+    payload = params.get("InvokeArgs") or b""
+    if not isinstance(payload, bytes):
+        payload = payload.read() if hasattr(payload, "read") else bytes(payload)
+    _check_payload(payload, MAX_EVENT_PAYLOAD)
+    ref = function_ref(ctx, params["FunctionName"])
+    ctx.functions.routes.route(ctx, ref.name, ref.qualifier)  # it must exist
+    _enqueue(ctx, ref, payload)
+    return {"Status": 202}
 
 
 async def _run(ctx: RequestContext, route, payload: bytes, client_context: str | None,
