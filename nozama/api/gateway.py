@@ -76,6 +76,7 @@ class Gateway:
             params = protocol.parse(service, operation, request)
             self._validate(service, operation, params)
             context = self.context(_region(scope), request_id)
+            context.endpoint = f"http://{request.headers.get('host', '127.0.0.1')}"
             result = handler(context, params) or {}
             if inspect.isawaitable(result):
                 return self._finish(result, service, protocol, operation, request_id)

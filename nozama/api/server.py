@@ -18,7 +18,7 @@ from typing import Awaitable
 from nozama.kernel import errors
 from nozama import __version__
 from nozama.api import catalog
-from nozama.api import function_deployments
+from nozama.api import function_code, function_deployments
 from nozama.api import guard
 from nozama.kernel.errors import ServiceError
 from nozama.api.gateway import Gateway
@@ -65,6 +65,8 @@ class App:
             return self.agent_channel(request)
         if request.path.startswith(function_deployments.PREFIX) and self.deployments:
             return function_deployments.handle(self.gateway, self.deployments, request)
+        if request.path.startswith(function_code.PREFIX):
+            return function_code.handle(self.gateway.store, self.gateway.clock, request)
         if request.path.startswith("/_nozama/"):
             return self.internal(request)
         if request.path == "/metrics" and request.method == "GET":

@@ -26,3 +26,6 @@ class RequestContext:
     wakeups: Wakeups = field(default_factory=Wakeups)
     # The server's calls out (ECS lifecycle hooks), run off the event loop.
     calls: BackgroundCalls = field(default_factory=BackgroundCalls)
+    # The base URL the client reached the server at ("http://host:port"), for URLs
+    # that point back at it (GetFunction's Code.Location); empty outside a request.
+    endpoint: str = ""

@@ -47,6 +47,11 @@ class HttpRequest:
         return params
 
 
+# A handler's result may carry this key to set the content type of a blob payload
+# (Lambda's Invoke answers application/json; botocore's models do not say so).
+PAYLOAD_CONTENT_TYPE = "__payload_content_type__"
+
+
 @dataclass
 class HttpResponse:
     status: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Connection, Row, delete, insert, select
+from sqlalchemy import Connection, Row, delete, insert, or_, select, update
 
 from nozama.store.schema import function_events as fe
 
@@ -16,8 +16,17 @@ def enqueue(conn: Connection, region: str, account: str, function_name: str,
                                    created_at=created_at))
 
 
-def oldest(conn: Connection, after_id: int, limit: int) -> list[Row]:
-    return list(conn.execute(select(fe).where(fe.c.id > after_id).order_by(fe.c.id).limit(limit)))
+def oldest(conn: Connection, after_id: int, limit: int, now: datetime) -> list[Row]:
+    """The events that may run at `now` (a retry waits for its time), oldest first."""
+    return list(conn.execute(select(fe).where(
+        fe.c.id > after_id, or_(fe.c.not_before.is_(None), fe.c.not_before <= now))
+        .order_by(fe.c.id).limit(limit)))
+
+
+def retry(conn: Connection, event_id: int, attempts: int, not_before: datetime) -> None:
+    """Keep a failed event for another run, after `not_before`."""
+    conn.execute(update(fe).where(fe.c.id == event_id)
+                 .values(attempts=attempts, not_before=not_before))
 
 
 def remove(conn: Connection, event_id: int) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from nozama.store.schema import function_aliases as fa
 from nozama.store.schema import function_code as fc
+from nozama.store.schema import function_event_configs, function_policies
 from nozama.store.schema import function_versions as fv
 from nozama.store.schema import functions as fn
 
@@ -48,7 +49,17 @@ def search(conn: Connection, region: str, account: str, after: str | None,
     return list(conn.execute(query.order_by(fn.c.name).limit(limit)))
 
 
+def _drop_settings(conn: Connection, function_id: int, qualifier: str | None = None) -> None:
+    """The policies and event invoke settings of a function (or of one qualifier) go with it."""
+    for table in (function_policies, function_event_configs):
+        query = delete(table).where(table.c.function_id == function_id)
+        if qualifier is not None:
+            query = query.where(table.c.qualifier == qualifier)
+        conn.execute(query)
+
+
 def delete_function(conn: Connection, function_id: int) -> None:
+    _drop_settings(conn, function_id)
     conn.execute(delete(fa).where(fa.c.function_id == function_id))
     conn.execute(delete(fv).where(fv.c.function_id == function_id))
     conn.execute(delete(fn).where(fn.c.id == function_id))
@@ -97,6 +108,7 @@ def versions(conn: Connection, function_id: int, after: int | None, limit: int) 
 
 
 def delete_version(conn: Connection, function_id: int, version: int) -> None:
+    _drop_settings(conn, function_id, str(version))
     conn.execute(delete(fv).where(fv.c.function_id == function_id, fv.c.version == version))
 
 
@@ -122,6 +134,9 @@ def update_alias(conn: Connection, alias_id: int, doc: dict) -> None:
 
 
 def delete_alias(conn: Connection, alias_id: int) -> None:
+    alias = conn.execute(select(fa).where(fa.c.id == alias_id)).first()
+    if alias is not None:
+        _drop_settings(conn, alias.function_id, alias.name)
     conn.execute(delete(fa).where(fa.c.id == alias_id))
 
 

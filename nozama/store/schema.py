@@ -383,12 +383,45 @@ function_aliases = Table(
     UniqueConstraint("function_id", "name", name="uq_function_aliases"),
 )
 
+# A function's resource-based policies (AddPermission), one per qualifier ("" for
+# the function itself): `doc` is the policy document GetPolicy returns.
+function_policies = Table(
+    "function_policies", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("function_id", BigInteger, nullable=False),
+    Column("qualifier", String(128), nullable=False),
+    Column("revision_id", String(64), nullable=False),
+    Column("doc", JSON, nullable=False),
+    UniqueConstraint("function_id", "qualifier", name="uq_function_policies"),
+)
+
+# Asynchronous invocation settings (PutFunctionEventInvokeConfig), one per qualifier
+# ("$LATEST" for the function itself): `doc` is the FunctionEventInvokeConfig.
+function_event_configs = Table(
+    "function_event_configs", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("function_id", BigInteger, nullable=False),
+    Column("qualifier", String(128), nullable=False),
+    Column("doc", JSON, nullable=False),
+    UniqueConstraint("function_id", "qualifier", name="uq_function_event_configs"),
+)
+
 # Deployment packages by their SHA-256: versions that share code share the row.
 function_code = Table(
     "function_code", metadata,
     Column("sha256", String(64), primary_key=True),
     Column("size", BigInteger, nullable=False),
     Column("zip", LargeBinary, nullable=False),
+)
+
+# Secrets the servers share through the store (the HMAC key of the function code
+# download URLs), so that any server of one store verifies what another signed.
+server_keys = Table(
+    "server_keys", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("secret", LargeBinary, nullable=False),
 )
 
 # Asynchronous (InvocationType Event) invocations waiting to run: the 202 is sent
@@ -400,6 +433,9 @@ function_events = _scoped(
     Column("payload", LargeBinary, nullable=False),
     Column("request_id", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Runs so far, and when the next may start (retries wait, as Lambda's do).
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("not_before", DateTime(timezone=True)),
 )
 
 # Traffic-shifted function deployments (`nozama functions deploy`): `doc` holds

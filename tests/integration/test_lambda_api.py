@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import sys
 
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import boto3
+import botocore.config
 import pytest
+import requests
 from botocore.exceptions import ClientError
 
 from nozama.functions import runtimes
@@ -93,6 +99,29 @@ def test_create_function_answers_its_configuration(lam, region):
     # Qualified with $LATEST, the ARN says so.
     latest = lam.get_function_configuration(FunctionName="orders", Qualifier="$LATEST")
     assert latest["FunctionArn"] == arn(region, "orders", "$LATEST")
+
+
+def test_code_location_downloads_each_versions_package(lam):
+    first, second = package(), package("def handler(event, context):\n    return 2\n")
+    create(lam, Code={"ZipFile": first}, Publish=True)
+    lam.update_function_code(FunctionName="orders", ZipFile=second)
+
+    code = lam.get_function(FunctionName="orders")["Code"]
+    assert code["RepositoryType"] == "S3"
+    downloaded = requests.get(code["Location"], timeout=10)
+    assert downloaded.status_code == 200 and downloaded.content == second
+    assert downloaded.headers["content-type"] == "application/zip"
+    old = lam.get_function(FunctionName="orders", Qualifier="1")["Code"]["Location"]
+    assert requests.get(old, timeout=10).content == first
+
+    # A changed expiry, a forged signature or none: refused as S3 refuses a bad URL.
+    url = urlsplit(code["Location"])
+    query = dict(parse_qsl(url.query))
+    later = {**query, "Expires": str(int(query["Expires"]) + 3600)}
+    forged = {**query, "Signature": "0" * 64}
+    for bad in (later, forged, {}):
+        refused = requests.get(url._replace(query=urlencode(bad)).geturl(), timeout=10)
+        assert refused.status_code == 403 and b"<Code>AccessDenied</Code>" in refused.content
 
 
 def test_bad_functions_are_refused_and_change_nothing(lam):
@@ -376,6 +405,12 @@ def test_weighted_alias_lifecycle(lam, region):
     by_alias = lam.get_function_configuration(FunctionName="orders", Qualifier="live")
     assert by_alias["Version"] == "1" and by_alias["Timeout"] == 1
     assert by_alias["FunctionArn"] == arn(region, "orders", "live")
+    # GetFunction too (the alias's ARN, the version it points at; the version's package).
+    through_alias = lam.get_function(FunctionName="orders", Qualifier="live")["Configuration"]
+    assert (through_alias["FunctionArn"], through_alias["Version"]) == (
+        arn(region, "orders", "live"), "1")
+    named = lam.get_function_configuration(FunctionName="orders:live")
+    assert (named["FunctionArn"], named["Version"]) == (arn(region, "orders", "live"), "1")
 
     shifted = lam.update_alias(FunctionName="orders", Name="live",
                                RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}},
@@ -558,3 +593,155 @@ def test_regions_are_isolated(server, lam, region):
     elsewhere = create(other)
     assert elsewhere["FunctionArn"] == arn(other_region, "orders")
     assert [f["FunctionName"] for f in lam.list_functions()["Functions"]] == ["orders"]
+
+
+# --- resource-based policies --------------------------------------------------
+
+def test_permissions_build_the_policy_lambda_shows(lam, region):
+    create(lam, Publish=True)
+    lam.create_alias(FunctionName="orders", Name="live", FunctionVersion="1")
+    with pytest.raises(ClientError) as info:
+        lam.get_policy(FunctionName="orders")
+    assert error_of(info)[0] == "ResourceNotFoundException"
+
+    added = lam.add_permission(FunctionName="orders", StatementId="from-s3",
+                               Action="lambda:InvokeFunction", Principal="s3.amazonaws.com",
+                               SourceArn="arn:aws:s3:::uploads", SourceAccount=ACCOUNT)
+    assert added["ResponseMetadata"]["HTTPStatusCode"] == 201
+    expected = {"Sid": "from-s3", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "lambda:InvokeFunction", "Resource": arn(region, "orders"),
+                "Condition": {"StringEquals": {"AWS:SourceAccount": ACCOUNT},
+                              "ArnLike": {"AWS:SourceArn": "arn:aws:s3:::uploads"}}}
+    assert json.loads(added["Statement"]) == expected
+    lam.add_permission(FunctionName="orders", StatementId="account", Action="lambda:*",
+                       Principal="111122223333")
+    got = lam.get_policy(FunctionName="orders")
+    policy = json.loads(got["Policy"])
+    assert (policy["Version"], policy["Id"]) == ("2012-10-17", "default")
+    assert policy["Statement"] == [expected, {
+        "Sid": "account", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "lambda:*",
+        "Resource": arn(region, "orders")}]
+
+    # A statement id twice, a stale RevisionId, an unknown statement or qualifier: refused.
+    def refused(call, **params) -> str:
+        with pytest.raises(ClientError) as info:
+            call(FunctionName="orders", **params)
+        return error_of(info)[0]
+    assert refused(lam.add_permission, StatementId="account", Action="lambda:InvokeFunction",
+                   Principal="*") == "ResourceConflictException"
+    assert refused(lam.add_permission, StatementId="new", Action="lambda:InvokeFunction",
+                   Principal="*", RevisionId="stale") == "PreconditionFailedException"
+    assert refused(lam.remove_permission, StatementId="account",
+                   RevisionId="stale") == "PreconditionFailedException"
+    assert refused(lam.remove_permission, StatementId="nothing") == "ResourceNotFoundException"
+    assert refused(lam.add_permission, StatementId="x", Action="lambda:InvokeFunction",
+                   Principal="*", Qualifier="9") == "ResourceNotFoundException"
+    assert refused(lam.get_policy, Qualifier="nothing") == "ResourceNotFoundException"
+    unchanged = lam.get_policy(FunctionName="orders")  # the refusals changed nothing
+    assert (unchanged["Policy"], unchanged["RevisionId"]) == (got["Policy"], got["RevisionId"])
+
+    # An alias has a policy of its own, on its qualified ARN.
+    lam.add_permission(FunctionName="orders", Qualifier="live", StatementId="live",
+                       Action="lambda:InvokeFunction", Principal="*")
+    on_alias = json.loads(lam.get_policy(FunctionName="orders:live")["Policy"])["Statement"]
+    assert [(s["Sid"], s["Principal"], s["Resource"]) for s in on_alias] == [
+        ("live", "*", arn(region, "orders", "live"))]
+
+    # RemovePermission with the current RevisionId; the last statement takes the policy.
+    lam.remove_permission(FunctionName="orders", StatementId="from-s3",
+                          RevisionId=got["RevisionId"])
+    left = lam.get_policy(FunctionName="orders")
+    assert [s["Sid"] for s in json.loads(left["Policy"])["Statement"]] == ["account"]
+    assert left["RevisionId"] != got["RevisionId"]
+    lam.remove_permission(FunctionName="orders", StatementId="account")
+    assert refused(lam.get_policy) == "ResourceNotFoundException"
+
+    # Deleting the alias (or the function) takes its policy.
+    lam.delete_alias(FunctionName="orders", Name="live")
+    lam.create_alias(FunctionName="orders", Name="live", FunctionVersion="1")
+    assert refused(lam.get_policy, Qualifier="live") == "ResourceNotFoundException"
+
+
+# --- asynchronous invocation settings -------------------------------------------
+
+def test_event_invoke_configs_lifecycle(lam, server, region):
+    create(lam, Publish=True)
+    create(lam, "sink")
+    lam.create_alias(FunctionName="orders", Name="live", FunctionVersion="1")
+
+    def refused(call, **params) -> str:
+        with pytest.raises(ClientError) as info:
+            call(FunctionName="orders", **params)
+        return error_of(info)[0]
+    assert refused(lam.get_function_event_invoke_config) == "ResourceNotFoundException"
+    assert refused(lam.delete_function_event_invoke_config) == "ResourceNotFoundException"
+
+    put = lam.put_function_event_invoke_config(
+        FunctionName="orders", MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": arn(region, "sink")}})
+    assert put["FunctionArn"] == arn(region, "orders", "$LATEST")
+    assert put["MaximumRetryAttempts"] == 1 and "MaximumEventAgeInSeconds" not in put
+    assert put["DestinationConfig"] == {"OnSuccess": {},
+                                        "OnFailure": {"Destination": arn(region, "sink")}}
+    assert put["LastModified"].tzinfo is not None
+    got = lam.get_function_event_invoke_config(FunctionName="orders")
+    assert {k: v for k, v in got.items() if k != "ResponseMetadata"} == {
+        k: v for k, v in put.items() if k != "ResponseMetadata"}
+
+    # Update keeps what it does not name; Put replaces the whole configuration.
+    updated = lam.update_function_event_invoke_config(FunctionName="orders",
+                                                      MaximumEventAgeInSeconds=60)
+    assert (updated["MaximumRetryAttempts"], updated["MaximumEventAgeInSeconds"]) == (1, 60)
+    assert updated["DestinationConfig"]["OnFailure"] == {"Destination": arn(region, "sink")}
+    replaced = lam.put_function_event_invoke_config(FunctionName="orders",
+                                                    MaximumEventAgeInSeconds=21600)
+    assert "MaximumRetryAttempts" not in replaced
+    assert replaced["DestinationConfig"] == {"OnSuccess": {}, "OnFailure": {}}
+
+    # Versions and aliases have their own; the list shows each.
+    lam.put_function_event_invoke_config(FunctionName="orders", Qualifier="live",
+                                         MaximumRetryAttempts=0)
+    lam.put_function_event_invoke_config(FunctionName="orders:1", MaximumRetryAttempts=2)
+    listed = lam.list_function_event_invoke_configs(FunctionName="orders")
+    assert sorted(c["FunctionArn"] for c in listed["FunctionEventInvokeConfigs"]) == sorted(
+        [arn(region, "orders", q) for q in ("$LATEST", "live", "1")])
+    first = lam.list_function_event_invoke_configs(FunctionName="orders", MaxItems=2)
+    rest = lam.list_function_event_invoke_configs(FunctionName="orders",
+                                                  Marker=first["NextMarker"])
+    assert len(first["FunctionEventInvokeConfigs"]) == 2 and "NextMarker" not in rest
+    assert len(rest["FunctionEventInvokeConfigs"]) == 1
+
+    # Bad input changes nothing: out of range (checked by the server too), a destination
+    # Nozama cannot deliver to, an unknown version or alias.
+    unchecked = boto3_client_without_validation(server, region)
+    assert refused(unchecked.put_function_event_invoke_config,
+                   MaximumRetryAttempts=3) == "ValidationException"
+    assert refused(unchecked.put_function_event_invoke_config,
+                   MaximumEventAgeInSeconds=59) == "ValidationException"
+    assert refused(lam.put_function_event_invoke_config, DestinationConfig={
+        "OnFailure": {"Destination": "arn:aws:sqs:us-east-1:000000000000:dead"}}) == \
+        "InvalidParameterValueException"
+    assert refused(lam.put_function_event_invoke_config, Qualifier="nothing",
+                   MaximumRetryAttempts=0) == "ResourceNotFoundException"
+    assert lam.get_function_event_invoke_config(
+        FunctionName="orders")["MaximumEventAgeInSeconds"] == 21600
+
+    # Delete takes one; deleting the alias or the function takes theirs.
+    lam.delete_function_event_invoke_config(FunctionName="orders")
+    assert refused(lam.get_function_event_invoke_config) == "ResourceNotFoundException"
+    lam.delete_alias(FunctionName="orders", Name="live")
+    lam.create_alias(FunctionName="orders", Name="live", FunctionVersion="1")
+    assert refused(lam.get_function_event_invoke_config,
+                   Qualifier="live") == "ResourceNotFoundException"
+    lam.delete_function(FunctionName="orders")
+    create(lam, Publish=True)
+    assert refused(lam.get_function_event_invoke_config,
+                   Qualifier="1") == "ResourceNotFoundException"
+
+
+def boto3_client_without_validation(server, region: str):
+    """A Lambda client that sends out-of-range values, for the server to refuse."""
+    return boto3.client("lambda", endpoint_url=server.endpoint, region_name=region,
+                        aws_access_key_id="AKIDNOZAMATEST", aws_secret_access_key="secret",
+                        config=botocore.config.Config(parameter_validation=False))

@@ -94,6 +94,16 @@ def touch(event, context):
         time.sleep(60)
     time.sleep(event.get("sleep", 0))
     return "done"
+
+def fail(event, context):
+    with open(event["path"], "a") as runs:
+        runs.write("ran\\n")
+    raise RuntimeError("always")
+
+def sink(event, context):
+    """A destination: each record it is sent, a line of JSON in SINK_PATH."""
+    with open(os.environ["SINK_PATH"], "a") as out:
+        out.write(json.dumps(event) + "\\n")
 '''
 
 # A module whose import takes longer than the function's Timeout.
@@ -212,6 +222,8 @@ def test_request_response_answers_the_handlers_result(lam, logs, region):
     context = base64.b64encode(json.dumps({"custom": {"tenant": "acme"}}).encode()).decode()
     answer, body = invoke(lam, "orders", {"order": 7}, ClientContext=context)
     assert answer["StatusCode"] == 200 and answer["ExecutedVersion"] == "$LATEST"
+    # Lambda types a function's answer as JSON.
+    assert answer["ResponseMetadata"]["HTTPHeaders"]["content-type"] == "application/json"
     assert "FunctionError" not in answer and "LogResult" not in answer
     assert body["event"] == {"order": 7}
     assert body["client_context"] == {"tenant": "acme"}
@@ -442,8 +454,11 @@ def test_event_runs_later_and_dry_run_not_at_all(lam, logs, region, tmp_path):
     marker = tmp_path / "runs"
     answer, body = invoke(lam, "later", {"path": str(marker)}, InvocationType="DryRun")
     assert (answer["StatusCode"], body) == (204, None)
+    assert "content-type" not in answer["ResponseMetadata"]["HTTPHeaders"]  # nothing to type
     answer, body = invoke(lam, "later", {"path": str(marker)}, InvocationType="Event")
     assert (answer["StatusCode"], body) == (202, None)
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 202
+    assert "content-type" not in answer["ResponseMetadata"]["HTTPHeaders"]
     assert "ExecutedVersion" not in answer and "FunctionError" not in answer
     wait_for(marker.exists, timeout=10)
     time.sleep(0.5)
@@ -459,6 +474,76 @@ def test_event_runs_later_and_dry_run_not_at_all(lam, logs, region, tmp_path):
         invoke(lam, "nothing", InvocationType="DryRun")
     assert error_of(info)[0] == "ResourceNotFoundException"
     assert not workers(region, "idle")
+
+
+def test_event_invoke_config_retries_and_destinations(own_server, region, tmp_path):
+    own_server.env = {"NOZAMA_LAMBDA_RETRY_SECONDS": "0.5"}  # Lambda's 1 and 2 minutes
+    own_server.start()
+    lam = lambda_client(own_server, region)
+    records = tmp_path / "records"
+    create(lam, "sink", "app.sink", Environment={"Variables": {"SINK_PATH": str(records)}})
+    create(lam, "flaky", "app.fail")
+    create(lam, "steady", "app.touch")
+    lam.put_function_event_invoke_config(
+        FunctionName="flaky", MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": arn(region, "sink")}})
+    lam.put_function_event_invoke_config(
+        FunctionName="steady", DestinationConfig={"OnSuccess": {"Destination": arn(region, "sink")}})
+
+    def sent() -> list[dict]:
+        return [json.loads(line) for line in records.read_text().splitlines()] \
+            if records.exists() else []
+
+    # A failing event runs once and retries once; then the failure record goes to the sink.
+    runs = tmp_path / "flaky-runs"
+    answer, _ = invoke(lam, "flaky", {"path": str(runs)}, InvocationType="Event")
+    wait_for(lambda: len(sent()) == 1, timeout=30)
+    [failure] = sent()
+    assert runs.read_text() == "ran\n" * 2
+    assert failure["version"] == "1.0" and failure["timestamp"].endswith("Z")
+    assert failure["requestContext"] == {
+        "requestId": answer["ResponseMetadata"]["RequestId"],
+        "functionArn": arn(region, "flaky", "$LATEST"), "condition": "RetriesExhausted",
+        "approximateInvokeCount": 2}
+    assert failure["requestPayload"] == {"path": str(runs)}
+    assert failure["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST",
+                                          "functionError": "Unhandled"}
+    assert failure["responsePayload"]["errorMessage"] == "always"
+
+    # A success goes to OnSuccess, after one run.
+    steady = tmp_path / "steady-runs"
+    invoke(lam, "steady", {"path": str(steady)}, InvocationType="Event")
+    wait_for(lambda: len(sent()) == 2, timeout=30)
+    success = sent()[1]
+    assert success["requestContext"]["condition"] == "Success"
+    assert success["requestContext"]["approximateInvokeCount"] == 1
+    assert success["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST"}
+    assert success["responsePayload"] == "done" and steady.read_text() == "ran\n"
+
+    # No retries at all: one run, no destination configured, nothing sent.
+    lam.put_function_event_invoke_config(FunctionName="flaky", MaximumRetryAttempts=0)
+    once = tmp_path / "once"
+    invoke(lam, "flaky", {"path": str(once)}, InvocationType="Event")
+    wait_for(once.exists, timeout=10)
+    time.sleep(2)
+    assert once.read_text() == "ran\n" and len(sent()) == 2
+    own_server.stop()
+
+
+def test_invoke_async_queues_an_event(lam, tmp_path):
+    create(lam, "legacy", "app.touch")
+    marker = tmp_path / "runs"
+    answer = lam.invoke_async(FunctionName="legacy",
+                              InvokeArgs=json.dumps({"path": str(marker)}).encode())
+    assert answer["Status"] == 202 and answer["ResponseMetadata"]["HTTPStatusCode"] == 202
+    wait_for(marker.exists, timeout=10)
+    assert marker.read_text() == "ran\n"
+    with pytest.raises(ClientError) as info:
+        lam.invoke_async(FunctionName="nothing", InvokeArgs=b"{}")
+    assert error_of(info)[0] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as info:
+        lam.invoke_async(FunctionName="legacy", InvokeArgs=b"{not json")
+    assert error_of(info)[0] == "InvalidRequestContentException"
 
 
 @pytest.mark.store_matrix  # the event queue read back after kill -9: on both stores

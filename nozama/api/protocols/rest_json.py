@@ -11,7 +11,7 @@ from botocore.model import OperationModel, Shape
 
 from nozama.api.catalog import Service
 from nozama.kernel.errors import ServiceError
-from nozama.kernel.http import HttpRequest, HttpResponse
+from nozama.kernel.http import PAYLOAD_CONTENT_TYPE, HttpRequest, HttpResponse
 from nozama.api.protocols.base import Protocol
 from nozama.api.protocols.json import decode_json_body, encode_json
 from nozama.api.shapes import as_datetime, epoch_seconds, from_document, from_text, iso8601
@@ -176,7 +176,11 @@ class RestJsonProtocol(Protocol):
             value = body_doc.get(payload)
             if member.type_name in ("blob", "string"):
                 body = value.encode() if isinstance(value, str) else (value or b"")
-                headers["content-type"] = "application/octet-stream"
+                if body or PAYLOAD_CONTENT_TYPE in result:
+                    headers["content-type"] = result.get(PAYLOAD_CONTENT_TYPE,
+                                                          "application/octet-stream")
+                else:  # 202 or 204 with nothing in it: no content to type
+                    del headers["content-type"]
                 return HttpResponse(status, body, headers)
             return HttpResponse(status, encode_json(to_document(member, value or {})), headers)
         if status == 204:  # No Content means no body, whatever members the shape has

@@ -11,4 +11,5 @@ handlers = ServiceHandlers("lambda", validation_error=errors.ValidationException
 
 # Importing the operation modules registers their handlers.
 from nozama.aws.lambda_ import aliases, concurrency, functions, invoke  # noqa: E402,F401
+from nozama.aws.lambda_ import event_invoke_configs, permissions  # noqa: E402,F401
 from nozama.aws.lambda_ import tagging, versions  # noqa: E402,F401

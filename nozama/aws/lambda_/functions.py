@@ -16,7 +16,7 @@ from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ValidationException
 from nozama.functions import code, notify
-from nozama.aws.lambda_ import handlers
+from nozama.aws.lambda_ import code_urls, handlers
 from nozama.functions.lookup import (LATEST, find_function, function_arn, function_ref, listed,
                                      new_revision_id, timestamp, version_out)
 from nozama.aws.lambda_.common import after_marker, function_of, listed_page, page_limit
@@ -112,13 +112,25 @@ def get_function_configuration(ctx: RequestContext, params: dict) -> dict:
         return _read_function(ctx, conn, params)[1]
 
 
+def _package_digest(conn: Connection, function: Row, configuration: dict) -> str:
+    """The store key of the package the configuration (of $LATEST or a version) runs."""
+    version = configuration.get("Version", LATEST)
+    if version == LATEST:
+        return function.code_sha256
+    return function_store.get_version(conn, function.id, int(version)).code_sha256
+
+
 @handlers.operation("GetFunction")
 def get_function(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.read() as conn:
         function, configuration = _read_function(ctx, conn, params)
         tags = tag_store.get(conn, function.arn)
-    # The package stays in Nozama's store: there is no S3 location to download it from.
-    result = {"Configuration": configuration, "Code": {"RepositoryType": "S3"}}
+        package = _package_digest(conn, function, configuration)
+    # Lambda's presigned S3 URL, here a signed URL of the server's own (10 minutes).
+    location = code_urls.location(ctx.store, ctx.clock, ctx.endpoint or "http://127.0.0.1",
+                                  package)
+    result = {"Configuration": configuration,
+              "Code": {"RepositoryType": "S3", "Location": location}}
     if tags:
         result["Tags"] = tags
     if function.reserved_concurrency is not None:

@@ -1,4 +1,5 @@
-"""Invoke: RequestResponse waits for the function, Event queues it durably, DryRun checks.
+"""Invoke: RequestResponse waits for the function, Event queues it durably, DryRun checks;
+and InvokeAsync, Invoke's deprecated asynchronous form.
 
 The handler resolves the route (function, version or alias) and admits the
 execution against the concurrency limits before anything runs, so a throttled
@@ -17,6 +18,7 @@ import orjson
 from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.functions import notify
+from nozama.kernel.http import PAYLOAD_CONTENT_TYPE
 from nozama.functions.limits import Throttled
 from nozama.aws.lambda_ import handlers
 from nozama.functions.lookup import function_ref
@@ -38,10 +40,7 @@ def invoke(ctx: RequestContext, params: dict):
     if kind == "DryRun":
         return {"StatusCode": 204}
     if kind == "Event":
-        with ctx.store.write() as conn:
-            function_events.enqueue(conn, ctx.region, ctx.account_id, ref.name, ref.qualifier,
-                                    payload or b"{}", ctx.request_id, ctx.clock.now())
-        notify.event_queued(ctx.wakeups)
+        _enqueue(ctx, ref, payload)
         return {"StatusCode": 202}
     try:
         ctx.functions.admit(route)
@@ -51,14 +50,37 @@ def invoke(ctx: RequestContext, params: dict):
     return _run(ctx, route, payload or b"{}", client_context, params.get("LogType") == "Tail")
 
 
+def _enqueue(ctx: RequestContext, ref, payload: bytes) -> None:
+    """Queue an asynchronous invocation durably; the 202 goes once it is committed."""
+    with ctx.store.write() as conn:
+        function_events.enqueue(conn, ctx.region, ctx.account_id, ref.name, ref.qualifier,
+                                payload or b"{}", ctx.request_id, ctx.clock.now())
+    notify.event_queued(ctx.wakeups)
+
+
+@handlers.operation("InvokeAsync")
+def invoke_async(ctx: RequestContext, params: dict) -> dict:
+    """The deprecated asynchronous Invoke (2014-11-13): an Event invocation, Status 202."""
+    payload = params.get("InvokeArgs") or b""
+    if not isinstance(payload, bytes):
+        payload = payload.read() if hasattr(payload, "read") else bytes(payload)
+    _check_payload(payload, MAX_EVENT_PAYLOAD)
+    ref = function_ref(ctx, params["FunctionName"])
+    ctx.functions.routes.route(ctx, ref.name, ref.qualifier)  # it must exist
+    _enqueue(ctx, ref, payload)
+    return {"Status": 202}
+
+
 async def _run(ctx: RequestContext, route, payload: bytes, client_context: str | None,
                tail: bool) -> dict:
     # The invocation is a task of its own that the request waits for: a caller that hangs
     # up does not stop it half-way (its worker would be lost), as in Lambda.
     result = await asyncio.shield(asyncio.ensure_future(
         ctx.functions.invoke(route, payload, client_context, tail, ctx.request_id)))
+    # Lambda types the function's answer as JSON, whatever the function returned.
     answer = {"StatusCode": 200, "Payload": result.outcome.payload,
-              "ExecutedVersion": result.executed_version}
+              "ExecutedVersion": result.executed_version,
+              PAYLOAD_CONTENT_TYPE: "application/json"}
     if result.outcome.function_error:
         answer["FunctionError"] = "Unhandled"
     if result.log_tail is not None:
