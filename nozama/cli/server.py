@@ -16,6 +16,7 @@ import uvloop
 from nozama.api.gateway import Gateway
 from nozama.kernel.http_server import HttpServer
 from nozama.api.server import App
+from nozama.kernel import shutdown
 from nozama.kernel.clock import Clock
 from nozama.functions.invoker import FunctionRuntime
 from nozama.store import Store
@@ -46,7 +47,7 @@ def serve(args: argparse.Namespace) -> int:
         uvloop.run(_serve(app, args.host, args.port))
     finally:
         app.gateway.store.close()
-    return 0
+    return shutdown.finish(0)   # outbound calls still in flight are not waited for
 
 
 async def _serve(app: App, host: str, port: int) -> None:
@@ -54,7 +55,7 @@ async def _serve(app: App, host: str, port: int) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, shutdown.stopping(stop))
     server = HttpServer(app.handle, clock=app.gateway.clock)
     await server.start(host, port)
     if app.gateway.functions is not None:
