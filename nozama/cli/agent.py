@@ -34,7 +34,7 @@ def run_agent(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if args.runtime == "simulated" else {})
     # Calls the runtime abandoned as it closed (a `docker stop` in flight) must not
     # hold the exit: see kernel/shutdown.py.
-    return shutdown.finish(asyncio.run(_main(config)))
+    shutdown.finish(asyncio.run(_main(config)))
 
 
 async def _main(config: AgentConfig) -> int:

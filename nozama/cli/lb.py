@@ -31,7 +31,7 @@ def run_lb(args: argparse.Namespace) -> int:
         uvloop.run(_main(DataPlane(store, hosts.block_name(url))))
     finally:
         store.close()
-    return shutdown.finish(0)
+    shutdown.finish(0)   # without the interpreter's teardown
 
 
 async def _main(dataplane: DataPlane) -> None:

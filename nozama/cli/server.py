@@ -47,7 +47,7 @@ def serve(args: argparse.Namespace) -> int:
         uvloop.run(_serve(app, args.host, args.port))
     finally:
         app.gateway.store.close()
-    return shutdown.finish(0)   # outbound calls still in flight are not waited for
+    shutdown.finish(0)   # not waiting for outbound calls in flight, nor for teardown
 
 
 async def _serve(app: App, host: str, port: int) -> None:

@@ -352,6 +352,35 @@ def test_nozama_up_stops_as_a_whole_in_time(tmp_path):
             up.kill()
 
 
+def test_nozama_up_stopped_while_starting_leaves_nothing_behind(tmp_path):
+    port = free_port()
+    up = subprocess.Popen(
+        [sys.executable, "-m", "nozama", "up", "--runtime", "simulated", "--agents", "3",
+         "--port", str(port), "--data-dir", str(tmp_path / "up"), "--log-level", "warning"],
+        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "up.log", "ab"), cwd=ROOT)
+    try:
+        # The server answers: `nozama up` is starting the data plane and the agents.
+        wait_for(lambda: _connect_port(port), timeout=30)
+
+        code, _ = stop_in_time(up)
+
+        assert code == 0
+        assert processes_mentioning(str(tmp_path / "up")) == []
+    finally:
+        for pid in processes_mentioning(str(tmp_path / "up")):
+            os.kill(pid, signal.SIGKILL)
+        if up.poll() is None:
+            up.kill()
+
+
+def _connect_port(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def test_nozama_up_with_docker_agents_leaves_their_containers_running(tmp_path, engine):
     up, endpoint = start_up(tmp_path, "docker", agents=2)
     ecs = _client(endpoint, "ecs")
