@@ -69,8 +69,8 @@ def up(args: argparse.Namespace) -> int:
         for n in range(args.agents):
             zone = zones[n % 3]
             signals.spawn(children, [
-                "agent", "--endpoint", endpoint, "--region", args.region, "--cluster", "default",
-                "--availability-zone", zone, "--runtime", args.runtime,
+                "agent", "--endpoint", endpoint, "--region", args.region,
+                "--cluster", "default", "--availability-zone", zone, "--runtime", args.runtime,
                 "--data-dir", str(data_dir / "agents" / f"agent-{n}"),
                 "--log-level", args.log_level])
         _wait_agents(endpoint, args.region, args.agents, children)

@@ -35,7 +35,6 @@ Handler = Callable[[HttpRequest], Union[HttpResponse, Awaitable[HttpResponse]]]
 MAX_BODY = 16 * 1024 * 1024
 MAX_HEADER_BYTES = 64 * 1024
 KEEP_ALIVE_SECONDS = 75.0  # longer than the idle timeouts of AWS SDKs' pools
-CLOSE_SECONDS = 1.0        # for closing connections to send what they have queued
 
 _REASONS = {s.value: s.phrase.encode() for s in HTTPStatus}
 
@@ -272,11 +271,4 @@ class HttpServer:
         for connection in list(self.connections):
             if connection.transport is not None:
                 connection.transport.close()
-        try:
-            await asyncio.wait_for(self._server.wait_closed(), CLOSE_SECONDS)
-        except asyncio.TimeoutError:
-            # A closing connection first sends what is queued; a client that reads
-            # nothing would hold it open forever. Drop what it did not read.
-            for connection in list(self.connections):
-                if connection.transport is not None:
-                    connection.transport.abort()
+        await self._server.wait_closed()

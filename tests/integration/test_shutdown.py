@@ -119,7 +119,8 @@ def test_a_simulated_agent_with_running_tasks_stops_in_time(own, tmp_path):
 
     assert code == 0
     # The agent's exit did not stop its tasks.
-    assert {t["lastStatus"] for t in ecs.describe_tasks(tasks=arns[1:])["tasks"]} == {"RUNNING"}
+    statuses = {t["lastStatus"] for t in ecs.describe_tasks(tasks=arns[1:])["tasks"]}
+    assert statuses == {"RUNNING"}
 
 
 @pytest.fixture
@@ -286,7 +287,8 @@ def test_the_load_balancers_data_plane_stops_in_time(own, tmp_path):
         group = elb.create_target_group(
             Name="slow", Protocol="HTTP", Port=target.port, VpcId="vpc-1", TargetType="ip",
             HealthCheckPath="/health", HealthCheckIntervalSeconds=5,
-            HealthCheckTimeoutSeconds=2,             HealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
+            HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2)["TargetGroups"][0][
+            "TargetGroupArn"]
         elb.register_targets(TargetGroupArn=group, Targets=[{"Id": "127.0.0.1"}])
         arn, address = load_balancer(elb, "shutdown")
         elb.create_listener(LoadBalancerArn=arn, Protocol="HTTP", Port=PORT, DefaultActions=[
