@@ -39,6 +39,10 @@ CAPABILITIES = (
 )
 
 
+# How long closing the runtime may take: the log shippers' last lines and the like.
+CLOSE_SECONDS = 2.5
+
+
 class Deregistered(Exception):
     """The control plane deregistered this agent's container instance."""
 
@@ -70,6 +74,7 @@ class Agent:
         self.cleaned: set[str] = set()
         self.pending_reports: dict[str, TaskStatus] = {}
         self.report_wakeup = asyncio.Event()
+        self.closing = False                         # run() is stopping: don't cancel it
         self.loop = asyncio.get_running_loop()
         self.thread = threading.get_ident()
         self.runtime = runtimes.create(config.runtime, self._on_change,
@@ -87,19 +92,28 @@ class Agent:
     # ------------------------------------------------------------ lifecycle
 
     async def run(self) -> None:
-        await self.runtime.start()
-        await self.register()
-        for status in await self.runtime.adopt(self.instance_arn):
-            log.info("adopted %s (%s)", status.task_arn, status.last_status)
-            self._on_change(status)
-        helpers = [asyncio.ensure_future(self._report_forever()),
-                   asyncio.ensure_future(self._report_usage_forever())]
+        """Run until cancelled (or deregistered). Cancelling stops the agent, not its
+        tasks: the runtime closes within CLOSE_SECONDS and leaves them running."""
+        helpers: list[asyncio.Future] = []
         try:
+            await self.runtime.start()
+            await self.register()
+            for status in await self.runtime.adopt(self.instance_arn):
+                log.info("adopted %s (%s)", status.task_arn, status.last_status)
+                self._on_change(status)
+            helpers = [asyncio.ensure_future(self._report_forever()),
+                       asyncio.ensure_future(self._report_usage_forever())]
             await self._poll_forever()
         finally:
-            for helper in helpers:
+            self.closing = True
+            for helper in [*helpers, *self.starting.values()]:
                 helper.cancel()
-            await self.runtime.close()
+            try:
+                await asyncio.wait_for(self.runtime.close(), CLOSE_SECONDS)
+            except asyncio.TimeoutError:
+                log.warning("the runtime did not close within %.1fs", CLOSE_SECONDS)
+            except Exception:  # noqa: BLE001 - a failed close must not hold the exit
+                log.exception("closing the runtime failed")
 
     async def register(self) -> None:
         identity = self._identity()

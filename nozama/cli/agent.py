@@ -10,6 +10,7 @@ from pathlib import Path
 
 from nozama.agent.agent import Agent, AgentConfig, Deregistered
 from nozama.agent.channel import ChannelError
+from nozama.kernel import shutdown
 
 log = logging.getLogger("nozama.agent")
 
@@ -31,7 +32,9 @@ def run_agent(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         instance_type=args.instance_type, state_dir=state_dir, cleanup_wait=args.cleanup_wait,
         runtime_options={"state_path": str(state_dir / "simulated.json")}
         if args.runtime == "simulated" else {})
-    return asyncio.run(_main(config))
+    # Calls the runtime abandoned as it closed (a `docker stop` in flight) must not
+    # hold the exit: see kernel/shutdown.py.
+    shutdown.finish(asyncio.run(_main(config)))
 
 
 async def _main(config: AgentConfig) -> int:
@@ -41,12 +44,13 @@ async def _main(config: AgentConfig) -> int:
 
     def stop() -> None:
         # Stop the agent, not its tasks: containers keep running and are adopted later.
+        shutdown.arm_deadline()
         # Python 3.11's asyncio.wait_for loses a cancellation that lands just as the
         # awaited call completes (a long poll answered at that moment), so cancel
-        # again until the agent has really stopped.
-        if not runner.done():
+        # again until the agent is closing, and then let it close.
+        if not runner.done() and not agent.closing:
             runner.cancel()
-            loop.call_later(0.5, stop)
+            loop.call_later(0.2, stop)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)

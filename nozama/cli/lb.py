@@ -10,6 +10,7 @@ import signal
 
 import uvloop
 
+from nozama.kernel import shutdown
 from nozama.lb import hosts
 from nozama.lb.dataplane import DataPlane
 from nozama.store import Store
@@ -30,14 +31,14 @@ def run_lb(args: argparse.Namespace) -> int:
         uvloop.run(_main(DataPlane(store, hosts.block_name(url))))
     finally:
         store.close()
-    return 0
+    shutdown.finish(0)   # without the interpreter's teardown
 
 
 async def _main(dataplane: DataPlane) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, shutdown.stopping(stop))
     runner = asyncio.ensure_future(dataplane.run())
     log.info("load balancer data plane running")
     await stop.wait()

@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_lb(args)
     if args.command == "up":
         from nozama.cli.up import up
-        return up(args)
+        from nozama.kernel import shutdown
+        shutdown.finish(up(args))   # its children are gone: skip the teardown (boto3's)
     if args.command == "functions":
         from nozama.cli import functions
         return functions.run(args)

@@ -17,6 +17,7 @@ from nozama.api.gateway import Gateway
 from nozama.api.guard import AllowedHosts
 from nozama.kernel.http_server import HttpServer
 from nozama.api.server import App
+from nozama.kernel import shutdown
 from nozama.kernel.clock import Clock
 from nozama.functions.invoker import FunctionRuntime
 from nozama.store import Store
@@ -48,7 +49,7 @@ def serve(args: argparse.Namespace) -> int:
         uvloop.run(_serve(app, args.host, args.port))
     finally:
         app.gateway.store.close()
-    return 0
+    shutdown.finish(0)   # not waiting for outbound calls in flight, nor for teardown
 
 
 async def _serve(app: App, host: str, port: int) -> None:
@@ -56,7 +57,7 @@ async def _serve(app: App, host: str, port: int) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, shutdown.stopping(stop))
     server = HttpServer(app.handle, clock=app.gateway.clock)
     await server.start(host, port)
     if app.gateway.functions is not None:

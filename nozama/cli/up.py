@@ -2,8 +2,10 @@
 data plane and N agents.
 
 Agents spread over the region's three zones (a, b, c). Everything runs as
-child processes of this one; Ctrl-C stops them all, but not the tasks'
-containers: the next `nozama up` adopts them.
+child processes of this one; Ctrl-C or SIGTERM, at any moment from the first
+child on, stops them all together within 5 s (one that is still running after
+STOP_SECONDS is killed), but not the tasks' containers: the next `nozama up`
+adopts them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,36 @@ import urllib.request
 from pathlib import Path
 
 READY_TIMEOUT = 30.0
+STOP_SECONDS = 4.5      # what the children get, together, to exit after the stop signal
+
+
+class _Stop(Exception):
+    """SIGINT or SIGTERM arrived."""
+
+
+class _StopSignals:
+    """Turns SIGINT and SIGTERM into _Stop, except while a child is being spawned (it
+    would be left behind, unrecorded): then _Stop comes right after."""
+
+    def __init__(self):
+        self.received = False
+        self.spawning = False
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, *_) -> None:
+        self.received = True
+        if not self.spawning:
+            raise _Stop()
+
+    def spawn(self, children: list[subprocess.Popen], arguments: list[str]) -> None:
+        self.spawning = True
+        try:
+            children.append(_spawn(arguments))
+        finally:
+            self.spawning = False
+        if self.received:
+            raise _Stop()
 
 
 def up(args: argparse.Namespace) -> int:
@@ -26,24 +58,28 @@ def up(args: argparse.Namespace) -> int:
     endpoint = f"http://{args.host}:{args.port}"
     started = time.monotonic()
     allowed = [f"--allowed-host={name}" for name in args.allowed_host]
-    children = [_spawn(["server", "--host", args.host, "--port", str(args.port),
-                        "--data-dir", str(data_dir), "--log-level", args.log_level,
-                        *allowed])]
+    signals = _StopSignals()
+    children: list[subprocess.Popen] = []
     try:
+        signals.spawn(children, ["server", "--host", args.host, "--port", str(args.port),
+                                 "--data-dir", str(data_dir), "--log-level", args.log_level,
+                                 *allowed])
         _wait_healthy(endpoint, children[0])
-        children.append(_spawn(["lb", "--data-dir", str(data_dir),
-                                "--log-level", args.log_level]))
+        signals.spawn(children, ["lb", "--data-dir", str(data_dir),
+                                 "--log-level", args.log_level])
         zones = [f"{args.region}{z}" for z in "abc"]
         for n in range(args.agents):
             zone = zones[n % 3]
-            children.append(_spawn([
-                "agent", "--endpoint", endpoint, "--region", args.region, "--cluster", "default",
-                "--availability-zone", zone, "--runtime", args.runtime,
+            signals.spawn(children, [
+                "agent", "--endpoint", endpoint, "--region", args.region,
+                "--cluster", "default", "--availability-zone", zone, "--runtime", args.runtime,
                 "--data-dir", str(data_dir / "agents" / f"agent-{n}"),
-                "--log-level", args.log_level]))
+                "--log-level", args.log_level])
         _wait_agents(endpoint, args.region, args.agents, children)
         _announce(endpoint, args, time.monotonic() - started)
         return _supervise(children)
+    except _Stop:
+        return 0
     finally:
         _stop(children)
 
@@ -101,23 +137,28 @@ Ctrl-C stops Nozama; running containers keep running and are adopted next time.
 
 
 def _supervise(children: list[subprocess.Popen]) -> int:
-    stop = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.append(True))
-    while not stop:
+    """Until a stop signal (_Stop), or until a child exits (1)."""
+    while True:
         if any(child.poll() is not None for child in children):
             print("a Nozama process exited; stopping the rest", file=sys.stderr)
             return 1
         time.sleep(0.2)
-    return 0
 
 
 def _stop(children: list[subprocess.Popen]) -> None:
+    """SIGTERM to every child at once; SIGKILL to those still running after
+    STOP_SECONDS (an agent's containers survive either)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)     # a second Ctrl-C must not cut this short
     for child in reversed(children):
         if child.poll() is None:
             child.terminate()
+    deadline = time.monotonic() + STOP_SECONDS
     for child in children:
         try:
-            child.wait(timeout=15)
+            child.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
+            print(f"nozama {child.args[3]} (pid {child.pid}) did not stop in time; killing it",
+                  file=sys.stderr)
             child.kill()
+            child.wait()

@@ -14,6 +14,7 @@ class _SwallowsFirstCancel:
 
     def __init__(self, _config):
         self.cancels = 0
+        self.closing = False
 
     async def run(self) -> None:
         while True:
@@ -27,6 +28,9 @@ class _SwallowsFirstCancel:
 
 def test_sigterm_stops_an_agent_that_swallowed_a_cancellation(monkeypatch):
     monkeypatch.setattr(agent_cli, "Agent", _SwallowsFirstCancel)
+    # The exit deadline would end this very process (pytest's) a few seconds later.
+    armed = []
+    monkeypatch.setattr(agent_cli.shutdown, "arm_deadline", lambda: armed.append(True))
 
     async def main():
         asyncio.get_running_loop().call_later(0.1, os.kill, os.getpid(), signal.SIGTERM)
@@ -34,3 +38,4 @@ def test_sigterm_stops_an_agent_that_swallowed_a_cancellation(monkeypatch):
 
     # Without the repeated cancel, the agent never stops and wait_for times out.
     assert asyncio.run(main()) == 0
+    assert armed

@@ -8,7 +8,7 @@ runtime when a container dies, runs out of memory or changes health; an
 essential container's exit stops the rest of the task. Every change is reported
 through `on_change` as a full TaskStatus.
 
-The Docker SDK blocks, so every call goes through `asyncio.to_thread`; the
+The Docker SDK blocks, so every call goes through the runtime's thread pool; the
 event stream and log shipping live in threads of their own (docker_events,
 docker_logs). The translation from TaskDefinition to Docker arguments is pure
 and lives in docker_config.
@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import logging
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
@@ -61,7 +63,8 @@ from nozama.model.task_definitions import effective_network_mode
 log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
-POOL_SIZE = 64      # concurrent SDK calls from to_thread plus one stream per log shipper
+CLOSE_SECONDS = 2.0  # for the log shippers' last lines and the event stream to stop
+POOL_SIZE = 64      # concurrent SDK calls, plus one stream per log shipper
 
 
 class DockerRuntime(Runtime):
@@ -87,6 +90,11 @@ class DockerRuntime(Runtime):
         self._resources: HostResources | None = None
         self._watcher: EventWatcher | None = None
         self._consumer: asyncio.Task | None = None
+        # Every SDK call runs in a worker thread: as many threads as the SDK's connection
+        # pool, not asyncio's default of a few, or a burst of starts and stops queues
+        # behind one slow `docker stop`. The pool is the runtime's own, not the loop's
+        # default executor, so that closing does not wait for calls in flight.
+        self._executor = ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="docker")
 
     # --- lifecycle ------------------------------------------------------------
 
@@ -96,29 +104,34 @@ class DockerRuntime(Runtime):
         return docker.from_env(max_pool_size=POOL_SIZE)
 
     async def start(self) -> None:
-        # Every SDK call runs in a worker thread: give them as many threads as the SDK's
-        # connection pool, not asyncio's default of a few, or a burst of starts and stops
-        # queues behind one slow `docker stop`.
-        asyncio.get_running_loop().set_default_executor(
-            ThreadPoolExecutor(POOL_SIZE, thread_name_prefix="docker"))
-        self.client = await asyncio.to_thread(self._connect)
-        info = await asyncio.to_thread(self.client.info)
+        self.client = await self._call(self._connect)
+        info = await self._call(self.client.info)
         self._resources = self._resources_from(info)
         queue: asyncio.Queue = asyncio.Queue()
         self._consumer = asyncio.create_task(self._consume_events(queue))
         self._watcher = EventWatcher(self._connect, asyncio.get_running_loop(), queue)
         self._watcher.start()
 
+    def _call(self, function, /, *args, **kwargs) -> asyncio.Future:
+        """`function(*args, **kwargs)` in one of the runtime's threads."""
+        return asyncio.get_running_loop().run_in_executor(
+            self._executor, functools.partial(function, *args, **kwargs))
+
     async def close(self) -> None:
-        if self._watcher:
-            await asyncio.to_thread(self._watcher.close)
+        """Stop watching and shipping, leaving every container as it is (the next agent
+        adopts them), within CLOSE_SECONDS. SDK calls in flight, such as a `docker stop`
+        waiting out a stop timeout, are abandoned: Docker completes them on its own."""
         if self._consumer:
             self._consumer.cancel()
         shippers = [c.shipper for t in self._tasks.values() for c in t.containers.values()
                     if c.shipper]
-        await asyncio.gather(*(asyncio.to_thread(s.stop) for s in shippers))
+        # The watcher and the shippers stop in threads of their own: the runtime's pool
+        # may be busy with the calls in flight.
+        await _in_threads([s.stop for s in shippers] +
+                          ([self._watcher.close] if self._watcher else []), CLOSE_SECONDS)
+        self._executor.shutdown(wait=False, cancel_futures=True)
         if self.client:
-            await asyncio.to_thread(self.client.close)
+            self.client.close()      # idle connections only: calls in flight keep theirs
 
     def resources(self) -> HostResources:
         if self._resources is None:      # before start(): ask the engine once
@@ -180,7 +193,7 @@ class DockerRuntime(Runtime):
         record.status.pull_started_at = self.clock.now()
         try:
             for image in dict.fromkeys(c["image"] for c in containers):
-                await asyncio.to_thread(host.ensure_image, self.client, image)
+                await self._call(host.ensure_image, self.client, image)
         finally:
             record.status.pull_stopped_at = self.clock.now()
 
@@ -193,7 +206,7 @@ class DockerRuntime(Runtime):
             c["name"]: config.docker_container_name(task_definition, c["name"])
             for c in containers})
         for plan in config.volume_plans(task_definition):
-            choices.volume_sources[plan.name] = await asyncio.to_thread(
+            choices.volume_sources[plan.name] = await self._call(
                 host.provide_volume, self.client, record.arn, self._instance_of(task),
                 task_definition, plan)
         mode = effective_network_mode(task_definition)
@@ -215,7 +228,7 @@ class DockerRuntime(Runtime):
                 task, task_definition, by_name[name], instance_arn=self._instance_of(task),
                 cluster=self.cluster, choices=choices, region=self.region)
             try:
-                created = await asyncio.to_thread(self.client.containers.create, **kwargs)
+                created = await self._call(self.client.containers.create, **kwargs)
             except APIError as error:
                 reason = f"CannotCreateContainerError: {host.explain(error)}"
                 raise TaskStartError(reason) from error
@@ -240,7 +253,7 @@ class DockerRuntime(Runtime):
     async def _start_container(self, record: TaskRecord, container: ContainerRecord) -> None:
         container.starting = True
         try:
-            await asyncio.to_thread(self.client.api.start, container.status.runtime_id)
+            await self._call(self.client.api.start, container.status.runtime_id)
         except APIError as error:
             reason = f"CannotStartContainerError: {host.explain(error)}"
             container.status.last_status = "STOPPED"
@@ -346,9 +359,9 @@ class DockerRuntime(Runtime):
         if container.stopped or not container.status.runtime_id:
             return
         try:
-            await asyncio.to_thread(self.client.api.stop, container.status.runtime_id,
+            await self._call(self.client.api.stop, container.status.runtime_id,
                                     timeout=container.stop_timeout)
-            attrs = await asyncio.to_thread(self.client.api.inspect_container,
+            attrs = await self._call(self.client.api.inspect_container,
                                             container.status.runtime_id)
             self._container_exited(record, container, attrs["State"])
         except NotFound:
@@ -378,8 +391,8 @@ class DockerRuntime(Runtime):
         record = self._tasks.pop(task_arn, None)
         if record is not None:      # its last log lines: sent if quick, else dropped
             shippers = [c.shipper for c in record.containers.values() if c.shipper]
-            await asyncio.gather(*(asyncio.to_thread(s.stop) for s in shippers))
-        await asyncio.to_thread(host.remove_task_resources, self.client, task_arn)
+            await asyncio.gather(*(self._call(s.stop) for s in shippers))
+        await self._call(host.remove_task_resources, self.client, task_arn)
         self.ports.release(task_arn)
 
     # --- adoption -------------------------------------------------------------
@@ -389,7 +402,7 @@ class DockerRuntime(Runtime):
                          if c.status.last_status == "RUNNING" and c.status.runtime_id]
                    for arn, task in self._tasks.items()
                    if task.status.last_status == "RUNNING"}
-        return await asyncio.to_thread(self._usage_of, running)
+        return await self._call(self._usage_of, running)
 
     def _usage_of(self, running: dict[str, list[str]]) -> dict[str, tuple[float, float]]:
         """Docker's one-shot stats: CPU time in nanoseconds, memory in bytes (less the
@@ -410,7 +423,7 @@ class DockerRuntime(Runtime):
 
     async def adopt(self, instance_arn: str) -> list[TaskStatus]:
         self.instance_arn = self.instance_arn or instance_arn
-        found = await asyncio.to_thread(host.inspect_by_label, self.client,
+        found = await self._call(host.inspect_by_label, self.client,
                                         f"{LABEL_INSTANCE}={instance_arn}")
         by_task: dict[str, list[dict]] = {}
         for attrs in found:
@@ -419,7 +432,7 @@ class DockerRuntime(Runtime):
                 for arn, containers in by_task.items()]
 
     async def _adopt_one(self, task_arn: str) -> TaskRecord | None:
-        found = await asyncio.to_thread(host.inspect_by_label, self.client,
+        found = await self._call(host.inspect_by_label, self.client,
                                         f"{LABEL_TASK_ARN}={task_arn}")
         return self._adopt(task_arn, found) if found else None
 
@@ -481,7 +494,7 @@ class DockerRuntime(Runtime):
     async def _refresh(self, record: TaskRecord, container: ContainerRecord) -> None:
         """Re-read one container and report whatever changed while we weren't looking."""
         try:
-            attrs = await asyncio.to_thread(self.client.api.inspect_container,
+            attrs = await self._call(self.client.api.inspect_container,
                                             container.status.runtime_id)
         except NotFound:
             self._container_exited(record, container, {})     # removed behind our back
@@ -514,3 +527,29 @@ class DockerRuntime(Runtime):
                 self.clock, resume=resume).start()
 
 
+
+
+async def _in_threads(calls: list[Callable[[], None]], timeout: float) -> None:
+    """Run each call in a daemon thread of its own; wait for them `timeout` at most (a
+    daemon thread left behind does not hold the process's exit)."""
+    loop = asyncio.get_running_loop()
+    futures = []
+    for call in calls:
+        future = loop.create_future()
+
+        def run(call=call, future=future) -> None:
+            try:
+                call()
+            except Exception:  # noqa: BLE001 - stopping must go on for the others
+                log.exception("stopping %s failed", call)
+            finally:
+                try:
+                    loop.call_soon_threadsafe(
+                        lambda: future.done() or future.set_result(None))
+                except RuntimeError:      # the loop is gone: nobody waits any more
+                    pass
+
+        threading.Thread(target=run, daemon=True, name="docker-close").start()
+        futures.append(future)
+    if futures:
+        await asyncio.wait(futures, timeout=timeout)

@@ -33,6 +33,7 @@ MAX_BATCH_BYTES = 512 * 1024    # under its 1 MiB limit (each event counts 26 ex
 MAX_QUEUED_EVENTS = 100_000     # past this the oldest lines are dropped
 MAX_BACKOFF = 10.0
 FINAL_FLUSH_SECONDS = 30.0      # how long an exited container's last lines are retried
+STOP_FLUSH_SECONDS = 1.0        # and the queued lines when the agent stops
 DUMMY_CREDENTIALS = {"aws_access_key_id": "AKIDNOZAMAAGENT", "aws_secret_access_key": "nozama"}
 
 
@@ -104,8 +105,9 @@ class ContainerLogShipper:
             thread.start()
         return self
 
-    def stop(self, timeout: float = 2.0) -> None:
-        """Stop following (the agent is closing); send what is queued if quick."""
+    def stop(self, timeout: float = STOP_FLUSH_SECONDS + 0.5) -> None:
+        """Stop following (the agent is closing); send what is queued if quick. The
+        threads are daemons: one still in a call after `timeout` is left behind."""
         self._stop.set()
         self._wake.set()
         stream = self._stream
@@ -114,8 +116,9 @@ class ContainerLogShipper:
                 stream.close()
             except Exception:  # noqa: BLE001 - the socket may be gone already
                 pass
+        deadline = self.clock.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - self.clock.monotonic()))
 
     def join(self, timeout: float | None = None) -> None:
         for thread in self._threads:
@@ -180,8 +183,8 @@ class ContainerLogShipper:
             self._wake.clear()
             finished = self._reader_done.is_set() or self._stop.is_set()
             if finished and final_deadline is None:
-                final_deadline = self.clock.monotonic() + (2.0 if self._stop.is_set()
-                                                     else FINAL_FLUSH_SECONDS)
+                final_deadline = self.clock.monotonic() + (
+                    STOP_FLUSH_SECONDS if self._stop.is_set() else FINAL_FLUSH_SECONDS)
             try:
                 if not ready:
                     self._ensure_stream()
