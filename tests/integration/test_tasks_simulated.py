@@ -125,6 +125,37 @@ def test_placement_failures_name_the_missing_resource(ecs, agents):
     assert first["failures"] == [{"arn": arns[0], "reason": "RESOURCE:PORTS"}]
 
 
+def test_start_task_places_one_task_on_each_named_instance_that_can_take_it(ecs, agents):
+    agents(2)
+    first, second = wait_for(lambda: len(found := connected_instances(ecs)) == 2 and found)
+    big = register(ecs, family="big", memory=6000)   # an agent has 8192 MiB
+    started = ecs.start_task(taskDefinition=big, containerInstances=[first],
+                             startedBy="tester")
+    assert [t["containerInstanceArn"] for t in started["tasks"]] == [first]
+    assert started["failures"] == []
+    assert wait_for(lambda: task(ecs, started["tasks"][0]["taskArn"])["lastStatus"]
+                    == "RUNNING")
+    # Named twice, the instance takes one: the first task leaves no room for the second.
+    twice = ecs.start_task(taskDefinition=big, containerInstances=[second, second])
+    assert [t["containerInstanceArn"] for t in twice["tasks"]] == [second]
+    assert twice["failures"] == [{"arn": second, "reason": "RESOURCE:MEMORY"}]
+    # One of another cluster or none at all is MISSING; a draining one takes nothing.
+    unknown = first.rsplit("/", 1)[0] + "/" + "0" * 32
+    small = register(ecs)
+    missing = ecs.start_task(taskDefinition=small, containerInstances=[unknown])
+    assert missing["tasks"] == [] and missing["failures"] == [
+        {"arn": unknown, "reason": "MISSING"}]
+    ecs.update_container_instances_state(containerInstances=[first], status="DRAINING")
+    draining = ecs.start_task(taskDefinition=small, containerInstances=[first])
+    assert draining["tasks"] == [] and draining["failures"] == [
+        {"arn": first, "reason": "DRAINING"}]
+    assert len(ecs.list_tasks()["taskArns"]) == 2
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.start_task(taskDefinition=small, containerInstances=[first] * 11)
+    with pytest.raises(ecs.exceptions.ClusterNotFoundException):
+        ecs.start_task(taskDefinition=small, containerInstances=[first], cluster="nowhere")
+
+
 def test_run_task_bad_input(ecs, agents):
     with pytest.raises(ecs.exceptions.ClusterNotFoundException):
         ecs.run_task(taskDefinition=register(ecs))  # no `default` cluster yet

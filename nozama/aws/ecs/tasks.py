@@ -79,9 +79,9 @@ def start_task(ctx: RequestContext, params: dict) -> dict:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         definition = _active_task_definition(ctx, conn, params["taskDefinition"])
         result = place_on_instances(conn, cluster.arn,
-                             [instance_arn(ctx, cluster, r) for r in references],
-                             requirements(definition.doc, params.get("overrides")),
-                             _group(params, definition))
+                                    [instance_arn(ctx, cluster, r) for r in references],
+                                    requirements(definition.doc, params.get("overrides")),
+                                    _group(params, definition))
         tasks = create_tasks(ctx, conn, cluster, definition, result.instance_arns, params,
                              tags_from_request(params.get("tags")))
     return {"tasks": tasks, "failures": result.failures}
