@@ -107,6 +107,10 @@ class InstanceState:
              "stringSetValue": [str(p) for p in sorted(self.used_ports_udp)]},
         ]
 
+    def forget_facts(self) -> None:
+        """The instance changed: its cluster-query facts are read anew when next asked."""
+        self._facts = None
+
     def facts(self) -> InstanceFacts:
         """What a cluster query sees; cached until the instance changes."""
         if self._facts is None:
@@ -174,6 +178,12 @@ class CandidateView:
         self._levels_of_group: dict[str, list[tuple[str | None, Levels]]] = {}
         # (resource, partition attribute or None) -> partition value -> ResourceIndex
         self._sorted: dict[tuple[str, str | None], dict[Hashable, ResourceIndex]] = {}
+
+    @property
+    def has_resource_indexes(self) -> bool:
+        """Whether a ranking has sorted members by a resource (binpack): those indexes
+        must follow an instance whose remaining CPU or memory changes."""
+        return bool(self._sorted)
 
     def buckets(self, attribute: str) -> dict[Hashable, Bag]:
         """attribute value -> members with it; members without it are under None."""
@@ -398,7 +408,7 @@ class ClusterState:
             inst.status = status
         if agent_connected is not None:
             inst.agent_connected = agent_connected
-        inst._facts = None
+        inst.forget_facts()
         self._static_facts_changed()
 
     def _static_facts_changed(self) -> None:
@@ -423,7 +433,7 @@ class ClusterState:
         resized = need.cpu or need.memory
         if resized:
             for view in views:
-                if view._sorted:
+                if view.has_resource_indexes:
                     view.unsort(inst)
         inst.remaining_cpu -= sign * need.cpu
         inst.remaining_memory -= sign * need.memory
@@ -440,14 +450,14 @@ class ClusterState:
             inst.task_groups[group] = after
         else:
             del inst.task_groups[group]
-        inst._facts = None
+        inst.forget_facts()
         for attribute, by_group in self._group_counts.items():
             counts = by_group.get(group)
             if counts is None:
                 counts = by_group[group] = Counter()
             counts[inst.attributes.get(attribute)] += sign
         for view in views:
-            if resized and view._sorted:
+            if resized and view.has_resource_indexes:
                 view.resort(inst)
             view.regroup(inst, group, before, after)
         return inst
