@@ -324,6 +324,79 @@ def test_a_rolling_update_after_a_blue_green_one_serves_where_production_is(clou
     assert targets(balanced.blue) == []
 
 
+def group_targets(cloud: Cloud, group: str) -> int:
+    with cloud.store.read() as conn:
+        return sum(r.state == "registered" for r in tg_store.targets(conn, group))
+
+
+def test_a_blue_task_that_dies_during_a_shift_is_replaced_in_blue(cloud, balanced):
+    # ECS keeps blue at its full size until CLEAN_UP (it must be able to take all the
+    # traffic back): a blue task that dies while blue still serves is replaced. Before,
+    # blue went on with one task short, carrying half the traffic on one task.
+    first = balanced.create({"strategy": "LINEAR", "linearConfiguration": {
+        "stepPercent": 50.0, "stepBakeTimeInMinutes": 10}})
+    second = cloud.revision()
+    cloud.ecs("UpdateService", service="web", taskDefinition=second)
+    cloud.until(lambda: balanced.split() == (50, 50))
+    victim = cloud.running(first)[0]["taskArn"]
+    cloud.kill(victim)
+    cloud.until(lambda: victim not in [t["taskArn"] for t in cloud.running()], ticks=5)
+    cloud.until(lambda: len(cloud.running(first)) == 2, ticks=5)
+    assert victim not in [t["taskArn"] for t in cloud.running(first)]
+    # The replacement serves from blue's target group, beside blue's other task.
+    cloud.until(lambda: group_targets(cloud, balanced.blue) == 2, ticks=5)
+    assert len(cloud.running(second)) == 2
+    cloud.tick()  # the counts are those a pass saw
+    s = cloud.service()
+    assert [d["desiredCount"] for d in s["deployments"]] == [2, 2]
+    assert [d["runningCount"] for d in s["deployments"]] == [2, 2]
+    assert balanced.split() == (50, 50)
+    assert cloud.deployment()["status"] == "IN_PROGRESS"
+    # In CLEAN_UP, once no traffic is left on it, blue goes and is not replaced.
+    cloud.until(lambda: cloud.deployment()["status"] == "SUCCESSFUL", ticks=700)
+    cloud.until(lambda: not cloud.running(first), ticks=10)
+    for _ in range(5):
+        cloud.tick()
+    assert not cloud.running(first) and len(cloud.running(second)) == 2
+
+
+def test_a_desired_count_change_during_a_shift_resizes_green_and_blue(cloud, balanced):
+    # UpdateService's desiredCount starts no deployment: it is the primary's (green's)
+    # count, and blue, at a scale of 100% until CLEAN_UP, follows it. Before, only green
+    # was resized: blue stayed at 2 while the service asked for 4, then 1.
+    first = balanced.create({"strategy": "LINEAR", "linearConfiguration": {
+        "stepPercent": 50.0, "stepBakeTimeInMinutes": 10}})
+    second = cloud.revision()
+    cloud.ecs("UpdateService", service="web", taskDefinition=second)
+    cloud.until(lambda: balanced.split() == (50, 50))
+    cloud.ecs("UpdateService", service="web", desiredCount=4)
+    cloud.until(lambda: (len(cloud.running(first)), len(cloud.running(second))) == (4, 4),
+                ticks=10)
+    cloud.until(lambda: (group_targets(cloud, balanced.blue),
+                         group_targets(cloud, balanced.green)) == (4, 4), ticks=5)
+    s = cloud.service()
+    assert s["desiredCount"] == 4
+    assert [(d["status"], d["desiredCount"]) for d in s["deployments"]] == [
+        ("PRIMARY", 4), ("ACTIVE", 4)]
+    assert balanced.split() == (50, 50) and cloud.deployment()["status"] == "IN_PROGRESS"
+
+    cloud.ecs("UpdateService", service="web", desiredCount=1)
+    cloud.until(lambda: (len(cloud.running(first)), len(cloud.running(second))) == (1, 1),
+                ticks=10)
+    assert [d["desiredCount"] for d in cloud.service()["deployments"]] == [1, 1]
+
+    # A rollback returns all traffic to a blue of the service's size.
+    cloud.ecs("UpdateService", service="web", desiredCount=3)
+    cloud.until(lambda: len(cloud.running(first)) == 3, ticks=10)
+    cloud.ecs("StopServiceDeployment", serviceDeploymentArn=cloud.deployment()[
+        "serviceDeploymentArn"], stopType="ROLLBACK")
+    assert balanced.split() == (100, 0)
+    s = cloud.steady()
+    assert (s["taskDefinition"], s["desiredCount"], s["runningCount"]) == (first, 3, 3)
+    cloud.until(lambda: not cloud.running(second), ticks=10)
+    assert len(cloud.running(first)) == 3
+
+
 def test_a_deployment_cannot_start_while_another_shifts_traffic(cloud, balanced):
     balanced.create({"strategy": "LINEAR", "linearConfiguration": {
         "stepPercent": 50.0, "stepBakeTimeInMinutes": 10}})
