@@ -230,7 +230,9 @@ class ServicePass:
             stop_tasks(self.ctx, self.conn, with_docs(self.conn, cluster_arn, chosen), primary,
                        targets, self.now, self.events)
         if step.stop_primary:
-            chosen = scale_in_order(with_docs(self.conn, cluster_arn, mine))
+            chosen = (with_docs(self.conn, cluster_arn, waves.stop_primary)
+                      if waves is not None and waves.stop_primary else
+                      scale_in_order(with_docs(self.conn, cluster_arn, mine)))
             stop_tasks(self.ctx, self.conn, chosen[:step.stop_primary], primary, targets, self.now,
                        self.events)
 
