@@ -152,6 +152,8 @@ class ServicePass:
             return
         self._act(primary, definition, step, mine, old, draining, targets, failed_tasks,
                   waves)
+        if shift is not None:
+            self._size_blue(shift, old, draining, targets)
         if targets is not None:
             targets.finish()
         self._update_counts(primary, mine, old)
@@ -228,8 +230,26 @@ class ServicePass:
             stop_tasks(self.ctx, self.conn, with_docs(self.conn, cluster_arn, chosen), primary,
                        targets, self.now, self.events)
         if step.stop_primary:
-            chosen = scale_in_order(with_docs(self.conn, cluster_arn, mine))
+            chosen = (with_docs(self.conn, cluster_arn, waves.stop_primary)
+                      if waves is not None and waves.stop_primary else
+                      scale_in_order(with_docs(self.conn, cluster_arn, mine)))
             stop_tasks(self.ctx, self.conn, chosen[:step.stop_primary], primary, targets, self.now,
+                       self.events)
+
+    def _size_blue(self, shift: traffic_shift.TrafficShift, old: list[Row],
+                   draining: set[str], targets: ServiceTargets | None) -> None:
+        """Keep blue at the size it has until CLEAN_UP (traffic_shift.py's docstring):
+        a blue task that dies is replaced, a change of desiredCount resizes blue too."""
+        start, stop, theirs = shift.blue_step(old, draining)
+        blue = shift.blue_deployment()
+        if start:
+            definition = task_definition_store.get_by_arns(
+                self.conn, [blue["taskDefinition"]])[blue["taskDefinition"]]
+            start_tasks(self.ctx, self.conn, self.cluster, self.doc, blue, definition, start,
+                        None, self.events)
+        if stop:
+            chosen = scale_in_order(with_docs(self.conn, self.service.cluster_arn, theirs))
+            stop_tasks(self.ctx, self.conn, chosen[:stop], blue, targets, self.now,
                        self.events)
 
     def stop_and_roll_back(self, reason: str) -> None:

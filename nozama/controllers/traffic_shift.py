@@ -20,6 +20,21 @@ ECS names them:
   BAKE_TIME                         bakeTimeInMinutes with blue still running
   CLEAN_UP                          blue's tasks drain and stop
 
+Task counts while traffic moves (what ECS documents: UpdateService's desiredCount
+"doesn't trigger a new service deployment"; each revision of a deployment keeps a
+computed desired count of the service's desiredCount times its scale, rounded up,
+as TaskSet.computedDesiredCount says; and the bake time is "the duration when both
+blue and green service revisions are running simultaneously after the production
+traffic has shifted", so that a rollback can return all traffic to blue at once):
+- green, the PRIMARY deployment, is sized to the service's desiredCount from
+  SCALE_UP on, and a change of desiredCount during the shift resizes it;
+- blue keeps its scale of 100% until CLEAN_UP: desiredCount tasks, resized with
+  the service's desiredCount, a task that dies replaced (in blue's own target
+  group, of blue's revision), whatever share of production traffic it still
+  has. It must be able to take all of it back in one write. Only in CLEAN_UP,
+  once no traffic is left on it, does its desired count go to 0 and its tasks
+  drain and stop. Blue's deployment shows that desired count in DescribeServices.
+
 Until CLEAN_UP, a rollback (an alarm, a failed hook, StopServiceDeployment)
 only has to point the rules back at blue — one write, which the data plane
 applies within its poll interval — and stop green. Each move of the weights is
@@ -177,6 +192,30 @@ class TrafficShift:
                 return hold  # waiting for a hook, or one failed (the pass rolls back)
             self._enter(STAGES[STAGES.index(stage) + 1] if stage != "CLEAN_UP" else DONE)
         return Step(scaled.start, len(old), scaled.stop_primary)
+
+    def blue_deployment(self) -> dict | None:
+        """Blue's deployment in the service's document (ACTIVE beside green)."""
+        if self.blue is None:
+            return None
+        return next((d for d in self.service["deployments"] if d["id"] == self.blue.id),
+                    None)
+
+    def blue_step(self, old: list, draining: set[str]) -> tuple[int, int, list]:
+        """(blue's tasks to start, how many to stop, blue's tasks) in this pass, sizing
+        blue as the module's docstring says; sets blue's desiredCount in the document.
+        Called after step(): CLEAN_UP stops all of blue through step()'s stop_old."""
+        blue = self.blue_deployment()
+        if blue is None:
+            return 0, 0, []
+        cleaning = self.stage in ("CLEAN_UP", DONE)
+        wanted = 0 if cleaning else self.deployment["desiredCount"]
+        blue["desiredCount"] = wanted
+        if cleaning:
+            return 0, 0, []
+        # Blue's tasks on draining instances are on their way out: they are replaced.
+        theirs = [t for t in old if t.deployment_id == blue["id"]
+                  and t.container_instance_arn not in draining]
+        return max(0, wanted - len(theirs)), max(0, len(theirs) - wanted), theirs
 
     def _enter(self, stage: str) -> None:
         self.rollout.stage, self.rollout.stage_at = stage, self.now

@@ -93,6 +93,7 @@ class Rollout:
     wave: int = 0
     wave_at: float | None = None
     old_zones: dict[str, int] = field(default_factory=dict)
+    waves_for: int | None = None            # the desiredCount the waves are planned for
     # Alarm bake time of a rolling deployment: when it became steady.
     steady_at: float | None = None
     # The deployment as DescribeServices showed it when last recorded (for the history).

@@ -38,6 +38,7 @@ class Cloud:
         self.url = url or sqlite_url(path)
         self.open()
         self.failing: set[str] = set()  # task definitions whose tasks fail to start
+        self.dying: set[str] = set()    # tasks whose essential container exits (kill)
         self.port = 32768
 
     def open(self) -> None:
@@ -82,7 +83,13 @@ class Cloud:
             tasks = sql.all_rows(conn, "SELECT * FROM tasks WHERE last_status != 'STOPPED'")
         reports = defaultdict(list)
         for task in tasks:
-            if task.desired_status == "STOPPED" or task.task_definition_arn in self.failing:
+            if task.arn in self.dying:
+                report = {"lastStatus": "STOPPED", "stoppedAt": now,
+                          "stopCode": "EssentialContainerExited",
+                          "stoppedReason": "Essential container in task exited",
+                          "containers": [{"name": "app", "lastStatus": "STOPPED",
+                                          "exitCode": 137}]}
+            elif task.desired_status == "STOPPED" or task.task_definition_arn in self.failing:
                 report = {"lastStatus": "STOPPED", "stoppedAt": now,
                           "containers": [{"name": "app", "lastStatus": "STOPPED"}]}
                 if task.desired_status != "STOPPED":
@@ -98,6 +105,11 @@ class Cloud:
             reports[task.container_instance_arn].append({"taskArn": task.arn, **report})
         for instance, items in reports.items():
             agents.report(self.ctx, instance, items)
+
+    def kill(self, task_arn: str) -> None:
+        """The task's essential container exits: its agent reports it STOPPED at the next
+        tick (the service did not ask for it)."""
+        self.dying.add(task_arn)
 
     def data_plane(self) -> None:
         """Registered targets pass their health checks; drained ones go."""

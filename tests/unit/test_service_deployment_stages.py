@@ -324,6 +324,79 @@ def test_a_rolling_update_after_a_blue_green_one_serves_where_production_is(clou
     assert targets(balanced.blue) == []
 
 
+def group_targets(cloud: Cloud, group: str) -> int:
+    with cloud.store.read() as conn:
+        return sum(r.state == "registered" for r in tg_store.targets(conn, group))
+
+
+def test_a_blue_task_that_dies_during_a_shift_is_replaced_in_blue(cloud, balanced):
+    # ECS keeps blue at its full size until CLEAN_UP (it must be able to take all the
+    # traffic back): a blue task that dies while blue still serves is replaced. Before,
+    # blue went on with one task short, carrying half the traffic on one task.
+    first = balanced.create({"strategy": "LINEAR", "linearConfiguration": {
+        "stepPercent": 50.0, "stepBakeTimeInMinutes": 10}})
+    second = cloud.revision()
+    cloud.ecs("UpdateService", service="web", taskDefinition=second)
+    cloud.until(lambda: balanced.split() == (50, 50))
+    victim = cloud.running(first)[0]["taskArn"]
+    cloud.kill(victim)
+    cloud.until(lambda: victim not in [t["taskArn"] for t in cloud.running()], ticks=5)
+    cloud.until(lambda: len(cloud.running(first)) == 2, ticks=5)
+    assert victim not in [t["taskArn"] for t in cloud.running(first)]
+    # The replacement serves from blue's target group, beside blue's other task.
+    cloud.until(lambda: group_targets(cloud, balanced.blue) == 2, ticks=5)
+    assert len(cloud.running(second)) == 2
+    cloud.tick()  # the counts are those a pass saw
+    s = cloud.service()
+    assert [d["desiredCount"] for d in s["deployments"]] == [2, 2]
+    assert [d["runningCount"] for d in s["deployments"]] == [2, 2]
+    assert balanced.split() == (50, 50)
+    assert cloud.deployment()["status"] == "IN_PROGRESS"
+    # In CLEAN_UP, once no traffic is left on it, blue goes and is not replaced.
+    cloud.until(lambda: cloud.deployment()["status"] == "SUCCESSFUL", ticks=700)
+    cloud.until(lambda: not cloud.running(first), ticks=10)
+    for _ in range(5):
+        cloud.tick()
+    assert not cloud.running(first) and len(cloud.running(second)) == 2
+
+
+def test_a_desired_count_change_during_a_shift_resizes_green_and_blue(cloud, balanced):
+    # UpdateService's desiredCount starts no deployment: it is the primary's (green's)
+    # count, and blue, at a scale of 100% until CLEAN_UP, follows it. Before, only green
+    # was resized: blue stayed at 2 while the service asked for 4, then 1.
+    first = balanced.create({"strategy": "LINEAR", "linearConfiguration": {
+        "stepPercent": 50.0, "stepBakeTimeInMinutes": 10}})
+    second = cloud.revision()
+    cloud.ecs("UpdateService", service="web", taskDefinition=second)
+    cloud.until(lambda: balanced.split() == (50, 50))
+    cloud.ecs("UpdateService", service="web", desiredCount=4)
+    cloud.until(lambda: (len(cloud.running(first)), len(cloud.running(second))) == (4, 4),
+                ticks=10)
+    cloud.until(lambda: (group_targets(cloud, balanced.blue),
+                         group_targets(cloud, balanced.green)) == (4, 4), ticks=5)
+    s = cloud.service()
+    assert s["desiredCount"] == 4
+    assert [(d["status"], d["desiredCount"]) for d in s["deployments"]] == [
+        ("PRIMARY", 4), ("ACTIVE", 4)]
+    assert balanced.split() == (50, 50) and cloud.deployment()["status"] == "IN_PROGRESS"
+
+    cloud.ecs("UpdateService", service="web", desiredCount=1)
+    cloud.until(lambda: (len(cloud.running(first)), len(cloud.running(second))) == (1, 1),
+                ticks=10)
+    assert [d["desiredCount"] for d in cloud.service()["deployments"]] == [1, 1]
+
+    # A rollback returns all traffic to a blue of the service's size.
+    cloud.ecs("UpdateService", service="web", desiredCount=3)
+    cloud.until(lambda: len(cloud.running(first)) == 3, ticks=10)
+    cloud.ecs("StopServiceDeployment", serviceDeploymentArn=cloud.deployment()[
+        "serviceDeploymentArn"], stopType="ROLLBACK")
+    assert balanced.split() == (100, 0)
+    s = cloud.steady()
+    assert (s["taskDefinition"], s["desiredCount"], s["runningCount"]) == (first, 3, 3)
+    cloud.until(lambda: not cloud.running(second), ticks=10)
+    assert len(cloud.running(first)) == 3
+
+
 def test_a_deployment_cannot_start_while_another_shifts_traffic(cloud, balanced):
     balanced.create({"strategy": "LINEAR", "linearConfiguration": {
         "stepPercent": 50.0, "stepBakeTimeInMinutes": 10}})
@@ -385,6 +458,83 @@ def test_zone_waves_replace_one_task_then_one_zone_at_a_time(cloud):
     # Each wave bakes (20 s on the clock) before the next starts.
     starts = [e["createdAt"] for e in waves]
     assert all(later - earlier >= 20 for earlier, later in zip(starts, starts[1:]))
+
+
+def wave_footprints(cloud: Cloud, definition: str, ticks: int = 400) -> list[list[str]]:
+    """The zones of the new revision's tasks each time they change, until the service is
+    steady on it."""
+    seen = []
+    for _ in range(ticks):
+        zones = zones_of(cloud, definition)
+        if zones and (not seen or seen[-1] != zones):
+            seen.append(zones)
+        s = cloud.service()
+        if len(s["deployments"]) == 1 and s["deployments"][0]["rolloutState"] == "COMPLETED" \
+                and s["runningCount"] == s["desiredCount"]:
+            return seen
+        cloud.tick()
+    raise AssertionError(f"not steady in {ticks} ticks: {seen}")
+
+
+def wave_messages(cloud: Cloud) -> list[str]:
+    return [m.split(": ", 1)[1] for m in cloud.events() if ") zone wave " in m]
+
+
+def test_a_desired_count_given_with_the_revision_spreads_over_every_zone(cloud):
+    # 6 tasks, 2 a zone; the new revision with desiredCount 9. The scheduler keeps a
+    # service spread over its zones: 3 a zone, wave by wave. Before, the whole change
+    # went to the last wave (us-east-1c: 5 tasks, the others 2).
+    waves_service(cloud, bake=5)
+    second = cloud.revision()
+    cloud.ecs("UpdateService", service="web", taskDefinition=second, desiredCount=9)
+    seen = wave_footprints(cloud, second)
+    a, b, c = ZONES
+    assert seen[-1] == [a] * 3 + [b] * 3 + [c] * 3
+    assert wave_messages(cloud) == [f"{a}, 1 task.", f"{a}, 3 tasks.", f"{b}, 3 tasks.",
+                                    f"{c}, 3 tasks."]
+    # Never a zone before its turn.
+    assert [sorted(set(z)) for z in seen] == [[a]] * sum(set(z) == {a} for z in seen) + [
+        [a, b]] * sum(set(z) == {a, b} for z in seen) + [[a, b, c]] * sum(
+        set(z) == {a, b, c} for z in seen)
+
+
+def test_a_desired_count_lowered_during_zone_waves_is_spread_and_completes(cloud):
+    # desiredCount 6 -> 3 while zone a's wave bakes: each zone keeps one task, zone a's
+    # surplus new task stops at once, b and c get one each in their waves. Before, the
+    # plan kept 2 a zone, the new revision ended with 6 tasks for a desiredCount of 3,
+    # and the deployment never completed.
+    good = waves_service(cloud, bake=20)
+    second = cloud.revision()
+    cloud.ecs("UpdateService", service="web", taskDefinition=second)
+    a, b, c = ZONES
+    cloud.until(lambda: zones_of(cloud, second) == [a, a] and
+                not [z for z in zones_of(cloud, good) if z == a], ticks=60)
+    cloud.ecs("UpdateService", service="web", desiredCount=3)
+    seen = wave_footprints(cloud, second)
+    assert seen[0] == [a, a] and seen[1] == [a]
+    assert seen[-1] == [a, b, c]
+    assert [t["taskDefinitionArn"] for t in cloud.running()] == [second] * 3
+    assert any("zone waves planned again for a desired count of 3: "
+               f"{a} 1, {b} 1, {c} 1." in m for m in cloud.events())
+    assert wave_messages(cloud)[-2:] == [f"{b}, 1 task.", f"{c}, 1 task."]
+
+
+def test_a_desired_count_raised_during_zone_waves_grows_done_zones_in_place(cloud):
+    # desiredCount 6 -> 9 once zone a's wave is done: zone a grows to 3 at once (in
+    # zone a), b and c get 3 each in their waves. Before, b's and c's waves were of 2
+    # and the 3 extra tasks started only after the last wave, wherever they fitted.
+    waves_service(cloud, bake=20)
+    second = cloud.revision()
+    cloud.ecs("UpdateService", service="web", taskDefinition=second)
+    a, b, c = ZONES
+    cloud.until(lambda: zones_of(cloud, second) == [a, a], ticks=60)
+    cloud.ecs("UpdateService", service="web", desiredCount=9)
+    cloud.tick()
+    cloud.tick()
+    assert zones_of(cloud, second) == [a, a, a]
+    seen = wave_footprints(cloud, second)
+    assert seen[-1] == [a] * 3 + [b] * 3 + [c] * 3
+    assert wave_messages(cloud)[-2:] == [f"{b}, 3 tasks.", f"{c}, 3 tasks."]
 
 
 def test_a_bad_release_in_zone_waves_never_leaves_its_first_task(cloud):
@@ -583,6 +733,7 @@ def test_the_deployment_state_round_trips_through_json():
         analysis_from=8, hooks={"h": HookState("h", "PAUSE", "AWAITING_ACTION", 9.0,
                                                "ROLLBACK", "POST_SCALE_UP")},
         waves=[("us-east-1a", 1)], wave=1, wave_at=3.0, old_zones={"us-east-1a": 2},
+        waves_for=2,
         deployment={"id": "ecs-svc/1", "desiredCount": 2}))
     stored = json.loads(json.dumps(state.to_json()))
     again = DeploymentState.from_json(stored)
