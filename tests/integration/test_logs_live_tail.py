@@ -180,3 +180,19 @@ def test_a_session_ends_with_session_timeout_at_its_bound(backend, tmp_path, reg
         assert error_code(info) == "SessionTimeoutException"
     finally:
         server.stop()
+
+
+def test_over_500_events_in_a_second_are_sampled_down_to_500(server, logs, region):
+    make_streams(logs, "/tail/busy", "s")
+    stream = tail_client(server, region).start_live_tail(
+        logGroupIdentifiers=[group_arn(region, "/tail/busy")])["responseStream"]
+    try:
+        next(iter(stream))
+        put(logs, "/tail/busy", "s", *[f"event {i}" for i in range(600)])
+        _, updates, events = collect(stream, want=1)
+    finally:
+        stream.close()
+    [busy] = [u for u in updates if u["sessionResults"]]
+    assert len(busy["sessionResults"]) == 500
+    assert busy["sessionMetadata"] == {"sampled": True}
+    assert busy["sessionResults"][0]["message"] == "event 0"
