@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import AsyncIterator
 from urllib.parse import parse_qsl
 
 
@@ -57,3 +58,7 @@ class HttpResponse:
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # A streamed response (an event stream): its chunks are sent as they come, with
+    # chunked transfer encoding, and `body` is ignored. The server stops iterating (the
+    # generator is closed) when the client goes away or the server stops.
+    stream: AsyncIterator[bytes] | None = None

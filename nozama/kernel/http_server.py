@@ -10,7 +10,9 @@ in one call.
 A handler returns an HttpResponse, or a coroutine for the few requests that
 wait (the agents' long poll); those run as tasks. Responses go out in request
 order: while an awaited request is in flight the connection stops reading, so
-pipelined requests queue behind it.
+pipelined requests queue behind it. A response with a `stream` (StartLiveTail's
+event stream) is sent chunk by chunk with chunked transfer encoding, as a task
+that is cancelled (closing the stream's generator) when the client disconnects.
 """
 
 from __future__ import annotations
@@ -60,12 +62,21 @@ def encode_response(response: HttpResponse, keep_alive: bool, date: bytes) -> by
     lines = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"Unknown"))]
     for name, value in response.headers.items():
         lines.append(b"%s: %s\r\n" % (name.encode("latin-1"), value.encode("latin-1")))
-    lines.append(b"date: %s\r\ncontent-length: %d\r\n" % (date, len(response.body)))
+    if response.stream is None:
+        lines.append(b"date: %s\r\ncontent-length: %d\r\n" % (date, len(response.body)))
+    else:
+        lines.append(b"date: %s\r\ntransfer-encoding: chunked\r\n" % date)
     if not keep_alive:
         lines.append(b"connection: close\r\n")
     lines.append(b"\r\n")
-    lines.append(response.body)
+    if response.stream is None:
+        lines.append(response.body)
     return b"".join(lines)
+
+
+def encode_chunk(data: bytes) -> bytes:
+    """One chunk of a chunked body; the empty chunk ends it."""
+    return b"%x\r\n%s\r\n" % (len(data), data)
 
 
 def _error(status: int, message: str) -> HttpResponse:
@@ -176,16 +187,20 @@ class HttpConnection(asyncio.Protocol):
             except Exception:
                 log.exception("unhandled error answering %s %s", request.method, request.path)
                 result = _error(500, "Internal error")
-            if isinstance(result, HttpResponse):
+            if isinstance(result, HttpResponse) and result.stream is None:
                 self._respond(result, keep_alive)
                 continue
             self.transport.pause_reading()
             self.waiting = asyncio.ensure_future(self._await(result, keep_alive))
             return
 
-    async def _await(self, pending: Awaitable[HttpResponse], keep_alive: bool) -> None:
+    async def _await(self, pending: Awaitable[HttpResponse] | HttpResponse,
+                     keep_alive: bool) -> None:
         try:
-            response = await pending
+            response = pending if isinstance(pending, HttpResponse) else await pending
+            if response.stream is not None and self.transport is not None:
+                keep_alive = await self._stream(response, keep_alive)
+                response = None
         except asyncio.CancelledError:
             return
         except Exception:
@@ -194,10 +209,43 @@ class HttpConnection(asyncio.Protocol):
         self.waiting = None
         if self.transport is None:
             return
-        self._respond(response, keep_alive)
+        if response is not None:
+            self._respond(response, keep_alive)
         if self.transport is not None:
             self.transport.resume_reading()
             self._drain_queue()
+
+    async def _stream(self, response: HttpResponse, keep_alive: bool) -> bool:
+        """Send a streamed response; whether the connection stays open after it.
+
+        Once the head is out an error cannot become a 500: the body just ends, and
+        the connection closes so the client sees the stream cut short.
+        """
+        keep_alive = keep_alive and not self.server.closing
+        self.transport.write(encode_response(response, keep_alive, self.server.date.now()))
+        stream = response.stream
+        try:
+            async for chunk in stream:
+                if self.transport is None:
+                    return False
+                if chunk:
+                    self.transport.write(encode_chunk(chunk))
+        except Exception:
+            log.exception("a streamed response failed")
+            self.transport.close()
+            self.transport = None
+            return False
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        if self.transport is None:
+            return False
+        self.transport.write(encode_chunk(b""))
+        if not keep_alive:
+            self.transport.close()
+            self.transport = None
+        return keep_alive
 
     def _respond(self, response: HttpResponse, keep_alive: bool) -> None:
         keep_alive = keep_alive and not self.server.closing

@@ -93,3 +93,17 @@ def delete_stream(conn: Connection, stream_id: int) -> None:
 
 def delete_group(conn: Connection, group_id: int) -> None:
     conn.execute(delete(le).where(le.c.group_id == group_id))
+
+
+def last_id(conn: Connection) -> int:
+    """The id of the newest event ingested (0 when none): where a Live Tail begins."""
+    return conn.execute(select(func.max(le.c.id))).scalar() or 0
+
+
+def ingested_after(conn: Connection, group_ids: list[int], after_id: int,
+                   limit: int) -> list[Row]:
+    """Events of the groups ingested after `after_id`, in ingestion order: a range of the
+    primary key from its newest end, so a tail's poll reads only what is new."""
+    query = select(*_COLUMNS, le.c.group_id).where(le.c.id > after_id,
+                                                   le.c.group_id.in_(group_ids))
+    return list(conn.execute(query.order_by(le.c.id).limit(limit)))

@@ -190,6 +190,20 @@ log_events = Table(
     Index("ix_log_events_group", "group_id", "timestamp", "id"),
 )
 
+# CloudWatch Logs resource policies (PutResourcePolicy): recorded, not enforced. An
+# account-scoped policy has resource_arn ''; a resource-scoped one names its log group's
+# ARN and carries a revision id. Times are epoch milliseconds, as the API has them.
+logs_resource_policies = _scoped(
+    "logs_resource_policies",
+    Column("name", String(512), nullable=False),
+    Column("resource_arn", ARN, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("revision_id", String(64), nullable=False),
+    Column("last_updated", BigInteger, nullable=False),
+    UniqueConstraint("region", "account", "resource_arn", "name",
+                     name="uq_logs_resource_policies_name"),
+)
+
 # ECS services: "keep desiredCount tasks of this task definition running".
 services = _scoped(
     "services",

@@ -181,3 +181,42 @@ def test_cloudwatch_metrics(aws):
     done = aws("cloudwatch", "put-metric-data", "--namespace", "AWS/EC2", "--metric-name",
                "CPUUtilization", "--value", "1", check=False)
     assert done.returncode != 0 and "InvalidParameterValue" in done.stderr
+
+
+def test_start_live_tail_prints_the_events_put_while_it_runs(server, region, tmp_path):
+    """`aws logs start-live-tail` streams a group's new events (with host prefix injection
+    off, as for any local endpoint: stream-127.0.0.1 does not resolve)."""
+    import queue
+    import threading
+
+    logs = server.client("logs", region)
+    logs.create_log_group(logGroupName="/cli/tail")
+    logs.create_log_stream(logGroupName="/cli/tail", logStreamName="web")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID="AKIDNOZAMATEST", AWS_SECRET_ACCESS_KEY="dummy-secret",
+               AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+               AWS_EC2_METADATA_DISABLED="true", AWS_DISABLE_HOST_PREFIX_INJECTION="true",
+               HOME=str(tmp_path))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "awscli", "logs", "start-live-tail", "--log-group-identifiers",
+         f"arn:aws:logs:{region}:{ACCOUNT}:log-group:/cli/tail", "--endpoint-url",
+         server.endpoint, "--region", region], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout],
+                     daemon=True).start()
+    try:
+        seen = []
+        deadline = time.monotonic() + 30
+        while "deployed v2" not in seen and time.monotonic() < deadline:
+            # Put until the session (started whenever the CLI got going) shows it.
+            logs.put_log_events(logGroupName="/cli/tail", logStreamName="web", logEvents=[
+                {"timestamp": int(time.time() * 1000), "message": "deployed v2"}])
+            try:
+                seen.append(lines.get(timeout=1.5).strip())
+            except queue.Empty:
+                assert process.poll() is None, process.stderr.read()
+        assert "deployed v2" in seen
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

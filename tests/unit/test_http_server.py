@@ -211,3 +211,85 @@ def test_an_idle_keep_alive_connection_is_closed(monkeypatch):
         return await _response_then_eof(port, b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
     (status, headers, _), rest = _run(scenario)
     assert status == 200 and "connection" not in headers and rest == b""
+
+
+# Streamed responses (StartLiveTail's event stream)
+
+def _streaming_run(scenario, chunks_sent: list, closed: list):
+    async def chunks():
+        try:
+            for i in range(1000):
+                chunks_sent.append(i)
+                yield b"chunk-%d;" % i
+                if i >= 2:
+                    await asyncio.sleep(0.02)
+                if i == 3 and closed is not None and "finite" in closed:
+                    return
+        finally:
+            closed.append("closed")
+
+    def handler(request: HttpRequest):
+        if request.path == "/stream":
+            return HttpResponse(200, b"", {"content-type": "application/x-test"},
+                                stream=chunks())
+        return _echo(request)
+
+    async def main():
+        server = HttpServer(handler)
+        await server.start("127.0.0.1", 0)
+        try:
+            return await scenario(server.port)
+        finally:
+            await server.stop()
+    return asyncio.run(main())
+
+
+async def _read_chunks(reader, count: int) -> list[bytes]:
+    out = []
+    while len(out) < count:
+        size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+        data = await reader.readexactly(size + 2)
+        out.append(data[:-2])
+        if size == 0:
+            break
+    return out
+
+
+def test_a_streamed_response_is_sent_in_chunks_and_ends_with_the_empty_chunk():
+    sent, closed = [], ["finite"]
+
+    async def scenario(port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        chunks = await asyncio.wait_for(_read_chunks(reader, 10), 5)
+        after = await asyncio.wait_for(_read_response(reader), 5)
+        writer.close()
+        return head, chunks, after
+
+    head, chunks, after = _streaming_run(scenario, sent, closed)
+    assert b"transfer-encoding: chunked" in head and b"content-length" not in head
+    assert chunks == [b"chunk-0;", b"chunk-1;", b"chunk-2;", b"chunk-3;", b""]
+    # The pipelined request is answered on the same connection once the stream ends.
+    assert after[0] == 200 and after[2].startswith(b"GET /after")
+    assert closed[-1] == "closed"
+
+
+def test_a_client_that_disconnects_ends_the_stream():
+    sent, closed = [], []
+
+    async def scenario(port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        await asyncio.wait_for(_read_chunks(reader, 3), 5)
+        writer.close()
+        for _ in range(100):  # the server notices at its next writes
+            if closed:
+                break
+            await asyncio.sleep(0.02)
+        return len(sent)
+
+    count = _streaming_run(scenario, sent, closed)
+    assert closed == ["closed"]
+    assert count < 1000

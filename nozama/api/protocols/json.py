@@ -1,4 +1,10 @@
-"""The AWS JSON 1.0/1.1 protocol: POST /, X-Amz-Target names the operation."""
+"""The AWS JSON 1.0/1.1 protocol: POST /, X-Amz-Target names the operation.
+
+An operation whose output has an event stream (StartLiveTail) answers with one: the
+handler's result holds an async iterator of (member name, value) pairs under the
+stream member, sent as event stream messages after an initial-response event with
+the rest of the output (what botocore reads first).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,10 @@ import json
 
 import orjson
 
-from botocore.model import OperationModel
+from botocore.model import OperationModel, StructureShape
 
 from nozama.api.catalog import Service
+from nozama.kernel import eventstream
 from nozama.kernel.errors import SerializationException, ServiceError
 from nozama.kernel.http import HttpRequest, HttpResponse
 from nozama.api.protocols.base import Protocol, query_error_header
@@ -56,8 +63,30 @@ class JsonProtocol(Protocol):
     def serialize(self, service: Service, operation: OperationModel, result: dict,
                   request_id: str) -> HttpResponse:
         shape = operation.output_shape
+        if shape is not None and shape.event_stream_name:
+            return self._event_stream(service, shape, result, request_id)
         document = to_document(shape, result) if shape is not None else {}
         return HttpResponse(200, encode_json(document), self._headers(service, request_id))
+
+    def _event_stream(self, service: Service, shape: StructureShape, result: dict,
+                      request_id: str) -> HttpResponse:
+        name = shape.event_stream_name
+        events, rest = result[name], {k: v for k, v in result.items() if k != name}
+        members = shape.members[name].members
+        initial = encode_json(to_document(shape, rest))
+
+        async def messages():
+            yield eventstream.event("initial-response", initial)
+            async for member, value in events:
+                payload = encode_json(to_document(members[member], value))
+                if members[member].metadata.get("exception"):
+                    yield eventstream.exception(member, payload)
+                else:
+                    yield eventstream.event(member, payload)
+
+        headers = self._headers(service, request_id)
+        headers["content-type"] = "application/vnd.amazon.eventstream"
+        return HttpResponse(200, b"", headers, stream=_closing(messages(), events))
 
     def serialize_error(self, service: Service, operation: OperationModel | None,
                         error: ServiceError, request_id: str) -> HttpResponse:
@@ -66,3 +95,15 @@ class JsonProtocol(Protocol):
         headers.update(query_error_header(service, error))
         body = {"__type": error.code, "message": error.message, **error.fields}
         return HttpResponse(error.status, encode_json(body), headers)
+
+
+async def _closing(messages, events):
+    """`messages`, closing the handler's own generator too when the client goes away."""
+    try:
+        async for message in messages:
+            yield message
+    finally:
+        await messages.aclose()
+        aclose = getattr(events, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -12,6 +12,7 @@ from nozama.aws.logs import handlers
 from nozama.aws.logs.common import (check_tags, find_group, group_name, log_group_arn,
                                          name_in_arn, now_ms)
 from nozama.store import log_events as event_store
+from nozama.store import logs_resource_policies as policy_store
 from nozama.store import log_groups as group_store
 from nozama.store import log_streams as stream_store
 from nozama.store import tags as tag_store
@@ -74,6 +75,8 @@ def delete_log_group(ctx: RequestContext, params: dict) -> dict:
         stream_store.delete_group(conn, group.id)
         group_store.delete_group(conn, group.id)
         tag_store.remove_all(conn, log_group_arn(ctx, group.name))
+        policy_store.remove_for_resource(conn, ctx.region, ctx.account_id,
+                                         log_group_arn(ctx, group.name))
     return {}
 
 
