@@ -50,7 +50,7 @@ def assignments(ctx: RequestContext, instance_arn: str) -> tuple[list[dict], str
         rows = task_store.assigned(conn, instance_arn)
         definitions = task_definition_store.get_by_arns(conn, list({r.task_definition_arn
                                                                    for r in rows}))
-    items = [{"task": {k: v for k, v in r.doc.items() if k != "reservation"},
+    items = [{"task": r.doc,
               "taskDefinition": definitions[r.task_definition_arn].doc} for r in rows]
     decisions = [(r.arn, r.desired_status) for r in rows]
     digest = hashlib.sha1(json.dumps(decisions).encode()).hexdigest()

@@ -30,7 +30,7 @@ def record_usage(ctx: RequestContext, instance_arn: str, reports: list[dict]) ->
     for row in rows:
         if row is None or row.container_instance_arn != instance_arn:
             continue  # not this agent's to report
-        reserved = row.doc.get("reservation") or {}
+        reserved = task_store.reservation(row)
         cluster = row.cluster_arn.rsplit("/", 1)[1]
         cpu, memory = used[row.arn]
         keys = [(cluster, None)]
@@ -39,9 +39,9 @@ def record_usage(ctx: RequestContext, instance_arn: str, reports: list[dict]) ->
         for key in keys:
             total = totals[key]
             total[0] += cpu
-            total[1] += reserved.get("cpu", 0)
+            total[1] += reserved.cpu
             total[2] += memory
-            total[3] += reserved.get("memory", 0)
+            total[3] += reserved.memory
     now = int(ctx.clock.now().timestamp())
     points = []
     for (cluster, service), (cpu, cpu_reserved, memory, memory_reserved) in totals.items():

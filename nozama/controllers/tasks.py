@@ -2,7 +2,9 @@
 
 An instance's runningTasksCount, pendingTasksCount and remainingResources are
 recomputed from its live tasks in the same transaction as every change, never
-kept as running sums that could drift.
+kept as running sums that could drift: one SQL aggregate over the reservation
+columns of its live tasks (store.tasks.instance_usage), not a pass over their
+documents, so a burst of N reports costs N aggregates, not N² decodes.
 """
 
 from __future__ import annotations
@@ -15,15 +17,14 @@ from sqlalchemy import Connection, Row
 from nozama.kernel.context import RequestContext
 from nozama.kernel.clock import as_datetime
 from nozama.model import arns
-from nozama.model.resources import requirements
+from nozama.model.resources import Requirements, requirements
 from nozama.store import attributes as attribute_store
 from nozama.store import tags as tag_store
 
 from nozama.controllers.notify import wake_agent
-from nozama.model.resources import Requirements, remaining
+from nozama.model.resources import remaining
 from nozama.store import container_instances as instance_store
 from nozama.store import tasks as task_store
-from nozama.store.tasks import PENDING_STATES
 
 TASK_ORDER = {s: i for i, s in enumerate(
     ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING", "DEACTIVATING", "STOPPING",
@@ -35,14 +36,11 @@ def refresh_instance(conn: Connection, instance_arn: str) -> None:
     instance = instance_store.get(conn, instance_arn)
     if instance is None:
         return
-    live = task_store.on_instance(conn, instance_arn)
-    reserved = [Requirements.from_doc(t.doc["reservation"]) for t in live]
+    reserved, running, pending = task_store.instance_usage(conn, instance_arn)
     doc = {**instance.doc, "remainingResources": remaining(instance.doc["registeredResources"],
-                                                           reserved)}
-    instance_store.save(
-        conn, instance_arn, doc=doc,
-        running_tasks_count=sum(t.last_status == "RUNNING" for t in live),
-        pending_tasks_count=sum(t.last_status in PENDING_STATES for t in live))
+                                                           [reserved])}
+    instance_store.save(conn, instance_arn, doc=doc, running_tasks_count=running,
+                        pending_tasks_count=pending)
 
 
 def request_stop(ctx: RequestContext, conn: Connection, task: Row, reason: str, stop_code: str,
@@ -123,7 +121,8 @@ def _merge_containers(current: list[dict], reported: list[dict]) -> list[dict]:
 
 
 def _new_task(ctx: RequestContext, cluster: Row, definition: Row, instance: str,
-              params: dict, zone: str | None) -> dict:
+              params: dict, zone: str | None) -> tuple[dict, Requirements]:
+    """A new task's document, and what it reserves on its instance."""
     task_id = uuid.uuid4().hex
     arn = arns.arn("ecs", ctx.region, ctx.account_id, f"task/{cluster.name}/{task_id}")
     td = definition.doc
@@ -151,13 +150,12 @@ def _new_task(ctx: RequestContext, cluster: Row, definition: Row, instance: str,
         or f"family:{td['family']}", "launchType": params.get("launchType", "EC2"),
         "attributes": [{"name": "ecs.cpu-architecture", "value": "x86_64"}],
         "healthStatus": "UNKNOWN", "enableExecuteCommand": False, "tags": [],
-        "reservation": need.to_doc(),
     }
     if zone:
         doc["availabilityZone"] = zone
     if params.get("startedBy"):
         doc["startedBy"] = params["startedBy"]
-    return doc
+    return doc, need
 
 
 def create_tasks(ctx: RequestContext, conn: Connection, cluster: Row, definition: Row,
@@ -165,8 +163,9 @@ def create_tasks(ctx: RequestContext, conn: Connection, cluster: Row, definition
                  service: str | None = None, deployment_id: str | None = None) -> list[dict]:
     """New tasks on the instances chosen for them; their agents are woken up."""
     zones = attribute_store.of_targets(conn, cluster.arn, list(set(placed)))
-    docs = [_new_task(ctx, cluster, definition, arn, params,
-                      zones[arn].get("ecs.availability-zone")) for arn in placed]
+    new = [_new_task(ctx, cluster, definition, arn, params,
+                     zones[arn].get("ecs.availability-zone")) for arn in placed]
+    docs = [doc for doc, _ in new]
     task_store.create_many(conn, [{
         "region": ctx.region, "account": ctx.account_id, "cluster_arn": cluster.arn,
         "arn": d["taskArn"], "task_definition_arn": definition.arn,
@@ -174,11 +173,12 @@ def create_tasks(ctx: RequestContext, conn: Connection, cluster: Row, definition
         "group_name": d["group"], "started_by": d.get("startedBy"),
         "service_name": service, "deployment_id": deployment_id,
         "launch_type": d["launchType"], "last_status": "PENDING", "desired_status": "RUNNING",
-        "created_at": ctx.clock.now(), "version": 1, "doc": d} for d in docs])
+        "created_at": ctx.clock.now(), "version": 1, "reservation": need, "doc": d}
+        for d, need in new])
     for doc in docs:
         tag_store.put(conn, doc["taskArn"], tags)
         doc["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
     for arn in set(placed):
         refresh_instance(conn, arn)
         wake_agent(ctx.wakeups, arn)
-    return [{k: v for k, v in d.items() if k != "reservation"} for d in docs]
+    return docs

@@ -21,14 +21,6 @@ class Requirements:
     ports: list[int] = field(default_factory=list)
     ports_udp: list[int] = field(default_factory=list)
 
-    def to_doc(self) -> dict:
-        return {"cpu": self.cpu, "memory": self.memory, "ports": self.ports,
-                "portsUdp": self.ports_udp}
-
-    @classmethod
-    def from_doc(cls, doc: dict) -> "Requirements":
-        return cls(doc["cpu"], doc["memory"], list(doc["ports"]), list(doc["portsUdp"]))
-
 
 def requirements(task_definition: dict, overrides: dict | None = None) -> Requirements:
     overrides = overrides or {}

@@ -125,6 +125,13 @@ tasks = _scoped(
     Column("started_at", DateTime(timezone=True)),
     Column("health_status", String(16), nullable=False, server_default="UNKNOWN"),
     Column("stop_code", String(64)),
+    # What the task reserves on its instance (model.resources.Requirements): CPU units,
+    # MiB, and its static host ports as comma-separated text (NULL when none), so an
+    # instance's remaining resources and task counts are one aggregate over its live tasks.
+    Column("reserved_cpu", Integer, nullable=False, server_default="0"),
+    Column("reserved_memory", Integer, nullable=False, server_default="0"),
+    Column("reserved_ports", Text),
+    Column("reserved_ports_udp", Text),
     Column("version", BigInteger, nullable=False, default=1),
     Column("doc", JSON, nullable=False),
     Index("ix_tasks_cluster", "cluster_arn", "desired_status", "arn"),
@@ -135,6 +142,10 @@ tasks = _scoped(
     # DescribeClusters counts running and pending tasks from this index alone.
     Index("ix_tasks_status", "cluster_arn", "last_status"),
     Index("ix_tasks_deployment", "deployment_id"),
+    # An instance's live tasks alone (stopped ones pile up), covering the aggregate.
+    Index("ix_tasks_instance_live", "container_instance_arn", "last_status", "reserved_cpu",
+          "reserved_memory", sqlite_where=text("last_status != 'STOPPED'"),
+          postgresql_where=text("last_status != 'STOPPED'")),
 )
 
 # CloudWatch Logs

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from nozama.model.resources import Requirements
 from nozama.store import sql
 
 PENDING_STATES = ("PROVISIONING", "PENDING", "ACTIVATING")
 _COLUMNS = ("region", "account", "cluster_arn", "arn", "task_definition_arn", "family",
             "container_instance_arn", "group_name", "started_by", "service_name",
             "deployment_id", "launch_type", "last_status", "desired_status", "created_at",
+            "reserved_cpu", "reserved_memory", "reserved_ports", "reserved_ports_udp",
             "version", "doc")
 # The columns ListTasks filters on.
 FILTERS = frozenset({"container_instance_arn", "family", "started_by", "service_name",
@@ -17,9 +19,54 @@ FILTERS = frozenset({"container_instance_arn", "family", "started_by", "service_
 
 
 def create_many(conn: Connection, rows: list[dict]) -> None:
+    """New tasks; each row's `reservation` (a model.resources.Requirements) fills the
+    reserved_* columns."""
     sql.run_many(conn, f"INSERT INTO tasks ({', '.join(_COLUMNS)}) VALUES "
                        f"({sql.placeholders(len(_COLUMNS))})",
-                 [tuple(r[c] for c in _COLUMNS) for r in rows])
+                 [tuple({**r, **_reservation_columns(r["reservation"])}[c] for c in _COLUMNS)
+                  for r in rows])
+
+
+def _reservation_columns(need: Requirements) -> dict:
+    return {"reserved_cpu": need.cpu, "reserved_memory": need.memory,
+            "reserved_ports": _port_text(need.ports),
+            "reserved_ports_udp": _port_text(need.ports_udp)}
+
+
+def _port_text(ports: list[int]) -> str | None:
+    return ",".join(str(p) for p in ports) if ports else None
+
+
+def _port_list(text: str | None) -> list[int]:
+    return [int(p) for p in text.split(",")] if text else []
+
+
+def reservation(row) -> Requirements:
+    """What a task (a row with the reserved_* columns) reserves on its instance."""
+    return Requirements(row.reserved_cpu, row.reserved_memory, _port_list(row.reserved_ports),
+                        _port_list(row.reserved_ports_udp))
+
+
+def instance_usage(conn: Connection, instance_arn: str) -> tuple[Requirements, int, int]:
+    """(what the instance's live tasks reserve in all, its RUNNING count, its pending
+    count): one aggregate over the partial index of live tasks, then the static ports
+    of the few live tasks that reserve any (each holds distinct host ports), in task
+    order, as the instance's remainingResources lists them."""
+    live = "container_instance_arn = ? AND last_status != 'STOPPED'"
+    cpu, memory, running, pending = sql.all_rows(
+        conn, "SELECT coalesce(sum(reserved_cpu), 0), coalesce(sum(reserved_memory), 0), "
+              "coalesce(sum(CASE WHEN last_status = 'RUNNING' THEN 1 ELSE 0 END), 0), "
+              f"coalesce(sum(CASE WHEN last_status IN ({sql.placeholders(len(PENDING_STATES))})"
+              f" THEN 1 ELSE 0 END), 0) FROM tasks WHERE {live}",
+        (*PENDING_STATES, instance_arn))[0]
+    total = Requirements(int(cpu), int(memory))
+    for ports, ports_udp in sql.all_rows(
+            conn, f"SELECT reserved_ports, reserved_ports_udp FROM tasks WHERE {live} AND "
+                  "(reserved_ports IS NOT NULL OR reserved_ports_udp IS NOT NULL) ORDER BY id",
+            (instance_arn,)):
+        total.ports += _port_list(ports)
+        total.ports_udp += _port_list(ports_udp)
+    return total, int(running), int(pending)
 
 
 def get(conn: Connection, arn: str):
@@ -37,12 +84,6 @@ def save(conn: Connection, arn: str, **values) -> None:
     assignments = ", ".join(f"{column} = ?" for column in values)
     sql.run(conn, f"UPDATE tasks SET version = version + 1, {assignments} WHERE arn = ?",
             (*values.values(), arn))
-
-
-def on_instance(conn: Connection, instance_arn: str) -> list:
-    """The instance's live tasks: those not yet STOPPED."""
-    return sql.all_rows(conn, "SELECT * FROM tasks WHERE container_instance_arn = ? AND "
-                              "last_status != 'STOPPED' ORDER BY id", (instance_arn,))
 
 
 def assigned(conn: Connection, instance_arn: str) -> list:

@@ -661,6 +661,10 @@ def test_tag_errors(logs, region):
          "InvalidParameterException"),
         (lambda: logs.tag_resource(resourceArn="not-an-arn", tags={"a": "b"}),
          "InvalidParameterException"),
+        # Destinations are taggable in AWS; Nozama serves none, so none exists.
+        (lambda: logs.list_tags_for_resource(
+            resourceArn=f"arn:aws:logs:{region}:000000000000:destination:d"),
+         "ResourceNotFoundException"),
     ]
     for call, code in cases:
         with pytest.raises(ClientError) as info:

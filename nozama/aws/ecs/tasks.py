@@ -23,7 +23,7 @@ MAX_STARTED_BY = 128
 
 
 def describe(row: Row) -> dict:
-    return {k: v for k, v in row.doc.items() if k != "reservation"}
+    return dict(row.doc)
 
 
 def _check_request(params: dict) -> None:

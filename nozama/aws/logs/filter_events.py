@@ -43,7 +43,9 @@ def _collect(conn, group, streams, key, start, end, matches, limit):
     """(matching rows, position to resume from, whether more may follow)."""
     found, scanned, batch = _Page(limit), 0, min(max(limit, 500), MAX_EVENTS)
     while True:
-        rows = event_store.scan(conn, group.id, streams, key, start, end, batch)
+        # Never read past the budget: the token then resumes after the last event read.
+        want = min(batch, SCAN_BUDGET - scanned)
+        rows = event_store.scan(conn, group.id, streams, key, start, end, want)
         for row in rows:
             if matches(row.message):
                 if found.full_with(row):
@@ -52,7 +54,7 @@ def _collect(conn, group, streams, key, start, end, matches, limit):
                     return found.rows, (row.timestamp, row.id), True
             key = (row.timestamp, row.id)
         scanned += len(rows)
-        if len(rows) < batch:
+        if len(rows) < want:
             return found.rows, key, False
         if scanned >= SCAN_BUDGET:
             return found.rows, key, True
