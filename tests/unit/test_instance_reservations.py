@@ -114,10 +114,10 @@ def test_migration_moves_reservations_into_columns_and_back(tmp_path, url):
 
     store = Store.open(url, migrate=False)
     with store.write() as conn:
-        command.downgrade(_config(conn), "0013")
+        command.downgrade(_config(conn), "0014")
     with store.read() as conn:
         docs = {r.arn: r.doc for r in sql.all_rows(conn, "SELECT arn, doc FROM tasks")}
-    # What the code before 0014 wrote in each task's document.
+    # What the code before 0015 wrote in each task's document.
     assert docs[first]["reservation"] == {"cpu": 7, "memory": 30, "ports": [8080],
                                           "portsUdp": [5353]}
     assert docs[second]["reservation"] == {"cpu": 0, "memory": 50, "ports": [],

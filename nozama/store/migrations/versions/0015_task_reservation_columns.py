@@ -5,8 +5,8 @@ decoding every live task's document at each state change (quadratic in a burst o
 reports); with the reservation in columns they are one aggregate over a partial
 index of the instance's live tasks. The reservation leaves the task document.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 """
 
 import json
@@ -15,8 +15,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0014'
-down_revision = '0013'
+revision = '0015'
+down_revision = '0014'
 
 _LIVE = sa.text("last_status != 'STOPPED'")
 
