@@ -29,9 +29,26 @@ def credential_scope(request: HttpRequest) -> CredentialScope | None:
     """The scope of a SigV4 Authorization header or presigned query; None when the
     request carries neither (it is then unsigned)."""
     match = _CREDENTIAL.search(request.headers.get("authorization", ""))
-    if match is None and request.query_string and "X-Amz-Signature" in request.query:
+    if match is None and request.query_string and request.query.get("X-Amz-Signature"):
         presigned = request.query.get("X-Amz-Credential")
         match = _SCOPE.fullmatch(presigned) if presigned else None
     if match is None:
         return None
     return CredentialScope(match.group(1), match.group(3), match.group(4))
+
+
+# Operations a presigned URL may run (see presigned_may_run).
+_READS = ("Describe", "List", "Get")
+
+
+def presigned_may_run(request: HttpRequest, operation: str) -> bool:
+    """Whether a request may run `operation` on the strength of its signature.
+
+    Until signatures are verified, a presigned query is only a shape: a web page can
+    write one into a link or a form (an <img> GET, a text/plain POST) that a browser
+    sends without asking. So a request signed only in its query may read (Describe,
+    List, Get operations) and change nothing; an Authorization header, which no page
+    can add cross-site without a CORS preflight, is needed for everything else."""
+    if "authorization" in request.headers:
+        return True
+    return operation.startswith(_READS)

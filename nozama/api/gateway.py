@@ -19,7 +19,7 @@ import random
 import zlib
 
 from nozama.kernel import errors
-from nozama.api.auth import credential_scope
+from nozama.api.auth import credential_scope, presigned_may_run
 from nozama.api.catalog import Service
 from nozama.kernel.context import RequestContext
 from nozama.kernel.http import HttpRequest, HttpResponse
@@ -72,6 +72,10 @@ class Gateway:
             operation = service.operation(name) if name else None
             if operation is None:
                 raise _unknown_operation(protocol.name, name)
+            if not presigned_may_run(request, operation.name):
+                raise errors.AccessDenied(
+                    f"A presigned URL may only read (Describe, List and Get operations), not "
+                    f"run {operation.name}: sign the request with an Authorization header.")
             handler = self._handler(service, operation.name)
             params = protocol.parse(service, operation, request)
             self._validate(service, operation, params)

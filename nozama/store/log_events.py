@@ -102,8 +102,8 @@ def last_id(conn: Connection) -> int:
 
 def ingested_after(conn: Connection, group_ids: list[int], after_id: int,
                    limit: int) -> list[Row]:
-    """Events of the groups ingested after `after_id`, in ingestion order: a range of the
-    primary key from its newest end, so a tail's poll reads only what is new."""
+    """Events of the groups ingested after `after_id`, in ingestion order: a range of
+    ix_log_events_group_id per group, so a tail's poll reads only what is new."""
     query = select(*_COLUMNS, le.c.group_id).where(le.c.id > after_id,
                                                    le.c.group_id.in_(group_ids))
     return list(conn.execute(query.order_by(le.c.id).limit(limit)))

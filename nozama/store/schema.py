@@ -199,6 +199,8 @@ log_events = Table(
     Column("message", Text, nullable=False),
     Index("ix_log_events_stream", "stream_id", "timestamp", "id"),
     Index("ix_log_events_group", "group_id", "timestamp", "id"),
+    # A live tail's poll: what a group ingested after the last id it saw.
+    Index("ix_log_events_group_id", "group_id", "id"),
 )
 
 # CloudWatch Logs resource policies (PutResourcePolicy): recorded, not enforced. An

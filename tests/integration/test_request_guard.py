@@ -126,6 +126,48 @@ def test_a_presigned_query_counts_as_signed(server, region):
     assert refused.json()["__type"] == "MissingAuthenticationToken"
 
 
+FORGED = {"X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+          "X-Amz-Credential": f"AKIDPAGE/20260101/{DEFAULT_REGION}/elasticloadbalancing/aws4_request",
+          "X-Amz-Date": "20260101T000000Z", "X-Amz-SignedHeaders": "host",
+          "X-Amz-Signature": "0" * 64}
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "POST"])
+def test_a_forged_presigned_link_may_read_but_changes_nothing(server, method):
+    # A page can write any "presigned" query into a link (<img src>, a form): until
+    # signatures are verified it may read, never change state.
+    name = unique("link")[:32]
+    create = {"Action": "CreateTargetGroup", "Version": "2015-12-01", "Name": name,
+              "Protocol": "HTTP", "Port": "80", "VpcId": VPC, **FORGED}
+    answer = requests.request(method, f"{server.endpoint}/?{urlencode(create)}", timeout=10)
+    assert answer.status_code == 403
+    if method != "HEAD":
+        assert "<Code>AccessDenied</Code>" in answer.text
+        assert "presigned URL may only read" in answer.text
+    assert name not in target_group_names(server, DEFAULT_REGION)
+    # An empty signature is no signature at all.
+    empty = {**create, "X-Amz-Signature": ""}
+    refused = requests.request(method, f"{server.endpoint}/?{urlencode(empty)}", timeout=10)
+    assert refused.status_code == 403 and name not in target_group_names(server, DEFAULT_REGION)
+    read = {"Action": "DescribeTargetGroups", "Version": "2015-12-01", **FORGED}
+    assert requests.get(f"{server.endpoint}/?{urlencode(read)}", timeout=10).status_code == 200
+
+
+def test_a_presigned_rest_json_post_cannot_create_a_function(server):
+    name = unique("fn")
+    query = {**FORGED, "X-Amz-Credential":
+             f"AKIDPAGE/20260101/{DEFAULT_REGION}/lambda/aws4_request"}
+    body = {"FunctionName": name, "Runtime": "python3.11", "Handler": "app.handler",
+            "Role": "arn:aws:iam::000000000000:role/page",
+            "Code": {"ZipFile": base64.b64encode(package()).decode()}}
+    answer = requests.post(f"{server.endpoint}/2015-03-31/functions?{urlencode(query)}",
+                           data=json.dumps(body), headers={"Content-Type": "text/plain"},
+                           timeout=10)
+    assert answer.status_code == 403 and answer.headers["x-amzn-errortype"].startswith(
+        "AccessDenied")
+    assert name not in function_names(server, DEFAULT_REGION)
+
+
 def test_health_and_metrics_answer_without_a_signature(server):
     assert requests.get(f"{server.endpoint}/_nozama/health", timeout=10).json()["status"] == "ok"
     assert requests.get(f"{server.endpoint}/metrics", timeout=10).status_code == 200

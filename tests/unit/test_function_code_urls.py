@@ -47,3 +47,11 @@ def test_another_server_of_the_store_verifies_and_the_key_is_the_stores(store, t
     # Another digest under the same signature is a forgery.
     with pytest.raises(code_urls.Refused, match="signature"):
         code_urls.verified(store, clock, path.replace("cd", "ef"), query)
+
+
+@pytest.mark.parametrize("signature", ["é", "\udcff", "", "0" * 64])
+def test_a_signature_that_is_not_ours_is_refused_not_a_crash(store, signature):
+    clock = FakeClock()
+    path, query = parts(code_urls.location(store, clock, "http://a", "ab" * 32))
+    with pytest.raises(code_urls.Refused, match="signature"):
+        code_urls.verified(store, clock, path, {**query, "Signature": signature})

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import uuid
 from dataclasses import asdict
 from datetime import datetime
@@ -231,7 +232,10 @@ class SimulatedRuntime(Runtime):
 
     def _write_state(self) -> None:
         self.save_queued = False
-        self.state_path.write_text(json.dumps([_status_to_json(s) for s in self.tasks.values()]))
+        # Written aside, then renamed: a process killed mid-write leaves the old file whole.
+        partial = self.state_path.with_suffix(".partial")
+        partial.write_text(json.dumps([_status_to_json(s) for s in self.tasks.values()]))
+        os.replace(partial, self.state_path)
 
 
 class _Responder(asyncio.Protocol):

@@ -53,7 +53,9 @@ def verified(store, clock: Clock, path: str, query: dict[str, str]) -> str:
     except ValueError:
         raise Refused("Invalid expiry") from None
     given = query.get("Signature", "")
-    if not hmac.compare_digest(_signature(_key(store), digest, expires), given):
+    # Bytes: compare_digest refuses str with non-ASCII characters (a 500, not a 403).
+    if not hmac.compare_digest(_signature(_key(store), digest, expires).encode(),
+                               given.encode("utf-8", "surrogateescape")):
         raise Refused("The request signature does not match")
     if clock.time() > expires:
         raise Refused("Request has expired")
