@@ -39,7 +39,7 @@ import pytest
 
 from support import fuzzing
 from support.agents import AgentPool
-from support.servers import REAL_TIME, NozamaServer, start_dataplane, store_args
+from support.servers import REAL_TIME, NozamaServer, start_dataplane, store_args, store_url
 
 # Agents the tests start report their tasks' CPU and memory every second, not every 10.
 os.environ.setdefault("NOZAMA_AGENT_METRICS_SECONDS", "1")
@@ -70,6 +70,12 @@ def server(backend, tmp_path_factory):
     instance = NozamaServer(store_args(backend, tmp), tmp / "server.log").start()
     yield instance
     instance.stop()
+
+
+@pytest.fixture(name="store_url")
+def store_url_fixture(backend, tmp_path) -> str:
+    """A new, empty store's database URL, for tests that open the store in-process."""
+    return store_url(backend, tmp_path)
 
 
 @pytest.fixture

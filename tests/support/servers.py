@@ -19,6 +19,9 @@ import boto3
 import botocore.config
 import pytest
 import requests
+import sqlalchemy
+
+from nozama.store.db import normalize_url, sqlite_url
 
 POSTGRES_URL = os.environ.get("NOZAMA_TEST_POSTGRES_URL")
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -35,8 +38,6 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def fresh_postgres_url(url: str) -> str:
     """A URL whose tables live in a new, empty schema: servers never share state."""
-    import sqlalchemy
-    from nozama.store.db import normalize_url
     schema = f"t_{uuid.uuid4().hex[:12]}"
     engine = sqlalchemy.create_engine(normalize_url(url))
     with engine.begin() as conn:
@@ -46,15 +47,26 @@ def fresh_postgres_url(url: str) -> str:
     return f"{url}{separator}options=-csearch_path%3D{schema}"
 
 
+def postgres_url() -> str:
+    """A URL of a new, empty PostgreSQL schema. Without NOZAMA_TEST_POSTGRES_URL the test
+    is skipped on a developer's machine that has no PostgreSQL, and fails in CI, where
+    `make test` always starts one."""
+    if not POSTGRES_URL:
+        if os.environ.get("CI"):
+            pytest.fail("NOZAMA_TEST_POSTGRES_URL is not set in CI")
+        pytest.skip("NOZAMA_TEST_POSTGRES_URL is not set: run `make test` for PostgreSQL")
+    return fresh_postgres_url(POSTGRES_URL)
+
+
+def store_url(backend: str, tmp_path: Path) -> str:
+    """The database URL of a new, empty store of that backend (for Store.open)."""
+    return postgres_url() if backend == "postgres" else sqlite_url(tmp_path / "data")
+
+
 def store_args(backend: str, tmp_path: Path) -> list[str]:
     """The `nozama server` arguments naming a new, empty store of that backend."""
     if backend == "postgres":
-        if not POSTGRES_URL:
-            # CI (and `make test`) always start PostgreSQL: there a missing URL is a failure.
-            if os.environ.get("CI"):
-                pytest.fail("NOZAMA_TEST_POSTGRES_URL is not set in CI")
-            pytest.skip("NOZAMA_TEST_POSTGRES_URL is not set: run `make test` for PostgreSQL")
-        return ["--database-url", fresh_postgres_url(POSTGRES_URL)]
+        return ["--database-url", postgres_url()]
     return ["--data-dir", str(tmp_path / "data")]
 
 

@@ -10,9 +10,11 @@ from alembic import command
 from alembic.config import Config
 
 from nozama.store import Store, sql
-from nozama.store.db import MIGRATIONS, sqlite_url
-from support.servers import POSTGRES_URL, fresh_postgres_url
+from nozama.store.db import MIGRATIONS
 from support.service_harness import Balanced, Cloud
+
+
+pytestmark = pytest.mark.store_matrix
 
 
 def _config(conn) -> Config:
@@ -22,18 +24,8 @@ def _config(conn) -> Config:
     return config
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request, tmp_path) -> str:
-    """SQLite always; PostgreSQL too where NOZAMA_TEST_POSTGRES_URL names a server."""
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path / "data")
-    if not POSTGRES_URL:
-        pytest.skip("NOZAMA_TEST_POSTGRES_URL is not set")
-    return fresh_postgres_url(POSTGRES_URL)
-
-
-def test_upgrading_moves_the_private_members_out_and_a_shift_goes_on(tmp_path, url):
-    cloud = Cloud(tmp_path / "data", url)
+def test_upgrading_moves_the_private_members_out_and_a_shift_goes_on(tmp_path, store_url):
+    cloud = Cloud(tmp_path / "data", store_url)
     cloud.instances()
     balanced = Balanced(cloud)
     balanced.create({"strategy": "LINEAR", "linearConfiguration": {
@@ -54,7 +46,7 @@ def test_upgrading_moves_the_private_members_out_and_a_shift_goes_on(tmp_path, u
 
     # Back to the previous schema: the state is in the document again, as "_" members
     # (what the previous code wrote: the deployment's _arn, _stage, _hooks...).
-    store = Store.open(url, migrate=False)
+    store = Store.open(store_url, migrate=False)
     with store.write() as conn:
         command.downgrade(_config(conn), "0009")
     with store.read() as conn:

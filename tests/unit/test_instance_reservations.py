@@ -13,20 +13,10 @@ from alembic.config import Config
 from nozama.controllers import agents
 from nozama.store import Store, sql
 from nozama.store import container_instances as instance_store
-from nozama.store.db import MIGRATIONS, sqlite_url
-from support.servers import POSTGRES_URL, fresh_postgres_url
+from nozama.store.db import MIGRATIONS
 from support.service_harness import Cloud
 
 pytestmark = pytest.mark.store_matrix
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path / "data")
-    if not POSTGRES_URL:
-        pytest.skip("NOZAMA_TEST_POSTGRES_URL is not set")
-    return fresh_postgres_url(POSTGRES_URL)
 
 
 def _config(conn) -> Config:
@@ -73,8 +63,8 @@ def _described(cloud: Cloud, instance: str) -> dict:
             "running": found["runningTasksCount"], "pending": found["pendingTasksCount"]}
 
 
-def test_a_burst_of_reports_keeps_the_figures_exact(tmp_path, url):
-    cloud = Cloud(tmp_path / "data", url)
+def test_a_burst_of_reports_keeps_the_figures_exact(tmp_path, store_url):
+    cloud = Cloud(tmp_path / "data", store_url)
     instance = _one_instance(cloud)  # 4096 CPU units, 8192 MiB
     plain = _definition(cloud, "plain", cpu=10, memory=20)
     tcp = [_definition(cloud, f"tcp{p}", cpu=1, memoryReservation=8, memory=64, portMappings=[
@@ -99,8 +89,8 @@ def test_a_burst_of_reports_keeps_the_figures_exact(tmp_path, url):
     assert _described(cloud, instance)["remaining"]["PORTS"][-2:] == ["9000", "8000"]
 
 
-def test_migration_moves_reservations_into_columns_and_back(tmp_path, url):
-    cloud = Cloud(tmp_path / "data", url)
+def test_migration_moves_reservations_into_columns_and_back(tmp_path, store_url):
+    cloud = Cloud(tmp_path / "data", store_url)
     instance = _one_instance(cloud)
     ported = _definition(cloud, "ported", cpu=7, memory=30, portMappings=[
         {"containerPort": 80, "hostPort": 8080}, {"containerPort": 53, "hostPort": 5353,
@@ -112,7 +102,7 @@ def test_migration_moves_reservations_into_columns_and_back(tmp_path, url):
     assert before["remaining"]["PORTS"][-1] == "8080" and before["running"] == 1
     cloud.store.close()
 
-    store = Store.open(url, migrate=False)
+    store = Store.open(store_url, migrate=False)
     with store.write() as conn:
         command.downgrade(_config(conn), "0014")
     with store.read() as conn:
