@@ -16,7 +16,8 @@ from alembic.migration import MigrationContext
 from nozama.store import Store
 from nozama.store.schema import metadata
 
-from support.servers import store_args
+from support.migrations import upgrade_to
+from support.servers import store_args, store_url
 
 # Durability, migrations and concurrent writers are the store's own: on both backends.
 pytestmark = pytest.mark.store_matrix
@@ -123,19 +124,8 @@ def test_processes_starting_at_once_migrate_one_at_a_time(backend, tmp_path):
 
 def test_upgrading_to_the_task_health_columns_keeps_and_copies_task_state(backend, tmp_path):
     """Migration 0006 copies each task's startedAt, healthStatus and stopCode into columns."""
-    from alembic import command
-    from alembic.config import Config
-
-    from nozama.store.db import MIGRATIONS, sqlite_url
-    url = store_args(backend, tmp_path)[1]
-    if backend == "sqlite":
-        url = sqlite_url(url)
-    store = Store.open(url, migrate=False)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with store.write() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0005")
+    store = Store.open(store_url(backend, tmp_path), migrate=False)
+    upgrade_to(store, "0005")
     insert = sqlalchemy.text(
         "INSERT INTO tasks (region, account, cluster_arn, arn, task_definition_arn, family, "
         "launch_type, last_status, desired_status, created_at, version, doc) VALUES "

@@ -6,22 +6,13 @@ from __future__ import annotations
 
 
 import pytest
-from alembic import command
-from alembic.config import Config
 
 from nozama.store import Store, sql
-from nozama.store.db import MIGRATIONS
+from support.migrations import downgrade_to
 from support.service_harness import Balanced, Cloud
 
 
 pytestmark = pytest.mark.store_matrix
-
-
-def _config(conn) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["connection"] = conn
-    return config
 
 
 def test_upgrading_moves_the_private_members_out_and_a_shift_goes_on(tmp_path, store_url):
@@ -47,8 +38,7 @@ def test_upgrading_moves_the_private_members_out_and_a_shift_goes_on(tmp_path, s
     # Back to the previous schema: the state is in the document again, as "_" members
     # (what the previous code wrote: the deployment's _arn, _stage, _hooks...).
     store = Store.open(store_url, migrate=False)
-    with store.write() as conn:
-        command.downgrade(_config(conn), "0009")
+    downgrade_to(store, "0009")
     with store.read() as conn:
         old = sql.one(conn, "SELECT doc FROM services").doc
     primary = old["deployments"][0]

@@ -7,23 +7,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from alembic import command
-from alembic.config import Config
 
 from nozama.controllers import agents
 from nozama.store import Store, sql
 from nozama.store import container_instances as instance_store
-from nozama.store.db import MIGRATIONS
+from support.migrations import downgrade_to
 from support.service_harness import Cloud
 
 pytestmark = pytest.mark.store_matrix
-
-
-def _config(conn) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["connection"] = conn
-    return config
 
 
 def _one_instance(cloud: Cloud) -> str:
@@ -103,8 +94,7 @@ def test_migration_moves_reservations_into_columns_and_back(tmp_path, store_url)
     cloud.store.close()
 
     store = Store.open(store_url, migrate=False)
-    with store.write() as conn:
-        command.downgrade(_config(conn), "0014")
+    downgrade_to(store, "0014")
     with store.read() as conn:
         docs = {r.arn: r.doc for r in sql.all_rows(conn, "SELECT arn, doc FROM tasks")}
     # What the code before 0015 wrote in each task's document.
