@@ -312,7 +312,7 @@ class Exchange:
         self.app_cookie: tuple[str, str] | None = None
         self.tunnel = False  # after a 101, bytes pass through both ways as they come
         self.finished = False
-        self.started = self.last_activity = client.dataplane.clock.monotonic()
+        self.started = self.last_activity = client.monotonic()
         state.in_flight += 1
 
     # request side
@@ -367,7 +367,7 @@ class Exchange:
     # response side
 
     def touch(self) -> None:
-        self.last_activity = self.client.dataplane.clock.monotonic()
+        self.last_activity = self.client.monotonic()
 
     def response_head(self, status: int, head: bytes) -> None:
         """The target's response head, as it came (status line, headers, blank line)."""
@@ -462,6 +462,8 @@ class ClientConnection(asyncio.Protocol):
     def __init__(self, dataplane, listener: Listener):
         self.dataplane = dataplane
         self.listener = listener
+        # Bound once per connection: it is read on every request and every read.
+        self.monotonic = dataplane.clock.monotonic
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.peer = ""
@@ -474,7 +476,7 @@ class ClientConnection(asyncio.Protocol):
         self.early = b""
         self.paused = False
         self.corked: list[bytes] | None = None   # writes held back until uncork()
-        self.last_active = self.dataplane.clock.monotonic()
+        self.last_active = self.monotonic()
         self.pipelined = False     # the request being parsed came behind one in flight
         self._reset()
 
@@ -503,7 +505,7 @@ class ClientConnection(asyncio.Protocol):
             exchange._finish()
 
     def data_received(self, data: bytes) -> None:
-        self.last_active = self.dataplane.clock.monotonic()
+        self.last_active = self.monotonic()
         if self.tunneling:
             if self.exchange is not None:
                 self.exchange.touch()
@@ -691,7 +693,7 @@ class ClientConnection(asyncio.Protocol):
             self.transport.close()
             return
         self.paused = False
-        self.last_active = self.dataplane.clock.monotonic()
+        self.last_active = self.monotonic()
         self.transport.resume_reading()
 
     def close(self) -> None:
