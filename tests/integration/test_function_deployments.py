@@ -16,6 +16,7 @@ from collections import Counter
 import pytest
 import requests
 
+from support.function_requests import BAD_DEPLOYMENT_REQUESTS
 from support.packages import zip_package
 from support.servers import run_nozama
 from support.waiting import wait_for
@@ -273,23 +274,7 @@ def test_hooks_run_before_and_after_the_shift(server, region):
     assert release.alias()["FunctionVersion"] == "2"
 
 
-@pytest.mark.parametrize("change,code,message", [
-    ({"functionName": "nope"}, "ResourceNotFoundException", "Function not found"),
-    ({"aliasName": "nope"}, "ResourceNotFoundException", "Cannot find alias"),
-    ({"newVersion": "9"}, "ResourceNotFoundException", "Function not found"),
-    ({"newVersion": "1"}, "InvalidParameterValueException", "already points at version 1"),
-    ({"newVersion": "$LATEST"}, "InvalidParameterValueException", "published version"),
-    ({"type": "blue-green"}, "InvalidParameterValueException", "Unknown deployment type"),
-    ({"steps": 0}, "InvalidParameterValueException", "1 to 100 steps"),
-    ({"interval": "soon"}, "InvalidParameterValueException", "must be a number"),
-    ({"deploymentConfig": "LambdaFast", "type": None}, "InvalidParameterValueException",
-     "Unknown deployment configuration"),
-    ({"deploymentConfig": "LambdaAllAtOnce"}, "InvalidParameterValueException", "not both"),
-    ({"alarms": ["missing"]}, "ResourceNotFoundException", "Alarm missing does not exist"),
-    ({"interval": 0}, "InvalidParameterValueException", "--no-health-checks"),
-    ({"type": "all-at-once"}, "InvalidParameterValueException", "--interval SECONDS"),
-    ({"preTrafficHook": "missing"}, "ResourceNotFoundException", "Function not found"),
-])
+@pytest.mark.parametrize("change,code,message", BAD_DEPLOYMENT_REQUESTS)
 def test_bad_deployment_requests_are_refused_and_change_nothing(server, region, change, code,
                                                                 message):
     release = Release(server, region)

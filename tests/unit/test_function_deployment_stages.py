@@ -17,6 +17,7 @@ from nozama.controllers import function_deployments as deployments
 from nozama.controllers.function_deployments import SETTLE
 from nozama.kernel.errors import ServiceError
 from nozama.store import function_deployments as deployment_store
+from support.function_requests import BAD_DEPLOYMENT_REQUESTS
 from support.function_harness import HOOK_TIMEOUT, Lambda, migrated
 
 
@@ -557,21 +558,7 @@ def test_a_function_deleted_mid_deployment_fails_it(lam):
 
 # ----------------------------------------------------------------- requests
 
-@pytest.mark.parametrize("change,code,message", [
-    ({"functionName": "nope"}, "ResourceNotFoundException", "Function not found"),
-    ({"aliasName": "nope"}, "ResourceNotFoundException", "Cannot find alias"),
-    ({"newVersion": "9"}, "ResourceNotFoundException", "Function not found"),
-    ({"newVersion": "1"}, "InvalidParameterValueException", "already points at version 1"),
-    ({"newVersion": "$LATEST"}, "InvalidParameterValueException", "published version"),
-    ({"type": "blue-green"}, "InvalidParameterValueException", "Unknown deployment type"),
-    ({"steps": 0}, "InvalidParameterValueException", "1 to 100 steps"),
-    ({"interval": "soon"}, "InvalidParameterValueException", "must be a number"),
-    ({"deploymentConfig": "LambdaFast", "type": None}, "InvalidParameterValueException",
-     "Unknown deployment configuration"),
-    ({"deploymentConfig": "LambdaAllAtOnce"}, "InvalidParameterValueException", "not both"),
-    ({"alarms": ["missing"]}, "ResourceNotFoundException", "Alarm missing does not exist"),
-    ({"preTrafficHook": "missing"}, "ResourceNotFoundException", "Function not found"),
-])
+@pytest.mark.parametrize("change,code,message", BAD_DEPLOYMENT_REQUESTS)
 def test_bad_deployment_requests_are_refused_and_change_nothing(lam, change, code, message):
     with pytest.raises(ServiceError) as refused:
         lam.deploy(**{"type": "linear", **change})
