@@ -1,17 +1,23 @@
-"""`nozama lb`: the load balancers' data plane, following the store the API writes."""
+"""`nozama lb`: the load balancers' data plane, following the store the API writes.
+
+It drives an HAProxy (lb/dataplane.py) whose configuration, sockets and log live
+in <data dir>/lb/<store>. SIGTERM or Ctrl-C stop HAProxy gracefully with it; a
+controller killed any other way leaves HAProxy serving, for the next one to adopt.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import signal
+import sys
+from pathlib import Path
 
 import uvloop
 
 from nozama.kernel import shutdown
-from nozama.lb import hosts
+from nozama.lb import haproxy_master, hosts
 from nozama.lb.dataplane import DataPlane
 from nozama.store import Store
 from nozama.store.db import sqlite_url
@@ -21,14 +27,16 @@ log = logging.getLogger("nozama.lb")
 
 def run_lb(args: argparse.Namespace) -> int:
     from nozama.cli.main import _default_data_dir
-    url = args.database_url or sqlite_url(args.data_dir or _default_data_dir())
+    if haproxy_master.executable() is None:
+        print("nozama lb: HAProxy is not installed (Debian: apt-get install haproxy; "
+              "`make run` installs it)", file=sys.stderr)
+        return 2
+    data_dir = Path(args.data_dir or _default_data_dir()).expanduser().resolve()
+    url = args.database_url or sqlite_url(str(data_dir))
+    block = hosts.block_name(url)
     store = Store.open(url)
-    # What start-up made lives as long as the process: keep it out of the collector's
-    # full passes, which would otherwise hold the traffic for tens of milliseconds.
-    gc.collect()
-    gc.freeze()
     try:
-        uvloop.run(_main(DataPlane(store, hosts.block_name(url))))
+        uvloop.run(_main(DataPlane(store, block, data_dir / "lb" / block)))
     finally:
         store.close()
     shutdown.finish(0)   # without the interpreter's teardown
@@ -41,6 +49,7 @@ async def _main(dataplane: DataPlane) -> None:
         loop.add_signal_handler(sig, shutdown.stopping(stop))
     runner = asyncio.ensure_future(dataplane.run())
     log.info("load balancer data plane running")
-    await stop.wait()
+    await asyncio.wait([runner, asyncio.ensure_future(stop.wait())],
+                       return_when=asyncio.FIRST_COMPLETED)
     runner.cancel()
     await dataplane.close()

@@ -84,12 +84,12 @@ def _parser() -> argparse.ArgumentParser:
         "nozama lb                                      # beside `nozama server`, same data dir",
         "nozama lb --data-dir ./state",
         "nozama lb --database-url postgresql://nozama:secret@db/nozama"))
-    where = lb.add_mutually_exclusive_group()
-    where.add_argument("--data-dir", help="directory of the embedded SQLite database, as "
-                       f"given to `nozama server` (default: {_default_data_dir()})")
-    where.add_argument("--database-url", default=os.environ.get("NOZAMA_DATABASE_URL"),
-                       help="the PostgreSQL URL given to `nozama server` "
-                       "(env NOZAMA_DATABASE_URL)")
+    lb.add_argument("--data-dir", help="directory of the embedded SQLite database, as given "
+                    "to `nozama server`, and of HAProxy's configuration, sockets and log "
+                    f"(in lb/) (default: {_default_data_dir()})")
+    lb.add_argument("--database-url", default=os.environ.get("NOZAMA_DATABASE_URL"),
+                    help="the PostgreSQL URL given to `nozama server` "
+                    "(env NOZAMA_DATABASE_URL)")
     lb.add_argument("--log-level", default=log_level, help=log_help)
 
     up = command(commands, "up", "control plane plus agents on the local Docker Engine", (

@@ -1,14 +1,23 @@
-"""The load balancer's data plane: `nozama lb`.
+"""The load balancer's data plane: `nozama lb`, the controller of an HAProxy.
 
 It follows the ELBv2 tables: every POLL_SECONDS it reads the generation
-counter the API bumps, and on a change reloads its snapshot, opens the
-sockets of new listeners, closes those of deleted ones, and swaps rules,
-weights and targets in place — new requests see a change within about
-POLL_SECONDS, requests in flight finish as they began. It writes back only
-what it observes: targets' health, draining targets that have left, every
-second the request metrics of the second before (lb/meters.py), and, after
-each reload and every lb_presence.HEARTBEAT_SECONDS, that it serves each load
-balancer whose listeners are all bound (which makes its State active).
+counter the API bumps, and on a change loads a snapshot and renders HAProxy's
+configuration from it (lb/haproxy_config.py). A change of structure
+(listeners, rules, stickiness, timeouts) is checked and reloaded seamlessly;
+anything else (weights, registrations, draining, health) goes through the
+runtime API without a reload. The controller checks targets' health itself
+(lb/health.py) and turns a verdict into a server's state.
+
+It writes back only what it observes: targets' health, draining targets that
+have left (their requests done or their delay over), every second the request
+metrics of the second before, read from HAProxy's request log (a ring in
+HAProxy's memory, streamed off the request path, lb/request_log.py), and,
+after each change and every lb_presence.HEARTBEAT_SECONDS, that it serves each
+load balancer whose listeners are all bound (which makes its State active).
+
+HAProxy outlives the controller: killed, the next controller adopts it
+(lb/haproxy_master.py); HAProxy killed, the controller starts it again within
+a second, on the configuration and health it last knew.
 """
 
 from __future__ import annotations
@@ -17,14 +26,19 @@ import asyncio
 import errno
 import logging
 import os
+import socket
+from dataclasses import replace
+from pathlib import Path
 
 from nozama.kernel.clock import Clock
 from nozama.lb import config as lb_config
-from nozama.lb import hosts
-from nozama.lb.balancer import Balancer, TargetState
+from nozama.lb import haproxy_config, hosts
+from nozama.lb.targets import TargetState
+from nozama.lb.haproxy_master import Master
+from nozama.lb.haproxy_runtime import Runtime
 from nozama.lb.health import HealthChecker
 from nozama.lb.meters import Meters
-from nozama.lb.proxy import ClientConnection, Pool, TraceIds
+from nozama.lb.request_log import RequestLog
 from nozama.metrics import per_second
 from nozama.model import lb_presence, lb_rules
 from nozama.store import Store
@@ -34,150 +48,318 @@ from nozama.store import target_groups as tg_store
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05
-IDLE_SWEEP_SECONDS = 0.25
+SUPERVISE_SECONDS = 0.1
+DRAIN_POLL_SECONDS = 0.2
 # A process that may not bind ports below 1024 binds listener port + this offset
 # instead (NOZAMA_LB_PORT_OFFSET); the API still reports the listener's own port.
 PORT_OFFSET = int(os.environ.get("NOZAMA_LB_PORT_OFFSET", "0"))
+# Admin state bits that keep a server out of rotation: maintenance forced (at runtime),
+# inherited, or from a failed name resolution. (0x04 only remembers `disabled` in the
+# configuration; it stays after the server is made ready.)
+READY_MAINT = 0x01 | 0x02 | 0x20
+
+
+def default_threads() -> int:
+    return int(os.environ.get("NOZAMA_LB_THREADS") or len(os.sched_getaffinity(0)))
 
 
 class DataPlane:
-    def __init__(self, store: Store, owner: str = "default", clock: Clock | None = None):
+    def __init__(self, store: Store, owner: str, run_dir: Path, clock: Clock | None = None,
+                 threads: int | None = None):
         self.store = store
         self.clock = clock or Clock()
         self.owner = owner          # names this data plane's block of /etc/hosts
+        self.run_dir = run_dir
+        self.threads = threads or default_threads()
+        self.master = Master(run_dir)
+        self.runtime = Runtime(str(run_dir / "runtime.sock"))
         self.dns: dict[str, str] = {}
-        self.balancer = Balancer(self.clock)
-        self.traces = TraceIds(self.clock)  # X-Amzn-Trace-Id for requests without one
-        self.pool = Pool()
-        self.health = HealthChecker(self._health_changed, self.clock)
-        self.servers: dict[tuple[str, int], asyncio.base_events.Server] = {}
-        self.listeners: dict[tuple[str, int], lb_config.Listener] = {}
-        self.connections: set[ClientConnection] = set()
-        self.generation = -1
+        self.targets: dict[tuple, TargetState] = {}
+        self.health = HealthChecker(self._health_changed)
         self.health_changes: dict[int, TargetState] = {}
         self.meters = Meters()
-        # The target groups each load balancer forwards to, for HealthyHostCount.
+        self.log = RequestLog(self.meters)
+        self.snapshot: lb_config.Snapshot | None = None
+        self.generation = -1
+        self.rendered: haproxy_config.Rendered | None = None   # what HAProxy runs
+        self.maps: dict[str, list] = {}       # map contents HAProxy has
+        self.written: dict[str, bytes] = {}   # files on disk
+        self.dirty = True                     # the snapshot or health changed
+        self.unbound: set[str] = set()        # load balancers with a listener not bound
         self.groups_of: dict[str, set[str]] = {}
-        self.balancers: list[str] = []   # the load balancers of the current snapshot
-        self.listeners_wanted: dict[tuple[str, int], lb_config.Listener] = {}
-        self.heartbeat_at: float | None = None  # monotonic time of the last heartbeat
+        self.heartbeat_at: float | None = None
+        self.in_flight: dict[tuple[str, str], int] = {}   # (backend, server) -> requests
+        self.connections: dict[str, int] = {}             # load balancer -> open ones
+        self.readers: set[asyncio.Task] = set()
+        self.lock = asyncio.Lock()            # one change of HAProxy at a time
+
+    # ------------------------------------------------------------ running
 
     async def run(self) -> None:
-        helpers = [asyncio.ensure_future(self._sweep_idle()),
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "files").mkdir(exist_ok=True)
+        (self.run_dir / "maps").mkdir(exist_ok=True)
+        await self.step()
+        helpers = [asyncio.ensure_future(self._supervise()),
+                   asyncio.ensure_future(self._watch_stats()),
                    asyncio.ensure_future(per_second.every_second(
                        self.clock, self.publish_metrics, "load balancer"))]
         try:
-            await self._follow()
+            while True:
+                await asyncio.sleep(POLL_SECONDS)
+                try:
+                    await self.step()
+                except Exception:  # a bad moment of the database must not stop the traffic
+                    log.exception("load balancer update failed")
         finally:
-            for helper in helpers:
+            for helper in helpers + list(self.readers):
                 helper.cancel()
 
-    async def _sweep_idle(self) -> None:
-        # One sweep four times a second costs less than a timer per request.
+    async def step(self) -> None:
+        generation = lb_config.generation(self.store)
+        if generation != self.generation:
+            self.snapshot = lb_config.load(self.store)
+            self.generation = self.snapshot.generation
+            self._follow_targets(self.snapshot)
+            self.dirty = True
+            self.heartbeat_at = None  # say at once that new load balancers are served
+        if self.dirty:
+            self.dirty = False
+            await self.apply()
+        self._write_health()
+        self._remove_drained()
+        self._heartbeat()
+
+    def _follow_targets(self, snapshot: lb_config.Snapshot) -> None:
+        """Targets keep the health they had across snapshots; new ones start from what the
+        store last recorded (so that a restarted controller routes at once)."""
+        states = {}
+        for group in snapshot.target_groups.values():
+            for target in group.targets:
+                state = self.targets.get(target.key)
+                if state is None:
+                    state = TargetState(target, *target.health)
+                else:
+                    state.target = target
+                states[target.key] = state
+        self.targets = states
+        self.health.update(states, snapshot.target_groups)
+        self.groups_of = _groups_of(snapshot.listeners.values())
+        if snapshot.dns_names != self.dns and hosts.write(snapshot.dns_names, self.owner):
+            self.dns = snapshot.dns_names
+
+    # ------------------------------------------------------------ HAProxy
+
+    async def apply(self) -> None:
+        async with self.lock:
+            snapshot = self._bindable(self.snapshot)
+            ready = {key: state.health == "healthy" for key, state in self.targets.items()}
+            rendered = haproxy_config.render(snapshot, ready, str(self.run_dir),
+                                             self.threads, PORT_OFFSET)
+            if self.rendered is None:
+                await self._start_or_adopt(rendered)
+            elif rendered.structure != self.rendered.structure:
+                await self._reload(rendered)
+            else:
+                await self._runtime(rendered)
+
+    def _bindable(self, snapshot: lb_config.Snapshot) -> lb_config.Snapshot:
+        """The snapshot without the listeners whose address cannot be bound (a port another
+        program holds): HAProxy would refuse the whole configuration for one of them."""
+        if self.rendered is not None:
+            bound = {(listener.address, haproxy_config.bind_port(listener.port, PORT_OFFSET))
+                     for listener in self.rendered.frontends.values()}
+        else:
+            bound = _bound_by(self.master.config) if self.master.adopt() else set()
+        kept, unbound = {}, set()
+        for key, listener in snapshot.listeners.items():
+            port = haproxy_config.bind_port(listener.port, PORT_OFFSET)
+            if (listener.address, port) in bound or _can_bind(listener.address, port):
+                kept[key] = listener
+            else:
+                log.error("cannot listen on %s:%d for %s: the port is taken", listener.address,
+                          listener.port, listener.arn)
+                unbound.add(listener.load_balancer_arn)
+        self.unbound = unbound
+        return replace(snapshot, listeners=kept)
+
+    async def _start_or_adopt(self, rendered: haproxy_config.Rendered) -> None:
+        if self.master.adopt():
+            log.info("adopted the running HAProxy (pid %d)", self.master.pid)
+            self.rendered = _previous(self.run_dir, rendered)
+            if rendered.structure != self.rendered.structure:
+                await self._reload(rendered)
+            else:
+                self.maps = {}   # what it holds is unknown: set every map again
+                await self._runtime(rendered)
+            self._read_log()
+            return
+        if not self._write(rendered):
+            return
+        self.master.start()
+        if await self._wait_until_up():
+            self._committed(rendered)
+            log.info("HAProxy started (pid %d)", self.master.pid)
+            self._read_log()
+
+    async def _wait_until_up(self, seconds: float = 5.0) -> bool:
+        for _ in range(int(seconds / 0.02)):
+            if await self.runtime.alive():
+                return True
+            if not self.master.alive():
+                break
+            await asyncio.sleep(0.02)
+        log.error("HAProxy did not start: see %s", self.master.log_file)
+        return False
+
+    def _write(self, rendered: haproxy_config.Rendered) -> bool:
+        """Put the configuration and its files in place, once HAProxy has checked them."""
+        for path, content in rendered.files.items():
+            if self.written.get(path) != content:
+                _write_file(Path(path), content)
+                self.written[path] = content
+        candidate = self.run_dir / "haproxy.cfg.new"
+        _write_file(candidate, rendered.text.encode())
+        complaint = self.master.check(candidate)
+        if complaint is not None:
+            log.error("HAProxy refuses the configuration for generation %d; the previous one "
+                      "keeps serving: %s", self.generation, complaint)
+            return False
+        os.replace(candidate, self.master.config)
+        return True
+
+    async def _reload(self, rendered: haproxy_config.Rendered) -> None:
+        previous = self.master.config.read_bytes() if self.master.config.exists() else None
+        if not self._write(rendered):
+            return
+        failure = await self.master.reload()
+        if failure is not None:
+            log.error("reload failed, the previous configuration keeps serving: %s", failure)
+            if previous is not None:
+                _write_file(self.master.config, previous)
+            return
+        self._committed(rendered)
+        self.maps = {path: entries for path, entries in rendered.maps.items()}
+        self._read_log()
+
+    async def _runtime(self, rendered: haproxy_config.Rendered) -> None:
+        """Bring the running HAProxy to `rendered` without a reload."""
+        for path, entries in rendered.maps.items():
+            if self.maps.get(path) != entries:
+                await self.runtime.replace_map(path, entries)
+                self.maps[path] = entries
+        actual = await self.runtime.servers()
+        commands = []
+        for backend in rendered.backends.values():
+            have = actual.get(backend.name, {})
+            options = haproxy_config.server_options(backend.group)
+            for name, server in backend.servers.items():
+                if name not in have:
+                    if not backend.dynamic:
+                        continue
+                    commands.append(f"add server {backend.name}/{name} "
+                                    f"{server.address}:{server.port}{options}")
+                    if server.ready:
+                        commands.append(f"enable server {backend.name}/{name}")
+                elif server.ready != (not have[name] & READY_MAINT):
+                    state = "ready" if server.ready else "maint"
+                    commands.append(f"set server {backend.name}/{name} state {state}")
+            for name in have:
+                if name not in backend.servers and backend.dynamic:
+                    # Out of rotation first; HAProxy removes it once its connections end.
+                    commands += [f"set server {backend.name}/{name} state maint",
+                                 f"del server {backend.name}/{name}"]
+        if commands:
+            answer = await self.runtime.run_all(commands)
+            if "still" in answer or "cannot" in answer.lower():
+                self.dirty = True  # a server with connections left: delete it later
+        self._write_files_only(rendered)
+        self._committed(rendered)
+
+    def _write_files_only(self, rendered: haproxy_config.Rendered) -> None:
+        """What a restart would start from: the latest configuration, already checked in
+        structure (its servers and maps are the runtime's)."""
+        for path, content in rendered.files.items():
+            if self.written.get(path) != content:
+                _write_file(Path(path), content)
+                self.written[path] = content
+        _write_file(self.master.config, rendered.text.encode())
+
+    def _committed(self, rendered: haproxy_config.Rendered) -> None:
+        self.rendered = rendered
+        self.log.rendered = rendered
+        self.log.targets = self.targets
+        _write_file(self.run_dir / "haproxy.structure", rendered.structure.encode())
+
+    def _read_log(self) -> None:
+        """Read the request log of the current workers (a reload's new ones included)."""
+        task = asyncio.ensure_future(self.log.follow(self.runtime))
+        self.readers.add(task)
+        task.add_done_callback(self.readers.discard)
+
+    async def _supervise(self) -> None:
+        """Start HAProxy again, on the last configuration and health, if it dies."""
         while True:
-            await asyncio.sleep(IDLE_SWEEP_SECONDS)
-            now = self.clock.monotonic()
-            for connection in list(self.connections):
-                connection.check_idle(now)
+            await asyncio.sleep(SUPERVISE_SECONDS)
+            if self.rendered is None or self.master.alive():
+                continue
+            log.error("HAProxy exited (status %s): starting it again", self.master.reap())
+            async with self.lock:
+                ready = {key: s.health == "healthy" for key, s in self.targets.items()}
+                rendered = haproxy_config.render(self._bindable(self.snapshot), ready,
+                                                 str(self.run_dir), self.threads, PORT_OFFSET)
+                if self._write(rendered):
+                    self.master.start()
+                    if await self._wait_until_up():
+                        self._committed(rendered)
+                        self.maps = dict(rendered.maps)
+                        self._read_log()
+
+    async def _watch_stats(self) -> None:
+        """Open connections per load balancer, and requests in flight per server (which
+        tell when a draining target is done)."""
+        while True:
+            await asyncio.sleep(DRAIN_POLL_SECONDS)
+            if self.rendered is None:
+                continue
+            try:
+                rows = await self.runtime.stats()
+            except (OSError, asyncio.TimeoutError):
+                continue
+            self.in_flight, connections = {}, {}
+            for row in rows:
+                name, kind = row.get("pxname", ""), row.get("svname", "")
+                current = int(row.get("scur") or 0)
+                if kind == "FRONTEND":
+                    listener = self.rendered.frontends.get(name)
+                    if listener is not None:
+                        lb = listener.load_balancer_arn
+                        connections[lb] = connections.get(lb, 0) + current
+                        self.log.connections_total(lb, name, int(row.get("stot") or 0))
+                elif kind != "BACKEND":
+                    self.in_flight[(name, kind)] = current
+            self.connections = connections
+
+    # ------------------------------------------------------------ what it observes
 
     def publish_metrics(self, second: int) -> None:
         """Write what second `second` counted."""
         health: dict[str, dict[str, tuple[int, int]]] = {}
         for lb_arn, group_arns in self.groups_of.items():
             health[lb_arn] = {arn: (0, 0) for arn in group_arns}
-        for state in self.balancer.targets.values():
+        for state in self.targets.values():
             arn = state.target.target_group_arn
             for by_group in health.values():
                 if arn in by_group:
                     healthy, unhealthy = by_group[arn]
                     by_group[arn] = (healthy + (state.health == "healthy"),
                                      unhealthy + (state.health == "unhealthy"))
-        connections = {lb_arn: 0 for lb_arn in self.groups_of}
-        for connection in self.connections:
-            lb_arn = connection.listener.load_balancer_arn
-            connections[lb_arn] = connections.get(lb_arn, 0) + 1
+        connections = {lb_arn: self.connections.get(lb_arn, 0) for lb_arn in self.groups_of}
         per_second.write(self.store, self.meters.publish(second, health, connections))
-
-    async def _follow(self) -> None:
-        while True:
-            try:
-                await self.step()
-            except Exception:  # a bad moment of the database must not stop the traffic
-                log.exception("load balancer reload failed")
-            await asyncio.sleep(POLL_SECONDS)
-
-    async def step(self) -> None:
-        generation = lb_config.generation(self.store)
-        if generation != self.generation:
-            snapshot = lb_config.load(self.store)
-            await self.apply(snapshot)
-            self.generation = snapshot.generation
-            self.heartbeat_at = None  # say at once that new load balancers are served
-        self._write_health()
-        self._remove_drained()
-        self._heartbeat()
-
-    async def apply(self, snapshot: lb_config.Snapshot) -> None:
-        if snapshot.dns_names != self.dns and hosts.write(snapshot.dns_names, self.owner):
-            self.dns = snapshot.dns_names
-        self.balancer.update(snapshot.target_groups)
-        self.health.update(self.balancer.targets, snapshot.target_groups)
-        self.groups_of = _groups_of(snapshot.listeners.values())
-        self.listeners_wanted = snapshot.listeners
-        self.balancers = list(snapshot.load_balancers)
-        for key in list(self.servers):
-            if key not in snapshot.listeners:
-                self.servers.pop(key).close()
-                gone = self.listeners.pop(key, None)
-                # Its connections finish the request in flight, then close.
-                for connection in list(self.connections):
-                    if connection.listener is gone:
-                        connection.finish_and_close()
-        for key, listener in snapshot.listeners.items():
-            current = self.listeners.get(key)
-            if current is not None:
-                # Existing connections hold this object: update it in place.
-                current.rules, current.idle_timeout = listener.rules, listener.idle_timeout
-                continue
-            try:
-                self.servers[key] = await self._listen(listener)
-                self.listeners[key] = listener
-            except OSError as error:
-                log.error("cannot listen on %s:%d for %s: %s", listener.address, listener.port,
-                          listener.arn, error)
-
-    async def _listen(self, listener: lb_config.Listener):
-        loop = asyncio.get_running_loop()
-        port = listener.port
-        try:
-            return await loop.create_server(lambda: ClientConnection(self, listener),
-                                            listener.address, port, reuse_address=True,
-                                            backlog=1024)
-        except OSError as error:
-            if error.errno != errno.EACCES or not PORT_OFFSET:
-                raise
-        log.info("binding %s:%d as port %d (NOZAMA_LB_PORT_OFFSET)", listener.address, port,
-                 port + PORT_OFFSET)
-        return await loop.create_server(lambda: ClientConnection(self, listener),
-                                        listener.address, port + PORT_OFFSET,
-                                        reuse_address=True, backlog=1024)
-
-    def _heartbeat(self) -> None:
-        """Record that this data plane serves its load balancers: those whose listeners
-        are all bound (one whose port is taken is not served)."""
-        now = self.clock.monotonic()
-        if self.heartbeat_at is not None and \
-                now - self.heartbeat_at < lb_presence.HEARTBEAT_SECONDS:
-            return
-        unbound = {listener.load_balancer_arn for key, listener in self.listeners_wanted.items()
-                   if key not in self.servers}
-        with self.store.write() as conn:
-            lb_store.mark_served(conn, [arn for arn in self.balancers if arn not in unbound],
-                                 self.clock.now())
-        self.heartbeat_at = now
 
     def _health_changed(self, state: TargetState) -> None:
         self.health_changes[state.target.row_id] = state
+        self.dirty = True
 
     def _write_health(self) -> None:
         if not self.health_changes:
@@ -189,24 +371,45 @@ class DataPlane:
 
     def _remove_drained(self) -> None:
         """A draining target leaves once its requests are done or its delay is over."""
+        if self.rendered is None:
+            return
         now = self.clock.now()
-        gone = [s.target.row_id for s in self.balancer.targets.values() if s.target.draining
-                and (s.in_flight == 0 or (s.target.drain_ends_at and
-                                          s.target.drain_ends_at <= now))]
+        gone = []
+        for state in self.targets.values():
+            target = state.target
+            if not target.draining:
+                continue
+            server = (haproxy_config.backend_name(target.target_group_arn),
+                      haproxy_config.server_name(target.key))
+            busy = self.in_flight.get(server, 0)
+            if busy == 0 or (target.drain_ends_at and target.drain_ends_at <= now):
+                gone.append(target.row_id)
         if not gone:
             return
         with self.store.write() as conn:
             tg_store.remove_drained(conn, gone)
             lb_store.bump_generation(conn)
 
-    async def close(self) -> None:
+    def _heartbeat(self) -> None:
+        """Record that this data plane serves its load balancers: those whose listeners
+        are all bound (one whose port is taken is not served)."""
+        now = self.clock.monotonic()
+        if self.snapshot is None or self.rendered is None or (
+                self.heartbeat_at is not None and
+                now - self.heartbeat_at < lb_presence.HEARTBEAT_SECONDS):
+            return
+        served = [arn for arn in self.snapshot.load_balancers if arn not in self.unbound]
+        with self.store.write() as conn:
+            lb_store.mark_served(conn, served, self.clock.now())
+        self.heartbeat_at = now
+
+    async def close(self, stop_haproxy: bool = True) -> None:
         hosts.write({}, self.owner)
         self.health.close()
-        for server in self.servers.values():
-            server.close()
-        for connection in list(self.connections):
-            connection.close()
-        self.pool.close()
+        for reader in list(self.readers):
+            reader.cancel()
+        if stop_haproxy:
+            await asyncio.get_running_loop().run_in_executor(None, self.master.stop)
 
 
 def _groups_of(listeners) -> dict[str, set[str]]:
@@ -217,3 +420,45 @@ def _groups_of(listeners) -> dict[str, set[str]]:
         for rule in listener.rules:
             groups.update(lb_rules.target_group_arns(rule["Actions"]))
     return found
+
+
+def _can_bind(address: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((address, port))
+            return True
+        except OSError as error:
+            return error.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL)
+
+
+def _bound_by(config: Path) -> set[tuple[str, int]]:
+    """The addresses a running HAProxy's configuration binds (it holds their ports)."""
+    found = set()
+    try:
+        lines = config.read_text().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        words = line.split()
+        if len(words) >= 2 and words[0] == "bind":
+            address, _, port = words[1].rpartition(":")
+            found.add((address, int(port)))
+    return found
+
+
+def _previous(run_dir: Path, rendered: haproxy_config.Rendered) -> haproxy_config.Rendered:
+    """What an adopted HAProxy runs, as far as a reload is concerned: the structure the
+    previous controller recorded (its servers and maps are read back at runtime)."""
+    try:
+        structure = (run_dir / "haproxy.structure").read_text()
+    except OSError:
+        structure = ""
+    return replace(rendered, structure=structure)
+
+
+def _write_file(path: Path, content: bytes) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(content)
+    os.replace(temporary, path)

@@ -14,9 +14,8 @@ import asyncio
 import logging
 from typing import Callable
 
-from nozama.kernel.clock import Clock
 from nozama.kernel.intervals import scaled
-from nozama.lb.balancer import TargetState
+from nozama.lb.targets import TargetState
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +53,8 @@ async def probe(host: str, port: int, path: str, timeout: float) -> tuple[int | 
 class HealthChecker:
     """Runs one checking task per target; `on_change(state)` hears of every transition."""
 
-    def __init__(self, on_change: Callable[[TargetState], None], clock: Clock):
+    def __init__(self, on_change: Callable[[TargetState], None]):
         self.on_change = on_change
-        self.clock = clock
         self.tasks: dict[tuple, asyncio.Task] = {}
         self.settings: dict[tuple, tuple] = {}
 
@@ -114,6 +112,5 @@ class HealthChecker:
     def _set(self, state: TargetState, health: str, reason: str | None,
              description: str | None) -> None:
         if (state.health, state.reason, state.description) != (health, reason, description):
-            state.became(health, self.clock.monotonic())
-            state.reason, state.description = reason, description
+            state.health, state.reason, state.description = health, reason, description
             self.on_change(state)

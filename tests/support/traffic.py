@@ -36,7 +36,9 @@ def get(address: str, path: str = "/", method: str = "GET", body: bytes | None =
     try:
         connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
+        # Header names by their lower case, as HTTP compares them (HAProxy writes them so).
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, \
+            response.read()
     finally:
         connection.close()
 

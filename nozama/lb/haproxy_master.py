@@ -1,0 +1,154 @@
+"""The HAProxy process a `nozama lb` drives: started, adopted, reloaded, stopped.
+
+HAProxy runs in master-worker mode, in a session of its own, so that it
+outlives the controller that started it (as containers outlive their agent):
+a `nozama lb` killed at any moment leaves the traffic flowing, and the next one
+finds the running master through its pid file and master socket and adopts it
+instead of starting a second. A reload is the master's: it starts new workers
+on the new configuration and hands them the listening sockets, while the old
+ones finish their requests. A configuration is checked (`haproxy -c`) before it
+is ever put in place; if a reload still fails, the previous workers keep
+serving and the reason is in HAProxy's own log (haproxy.log in the run dir).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+HAPROXY = os.environ.get("NOZAMA_HAPROXY", "haproxy")
+STOP_SECONDS = 4.0
+
+
+def executable() -> str | None:
+    return shutil.which(HAPROXY)
+
+
+class Master:
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+        self.config = run_dir / "haproxy.cfg"
+        self.socket = run_dir / "master.sock"
+        self.pid_file = run_dir / "haproxy.pid"
+        self.log_file = run_dir / "haproxy.log"
+        self.child: subprocess.Popen | None = None
+        self.pid: int | None = None
+
+    # ------------------------------------------------------------ checking
+
+    def check(self, config: Path) -> str | None:
+        """None when HAProxy takes the configuration; its complaint otherwise."""
+        result = subprocess.run([HAPROXY, "-c", "-f", str(config)], capture_output=True,
+                                text=True, timeout=30)
+        if result.returncode == 0:
+            return None
+        lines = [line for line in (result.stdout + result.stderr).splitlines()
+                 if "ALERT" in line or "error" in line.lower()]
+        return "\n".join(lines[-10:]) or f"haproxy -c exited with {result.returncode}"
+
+    # ------------------------------------------------------------ the process
+
+    def start(self) -> None:
+        """Start HAProxy on the configuration in place."""
+        self.socket.unlink(missing_ok=True)
+        with open(self.log_file, "ab") as out:
+            self.child = subprocess.Popen(
+                [HAPROXY, "-W", "-S", f"{self.socket},mode,600", "-f", str(self.config),
+                 "-p", str(self.pid_file)], stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                start_new_session=True)   # not in the controller's process group
+        self.pid = self.child.pid
+
+    def adopt(self) -> bool:
+        """Take over the HAProxy an earlier controller left running, if there is one."""
+        try:
+            pid = int(self.pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return False
+        if not _is_our_haproxy(pid, self.config):
+            return False
+        self.pid, self.child = pid, None
+        return True
+
+    def alive(self) -> bool:
+        if self.child is not None:
+            return self.child.poll() is None
+        return self.pid is not None and _is_our_haproxy(self.pid, self.config)
+
+    async def reload(self) -> str | None:
+        """Reload the configuration in place: None once new workers run it, or why not."""
+        before = await self._reloads()
+        if before is None:
+            return "the HAProxy master does not answer"
+        os.kill(self.pid, signal.SIGUSR2)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            now = await self._reloads()
+            if now is None:
+                continue   # the master is re-executing itself
+            if now[1] > before[1]:
+                return f"HAProxy refused the new configuration (see {self.log_file})"
+            if now[0] > before[0]:
+                return None
+        return "HAProxy did not finish reloading within 10 s"
+
+    async def _reloads(self) -> tuple[int, int] | None:
+        """The master's (reloads, failed reloads)."""
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_unix_connection(str(self.socket)), 2)
+        except (OSError, asyncio.TimeoutError):
+            return None
+        try:
+            writer.write(b"show proc\n")
+            writer.write_eof()
+            text = (await asyncio.wait_for(reader.read(), 2)).decode()
+        except (OSError, asyncio.TimeoutError):
+            return None
+        finally:
+            writer.close()
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) >= 5 and parts[1] == "master" and parts[3] == "[failed:":
+                return int(parts[2]), int(parts[4].rstrip("]"))
+        return None
+
+    def stop(self) -> None:
+        """Stop gracefully: workers stop listening, finish their requests, and leave (the
+        configuration's hard-stop-after bounds how long that takes)."""
+        if not self.alive():
+            return
+        try:
+            os.kill(self.pid, signal.SIGUSR1)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + STOP_SECONDS + 0.5
+        while time.monotonic() < deadline and self.alive():
+            time.sleep(0.05)
+        if self.alive():
+            os.kill(self.pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+
+    def reap(self) -> int | None:
+        """The exit status of a child HAProxy that has ended."""
+        return self.child.poll() if self.child is not None else None
+
+
+def _is_our_haproxy(pid: int, config: Path) -> bool:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # A zombie is not alive; another program reusing the pid is not ours.
+    state = stat.rsplit(")", 1)[1].split()[0]
+    return state != "Z" and any(b"haproxy" in part for part in command[:1]) and \
+        str(config).encode() in command
