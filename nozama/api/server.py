@@ -2,9 +2,10 @@
 
 Nozama's own routes live under /_nozama/ where no AWS API puts anything: the
 health check, the agents' channel, and the root certificate of Nozama's
-certificate authority (ca.pem: public, as a CA's root is, and read-only). GET /metrics is the Prometheus exposition.
-Every request first passes api/guard.py (Host, cross-site), and a state-changing
-call of the /_nozama/ routes must carry X-Nozama-Client: no web page can drive it.
+certificate authority (ca.pem: public, as a CA's root is, and read-only). GET
+/metrics is the Prometheus exposition. Every request first passes api/guard.py
+(Host, cross-site), and a state-changing call of the /_nozama/ routes must carry
+X-Nozama-Client: no web page can drive it.
 AWS handlers are short, indexed database calls, so they run on the event loop
 thread itself: a thread hop per request would cost more than it saves.
 """
