@@ -180,4 +180,4 @@ def _unserved(service: Service, scope) -> errors.ServiceError:
     title = service.model.metadata.get("serviceFullName", service.name)
     return errors.UnknownServiceException(
         f"Nozama does not serve {title} ('{scope.service}'): it serves ECS, ELBv2, Lambda, "
-        "CloudWatch and CloudWatch Logs. See docs/compatibility.md.")
+        "CloudWatch, CloudWatch Logs and ACM. See docs/compatibility.md.")

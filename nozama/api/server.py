@@ -1,9 +1,11 @@
 """The HTTP endpoint's application: AWS requests go to the gateway.
 
 Nozama's own routes live under /_nozama/ where no AWS API puts anything: the
-health check and the agents' channel. GET /metrics is the Prometheus exposition.
-Every request first passes api/guard.py (Host, cross-site), and a state-changing
-call of the /_nozama/ routes must carry X-Nozama-Client: no web page can drive it.
+health check, the agents' channel, and the root certificate of Nozama's
+certificate authority (ca.pem: public, as a CA's root is, and read-only). GET
+/metrics is the Prometheus exposition. Every request first passes api/guard.py
+(Host, cross-site), and a state-changing call of the /_nozama/ routes must carry
+X-Nozama-Client: no web page can drive it.
 AWS handlers are short, indexed database calls, so they run on the event loop
 thread itself: a thread hop per request would cost more than it saves.
 """
@@ -34,10 +36,13 @@ from nozama.controllers import services as service_controller
 from nozama.metrics import prometheus
 from nozama.metrics import retention as metric_retention
 from nozama.aws.ecs.container_instances import register_container_instance
+from nozama.model.certificate_authority import Root
+from nozama.store import certificates as cert_store
 
 log = logging.getLogger(__name__)
 
 AGENT_PREFIX = "/_nozama/agent/v1/"
+CA_PATH = "/_nozama/ca.pem"
 
 
 class App:
@@ -101,7 +106,20 @@ class App:
             return _json(200, {"status": "ok", "version": __version__,
                                "store": self.gateway.store.kind,
                                "uptimeSeconds": round(self.gateway.clock.monotonic() - self.started, 3)})
+        if request.path == CA_PATH and request.method in ("GET", "HEAD"):
+            return self.root_certificate()
         return _json(404, {"message": "Not found"})
+
+    def root_certificate(self) -> HttpResponse:
+        """The root that signs RequestCertificate's certificates, for clients to trust."""
+        with self.gateway.store.read() as conn:
+            data = cert_store.authority_if_any(conn)
+        if data is None:
+            return _json(404, {"__type": "ResourceNotFoundException", "message": (
+                "Nozama's certificate authority has no root yet: the first ACM "
+                "RequestCertificate makes it.")})
+        return HttpResponse(200, Root.from_bytes(data).certificate.encode(),
+                            {"content-type": "application/x-pem-file"})
 
     async def agent_channel(self, request: HttpRequest) -> HttpResponse:
         """register / poll / state: JSON in, JSON out, AWS-style errors."""

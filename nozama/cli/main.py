@@ -109,9 +109,10 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--log-level", default=log_level, help=log_help)
     up.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                     help="a further name the server answers to (see `nozama server --help`)")
-    from nozama.cli import deploy, functions
+    from nozama.cli import ca, deploy, functions
     deploy.add_parsers(commands)
     functions.add_parsers(commands)
+    ca.add_parser(commands)
     return parser
 
 
@@ -140,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "functions":
         from nozama.cli import functions
         return functions.run(args)
+    if args.command == "ca":
+        from nozama.cli import ca
+        return ca.run(args)
     if args.command in ("deploy", "watch"):
         from nozama.cli import deploy
         return getattr(deploy, args.command)(args)

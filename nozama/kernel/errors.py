@@ -129,9 +129,10 @@ elbv2 = ServiceErrors("elbv2")
 lambda_ = ServiceErrors("lambda")
 cloudwatch = ServiceErrors("cloudwatch")
 logs = ServiceErrors("logs")
+acm = ServiceErrors("acm")
 
 SERVICES = {"ecs": ecs, "elbv2": elbv2, "lambda": lambda_, "cloudwatch": cloudwatch,
-            "logs": logs}
+            "logs": logs, "acm": acm}
 
 
 # ---------------------------------------------------------------------------

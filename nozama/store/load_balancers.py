@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from nozama.model import lb_rules
-from nozama.store import sql
+from nozama.store import listener_certificates, sql
 from nozama.store import tags as tag_store
 
 _SCOPE = "region = ? AND account = ?"
@@ -135,6 +135,7 @@ def delete_listener(conn: Connection, arn: str) -> None:
                                (arn,)):
         delete_rule(conn, rule_arn)
     set_uses(conn, arn, "", [])
+    listener_certificates.remove_all(conn, arn)
     tag_store.remove_all(conn, arn)
     sql.run(conn, "DELETE FROM listeners WHERE arn = ?", (arn,))
 

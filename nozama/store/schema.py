@@ -309,6 +309,18 @@ targets = Table(
     UniqueConstraint("target_group_arn", "target_id", "port", name="uq_targets"),
 )
 
+# The certificates of HTTPS listeners: each listener's default certificate
+# (is_default) and its certificate list for SNI. A certificate in use here cannot be
+# deleted (ACM's ResourceInUseException) and lists the load balancer in its InUseBy.
+listener_certificates = Table(
+    "listener_certificates", metadata,
+    Column("listener_arn", ARN, primary_key=True),
+    Column("certificate_arn", ARN, primary_key=True),
+    Column("load_balancer_arn", ARN, nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Index("ix_listener_certificates_certificate", "certificate_arn"),
+)
+
 # Bumped by every change the data plane must see; it polls this one row.
 lb_generation = Table(
     "lb_generation", metadata,
@@ -475,4 +487,24 @@ function_deployments = _scoped(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("doc", JSON, nullable=False),
     Index("ix_function_deployments_status", "status"),
+)
+
+# ACM certificates, imported or issued by Nozama's certificate authority (whose root
+# is in server_keys). The PEM texts are kept apart from `doc` (DescribeCertificate's
+# fields): the data plane reads a listener's certificate, chain and key from here.
+certificates = _scoped(
+    "certificates",
+    Column("arn", ARN, nullable=False, unique=True),
+    Column("status", String(32), nullable=False),
+    Column("key_algorithm", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # RequestCertificate's IdempotencyToken: the same token within an hour, the same ARN.
+    Column("idempotency_token", String(32)),
+    Column("certificate", Text, nullable=False),
+    Column("chain", Text),
+    Column("private_key", Text, nullable=False),
+    Column("doc", JSON, nullable=False),
+    # ListCertificates pages by ARN within a region and account.
+    Index("ix_certificates_scope", "region", "account", "arn"),
+    Index("ix_certificates_token", "region", "account", "idempotency_token"),
 )

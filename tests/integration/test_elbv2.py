@@ -352,9 +352,10 @@ def test_a_target_group_belongs_to_one_load_balancer(elb):
     assert code_of(elb.create_listener, LoadBalancerArn=second["LoadBalancerArn"],
                    Protocol="HTTP", Port=80, DefaultActions=forward(
                        tg["TargetGroupArn"].replace("blue", "nope"))) == "TargetGroupNotFound"
+    # An application load balancer listens on HTTP and HTTPS only (test_elbv2_https.py).
     assert code_of(elb.create_listener, LoadBalancerArn=second["LoadBalancerArn"],
-                   Protocol="HTTPS", Port=443,
-                   DefaultActions=forward(tg["TargetGroupArn"])) == "UnsupportedProtocol"
+                   Protocol="TCP", Port=443,
+                   DefaultActions=forward(tg["TargetGroupArn"])) == "ValidationError"
 
 
 def test_a_load_balancer_forwards_within_one_vpc(elb):

@@ -32,7 +32,7 @@ def test_a_service_nozama_does_not_serve_says_so_in_its_own_protocol(server, reg
     code, message = error_of(info)
     assert code == "UnknownServiceException"
     assert message.startswith(f"Nozama does not serve {title}")
-    assert "it serves ECS, ELBv2, Lambda, CloudWatch and CloudWatch Logs" in message
+    assert "it serves ECS, ELBv2, Lambda, CloudWatch, CloudWatch Logs and ACM" in message
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
 

@@ -144,7 +144,7 @@ def _error_references(tree: ast.AST):
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module == "nozama.kernel.errors":
             for alias in node.names:
-                if alias.name in ("ecs", "elbv2", "lambda_", "cloudwatch", "logs"):
+                if alias.name in ("ecs", "elbv2", "lambda_", "cloudwatch", "logs", "acm"):
                     aliases[alias.asname or alias.name] = alias.name
     for node in ast.walk(tree):
         if not isinstance(node, ast.Attribute):

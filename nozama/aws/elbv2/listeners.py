@@ -1,7 +1,8 @@
 """CreateListener, DescribeListeners, ModifyListener and DeleteListener.
 
 A listener's default actions are also its default rule (DescribeRules shows
-it last, with priority "default"), which is how the data plane reads them.
+it last, with priority "default"), which is how the data plane reads them. An HTTPS
+listener's certificates and security policy are checked in tls.py.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ValidationError
 from nozama.model import lb_rules
-from nozama.aws.elbv2 import handlers
+from nozama.aws.elbv2 import handlers, tls
 from nozama.aws.elbv2.common import (DEFAULT_VPC, arn, listener, load_balancer, marker, new_id,
                                      page_size, paged, put_tags, tags_of_request, target_group)
+from nozama.store import listener_certificates
 from nozama.store import load_balancers as lb_store
 
 MAX_LISTENERS = 50
@@ -45,18 +47,19 @@ def checked_actions(ctx: RequestContext, conn: Connection, load_balancer_arn: st
                 "The following target groups cannot be "
                 "associated with more than one load balancer: "
                 f"{tg_arn}")
-        if group.doc["Protocol"] != "HTTP":
+        # An application load balancer forwards HTTP and HTTPS listeners' requests to
+        # HTTP and HTTPS target groups alike.
+        if group.doc["Protocol"] not in tls.ALB_PROTOCOLS:
             raise errors.elbv2.IncompatibleProtocolsException(
                 f"Target group '{tg_arn}' uses protocol "
-                f"{group.doc['Protocol']}; the listener uses HTTP")
+                f"{group.doc['Protocol']}, which an application load balancer's listeners "
+                "cannot forward to")
     return stored
 
 
 def _check_protocol_and_port(params: dict) -> None:
-    protocol = params.get("Protocol") or "HTTP"
-    if protocol != "HTTP":
-        raise errors.elbv2.UnsupportedProtocolException(
-            f"Nozama's load balancer listens on HTTP, not {protocol}")
+    if params.get("Protocol"):
+        tls.check_protocol(params["Protocol"])
     port = params.get("Port")
     if port is not None and not 1 <= port <= 65535:
         raise ValidationError("Listener port must be between 1 and 65535")
@@ -75,10 +78,10 @@ def create_listener(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
         lb = load_balancer(ctx, conn, params["LoadBalancerArn"])
         actions = checked_actions(ctx, conn, lb.arn, params["DefaultActions"])
-        port = params["Port"]
+        port, protocol = params["Port"], params.get("Protocol") or "HTTP"
         existing = lb_store.listener_on_port(conn, lb.arn, port)
         if existing is not None:
-            if existing.doc["DefaultActions"] == actions:
+            if _same_listener(ctx, conn, existing.doc, protocol, actions, params):
                 return {"Listeners": [existing.doc]}  # the same listener again: idempotent
             raise errors.elbv2.DuplicateListenerException(
                 "A listener already exists on this port for this load "
@@ -90,8 +93,11 @@ def create_listener(ctx: RequestContext, params: dict) -> dict:
         lb_path = lb.arn.split(":loadbalancer/", 1)[1]
         listener_arn = arn(ctx, f"listener/{lb_path}/{new_id()}")
         doc = {"ListenerArn": listener_arn, "LoadBalancerArn": lb.arn, "Port": port,
-               "Protocol": "HTTP", "DefaultActions": actions}
+               "Protocol": protocol, "DefaultActions": actions}
+        default = tls.settings(ctx, conn, protocol, params, doc)
         lb_store.create_listener(conn, ctx.region, ctx.account_id, lb.arn, listener_arn, port, doc)
+        if default:
+            listener_certificates.set_default(conn, listener_arn, lb.arn, default)
         rule_arn = _default_rule_arn(listener_arn, new_id())
         lb_store.create_rule(conn, ctx.region, ctx.account_id, listener_arn, rule_arn, None, {
             "RuleArn": rule_arn, "Priority": "default", "Conditions": [], "Actions": actions,
@@ -100,6 +106,14 @@ def create_listener(ctx: RequestContext, params: dict) -> dict:
         put_tags(conn, listener_arn, tags)
         lb_store.bump_generation(conn)
     return {"Listeners": [doc]}
+
+
+def _same_listener(ctx: RequestContext, conn: Connection, existing: dict, protocol: str,
+                   actions: list[dict], params: dict) -> bool:
+    asked = {"Protocol": protocol, "DefaultActions": actions}
+    tls.settings(ctx, conn, protocol, params, asked)
+    return all(existing.get(k) == asked.get(k) for k in ("Protocol", "DefaultActions",
+                                                           "Certificates", "SslPolicy"))
 
 
 @handlers.operation("DescribeListeners")
@@ -134,6 +148,13 @@ def modify_listener(ctx: RequestContext, params: dict) -> dict:
                 "A listener already exists on this port for this load "
                 f"balancer '{row.load_balancer_arn}'")
         doc["Port"] = port
+        doc["Protocol"] = params.get("Protocol") or doc["Protocol"]
+        default = tls.settings(ctx, conn, doc["Protocol"], params, doc)
+        if default is None:
+            listener_certificates.remove_all(conn, row.arn)
+        elif default != (row.doc.get("Certificates") or [{}])[0].get("CertificateArn"):
+            # A new default certificate: the former one leaves the listener.
+            listener_certificates.set_default(conn, row.arn, row.load_balancer_arn, default)
         if params.get("DefaultActions"):
             doc["DefaultActions"] = checked_actions(ctx, conn, row.load_balancer_arn,
                                                     params["DefaultActions"])

@@ -16,7 +16,7 @@ from nozama.aws.elbv2.common import (arn, attributes_of, modify_attributes, chec
 from nozama.store import load_balancers as lb_store
 from nozama.store import target_groups as tg_store
 
-# ALB's health check defaults for HTTP target groups.
+# ALB's health check defaults; HealthCheckProtocol defaults to the group's Protocol.
 HEALTH_CHECK_DEFAULTS = {"HealthCheckProtocol": "HTTP", "HealthCheckPort": "traffic-port",
                          "HealthCheckEnabled": True, "HealthCheckPath": "/",
                          "HealthCheckIntervalSeconds": 30, "HealthCheckTimeoutSeconds": 5,
@@ -38,9 +38,10 @@ def _check_health_check(doc: dict) -> None:
     for key in ("HealthyThresholdCount", "UnhealthyThresholdCount"):
         if not 2 <= doc[key] <= 10:
             raise ValidationError(f"{key} must be between 2 and 10")
-    if doc["HealthCheckProtocol"] != "HTTP":
+    if doc["HealthCheckProtocol"] not in ("HTTP", "HTTPS"):
         raise errors.elbv2.UnsupportedProtocolException(
-            "Nozama's load balancer checks health over HTTP only")
+            f"Health check protocol '{doc['HealthCheckProtocol']}' is not supported by an "
+            "application load balancer's target groups: use HTTP or HTTPS")
     port = doc["HealthCheckPort"]
     if port != "traffic-port" and not (port.isdigit() and 1 <= int(port) <= 65535):
         raise ValidationError(f"Health check port '{port}' must be 'traffic-port' or from 1 "
@@ -64,15 +65,16 @@ def _new_doc(ctx: RequestContext, params: dict, tg_arn: str) -> dict:
     for key in ("Protocol", "Port", "VpcId"):
         if params.get(key) is None:
             raise ValidationError(f"{key} is required for target type '{target_type}'")
-    if params["Protocol"] != "HTTP":
+    if params["Protocol"] not in ("HTTP", "HTTPS"):
         raise errors.elbv2.UnsupportedProtocolException(
-            f"Nozama's load balancer supports HTTP target groups, not "
+            f"Nozama's load balancer supports HTTP and HTTPS target groups, not "
             f"{params['Protocol']}")
     if not 1 <= params["Port"] <= 65535:
         raise ValidationError("Port must be between 1 and 65535")
     doc = {"TargetGroupArn": tg_arn, "TargetGroupName": params["Name"],
            "Protocol": params["Protocol"], "Port": params["Port"], "VpcId": params["VpcId"],
            **{k: params.get(k, default) for k, default in HEALTH_CHECK_DEFAULTS.items()},
+           "HealthCheckProtocol": params.get("HealthCheckProtocol", params["Protocol"]),
            "TargetType": target_type,
            "ProtocolVersion": params.get("ProtocolVersion", "HTTP1"),
            "IpAddressType": params.get("IpAddressType", "ipv4"),
