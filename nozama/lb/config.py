@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from nozama.store import Store
+from nozama.store import certificates as certificate_store
+from nozama.store import listener_certificates
 from nozama.store import load_balancers as lb_store
 from nozama.store import sql
 
@@ -56,6 +58,9 @@ class Listener:
     port: int
     rules: list[dict]          # by priority, the default rule last
     idle_timeout: float
+    protocol: str = "HTTP"
+    ssl_policy: str | None = None
+    certificates: list[str] = field(default_factory=list)  # HTTPS: the default one first
 
 
 @dataclass
@@ -65,6 +70,8 @@ class Snapshot:
     target_groups: dict[str, TargetGroup]
     dns_names: dict[str, str]  # DNS name -> loopback address
     load_balancers: list[str] = field(default_factory=list)  # every load balancer's ARN
+    # The PEM texts of the certificates HTTPS listeners use: (certificate, chain, key).
+    certificates: dict[str, tuple[str, str | None, str]] = field(default_factory=dict)
 
 
 def load(store: Store) -> Snapshot:
@@ -88,6 +95,14 @@ def load(store: Store) -> Snapshot:
                                         host, row.state == "draining", row.drain_ends_at,
                                         (row.health_state, row.health_reason,
                                          row.health_description)))
+        tls = listener_certificates.of_listeners(conn, [r.arn for r in listeners])
+        material = {}
+        for found in tls.values():
+            for arn in [found.default, *found.sni]:
+                if arn and arn not in material:
+                    pem = certificate_store.material(conn, arn)
+                    if pem is not None:
+                        material[arn] = pem
     by_listener: dict[str, list[dict]] = {}
     for rule in rules:
         by_listener.setdefault(rule.listener_arn, []).append(rule.doc)
@@ -97,10 +112,14 @@ def load(store: Store) -> Snapshot:
         if balancer is None:
             continue
         idle = float(balancer.doc["Attributes"]["idle_timeout.timeout_seconds"])
+        certificates = tls.get(row.arn)
+        arns = [a for a in ([certificates.default, *certificates.sni] if certificates else [])
+                if a in material]
         result[(balancer.address, row.port)] = Listener(
-            row.arn, balancer.arn, balancer.address, row.port, by_listener.get(row.arn, []), idle)
+            row.arn, balancer.arn, balancer.address, row.port, by_listener.get(row.arn, []), idle,
+            row.doc.get("Protocol", "HTTP"), row.doc.get("SslPolicy"), arns)
     dns = {b.doc["DNSName"]: b.address for b in balancers.values()}
-    return Snapshot(generation, result, groups, dns, list(balancers))
+    return Snapshot(generation, result, groups, dns, list(balancers), material)
 
 
 def generation(store: Store) -> int:

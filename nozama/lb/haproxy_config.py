@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from nozama.lb import targets
 from nozama.lb.config import Listener, Snapshot, TargetGroup
+from nozama.model import ssl_policies
 
 COUNTER_PERIOD = 1000      # slots of a weighted forward's map
 IDENTITY_BUCKETS = 10_000   # the hash buckets identity-sharded canaries are split into
@@ -230,15 +231,17 @@ def _global(run_dir: str, threads: int, unavailable: str) -> str:
 
 def _frontend(b: _Builder, name: str, listener: Listener, snapshot: Snapshot) -> str:
     idle = _seconds(listener.idle_timeout)
+    https = listener.protocol == "HTTPS"
     lines = [f"frontend {name}",
-             f"    bind {listener.address}:{bind_port(listener.port, b.port_offset)}",
+             f"    bind {listener.address}:{bind_port(listener.port, b.port_offset)}"
+             f"{_tls(b, listener, snapshot) if https else ''}",
              f"    timeout client {idle}", f"    timeout http-keep-alive {idle}",
              f"    timeout http-request {idle}",
              "    http-request set-header X-Forwarded-For '%[req.fhdr(x-forwarded-for)], "
              "%[src]' if { req.fhdr(x-forwarded-for) -m found }",
              "    http-request set-header X-Forwarded-For %[src] "
              "unless { req.fhdr(x-forwarded-for) -m found }",
-             "    http-request set-header X-Forwarded-Proto http",
+             f"    http-request set-header X-Forwarded-Proto {'https' if https else 'http'}",
              f"    http-request set-header X-Forwarded-Port {listener.port}",
              "    http-request set-header X-Amzn-Trace-Id "
              "'Root=1-%[date,hex,bytes(8),lower]-%[rand,hex,bytes(8),lower]"
@@ -253,6 +256,27 @@ def _frontend(b: _Builder, name: str, listener: Listener, snapshot: Snapshot) ->
               "Expires=%[date,add(txn.tgsticky),http_date]; Path=/' "
               "if { var(txn.tgsticky) -m found }", ""]
     return "\n".join(lines)
+
+
+def _tls(b: _Builder, listener: Listener, snapshot: Snapshot) -> str:
+    """An HTTPS listener's bind options: its certificates (the default first; HAProxy picks
+    among the others by the client's SNI), and its security policy's TLS versions and
+    ciphers."""
+    bundles = []
+    for arn in listener.certificates:
+        certificate, chain, key = snapshot.certificates[arn]
+        pem = "\n".join(part.strip() for part in (certificate, chain or "", key) if part)
+        bundles.append(b.file(pem.encode() + b"\n", ".pem"))
+    crt_list = b.patterns(bundles, ".crtlist")
+    policy = ssl_policies.get(listener.ssl_policy or ssl_policies.DEFAULT_POLICY)
+    oldest, newest = policy.tls_versions()
+    options = [f"ssl crt-list {quote(crt_list)} alpn h2,http/1.1",
+               f"ssl-min-ver {oldest} ssl-max-ver {newest}"]
+    if policy.openssl_ciphers():
+        options.append(f"ciphers {quote(policy.openssl_ciphers())}")
+    if policy.openssl_ciphersuites():
+        options.append(f"ciphersuites {quote(policy.openssl_ciphersuites())}")
+    return " " + " ".join(options)
 
 
 def bind_port(port: int, offset: int) -> int:
@@ -358,7 +382,7 @@ def identity_ranges(groups: list[dict]) -> list[tuple[str, str]]:
 def _redirect(config: dict, when: str, listener: Listener) -> list[str]:
     """ALB's placeholders: #{protocol} and #{port} are the listener's, known here; #{host},
     #{path} (without its leading slash) and #{query} are the request's."""
-    known = {"#{protocol}": "http", "#{port}": str(listener.port)}
+    known = {"#{protocol}": listener.protocol.lower(), "#{port}": str(listener.port)}
 
     def fill(text: str) -> str:
         out, rest = [], text
@@ -453,9 +477,13 @@ def _backend(group: TargetGroup, ready: dict[tuple, bool]) -> Backend:
 
 
 def server_options(group: TargetGroup) -> str:
-    """What every server of the group has, at runtime as in the configuration."""
+    """What every server of the group has, at runtime as in the configuration. Like ALB,
+    the load balancer does not verify an HTTPS target's certificate."""
     slow = int(group.attributes.get("slow_start.duration_seconds", "0"))
-    return f" slowstart {slow}s" if slow else ""
+    options = f" slowstart {slow}s" if slow else ""
+    if group.doc.get("Protocol") == "HTTPS":
+        options += " ssl verify none"
+    return options
 
 
 def _backend_text(backend: Backend, idle: float, bad_gateway: str,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from typing import Callable
 
 from nozama.kernel.intervals import scaled
@@ -30,10 +31,23 @@ def codes_match(matcher: str, status: int) -> bool:
     return False
 
 
-async def probe(host: str, port: int, path: str, timeout: float) -> tuple[int | None, str]:
+def _unverified() -> ssl.SSLContext:
+    # Like ALB's, HTTPS health checks do not verify the target's certificate.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+_TLS = _unverified()
+
+
+async def probe(host: str, port: int, path: str, timeout: float,
+                https: bool = False) -> tuple[int | None, str]:
     """(status, "") of one health check request, or (None, why it failed)."""
     try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(
+            host, port, ssl=_TLS if https else None), timeout)
     except (OSError, asyncio.TimeoutError) as error:
         return None, "timeout" if isinstance(error, asyncio.TimeoutError) else "refused"
     try:
@@ -66,7 +80,7 @@ class HealthChecker:
         for key, state in states.items():
             doc = groups[state.target.target_group_arn].doc
             settings = tuple(doc[k] for k in (
-                "HealthCheckEnabled", "HealthCheckPort", "HealthCheckPath",
+                "HealthCheckEnabled", "HealthCheckProtocol", "HealthCheckPort", "HealthCheckPath",
                 "HealthCheckIntervalSeconds", "HealthCheckTimeoutSeconds",
                 "HealthyThresholdCount", "UnhealthyThresholdCount")) + (doc["Matcher"]["HttpCode"],)
             if self.settings.get(key) != settings:
@@ -80,7 +94,7 @@ class HealthChecker:
             task.cancel()
 
     async def _check_forever(self, state: TargetState, settings: tuple) -> None:
-        enabled, port, path, interval, timeout, healthy_n, unhealthy_n, matcher = settings
+        enabled, protocol, port, path, interval, timeout, healthy_n, unhealthy_n, matcher = settings
         if not enabled:
             self._set(state, "healthy", None, None)
             return
@@ -88,7 +102,8 @@ class HealthChecker:
         while True:
             target = state.target
             check_port = target.port if port == "traffic-port" else int(port)
-            status, why = await probe(target.host, check_port, path, timeout)
+            status, why = await probe(target.host, check_port, path, timeout,
+                                      protocol == "HTTPS")
             if status is not None and codes_match(matcher, status):
                 successes, failures = successes + 1, 0
                 if successes >= healthy_n:

@@ -23,6 +23,8 @@ import sqlalchemy
 
 from nozama.store.db import normalize_url, sqlite_url
 
+from .waiting import wait_for
+
 POSTGRES_URL = os.environ.get("NOZAMA_TEST_POSTGRES_URL")
 ROOT = Path(__file__).resolve().parent.parent.parent
 # The environment of a server (and its data plane) at production cadence.
@@ -116,10 +118,21 @@ class NozamaServer:
 
 def start_dataplane(server: NozamaServer, log_path: Path) -> subprocess.Popen:
     """`nozama lb` on a server's store (and with the server's environment)."""
-    return subprocess.Popen([sys.executable, "-m", "nozama", "lb", *server.store_args,
+    args = list(server.store_args)
+    if "--data-dir" not in args:  # a PostgreSQL store: HAProxy's files go beside the log
+        args += ["--data-dir", str(log_path.parent / "lb-data")]
+    return subprocess.Popen([sys.executable, "-m", "nozama", "lb", *args,
                              "--log-level", "warning"], stdout=open(log_path, "ab"),
                             stderr=subprocess.STDOUT, cwd=ROOT,
                             env=None if server.env is None else {**os.environ, **server.env})
+
+
+def haproxy_dir(lb_log_path: Path, server: NozamaServer) -> Path:
+    """The directory where a `nozama lb` started by start_dataplane keeps HAProxy's files."""
+    args = server.store_args
+    data = Path(args[args.index("--data-dir") + 1]) if "--data-dir" in args else \
+        lb_log_path.parent / "lb-data"
+    return wait_for(lambda: next((data / "lb").glob("*/haproxy.pid"), None)).parent
 
 
 def run_nozama(server, region: str, *args: str) -> subprocess.CompletedProcess:
