@@ -61,6 +61,7 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
 
 run: venv
 	bash scripts/install-docker.sh
+	bash scripts/install-haproxy.sh
 	$(RUN_CMD)
 
 test: venv

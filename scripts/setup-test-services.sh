@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bring up everything the test suite needs on this machine (as root):
 #
-#   1. a Docker Engine (scripts/install-docker.sh),
+#   1. a Docker Engine (scripts/install-docker.sh) and HAProxy (scripts/install-haproxy.sh),
 #   2. the test image nozama-test/busybox:latest (scripts/build-test-image.sh),
 #   3. PostgreSQL listening on 127.0.0.1:5432 with role `nozama` (password
 #      `nozama`) owning database `nozama_test`.
@@ -35,6 +35,9 @@ apt_install() {
 
 # --- 1. Docker -------------------------------------------------------------
 bash "$HERE/install-docker.sh" || die "Docker Engine is not available"
+
+# --- 1b. HAProxy, the load balancers' data plane ------------------------------
+bash "$HERE/install-haproxy.sh" || die "HAProxy is not available"
 
 # --- 2. test image ---------------------------------------------------------
 bash "$HERE/build-test-image.sh" || die "could not build the test image"

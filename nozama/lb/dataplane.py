@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.05
 SUPERVISE_SECONDS = 0.1
 DRAIN_POLL_SECONDS = 0.2
+RETRY_SECONDS = 1.0
 # A process that may not bind ports below 1024 binds listener port + this offset
 # instead (NOZAMA_LB_PORT_OFFSET); the API still reports the listener's own port.
 PORT_OFFSET = int(os.environ.get("NOZAMA_LB_PORT_OFFSET", "0"))
@@ -85,7 +86,11 @@ class DataPlane:
         self.maps: dict[str, list] = {}       # map contents HAProxy has
         self.written: dict[str, bytes] = {}   # files on disk
         self.dirty = True                     # the snapshot or health changed
-        self.unbound: set[str] = set()        # load balancers with a listener not bound
+        self.applied_at = 0.0
+        self.retry = False                    # something to try again in a while
+        self.unbound: dict[str, str] = {}     # load balancer -> a listener it cannot bind
+        self.refused: str | None = None       # why the latest configuration is not served
+        self.refused_structure: str | None = None
         self.groups_of: dict[str, set[str]] = {}
         self.heartbeat_at: float | None = None
         self.in_flight: dict[tuple[str, str], int] = {}   # (backend, server) -> requests
@@ -123,8 +128,12 @@ class DataPlane:
             self._follow_targets(self.snapshot)
             self.dirty = True
             self.heartbeat_at = None  # say at once that new load balancers are served
+        now = self.clock.monotonic()
+        if (self.unbound or self.retry) and now - self.applied_at >= RETRY_SECONDS:
+            self.dirty = True   # a port another program held may be free by now
         if self.dirty:
             self.dirty = False
+            self.applied_at = now
             await self.apply()
         self._write_health()
         self._remove_drained()
@@ -158,10 +167,14 @@ class DataPlane:
                                              self.threads, PORT_OFFSET)
             if self.rendered is None:
                 await self._start_or_adopt(rendered)
-            elif rendered.structure != self.rendered.structure:
-                await self._reload(rendered)
-            else:
+            elif rendered.structure == self.rendered.structure:
                 await self._runtime(rendered)
+            elif rendered.structure == self.refused_structure:
+                # Refused already: wait for a change. Targets' health and draining still
+                # reach the servers the running configuration has.
+                await self._runtime(rendered, servers_only=True)
+            else:
+                await self._reload(rendered)
 
     def _bindable(self, snapshot: lb_config.Snapshot) -> lb_config.Snapshot:
         """The snapshot without the listeners whose address cannot be bound (a port another
@@ -171,7 +184,7 @@ class DataPlane:
                      for listener in self.rendered.frontends.values()}
         else:
             bound = _bound_by(self.master.config) if self.master.adopt() else set()
-        kept, unbound = {}, set()
+        kept, unbound = {}, {}
         for key, listener in snapshot.listeners.items():
             port = haproxy_config.bind_port(listener.port, PORT_OFFSET)
             if (listener.address, port) in bound or _can_bind(listener.address, port):
@@ -179,7 +192,9 @@ class DataPlane:
             else:
                 log.error("cannot listen on %s:%d for %s: the port is taken", listener.address,
                           listener.port, listener.arn)
-                unbound.add(listener.load_balancer_arn)
+                unbound[listener.load_balancer_arn] = (
+                    f"The listener on port {listener.port} cannot listen: another program "
+                    f"holds {listener.address}:{port}")
         self.unbound = unbound
         return replace(snapshot, listeners=kept)
 
@@ -224,6 +239,7 @@ class DataPlane:
         if complaint is not None:
             log.error("HAProxy refuses the configuration for generation %d; the previous one "
                       "keeps serving: %s", self.generation, complaint)
+            self._refused(complaint, rendered)
             return False
         os.replace(candidate, self.master.config)
         return True
@@ -237,14 +253,17 @@ class DataPlane:
             log.error("reload failed, the previous configuration keeps serving: %s", failure)
             if previous is not None:
                 _write_file(self.master.config, previous)
+            self._refused(failure, rendered)
             return
         self._committed(rendered)
         self.maps = {path: entries for path, entries in rendered.maps.items()}
         self._read_log()
 
-    async def _runtime(self, rendered: haproxy_config.Rendered) -> None:
-        """Bring the running HAProxy to `rendered` without a reload."""
-        for path, entries in rendered.maps.items():
+    async def _runtime(self, rendered: haproxy_config.Rendered,
+                       servers_only: bool = False) -> None:
+        """Bring the running HAProxy to `rendered` without a reload (only its servers'
+        states, when `rendered` is not what it runs)."""
+        for path, entries in ([] if servers_only else rendered.maps.items()):
             if self.maps.get(path) != entries:
                 await self.runtime.replace_map(path, entries)
                 self.maps[path] = entries
@@ -255,7 +274,7 @@ class DataPlane:
             options = haproxy_config.server_options(backend.group)
             for name, server in backend.servers.items():
                 if name not in have:
-                    if not backend.dynamic:
+                    if not backend.dynamic or servers_only:
                         continue
                     commands.append(f"add server {backend.name}/{name} "
                                     f"{server.address}:{server.port}{options}")
@@ -265,16 +284,17 @@ class DataPlane:
                     state = "ready" if server.ready else "maint"
                     commands.append(f"set server {backend.name}/{name} state {state}")
             for name in have:
-                if name not in backend.servers and backend.dynamic:
+                if name not in backend.servers and backend.dynamic and not servers_only:
                     # Out of rotation first; HAProxy removes it once its connections end.
                     commands += [f"set server {backend.name}/{name} state maint",
                                  f"del server {backend.name}/{name}"]
         if commands:
             answer = await self.runtime.run_all(commands)
-            if "still" in answer or "cannot" in answer.lower():
-                self.dirty = True  # a server with connections left: delete it later
-        self._write_files_only(rendered)
-        self._committed(rendered)
+            # A server with connections left cannot be deleted yet: try again later.
+            self.retry = "still" in answer or "cannot" in answer.lower()
+        if not servers_only:
+            self._write_files_only(rendered)
+            self._committed(rendered)
 
     def _write_files_only(self, rendered: haproxy_config.Rendered) -> None:
         """What a restart would start from: the latest configuration, already checked in
@@ -285,7 +305,17 @@ class DataPlane:
                 self.written[path] = content
         _write_file(self.master.config, rendered.text.encode())
 
+    def _refused(self, why: str, rendered: haproxy_config.Rendered) -> None:
+        """Say so on every load balancer: which of them the change was for is not known."""
+        first = why.strip().splitlines()[-1] if why.strip() else "no reason given"
+        self.refused = ("The data plane could not apply the latest configuration and serves "
+                        f"the previous one: {first[:300]}")
+        self.refused_structure = rendered.structure
+        self.heartbeat_at = None
+
     def _committed(self, rendered: haproxy_config.Rendered) -> None:
+        if self.refused is not None:
+            self.refused, self.refused_structure, self.heartbeat_at = None, None, None
         self.rendered = rendered
         self.log.rendered = rendered
         self.log.targets = self.targets
@@ -391,16 +421,18 @@ class DataPlane:
             lb_store.bump_generation(conn)
 
     def _heartbeat(self) -> None:
-        """Record that this data plane serves its load balancers: those whose listeners
-        are all bound (one whose port is taken is not served)."""
+        """Record that this data plane serves its load balancers, and what keeps it from
+        serving some of them as asked (which makes them active_impaired)."""
         now = self.clock.monotonic()
         if self.snapshot is None or self.rendered is None or (
                 self.heartbeat_at is not None and
                 now - self.heartbeat_at < lb_presence.HEARTBEAT_SECONDS):
             return
-        served = [arn for arn in self.snapshot.load_balancers if arn not in self.unbound]
+        problems = dict(self.unbound)
+        if self.refused is not None:
+            problems.update({arn: self.refused for arn in self.snapshot.load_balancers})
         with self.store.write() as conn:
-            lb_store.mark_served(conn, served, self.clock.now())
+            lb_store.mark_served(conn, self.snapshot.load_balancers, self.clock.now(), problems)
         self.heartbeat_at = now
 
     async def close(self, stop_haproxy: bool = True) -> None:

@@ -24,10 +24,12 @@ NOT_SERVED = ("No load balancer data plane serves this load balancer yet: run `n
               "on the same store (`nozama up` runs one)")
 
 
-def state(served_at: datetime | None, now: datetime) -> dict:
-    """The LoadBalancerState of a load balancer last served at `served_at`."""
+def state(served_at: datetime | None, now: datetime, problem: str | None = None) -> dict:
+    """The LoadBalancerState of a load balancer last served at `served_at`, with what
+    keeps its data plane from serving all of it, if anything."""
     if served_at is not None and (now - served_at).total_seconds() <= SERVED_WITHIN:
-        return {"Code": "active"}
+        return {"Code": "active_impaired", "Reason": problem} if problem else \
+            {"Code": "active"}
     return {"Code": "provisioning", "Reason": NOT_SERVED}
 
 

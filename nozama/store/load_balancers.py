@@ -71,11 +71,18 @@ def save(conn: Connection, arn: str, doc: dict) -> None:
     sql.run(conn, "UPDATE load_balancers SET doc = ? WHERE arn = ?", (doc, arn))
 
 
-def mark_served(conn: Connection, arns: list[str], at: datetime) -> None:
-    """A data plane serves these load balancers (its heartbeat)."""
-    if arns:
-        sql.run(conn, f"UPDATE load_balancers SET served_at = ? WHERE arn IN "
-                      f"({sql.placeholders(len(arns))})", (at, *arns))
+def mark_served(conn: Connection, arns: list[str], at: datetime,
+                problems: dict[str, str] | None = None) -> None:
+    """A data plane serves these load balancers (its heartbeat); `problems` says, of those
+    it serves only in part, why."""
+    problems = problems or {}
+    fine = [arn for arn in arns if arn not in problems]
+    if fine:
+        sql.run(conn, f"UPDATE load_balancers SET served_at = ?, served_problem = NULL "
+                      f"WHERE arn IN ({sql.placeholders(len(fine))})", (at, *fine))
+    for arn, problem in problems.items():
+        sql.run(conn, "UPDATE load_balancers SET served_at = ?, served_problem = ? "
+                      "WHERE arn = ?", (at, problem, arn))
 
 
 def presence(conn: Connection):

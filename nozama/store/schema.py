@@ -248,6 +248,7 @@ load_balancers = _scoped(
     Column("doc", JSON, nullable=False),
     # A data plane's heartbeat: when one last served it (State active while recent).
     Column("served_at", DateTime(timezone=True)),
+    Column("served_problem", Text),
     UniqueConstraint("region", "account", "name", name="uq_load_balancers_name"),
 )
 

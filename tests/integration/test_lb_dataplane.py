@@ -360,6 +360,31 @@ def test_a_load_balancer_is_provisioning_until_a_data_plane_serves_it(backend, t
         own.stop()
 
 
+def test_a_listener_whose_port_is_taken_impairs_only_its_load_balancer(elb):
+    lb_arn, address = load_balancer(elb, "impaired")
+    elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT, DefaultActions=[
+        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}])
+    squatter = socket.create_server((address, PORT + 1))   # another program holds the port
+    try:
+        elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT + 1,
+                            DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {
+                                "StatusCode": "204"}}])
+
+        def state():
+            return elb.describe_load_balancers(LoadBalancerArns=[lb_arn])["LoadBalancers"][0][
+                "State"]
+        wait_for(lambda: state()["Code"] == "active_impaired", timeout=30)
+        assert f"port {PORT + 1}" in state()["Reason"]
+        assert get(address)[0] == 200   # its other listener serves on
+    finally:
+        squatter.close()
+    wait_for(lambda: state() == {"Code": "active"}, timeout=30)
+    connection = http.client.HTTPConnection(address, PORT + 1, timeout=5)
+    connection.request("GET", "/")
+    assert connection.getresponse().status == 204
+    connection.close()
+
+
 def test_a_restarted_data_plane_routes_at_once(backend, tmp_path, backends):
     """Kill -9 the data plane: the next one serves from the health already observed."""
     own = NozamaServer(store_args(backend, tmp_path), tmp_path / "server.log").start()

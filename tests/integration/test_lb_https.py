@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from support import certificates
-from support.traffic import PORT, get, load_balancer
+from support.traffic import PORT, get, load_balancer, wait_serving
 from support.waiting import wait_for
 
 TLS_PORT = 8443
@@ -155,3 +155,40 @@ def test_https_listener_end_to_end(server, region, elb, tls_backend, tmp_path):
     elb.remove_listener_certificates(ListenerArn=listener,
                                      Certificates=[{"CertificateArn": imported}])
     wait_for(lambda: _peer_name(address, TLS_PORT, "other.example") == f"CN={dns}")
+
+
+def test_a_configuration_haproxy_refuses_never_reaches_it(server, region, elb):
+    """ACM takes a 1024-bit RSA certificate; OpenSSL 3 (at its default security level)
+    refuses it. The data plane checks first: the refused configuration is not loaded, the
+    previous one keeps serving, and the load balancer says why (active_impaired)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    acm = server.client("acm", region)
+    lb_arn, address = load_balancer(elb, "refused")
+    elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT, DefaultActions=[
+        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}])
+    wait_serving(address)
+    weak = certificates.certificate(["weak.example"], key=rsa.generate_private_key(
+        public_exponent=65537, key_size=1024))
+    arn = acm.import_certificate(Certificate=weak.certificate,
+                                 PrivateKey=weak.private_key)["CertificateArn"]
+    listener = elb.create_listener(
+        LoadBalancerArn=lb_arn, Protocol="HTTPS", Port=TLS_PORT,
+        Certificates=[{"CertificateArn": arn}],
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {
+            "StatusCode": "200"}}])["Listeners"][0]["ListenerArn"]
+
+    def state():
+        return elb.describe_load_balancers(LoadBalancerArns=[lb_arn])["LoadBalancers"][0][
+            "State"]
+    wait_for(lambda: state()["Code"] == "active_impaired", timeout=30)
+    assert "previous" in state()["Reason"]
+    assert get(address)[0] == 200   # the previous configuration serves on
+    with pytest.raises(OSError):
+        socket.create_connection((address, TLS_PORT), timeout=1).close()
+    # A certificate HAProxy takes mends it.
+    good = certificates.certificate(["good.example"])
+    fixed = acm.import_certificate(Certificate=good.certificate,
+                                   PrivateKey=good.private_key)["CertificateArn"]
+    elb.modify_listener(ListenerArn=listener, Certificates=[{"CertificateArn": fixed}])
+    wait_for(lambda: state() == {"Code": "active"}, timeout=30)
+    assert _peer_name(address, TLS_PORT, "good.example") == "CN=good.example"

@@ -43,6 +43,17 @@ def get(address: str, path: str = "/", method: str = "GET", body: bytes | None =
         connection.close()
 
 
+def wait_serving(address: str, status: int = 200, path: str = "/") -> None:
+    """Wait until the listener on PORT answers `path` with `status` (a listener takes a
+    moment to be bound after it is created)."""
+    def answers() -> bool:
+        try:
+            return get(address, path)[0] == status
+        except OSError:
+            return False
+    wait_for(answers)
+
+
 class Load:
     """Clients that keep sending requests and record every response."""
 

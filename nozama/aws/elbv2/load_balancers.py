@@ -110,7 +110,7 @@ def create_load_balancer(ctx: RequestContext, params: dict) -> dict:
 def _describe(row, ctx: RequestContext) -> dict:
     """The load balancer as ELB shows it, its State from when a data plane last served it."""
     found = {k: v for k, v in row.doc.items() if k not in ("Attributes", "State")}
-    found["State"] = lb_presence.state(row.served_at, ctx.clock.now())
+    found["State"] = lb_presence.state(row.served_at, ctx.clock.now(), row.served_problem)
     return found
 
 
