@@ -418,4 +418,6 @@ def set_forward(conn, rule_arn: str, groups: list[tuple[str, int]],
 def identity_option(value: str) -> dict | None:
     """The canary identity a service's tag names: "header:NAME" or "cookie:NAME"."""
     kind, _, name = value.partition(":")
-    return {kind: name} if kind in ("header", "cookie") and name else None
+    # Names as a load balancer can read them: letters, digits, '-', '_' and '.'.
+    usable = name and all(c.isascii() and (c.isalnum() or c in "-_.") for c in name)
+    return {kind: name} if kind in ("header", "cookie") and usable else None

@@ -163,8 +163,14 @@ class DataPlane:
         async with self.lock:
             snapshot = self._bindable(self.snapshot)
             ready = {key: state.health == "healthy" for key, state in self.targets.items()}
-            rendered = haproxy_config.render(snapshot, ready, str(self.run_dir),
-                                             self.threads, PORT_OFFSET)
+            try:
+                rendered = haproxy_config.render(snapshot, ready, str(self.run_dir),
+                                                 self.threads, PORT_OFFSET)
+            except ValueError as error:   # a value no configuration can hold
+                log.error("cannot render generation %d: %s", self.generation, error)
+                if self.rendered is not None:
+                    self._refused(str(error), replace(self.rendered, structure=str(error)))
+                return
             if self.rendered is None:
                 await self._start_or_adopt(rendered)
             elif rendered.structure == self.rendered.structure:
@@ -441,6 +447,8 @@ class DataPlane:
         for reader in list(self.readers):
             reader.cancel()
         if stop_haproxy:
+            if not self.master.alive():
+                self.master.adopt()   # stopped before it had adopted a running HAProxy
             await asyncio.get_running_loop().run_in_executor(None, self.master.stop)
 
 

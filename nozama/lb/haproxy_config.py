@@ -108,10 +108,20 @@ def _escape(text: str) -> str:
                    f"\\x{{{ord(c):x}}}" for c in text)
 
 
-def _wildcard(pattern: str, any_char: str = ".") -> str:
-    """ALB's `*` (any characters) and `?` (one character), the rest literal."""
-    return "".join(f"{any_char}*" if c == "*" else any_char if c == "?" else _escape(c)
-                   for c in pattern)
+def _wildcard(pattern: str, any_char: str = ".", escapes: bool = False) -> str:
+    """ALB's `*` (any characters) and `?` (one character), the rest literal; with
+    `escapes` (query strings, as ALB documents), a backslash makes the `*`, `?` or
+    backslash after it literal."""
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if escapes and c == "\\" and pattern[i + 1:i + 2] in ("*", "?", "\\"):
+            out.append(_escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(f"{any_char}*" if c == "*" else any_char if c == "?" else _escape(c))
+        i += 1
+    return "".join(out)
 
 
 class _Builder:
@@ -171,7 +181,7 @@ def render(snapshot: Snapshot, ready: dict[tuple, bool], run_dir: str, threads: 
     whole += frontend_texts
     structure += frontend_texts
     for name, backend in sorted(backends.items()):
-        text, skeleton = _backend_text(backend, idle.get(backend.group.arn, 60.0),
+        text, skeleton = _backend_text(b, backend, idle.get(backend.group.arn, 60.0),
                                        bad_gateway, unavailable)
         whole.append(text)
         structure.append(skeleton)
@@ -200,7 +210,7 @@ def _global(run_dir: str, threads: int, unavailable: str) -> str:
         "    stats timeout 1h",
         f"    nbthread {threads}",
         f"    log ring@{REQUEST_LOG} len 1024 format raw local0",
-        "    hard-stop-after 4s",
+        "    hard-stop-after 3s",
         "",
         f"ring {REQUEST_LOG}",
         "    format raw",
@@ -236,21 +246,23 @@ def _frontend(b: _Builder, name: str, listener: Listener, snapshot: Snapshot) ->
              f"    bind {listener.address}:{bind_port(listener.port, b.port_offset)}"
              f"{_tls(b, listener, snapshot) if https else ''}",
              f"    timeout client {idle}", f"    timeout http-keep-alive {idle}",
-             f"    timeout http-request {idle}",
-             "    http-request set-header X-Forwarded-For '%[req.fhdr(x-forwarded-for)], "
-             "%[src]' if { req.fhdr(x-forwarded-for) -m found }",
-             "    http-request set-header X-Forwarded-For %[src] "
-             "unless { req.fhdr(x-forwarded-for) -m found }",
-             f"    http-request set-header X-Forwarded-Proto {'https' if https else 'http'}",
-             f"    http-request set-header X-Forwarded-Port {listener.port}",
-             "    http-request set-header X-Amzn-Trace-Id "
-             "'Root=1-%[date,hex,bytes(8),lower]-%[rand,hex,bytes(8),lower]"
-             "%[rand,hex,bytes(8),lower]%[rand,hex,bytes(8),lower]' "
-             "unless { req.hdr(x-amzn-trace-id) -m found }"]
+             f"    timeout http-request {idle}"]
     for index, rule in enumerate(listener.rules):
         conditions = " ".join(_condition(b, c) for c in rule["Conditions"])
         when = f"!{{ var(txn.be) -m found }} {conditions}".rstrip()
         lines += _action(b, name, index, rule["Actions"][0], when, listener, snapshot)
+    # Added after the rules, as ALB adds them when it forwards: conditions see the headers
+    # the client sent (a CDN's X-Forwarded-For or X-Forwarded-Proto), not these.
+    lines += ["    http-request set-header X-Forwarded-For '%[req.fhdr(x-forwarded-for)], "
+              "%[src]' if { req.fhdr(x-forwarded-for) -m found }",
+              "    http-request set-header X-Forwarded-For %[src] "
+              "unless { req.fhdr(x-forwarded-for) -m found }",
+              f"    http-request set-header X-Forwarded-Proto {'https' if https else 'http'}",
+              f"    http-request set-header X-Forwarded-Port {listener.port}",
+              "    http-request set-header X-Amzn-Trace-Id "
+              "'Root=1-%[date,hex,bytes(8),lower]-%[rand,hex,bytes(8),lower]"
+              "%[rand,hex,bytes(8),lower]%[rand,hex,bytes(8),lower]' "
+              "unless { req.hdr(x-amzn-trace-id) -m found }"]
     lines += ["    use_backend %[var(txn.be)] if { var(txn.be) -m found }",
               "    http-response add-header Set-Cookie 'AWSALBTG=%[var(txn.be)]; "
               "Expires=%[date,add(txn.tgsticky),http_date]; Path=/' "
@@ -458,8 +470,8 @@ def _condition(b: _Builder, condition: dict) -> str:
     if kind == "query-string":
         lines = []
         for pair in condition["QueryStringConfig"]["Values"]:
-            key = _wildcard(pair["Key"], "[^&=]") if pair.get("Key") else "[^&=]*"
-            lines.append(f"(?:^|&){key}=(?:{_wildcard(pair['Value'], '[^&]')})(?:&|$)")
+            key = _wildcard(pair["Key"], "[^&=]", True) if pair.get("Key") else "[^&=]*"
+            lines.append(f"(?:^|&){key}=(?:{_wildcard(pair['Value'], '[^&]', True)})(?:&|$)")
         return f"{{ query -m reg -i -f {b.patterns(lines)} }}"
     if kind == "source-ip":
         return f"{{ src -f {b.patterns(condition['SourceIpConfig']['Values'], '.ips')} }}"
@@ -486,7 +498,7 @@ def server_options(group: TargetGroup) -> str:
     return options
 
 
-def _backend_text(backend: Backend, idle: float, bad_gateway: str,
+def _backend_text(b: _Builder, backend: Backend, idle: float, bad_gateway: str,
                   unavailable: str) -> tuple[str, str]:
     group = backend.group
     attributes = group.attributes
@@ -502,17 +514,26 @@ def _backend_text(backend: Backend, idle: float, bad_gateway: str,
     if cookie is not None:
         if cookie == "AWSALB":
             duration = int(attributes["stickiness.lb_cookie.duration_seconds"])
-            lines.append(f"    http-response add-header Set-Cookie 'AWSALB=%[srv_name]; "
-                         f"Expires=%[date({duration}),http_date]; Path=/' "
-                         "if { srv_name -m found }")
+            expires = f"Expires=%[date({duration}),http_date]; Path=/"
+            # AWSALBCORS is the same cookie for cross-origin requests, as ALB sets it.
+            lines += [f"    http-response add-header Set-Cookie 'AWSALB=%[srv_name]; {expires}' "
+                      "if { srv_name -m found }",
+                      f"    http-response add-header Set-Cookie 'AWSALBCORS=%[srv_name]; "
+                      f"{expires}; SameSite=None; Secure' if {{ srv_name -m found }}"]
+            carriers = ("AWSALB", "AWSALBCORS")
         else:
             duration = int(attributes["stickiness.app_cookie.duration_seconds"])
-            app = _token_arg(attributes["stickiness.app_cookie.cookie_name"])
+            # The application's cookie, found in its Set-Cookie lines (any cookie name
+            # ALB takes, with no characters of its own in the configuration).
+            app = _escape(attributes["stickiness.app_cookie.cookie_name"])
+            sets = b.patterns([f"(?:^|\\n)set-cookie:[ \\t]*{app}="])
             lines.append(f"    http-response add-header Set-Cookie 'AWSALBAPP-0=%[srv_name]; "
                          f"Expires=%[date({duration}),http_date]; Path=/' "
-                         f"if {{ res.cook({app}) -m found }}")
+                         f"if {{ res.hdrs -m reg -i -f {sets} }}")
+            carriers = ("AWSALBAPP-0",)
         for name in sorted(backend.servers):
-            lines.append(f"    use-server {name} if {{ req.cook({cookie}) -m str {name} }}")
+            chosen = " || ".join(f"{{ req.cook({c}) -m str {name} }}" for c in carriers)
+            lines.append(f"    use-server {name} if {chosen}")
     skeleton = list(lines)
     options = server_options(group)
     for name, server in sorted(backend.servers.items()):

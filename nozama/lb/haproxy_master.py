@@ -25,7 +25,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 HAPROXY = os.environ.get("NOZAMA_HAPROXY", "haproxy")
-STOP_SECONDS = 4.0
+# Within the 4 s a Nozama process has to stop (kernel/shutdown.py); the configuration's
+# hard-stop-after makes HAProxy's workers leave by then.
+STOP_SECONDS = 3.0
 
 
 def executable() -> str | None:
@@ -130,7 +132,7 @@ class Master:
             os.kill(self.pid, signal.SIGUSR1)
         except ProcessLookupError:
             return
-        deadline = time.monotonic() + STOP_SECONDS + 0.5
+        deadline = time.monotonic() + STOP_SECONDS + 0.3
         while time.monotonic() < deadline and self.alive():
             time.sleep(0.05)
         if self.alive():

@@ -130,6 +130,10 @@ def _redirect(config: dict | None) -> dict:
                               "characters")
     if not stored["Host"] or len(stored["Host"]) > 128 or len(stored["Query"]) > 128:
         raise ValidationError("Redirect host and query must be at most 128 characters")
+    if any(ord(c) < 32 or ord(c) == 127 for key in ("Host", "Path", "Query")
+           for c in stored[key]):
+        raise ValidationError("Redirect host, path and query must not contain control "
+                              "characters")
     return stored
 
 
