@@ -96,12 +96,14 @@ class DataPlane:
         self.in_flight: dict[tuple[str, str], int] = {}   # (backend, server) -> requests
         self.connections: dict[str, int] = {}             # load balancer -> open ones
         self.readers: set[asyncio.Task] = set()
+        self.worker: int | None = None        # the current HAProxy worker's pid
         self.lock = asyncio.Lock()            # one change of HAProxy at a time
 
     # ------------------------------------------------------------ running
 
     async def run(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir.chmod(0o700)   # it holds the listeners' private keys and admin sockets
         (self.run_dir / "files").mkdir(exist_ok=True)
         (self.run_dir / "maps").mkdir(exist_ok=True)
         await self.step()
@@ -207,13 +209,14 @@ class DataPlane:
     async def _start_or_adopt(self, rendered: haproxy_config.Rendered) -> None:
         if self.master.adopt():
             log.info("adopted the running HAProxy (pid %d)", self.master.pid)
-            self.rendered = _previous(self.run_dir, rendered)
+            self.rendered = self.log.rendered = _previous(self.run_dir, rendered)
+            self.log.targets = self.targets
+            await self._read_log()   # of the worker it runs now
             if rendered.structure != self.rendered.structure:
                 await self._reload(rendered)
             else:
                 self.maps = {}   # what it holds is unknown: set every map again
                 await self._runtime(rendered)
-            self._read_log()
             return
         if not self._write(rendered):
             return
@@ -221,7 +224,7 @@ class DataPlane:
         if await self._wait_until_up():
             self._committed(rendered)
             log.info("HAProxy started (pid %d)", self.master.pid)
-            self._read_log()
+            await self._read_log()
 
     async def _wait_until_up(self, seconds: float = 5.0) -> bool:
         for _ in range(int(seconds / 0.02)):
@@ -263,7 +266,7 @@ class DataPlane:
             return
         self._committed(rendered)
         self.maps = {path: entries for path, entries in rendered.maps.items()}
-        self._read_log()
+        await self._read_log()
 
     async def _runtime(self, rendered: haproxy_config.Rendered,
                        servers_only: bool = False) -> None:
@@ -327,9 +330,14 @@ class DataPlane:
         self.log.targets = self.targets
         _write_file(self.run_dir / "haproxy.structure", rendered.structure.encode())
 
-    def _read_log(self) -> None:
-        """Read the request log of the current workers (a reload's new ones included)."""
-        task = asyncio.ensure_future(self.log.follow(self.runtime))
+    async def _read_log(self) -> None:
+        """Read the request log of the current worker (a reload's new one), while the old
+        one's reader reads on until it has finished."""
+        self.worker = await self.master.current_worker()
+        if self.worker is None:
+            return
+        task = asyncio.ensure_future(self.log.follow(self.runtime, self.worker,
+                                                     lambda: self.worker))
         self.readers.add(task)
         task.add_done_callback(self.readers.discard)
 
@@ -349,7 +357,7 @@ class DataPlane:
                     if await self._wait_until_up():
                         self._committed(rendered)
                         self.maps = dict(rendered.maps)
-                        self._read_log()
+                        await self._read_log()
 
     async def _watch_stats(self) -> None:
         """Open connections per load balancer, and requests in flight per server (which

@@ -125,10 +125,9 @@ def _wildcard(pattern: str, any_char: str = ".", escapes: bool = False) -> str:
 
 
 class _Builder:
-    def __init__(self, run_dir: str, ready: dict[tuple, bool], listener_port_offset: int):
+    def __init__(self, run_dir: str, port_offset: int):
         self.run_dir = run_dir
-        self.ready = ready
-        self.port_offset = listener_port_offset
+        self.port_offset = port_offset
         self.files: dict[str, bytes] = {}
         self.maps: dict[str, list[tuple[str, str]]] = {}
 
@@ -164,7 +163,7 @@ def render(snapshot: Snapshot, ready: dict[tuple, bool], run_dir: str, threads: 
            port_offset: int = 0) -> Rendered:
     """The configuration for `snapshot`; `ready[target key]` says which targets take
     requests (those missing do not)."""
-    b = _Builder(run_dir, ready, port_offset)
+    b = _Builder(run_dir, port_offset)
     idle = _idle_timeouts(snapshot)
     backends = {}
     for arn, group in snapshot.target_groups.items():
@@ -210,7 +209,8 @@ def _global(run_dir: str, threads: int, unavailable: str) -> str:
         "    stats timeout 1h",
         f"    nbthread {threads}",
         f"    log ring@{REQUEST_LOG} len 1024 format raw local0",
-        "    hard-stop-after 3s",
+        # Old workers finish what they carry after a reload; a minute bounds a tunnel.
+        "    hard-stop-after 60s",
         "",
         f"ring {REQUEST_LOG}",
         "    format raw",
@@ -220,6 +220,10 @@ def _global(run_dir: str, threads: int, unavailable: str) -> str:
         "    mode http",
         "    log global",
         "    option dontlognull",
+        # A reload's old workers keep idle keep-alive connections until their next
+        # request, which they answer with `Connection: close`: closed at once, one could
+        # meet a request already on its way.
+        "    option idle-close-on-response",
         f"    log-format {quote(LOG_FORMAT)}",
         "    timeout connect 10s",
         "    timeout client 60s",

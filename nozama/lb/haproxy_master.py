@@ -20,13 +20,13 @@ import shutil
 import signal
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 HAPROXY = os.environ.get("NOZAMA_HAPROXY", "haproxy")
-# Within the 4 s a Nozama process has to stop (kernel/shutdown.py); the configuration's
-# hard-stop-after makes HAProxy's workers leave by then.
+# Within the 4 s a Nozama process has to stop (kernel/shutdown.py).
 STOP_SECONDS = 3.0
 
 
@@ -85,25 +85,30 @@ class Master:
         return self.pid is not None and _is_our_haproxy(self.pid, self.config)
 
     async def reload(self) -> str | None:
-        """Reload the configuration in place: None once new workers run it, or why not."""
-        before = await self._reloads()
+        """Reload the configuration in place: None once new workers run it (and the old
+        ones have been told to finish), or why not."""
+        before = await self.processes()
         if before is None:
             return "the HAProxy master does not answer"
         os.kill(self.pid, signal.SIGUSR2)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-            now = await self._reloads()
+            now = await self.processes()
             if now is None:
                 continue   # the master is re-executing itself
-            if now[1] > before[1]:
+            if now.failed > before.failed:
                 return f"HAProxy refused the new configuration (see {self.log_file})"
-            if now[0] > before[0]:
+            if now.reloads > before.reloads and now.worker not in (None, before.worker):
                 return None
         return "HAProxy did not finish reloading within 10 s"
 
-    async def _reloads(self) -> tuple[int, int] | None:
-        """The master's (reloads, failed reloads)."""
+    async def current_worker(self) -> int | None:
+        found = await self.processes()
+        return found.worker if found is not None else None
+
+    async def processes(self) -> "Processes | None":
+        """What the master CLI's `show proc` says, or None if the master does not answer."""
         try:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_unix_connection(str(self.socket)), 2)
@@ -117,31 +122,45 @@ class Master:
             return None
         finally:
             writer.close()
+        found, section = Processes(), ""
         for line in text.splitlines():
             parts = line.split()
-            if len(parts) >= 5 and parts[1] == "master" and parts[3] == "[failed:":
-                return int(parts[2]), int(parts[4].rstrip("]"))
-        return None
+            if line.startswith("#"):
+                section = line
+            elif len(parts) >= 5 and parts[1] == "master" and parts[3] == "[failed:":
+                found.reloads, found.failed = int(parts[2]), int(parts[4].rstrip("]"))
+            elif len(parts) >= 2 and parts[1] == "worker" and section == "# workers":
+                found.worker = int(parts[0])
+        return found
 
     def stop(self) -> None:
-        """Stop gracefully: workers stop listening, finish their requests, and leave (the
-        configuration's hard-stop-after bounds how long that takes)."""
+        """Stop gracefully: workers stop listening, finish their requests, and leave; what
+        still runs after STOP_SECONDS is stopped at once."""
         if not self.alive():
             return
-        try:
-            os.kill(self.pid, signal.SIGUSR1)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + STOP_SECONDS + 0.3
-        while time.monotonic() < deadline and self.alive():
-            time.sleep(0.05)
-        if self.alive():
-            os.kill(self.pid, signal.SIGKILL)
+        for sig, seconds in ((signal.SIGUSR1, STOP_SECONDS), (signal.SIGTERM, 0.3),
+                             (signal.SIGKILL, 0.3)):
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline and self.alive():
+                time.sleep(0.05)
+            if not self.alive():
+                break
         self.pid_file.unlink(missing_ok=True)
 
     def reap(self) -> int | None:
         """The exit status of a child HAProxy that has ended."""
         return self.child.poll() if self.child is not None else None
+
+
+@dataclass
+class Processes:
+    reloads: int = 0
+    failed: int = 0
+    worker: int | None = None   # the current worker's pid
 
 
 def _is_our_haproxy(pid: int, config: Path) -> bool:

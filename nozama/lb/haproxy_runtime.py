@@ -19,7 +19,7 @@ MAX_LINE = 8000
 TIMEOUT = 5.0
 
 
-class RuntimeError_(Exception):
+class Refused(Exception):
     """HAProxy refused a runtime command."""
 
 
@@ -79,21 +79,25 @@ class Runtime:
     async def replace_map(self, path: str, entries: list[tuple[str, str]]) -> None:
         answer = await self.run(f"prepare map {path}")
         if "New version created:" not in answer:
-            raise RuntimeError_(f"prepare map {path}: {answer.strip()}")
+            raise Refused(f"prepare map {path}: {answer.strip()}")
         version = answer.rsplit(":", 1)[1].strip()
         await self.run_all([f"add map @{version} {path} {key} {value}"
                             for key, value in entries])
         answer = await self.run(f"commit map @{version} {path}")
         if answer.strip():
-            raise RuntimeError_(f"commit map {path}: {answer.strip()}")
+            raise Refused(f"commit map {path}: {answer.strip()}")
 
-    async def events(self, ring: str):
-        """New lines of a ring, as they come, until the process that owns it goes away."""
+    async def events(self, ring: str, worker: int):
+        """New lines of a ring of worker `worker`, as they come, until it goes away. (Right
+        after a reload, a connection may still reach the old worker: it is not used.)"""
         reader, writer = await asyncio.wait_for(
             asyncio.open_unix_connection(self.socket_path, limit=1 << 20), TIMEOUT)
         try:
-            writer.write(f"show events {ring} -w -n\n".encode())
+            writer.write(f"show info; show events {ring} -w -n\n".encode())
             await writer.drain()
+            info = await asyncio.wait_for(reader.readuntil(b"\n\n"), TIMEOUT)
+            if f"\nPid: {worker}\n".encode() not in info:
+                raise WrongWorker(worker)
             while True:
                 chunk = await reader.read(1 << 20)
                 if not chunk:
@@ -106,3 +110,7 @@ class Runtime:
                 yield chunk
         finally:
             writer.close()
+
+
+class WrongWorker(Exception):
+    """The runtime socket answered from another worker than the one asked for."""

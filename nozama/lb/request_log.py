@@ -18,6 +18,7 @@ import asyncio
 import logging
 
 from nozama.lb import haproxy_config
+from nozama.lb.haproxy_runtime import WrongWorker
 from nozama.lb.meters import Meters
 
 log = logging.getLogger(__name__)
@@ -33,13 +34,20 @@ class RequestLog:
         self.targets: dict = {}
         self.sessions: dict[tuple[str, str], int] = {}   # (lb, frontend) -> accepted so far
 
-    async def follow(self, runtime) -> None:
-        """Count the lines of the workers that answer now, until they are gone."""
-        try:
-            async for chunk in runtime.events(haproxy_config.REQUEST_LOG):
-                self.count(chunk)
-        except (OSError, asyncio.TimeoutError) as error:
-            log.debug("request log stream ended: %s", error)
+    async def follow(self, runtime, worker: int, current) -> None:
+        """Count the lines of worker `worker` until it is gone; `current()` is the pid of
+        the worker HAProxy runs now (a stream that ends while it is this one starts again;
+        one that ends after a reload was the old worker's last)."""
+        while True:
+            try:
+                async for chunk in runtime.events(haproxy_config.REQUEST_LOG, worker):
+                    self.count(chunk)
+            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError,
+                    WrongWorker) as error:
+                log.debug("request log of worker %d: %s", worker, error)
+            if current() != worker:
+                return
+            await asyncio.sleep(RECONNECT_SECONDS)
 
     def count(self, chunk: bytes) -> None:
         rendered = self.rendered

@@ -551,3 +551,48 @@ def test_an_identity_in_a_cookie(serve, backends):
     assert set(placed.values()) == {"blue", "green"}
     for n, name in placed.items():
         assert get(port, headers={"Cookie": f"uid=u{n}"}).text == name
+
+
+def _runtime(tmp_path, *commands: str) -> str:
+    import asyncio
+    from nozama.lb.haproxy_runtime import Runtime
+    return asyncio.run(Runtime(str(tmp_path / "run" / "runtime.sock")).run(*commands))
+
+
+@pytest.mark.parametrize("slow_start", [0, 60])
+def test_slow_start_gives_a_target_that_just_became_ready_a_growing_share(
+        serve, backends, tmp_path, slow_start):
+    """A target made ready (as a health check's verdict does, at runtime) takes a full
+    share at once, or, with slow start, a share that starts small."""
+    blue, green = backends
+    group = lb.target_group("tg/web", [blue.port, green.port],
+                            slow_start__duration_seconds=str(slow_start))
+    late = group.targets[1]
+    port = serve([group], [lb.default(lb.forward(("tg/web", 1)))],
+                 ready={group.targets[0].key: True, late.key: False})
+    assert {get(port).text for _ in range(10)} == {"blue"}
+    answer = _runtime(tmp_path, f"set server {haproxy_config.backend_name('tg/web')}/"
+                                f"{haproxy_config.server_name(late.key)} state ready")
+    assert answer.strip() == ""
+    share = Counter(get(port).text for _ in range(100))["green"]
+    if slow_start:
+        assert share <= 15, share       # seconds into a minute's ramp
+    else:
+        assert 40 <= share <= 60, share
+
+
+def test_least_outstanding_requests_prefers_the_idle_target(serve, backends):
+    blue, green = backends
+    group = lb.target_group("tg/lor", [blue.port, green.port],
+                            load_balancing__algorithm__type="least_outstanding_requests")
+    port = serve([group], [lb.default(lb.forward(("tg/lor", 1)))])
+    # One connection stays busy on a target (a request whose body never ends): the next
+    # requests go to the other.
+    import socket
+    busy = socket.create_connection(("127.0.0.1", port), timeout=5)
+    busy.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\npartial")
+    time.sleep(0.3)
+    try:
+        assert len({get(port).text for _ in range(10)}) == 1
+    finally:
+        busy.close()

@@ -146,11 +146,12 @@ class SimulatedRuntime(Runtime):
                 served.append(binding)
                 continue
             dynamic = binding.host_port in DYNAMIC_PORTS  # (a static port there is rare)
+            answers = _Answers(error_rate)   # one count over every connection of the port
             for _ in range(20 if dynamic else 1):
                 try:
                     server = await asyncio.get_running_loop().create_server(
                         lambda: _Responder(f"{name} {task_arn.rsplit('/', 1)[-1]}",
-                                           error_rate,
+                                           answers,
                                            self.connections.setdefault(task_arn, set())),
                         "127.0.0.1", binding.host_port)
                     self.servers.setdefault(task_arn, []).append(server)
@@ -238,15 +239,29 @@ class SimulatedRuntime(Runtime):
         os.replace(partial, self.state_path)
 
 
-class _Responder(asyncio.Protocol):
-    """A simulated container's HTTP: 200 and who it is, to every request (or 500 to a
-    share `error_rate` of them, spread evenly)."""
+class _Answers:
+    """A port's answers: a share `error_rate` of them are 500s, spread evenly over the
+    requests, whichever connections they come on (as a real application's errors do not
+    depend on how a load balancer reuses its connections)."""
 
-    def __init__(self, identity: str, error_rate: float, connections: set):
-        self.body = f"{identity}\n".encode()
-        self.buffer = b""
+    def __init__(self, error_rate: float):
         self.error_rate = error_rate
         self.answered = 0
+
+    def next_fails(self) -> bool:
+        self.answered += 1
+        return int(self.answered * self.error_rate) != int((self.answered - 1) *
+                                                           self.error_rate)
+
+
+class _Responder(asyncio.Protocol):
+    """A simulated container's HTTP: 200 and who it is, to every request (or 500 to the
+    share of them its _Answers fail)."""
+
+    def __init__(self, identity: str, answers: _Answers, connections: set):
+        self.body = f"{identity}\n".encode()
+        self.buffer = b""
+        self.answers = answers
         self.connections = connections
 
     def connection_made(self, transport) -> None:
@@ -261,11 +276,7 @@ class _Responder(asyncio.Protocol):
         while b"\r\n\r\n" in self.buffer:
             head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
             close = b"connection: close" in head.lower()
-            self.answered += 1
-            status = b"200 OK"
-            if int(self.answered * self.error_rate) != int((self.answered - 1) *
-                                                           self.error_rate):
-                status = b"500 Internal Server Error"
+            status = b"500 Internal Server Error" if self.answers.next_fails() else b"200 OK"
             self.transport.write(b"HTTP/1.1 %s\r\nContent-Type: text/plain\r\n"
                                  b"Content-Length: %d\r\n%s\r\n%s" % (
                                      status, len(self.body),
