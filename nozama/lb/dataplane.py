@@ -218,7 +218,7 @@ class DataPlane:
                 self.maps = {}   # what it holds is unknown: set every map again
                 await self._runtime(rendered)
             return
-        if not self._write(rendered):
+        if not await self._write(rendered):
             return
         self.master.start()
         if await self._wait_until_up():
@@ -236,7 +236,7 @@ class DataPlane:
         log.error("HAProxy did not start: see %s", self.master.log_file)
         return False
 
-    def _write(self, rendered: haproxy_config.Rendered) -> bool:
+    async def _write(self, rendered: haproxy_config.Rendered) -> bool:
         """Put the configuration and its files in place, once HAProxy has checked them."""
         for path, content in rendered.files.items():
             if self.written.get(path) != content:
@@ -244,7 +244,10 @@ class DataPlane:
                 self.written[path] = content
         candidate = self.run_dir / "haproxy.cfg.new"
         _write_file(candidate, rendered.text.encode())
-        complaint = self.master.check(candidate)
+        # The check is a process of its own (tens of milliseconds, more with many
+        # certificates): the event loop goes on meanwhile.
+        complaint = await asyncio.get_running_loop().run_in_executor(
+            None, self.master.check, candidate)
         if complaint is not None:
             log.error("HAProxy refuses the configuration for generation %d; the previous one "
                       "keeps serving: %s", self.generation, complaint)
@@ -255,7 +258,7 @@ class DataPlane:
 
     async def _reload(self, rendered: haproxy_config.Rendered) -> None:
         previous = self.master.config.read_bytes() if self.master.config.exists() else None
-        if not self._write(rendered):
+        if not await self._write(rendered):
             return
         failure = await self.master.reload()
         if failure is not None:
@@ -352,7 +355,7 @@ class DataPlane:
                 ready = {key: s.health == "healthy" for key, s in self.targets.items()}
                 rendered = haproxy_config.render(self._bindable(self.snapshot), ready,
                                                  str(self.run_dir), self.threads, PORT_OFFSET)
-                if self._write(rendered):
+                if await self._write(rendered):
                     self.master.start()
                     if await self._wait_until_up():
                         self._committed(rendered)
