@@ -310,7 +310,7 @@ def paced_script(work: Path, url: str, rate: float, connections: int) -> Path:
     """A wrk script whose per-connection delay offers about `rate` requests per second
     (calibrated by short probes: latency falls with the load, so rate and delay are not
     simply proportional)."""
-    script = work / "delay.lua"
+    script = work / f"delay-{len(list(work.glob('delay-*.lua')))}.lua"
     delay_ms = connections / rate * 1000
     for _ in range(3):
         script.write_text(f"function delay() return {delay_ms:.3f} end\n")
@@ -397,13 +397,14 @@ def main(argv: list[str] | None = None) -> int:
         cells.update(_in_rounds({"HAProxy by hand, HTTPS": hand_tls_url,
                                  "Nozama's HAProxy, HTTPS": nozama_tls},
                                 args.rounds, peak, by="rps"))
-        # Both at half the hand-configured HAProxy's peak: one pacing for both.
+        # Both at half the hand-configured HAProxy's peak, each paced to that rate.
         half = cells["HAProxy by hand"]["rps"] / 2
-        script = paced_script(work, hand_url, half, args.connections)
+        scripts = {url: paced_script(work, url, half, args.connections)
+                   for url in (hand_url, nozama_url)}
         cells.update(_in_rounds({"HAProxy by hand at half its peak": hand_url,
                                  "Nozama's HAProxy at the same rate": nozama_url},
                                 args.rounds, lambda url: wrk(
-                                    url, args.connections, args.duration, str(script)),
+                                    url, args.connections, args.duration, str(scripts[url])),
                                 by="p99"))
         count_script = work / "count.lua"
         count_script.write_text(WRK_COUNT)

@@ -366,7 +366,10 @@ class DataPlane:
         """Open connections per load balancer, and requests in flight per server (which
         tell when a draining target is done)."""
         while True:
-            await asyncio.sleep(DRAIN_POLL_SECONDS)
+            # Often while a target drains (it leaves once its requests are done), else
+            # once a second, for ActiveConnectionCount.
+            draining = any(s.target.draining for s in self.targets.values())
+            await asyncio.sleep(DRAIN_POLL_SECONDS if draining else 1.0)
             if self.rendered is None:
                 continue
             try:

@@ -512,8 +512,10 @@ def _backend_text(b: _Builder, backend: Backend, idle: float, bad_gateway: str,
              f"    timeout server {_seconds(idle)}", f"    timeout tunnel {_seconds(idle)}",
              # HAProxy answers a refused or failed connection with 503; ALB with 502.
              f"    errorfile 503 {quote(bad_gateway)}",
+             # No ready target: 503, as ALB. (A reload's old worker counts no server of
+             # a stopping proxy, yet still forwards: it skips this.)
              f"    http-request return status 503 content-type text/html file "
-             f"{quote(unavailable)} hdr Server {SERVER} if {{ nbsrv lt 1 }}"]
+             f"{quote(unavailable)} hdr Server {SERVER} if {{ nbsrv lt 1 }} !{{ stopping }}"]
     cookie = targets.sticky_targets(group)
     if cookie is not None:
         if cookie == "AWSALB":

@@ -52,16 +52,17 @@ class TargetMeter:
         self.time_max = 0.0
         self.buckets: dict[int, int] = {}
 
-    def response_time(self, seconds: float) -> None:
+    def response_time(self, seconds: float, times: int = 1) -> None:
+        """`times` responses that took `seconds` each."""
         seconds = max(seconds, 1e-9)  # a clock too coarse to see it: the smallest bucket
-        self.timed += 1
-        self.time_sum += seconds
+        self.timed += times
+        self.time_sum += seconds * times
         if seconds < self.time_min:
             self.time_min = seconds
         if seconds > self.time_max:
             self.time_max = seconds
         index = _ceil(_log(seconds) * _PER_LOG)
-        self.buckets[index] = self.buckets.get(index, 0) + 1
+        self.buckets[index] = self.buckets.get(index, 0) + times
 
     def take(self) -> tuple[int, list[int], Aggregate | None]:
         """The requests, codes and response times counted since the last take."""
@@ -142,11 +143,8 @@ class Meters:
             state.meters[load_balancer_arn] = meter
         return meter
 
-    def answered(self, load_balancer_arn: str, status: int) -> None:
-        self.balancers[load_balancer_arn].statuses[status] += 1
-
-    def connected(self, load_balancer_arn: str) -> None:
-        self.balancers[load_balancer_arn].new_connections += 1
+    def answered(self, load_balancer_arn: str, status: int, times: int = 1) -> None:
+        self.balancers[load_balancer_arn].statuses[status] += times
 
     def publish(self, ts: int, health: dict[str, dict[str, tuple[int, int]]],
                 connections: dict[str, int]) -> DataPoints:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 
 from nozama.lb import haproxy_config
 from nozama.lb.haproxy_runtime import WrongWorker
@@ -55,7 +56,9 @@ class RequestLog:
             return
         frontends, servers, targets = rendered.frontends, rendered.servers, self.targets
         meters = self.meters
-        for line in chunk.split(b"\n"):
+        # Most lines of a batch repeat (same listener, target, status and millisecond):
+        # they are counted in C first, and each different line is handled once.
+        for line, times in Counter(chunk.split(b"\n")).items():
             parts = line.split()
             if len(parts) != 6 or parts[0] != b"R":
                 continue   # HAProxy's own messages share the ring
@@ -70,17 +73,18 @@ class RequestLog:
             server = servers.get((parts[2].decode(), parts[3].decode()))
             state = targets.get(server.target_key) if server is not None else None
             if state is None:
-                meters.answered(lb_arn, status)
+                meters.answered(lb_arn, status, times)
                 continue
             meter = meters.target(lb_arn, state)
-            meter.requests += 1
+            meter.requests += times
             if response_ms < 0:
-                meters.answered(lb_arn, status)   # the target failed; the load balancer said so
+                # The target failed; the load balancer answered for it.
+                meters.answered(lb_arn, status, times)
                 continue
-            meter.codes[status // 100 if status < 600 else 5] += 1
+            meter.codes[status // 100 if status < 600 else 5] += times
             # HAProxy counts whole milliseconds: the middle of the millisecond is the
             # estimate with the least error.
-            meter.response_time((response_ms + 0.5) / 1000)
+            meter.response_time((response_ms + 0.5) / 1000, times)
 
     def connections_total(self, lb_arn: str, frontend: str, total: int) -> None:
         """A frontend's sessions so far (from its statistics): the new ones since the last
