@@ -312,9 +312,13 @@ def paced_script(work: Path, url: str, rate: float, connections: int) -> Path:
     simply proportional)."""
     script = work / f"delay-{len(list(work.glob('delay-*.lua')))}.lua"
     delay_ms = connections / rate * 1000
-    for _ in range(3):
+    for _ in range(5):
         script.write_text(f"function delay() return {delay_ms:.3f} end\n")
         probe = wrk(url, connections, 3, str(script))
+        if abs(probe["rps"] / rate - 1) < 0.02:
+            break
+        # Each connection's cycle is its delay plus the response time: move the delay by
+        # what the cycle misses.
         delay_ms = max(0.0, delay_ms + connections * 1000 * (1 / rate - 1 / probe["rps"]))
     return script
 

@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import logging
 import signal
-import threading
 import sys
 from pathlib import Path
 
@@ -26,13 +25,9 @@ from nozama.store.db import sqlite_url
 log = logging.getLogger("nozama.lb")
 
 
-_stop_early = threading.Event()
-
-
 def run_lb(args: argparse.Namespace) -> int:
     from nozama.cli.main import _default_data_dir
-    # A stop before the event loop runs still stops HAProxy (which would outlive us).
-    signal.signal(signal.SIGTERM, lambda *_: _stop_early.set())
+    shutdown.catch_early_stop()   # (`python -m nozama lb` has already; a caller may not)
     if haproxy_master.executable() is None:
         print("nozama lb: HAProxy is not installed (Debian: apt-get install haproxy; "
               "`make run` installs it)", file=sys.stderr)
@@ -55,7 +50,7 @@ async def _main(dataplane: DataPlane) -> None:
         loop.add_signal_handler(sig, shutdown.stopping(stop))
     runner = asyncio.ensure_future(dataplane.run())
     log.info("load balancer data plane running")
-    if not _stop_early.is_set():
+    if not shutdown.early_stop.is_set():
         await asyncio.wait([runner, asyncio.ensure_future(stop.wait())],
                            return_when=asyncio.FIRST_COMPLETED)
     runner.cancel()

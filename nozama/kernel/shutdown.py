@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -41,6 +42,14 @@ def arm_deadline(code: int = 0, seconds: float = EXIT_SECONDS) -> None:
     _armed.set()
     threading.Thread(target=_deadline, args=(code, seconds), daemon=True,
                      name="exit-deadline").start()
+
+
+early_stop = threading.Event()   # SIGTERM came before the process could handle it
+
+
+def catch_early_stop() -> None:
+    """Record a SIGTERM that arrives before the event loop's handler is installed."""
+    signal.signal(signal.SIGTERM, lambda *_: early_stop.set())
 
 
 def stopping(stop: asyncio.Event) -> Callable[[], None]:

@@ -87,9 +87,11 @@ class Runtime:
         if answer.strip():
             raise Refused(f"commit map {path}: {answer.strip()}")
 
-    async def events(self, ring: str, worker: int):
+    async def events(self, ring: str, worker: int, batch_seconds: float = 0.0):
         """New lines of a ring of worker `worker`, as they come, until it goes away. (Right
-        after a reload, a connection may still reach the old worker: it is not used.)"""
+        after a reload, a connection may still reach the old worker: it is not used.)
+        Between two reads the socket is left alone for `batch_seconds`: lines gather in
+        it, and one read of a thousand costs both sides what a read of a few does."""
         reader, writer = await asyncio.wait_for(
             asyncio.open_unix_connection(self.socket_path, limit=1 << 20), TIMEOUT)
         try:
@@ -108,6 +110,10 @@ class Runtime:
                         break
                     chunk += more
                 yield chunk
+                if batch_seconds:
+                    writer.transport.pause_reading()
+                    await asyncio.sleep(batch_seconds)
+                    writer.transport.resume_reading()
         finally:
             writer.close()
 

@@ -25,6 +25,7 @@ from nozama.lb.meters import Meters
 log = logging.getLogger(__name__)
 
 RECONNECT_SECONDS = 0.2
+BATCH_SECONDS = 0.05
 NO_SERVER = "<NOSRV>"
 
 
@@ -41,7 +42,8 @@ class RequestLog:
         one that ends after a reload was the old worker's last)."""
         while True:
             try:
-                async for chunk in runtime.events(haproxy_config.REQUEST_LOG, worker):
+                async for chunk in runtime.events(haproxy_config.REQUEST_LOG, worker,
+                                                  BATCH_SECONDS):
                     self.count(chunk)
             except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError,
                     WrongWorker) as error:
