@@ -313,7 +313,11 @@ def paced_script(work: Path, url: str, rate: float, connections: int) -> Path:
     script = work / f"delay-{len(list(work.glob('delay-*.lua')))}.lua"
     delay_ms = connections / rate * 1000
     for _ in range(5):
-        script.write_text(f"function delay() return {delay_ms:.3f} end\n")
+        # wrk waits whole milliseconds: round at random, so that the mean is the delay.
+        whole, part = int(delay_ms), delay_ms - int(delay_ms)
+        script.write_text("function delay()\n"
+                          f"  if math.random() < {part:.4f} then return {whole + 1} end\n"
+                          f"  return {whole}\nend\n")
         probe = wrk(url, connections, 3, str(script))
         if abs(probe["rps"] / rate - 1) < 0.02:
             break
