@@ -1,6 +1,7 @@
 """The load balancer's data plane: `nozama lb`, the controller of an HAProxy.
 
-It follows the ELBv2 tables: every POLL_SECONDS it reads the generation
+It follows the ELBv2 tables: every POLL_SECONDS (QUIET_POLL_SECONDS once nothing
+has changed for QUIET_AFTER_SECONDS) it reads the generation
 counter the API bumps, and on a change loads a snapshot and renders HAProxy's
 configuration from it (lb/haproxy_config.py). A change of structure
 (listeners, rules, stickiness, timeouts) is checked and reloaded seamlessly;
@@ -48,6 +49,10 @@ from nozama.store import target_groups as tg_store
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.05
+# Idle, it looks half as often: a change then reaches the traffic within 0.1 s, and the
+# ones that follow (a deployment's steps) within 0.05 s again.
+QUIET_POLL_SECONDS = 0.1
+QUIET_AFTER_SECONDS = 10.0
 SUPERVISE_SECONDS = 0.1
 DRAIN_POLL_SECONDS = 0.2
 RETRY_SECONDS = 1.0
@@ -87,6 +92,7 @@ class DataPlane:
         self.written: dict[str, bytes] = {}   # files on disk
         self.dirty = True                     # the snapshot or health changed
         self.applied_at = 0.0
+        self.changed_at = 0.0                 # when the generation last moved
         self.retry = False                    # something to try again in a while
         self.unbound: dict[str, str] = {}     # load balancer -> a listener it cannot bind
         self.refused: str | None = None       # why the latest configuration is not served
@@ -113,7 +119,8 @@ class DataPlane:
                        self.clock, self.publish_metrics, "load balancer"))]
         try:
             while True:
-                await asyncio.sleep(POLL_SECONDS)
+                quiet = self.clock.monotonic() - self.changed_at > QUIET_AFTER_SECONDS
+                await asyncio.sleep(QUIET_POLL_SECONDS if quiet else POLL_SECONDS)
                 try:
                     await self.step()
                 except Exception:  # a bad moment of the database must not stop the traffic
@@ -130,6 +137,7 @@ class DataPlane:
             self._follow_targets(self.snapshot)
             self.dirty = True
             self.heartbeat_at = None  # say at once that new load balancers are served
+            self.changed_at = self.clock.monotonic()
         now = self.clock.monotonic()
         if (self.unbound or self.retry) and now - self.applied_at >= RETRY_SECONDS:
             self.dirty = True   # a port another program held may be free by now
