@@ -54,7 +54,6 @@ POLL_SECONDS = 0.05
 QUIET_POLL_SECONDS = 0.1
 QUIET_AFTER_SECONDS = 10.0
 SUPERVISE_SECONDS = 0.1
-DRAIN_POLL_SECONDS = 0.2
 RETRY_SECONDS = 1.0
 # A process that may not bind ports below 1024 binds listener port + this offset
 # instead (NOZAMA_LB_PORT_OFFSET); the API still reports the listener's own port.
@@ -99,7 +98,6 @@ class DataPlane:
         self.refused_structure: str | None = None
         self.groups_of: dict[str, set[str]] = {}
         self.heartbeat_at: float | None = None
-        self.in_flight: dict[tuple[str, str], int] = {}   # (backend, server) -> requests
         self.connections: dict[str, int] = {}             # load balancer -> open ones
         self.readers: set[asyncio.Task] = set()
         self.worker: int | None = None        # the current HAProxy worker's pid
@@ -146,7 +144,7 @@ class DataPlane:
             self.applied_at = now
             await self.apply()
         self._write_health()
-        self._remove_drained()
+        await self._remove_drained()
         self._heartbeat()
 
     def _follow_targets(self, snapshot: lb_config.Snapshot) -> None:
@@ -371,31 +369,23 @@ class DataPlane:
                         await self._read_log()
 
     async def _watch_stats(self) -> None:
-        """Open connections per load balancer, and requests in flight per server (which
-        tell when a draining target is done)."""
+        """Open connections per load balancer, once a second (ActiveConnectionCount)."""
         while True:
-            # Often while a target drains (it leaves once its requests are done), else
-            # once a second, for ActiveConnectionCount.
-            draining = any(s.target.draining for s in self.targets.values())
-            await asyncio.sleep(DRAIN_POLL_SECONDS if draining else 1.0)
+            await asyncio.sleep(1.0)
             if self.rendered is None:
                 continue
             try:
                 rows = await self.runtime.stats()
             except (OSError, asyncio.TimeoutError):
                 continue
-            self.in_flight, connections = {}, {}
+            connections = {}
             for row in rows:
-                name, kind = row.get("pxname", ""), row.get("svname", "")
-                current = int(row.get("scur") or 0)
-                if kind == "FRONTEND":
-                    listener = self.rendered.frontends.get(name)
-                    if listener is not None:
-                        lb = listener.load_balancer_arn
-                        connections[lb] = connections.get(lb, 0) + current
-                        self.log.connections_total(lb, name, int(row.get("stot") or 0))
-                elif kind != "BACKEND":
-                    self.in_flight[(name, kind)] = current
+                name = row.get("pxname", "")
+                listener = self.rendered.frontends.get(name)
+                if row.get("svname") == "FRONTEND" and listener is not None:
+                    lb = listener.load_balancer_arn
+                    connections[lb] = connections.get(lb, 0) + int(row.get("scur") or 0)
+                    self.log.connections_total(lb, name, int(row.get("stot") or 0))
             self.connections = connections
 
     # ------------------------------------------------------------ what it observes
@@ -427,20 +417,25 @@ class DataPlane:
             tg_store.record_health(conn, [(row_id, s.health, s.reason, s.description)
                                           for row_id, s in changes.items()])
 
-    def _remove_drained(self) -> None:
-        """A draining target leaves once its requests are done or its delay is over."""
-        if self.rendered is None:
+    async def _remove_drained(self) -> None:
+        """A draining target leaves once its requests are done (HAProxy's count of its
+        sessions, read now) or its delay is over."""
+        draining = [s.target for s in self.targets.values() if s.target.draining]
+        if self.rendered is None or not draining:
             return
+        try:
+            rows = await self.runtime.stats()
+        except (OSError, asyncio.TimeoutError):
+            return
+        in_flight = {(row.get("pxname"), row.get("svname")): int(row.get("scur") or 0)
+                     for row in rows}
         now = self.clock.now()
         gone = []
-        for state in self.targets.values():
-            target = state.target
-            if not target.draining:
-                continue
+        for target in draining:
             server = (haproxy_config.backend_name(target.target_group_arn),
                       haproxy_config.server_name(target.key))
-            busy = self.in_flight.get(server, 0)
-            if busy == 0 or (target.drain_ends_at and target.drain_ends_at <= now):
+            if in_flight.get(server, 0) == 0 or (target.drain_ends_at and
+                                                 target.drain_ends_at <= now):
                 gone.append(target.row_id)
         if not gone:
             return

@@ -118,7 +118,10 @@ def verdict(green: Sample, blue: Sample) -> Verdict:
             excess_upper_bound(s.green, green.requests, s.blue, blue.requests) < s.margin
             for s in _shares(green, blue)):
         green_p90, blue_p90 = green.percentile(90), blue.percentile(90)
-        if green_p90 is None or blue_p90 is None or green_p90 <= blue_p90 * LATENCY_RATIO:
+        # As for failing, a difference under LATENCY_MIN_DIFFERENCE does not count (the
+        # load balancer measures whole milliseconds: 0.5 ms against 1.5 ms is noise).
+        if green_p90 is None or blue_p90 is None or green_p90 <= blue_p90 * LATENCY_RATIO \
+                or green_p90 - blue_p90 < LATENCY_MIN_DIFFERENCE:
             latency = "" if green_p90 is None or blue_p90 is None else (
                 f", p90 response time {_ms(green_p90)} against {_ms(blue_p90)}")
             return Verdict(PASS, (

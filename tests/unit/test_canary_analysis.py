@@ -113,3 +113,21 @@ def test_no_early_pass_while_the_4xx_share_is_uncertain():
     # 5XX and latency are fine, but green's 4XX share is too uncertain to call it not worse.
     found = canary.verdict(Sample(600, 0, client_errors=12), Sample(5400, 0, client_errors=54))
     assert found.outcome == CONTINUE
+
+
+def _millisecond_latency(ms_values: list[float]) -> dict:
+    """Response times as the load balancer measures them: whole milliseconds, each counted
+    as the middle of its millisecond."""
+    values = [(int(v) + 0.5) / 1000 for v in ms_values]
+    return dict(latency=sketch.of(values), latency_min=min(values), latency_max=max(values))
+
+
+def test_a_sub_millisecond_difference_of_p90_does_not_hold_a_pass_back():
+    # Blue answers under a millisecond; green's tail reaches the next millisecond: the p90s
+    # are 0.5 and 1.5 ms, three times apart, and 1 ms is no difference worth waiting for.
+    blue = Sample(3000, 0, **_millisecond_latency([0.2] * 2800 + [1.2] * 200))
+    green = Sample(1000, 0, **_millisecond_latency([0.2] * 850 + [1.2] * 150))
+    assert canary.verdict(green, blue).outcome == PASS
+    # Five milliseconds more at p90, with the medians equal: still no early pass.
+    slower = Sample(1000, 0, **_millisecond_latency([0.2] * 850 + [9.0] * 150))
+    assert canary.verdict(slower, blue).outcome == CONTINUE
