@@ -27,6 +27,7 @@ import asyncio
 import errno
 import logging
 import os
+import re
 import socket
 from dataclasses import replace
 from pathlib import Path
@@ -55,6 +56,7 @@ QUIET_POLL_SECONDS = 0.1
 QUIET_AFTER_SECONDS = 10.0
 SUPERVISE_SECONDS = 0.1
 RETRY_SECONDS = 1.0
+MAX_LEFT_OUT = 5   # listeners left out of one configuration before it is refused whole
 # A process that may not bind ports below 1024 binds listener port + this offset
 # instead (NOZAMA_LB_PORT_OFFSET); the API still reports the listener's own port.
 PORT_OFFSET = int(os.environ.get("NOZAMA_LB_PORT_OFFSET", "0"))
@@ -95,6 +97,7 @@ class DataPlane:
         self.retry = False                    # something to try again in a while
         self.unbound: dict[str, str] = {}     # load balancer -> a listener it cannot bind
         self.refused: str | None = None       # why the latest configuration is not served
+        self.rejected: dict[str, str] = {}    # load balancer -> a listener HAProxy refuses
         self.refused_structure: str | None = None
         self.groups_of: dict[str, set[str]] = {}
         self.heartbeat_at: float | None = None
@@ -142,7 +145,13 @@ class DataPlane:
         if self.dirty:
             self.dirty = False
             self.applied_at = now
-            await self.apply()
+            try:
+                await self.apply()
+            except BaseException:
+                # Not applied (HAProxy's socket refused, say, in the middle of a reload):
+                # the next step tries again, and health is recorded only once it is.
+                self.dirty = True
+                raise
         self._write_health()
         await self._remove_drained()
         self._heartbeat()
@@ -179,6 +188,21 @@ class DataPlane:
                 if self.rendered is not None:
                     self._refused(str(error), replace(self.rendered, structure=str(error)))
                 return
+            # A listener HAProxy refuses is left out (its load balancer says why), and
+            # the rest goes on.
+            self.rejected = {}
+            for _ in range(MAX_LEFT_OUT):
+                if self.rendered is not None and \
+                        rendered.structure == self.rendered.structure:
+                    break
+                complaint = await self._check(rendered)
+                smaller = complaint and self._without_refused_listeners(snapshot, rendered,
+                                                                        complaint)
+                if not smaller:
+                    break
+                snapshot = smaller
+                rendered = haproxy_config.render(snapshot, ready, str(self.run_dir),
+                                                 self.threads, PORT_OFFSET)
             if self.rendered is None:
                 await self._start_or_adopt(rendered)
             elif rendered.structure == self.rendered.structure:
@@ -242,18 +266,41 @@ class DataPlane:
         log.error("HAProxy did not start: see %s", self.master.log_file)
         return False
 
-    async def _write(self, rendered: haproxy_config.Rendered) -> bool:
-        """Put the configuration and its files in place, once HAProxy has checked them."""
+    async def _check(self, rendered: haproxy_config.Rendered) -> str | None:
+        """Write the configuration beside the one in place, with its files, and have
+        HAProxy check it: None when it takes it, its complaint otherwise."""
         for path, content in rendered.files.items():
             if self.written.get(path) != content:
                 _write_file(Path(path), content)
                 self.written[path] = content
-        candidate = self.run_dir / "haproxy.cfg.new"
-        _write_file(candidate, rendered.text.encode())
+        _write_file(self.run_dir / "haproxy.cfg.new", rendered.text.encode())
         # The check is a process of its own (tens of milliseconds, more with many
         # certificates): the event loop goes on meanwhile.
-        complaint = await asyncio.get_running_loop().run_in_executor(
-            None, self.master.check, candidate)
+        return await asyncio.get_running_loop().run_in_executor(
+            None, self.master.check, self.run_dir / "haproxy.cfg.new")
+
+    def _without_refused_listeners(self, snapshot: lb_config.Snapshot,
+                                   rendered: haproxy_config.Rendered,
+                                   complaint: str) -> lb_config.Snapshot | None:
+        """The snapshot without the listener HAProxy's complaint is about (a certificate
+        OpenSSL refuses, say), so that one listener does not hold back every load
+        balancer's changes; None when the complaint names no listener."""
+        name = _section_at(rendered.text, complaint)
+        listener = rendered.frontends.get(name) if name else None
+        if listener is None:
+            return None
+        why = complaint.strip().splitlines()[-1][:300]
+        self.rejected[listener.load_balancer_arn] = (
+            f"The listener on port {listener.port} cannot be served; HAProxy refuses its "
+            f"configuration: {why}")
+        log.error("leaving out listener %s, which HAProxy refuses: %s", listener.arn, why)
+        return replace(snapshot, listeners={key: item for key, item in snapshot.listeners.items()
+                                            if item.arn != listener.arn})
+
+    async def _write(self, rendered: haproxy_config.Rendered) -> bool:
+        """Put the configuration and its files in place, once HAProxy has checked them."""
+        candidate = self.run_dir / "haproxy.cfg.new"
+        complaint = await self._check(rendered)
         if complaint is not None:
             log.error("HAProxy refuses the configuration for generation %d; the previous one "
                       "keeps serving: %s", self.generation, complaint)
@@ -451,7 +498,7 @@ class DataPlane:
                 self.heartbeat_at is not None and
                 now - self.heartbeat_at < lb_presence.HEARTBEAT_SECONDS):
             return
-        problems = dict(self.unbound)
+        problems = {**self.unbound, **self.rejected}
         if self.refused is not None:
             problems.update({arn: self.refused for arn in self.snapshot.load_balancers})
         with self.store.write() as conn:
@@ -488,6 +535,20 @@ def _can_bind(address: str, port: int) -> bool:
             return True
         except OSError as error:
             return error.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL)
+
+
+def _section_at(text: str, complaint: str) -> str | None:
+    """The name of the configuration section of the line HAProxy's complaint points at
+    ("parsing [haproxy.cfg.new:79]")."""
+    match = re.search(r"haproxy\.cfg\.new:(\d+)\]", complaint)
+    if match is None:
+        return None
+    lines = text.splitlines()[:int(match.group(1))]
+    for line in reversed(lines):
+        if line.startswith(("frontend ", "backend ", "global", "defaults", "ring ")):
+            kind, _, name = line.partition(" ")
+            return name.strip() if kind == "frontend" else None
+    return None
 
 
 def _bound_by(config: Path) -> set[tuple[str, int]]:

@@ -159,8 +159,9 @@ def test_https_listener_end_to_end(server, region, elb, tls_backend, tmp_path):
 
 def test_a_configuration_haproxy_refuses_never_reaches_it(server, region, elb):
     """ACM takes a 1024-bit RSA certificate; OpenSSL 3 (at its default security level)
-    refuses it. The data plane checks first: the refused configuration is not loaded, the
-    previous one keeps serving, and the load balancer says why (active_impaired)."""
+    refuses it. The data plane checks first: the listener HAProxy refuses is left out, its
+    load balancer says why (active_impaired), its other listener and every other load
+    balancer go on changing and serving."""
     from cryptography.hazmat.primitives.asymmetric import rsa
     acm = server.client("acm", region)
     lb_arn, address = load_balancer(elb, "refused")
@@ -181,10 +182,16 @@ def test_a_configuration_haproxy_refuses_never_reaches_it(server, region, elb):
         return elb.describe_load_balancers(LoadBalancerArns=[lb_arn])["LoadBalancers"][0][
             "State"]
     wait_for(lambda: state()["Code"] == "active_impaired", timeout=30)
-    assert "previous" in state()["Reason"]
-    assert get(address)[0] == 200   # the previous configuration serves on
+    assert state()["Reason"].startswith(f"The listener on port {TLS_PORT} cannot be served; "
+                                         "HAProxy refuses its configuration: ")
+    assert get(address)[0] == 200   # its other listener serves on
     with pytest.raises(OSError):
         socket.create_connection((address, TLS_PORT), timeout=1).close()
+    # Another load balancer's changes go on meanwhile.
+    other_arn, other = load_balancer(elb, "unaffected")
+    elb.create_listener(LoadBalancerArn=other_arn, Protocol="HTTP", Port=PORT, DefaultActions=[
+        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "204"}}])
+    wait_serving(other, 204)
     # A certificate HAProxy takes mends it.
     good = certificates.certificate(["good.example"])
     fixed = acm.import_certificate(Certificate=good.certificate,
