@@ -178,7 +178,7 @@ class DataPlane:
 
     async def apply(self) -> None:
         async with self.lock:
-            snapshot = self._bindable(self.snapshot)
+            snapshot = await self._bindable(self.snapshot)
             ready = {key: state.health == "healthy" for key, state in self.targets.items()}
             try:
                 rendered = haproxy_config.render(snapshot, ready, str(self.run_dir),
@@ -214,7 +214,7 @@ class DataPlane:
             else:
                 await self._reload(rendered)
 
-    def _bindable(self, snapshot: lb_config.Snapshot) -> lb_config.Snapshot:
+    async def _bindable(self, snapshot: lb_config.Snapshot) -> lb_config.Snapshot:
         """The snapshot without the listeners whose address cannot be bound (a port another
         program holds): HAProxy would refuse the whole configuration for one of them."""
         if self.rendered is not None:
@@ -225,7 +225,8 @@ class DataPlane:
         kept, unbound = {}, {}
         for key, listener in snapshot.listeners.items():
             port = haproxy_config.bind_port(listener.port, PORT_OFFSET)
-            if (listener.address, port) in bound or _can_bind(listener.address, port):
+            if (listener.address, port) in bound or _can_bind(listener.address, port) or \
+                    await self._serves(listener):
                 kept[key] = listener
             else:
                 log.error("cannot listen on %s:%d for %s: the port is taken", listener.address,
@@ -235,6 +236,16 @@ class DataPlane:
                     f"holds {listener.address}:{port}")
         self.unbound = unbound
         return replace(snapshot, listeners=kept)
+
+    async def _serves(self, listener: lb_config.Listener) -> bool:
+        """Whether the running HAProxy has the listener's frontend (the port it holds is
+        then its own, whatever this controller last knew of a reload)."""
+        try:
+            rows = await self.runtime.stats()
+        except (OSError, asyncio.TimeoutError):
+            return False
+        name = haproxy_config.frontend_name(listener.arn)
+        return any(r.get("pxname") == name and r.get("svname") == "FRONTEND" for r in rows)
 
     async def _start_or_adopt(self, rendered: haproxy_config.Rendered) -> None:
         if self.master.adopt():
@@ -289,7 +300,8 @@ class DataPlane:
         listener = rendered.frontends.get(name) if name else None
         if listener is None:
             return None
-        why = complaint.strip().splitlines()[-1][:300]
+        lines = complaint.strip().splitlines()
+        why = next((line for line in lines if "parsing [" in line), lines[-1])[:300]
         self.rejected[listener.load_balancer_arn] = (
             f"The listener on port {listener.port} cannot be served; HAProxy refuses its "
             f"configuration: {why}")
@@ -406,7 +418,7 @@ class DataPlane:
             log.error("HAProxy exited (status %s): starting it again", self.master.reap())
             async with self.lock:
                 ready = {key: s.health == "healthy" for key, s in self.targets.items()}
-                rendered = haproxy_config.render(self._bindable(self.snapshot), ready,
+                rendered = haproxy_config.render(await self._bindable(self.snapshot), ready,
                                                  str(self.run_dir), self.threads, PORT_OFFSET)
                 if await self._write(rendered):
                     self.master.start()
