@@ -99,6 +99,11 @@ def ecs(server, region):
     return server.client("ecs", region)
 
 
+@pytest.fixture
+def acm(server, region):
+    return server.client("acm", region)
+
+
 @pytest.fixture(scope="session")
 def dataplane(server, tmp_path_factory):
     """`nozama lb` on the session's store: one per store, as listeners bind real addresses."""

@@ -8,26 +8,13 @@ import uuid
 
 import pytest
 import requests
-from botocore.exceptions import ClientError
 from cryptography import x509
 
 from support import certificates as make
-from support.errors import error_of
+from support.errors import refused
 
 # CRUD, pagination and validation on the store: on SQLite and on PostgreSQL.
 pytestmark = pytest.mark.store_matrix
-
-
-@pytest.fixture
-def acm(server, region):
-    return server.client("acm", region)
-
-
-def refused(call, **params) -> tuple[str, str]:
-    with pytest.raises(ClientError) as info:
-        call(**params)
-    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    return error_of(info)
 
 
 def listed(acm) -> list[str]:

@@ -5,10 +5,9 @@ a refused request changes nothing."""
 from __future__ import annotations
 
 import pytest
-from botocore.exceptions import ClientError
 
 from support import certificates as make
-from support.errors import error_of
+from support.errors import refused
 
 pytestmark = pytest.mark.store_matrix
 
@@ -19,18 +18,6 @@ VPC = "vpc-0123456789abcdef0"
 @pytest.fixture
 def elb(server, region):
     return server.client("elbv2", region)
-
-
-@pytest.fixture
-def acm(server, region):
-    return server.client("acm", region)
-
-
-def refused(call, **params) -> tuple[str, str]:
-    with pytest.raises(ClientError) as info:
-        call(**params)
-    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    return error_of(info)
 
 
 def certificate(acm, name="www.example.com") -> str:

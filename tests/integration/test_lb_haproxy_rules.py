@@ -11,7 +11,6 @@ from __future__ import annotations
 import email.utils
 import http.client
 import http.server
-import shutil
 import threading
 import time
 from collections import Counter
@@ -22,9 +21,6 @@ from support import lb_snapshots as lb
 from support.servers import free_port
 
 from nozama.lb import haproxy_config
-
-pytestmark = pytest.mark.skipif(shutil.which(lb.HAPROXY) is None,
-                                reason="HAProxy is not installed")
 
 HOST = "shop.example.com"
 

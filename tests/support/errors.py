@@ -14,3 +14,12 @@ def error_of(info: pytest.ExceptionInfo) -> tuple[str, str]:
     """The AWS error code and message of a `pytest.raises(ClientError)` result."""
     error = info.value.response["Error"]
     return error["Code"], error["Message"]
+
+
+def refused(call, **params) -> tuple[str, str]:
+    """The error code and message of a call that must be refused with a 400."""
+    from botocore.exceptions import ClientError
+    with pytest.raises(ClientError) as info:
+        call(**params)
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    return error_of(info)
