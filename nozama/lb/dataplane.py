@@ -179,10 +179,8 @@ class DataPlane:
     async def apply(self) -> None:
         async with self.lock:
             snapshot = await self._bindable(self.snapshot)
-            ready = {key: state.health == "healthy" for key, state in self.targets.items()}
             try:
-                rendered = haproxy_config.render(snapshot, ready, str(self.run_dir),
-                                                 self.threads, PORT_OFFSET)
+                rendered = self._render(snapshot)
             except ValueError as error:   # a value no configuration can hold
                 log.error("cannot render generation %d: %s", self.generation, error)
                 if self.rendered is not None:
@@ -201,8 +199,7 @@ class DataPlane:
                 if not smaller:
                     break
                 snapshot = smaller
-                rendered = haproxy_config.render(snapshot, ready, str(self.run_dir),
-                                                 self.threads, PORT_OFFSET)
+                rendered = self._render(snapshot)
             if self.rendered is None:
                 await self._start_or_adopt(rendered)
             elif rendered.structure == self.rendered.structure:
@@ -259,11 +256,22 @@ class DataPlane:
                 self.maps = {}   # what it holds is unknown: set every map again
                 await self._runtime(rendered)
             return
+        await self._start(rendered)
+
+    def _render(self, snapshot: lb_config.Snapshot) -> haproxy_config.Rendered:
+        """The configuration of `snapshot` with the health the targets have now."""
+        ready = {key: state.health == "healthy" for key, state in self.targets.items()}
+        return haproxy_config.render(snapshot, ready, str(self.run_dir), self.threads,
+                                     PORT_OFFSET)
+
+    async def _start(self, rendered: haproxy_config.Rendered) -> None:
+        """Start HAProxy on `rendered`, once it is checked."""
         if not await self._write(rendered):
             return
         self.master.start()
         if await self._wait_until_up():
             self._committed(rendered)
+            self.maps = dict(rendered.maps)
             log.info("HAProxy started (pid %d)", self.master.pid)
             await self._read_log()
 
@@ -417,15 +425,7 @@ class DataPlane:
                 continue
             log.error("HAProxy exited (status %s): starting it again", self.master.reap())
             async with self.lock:
-                ready = {key: s.health == "healthy" for key, s in self.targets.items()}
-                rendered = haproxy_config.render(await self._bindable(self.snapshot), ready,
-                                                 str(self.run_dir), self.threads, PORT_OFFSET)
-                if await self._write(rendered):
-                    self.master.start()
-                    if await self._wait_until_up():
-                        self._committed(rendered)
-                        self.maps = dict(rendered.maps)
-                        await self._read_log()
+                await self._start(self._render(await self._bindable(self.snapshot)))
 
     async def _watch_stats(self) -> None:
         """Open connections per load balancer, once a second (ActiveConnectionCount)."""
