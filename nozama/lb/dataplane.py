@@ -79,7 +79,7 @@ class DataPlane:
         self.run_dir = run_dir
         self.threads = threads or default_threads()
         self.master = Master(run_dir)
-        self.runtime = Runtime(str(run_dir / "runtime.sock"))
+        self.runtime = Runtime(str(self.master.runtime_socket))
         self.dns: dict[str, str] = {}
         self.targets: dict[tuple, TargetState] = {}
         self.health = HealthChecker(self._health_changed)

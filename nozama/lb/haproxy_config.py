@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import tempfile
 from dataclasses import dataclass, field
 
 from nozama.lb import targets
@@ -201,10 +202,26 @@ def _idle_timeouts(snapshot: Snapshot) -> dict[str, float]:
     return found
 
 
+# HAProxy refuses a UNIX socket path longer than 97 bytes (it binds a temporary name
+# beside it first). A deep data directory (a test's, say) goes past that, so the admin
+# sockets then live in a short private directory named after the run directory.
+SOCKET_PATH_MAX = 97
+
+
+def socket_dir(run_dir: str | os.PathLike) -> str:
+    """Where the master and runtime sockets of the HAProxy of `run_dir` live."""
+    run_dir = os.fspath(run_dir)
+    if len(os.path.join(run_dir, "runtime.sock")) <= SOCKET_PATH_MAX:
+        return run_dir
+    digest = hashlib.sha1(run_dir.encode()).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(), f"nozama-lb-{os.getuid()}", digest)
+
+
 def _global(run_dir: str, threads: int, unavailable: str) -> str:
+    runtime_socket = os.path.join(socket_dir(run_dir), "runtime.sock")
     return "\n".join([
         "global",
-        f"    stats socket {quote(os.path.join(run_dir, 'runtime.sock'))} mode 600 level admin "
+        f"    stats socket {quote(runtime_socket)} mode 600 level admin "
         "expose-fd listeners",
         "    stats timeout 1h",
         f"    nbthread {threads}",

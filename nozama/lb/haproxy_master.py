@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from nozama.lb.haproxy_config import socket_dir
+
 log = logging.getLogger(__name__)
 
 HAPROXY = os.environ.get("NOZAMA_HAPROXY", "haproxy")
@@ -38,7 +40,9 @@ class Master:
     def __init__(self, run_dir: Path):
         self.run_dir = run_dir
         self.config = run_dir / "haproxy.cfg"
-        self.socket = run_dir / "master.sock"
+        self.sockets = Path(socket_dir(run_dir))
+        self.socket = self.sockets / "master.sock"
+        self.runtime_socket = self.sockets / "runtime.sock"
         self.pid_file = run_dir / "haproxy.pid"
         self.log_file = run_dir / "haproxy.log"
         self.child: subprocess.Popen | None = None
@@ -58,8 +62,21 @@ class Master:
 
     # ------------------------------------------------------------ the process
 
+    def prepare(self) -> None:
+        """Make the directory the admin sockets live in, when it is not the run directory:
+        private to this user, and refused if someone else made it first."""
+        if self.sockets == self.run_dir:
+            return
+        for directory in (self.sockets.parent, self.sockets):
+            directory.mkdir(mode=0o700, exist_ok=True)
+            found = os.lstat(directory)
+            if not os.path.isdir(directory) or os.path.islink(directory) or \
+                    found.st_uid != os.getuid() or found.st_mode & 0o077:
+                raise PermissionError(f"{directory} is not a private directory of this user")
+
     def start(self) -> None:
         """Start HAProxy on the configuration in place."""
+        self.prepare()
         self.socket.unlink(missing_ok=True)
         with open(self.log_file, "ab") as out:
             self.child = subprocess.Popen(

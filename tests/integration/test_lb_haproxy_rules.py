@@ -551,8 +551,9 @@ def test_an_identity_in_a_cookie(serve, backends):
 
 def _runtime(tmp_path, *commands: str) -> str:
     import asyncio
+    from nozama.lb.haproxy_config import socket_dir
     from nozama.lb.haproxy_runtime import Runtime
-    return asyncio.run(Runtime(str(tmp_path / "run" / "runtime.sock")).run(*commands))
+    return asyncio.run(Runtime(f"{socket_dir(tmp_path / 'run')}/runtime.sock").run(*commands))
 
 
 @pytest.mark.parametrize("slow_start", [0, 60])

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from nozama.lb.haproxy_config import socket_dir
+
 from support.servers import NozamaServer, haproxy_dir, start_dataplane, store_args
-from support.traffic import PORT, Load, get, load_balancer
+from support.traffic import PORT, Load, get, load_balancer, wait_serving
 from support.waiting import wait_for
 
 from integration.test_lb_dataplane import Backend, healthy, target_group
@@ -72,7 +74,7 @@ def serving(setup) -> tuple:
     elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT,
                         DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
     healthy(elb, tg)
-    wait_for(lambda: get(address)[0] == 200)
+    wait_serving(address)
     return lb, elb, tg, address, haproxy_dir(tmp_path / "lb.log", own)
 
 
@@ -141,7 +143,7 @@ def test_sigterm_stops_haproxy_gracefully(setup):
 def reloads(run_dir: Path) -> int:
     """How many times the HAProxy master has reloaded (its master CLI's count)."""
     with socket.socket(socket.AF_UNIX) as master:
-        master.connect(str(run_dir / "master.sock"))
+        master.connect(f"{socket_dir(run_dir)}/master.sock")
         master.sendall(b"show proc\n")
         master.shutdown(socket.SHUT_WR)
         text = b""

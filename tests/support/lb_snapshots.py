@@ -86,6 +86,7 @@ def write(snap: Snapshot, ready: dict[tuple, bool], run_dir: Path,
     """The rendered configuration and its files, in place under run_dir."""
     (run_dir / "files").mkdir(parents=True, exist_ok=True)
     (run_dir / "maps").mkdir(parents=True, exist_ok=True)
+    Path(haproxy_config.socket_dir(run_dir)).mkdir(mode=0o700, parents=True, exist_ok=True)
     rendered = haproxy_config.render(snap, ready, str(run_dir), threads=threads)
     for path, content in rendered.files.items():
         assert Path(path).parent.parent == run_dir, path

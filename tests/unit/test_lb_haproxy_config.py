@@ -169,3 +169,16 @@ def test_haproxy_accepts_a_rendered_snapshot(tmp_path):
     result = lb.check(config)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "line two" not in rendered.text   # bodies live in files
+
+
+def test_admin_sockets_of_a_deep_run_directory_live_in_a_short_private_one(tmp_path):
+    from nozama.lb.haproxy_config import SOCKET_PATH_MAX, socket_dir
+    from nozama.lb.haproxy_master import Master
+    assert socket_dir(tmp_path) == str(tmp_path)
+    deep = tmp_path / ("d" * 120)
+    master = Master(deep)
+    assert str(master.sockets) == socket_dir(deep) != str(deep)
+    assert len(str(master.runtime_socket)) <= SOCKET_PATH_MAX
+    assert socket_dir(deep) == socket_dir(deep) != socket_dir(tmp_path / ("e" * 120))
+    master.prepare()
+    assert master.sockets.stat().st_mode & 0o777 == 0o700
