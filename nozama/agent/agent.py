@@ -53,6 +53,7 @@ class AgentConfig:
     cluster: str = "default"
     availability_zone: str | None = None
     region: str = "us-east-1"
+    address: str = "127.0.0.1"        # where this host is reached (agent/host_address.py)
     runtime: str = "docker"
     attributes: dict[str, str] = field(default_factory=dict)
     instance_type: str = "nozama.local"
@@ -83,6 +84,7 @@ class Agent:
     def _runtime_options(self) -> dict:
         options = dict(self.config.runtime_options)
         options.setdefault("clock", self.clock)
+        options.setdefault("address", self.config.address)
         if self.config.runtime == "docker":
             options.setdefault("cluster", self.config.cluster)
             options.setdefault("region", self.config.region)
@@ -116,7 +118,22 @@ class Agent:
                 log.exception("closing the runtime failed")
 
     async def register(self) -> None:
-        identity = self._identity()
+        try:
+            await self._register()
+        except ChannelError as error:
+            if error.code != "ContainerInstanceUnknown":
+                raise
+            # The control plane does not know the instance this host was (a new control
+            # plane, or the instance was deregistered while this agent was down): as a
+            # new host would, register a new one rather than retry forever.
+            log.warning("the control plane does not know container instance %s (%s); "
+                        "registering as a new instance",
+                        self._identity()["containerInstanceArn"], error)
+            self._forget_instance()
+            await self._register()
+
+    async def _register(self) -> None:
+        identity = {**self._identity(), "privateIp": self.config.address}
         resources = self.runtime.resources()
         body = {
             "region": self.config.region, "cluster": self.config.cluster,
@@ -133,7 +150,8 @@ class Agent:
         if identity.get("containerInstanceArn"):
             body["containerInstanceArn"] = identity.pop("containerInstanceArn")
             body["instanceIdentityDocument"] = json.dumps(identity)
-        result = await self._retrying(lambda: self.channel.call("register", body))
+        result = await self._retrying(lambda: self.channel.call("register", body),
+                                      retried=("ServerException",))
         self.instance_arn = result["containerInstance"]["containerInstanceArn"]
         self._save_identity({**identity, "containerInstanceArn": self.instance_arn})
         log.info("registered %s in cluster %s", self.instance_arn, self.config.cluster)
@@ -172,14 +190,16 @@ class Agent:
         identity.pop("containerInstanceArn", None)
         self._save_identity(identity)
 
-    async def _retrying(self, call, first_delay: float = 0.2, max_delay: float = 10.0):
+    async def _retrying(self, call, retried: tuple[str, ...] = (), first_delay: float = 0.2,
+                        max_delay: float = 10.0):
+        """`call` until the control plane answers; a refusal (4xx) is not retried."""
         delay = first_delay
         while True:
             try:
                 return await call()
             except (OSError, ChannelError) as error:
                 if isinstance(error, ChannelError) and error.status < 500 and \
-                        error.code != "InvalidParameterException":
+                        error.code not in retried:
                     raise
                 log.warning("control plane unreachable (%s); retrying in %.1fs", error, delay)
                 await asyncio.sleep(delay)

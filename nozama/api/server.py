@@ -130,6 +130,7 @@ class App:
                 raise errors.InvalidRequest("POST a JSON object.")
             if operation == "register":
                 ctx = self.gateway.context(str(body.pop("region", "us-east-1")))
+                agents.check_known(ctx, body.get("containerInstanceArn"))
                 result = register_container_instance(ctx, _validated("RegisterContainerInstance",
                                                                      body))
                 agents.assignments(ctx, result["containerInstance"]["containerInstanceArn"])

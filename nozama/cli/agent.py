@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 from pathlib import Path
 
 from nozama.agent.agent import Agent, AgentConfig, Deregistered
 from nozama.agent.channel import ChannelError
+from nozama.agent.host_address import AddressError, check_own, route_address
 from nozama.kernel import shutdown
+from nozama.model import zones
 
 log = logging.getLogger("nozama.agent")
 
@@ -22,19 +25,38 @@ def run_agent(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if not sep or not name:
             parser.error(f"--attribute takes NAME=VALUE, not {item!r}")
         attributes[name] = value
+    region = _region(args, parser)
+    try:
+        address = check_own(args.address or route_address(args.endpoint))
+    except AddressError as error:
+        parser.error(str(error))
     zone = args.availability_zone or "local"
     from nozama.cli.main import _default_data_dir
     state_dir = Path(args.data_dir or Path(_default_data_dir()) / "agents" /
-                     f"{args.region}-{args.cluster}-{zone}")
+                     f"{region}-{args.cluster}-{zone}")
     config = AgentConfig(
         endpoint=args.endpoint, cluster=args.cluster, availability_zone=args.availability_zone,
-        region=args.region, runtime=args.runtime, attributes=attributes,
+        region=region, address=address, runtime=args.runtime, attributes=attributes,
         instance_type=args.instance_type, state_dir=state_dir, cleanup_wait=args.cleanup_wait,
         runtime_options={"state_path": str(state_dir / "simulated.json")}
         if args.runtime == "simulated" else {})
     # Calls the runtime abandoned as it closed (a `docker stop` in flight) must not
     # hold the exit: see kernel/shutdown.py.
     shutdown.finish(asyncio.run(_main(config)))
+
+
+def _region(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
+    """--region; without it, the zone's region (a zone names its region), else the
+    environment's default region."""
+    zone = args.availability_zone
+    if zone and zones.region_of(zone) is None:
+        parser.error(f"--availability-zone {zone!r} is not a zone name: a region and a "
+                     f"letter of {zones.LETTERS}, e.g. us-west-2b")
+    region = args.region or (zones.region_of(zone) if zone else None) or \
+        os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    if zone and zones.refusal(zone, region):
+        parser.error(zones.refusal(zone, region))
+    return region
 
 
 async def _main(config: AgentConfig) -> int:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import ipaddress
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import uvloop
 
 from nozama.kernel import shutdown
 from nozama.lb import haproxy_master, hosts
-from nozama.lb.dataplane import DataPlane
+from nozama.lb.dataplane import DataPlane, PoolError
 from nozama.store import Store
 from nozama.store.db import sqlite_url
 
@@ -32,15 +34,43 @@ def run_lb(args: argparse.Namespace) -> int:
         print("nozama lb: HAProxy is not installed (Debian: apt-get install haproxy; "
               "`make run` installs it)", file=sys.stderr)
         return 2
+    pool = None
+    if args.address_pool:
+        try:
+            pool = check_pool(args.address_pool)
+        except ValueError as error:
+            print(f"nozama lb: {error}", file=sys.stderr)
+            return 2
     data_dir = Path(args.data_dir or _default_data_dir()).expanduser().resolve()
     url = args.database_url or sqlite_url(str(data_dir))
     block = hosts.block_name(url)
     store = Store.open(url)
     try:
-        uvloop.run(_main(DataPlane(store, block, data_dir / "lb" / block)))
+        uvloop.run(_main(DataPlane(store, block, data_dir / "lb" / block, address_pool=pool)))
+    except PoolError as error:
+        print(f"nozama lb: --address-pool {pool}: {error}", file=sys.stderr)
+        return 2
     finally:
         store.close()
     shutdown.finish(0)   # without the interpreter's teardown
+
+
+def check_pool(text: str) -> str:
+    """The pool as a network, if this host owns its addresses (ValueError if not)."""
+    try:
+        pool = ipaddress.IPv4Network(text, strict=True)
+    except ValueError as error:
+        raise ValueError(f"--address-pool {text!r} is not an IPv4 network ({error})") from None
+    for address in (pool[0], pool[-1]):
+        with socket.socket() as probe:
+            try:
+                probe.bind((str(address), 0))
+            except OSError:
+                raise ValueError(
+                    f"--address-pool {pool}: {address} is not an address of this host. Make "
+                    f"the pool local first (as root: ip route add local {pool} dev lo), and "
+                    "route it to this host from the others.") from None
+    return str(pool)
 
 
 async def _main(dataplane: DataPlane) -> None:
@@ -55,3 +85,5 @@ async def _main(dataplane: DataPlane) -> None:
                            return_when=asyncio.FIRST_COMPLETED)
     runner.cancel()
     await dataplane.close()
+    if runner.done() and not runner.cancelled() and isinstance(runner.exception(), PoolError):
+        raise runner.exception()

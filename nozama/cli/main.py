@@ -62,9 +62,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="URL of the control plane (env NOZAMA_ENDPOINT)")
     agent.add_argument("--cluster", default="default", help="the ECS cluster to join")
     agent.add_argument("--availability-zone",
-                       help="the instance's zone, e.g. us-east-1a (default: local)")
-    agent.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
-                       help="the cluster's region (env AWS_DEFAULT_REGION)")
+                       help="the instance's zone, e.g. us-east-1a (default: none)")
+    agent.add_argument("--region", help="the cluster's region (default: the zone's region, "
+                       "else env AWS_DEFAULT_REGION, else us-east-1)")
+    agent.add_argument("--address", help="the address this host is reached at by load "
+                       "balancers and clients (default: the source address of its route to "
+                       "the control plane)")
     agent.add_argument("--runtime", choices=("docker", "simulated"), default="docker",
                        help="run tasks' containers on the local Docker Engine, or simulate "
                        "them (no containers; for benchmarks and fault tests)")
@@ -82,14 +85,18 @@ def _parser() -> argparse.ArgumentParser:
 
     lb = command(commands, "lb", "run the load balancers' data plane", (
         "nozama lb                                      # beside `nozama server`, same data dir",
-        "nozama lb --data-dir ./state",
-        "nozama lb --database-url postgresql://nozama:secret@db/nozama"))
+        "nozama lb --database-url postgresql://nozama:secret@db/nozama",
+        "nozama lb --address-pool 198.18.64.0/24         # addresses other hosts reach"))
     lb.add_argument("--data-dir", help="directory of the embedded SQLite database, as given "
                     "to `nozama server`, and of HAProxy's configuration, sockets and log "
                     f"(in lb/) (default: {_default_data_dir()})")
     lb.add_argument("--database-url", default=os.environ.get("NOZAMA_DATABASE_URL"),
                     help="the PostgreSQL URL given to `nozama server` "
                     "(env NOZAMA_DATABASE_URL)")
+    lb.add_argument("--address-pool", metavar="CIDR",
+                    help="the IPv4 addresses this host owns for load balancers, one each "
+                    "(default: loopback addresses 127.77.0.0/16, reached from this machine "
+                    "only); make them local first: ip route add local CIDR dev lo")
     lb.add_argument("--log-level", default=log_level, help=log_help)
 
     up = command(commands, "up", "control plane plus agents on the local Docker Engine", (

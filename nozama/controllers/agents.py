@@ -39,6 +39,18 @@ def instance_context(make_context, instance_arn: str) -> RequestContext:
     return make_context(parsed.region)
 
 
+def check_known(ctx: RequestContext, instance_arn: str | None) -> None:
+    """An agent registering again as `instance_arn` must name an instance this control
+    plane knows; ContainerInstanceUnknown tells it to register as a new one."""
+    if not instance_arn:
+        return
+    with ctx.store.read() as conn:
+        known = instance_store.get(conn, instance_arn) is not None
+    if not known:
+        raise errors.ContainerInstanceUnknown(
+            f"The control plane has no container instance {instance_arn}.")
+
+
 def assignments(ctx: RequestContext, instance_arn: str) -> tuple[list[dict], str]:
     """What the instance must run or stop, and a digest of the decisions in it."""
     with ctx.store.write() as conn:

@@ -176,9 +176,13 @@ AccessDenied = _protocol_error("AccessDenied", 403)
 InvalidRequest = _protocol_error("InvalidRequest")
 # An agent polling for a container instance that was deregistered: it then exits.
 ContainerInstanceDeregistered = _protocol_error("ContainerInstanceDeregistered")
+# An agent registering again as an instance the control plane does not know (a new
+# control plane): it then registers as a new instance.
+ContainerInstanceUnknown = _protocol_error("ContainerInstanceUnknown")
 
 PROTOCOL_ERRORS = (SerializationException, UnknownOperationException,
                    UnrecognizedClientException, UnknownServiceException, MissingAction,
                    InvalidAction, InternalFailure, ValidationError, ValidationException,
                    NotImplementedOperation, InvalidRegion, InvalidRequest,
-                   ContainerInstanceDeregistered, MissingAuthenticationToken, AccessDenied)
+                   ContainerInstanceDeregistered, ContainerInstanceUnknown,
+                   MissingAuthenticationToken, AccessDenied)

@@ -11,12 +11,13 @@ from datetime import datetime
 
 from nozama.store import Store
 from nozama.store import certificates as certificate_store
+from nozama.store import container_instances as instance_store
 from nozama.store import listener_certificates
 from nozama.store import load_balancers as lb_store
 from nozama.store import sql
 
-# Where instance targets are reached: Nozama's agents run on this machine.
-# (Agents on other hosts would need their address in the instance's identity.)
+# Where an instance target is reached when its container instance registered no host
+# address (registered through the API without one): this machine.
 INSTANCE_HOST = "127.0.0.1"
 
 
@@ -84,13 +85,18 @@ def load(store: Store) -> Snapshot:
         # Every group, in use or not: the data plane checks the targets of unused groups
         # too (the API still calls them unused), so that a listener or rule that starts
         # forwarding to a group finds its healthy targets at once, not after its checks.
-        groups = {r.arn: TargetGroup(r.arn, r.doc) for r in sql.all_rows(
-            conn, "SELECT * FROM target_groups")}
+        group_rows = sql.all_rows(conn, "SELECT * FROM target_groups")
+        groups = {r.arn: TargetGroup(r.arn, r.doc) for r in group_rows}
+        scope = {r.arn: (r.region, r.account) for r in group_rows}
+        hosts = instance_store.addresses(conn)
         for row in sql.all_rows(conn, "SELECT * FROM targets ORDER BY id"):
             group = groups.get(row.target_group_arn)
             if group is None:
                 continue
-            host = INSTANCE_HOST if group.doc["TargetType"] == "instance" else row.target_id
+            # An instance target at its host's address, an ip target at its own.
+            host = row.target_id if group.doc["TargetType"] != "instance" else \
+                hosts.get((*scope[group.arn], row.target_id)) or \
+                INSTANCE_HOST
             group.targets.append(Target(row.id, row.target_group_arn, row.target_id, row.port,
                                         host, row.state == "draining", row.drain_ends_at,
                                         (row.health_state, row.health_reason,

@@ -44,6 +44,7 @@ from nozama.lb.request_log import RequestLog
 from nozama.metrics import per_second
 from nozama.model import lb_presence, lb_rules
 from nozama.store import Store
+from nozama.store import lb_address_pools as pool_store
 from nozama.store import load_balancers as lb_store
 from nozama.store import target_groups as tg_store
 
@@ -66,14 +67,21 @@ PORT_OFFSET = int(os.environ.get("NOZAMA_LB_PORT_OFFSET", "0"))
 READY_MAINT = 0x01 | 0x02 | 0x20
 
 
+class PoolError(Exception):
+    """The address pool cannot be this data plane's."""
+
+
 def default_threads() -> int:
     return int(os.environ.get("NOZAMA_LB_THREADS") or len(os.sched_getaffinity(0)))
 
 
 class DataPlane:
     def __init__(self, store: Store, owner: str, run_dir: Path, clock: Clock | None = None,
-                 threads: int | None = None):
+                 threads: int | None = None, address_pool: str | None = None):
         self.store = store
+        # The addresses this host owns, which load balancers take (None: loopback ones).
+        self.address_pool = address_pool
+        self.pool_owner = f"{socket.gethostname()}:{run_dir}"
         self.clock = clock or Clock()
         self.owner = owner          # names this data plane's block of /etc/hosts
         self.run_dir = run_dir
@@ -113,6 +121,7 @@ class DataPlane:
         self.run_dir.chmod(0o700)   # it holds the listeners' private keys and admin sockets
         (self.run_dir / "files").mkdir(exist_ok=True)
         (self.run_dir / "maps").mkdir(exist_ok=True)
+        self._record_pool()
         await self.step()
         helpers = [asyncio.ensure_future(self._supervise()),
                    asyncio.ensure_future(self._watch_stats()),
@@ -130,9 +139,43 @@ class DataPlane:
             for helper in helpers + list(self.readers):
                 helper.cancel()
 
+    def _record_pool(self) -> None:
+        """Record this host's address pool, which CreateLoadBalancer hands addresses from;
+        a pool that overlaps another data plane's is refused (PoolError)."""
+        with self.store.write() as conn:
+            pool_store.forget(conn, self.pool_owner, keep=self.address_pool)
+            if self.address_pool is not None:
+                problem = pool_store.record(conn, self.address_pool, self.pool_owner,
+                                            self.clock.now())
+                if problem is not None:
+                    raise PoolError(problem)
+
+    def _claim_addresses(self) -> None:
+        """Load balancers made before this pool was recorded (with a loopback address)
+        move into it, so that other hosts reach them."""
+        if self.address_pool is None:
+            return
+        with self.store.write() as conn:
+            pools = pool_store.cidrs(conn)
+            taken = lb_store.addresses(conn)
+            for arn, address in lb_store.arns_and_addresses(conn):
+                if pool_store.contains(pools, address):
+                    continue
+                new = pool_store.free_address(conn, pools, taken)
+                if new is None:
+                    log.error("no address is left in the pool %s for load balancer %s",
+                              self.address_pool, arn)
+                    return
+                lb_store.set_address(conn, arn, new)
+                lb_store.bump_generation(conn)
+                taken.add(new)
+                log.info("load balancer %s moves from %s to %s", arn, address, new)
+
     async def step(self) -> None:
         generation = lb_config.generation(self.store)
         if generation != self.generation:
+            self._claim_addresses()
+            generation = lb_config.generation(self.store)
             self.snapshot = lb_config.load(self.store)
             self.generation = self.snapshot.generation
             self._follow_targets(self.snapshot)

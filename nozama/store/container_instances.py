@@ -8,7 +8,7 @@ from nozama.store import sql
 
 _COLUMNS = ("region", "account", "cluster_arn", "arn", "ec2_instance_id", "status",
             "agent_connected", "running_tasks_count", "pending_tasks_count", "registered_at",
-            "version", "doc")
+            "version", "doc", "address")
 
 
 def create(conn: Connection, **values) -> None:
@@ -38,6 +38,21 @@ def by_ec2_instance_id(conn: Connection, region: str, account: str, ec2_instance
     return sql.one(conn, "SELECT * FROM container_instances WHERE region = ? AND account = ? "
                          "AND ec2_instance_id = ? AND status != 'INACTIVE' ORDER BY id DESC "
                          "LIMIT 1", (region, account, ec2_instance_id))
+
+
+def by_address(conn: Connection, address: str) -> list:
+    """The registered (not INACTIVE) container instances at a host address, in any
+    region: a host is one, whatever regions its agents join."""
+    return sql.all_rows(conn, "SELECT * FROM container_instances WHERE address = ? AND "
+                              "status != 'INACTIVE'", (address,))
+
+
+def addresses(conn: Connection) -> dict[tuple[str, str, str], str]:
+    """(region, account, EC2 instance id) -> host address, of the registered instances
+    that have one: where load balancers reach instance targets."""
+    return {(r.region, r.account, r.ec2_instance_id): r.address for r in sql.all_rows(
+        conn, "SELECT region, account, ec2_instance_id, address FROM container_instances "
+              "WHERE status != 'INACTIVE' AND address IS NOT NULL")}
 
 
 def save(conn: Connection, arn: str, **values) -> None:

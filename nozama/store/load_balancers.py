@@ -43,6 +43,15 @@ def addresses(conn: Connection) -> set[str]:
     return set(sql.column(conn, "SELECT address FROM load_balancers"))
 
 
+def arns_and_addresses(conn: Connection) -> list[tuple[str, str]]:
+    return [(r.arn, r.address) for r in sql.all_rows(
+        conn, "SELECT arn, address FROM load_balancers ORDER BY id")]
+
+
+def set_address(conn: Connection, arn: str, address: str) -> None:
+    sql.run(conn, "UPDATE load_balancers SET address = ? WHERE arn = ?", (address, arn))
+
+
 def get(conn: Connection, arn: str):
     return sql.one(conn, "SELECT * FROM load_balancers WHERE arn = ?", (arn,))
 

@@ -66,6 +66,9 @@ container_instances = _scoped(
     Column("registered_at", DateTime(timezone=True), nullable=False),
     # When the agent last polled its channel: agentConnected is derived from it.
     Column("agent_seen_at", DateTime(timezone=True)),
+    # The address the host is reached at (its agent registers it): load balancers
+    # reach instance targets there.
+    Column("address", String(45)),
     Column("version", BigInteger, nullable=False, default=1),
     Column("doc", JSON, nullable=False),
     Index("ix_container_instances_cluster", "cluster_arn", "arn"),
@@ -250,6 +253,15 @@ load_balancers = _scoped(
     Column("served_at", DateTime(timezone=True)),
     Column("served_problem", Text),
     UniqueConstraint("region", "account", "name", name="uq_load_balancers_name"),
+)
+
+# The addresses a data plane's host owns (`nozama lb --address-pool`): load balancers
+# take theirs from these pools, so that clients on other hosts reach them.
+lb_address_pools = Table(
+    "lb_address_pools", metadata,
+    Column("cidr", String(49), primary_key=True),
+    Column("owner", String(255), nullable=False),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
 )
 
 target_groups = _scoped(

@@ -116,9 +116,9 @@ class NozamaServer:
             config=botocore.config.Config(retries={"max_attempts": 1}))
 
 
-def start_dataplane(server: NozamaServer, log_path: Path) -> subprocess.Popen:
+def start_dataplane(server: NozamaServer, log_path: Path, *extra: str) -> subprocess.Popen:
     """`nozama lb` on a server's store (and with the server's environment)."""
-    args = list(server.store_args)
+    args = list(server.store_args) + list(extra)
     if "--data-dir" not in args:  # a PostgreSQL store: HAProxy's files go beside the log
         args += ["--data-dir", str(log_path.parent / "lb-data")]
     return subprocess.Popen([sys.executable, "-m", "nozama", "lb", *args,

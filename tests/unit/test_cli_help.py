@@ -56,7 +56,7 @@ def test_every_help_ends_with_examples(name):
 
 def test_defaults_and_units_are_shown():
     agent = COMMANDS["nozama agent"].format_help()
-    assert "--region REGION" in agent and "(default: us-east-1)" in agent
+    assert "--region REGION" in agent and "else us-east-1)" in agent
     assert "--cleanup-wait SECONDS" in agent and "(default: 3600.0)" in agent
     server = COMMANDS["nozama server"].format_help()
     assert "(default: 4566)" in server and "(default: 127.0.0.1)" in server

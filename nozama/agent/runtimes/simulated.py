@@ -17,7 +17,7 @@ Failures are asked for with container dockerLabels:
 With `state_path`, what runs survives a restart of the agent (to test adoption).
 
 A simulated container answers HTTP on the host ports of its TCP port mappings
-(on 127.0.0.1: "200 <container> <task id>" to any request), so that load
+(on its host's address: "200 <container> <task id>" to any request), so that load
 balancer health checks and traffic reach simulated tasks as they reach real ones.
 """
 
@@ -43,8 +43,10 @@ DYNAMIC_PORTS = range(49153, 65536)
 class SimulatedRuntime(Runtime):
     def __init__(self, on_change, cpu: int = 4096, memory: int = 8192,
                  pull_seconds: float = 0.02, start_seconds: float = 0.02,
-                 state_path: str | None = None, clock: Clock | None = None, **_ignored):
+                 state_path: str | None = None, clock: Clock | None = None,
+                 address: str = "127.0.0.1", **_ignored):
         super().__init__(on_change)
+        self.address = address   # the host's, where its tasks answer
         self.clock = clock or Clock()
         self.host = HostResources(cpu=cpu, memory=memory)
         self.pull_seconds = pull_seconds
@@ -133,7 +135,7 @@ class SimulatedRuntime(Runtime):
         return [NetworkBinding(m["containerPort"],
                                m.get("hostPort") or (m["containerPort"] if host_mode
                                                      else next(self.ports)),
-                               m.get("protocol", "tcp"))
+                               m.get("protocol", "tcp"), self.address)
                 for m in container.get("portMappings", []) if "containerPort" in m]
 
     async def _serve(self, task_arn: str, name: str, bindings: list[NetworkBinding],
@@ -153,13 +155,13 @@ class SimulatedRuntime(Runtime):
                         lambda: _Responder(f"{name} {task_arn.rsplit('/', 1)[-1]}",
                                            answers,
                                            self.connections.setdefault(task_arn, set())),
-                        "127.0.0.1", binding.host_port)
+                        self.address, binding.host_port)
                     self.servers.setdefault(task_arn, []).append(server)
                     break
                 except OSError:
                     if dynamic:
                         binding = NetworkBinding(binding.container_port, next(self.ports),
-                                                 binding.protocol)
+                                                 binding.protocol, self.address)
             served.append(binding)
         return served
 

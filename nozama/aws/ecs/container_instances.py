@@ -3,6 +3,7 @@ ListContainerInstances, UpdateContainerInstancesState."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import uuid
@@ -12,7 +13,7 @@ from sqlalchemy import Connection, Row
 from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.kernel.text import checked_text
-from nozama.model import arns
+from nozama.model import arns, zones
 from nozama.model.cluster_query import InstanceFacts, parse_expression
 from nozama.aws.ecs import handlers
 from nozama.aws.ecs.attributes import check_attribute, check_custom_limit
@@ -20,6 +21,7 @@ from nozama.aws.ecs.common import (find_cluster, find_or_create_cluster, page_si
                                         tags_from_request, tags_of)
 from nozama.store import attributes as attribute_store
 from nozama.store import container_instances as instance_store
+from nozama.store import load_balancers as lb_store
 from nozama.store import tags as tag_store
 from nozama.store.pagination import decode_token, encode_token
 
@@ -73,14 +75,48 @@ def _identity(params: dict) -> dict:
     if not isinstance(document, dict):
         raise errors.ecs.InvalidParameterException(
             "instanceIdentityDocument must be a JSON object.")
-    for member in ("instanceId", "availabilityZone", "instanceType"):
+    for member in ("instanceId", "availabilityZone", "instanceType", "privateIp"):
         value = document.get(member)
         if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 128):
             raise errors.ecs.InvalidParameterException(
                 f"instanceIdentityDocument.{member} must be a string of 1 to 128 characters.")
         if value is not None:
             checked_text(value, f"instanceIdentityDocument.{member}")
+    if document.get("privateIp") is not None:
+        document["privateIp"] = _host_address(document["privateIp"])
     return document
+
+
+def _host_address(text: str) -> str:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise errors.ecs.InvalidParameterException(
+            f"instanceIdentityDocument.privateIp {text!r} is not an IP address.") from None
+    if address.is_unspecified or address.is_multicast:
+        raise errors.ecs.InvalidParameterException(
+            f"instanceIdentityDocument.privateIp {text} is not a host's address.")
+    return str(address)
+
+
+def _check_address(conn: Connection, address: str | None, arn: str | None) -> None:
+    """One host, one address: a second instance at an address would take the first's
+    traffic. Loopback addresses are exempt: agents that share one machine (`nozama up`)
+    share its loopback too."""
+    if address is None or ipaddress.ip_address(address).is_loopback:
+        return
+    for holder in instance_store.by_address(conn, address):
+        if holder.arn != arn:
+            raise errors.ecs.InvalidParameterException(
+                f"Address {address} is already registered by container instance "
+                f"{holder.arn} ({holder.ec2_instance_id}); deregister it first, or give this "
+                "host's agent its own address.")
+
+
+def _check_zone(ctx: RequestContext, attributes: dict[str, str | None]) -> None:
+    zone = attributes.get("ecs.availability-zone")
+    if zone is not None and zones.refusal(zone, ctx.region):
+        raise errors.ecs.InvalidParameterException(zones.refusal(zone, ctx.region))
 
 
 def _resources(params: dict) -> list[dict]:
@@ -121,6 +157,9 @@ def register_container_instance(ctx: RequestContext, params: dict) -> dict:
     identity = _identity(params)
     resources = _resources(params)
     given = {a["name"]: a.get("value") for a in params.get("attributes") or []}
+    attributes = {**_standard_attributes(identity), **given}
+    _check_zone(ctx, attributes)
+    address = identity.get("privateIp")
     new_tags = tags_from_request(params.get("tags"))
     with ctx.store.write() as conn:
         cluster = find_or_create_cluster(ctx, conn, params.get("cluster"))
@@ -137,13 +176,17 @@ def register_container_instance(ctx: RequestContext, params: dict) -> dict:
                 existing = None  # deregistered for good: the host registers anew
         elif ec2_id:
             existing = instance_store.find_by_ec2_instance(conn, cluster.arn, ec2_id)
+        _check_address(conn, address, existing.arn if existing is not None else None)
         doc = {"versionInfo": params.get("versionInfo", {}),
                "registeredResources": resources, "remainingResources": resources,
                "platformDevices": params.get("platformDevices", [])}
         if existing is not None:
             # Re-registration of the same host keeps its ARN (as the ECS agent expects).
             arn = existing.arn
-            instance_store.save(conn, arn, doc={**existing.doc, **doc}, status="ACTIVE")
+            instance_store.save(conn, arn, doc={**existing.doc, **doc}, status="ACTIVE",
+                                address=address)
+            if existing.address != address:
+                lb_store.bump_generation(conn)   # its targets are reached at the new one
         else:
             instance_id = uuid.uuid4().hex
             arn = arns.container_instance_arn(ctx.region, ctx.account_id, cluster.name,
@@ -153,8 +196,8 @@ def register_container_instance(ctx: RequestContext, params: dict) -> dict:
                                   ec2_instance_id=ec2_id or f"i-{instance_id[:17]}",
                                   status="ACTIVE", agent_connected=False, running_tasks_count=0,
                                   pending_tasks_count=0,
-                                  registered_at=ctx.clock.now(), version=1, doc=doc)
-        attributes = {**_standard_attributes(identity), **given}
+                                  registered_at=ctx.clock.now(), version=1, doc=doc,
+                                  address=address)
         for name, value in attributes.items():
             check_attribute(name, value)
         check_custom_limit(conn, cluster.arn, arn, attributes)

@@ -21,6 +21,7 @@ from nozama.aws.elbv2 import handlers
 from nozama.aws.elbv2.common import (DEFAULT_VPC, arn, attributes_of, check_name, load_balancer,
                                      modify_attributes, marker, names_or_arns, new_id, page_size,
                                      here, paged, put_tags, tags_of_request)
+from nozama.store import lb_address_pools as pool_store
 from nozama.store import load_balancers as lb_store
 
 MAX_LOAD_BALANCERS = 50
@@ -30,9 +31,19 @@ ZONES = "abc"
 
 
 def _address(conn: Connection) -> str:
-    """A free address of 127.77.0.0/16, drawn at random: two Nozamas on one machine (each
-    with its own store) then almost never hand out the same one."""
+    """A free address of the data planes' pools (lb_address_pools); without one, of
+    127.77.0.0/16, drawn at random: two Nozamas on one machine (each with its own store)
+    then almost never hand out the same one."""
     taken = lb_store.addresses(conn)
+    pools = pool_store.cidrs(conn)
+    if pools:
+        address = pool_store.free_address(conn, pools, taken)
+        if address is None:
+            raise errors.elbv2.InvalidSubnetException(
+                f"No address is left for another load balancer: the load balancers' "
+                f"address pool {', '.join(pools)} ({pool_store.size(pools)} addresses) is "
+                "taken; delete a load balancer or give the data plane a larger pool.")
+        return address
     for _ in range(64):
         n = random.randrange(256 * 254)
         address = f"{ADDRESS_PREFIX}.{n // 254}.{n % 254 + 1}"
