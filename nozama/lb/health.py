@@ -1,6 +1,7 @@
 """Active HTTP health checks, per target of every target group in use.
 
-Each target gets a check every HealthCheckIntervalSeconds: GET the path on
+Each target gets a check every HealthCheckIntervalSeconds (one starts each interval,
+however long the last took): GET the path on
 the target (or the configured port), healthy when the status matches the
 matcher within the timeout. HealthyThresholdCount successes in a row make a
 target healthy, UnhealthyThresholdCount failures in a row unhealthy; the
@@ -99,6 +100,10 @@ class HealthChecker:
             self._set(state, "healthy", None, None)
             return
         successes = failures = 0
+        # Checks start every interval, however long each takes (as ALB's do): a target
+        # that stops answering is out within interval x threshold plus one timeout.
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while True:
             target = state.target
             check_port = target.port if port == "traffic-port" else int(port)
@@ -122,7 +127,8 @@ class HealthChecker:
                     else:
                         self._set(state, "unhealthy", "Target.FailedHealthChecks",
                                   "Health checks failed")
-            await asyncio.sleep(scaled(interval))
+            due = max(due + scaled(interval), loop.time())
+            await asyncio.sleep(due - loop.time())
 
     def _set(self, state: TargetState, health: str, reason: str | None,
              description: str | None) -> None:
