@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from nozama.controllers.cluster_state import cluster_state
-from nozama.scheduler.daemon import daemon_instances
+from nozama.scheduler.qualify import qualifying_instances
 from nozama.scheduler.state import DRAINING
 from nozama.store import services as service_store
 from nozama.store import tasks as task_store
@@ -52,9 +52,9 @@ class DaemonInstances:
              definition: dict, instances_in_use: set[str]) -> DaemonInstances:
         group = f"service:{service['serviceName']}"
         state = cluster_state(conn, cluster_arn)
-        eligible = daemon_instances(state, group, list(service.get("placementConstraints")
-                                                       or []), definition,
-                                    service.get("launchType", "EC2"))
+        eligible = qualifying_instances(state, group,
+                                        list(service.get("placementConstraints") or []),
+                                        definition, service.get("launchType", "EC2"))
         draining = [arn for arn in instances_in_use if arn in state.instances
                     and state.instances[arn].status == DRAINING]
         waiting = set()

@@ -12,6 +12,7 @@ One pass (ServicePass.run), concern by concern:
   load balancer registration   service_targets.py (ServiceTargets.sort_out)
   deployment strategy          rolling.py, zone_waves.py, traffic_shift.py; daemon.py
                                for DAEMON services (one task per instance)
+  zone rebalancing             zone_rebalancing.py
   circuit breaker and alarms   circuit_breaker.py
   placement, starting/stopping service_placement.py
   counts and completion        here (_update_counts, _finish)
@@ -37,6 +38,7 @@ from nozama.controllers.service_placement import (draining_instances, scale_in_o
                                                   start_tasks, start_tasks_on, stop_order,
                                                   stop_tasks, with_docs)
 from nozama.controllers.service_targets import ServiceTargets
+from nozama.controllers.zone_rebalancing import Rebalance, ZoneRebalancing
 from nozama.kernel.context import RequestContext
 from nozama.kernel.intervals import scaled
 from nozama.model.deployment_state import DeploymentState
@@ -152,6 +154,11 @@ class ServicePass:
                 primary["desiredCount"], configuration["minimumHealthyPercent"],
                 configuration["maximumPercent"], len(mine), len(healthy), len(old),
                 sum(t.last_status == "RUNNING" for t in old))
+            if waves is None:
+                waves = ZoneRebalancing(self.conn, self.service.cluster_arn, self.doc,
+                                        self.state, self.events).step(mine, healthy,
+                                                                      definition.doc)
+                step = waves.step if waves is not None else step
         if self.primary is primary and self._stopped(primary, rollout, breaker, shift):
             step, daemon = Step(0, 0, 0), None
         if self.primary is not primary:
@@ -263,8 +270,9 @@ class ServicePass:
     def _act(self, primary: dict, definition: Row, step: Step, mine: list[Row],
              old: list[Row], draining: set[str], targets: ServiceTargets | None,
              failed_tasks: circuit_breaker.FailedTasks,
-             waves: zone_waves.WaveStep | None) -> None:
-        """Start and stop the tasks the step asks for."""
+             waves: zone_waves.WaveStep | Rebalance | None) -> None:
+        """Start and stop the tasks the step asks for (in a zone wave or a rebalancing
+        move, in the zone and of the tasks it chose)."""
         if step.start and failed_tasks.throttled(self.now):
             self.events.add("is unable to consistently start tasks successfully. For more "
                             "information, see the Troubleshooting section of the Amazon ECS "

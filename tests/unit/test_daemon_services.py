@@ -1,10 +1,10 @@
-"""DAEMON services: where their tasks belong (scheduler/daemon.py) and what one pass
+"""DAEMON services: where their tasks belong (scheduler/qualify.py) and what one pass
 starts and stops (controllers/daemon.py)."""
 
 from __future__ import annotations
 
 from nozama.controllers.daemon import DaemonInstances, DaemonTask, daemon_step
-from nozama.scheduler.daemon import daemon_instances
+from nozama.scheduler.qualify import qualifying_instances
 from nozama.scheduler.state import ClusterState
 
 from support.scheduler import instance
@@ -24,10 +24,10 @@ def test_every_active_instance_that_meets_the_constraints_qualifies():
         instance(1), instance(2, status="DRAINING"), instance(3, agent_connected=False),
         instance(4, remaining_cpu=0, groups={"service:log": 1}),
         instance(5, attributes={"role": "db"})])
-    found = daemon_instances(state, "service:log", [], None)
+    found = qualifying_instances(state, "service:log", [], None)
     # Resources, a disconnected agent and the daemon's own task don't disqualify.
     assert [i.arn for i in found] == ["arn:ci/1", "arn:ci/3", "arn:ci/4", "arn:ci/5"]
-    only_db = daemon_instances(state, "service:log", [
+    only_db = qualifying_instances(state, "service:log", [
         {"type": "memberOf", "expression": "attribute:role == db"}], None)
     assert [i.arn for i in only_db] == ["arn:ci/5"]
 
