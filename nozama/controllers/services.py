@@ -10,6 +10,7 @@ control plane picks up a deployment exactly where it was.
 
 One pass (ServicePass.run), concern by concern:
   load balancer registration   service_targets.py (ServiceTargets.sort_out)
+  tasks whose agents are gone  here (_replace_unreachable)
   deployment strategy          rolling.py, zone_waves.py, traffic_shift.py; daemon.py
                                for DAEMON services (one task per instance)
   zone rebalancing             zone_rebalancing.py
@@ -38,11 +39,13 @@ from nozama.controllers.service_placement import (draining_instances, scale_in_o
                                                   start_tasks, start_tasks_on, stop_order,
                                                   stop_tasks, with_docs)
 from nozama.controllers.service_targets import ServiceTargets
+from nozama.controllers.tasks import request_stop
 from nozama.controllers.zone_rebalancing import Rebalance, ZoneRebalancing
 from nozama.kernel.context import RequestContext
 from nozama.kernel.intervals import scaled
 from nozama.model.deployment_state import DeploymentState
 from nozama.store import clusters as cluster_store
+from nozama.store import container_instances as instance_store
 from nozama.store import services as service_store
 from nozama.store import tags as tag_store
 from nozama.store import task_definitions as task_definition_store
@@ -124,6 +127,8 @@ class ServicePass:
         if targets is not None:
             tasks = targets.sort_out(tasks, self.doc.get("healthCheckGracePeriodSeconds", 0),
                                      self.events)
+        if not self.daemon:
+            tasks = self._replace_unreachable(tasks, targets)
         draining = draining_instances(self.conn, self.service.cluster_arn)
         mine = [t for t in tasks if t.deployment_id == primary["id"]
                 and t.container_instance_arn not in draining]
@@ -226,6 +231,39 @@ class ServicePass:
         elif step.start_on:
             start_tasks_on(self.ctx, self.conn, self.cluster, self.doc, primary, definition,
                            list(step.start_on), self.events)
+
+    def _replace_unreachable(self, tasks: list[Row],
+                             targets: ServiceTargets | None) -> list[Row]:
+        """Stop (desired state only) the tasks whose agents are gone, so that they are
+        replaced on instances that answer; the tasks that still count.
+
+        An instance is disconnected once its agent has been silent for AGENT_TIMEOUT
+        (controllers/agents.py). Its tasks may still run — a zone cut off from the
+        control plane, or an agent restarting — or not. Behind a load balancer, the
+        targets' health says which: a task whose targets are healthy keeps serving and
+        stays, one whose targets fail is taken out by ServiceTargets like any other.
+        Without a load balancer nothing can tell, and a task not RUNNING yet will never
+        start where no agent answers: they are replaced. Their agent, when it comes
+        back, sees them desired STOPPED and stops them, so a zone that returns brings
+        no duplicates. (ECS itself leaves tasks on disconnected instances alone; a
+        service spread over zones is expected to survive the loss of one, so Nozama
+        replaces them.)"""
+        unreachable = instance_store.disconnected_of(self.conn, list(
+            {t.container_instance_arn for t in tasks if t.container_instance_arn}))
+        if not unreachable:
+            return tasks
+        lost = [t for t in tasks if t.container_instance_arn in unreachable
+                and (targets is None or t.last_status != "RUNNING")]
+        if not lost:
+            return tasks
+        reason = "The container instance's agent is disconnected: the task is replaced."
+        for task in with_docs(self.conn, self.service.cluster_arn, lost):
+            request_stop(self.ctx, self.conn, task, reason, "ServiceSchedulerInitiated",
+                         self.now, refresh=False)
+        ids = " ".join(f"(task {t.arn.rsplit('/', 1)[1]})" for t in lost)
+        self.events.add(f"has stopped {len(lost)} tasks on container instances whose agent "
+                        f"is disconnected: {ids}.")
+        return [t for t in tasks if t not in lost]
 
     def _shift_step(self, shift: traffic_shift.TrafficShift, mine: list[Row],
                     healthy: list[Row], old: list[Row]) -> Step:
