@@ -28,7 +28,10 @@ from nozama.store import tasks as task_store
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT = scaled(20.0)
-AGENT_TIMEOUT = 35.0
+# Longer than a long poll (POLL_TIMEOUT) by a margin for a slow reconnect, and scaled
+# with it: a service replaces the tasks of an instance disconnected this long
+# (controllers/services.py), so tests that take an agent away need not wait 35 s.
+AGENT_TIMEOUT = scaled(35.0)
 
 
 def instance_context(make_context, instance_arn: str) -> RequestContext:

@@ -18,9 +18,11 @@ from nozama.store import container_instances as instance_store
 from nozama.store import sql
 
 
-def cluster_state(conn: Connection, cluster_arn: str, only: list[str] | None = None
-                  ) -> ClusterState:
-    """The cluster's ACTIVE and DRAINING instances (of `only`, when given)."""
+def cluster_state(conn: Connection, cluster_arn: str, only: list[str] | None = None,
+                  with_tasks: bool = True) -> ClusterState:
+    """The cluster's ACTIVE and DRAINING instances (of `only`, when given); without
+    their task groups when `with_tasks` is False (a question about the instances alone
+    need not read every live task of the cluster)."""
     if only is None:
         rows = instance_store.scan(conn, cluster_arn, ("ACTIVE", "DRAINING"), None, 100000)
     else:
@@ -31,7 +33,7 @@ def cluster_state(conn: Connection, cluster_arn: str, only: list[str] | None = N
     for instance, group in sql.all_rows(
             conn, "SELECT container_instance_arn, group_name FROM tasks WHERE cluster_arn = ? "
                   "AND last_status != 'STOPPED' AND desired_status = 'RUNNING'",
-            (cluster_arn,)):
+            (cluster_arn,)) if with_tasks else ():
         groups[instance][group] += 1
     return ClusterState(InstanceState.from_description({
         "containerInstanceArn": r.arn, "remainingResources": r.doc["remainingResources"],

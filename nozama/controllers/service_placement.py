@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Row
 
 from nozama.controllers.service_events import ServiceEvents
-from nozama.controllers.placement import PlacementRequest, place_tasks
+from nozama.controllers.placement import PlacementRequest, place_on_instances, place_tasks
 from nozama.controllers.service_targets import ServiceTargets
 from nozama.controllers.tasks import create_tasks, refresh_instance, request_stop
 from nozama.kernel.context import RequestContext
@@ -50,17 +50,40 @@ def start_tasks(ctx: RequestContext, conn: Connection, cluster: Row, service: di
         task_definition=definition.doc, launch_type=service.get("launchType", "EC2"),
         service=True))
     placed, failures = result.instance_arns, result.failures
-    if placed:
-        params = {"startedBy": deployment["id"], "group": f"service:{name}",
-                  "launchType": service.get("launchType", "EC2")}
-        created = create_tasks(ctx, conn, cluster, definition, placed, params, {},
-                               service=name, deployment_id=deployment["id"])
-        ids = " ".join(f"(task {t['taskArn'].rsplit('/', 1)[1]})" for t in created)
-        events.add(f"has started {len(created)} tasks: {ids}.")
+    _create(ctx, conn, cluster, service, deployment, definition, placed, events)
     if len(placed) < count:
         reason = failures[0]["reason"] if failures else "no container instance is ACTIVE"
         events.add("was unable to place a task because no container instance met all of "
                    f"its requirements. Reason: {reason}.", once=True)
+
+
+def start_tasks_on(ctx: RequestContext, conn: Connection, cluster: Row, service: dict,
+                   deployment: dict, definition: Row, instance_arns: list[str],
+                   events: ServiceEvents) -> None:
+    """A DAEMON service's tasks: one on each of `instance_arns` that has room for it (the
+    caller chose them: controllers/daemon.py)."""
+    name = service["serviceName"]
+    result = place_on_instances(conn, cluster.arn, instance_arns, requirements(definition.doc),
+                                f"service:{name}")
+    _create(ctx, conn, cluster, service, deployment, definition, result.instance_arns, events)
+    if result.failures:
+        events.add("was unable to place a task because no container instance met all of "
+                   f"its requirements. Reason: {result.failures[0]['reason']}.", once=True)
+
+
+def _create(ctx: RequestContext, conn: Connection, cluster: Row, service: dict,
+            deployment: dict, definition: Row, placed: list[str],
+            events: ServiceEvents) -> list[dict]:
+    if not placed:
+        return []
+    name = service["serviceName"]
+    params = {"startedBy": deployment["id"], "group": f"service:{name}",
+              "launchType": service.get("launchType", "EC2")}
+    created = create_tasks(ctx, conn, cluster, definition, placed, params, {},
+                           service=name, deployment_id=deployment["id"])
+    ids = " ".join(f"(task {t['taskArn'].rsplit('/', 1)[1]})" for t in created)
+    events.add(f"has started {len(created)} tasks: {ids}.")
+    return created
 
 
 def stop_tasks(ctx: RequestContext, conn: Connection, tasks: list[Row], deployment: dict,

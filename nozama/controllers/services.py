@@ -10,7 +10,10 @@ control plane picks up a deployment exactly where it was.
 
 One pass (ServicePass.run), concern by concern:
   load balancer registration   service_targets.py (ServiceTargets.sort_out)
-  deployment strategy          rolling.py, zone_waves.py, traffic_shift.py
+  tasks whose agents are gone  here (_replace_unreachable)
+  deployment strategy          rolling.py, zone_waves.py, traffic_shift.py; daemon.py
+                               for DAEMON services (one task per instance)
+  zone rebalancing             zone_rebalancing.py
   circuit breaker and alarms   circuit_breaker.py
   placement, starting/stopping service_placement.py
   counts and completion        here (_update_counts, _finish)
@@ -27,18 +30,22 @@ from datetime import datetime
 from sqlalchemy import Connection, Row
 
 from nozama.controllers import circuit_breaker, traffic_shift, zone_waves
+from nozama.controllers import daemon as daemon_service
 from nozama.controllers.deployment_outcomes import DeploymentOutcomes
 from nozama.controllers.notify import controller_wait, wake_controller
 from nozama.controllers.rolling import Step, rolling_step
 from nozama.controllers.service_events import ServiceEvents
 from nozama.controllers.service_placement import (draining_instances, scale_in_order,
-                                                  start_tasks, stop_order, stop_tasks,
-                                                  with_docs)
+                                                  start_tasks, start_tasks_on, stop_order,
+                                                  stop_tasks, with_docs)
 from nozama.controllers.service_targets import ServiceTargets
+from nozama.controllers.tasks import request_stop
+from nozama.controllers.zone_rebalancing import Rebalance, ZoneRebalancing
 from nozama.kernel.context import RequestContext
 from nozama.kernel.intervals import scaled
 from nozama.model.deployment_state import DeploymentState
 from nozama.store import clusters as cluster_store
+from nozama.store import container_instances as instance_store
 from nozama.store import services as service_store
 from nozama.store import tags as tag_store
 from nozama.store import task_definitions as task_definition_store
@@ -94,6 +101,10 @@ class ServicePass:
     def primary(self) -> dict:
         return self.doc["deployments"][0]
 
+    @property
+    def daemon(self) -> bool:
+        return self.doc.get("schedulingStrategy") == "DAEMON"
+
     def traffic_shift(self) -> traffic_shift.TrafficShift | None:
         """The traffic shift the primary deployment is in the middle of, if it is."""
         rollout = self.state.of(self.primary)
@@ -116,6 +127,8 @@ class ServicePass:
         if targets is not None:
             tasks = targets.sort_out(tasks, self.doc.get("healthCheckGracePeriodSeconds", 0),
                                      self.events)
+        if not self.daemon:
+            tasks = self._replace_unreachable(tasks, targets)
         draining = draining_instances(self.conn, self.service.cluster_arn)
         mine = [t for t in tasks if t.deployment_id == primary["id"]
                 and t.container_instance_arn not in draining]
@@ -134,8 +147,11 @@ class ServicePass:
         stable_for = STABLE_SECONDS if old or breaker.get("enable") else 0.0
         healthy = [t for t in mine if healthy_task(t, definition.doc, self.now, stable_for)
                    and (targets is None or targets.healthy(t))]
-        waves = None
-        if shift is not None:
+        waves, daemon = None, None
+        if self.daemon:
+            daemon = self._daemon_step(primary, definition, mine, healthy, old, targets)
+            step = Step(0, 0, 0)
+        elif shift is not None:
             step = self._shift_step(shift, mine, healthy, old)
         else:
             waves = self._waves(primary, rollout, mine, old)
@@ -143,13 +159,20 @@ class ServicePass:
                 primary["desiredCount"], configuration["minimumHealthyPercent"],
                 configuration["maximumPercent"], len(mine), len(healthy), len(old),
                 sum(t.last_status == "RUNNING" for t in old))
+            if waves is None:
+                waves = ZoneRebalancing(self.conn, self.service.cluster_arn, self.doc,
+                                        self.state, self.events).step(mine, healthy,
+                                                                      definition.doc)
+                step = waves.step if waves is not None else step
         if self.primary is primary and self._stopped(primary, rollout, breaker, shift):
-            step = Step(0, 0, 0)
+            step, daemon = Step(0, 0, 0), None
         if self.primary is not primary:
             # Rolled back: the next pass works for the rollback deployment.
             self._save()
             wake_controller(self.ctx.wakeups)
             return
+        if daemon is not None:
+            self._act_daemon(primary, definition, daemon, mine + old, targets, failed_tasks)
         self._act(primary, definition, step, mine, old, draining, targets, failed_tasks,
                   waves)
         if shift is not None:
@@ -170,6 +193,77 @@ class ServicePass:
                      if (r := self.state.find(d["id"])) is not None and r.groups}
         return ServiceTargets(self.ctx, self.conn, self.doc["loadBalancers"],
                               self.service.cluster_arn, tasks, self.now, groups_of)
+
+    def _daemon_step(self, primary: dict, definition: Row, mine: list[Row],
+                     healthy: list[Row], old: list[Row],
+                     targets: ServiceTargets | None) -> daemon_service.DaemonStep:
+        """A DAEMON service's step (controllers/daemon.py); it sets the desiredCount the
+        circuit breaker and completion read."""
+        tasks = [daemon_service.DaemonTask(t.arn, t.container_instance_arn, True, t in healthy)
+                 for t in mine]
+        tasks += [daemon_service.DaemonTask(
+            t.arn, t.container_instance_arn, t.deployment_id == primary["id"],
+            t.last_status == "RUNNING" and (targets is None or targets.healthy(t)))
+            for t in old]
+        if self.service.status == "DRAINING":
+            step = daemon_service.DaemonStep(0, (), tuple(t.arn for t in tasks))
+        else:
+            instances = daemon_service.DaemonInstances.load(
+                self.conn, self.service.cluster_arn, self.doc, definition.doc,
+                {t.container_instance_arn for t in mine + old if t.container_instance_arn})
+            step = daemon_service.daemon_step(
+                instances, tasks, self.doc["deploymentConfiguration"]["minimumHealthyPercent"])
+        primary["desiredCount"] = step.desired
+        return step
+
+    def _act_daemon(self, primary: dict, definition: Row, step: daemon_service.DaemonStep,
+                    tasks: list[Row], targets: ServiceTargets | None,
+                    failed_tasks: circuit_breaker.FailedTasks) -> None:
+        if step.stop:
+            chosen = [t for t in tasks if t.arn in set(step.stop)]
+            stop_tasks(self.ctx, self.conn, with_docs(self.conn, self.service.cluster_arn,
+                                                      chosen), primary, targets, self.now,
+                       self.events)
+        if step.start_on and failed_tasks.throttled(self.now):
+            self.events.add("is unable to consistently start tasks successfully. For more "
+                            "information, see the Troubleshooting section of the Amazon ECS "
+                            "Developer Guide.", once=True)
+        elif step.start_on:
+            start_tasks_on(self.ctx, self.conn, self.cluster, self.doc, primary, definition,
+                           list(step.start_on), self.events)
+
+    def _replace_unreachable(self, tasks: list[Row],
+                             targets: ServiceTargets | None) -> list[Row]:
+        """Stop (desired state only) the tasks whose agents are gone, so that they are
+        replaced on instances that answer; the tasks that still count.
+
+        An instance is disconnected once its agent has been silent for AGENT_TIMEOUT
+        (controllers/agents.py). Its tasks may still run — a zone cut off from the
+        control plane, or an agent restarting — or not. Behind a load balancer, the
+        targets' health says which: a task whose targets are healthy keeps serving and
+        stays, one whose targets fail is taken out by ServiceTargets like any other.
+        Without a load balancer nothing can tell, and a task not RUNNING yet will never
+        start where no agent answers: they are replaced. Their agent, when it comes
+        back, sees them desired STOPPED and stops them, so a zone that returns brings
+        no duplicates. (ECS itself leaves tasks on disconnected instances alone; a
+        service spread over zones is expected to survive the loss of one, so Nozama
+        replaces them.)"""
+        unreachable = instance_store.disconnected_of(self.conn, list(
+            {t.container_instance_arn for t in tasks if t.container_instance_arn}))
+        if not unreachable:
+            return tasks
+        lost = [t for t in tasks if t.container_instance_arn in unreachable
+                and (targets is None or t.last_status != "RUNNING")]
+        if not lost:
+            return tasks
+        reason = "The container instance's agent is disconnected: the task is replaced."
+        for task in with_docs(self.conn, self.service.cluster_arn, lost):
+            request_stop(self.ctx, self.conn, task, reason, "ServiceSchedulerInitiated",
+                         self.now, refresh=False)
+        ids = " ".join(f"(task {t.arn.rsplit('/', 1)[1]})" for t in lost)
+        self.events.add(f"has stopped {len(lost)} tasks on container instances whose agent "
+                        f"is disconnected: {ids}.")
+        return [t for t in tasks if t not in lost]
 
     def _shift_step(self, shift: traffic_shift.TrafficShift, mine: list[Row],
                     healthy: list[Row], old: list[Row]) -> Step:
@@ -214,8 +308,9 @@ class ServicePass:
     def _act(self, primary: dict, definition: Row, step: Step, mine: list[Row],
              old: list[Row], draining: set[str], targets: ServiceTargets | None,
              failed_tasks: circuit_breaker.FailedTasks,
-             waves: zone_waves.WaveStep | None) -> None:
-        """Start and stop the tasks the step asks for."""
+             waves: zone_waves.WaveStep | Rebalance | None) -> None:
+        """Start and stop the tasks the step asks for (in a zone wave or a rebalancing
+        move, in the zone and of the tasks it chose)."""
         if step.start and failed_tasks.throttled(self.now):
             self.events.add("is unable to consistently start tasks successfully. For more "
                             "information, see the Troubleshooting section of the Amazon ECS "
@@ -289,6 +384,8 @@ class ServicePass:
             changes["doc"] = self.doc
         if state != self.service.deployment_state:
             changes["deployment_state"] = state
+        if self.daemon and self.primary["desiredCount"] != self.service.desired_count:
+            changes["desired_count"] = self.primary["desiredCount"]
         if changes:
             service_store.save(self.conn, self.service.arn, **changes)
 

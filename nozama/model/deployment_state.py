@@ -146,6 +146,9 @@ class DeploymentState:
     revisions: dict[str, dict] = field(default_factory=dict)
     # Whether "has reached a steady state" was the last thing said about the service.
     steady: bool = False
+    # Whether the service is moving tasks back to an even spread over its zones
+    # (controllers/zone_rebalancing.py): it says so when it is balanced again.
+    rebalancing: bool = False
 
     def of(self, deployment: dict) -> Rollout:
         """The rollout of one of the service document's deployments."""
@@ -180,11 +183,12 @@ class DeploymentState:
 
     def to_json(self) -> dict:
         return {"rollouts": [r.to_json() for r in self.rollouts.values()],
-                "revisions": self.revisions, "steady": self.steady}
+                "revisions": self.revisions, "steady": self.steady,
+                **({"rebalancing": True} if self.rebalancing else {})}
 
     @classmethod
     def from_json(cls, data: dict | None) -> "DeploymentState":
         data = copy.deepcopy(data or {})  # nothing shared with the row it came from
         rollouts = [Rollout.from_json(r) for r in data.get("rollouts") or []]
         return cls({r.arn: r for r in rollouts}, dict(data.get("revisions") or {}),
-                   bool(data.get("steady")))
+                   bool(data.get("steady")), bool(data.get("rebalancing")))

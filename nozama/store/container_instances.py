@@ -84,3 +84,12 @@ def mark_silent_disconnected(conn: Connection, seen_before) -> list[str]:
         sql.run(conn, "UPDATE container_instances SET agent_connected = ? WHERE arn IN "
                       f"({sql.placeholders(len(arns))})", (False, *arns))
     return arns
+
+
+def disconnected_of(conn: Connection, arns: list[str]) -> set[str]:
+    """Those of `arns` whose agent is disconnected (ACTIVE or DRAINING instances)."""
+    if not arns:
+        return set()
+    return set(sql.column(conn, "SELECT arn FROM container_instances WHERE agent_connected = ? "
+                                f"AND status != 'INACTIVE' AND arn IN "
+                                f"({sql.placeholders(len(arns))})", (False, *arns)))

@@ -48,6 +48,13 @@ def live(conn: Connection) -> list:
     return sql.all_rows(conn, "SELECT * FROM services WHERE status != 'INACTIVE' ORDER BY id")
 
 
+def daemon_names(conn: Connection, cluster_arn: str) -> set[str]:
+    """The names of the cluster's live DAEMON services."""
+    rows = sql.all_rows(conn, "SELECT name, doc FROM services WHERE cluster_arn = ? AND "
+                              "status != 'INACTIVE'", (cluster_arn,))
+    return {r.name for r in rows if r.doc.get("schedulingStrategy") == "DAEMON"}
+
+
 def count_active(conn: Connection, cluster_arn: str) -> int:
     return sql.scalar(conn, "SELECT count(*) FROM services WHERE cluster_arn = ? AND "
                             "status = 'ACTIVE'", (cluster_arn,))

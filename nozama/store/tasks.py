@@ -93,6 +93,20 @@ def assigned(conn: Connection, instance_arn: str) -> list:
                               "ORDER BY id", (instance_arn,))
 
 
+def live_groups_on(conn: Connection, instance_arns: list[str]) -> dict[str, list[str]]:
+    """The groups of the tasks still alive (not STOPPED, stopping ones included) on each
+    of `instance_arns`."""
+    if not instance_arns:
+        return {}
+    found: dict[str, list[str]] = {arn: [] for arn in instance_arns}
+    for instance, group in sql.all_rows(
+            conn, "SELECT container_instance_arn, group_name FROM tasks WHERE "
+                  f"container_instance_arn IN ({sql.placeholders(len(instance_arns))}) AND "
+                  "last_status != 'STOPPED'", tuple(instance_arns)):
+        found[instance].append(group)
+    return found
+
+
 def count_in_cluster(conn: Connection, cluster_arn: str) -> dict[str, int]:
     """{last_status: count} of the cluster's tasks."""
     rows = sql.all_rows(conn, "SELECT last_status, count(*) FROM tasks WHERE cluster_arn = ? "

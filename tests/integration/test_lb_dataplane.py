@@ -450,9 +450,11 @@ def test_a_service_behind_the_load_balancer_deploys_without_a_failed_request(
         "name": "app", "image": "busybox", "memory": 64,
         "portMappings": [{"containerPort": 80, "hostPort": 0}]}])["taskDefinition"][
         "taskDefinitionArn"]
+    # (No Availability Zone rebalancing: the test counts the tasks a deployment leaves.)
     ecs.create_service(serviceName="web", taskDefinition=definition, desiredCount=2,
                        loadBalancers=[{"targetGroupArn": tg, "containerName": "app",
-                                       "containerPort": 80}])
+                                       "containerPort": 80}],
+                       availabilityZoneRebalancing="DISABLED")
 
     def steady():
         s = ecs.describe_services(services=["web"])["services"][0]

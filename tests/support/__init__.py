@@ -6,6 +6,7 @@ those live in tests/conftest.py, which builds them from these helpers).
 - waiting:     wait_for, the one polling loop
 - errors:      the AWS error code or message of a ClientError
 - traffic:     requests and continuous load through the load balancer's data plane
+- services:    a service, its running tasks, its steady state, as a test looks at them
 - deployments: a service on simulated agents behind two listeners (traffic-shifted deployments)
 - ecs_requests: Hypothesis strategies for ECS requests drawn from botocore's model
 - fuzzing:     Hypothesis example counts (quick by default, full with HYPOTHESIS_PROFILE=full)

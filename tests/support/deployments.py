@@ -63,9 +63,12 @@ class Setup:
 
     def create(self, configuration: dict, count: int = 2) -> str:
         definition = self.revision()
+        # Without Availability Zone rebalancing: a deployment that leaves two tasks in
+        # one zone would be followed by a move, and these tests count tasks at its end.
         self.ecs.create_service(serviceName="web", taskDefinition=definition,
                                 desiredCount=count, loadBalancers=self.load_balancers(),
-                                deploymentConfiguration=configuration)
+                                deploymentConfiguration=configuration,
+                                availabilityZoneRebalancing="DISABLED")
         self.steady()
         return definition
 

@@ -243,8 +243,11 @@ class Balanced:
 
     def create(self, configuration: dict, count: int = 2) -> str:
         definition = self.cloud.revision()
+        # Without Availability Zone rebalancing: the stages count the tasks each step
+        # leaves, and a move after a rollback would add one.
         self.cloud.ecs("CreateService", serviceName="web", taskDefinition=definition,
                        desiredCount=count, loadBalancers=self.load_balancers(),
-                       deploymentConfiguration=configuration)
+                       deploymentConfiguration=configuration,
+                       availabilityZoneRebalancing="DISABLED")
         self.cloud.steady()
         return definition

@@ -1,8 +1,12 @@
-"""The bounds of ECS rolling deployments (controllers/rolling.py)."""
+"""The bounds of ECS rolling deployments (controllers/rolling.py), and the arithmetic of
+Availability Zone rebalancing (controllers/zone_rebalancing.py)."""
+
+from collections import Counter
 
 import pytest
 
 from nozama.controllers.rolling import bounds, circuit_breaker_threshold, rolling_step
+from nozama.controllers.zone_rebalancing import imbalance, spread
 
 
 @pytest.mark.parametrize("desired,low,high,expected", [
@@ -53,3 +57,19 @@ def test_scale_in_stops_the_surplus():
 @pytest.mark.parametrize("desired,threshold", [(1, 3), (6, 3), (10, 5), (1000, 200)])
 def test_circuit_breaker_threshold(desired, threshold):
     assert circuit_breaker_threshold(desired) == threshold
+
+
+@pytest.mark.parametrize("counts,zones,expected", [
+    ({"a": 3, "b": 3}, {"a", "b", "c"}, ("c", "b")),   # c joined with no task
+    ({"a": 2, "b": 2, "c": 1}, {"a", "b", "c"}, None),  # one apart: even enough
+    ({"a": 3, "b": 1}, {"a", "b"}, ("b", "a")),
+    ({"a": 2, "b": 2, "c": 4}, {"a", "b"}, None),       # c can't take tasks: left alone
+    ({"a": 6}, {"a"}, None),
+])
+def test_zone_imbalance(counts, zones, expected):
+    assert imbalance(Counter(counts), zones) == expected
+
+
+def test_zone_spread_in_ecs_words():
+    assert spread(Counter({"a": 3, "b": 3}), {"a", "b", "c"}) == \
+        "3 tasks in a, 3 tasks in b and 0 tasks in c"

@@ -35,6 +35,10 @@ DEFAULT_DEPLOYMENT_CONFIGURATION = {
     "maximumPercent": 200, "minimumHealthyPercent": 100,
     "alarms": {"alarmNames": [], "enable": False, "rollback": False},
 }
+# ECS's defaults for a DAEMON service: a task is stopped before its replacement starts
+# on the same instance, and all of them may be replaced at once.
+DAEMON_DEPLOYMENT_CONFIGURATION = {**DEFAULT_DEPLOYMENT_CONFIGURATION,
+                                   "maximumPercent": 100, "minimumHealthyPercent": 0}
 
 
 def describe(conn: Connection, row: Row, with_tags: bool = False) -> dict:
@@ -45,13 +49,18 @@ def describe(conn: Connection, row: Row, with_tags: bool = False) -> dict:
                    runningCount=sum(d.get("runningCount", 0) for d in doc["deployments"]),
                    pendingCount=sum(d.get("pendingCount", 0) for d in doc["deployments"]))
     service["events"] = list(reversed(doc.get("events", [])))[:100]
+    # A service created before Nozama knew the parameter never had it: ECS says DISABLED.
+    service.setdefault("availabilityZoneRebalancing", "DISABLED")
     if with_tags:
         service["tags"] = tags_of(conn, row.arn)
     return service
 
 
-def _configuration(given: dict | None, current: dict | None = None) -> dict:
-    merged = {**DEFAULT_DEPLOYMENT_CONFIGURATION, **(current or {}), **(given or {})}
+def _configuration(given: dict | None, current: dict | None = None,
+                   strategy: str = "REPLICA") -> dict:
+    defaults = DAEMON_DEPLOYMENT_CONFIGURATION if strategy == "DAEMON" else \
+        DEFAULT_DEPLOYMENT_CONFIGURATION
+    merged = {**defaults, **(current or {}), **(given or {})}
     low, high = merged["minimumHealthyPercent"], merged["maximumPercent"]
     if low < 0 or high < 0:
         raise errors.ecs.InvalidParameterException(
@@ -121,18 +130,75 @@ def _check_placement(params: dict, name: str) -> None:
         parse_strategies(params["placementStrategy"], service=True)
 
 
-def _check(params: dict) -> None:
+def _check(params: dict, strategy: str) -> None:
+    """What CreateService and UpdateService refuse whatever the cluster holds; `strategy`
+    is the service's scheduling strategy (UpdateService cannot change it)."""
     if params.get("desiredCount") is not None and params["desiredCount"] < 0:
         raise errors.ecs.InvalidParameterException("desiredCount can't be negative.")
     if params.get("launchType", "EC2") not in ("EC2", "EXTERNAL"):
         raise errors.ecs.InvalidParameterException(
             f"Nozama runs services on EC2 and EXTERNAL instances, not {params['launchType']}.")
-    if params.get("schedulingStrategy", "REPLICA") != "REPLICA":
-        raise errors.ecs.InvalidParameterException(
-            "Only the REPLICA scheduling strategy is supported.")
+    if strategy == "DAEMON":
+        _check_daemon(params)
     if params.get("deploymentController", {}).get("type", "ECS") != "ECS":
         raise errors.ecs.InvalidParameterException(
             "Only the ECS deployment controller is supported.")
+    if params.get("availabilityZoneRebalancing") == "ENABLED" and (
+            strategy == "DAEMON" or _binpacks(params.get("placementStrategy"))):
+        # ECS leaves such services out of rebalancing: a daemon runs on every instance
+        # already, and binpack packs tasks together on purpose.
+        raise errors.ecs.InvalidParameterException(
+            "Availability Zone rebalancing is not supported for services that use the "
+            "DAEMON scheduling strategy or the binpack placement strategy.")
+
+
+def _check_daemon(params: dict) -> None:
+    """The parameters of REPLICA services that a DAEMON service refuses, with ECS's
+    messages: it runs one task on each instance, so there is no count to give, no
+    strategy to place by, and no room for a second task on an instance."""
+    if params.get("desiredCount") is not None:
+        raise errors.ecs.InvalidParameterException(
+            "The daemon scheduling strategy does not support a desired count for services. "
+            "Remove the desired count value and try again")
+    if params.get("placementStrategy"):
+        raise errors.ecs.InvalidParameterException(
+            "The daemon scheduling strategy does not support placement strategies. Remove "
+            "the placement strategy and try again")
+    if params.get("capacityProviderStrategy"):
+        raise errors.ecs.InvalidParameterException(
+            "Specifying a capacity provider strategy is not supported when you create a "
+            "service using the DAEMON scheduling strategy.")
+    controller = params.get("deploymentController", {}).get("type", "ECS")
+    if controller != "ECS":
+        raise errors.ecs.InvalidParameterException(
+            f"The daemon scheduling strategy does not support the {controller} deployment "
+            "controller. Use the ECS deployment controller and try again")
+    configuration = params.get("deploymentConfiguration") or {}
+    if (configuration.get("maximumPercent") or 0) > 100:
+        raise errors.ecs.InvalidParameterException(
+            "The daemon scheduling strategy does not support values above 100 for "
+            "maximumPercent on a deployment configuration. Change the maximumPercent value "
+            "to 100, and try again")
+    if configuration.get("strategy", "ROLLING") != "ROLLING":
+        raise errors.ecs.InvalidParameterException(
+            f"The daemon scheduling strategy does not support the {configuration['strategy']} "
+            "deployment strategy. Use the ROLLING deployment strategy and try again")
+
+
+def _binpacks(strategies: list[dict] | None) -> bool:
+    return any(s.get("type") == "binpack" for s in strategies or [])
+
+
+def _az_rebalancing(params: dict, strategy: str) -> str:
+    """A new service's availabilityZoneRebalancing: as given, else ENABLED for the
+    services ECS rebalances (since 2025 its default for new services), DISABLED for
+    the others."""
+    given = params.get("availabilityZoneRebalancing")
+    if given is not None:
+        return given
+    if strategy == "DAEMON" or _binpacks(params.get("placementStrategy")):
+        return "DISABLED"
+    return "ENABLED"
 
 
 MAX_LOAD_BALANCERS = 5
@@ -278,17 +344,20 @@ def find_service(ctx: RequestContext, conn: Connection, cluster: Row, reference:
 
 @handlers.operation("CreateService")
 def create_service(ctx: RequestContext, params: dict) -> dict:
-    _check(params)
+    strategy = params.get("schedulingStrategy") or "REPLICA"
+    _check(params, strategy)
     name = params["serviceName"]
     if not _NAME.fullmatch(name):
         raise errors.ecs.InvalidParameterException("serviceName must be 1 to 255 letters, numbers, "
                                         "hyphens and underscores.")
-    if params.get("desiredCount") is None:
+    if params.get("desiredCount") is None and strategy == "REPLICA":
         raise errors.ecs.InvalidParameterException(
             "desiredCount is required for a REPLICA service.")
+    # A daemon's count is its instances': the controller sets it on its first pass.
+    desired_count = params.get("desiredCount") or 0
     if not params.get("taskDefinition"):
         raise errors.ecs.InvalidParameterException("taskDefinition is required.")
-    configuration = _configuration(params.get("deploymentConfiguration"))
+    configuration = _configuration(params.get("deploymentConfiguration"), None, strategy)
     _check_placement(params, name)
     new_tags = tags_from_request(params.get("tags"))
     with ctx.store.write() as conn:
@@ -311,7 +380,8 @@ def create_service(ctx: RequestContext, params: dict) -> dict:
             "deployments": [], "events": [], "createdAt": now.timestamp(),
             "placementConstraints": params.get("placementConstraints", []),
             "placementStrategy": params.get("placementStrategy", []),
-            "schedulingStrategy": "REPLICA", "deploymentController": {"type": "ECS"},
+            "schedulingStrategy": strategy, "deploymentController": {"type": "ECS"},
+            "availabilityZoneRebalancing": _az_rebalancing(params, strategy),
             "createdBy": f"arn:aws:iam::{ctx.account_id}:root",
             "enableECSManagedTags": params.get("enableECSManagedTags", False),
             "propagateTags": params.get("propagateTags", "NONE"),
@@ -320,19 +390,18 @@ def create_service(ctx: RequestContext, params: dict) -> dict:
         if params.get("healthCheckGracePeriodSeconds") is not None:
             doc["healthCheckGracePeriodSeconds"] = params["healthCheckGracePeriodSeconds"]
         state = DeploymentState()
-        deployment, rollout = new_deployment(doc, state, definition.arn,
-                                             params["desiredCount"], now)
+        deployment, rollout = new_deployment(doc, state, definition.arn, desired_count, now)
         doc["deployments"].append(deployment)
         if traffic_shift.uses_traffic_shift(configuration):
             traffic_shift.start(rollout, None, doc["loadBalancers"])
         state.record(doc["deployments"])
         if existing is not None:  # a deleted service's name (and ARN) is used again
             tag_store.remove_all(conn, arn)
-            service_store.save(conn, arn, status="ACTIVE", desired_count=params["desiredCount"],
+            service_store.save(conn, arn, status="ACTIVE", desired_count=desired_count,
                        created_at=now, doc=doc, deployment_state=state.to_json())
         else:
             service_store.create(conn, ctx.region, ctx.account_id, cluster.arn, arn, name,
-                         params["desiredCount"], now, doc, state.to_json())
+                         desired_count, now, doc, state.to_json())
         tag_store.put(conn, arn, new_tags)
         result = {"service": describe(conn, service_store.find(conn, cluster.arn, name), True)}
     wake_controller(ctx.wakeups)
@@ -341,12 +410,17 @@ def create_service(ctx: RequestContext, params: dict) -> dict:
 
 @handlers.operation("UpdateService")
 def update_service(ctx: RequestContext, params: dict) -> dict:
-    _check(params)
     with ctx.store.write() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         row = find_service(ctx, conn, cluster, params["service"])
         if row.status != "ACTIVE":
             raise errors.ecs.ServiceNotActiveException("Service was not ACTIVE.")
+        scheduling = row.doc.get("schedulingStrategy", "REPLICA")
+        _check(params, scheduling)
+        if params.get("availabilityZoneRebalancing") == "ENABLED" and \
+                "placementStrategy" not in params:
+            _check({**params, "placementStrategy": row.doc.get("placementStrategy")},
+                   scheduling)
         _check_placement(params, row.name)
         doc = dict(row.doc)
         desired = params.get("desiredCount", row.desired_count)
@@ -357,7 +431,8 @@ def update_service(ctx: RequestContext, params: dict) -> dict:
             doc["taskDefinition"] = definition.arn
         if "deploymentConfiguration" in params:
             doc["deploymentConfiguration"] = _configuration(params["deploymentConfiguration"],
-                                                            doc["deploymentConfiguration"])
+                                                            doc["deploymentConfiguration"],
+                                                            scheduling)
             _check_alarms(ctx, conn, doc["deploymentConfiguration"])
         for member in ("placementConstraints", "placementStrategy"):
             if member in params and params[member] != doc.get(member):
@@ -365,6 +440,9 @@ def update_service(ctx: RequestContext, params: dict) -> dict:
                 redeploy = True
         if params.get("healthCheckGracePeriodSeconds") is not None:
             doc["healthCheckGracePeriodSeconds"] = params["healthCheckGracePeriodSeconds"]
+        if params.get("availabilityZoneRebalancing"):
+            # As in ECS, this starts no deployment: the controller reads it on its next pass.
+            doc["availabilityZoneRebalancing"] = params["availabilityZoneRebalancing"]
         if "loadBalancers" in params:
             doc["loadBalancers"] = params["loadBalancers"]
         strategy = doc["deploymentConfiguration"].get("strategy", "ROLLING")
@@ -406,7 +484,9 @@ def delete_service(ctx: RequestContext, params: dict) -> dict:
         row = find_service(ctx, conn, cluster, params["service"])
         if row.status == "INACTIVE":
             raise errors.ecs.ServiceNotActiveException("Service was not ACTIVE.")
-        if row.desired_count > 0 and not params.get("force"):
+        # A daemon cannot be scaled to 0 first: ECS deletes it without force.
+        if row.desired_count > 0 and not params.get("force") and \
+                row.doc.get("schedulingStrategy") != "DAEMON":
             raise errors.ecs.InvalidParameterException(
                 "The service cannot be stopped while it is scaled above 0.")
         doc = dict(row.doc)
