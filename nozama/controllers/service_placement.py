@@ -36,8 +36,9 @@ def with_docs(conn: Connection, cluster_arn: str, tasks: list[Row]) -> list[Row]
 
 def start_tasks(ctx: RequestContext, conn: Connection, cluster: Row, service: dict,
                 deployment: dict, definition: Row, count: int, zone: str | None,
-                events: ServiceEvents) -> None:
-    """Place and create `count` tasks of `deployment` (in `zone`, when given)."""
+                events: ServiceEvents, avoid: frozenset[str] = frozenset()) -> None:
+    """Place and create `count` tasks of `deployment` (in `zone`, when given; not on the
+    instances in `avoid`)."""
     name = service["serviceName"]
     constraints = list(service.get("placementConstraints") or [])
     if zone is not None:
@@ -48,7 +49,7 @@ def start_tasks(ctx: RequestContext, conn: Connection, cluster: Row, service: di
         constraints=constraints,
         strategies=service.get("placementStrategy") or None,
         task_definition=definition.doc, launch_type=service.get("launchType", "EC2"),
-        service=True))
+        service=True, avoid=avoid))
     placed, failures = result.instance_arns, result.failures
     _create(ctx, conn, cluster, service, deployment, definition, placed, events)
     if len(placed) < count:

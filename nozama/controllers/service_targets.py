@@ -57,6 +57,7 @@ class ServiceTargets:
         instances = instance_store.get_many(conn, cluster_arn, list(
             {t.container_instance_arn for t in tasks if t.container_instance_arn}))
         ec2_ids = {i.arn: i.ec2_instance_id for i in instances}
+        self.instance_of = {ec2: arn for arn, ec2 in ec2_ids.items()}
         self.keys: dict[str, list[tuple[str, str, int]]] = {}
         for arn, task in self.tasks.items():
             keys = []
@@ -114,6 +115,15 @@ class ServiceTargets:
         return len(keys) == len(self.entries) and all(
             (row := self.rows.get(key)) is not None and row.state == "registered"
             and row.health_state == "healthy" for key in keys)
+
+    def unreachable_instances(self) -> frozenset[str]:
+        """The container instances where this service's targets time out or refuse
+        connections: the load balancer cannot reach that host (its zone is cut off, say),
+        so a replacement must not go there."""
+        return frozenset(
+            self.instance_of[row.target_id] for row in self.rows.values()
+            if row.health_state == "unhealthy" and row.target_id in self.instance_of
+            and row.health_reason in ("Target.Timeout", "Target.FailedHealthChecks"))
 
     def failed_health_checks(self, task: Row, grace_seconds: int) -> str | None:
         """The target group whose checks the task keeps failing, past the grace period."""

@@ -317,7 +317,8 @@ class ServicePass:
                             "Developer Guide.", once=True)
         elif step.start:
             start_tasks(self.ctx, self.conn, self.cluster, self.doc, primary, definition,
-                        step.start, waves.zone if waves is not None else None, self.events)
+                        step.start, waves.zone if waves is not None else None, self.events,
+                        targets.unreachable_instances() if targets is not None else frozenset())
         cluster_arn = self.service.cluster_arn
         if step.stop_old:
             chosen = (waves.stop if waves is not None and waves.stop else
@@ -341,7 +342,8 @@ class ServicePass:
             definition = task_definition_store.get_by_arns(
                 self.conn, [blue["taskDefinition"]])[blue["taskDefinition"]]
             start_tasks(self.ctx, self.conn, self.cluster, self.doc, blue, definition, start,
-                        None, self.events)
+                        None, self.events,
+                        targets.unreachable_instances() if targets is not None else frozenset())
         if stop:
             chosen = scale_in_order(with_docs(self.conn, self.service.cluster_arn, theirs))
             stop_tasks(self.ctx, self.conn, chosen[:stop], blue, targets, self.now,

@@ -75,6 +75,18 @@ class AgentConnected(Filter):
         return None if inst.agent_connected else "AGENT"
 
 
+class NotAvoided(Filter):
+    """Instances the caller knows to be unreachable (its load balancer's checks time out)
+    although their agent still counts as connected."""
+
+    def __init__(self, avoid: frozenset[str]):
+        self.avoid = avoid
+        self.key = ("avoid", avoid)
+
+    def check(self, inst: InstanceState) -> str | None:
+        return "AGENT" if inst.arn in self.avoid else None
+
+
 class LaunchTypeCompatible(Filter):
     """The instance runs the request's launch type, and the task definition allows it."""
 
@@ -191,8 +203,8 @@ class Feasibility:
 
 
 def compile_filters(need: Requirements, group: str, constraints: list[dict],
-                    task_definition: dict | None = None, launch_type: str = "EC2"
-                    ) -> Feasibility:
+                    task_definition: dict | None = None, launch_type: str = "EC2",
+                    avoid: frozenset[str] = frozenset()) -> Feasibility:
     """The filters for one request; constraints are parsed here, once."""
     definition = task_definition or {}
     placement = list(constraints) + list(definition.get("placementConstraints") or [])
@@ -200,6 +212,8 @@ def compile_filters(need: Requirements, group: str, constraints: list[dict],
         InstanceStatus(), AgentConnected(),
         LaunchTypeCompatible(launch_type, definition.get("compatibilities")),
     ]
+    if avoid:
+        filters.insert(2, NotAvoided(avoid))
     if definition.get("requiresAttributes"):
         filters.append(RequiredAttributes(definition["requiresAttributes"]))
     filters.append(Resources(need))

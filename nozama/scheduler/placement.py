@@ -37,6 +37,9 @@ class PlacementRequest:
     task_definition: dict | None = None  # compatibilities, requiresAttributes, constraints
     launch_type: str = "EC2"
     service: bool | None = None  # default strategy of a service? None: group is service:*
+    # Instances not to use although they qualify: ones the service's load balancer cannot
+    # reach (reported as AGENT, the instance's connectivity).
+    avoid: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -57,7 +60,7 @@ class Placer:
         self.need = request.requirements
         self.feasibility = compile_filters(request.requirements, request.group,
                                            request.constraints, request.task_definition,
-                                           request.launch_type)
+                                           request.launch_type, request.avoid)
         service = request.service if request.service is not None else \
             request.group.startswith("service:")
         self.strategies = parse_strategies(request.strategies, service=service)

@@ -351,3 +351,16 @@ def test_place_on_the_same_instance_twice_sees_what_the_first_task_took():
     result = place_on(state, ["arn:ci/0", "arn:ci/0"], Requirements(128, 256), "family:web")
     assert result.instance_arns == ["arn:ci/0"]
     assert result.failures == [{"arn": "arn:ci/0", "reason": "RESOURCE:CPU"}]
+
+
+def test_a_service_places_nothing_on_instances_its_load_balancer_cannot_reach():
+    state = cluster(6)
+    unreachable = frozenset(arn for arn, inst in state.instances.items()
+                            if inst.attributes["ecs.availability-zone"] == ZONES[1])
+    result = place(state, request(6, strategies=[ZONE_SPREAD], avoid=unreachable))
+    assert len(result.instance_arns) == 6 and not unreachable & set(result.instance_arns)
+    assert set(zones_of(state, result.instance_arns)) == {ZONES[0], ZONES[2]}
+    # Nothing else left: the failure names the instances' connectivity.
+    only = cluster(2)
+    result = place(only, request(1, avoid=frozenset(only.instances)))
+    assert result.instance_arns == [] and {f["reason"] for f in result.failures} == {"AGENT"}
