@@ -500,3 +500,25 @@ def test_container_instances_are_ec2_instances(server, ec2, region):
         "InvalidInstanceID.NotFound", "The instance ID 'i-0123456789abcdef0' does not exist")
     assert refused(ec2.describe_instances, InstanceIds=["web-1"])[0] == \
         "InvalidInstanceID.Malformed"
+
+
+def test_a_tasks_subnets_and_groups_must_exist(server, ec2, region):
+    ecs = server.client("ecs", region)
+    ecs.create_cluster(clusterName="web")
+    ecs.register_task_definition(family="web", networkMode="awsvpc", containerDefinitions=[
+        {"name": "app", "image": "busybox", "memory": 64}])
+    group = ec2.describe_security_groups(GroupNames=["default"])["SecurityGroups"][0]["GroupId"]
+    other = ec2.create_security_group(GroupName="x", Description="x",
+                                      VpcId=make_vpc(ec2))["GroupId"]
+
+    def run(subnets, groups):
+        return refused(ecs.run_task, cluster="web", taskDefinition="web", networkConfiguration={
+            "awsvpcConfiguration": {"subnets": subnets, "securityGroups": groups}})
+    assert run(["subnet-0123456789abcdef0"], [group]) == (
+        "InvalidParameterException", "Error retrieving subnet information for "
+        "[subnet-0123456789abcdef0]: The subnet ID 'subnet-0123456789abcdef0' does not exist")
+    assert run(default_subnets(region), ["sg-0123456789abcdef0"]) == (
+        "InvalidParameterException", "Error retrieving security group information for "
+        "[sg-0123456789abcdef0]: The security group 'sg-0123456789abcdef0' does not exist")
+    assert run(default_subnets(region), [other])[0] == "InvalidParameterException"
+    assert ecs.list_tasks(cluster="web")["taskArns"] == []
