@@ -234,6 +234,8 @@ def test_bad_vpcs_are_refused_and_nothing_changes(ec2):
     ]
     for call, params, code in cases:
         assert refused(call, **params)[0] == code, (call, params)
+    assert ids(ec2.describe_vpcs()["Vpcs"], "VpcId") == sorted(
+        [vpc, default_vpc(ec2.meta.region_name)])
     assert refused(ec2.create_vpc, CidrBlock="10.0.0.0/8")[1] == "The CIDR '10.0.0.0/8' is invalid."
     assert refused(ec2.describe_vpcs, Filters=[{"Name": "x", "Values": ["y"]}])[1] == \
         "The filter 'x' is invalid"
