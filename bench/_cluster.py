@@ -396,3 +396,13 @@ def write_docs_section(begin: str, end: str, section: str) -> None:
     temporary = DOCS.with_suffix(".md.tmp")
     temporary.write_text(text)
     os.replace(temporary, DOCS)
+
+
+def default_network(ec2) -> tuple[str, list[str]]:
+    """The region's default VPC and its default subnets in zones a and b, as EC2 (an ec2
+    client of the server) describes them: where a benchmark's load balancer goes."""
+    subnets = ec2.describe_subnets(Filters=[
+        {"Name": "default-for-az", "Values": ["true"]},
+        {"Name": "availability-zone", "Values": [f"{REGION}a", f"{REGION}b"]}])["Subnets"]
+    subnets.sort(key=lambda s: s["AvailabilityZone"])
+    return subnets[0]["VpcId"], [s["SubnetId"] for s in subnets]

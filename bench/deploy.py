@@ -114,6 +114,7 @@ class Bench:
         c._wait_health()
         self.ecs, self.elb, self.cloudwatch = (cl.Cluster.client(c, name)
                                                for name in ("ecs", "elbv2", "cloudwatch"))
+        self.vpc, self.subnets = cl.default_network(cl.Cluster.client(c, "ec2"))
         self.spawn("lb", "lb", *data)
         self.ecs.create_cluster(clusterName="default")
         for n in range(3):
@@ -124,7 +125,7 @@ class Bench:
         self._until(lambda: len(self.ecs.list_container_instances(
             filter="agentConnected == true")["containerInstanceArns"]) == 3, 60, "agents")
         self.blue, self.green = (self._group(name) for name in ("blue", "green"))
-        lb = self.elb.create_load_balancer(Name="bench", Subnets=["s-1", "s-2"])[
+        lb = self.elb.create_load_balancer(Name="bench", Subnets=self.subnets)[
             "LoadBalancers"][0]
         self.lb_arn = lb["LoadBalancerArn"]
         listener = self.elb.create_listener(
@@ -142,7 +143,7 @@ class Bench:
 
     def _group(self, name: str) -> str:
         arn = self.elb.create_target_group(
-            Name=name, Protocol="HTTP", Port=80, VpcId="vpc-1", TargetType="instance",
+            Name=name, Protocol="HTTP", Port=80, VpcId=self.vpc, TargetType="instance",
             HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2,
             UnhealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
         self.elb.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[

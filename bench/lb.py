@@ -201,10 +201,11 @@ class Bench:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
-        lb = elb.create_load_balancer(Name="bench", Subnets=["s-1", "s-2"])["LoadBalancers"][0]
+        vpc, subnets = cl.default_network(boto3.client("ec2", **session))
+        lb = elb.create_load_balancer(Name="bench", Subnets=subnets)["LoadBalancers"][0]
         for name, backend in zip(("blue", "green"), self.backend_ports):
             arn = elb.create_target_group(
-                Name=name, Protocol="HTTP", Port=backend, VpcId="vpc-1", TargetType="ip",
+                Name=name, Protocol="HTTP", Port=backend, VpcId=vpc, TargetType="ip",
                 HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2,
                 HealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
             elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": "127.0.0.1"}])

@@ -16,14 +16,14 @@ import botocore.model
 
 # Services Nozama serves, by botocore model name. The protocol is the one
 # current botocore clients use for the service (the first the model lists).
-SERVED = ("ecs", "elbv2", "lambda", "cloudwatch", "logs", "acm")
+SERVED = ("ecs", "elbv2", "lambda", "cloudwatch", "logs", "acm", "ec2")
 
 
 @dataclass(frozen=True)
 class Service:
     name: str                      # botocore name: "ecs", "cloudwatch", ...
     model: botocore.model.ServiceModel
-    protocol: str                  # "json", "query", "rest-json", "smithy-rpc-v2-cbor"
+    protocol: str                  # "json", "query", "ec2", "rest-json", "smithy-rpc-v2-cbor"
     signing_name: str              # service name in a SigV4 credential scope
 
     @property

@@ -163,7 +163,7 @@ def _decompress(request: HttpRequest) -> None:
 
 
 def _unknown_operation(protocol: str, name: str | None) -> errors.ServiceError:
-    if protocol == "query":
+    if protocol in ("query", "ec2"):
         if not name:
             return errors.MissingAction("The request must contain the parameter Action.")
         return errors.InvalidAction(f"The action {name} is not valid for this web service.")
@@ -173,11 +173,12 @@ def _unknown_operation(protocol: str, name: str | None) -> errors.ServiceError:
 def _internal_error(service: Service) -> type[errors.ServiceError]:
     # The internal error each service models, so SDKs map it to their own type.
     return {"ecs": errors.ecs.ServerException, "logs": errors.logs.ServiceUnavailableException,
-            "lambda": errors.lambda_.ServiceException}.get(service.name, errors.InternalFailure)
+            "lambda": errors.lambda_.ServiceException,
+            "ec2": errors.ec2.InternalError}.get(service.name, errors.InternalFailure)
 
 
 def _unserved(service: Service, scope) -> errors.ServiceError:
     title = service.model.metadata.get("serviceFullName", service.name)
     return errors.UnknownServiceException(
         f"Nozama does not serve {title} ('{scope.service}'): it serves ECS, ELBv2, Lambda, "
-        "CloudWatch, CloudWatch Logs and ACM. See docs/compatibility.md.")
+        "CloudWatch, CloudWatch Logs, ACM and EC2's networking. See docs/compatibility.md.")

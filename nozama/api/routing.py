@@ -39,7 +39,9 @@ def resolve(request: HttpRequest, scope: CredentialScope | None) -> tuple[Servic
     if scope is not None and service is None:
         raise UnknownService(f"Nozama does not serve the service '{scope.service}'.")
     if "Action" in request.form:
-        return service or _by_api_version(request), PROTOCOLS["query"]
+        # Query-style services: ELBv2 speaks query, EC2 its own flavour of it.
+        service = service or _by_api_version(request)
+        return service, PROTOCOLS["ec2" if service.protocol == "ec2" else "query"]
     if service is None:
         service = _by_rest_route(request)
     return service, PROTOCOLS[service.protocol]
@@ -62,7 +64,8 @@ def _named(service: Service | None, name: str) -> Service:
 def _by_api_version(request: HttpRequest) -> Service:
     version = request.form.get("Version")
     for service in catalog.served():
-        if "query" in service.model.metadata.get("protocols", [service.protocol]) \
+        protocols = service.model.metadata.get("protocols", [service.protocol])
+        if ("query" in protocols or "ec2" in protocols) \
                 and service.model.api_version == version:
             return service
     raise UnknownService("The request names no service: sign it with SigV4 or send a known "

@@ -12,8 +12,8 @@ shape, named as the shape is (boto3's `client.exceptions.<Name>`), with the
 code, HTTP status and sender fault the model gives it. A handler raises
 `errors.ecs.ClusterNotFoundException(...)` or
 `errors.elbv2.TargetGroupNotFoundException(...)`, never a status it typed
-itself. Only errors of the wire protocols, which no service model lists, are
-defined by hand below.
+itself. Only errors of the wire protocols, which no service model lists, and
+EC2's (whose model lists none: its API reference does), are defined by hand below.
 """
 
 from __future__ import annotations
@@ -131,8 +131,43 @@ cloudwatch = ServiceErrors("cloudwatch")
 logs = ServiceErrors("logs")
 acm = ServiceErrors("acm")
 
+
+class DocumentedErrors(ServiceErrors):
+    """The error classes of a service whose model declares none (EC2): their codes are
+    the ones the service's API reference lists, typed here. A code with a dot
+    (InvalidVpcID.NotFound) is the attribute with an underscore for the dot
+    (`errors.ec2.InvalidVpcID_NotFound`)."""
+
+    def __init__(self, service: str, codes: dict[str, int]):
+        super().__init__(service)
+        self.codes = codes
+
+    @functools.cached_property
+    def _classes(self) -> dict[str, type[ServiceError]]:
+        return {code.replace(".", "_"): _error_class(code.replace(".", "_"), code, status,
+                                                     status < 500, self.service)
+                for code, status in self.codes.items()}
+
+
+# EC2's error codes (docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html)
+# that Nozama answers, with their HTTP statuses: client errors are 400s.
+ec2 = DocumentedErrors("ec2", {
+    code: 400 for code in (
+        "InvalidVpcID.NotFound", "InvalidVpcID.Malformed", "InvalidSubnetID.NotFound",
+        "InvalidSubnetID.Malformed", "InvalidGroup.NotFound", "InvalidGroupId.Malformed",
+        "InvalidGroup.Duplicate", "InvalidGroup.Reserved", "InvalidSubnet.Conflict",
+        "InvalidSubnet.Range", "InvalidVpc.Range", "InvalidParameterValue",
+        "InvalidParameterCombination", "InvalidParameter", "MissingParameter",
+        "DependencyViolation", "InvalidPermission.Duplicate", "InvalidPermission.NotFound",
+        "InvalidPermission.Malformed", "InvalidInstanceID.NotFound",
+        "InvalidInstanceID.Malformed", "InvalidFilter", "InvalidAvailabilityZone",
+        "CannotDelete", "OperationNotPermitted", "VpcLimitExceeded", "SecurityGroupLimitExceeded",
+        "RulesPerSecurityGroupLimitExceeded", "InvalidID", "InvalidNextToken", "TagLimitExceeded",
+        "InvalidTagKey.Malformed", "InvalidZone.NotFound", "InvalidSecurityGroupRuleId.NotFound")
+} | {"InternalError": 500})
+
 SERVICES = {"ecs": ecs, "elbv2": elbv2, "lambda": lambda_, "cloudwatch": cloudwatch,
-            "logs": logs, "acm": acm}
+            "logs": logs, "acm": acm, "ec2": ec2}
 
 
 # ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ asks here whether it belongs to a region.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 LETTERS = "abc"
 # us-east-1, eu-west-3, ap-southeast-2, us-gov-west-1, ...
@@ -35,3 +36,38 @@ def refusal(zone: str, region: str) -> str | None:
         return None
     return (f"Availability zone {zone!r} is not a zone of region {region} (its zones are "
             f"{', '.join(zones_of(region))}).")
+
+
+@dataclass(frozen=True)
+class Zone:
+    """A zone as EC2 describes it: its name and its zone id in AWS's form (us-east-1a is
+    use1-az1), the id CreateSubnet's AvailabilityZoneId takes."""
+    name: str        # us-east-1a
+    zone_id: str     # use1-az1
+    region: str
+
+
+# The abbreviations AWS's zone ids use for a region name's middle part.
+_DIRECTIONS = {"east": "e", "west": "w", "north": "n", "south": "s", "central": "c",
+               "northeast": "ne", "northwest": "nw", "southeast": "se", "southwest": "sw"}
+
+
+def _region_code(region: str) -> str:
+    parts = region.split("-")
+    if len(parts) < 3:
+        return region.replace("-", "")
+    middle = "".join(_DIRECTIONS.get(p, p[:1]) for p in parts[1:-1])
+    return f"{parts[0]}{middle}{parts[-1]}"
+
+
+def zones(region: str) -> list[Zone]:
+    code = _region_code(region)
+    return [Zone(name, f"{code}-az{i}", region) for i, name in enumerate(zones_of(region), 1)]
+
+
+def by_name(region: str, name: str) -> Zone | None:
+    return next((z for z in zones(region) if z.name == name), None)
+
+
+def by_id(region: str, zone_id: str) -> Zone | None:
+    return next((z for z in zones(region) if z.zone_id == zone_id), None)

@@ -93,3 +93,18 @@ def disconnected_of(conn: Connection, arns: list[str]) -> set[str]:
     return set(sql.column(conn, "SELECT arn FROM container_instances WHERE agent_connected = ? "
                                 f"AND status != 'INACTIVE' AND arn IN "
                                 f"({sql.placeholders(len(arns))})", (False, *arns)))
+
+
+def as_ec2_instances(conn: Connection, region: str, account: str, ids: list[str] | None,
+                     after: str, limit: int) -> list:
+    """The newest container instance of each EC2 instance id (EC2's DescribeInstances),
+    by that id, after `after`: those of `ids`, or all of the region's."""
+    # Only EC2's own ids (i-...): ECS Anywhere's managed instances (mi-...) are not EC2's.
+    where, params = "ec2_instance_id LIKE 'i-%' AND ec2_instance_id > ?", [after]
+    if ids is not None:
+        where += f" AND ec2_instance_id IN ({sql.placeholders(len(ids))})"
+        params += ids
+    return sql.all_rows(conn, "SELECT * FROM container_instances WHERE id IN (SELECT max(id) "
+                              "FROM container_instances WHERE region = ? AND account = ? AND "
+                              f"{where} GROUP BY ec2_instance_id) ORDER BY ec2_instance_id "
+                              "LIMIT ?", (region, account, *params, limit))

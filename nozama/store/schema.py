@@ -521,3 +521,58 @@ certificates = _scoped(
     Index("ix_certificates_scope", "region", "account", "arn"),
     Index("ix_certificates_token", "region", "account", "idempotency_token"),
 )
+
+# EC2's networking (aws/ec2/): VPCs, their subnets and security groups, and the groups'
+# rules. The default VPC of a region and its subnets have ids derived from the account
+# and region (model/networks.py), so the first requests of a region, on any server,
+# create the same rows once. `doc` holds the AWS shape's remaining fields.
+vpcs = _scoped(
+    "vpcs",
+    Column("vpc_id", String(32), nullable=False, unique=True),
+    Column("cidr_block", String(32), nullable=False),
+    Column("is_default", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("doc", JSON, nullable=False),
+    # DescribeVpcs pages by id within a region and account.
+    Index("ix_vpcs_scope", "region", "account", "vpc_id"),
+)
+
+subnets = _scoped(
+    "subnets",
+    Column("subnet_id", String(32), nullable=False, unique=True),
+    Column("vpc_id", String(32), nullable=False),
+    Column("cidr_block", String(32), nullable=False),
+    Column("availability_zone", String(64), nullable=False),
+    # DefaultForAz: a default VPC's subnet.
+    Column("is_default", Boolean, nullable=False),
+    Column("doc", JSON, nullable=False),
+    Index("ix_subnets_scope", "region", "account", "subnet_id"),
+    Index("ix_subnets_vpc", "vpc_id", "cidr_block"),
+)
+
+security_groups = _scoped(
+    "security_groups",
+    Column("group_id", String(32), nullable=False, unique=True),
+    Column("vpc_id", String(32), nullable=False),
+    Column("group_name", String(255), nullable=False),
+    Column("doc", JSON, nullable=False),
+    UniqueConstraint("vpc_id", "group_name", name="uq_security_groups_name"),
+    Index("ix_security_groups_scope", "region", "account", "group_id"),
+)
+
+# One row per rule (SecurityGroupRule): a group's IpPermissions are built from them.
+security_group_rules = Table(
+    "security_group_rules", metadata,
+    Column("rule_id", String(32), primary_key=True),
+    Column("group_id", String(32), nullable=False),
+    Column("is_egress", Boolean, nullable=False),
+    Column("ip_protocol", String(16), nullable=False),
+    Column("from_port", Integer),
+    Column("to_port", Integer),
+    Column("cidr_ipv4", String(32)),
+    Column("referenced_group_id", String(32)),
+    Column("description", String(255)),
+    Index("ix_security_group_rules_group", "group_id", "is_egress"),
+    # DeleteSecurityGroup: is the group named by another group's rule?
+    Index("ix_security_group_rules_referenced", "referenced_group_id"),
+)

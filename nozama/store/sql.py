@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 import orjson
 from sqlalchemy import Connection
 
-_BOOLEAN_COLUMNS = frozenset({"agent_connected", "is_default"})
+_BOOLEAN_COLUMNS = frozenset({"agent_connected", "is_default", "is_egress"})
 _JSON_COLUMNS = frozenset({"doc", "deployment_state"})
 
 

@@ -159,6 +159,23 @@ def test_delete_missing_cluster_fails(aws):
     assert done.stdout == ""
 
 
+def test_ec2_networking(aws, region):
+    from support.networks import default_vpc
+    vpcs = run_json(aws, "ec2", "describe-vpcs", "--filters", "Name=is-default,Values=true")
+    assert [(v["VpcId"], v["CidrBlock"]) for v in vpcs["Vpcs"]] == [
+        (default_vpc(region), "172.31.0.0/16")]
+    group = run_json(aws, "ec2", "create-security-group", "--group-name", "web",
+                     "--description", "web servers")["GroupId"]
+    aws("ec2", "authorize-security-group-ingress", "--group-id", group, "--protocol", "tcp",
+        "--port", "80", "--cidr", "0.0.0.0/0")
+    [found] = run_json(aws, "ec2", "describe-security-groups", "--group-ids",
+                       group)["SecurityGroups"]
+    assert [(p["IpProtocol"], p["FromPort"], p["ToPort"], p["IpRanges"])
+            for p in found["IpPermissions"]] == [("tcp", 80, 80, [{"CidrIp": "0.0.0.0/0"}])]
+    done = aws("ec2", "delete-vpc", "--vpc-id", "vpc-0123456789abcdef0", check=False)
+    assert done.returncode != 0 and "InvalidVpcID.NotFound" in done.stderr
+
+
 def _iso(epoch: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 

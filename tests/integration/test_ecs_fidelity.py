@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from support.networks import subnets_of, vpc_of
+
 # Services and task definitions are written to the store: on SQLite and on PostgreSQL.
 pytestmark = pytest.mark.store_matrix
 
@@ -28,9 +30,9 @@ def test_run_task_without_a_default_cluster_is_cluster_not_found(ecs):
 
 def _target_group(server, region) -> str:
     elb = server.client("elbv2", region)
-    group = elb.create_target_group(Name="web", Protocol="HTTP", Port=80, VpcId="vpc-1")[
+    group = elb.create_target_group(Name="web", Protocol="HTTP", Port=80, VpcId=vpc_of(elb))[
         "TargetGroups"][0]["TargetGroupArn"]
-    lb = elb.create_load_balancer(Name="web", Subnets=["s-1", "s-2"])["LoadBalancers"][0]
+    lb = elb.create_load_balancer(Name="web", Subnets=subnets_of(elb))["LoadBalancers"][0]
     elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,
                         DefaultActions=[{"Type": "forward", "TargetGroupArn": group}])
     return group

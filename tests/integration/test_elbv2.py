@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
+from support.networks import subnets_of, vpc_of
+
 # CRUD, pagination and validation on the store: on SQLite and on PostgreSQL.
 pytestmark = pytest.mark.store_matrix
 
-SUBNETS = ["subnet-aaaa1111", "subnet-bbbb2222"]
-VPC = "vpc-0123456789abcdef0"
 
 
 @pytest.fixture
@@ -26,11 +26,11 @@ def code_of(call, *args, **kwargs) -> str:
 
 
 def make_lb(elb, name="web") -> dict:
-    return elb.create_load_balancer(Name=name, Subnets=SUBNETS)["LoadBalancers"][0]
+    return elb.create_load_balancer(Name=name, Subnets=subnets_of(elb))["LoadBalancers"][0]
 
 
 def make_tg(elb, name="blue", **extra) -> dict:
-    params = {"Name": name, "Protocol": "HTTP", "Port": 8080, "VpcId": VPC, **extra}
+    params = {"Name": name, "Protocol": "HTTP", "Port": 8080, "VpcId": vpc_of(elb), **extra}
     return elb.create_target_group(**params)["TargetGroups"][0]
 
 
@@ -55,7 +55,7 @@ def test_create_describe_and_delete_a_load_balancer(elb, region):
     assert lb["DNSName"].startswith("web-") and lb["DNSName"].endswith(
         f".{region}.elb.localhost")
     assert [z["ZoneName"] for z in lb["AvailabilityZones"]] == [f"{region}a", f"{region}b"]
-    assert [z["SubnetId"] for z in lb["AvailabilityZones"]] == SUBNETS
+    assert [z["SubnetId"] for z in lb["AvailabilityZones"]] == subnets_of(elb)
     # Idempotent: the same request again returns the same load balancer.
     assert make_lb(elb)["LoadBalancerArn"] == lb["LoadBalancerArn"]
     described = elb.describe_load_balancers(Names=["web"])["LoadBalancers"]
@@ -66,27 +66,28 @@ def test_create_describe_and_delete_a_load_balancer(elb, region):
 
 
 def test_internal_load_balancers_have_internal_dns_names(elb):
-    lb = elb.create_load_balancer(Name="inside", Subnets=SUBNETS,
+    lb = elb.create_load_balancer(Name="inside", Subnets=subnets_of(elb),
                                   Scheme="internal")["LoadBalancers"][0]
     assert lb["DNSName"].startswith("internal-inside-")
 
 
 @pytest.mark.parametrize("name", ["-web", "web-", "a" * 33, "web_1", "internal-web"])
 def test_bad_load_balancer_names_are_refused(elb, name):
-    assert code_of(elb.create_load_balancer, Name=name, Subnets=SUBNETS) == "ValidationError"
+    assert code_of(elb.create_load_balancer, Name=name,
+                   Subnets=subnets_of(elb)) == "ValidationError"
     assert elb.describe_load_balancers()["LoadBalancers"] == []
 
 
 def test_a_load_balancer_needs_two_subnets(elb):
     assert code_of(elb.create_load_balancer, Name="web",
-                   Subnets=["subnet-1"]) == "ValidationError"
+                   Subnets=subnets_of(elb)[:1]) == "ValidationError"
     assert code_of(elb.create_load_balancer, Name="web", Type="network",
-                   Subnets=SUBNETS) == "ValidationError"
+                   Subnets=subnets_of(elb)) == "ValidationError"
 
 
 def test_same_name_with_other_settings_is_a_duplicate(elb):
     make_lb(elb)
-    assert code_of(elb.create_load_balancer, Name="web", Subnets=SUBNETS,
+    assert code_of(elb.create_load_balancer, Name="web", Subnets=subnets_of(elb),
                    Scheme="internal") == "DuplicateLoadBalancerName"
 
 
@@ -133,7 +134,7 @@ def test_target_group_defaults(elb, region):
     assert tg["TargetGroupArn"].startswith(
         f"arn:aws:elasticloadbalancing:{region}:000000000000:targetgroup/blue/")
     assert (tg["Protocol"], tg["Port"], tg["VpcId"], tg["TargetType"]) == (
-        "HTTP", 8080, VPC, "instance")
+        "HTTP", 8080, vpc_of(elb), "instance")
     assert (tg["HealthCheckProtocol"], tg["HealthCheckPort"], tg["HealthCheckPath"]) == (
         "HTTP", "traffic-port", "/")
     assert (tg["HealthCheckIntervalSeconds"], tg["HealthCheckTimeoutSeconds"],
@@ -164,9 +165,13 @@ def test_bad_health_checks_are_refused(elb, extra):
 
 def test_target_group_needs_protocol_port_and_vpc(elb):
     assert code_of(elb.create_target_group, Name="x", Port=80,
-                   VpcId=VPC) == "ValidationError"
+                   VpcId=vpc_of(elb)) == "ValidationError"
     assert code_of(elb.create_target_group, Name="x", Protocol="TCP", Port=80,
-                   VpcId=VPC) == "UnsupportedProtocol"
+                   VpcId=vpc_of(elb)) == "UnsupportedProtocol"
+    # A VPC that is not there (EC2's VPCs: test_ec2.py).
+    assert code_of(elb.create_target_group, Name="x", Protocol="HTTP", Port=80,
+                   VpcId="vpc-0123456789abcdef0") == "ValidationError"
+    assert elb.describe_target_groups()["TargetGroups"] == []
 
 
 def test_modify_target_group_and_its_attributes(elb):
@@ -358,14 +363,16 @@ def test_a_target_group_belongs_to_one_load_balancer(elb):
                    DefaultActions=forward(tg["TargetGroupArn"])) == "ValidationError"
 
 
-def test_a_load_balancer_forwards_within_one_vpc(elb):
+def test_a_load_balancer_forwards_within_one_vpc(server, region, elb):
     lb = make_lb(elb)
-    assert lb["VpcId"] == "vpc-00000000000000000"   # no target group yet
-    blue, other = make_tg(elb, "blue"), make_tg(elb, "other", VpcId="vpc-0fedcba987654321f")
+    assert lb["VpcId"] == vpc_of(elb)   # its subnets' VPC: the region's default VPC
+    ec2 = server.client("ec2", region)
+    vpc = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.1.{i}.0/24",
+                                 AvailabilityZone=f"{region}{zone}")["Subnet"]["SubnetId"]
+               for i, zone in enumerate("ab")]
+    blue, other = make_tg(elb, "blue"), make_tg(elb, "other", VpcId=vpc)
     listener = make_listener(elb, lb, blue)
-    # The first target group it forwards to places the load balancer in its VPC.
-    described = elb.describe_load_balancers(LoadBalancerArns=[lb["LoadBalancerArn"]])
-    assert described["LoadBalancers"][0]["VpcId"] == VPC
     refusals = [
         (elb.create_listener, dict(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP",
                                    Port=8080, DefaultActions=forward(other["TargetGroupArn"]))),
@@ -392,10 +399,9 @@ def test_a_load_balancer_forwards_within_one_vpc(elb):
     rules = elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
     assert [r["Priority"] for r in rules] == ["default"]
     # The other VPC's group still works with a load balancer of its own.
-    second = make_lb(elb, "second")
+    second = elb.create_load_balancer(Name="second", Subnets=subnets)["LoadBalancers"][0]
     make_listener(elb, second, other)
-    assert elb.describe_load_balancers(Names=["second"])["LoadBalancers"][0]["VpcId"] == \
-        "vpc-0fedcba987654321f"
+    assert elb.describe_load_balancers(Names=["second"])["LoadBalancers"][0]["VpcId"] == vpc
 
 
 def test_fixed_response_and_redirect_defaults(elb):
@@ -523,7 +529,7 @@ def test_tags_on_every_kind_of_resource(elb):
         "TargetGroupNotFound"
     assert code_of(elb.add_tags, ResourceArns=arns[:1], Tags=[
         {"Key": f"k{i}", "Value": "v"} for i in range(51)]) == "TooManyTags"
-    created = elb.create_target_group(Name="tagged", Protocol="HTTP", Port=80, VpcId=VPC,
+    created = elb.create_target_group(Name="tagged", Protocol="HTTP", Port=80, VpcId=vpc_of(elb),
                                       Tags=[{"Key": "env", "Value": "prod"}])["TargetGroups"][0]
     assert elb.describe_tags(ResourceArns=[created["TargetGroupArn"]])["TagDescriptions"][0][
         "Tags"] == [{"Key": "env", "Value": "prod"}]

@@ -8,11 +8,10 @@ import pytest
 
 from support import certificates as make
 from support.errors import refused
+from support.networks import subnets_of, vpc_of
 
 pytestmark = pytest.mark.store_matrix
 
-SUBNETS = ["subnet-aaaa1111", "subnet-bbbb2222"]
-VPC = "vpc-0123456789abcdef0"
 
 
 @pytest.fixture
@@ -28,9 +27,9 @@ def certificate(acm, name="www.example.com") -> str:
 
 @pytest.fixture
 def setup(elb):
-    lb = elb.create_load_balancer(Name="web", Subnets=SUBNETS)["LoadBalancers"][0]
+    lb = elb.create_load_balancer(Name="web", Subnets=subnets_of(elb))["LoadBalancers"][0]
     tg = elb.create_target_group(Name="blue", Protocol="HTTP", Port=8080,
-                                 VpcId=VPC)["TargetGroups"][0]
+                                 VpcId=vpc_of(elb))["TargetGroups"][0]
     return lb["LoadBalancerArn"], tg["TargetGroupArn"]
 
 
@@ -203,14 +202,14 @@ def test_modify_listener_between_http_and_https(elb, acm, setup):
 
 def test_https_target_groups_and_the_http_to_https_redirect(elb, acm, setup):
     lb, _ = setup
-    secure = elb.create_target_group(Name="secure", Protocol="HTTPS", Port=8443, VpcId=VPC,
+    secure = elb.create_target_group(Name="secure", Protocol="HTTPS", Port=8443, VpcId=vpc_of(elb),
                                      HealthCheckPath="/health")["TargetGroups"][0]
     assert (secure["Protocol"], secure["HealthCheckProtocol"]) == ("HTTPS", "HTTPS")
-    checked = elb.create_target_group(Name="mixed", Protocol="HTTPS", Port=8443, VpcId=VPC,
+    checked = elb.create_target_group(Name="mixed", Protocol="HTTPS", Port=8443, VpcId=vpc_of(elb),
                                       HealthCheckProtocol="HTTP")["TargetGroups"][0]
     assert checked["HealthCheckProtocol"] == "HTTP"
     assert refused(elb.create_target_group, Name="tcp-check", Protocol="HTTPS", Port=8443,
-                   VpcId=VPC, HealthCheckProtocol="TCP")[0] == "UnsupportedProtocol"
+                   VpcId=vpc_of(elb), HealthCheckProtocol="TCP")[0] == "UnsupportedProtocol"
     listener = https(elb, lb, secure["TargetGroupArn"], certificate(acm))
     redirect = elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80,
                                    DefaultActions=[{"Type": "redirect", "RedirectConfig": {

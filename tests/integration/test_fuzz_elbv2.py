@@ -25,13 +25,12 @@ from hypothesis import strategies as st
 
 from support.ecs_requests import shape_strategy
 from support.fuzzing import examples
+from support.networks import subnets_of, vpc_of
 
 # Fuzzing writes to and reads back from the store: on SQLite and on PostgreSQL.
 pytestmark = pytest.mark.store_matrix
 
 MODEL = botocore.session.get_session().get_service_model("elbv2")
-SUBNETS = ["subnet-a", "subnet-b"]
-VPC = "vpc-0123456789abcdef0"
 EXAMPLES = examples(300)
 
 
@@ -41,9 +40,9 @@ def operations() -> list[str]:
 
 
 def _create_pool(elb, prefix: str) -> dict[str, list[str]]:
-    lb = elb.create_load_balancer(Name=f"{prefix}-lb", Subnets=SUBNETS)["LoadBalancers"][0]
+    lb = elb.create_load_balancer(Name=f"{prefix}-lb", Subnets=subnets_of(elb))["LoadBalancers"][0]
     groups = [elb.create_target_group(Name=f"{prefix}-tg{i}", Protocol="HTTP", Port=8080,
-                                      VpcId=VPC, TargetType="ip")["TargetGroups"][0]
+                                      VpcId=vpc_of(elb), TargetType="ip")["TargetGroups"][0]
               for i in range(2)]
     listener = elb.create_listener(
         LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP", Port=80,

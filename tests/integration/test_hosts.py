@@ -13,7 +13,8 @@ import pytest
 
 from support.agents import AgentProcess
 from support.servers import ROOT, NozamaServer, start_dataplane, store_args
-from support.traffic import SUBNETS, resolve
+from support.networks import subnets_of
+from support.traffic import resolve
 from support.waiting import wait_for
 
 from integration.test_tasks_simulated import connected_instances, register, task
@@ -147,23 +148,23 @@ def test_load_balancers_take_the_addresses_of_the_data_plane_s_pool(pool_server,
     own, processes = pool_server
     elb = own.client("elbv2")
     # Made before the data plane runs: a loopback address, moved into the pool later.
-    early = elb.create_load_balancer(Name="early", Subnets=SUBNETS)["LoadBalancers"][0]
+    early = elb.create_load_balancer(Name="early", Subnets=subnets_of(elb))["LoadBalancers"][0]
     # 127.0.0.0/8 is all this host's: a pool of two addresses, somewhere in it.
     pool = f"127.{random.randrange(80, 250)}.{random.randrange(256)}.0/30"
     processes.append(start_dataplane(own, tmp_path / "lb.log", "--address-pool", pool))
     prefix = pool.rsplit(".", 1)[0]
     moved = wait_for(lambda: (a := resolve(early["DNSName"])) and a.startswith(prefix) and a)
-    late = elb.create_load_balancer(Name="late", Subnets=SUBNETS)["LoadBalancers"][0]
+    late = elb.create_load_balancer(Name="late", Subnets=subnets_of(elb))["LoadBalancers"][0]
     assert wait_for(lambda: resolve(late["DNSName"])) in {f"{prefix}.1", f"{prefix}.2"} - \
         {moved}
     # The pool is taken: a clear error, and nothing is created.
     with pytest.raises(elb.exceptions.InvalidSubnetException) as error:
-        elb.create_load_balancer(Name="third", Subnets=SUBNETS)
+        elb.create_load_balancer(Name="third", Subnets=subnets_of(elb))
     assert f"address pool {pool} (2 addresses) is taken" in str(error.value)
     assert sorted(b["LoadBalancerName"] for b in elb.describe_load_balancers()[
         "LoadBalancers"]) == ["early", "late"]
     elb.delete_load_balancer(LoadBalancerArn=late["LoadBalancerArn"])
-    third = elb.create_load_balancer(Name="third", Subnets=SUBNETS)["LoadBalancers"][0]
+    third = elb.create_load_balancer(Name="third", Subnets=subnets_of(elb))["LoadBalancers"][0]
     assert wait_for(lambda: resolve(third["DNSName"])).startswith(prefix)
 
 

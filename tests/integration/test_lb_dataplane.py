@@ -16,7 +16,8 @@ import pytest
 import requests
 
 from support.servers import NozamaServer, start_dataplane, store_args
-from support.traffic import PORT, SUBNETS, Load, resolve, get, load_balancer
+from support.networks import subnets_of, vpc_of
+from support.traffic import PORT, Load, resolve, get, load_balancer
 from support.waiting import wait_for
 
 
@@ -118,7 +119,7 @@ def backends():
 
 def target_group(elb, name: str, backend: Backend, **extra) -> str:
     arn = elb.create_target_group(
-        Name=name, Protocol="HTTP", Port=backend.port, VpcId="vpc-1", TargetType="ip",
+        Name=name, Protocol="HTTP", Port=backend.port, VpcId=vpc_of(elb), TargetType="ip",
         HealthCheckPath="/health", HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2,
         HealthyThresholdCount=2, UnhealthyThresholdCount=2, **extra)["TargetGroups"][0][
         "TargetGroupArn"]
@@ -209,7 +210,7 @@ def test_rules_weights_and_local_responses(server, elb, backends):
 def test_each_failure_is_the_request_s_own(server, elb, backends):
     good = backends("good")
     tg = target_group(elb, "good", good)
-    empty = elb.create_target_group(Name="empty", Protocol="HTTP", Port=1, VpcId="vpc-1",
+    empty = elb.create_target_group(Name="empty", Protocol="HTTP", Port=1, VpcId=vpc_of(elb),
                                     TargetType="ip")["TargetGroups"][0]["TargetGroupArn"]
     lb_arn, address = load_balancer(elb, "errors")
     elb.modify_load_balancer_attributes(LoadBalancerArn=lb_arn, Attributes=[
@@ -327,7 +328,7 @@ def test_a_load_balancer_is_provisioning_until_a_data_plane_serves_it(backend, t
     lb_process = None
     try:
         elb = own.client("elbv2")
-        created = elb.create_load_balancer(Name="unserved", Subnets=SUBNETS)[
+        created = elb.create_load_balancer(Name="unserved", Subnets=subnets_of(elb))[
             "LoadBalancers"][0]
         assert created["State"]["Code"] == "provisioning"
         assert "nozama lb" in created["State"]["Reason"]
@@ -438,7 +439,7 @@ def test_a_service_behind_the_load_balancer_deploys_without_a_failed_request(
     wait_for(lambda: len(ecs.list_container_instances(filter="agentConnected == true")[
         "containerInstanceArns"]) == 3 if ecs.list_clusters()["clusterArns"] else False)
     tg = elb.create_target_group(
-        Name="web", Protocol="HTTP", Port=80, VpcId="vpc-1", TargetType="instance",
+        Name="web", Protocol="HTTP", Port=80, VpcId=vpc_of(elb), TargetType="instance",
         HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2,
         UnhealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
     elb.modify_target_group_attributes(TargetGroupArn=tg, Attributes=[
@@ -488,7 +489,7 @@ def test_a_task_that_fails_its_target_health_checks_is_replaced(server, region, 
         filter="agentConnected == true")["containerInstanceArns"])
     # The simulated container answers 200; this group only accepts 201.
     tg = elb.create_target_group(
-        Name="picky", Protocol="HTTP", Port=80, VpcId="vpc-1", TargetType="instance",
+        Name="picky", Protocol="HTTP", Port=80, VpcId=vpc_of(elb), TargetType="instance",
         HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2,
         UnhealthyThresholdCount=2, Matcher={"HttpCode": "201"})["TargetGroups"][0][
         "TargetGroupArn"]
@@ -680,7 +681,7 @@ def test_request_metrics_reach_cloudwatch_and_prometheus(server, region, elb, ba
     web = backends("web")
     tg = target_group(elb, "metered", web)
     empty = elb.create_target_group(Name="metered-empty", Protocol="HTTP", Port=1,
-                                    VpcId="vpc-1", TargetType="ip")["TargetGroups"][0][
+                                    VpcId=vpc_of(elb), TargetType="ip")["TargetGroups"][0][
         "TargetGroupArn"]
     lb_arn, address = load_balancer(elb, "metered")
     listener = elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT,

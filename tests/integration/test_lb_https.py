@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from support import certificates
+from support.networks import vpc_of
 from support.traffic import PORT, get, load_balancer, wait_serving
 from support.waiting import wait_for
 
@@ -100,7 +101,7 @@ def test_https_listener_end_to_end(server, region, elb, tls_backend, tmp_path):
 
     # An HTTPS target group: TLS to the target, HTTPS health checks.
     tg = elb.create_target_group(
-        Name="secure", Protocol="HTTPS", Port=tls_backend.port, VpcId="vpc-1",
+        Name="secure", Protocol="HTTPS", Port=tls_backend.port, VpcId=vpc_of(elb),
         TargetType="ip", HealthCheckProtocol="HTTPS", HealthCheckPath="/",
         HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2,
         HealthyThresholdCount=2)["TargetGroups"][0][

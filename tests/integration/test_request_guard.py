@@ -23,9 +23,11 @@ import requests
 from botocore.exceptions import ClientError
 
 from support.errors import error_of
+from support.networks import default_vpc
 from support.servers import NozamaServer, store_args
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+# Requests refused before they run: the VPC is never looked up.
 VPC = "vpc-12345678"
 # Unsigned requests carry no credential scope, so they would land in the default region.
 DEFAULT_REGION = "us-east-1"
@@ -219,7 +221,7 @@ def attempts(server, region: str, headers: dict):
         ("json", lambda: ecs.create_cluster(clusterName=cluster),
          lambda: cluster not in cluster_names(server, region)),
         ("query", lambda: elb.create_target_group(Name=group, Protocol="HTTP", Port=80,
-                                                  VpcId=VPC),
+                                                  VpcId=default_vpc(region)),
          lambda: group not in target_group_names(server, region)),
         ("rest-json", lambda: lam.create_function(
             FunctionName=function, Runtime="python3.11", Role=ROLE, Handler="app.handler",

@@ -10,6 +10,7 @@ from collections import Counter
 import pytest
 
 from support.agents import AgentProcess
+from support.networks import subnets_of, vpc_of
 from support.servers import NozamaServer
 from support.services import connected, definition, running_tasks, service, steady
 from support.waiting import wait_for
@@ -347,11 +348,11 @@ def test_load_balancers_of_a_service_are_checked_as_ecs_does(ecs, server, region
         "portMappings": [{"containerPort": 8080}]}])["taskDefinition"]["taskDefinitionArn"]
 
     def group(name, target_type="instance"):
-        return elb.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId="vpc-1",
+        return elb.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc_of(elb),
                                        TargetType=target_type)["TargetGroups"][0][
             "TargetGroupArn"]
     attached, loose, by_ip = group("attached"), group("loose"), group("by-ip", "ip")
-    lb = elb.create_load_balancer(Name="web", Subnets=["s-1", "s-2"])["LoadBalancers"][0]
+    lb = elb.create_load_balancer(Name="web", Subnets=subnets_of(elb))["LoadBalancers"][0]
     listener = elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP",
                                    Port=80, DefaultActions=[
                                        {"Type": "forward", "TargetGroupArn": attached}])[

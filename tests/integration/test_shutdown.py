@@ -27,6 +27,7 @@ import docker
 import pytest
 
 from support.agents import AgentProcess
+from support.networks import vpc_of
 from support.servers import ROOT, NozamaServer, free_port, start_dataplane
 from support.traffic import PORT, load_balancer
 from support.waiting import wait_for
@@ -285,7 +286,7 @@ def test_the_load_balancers_data_plane_stops_in_time(own, tmp_path):
     try:
         elb = server.client("elbv2")
         group = elb.create_target_group(
-            Name="slow", Protocol="HTTP", Port=target.port, VpcId="vpc-1", TargetType="ip",
+            Name="slow", Protocol="HTTP", Port=target.port, VpcId=vpc_of(elb), TargetType="ip",
             HealthCheckPath="/health", HealthCheckIntervalSeconds=5,
             HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2)["TargetGroups"][0][
             "TargetGroupArn"]

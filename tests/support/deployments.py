@@ -3,6 +3,7 @@ traffic-shifted deployment tests (BLUE_GREEN, CANARY, LINEAR) on simulated and D
 
 from __future__ import annotations
 
+from .networks import vpc_of
 from .traffic import PORT, get, load_balancer
 from .waiting import wait_for
 
@@ -29,7 +30,7 @@ class Setup:
 
     def _group(self, name: str) -> str:
         arn = self.elb.create_target_group(
-            Name=name, Protocol="HTTP", Port=80, VpcId="vpc-1", TargetType="instance",
+            Name=name, Protocol="HTTP", Port=80, VpcId=vpc_of(self.elb), TargetType="instance",
             HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2,
             UnhealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
         self.elb.modify_target_group_attributes(TargetGroupArn=arn, Attributes=[

@@ -25,6 +25,8 @@ from nozama.store import load_balancers as lb_store
 from nozama.store import target_groups as tg_store
 from nozama.store.db import sqlite_url
 
+from .networks import default_subnets, default_vpc
+
 REGION, ACCOUNT = "us-east-1", "000000000000"
 ZONES = tuple(f"{REGION}{z}" for z in "abc")
 
@@ -200,14 +202,14 @@ class Balanced:
     def __init__(self, cloud: Cloud):
         self.cloud = cloud
         self.blue, self.green = (self._group(name) for name in ("blue", "green"))
-        lb = cloud.elb("CreateLoadBalancer", Name="web", Subnets=["subnet-1", "subnet-2"])
+        lb = cloud.elb("CreateLoadBalancer", Name="web", Subnets=default_subnets(REGION))
         self.lb_arn = lb["LoadBalancers"][0]["LoadBalancerArn"]
         self.production_rule = self._default_rule(self._listener(8080))
         self.test_rule = self._default_rule(self._listener(8081))
 
     def _group(self, name: str) -> str:
         arn = self.cloud.elb("CreateTargetGroup", Name=name, Protocol="HTTP", Port=80,
-                             VpcId="vpc-1", TargetType="instance")[
+                             VpcId=default_vpc(REGION), TargetType="instance")[
             "TargetGroups"][0]["TargetGroupArn"]
         self.cloud.elb("ModifyTargetGroupAttributes", TargetGroupArn=arn, Attributes=[
             {"Key": "deregistration_delay.timeout_seconds", "Value": "2"}])

@@ -9,15 +9,15 @@ import socket
 import threading
 import time
 
+from .networks import subnets_of
 from .waiting import wait_for
 
-SUBNETS = ["subnet-a", "subnet-b"]
 PORT = 8080  # on the load balancer's own loopback address
 
 
 def load_balancer(elb, name: str) -> tuple[str, str]:
     """A new load balancer's ARN, and its address as its DNS name resolves here."""
-    lb = elb.create_load_balancer(Name=name, Subnets=SUBNETS)["LoadBalancers"][0]
+    lb = elb.create_load_balancer(Name=name, Subnets=subnets_of(elb))["LoadBalancers"][0]
     address = wait_for(lambda: resolve(lb["DNSName"]))
     assert address.startswith("127.77.")
     return lb["LoadBalancerArn"], address

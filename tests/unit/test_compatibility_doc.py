@@ -27,3 +27,10 @@ def test_every_operation_is_listed_with_the_status_it_has(service):
     assert set(rows) >= set(catalog.service(service).model.operation_names)
     for operation, status in rows.items():
         assert (status != "not yet") == (operation in served), operation
+
+
+def test_the_ec2_operations_served_are_listed():
+    # EC2's model has hundreds of operations: its table lists those Nozama serves.
+    rows = rows_of("ec2")
+    assert set(rows) == set(registry()["ec2"].operations)
+    assert "not yet" not in rows.values()

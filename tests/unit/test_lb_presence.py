@@ -10,7 +10,8 @@ import pytest
 from nozama.controllers.data_plane_watch import DataPlaneWatch
 from nozama.model import lb_presence
 from nozama.store import load_balancers as lb_store
-from support.service_harness import Cloud
+from support.networks import default_subnets
+from support.service_harness import REGION, Cloud
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def cloud(tmp_path):
 
 
 def create(cloud: Cloud, name: str = "web") -> dict:
-    return cloud.elb("CreateLoadBalancer", Name=name, Subnets=["subnet-1", "subnet-2"])[
+    return cloud.elb("CreateLoadBalancer", Name=name, Subnets=default_subnets(REGION))[
         "LoadBalancers"][0]
 
 

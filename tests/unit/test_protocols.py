@@ -137,7 +137,19 @@ def test_request_round_trip(service_name, protocol, operation_name):
     request = as_http_request(serialized)
     ours = PROTOCOLS[protocol]
     assert ours.operation_name(service, request) == operation_name
-    assert normalized(ours.parse(service, operation, request)) == normalized(params)
+    sent = sent_by_ec2(params) if protocol == "ec2" else params
+    assert normalized(ours.parse(service, operation, request)) == normalized(sent)
+
+
+def sent_by_ec2(value):
+    """What EC2's protocol carries of a request: botocore sends nothing for an empty list,
+    so a structure left with nothing else in it is not on the wire either."""
+    if isinstance(value, dict):
+        kept = {k: sent_by_ec2(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in ([], {})}
+    if isinstance(value, list):
+        return [sent_by_ec2(v) for v in value]
+    return value
 
 
 @pytest.mark.parametrize("service_name,protocol,operation_name", list(cases("response")))

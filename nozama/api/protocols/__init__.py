@@ -11,14 +11,15 @@ from nozama.api.protocols.cbor import RpcV2CborProtocol
 from nozama.api.protocols.json import JsonProtocol
 from nozama.api.protocols.query import QueryProtocol
 from nozama.api.protocols.rest_json import RestJsonProtocol
-from nozama.api.protocols.xml_errors import Ec2Protocol, RestXmlProtocol
+from nozama.api.protocols.ec2 import Ec2Protocol
+from nozama.api.protocols.xml_errors import RestXmlProtocol
 
 PROTOCOLS: dict[str, Protocol] = {
     "json": JsonProtocol(),
     "query": QueryProtocol(),
     "rest-json": RestJsonProtocol(),
     "smithy-rpc-v2-cbor": RpcV2CborProtocol(),
-    # Services Nozama does not serve: only their errors, in the protocol their clients read.
     "ec2": Ec2Protocol(),
+    # Services Nozama does not serve: only their errors, in the protocol their clients read.
     "rest-xml": RestXmlProtocol(),
 }

@@ -1,8 +1,8 @@
 """The error documents of the XML protocols of services Nozama does not serve.
 
-A client of EC2 (the `ec2` protocol) or S3 (`rest-xml`) that reaches Nozama must
-read why it was refused, not fail to parse a JSON body: these protocols only
-serialize errors, in the shapes botocore's EC2QueryParser and RestXMLParser read.
+A client of S3 (`rest-xml`) that reaches Nozama must read why it was refused, not
+fail to parse a JSON body: this protocol only serializes errors, in the shape
+botocore's RestXMLParser reads. (EC2's protocol, which Nozama serves, is ec2.py.)
 """
 
 from __future__ import annotations
@@ -21,19 +21,6 @@ _DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 class _ErrorsOnly(Protocol):
     def operation_name(self, service: Service, request: HttpRequest) -> str | None:
         return None
-
-
-class Ec2Protocol(_ErrorsOnly):
-    """EC2's errors: <Response><Errors><Error>, and RequestID spelled its own way."""
-    name = "ec2"
-
-    def serialize_error(self, service: Service, operation: OperationModel | None,
-                        error: ServiceError, request_id: str) -> HttpResponse:
-        body = (f"{_DECLARATION}<Response><Errors><Error><Code>{escape(error.code)}</Code>"
-                f"<Message>{escape(error.message)}</Message></Error></Errors>"
-                f"<RequestID>{request_id}</RequestID></Response>")
-        return HttpResponse(error.status, body.encode(),
-                            {"content-type": "text/xml;charset=UTF-8"})
 
 
 class RestXmlProtocol(_ErrorsOnly):

@@ -14,6 +14,7 @@ from nozama.controllers.placement import PlacementRequest, place_on_instances, p
 from nozama.aws.ecs import handlers
 from nozama.aws.ecs.common import (find_cluster, page_size, tags_from_request, tags_of)
 from nozama.aws.ecs.container_instances import instance_arn
+from nozama.aws.ecs.networking import check_awsvpc
 from nozama.aws.ecs.task_definitions import find as find_task_definition
 from nozama.store import tasks as task_store
 from nozama.store.pagination import decode_token, page
@@ -53,6 +54,7 @@ def run_task(ctx: RequestContext, params: dict) -> dict:
     count = params.get("count", 1)
     if not 1 <= count <= 10:
         raise errors.ecs.InvalidParameterException("count must be between 1 and 10.")
+    check_awsvpc(ctx, params)
     with ctx.store.write() as conn:
         # ECS creates the `default` cluster when an instance registers into it, never
         # for RunTask: without it, RunTask is ClusterNotFoundException.
@@ -75,6 +77,7 @@ def start_task(ctx: RequestContext, params: dict) -> dict:
     if not 1 <= len(references) <= 10:
         raise errors.ecs.InvalidParameterException(
             "containerInstances must have between 1 and 10 items.")
+    check_awsvpc(ctx, params)
     with ctx.store.write() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         definition = _active_task_definition(ctx, conn, params["taskDefinition"])

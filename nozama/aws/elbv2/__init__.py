@@ -10,3 +10,4 @@ handlers = ServiceHandlers("elbv2", validation_error=errors.ValidationError)
 from nozama.aws.elbv2 import listeners, load_balancers, rules  # noqa: E402,F401
 from nozama.aws.elbv2 import tagging, target_groups, targets  # noqa: E402,F401
 from nozama.aws.elbv2 import listener_certificates, ssl_policies  # noqa: E402,F401
+from nozama.aws.elbv2 import load_balancer_network  # noqa: E402,F401

@@ -20,7 +20,8 @@ from nozama.store.pagination import decode_token, encode_token
 
 
 SERVICE = "elasticloadbalancing"
-# Nozama has no VPCs: every load balancer is in its region's one VPC.
+# The VpcId of load balancers made before Nozama had VPCs (aws/ec2/): such a load balancer
+# takes the VPC of the first target group it forwards to (listeners.py).
 DEFAULT_VPC = "vpc-00000000000000000"
 _NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?")
 

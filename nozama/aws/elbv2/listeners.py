@@ -26,9 +26,9 @@ def checked_actions(ctx: RequestContext, conn: Connection, load_balancer_arn: st
                     requested: list[dict]) -> list[dict]:
     """Actions in stored form, with the target groups they forward to checked.
 
-    Nozama has no VPCs, so a load balancer is in the VPC of the first target group it
-    forwards to (the default VPC until then); like ALB, it refuses a target group of
-    another VPC from then on.
+    A load balancer is in its subnets' VPC, and like ALB it refuses a target group of
+    another VPC. (One made before Nozama had VPCs takes the VPC of the first target
+    group it forwards to.)
     """
     stored = lb_rules.actions(requested)
     lb = lb_store.get(conn, load_balancer_arn)

@@ -18,9 +18,11 @@ from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ValidationError
 from nozama.model import lb_attributes, lb_presence
 from nozama.aws.elbv2 import handlers
-from nozama.aws.elbv2.common import (DEFAULT_VPC, arn, attributes_of, check_name, load_balancer,
+from nozama.aws.elbv2 import networking
+from nozama.aws.elbv2.common import (arn, attributes_of, check_name, load_balancer,
                                      modify_attributes, marker, names_or_arns, new_id, page_size,
                                      here, paged, put_tags, tags_of_request)
+from nozama.aws.elbv2.networking import Network
 from nozama.store import lb_address_pools as pool_store
 from nozama.store import load_balancers as lb_store
 
@@ -57,25 +59,11 @@ def _address(conn: Connection) -> str:
         "No loopback address is left for another load balancer")
 
 
-def _zones(ctx: RequestContext, params: dict) -> list[dict]:
-    """The AvailabilityZones of the subnets asked for. Nozama has no VPCs: a subnet id is
-    opaque, and the subnets take the region's zones in turn."""
-    subnets = params.get("Subnets") or [m.get("SubnetId", "") for m in
-                                        params.get("SubnetMappings") or []]
-    if params.get("Subnets") and params.get("SubnetMappings"):
-        raise ValidationError("Subnets and SubnetMappings cannot be used together")
-    if len(set(subnets)) < 2:
-        raise ValidationError("At least two subnets in two different Availability Zones must be "
-                              "specified")
-    return [{"ZoneName": f"{ctx.region}{ZONES[i % len(ZONES)]}", "SubnetId": subnet,
-             "LoadBalancerAddresses": []} for i, subnet in enumerate(dict.fromkeys(subnets))]
-
-
-def _same_request(doc: dict, params: dict, zones: list[dict]) -> bool:
+def _same_request(doc: dict, params: dict, network: Network) -> bool:
     return (doc["Scheme"] == params.get("Scheme", "internet-facing")
             and [z["SubnetId"] for z in doc["AvailabilityZones"]]
-            == [z["SubnetId"] for z in zones]
-            and doc["SecurityGroups"] == (params.get("SecurityGroups") or []))
+            == [z["SubnetId"] for z in network.zones]
+            and doc["SecurityGroups"] == network.security_groups)
 
 
 @handlers.operation("CreateLoadBalancer")
@@ -86,13 +74,13 @@ def create_load_balancer(ctx: RequestContext, params: dict) -> dict:
         raise ValidationError("Load balancer name cannot begin with 'internal-'")
     if params.get("Type", "application") != "application":
         raise ValidationError("Nozama supports application load balancers only")
-    zones = _zones(ctx, params)
+    network = networking.network(ctx, params)
     tags = tags_of_request(params.get("Tags"))
     with ctx.store.write() as conn:
         existing = lb_store.by_name(conn, ctx.region, ctx.account_id, name)
         if existing is not None:
             # Creating the same load balancer again returns it, as ELB does.
-            if _same_request(existing.doc, params, zones):
+            if _same_request(existing.doc, params, network):
                 return {"LoadBalancers": [_describe(existing, ctx)]}
             raise errors.elbv2.DuplicateLoadBalancerNameException(
                 "A load balancer with the same name "
@@ -108,8 +96,8 @@ def create_load_balancer(ctx: RequestContext, params: dict) -> dict:
         now = ctx.clock.now()
         doc = {"LoadBalancerArn": lb_arn, "DNSName": dns, "CanonicalHostedZoneId": HOSTED_ZONE_ID,
                "CreatedTime": now.timestamp(), "LoadBalancerName": name, "Scheme": scheme,
-               "VpcId": DEFAULT_VPC, "Type": "application",
-               "AvailabilityZones": zones, "SecurityGroups": params.get("SecurityGroups") or [],
+               "VpcId": network.vpc_id, "Type": "application",
+               "AvailabilityZones": network.zones, "SecurityGroups": network.security_groups,
                "IpAddressType": params.get("IpAddressType", "ipv4"),
                "Attributes": lb_attributes.defaults(lb_attributes.LOAD_BALANCER)}
         lb_store.create(conn, ctx.region, ctx.account_id, name, lb_arn, _address(conn), now, doc)

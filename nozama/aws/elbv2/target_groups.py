@@ -9,7 +9,7 @@ from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ValidationError
 from nozama.model import lb_attributes
-from nozama.aws.elbv2 import handlers
+from nozama.aws.elbv2 import handlers, networking
 from nozama.aws.elbv2.common import (arn, attributes_of, modify_attributes, check_name,
                                      load_balancer, marker, names_or_arns, new_id, page_size, paged,
                                      here, put_tags, tags_of_request, target_group)
@@ -97,6 +97,8 @@ def create_target_group(ctx: RequestContext, params: dict) -> dict:
     name = params["Name"]
     check_name(name, "Target group")
     tags = tags_of_request(params.get("Tags"))
+    if params.get("VpcId") is not None:
+        networking.check_vpc(ctx, params["VpcId"])  # before the write: it may make the default
     with ctx.store.write() as conn:
         tg_arn = arn(ctx, f"targetgroup/{name}/{new_id()}")
         doc = _new_doc(ctx, params, tg_arn)
