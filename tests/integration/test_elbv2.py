@@ -3,6 +3,8 @@ attributes and tags, with AWS's defaults and errors; a refused request changes n
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -249,12 +251,13 @@ def test_ip_targets_register_drain_and_leave(elb):
                    Targets=[{"Id": "not-an-ip"}]) == "ValidationError"
 
 
-def test_instance_targets_must_be_registered_container_instances(elb, ecs):
+def test_instance_targets_must_be_registered_container_instances(elb, ecs, region):
     tg = make_tg(elb)
     assert code_of(elb.register_targets, TargetGroupArn=tg["TargetGroupArn"],
                    Targets=[{"Id": "i-0123456789abcdef0"}]) == "InvalidTarget"
     ecs.create_cluster(clusterName="default")
-    document = '{"instanceId": "i-0123456789abcdef0", "availabilityZone": "x"}'
+    document = json.dumps({"instanceId": "i-0123456789abcdef0",
+                           "availabilityZone": f"{region}a"})
     ecs.register_container_instance(instanceIdentityDocument=document, totalResources=[
         {"name": "CPU", "type": "INTEGER", "integerValue": 1024},
         {"name": "MEMORY", "type": "INTEGER", "integerValue": 1024}])

@@ -19,6 +19,7 @@ from nozama.model import arns, lb_rules
 from nozama.model.deployment_state import DeploymentState
 from nozama.scheduler.feasibility import parse_constraints
 from nozama.scheduler.rank import parse_strategies
+from nozama.aws.ecs.networking import check_awsvpc
 from nozama.aws.ecs import handlers
 from nozama.aws.ecs.common import find_cluster, page_size, tags_from_request, tags_of
 from nozama.aws.ecs.task_definitions import find as find_task_definition
@@ -346,6 +347,7 @@ def find_service(ctx: RequestContext, conn: Connection, cluster: Row, reference:
 def create_service(ctx: RequestContext, params: dict) -> dict:
     strategy = params.get("schedulingStrategy") or "REPLICA"
     _check(params, strategy)
+    check_awsvpc(ctx, params)
     name = params["serviceName"]
     if not _NAME.fullmatch(name):
         raise errors.ecs.InvalidParameterException("serviceName must be 1 to 255 letters, numbers, "
@@ -410,6 +412,7 @@ def create_service(ctx: RequestContext, params: dict) -> dict:
 
 @handlers.operation("UpdateService")
 def update_service(ctx: RequestContext, params: dict) -> dict:
+    check_awsvpc(ctx, params)
     with ctx.store.write() as conn:
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         row = find_service(ctx, conn, cluster, params["service"])
