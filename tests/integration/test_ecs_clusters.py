@@ -52,7 +52,7 @@ def register_instance(ecs, cluster: str | None = None, instance_id: str | None =
         ],
         "instanceIdentityDocument": json.dumps({
             "instanceId": instance_id or f"i-{uuid.uuid4().hex[:17]}",
-            "availabilityZone": "za-southwest-1a", "instanceType": "t3.micro"}),
+            "availabilityZone": f"{ecs.meta.region_name}a", "instanceType": "t3.micro"}),
     }
     if cluster is not None:
         params["cluster"] = cluster

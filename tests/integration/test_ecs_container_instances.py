@@ -12,6 +12,7 @@ import base64
 import datetime
 import json
 import re
+import sys
 import uuid
 
 import pytest
@@ -39,12 +40,26 @@ VERSION_INFO = {"agentVersion": "1.80.0", "agentHash": "4023248",
 # --- helpers -------------------------------------------------------------------
 
 
+# The test's own region: instances register in its zones (a zone of another is refused).
+REGION = "za-southwest-1"
+
+
+@pytest.fixture(autouse=True)
+def _in_the_test_region(region, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "REGION", region)
+
+
+def in_region(text: str) -> str:
+    """Zone names written for za-southwest-1, in the test's region."""
+    return text.replace("za-southwest-1", REGION)
+
+
 def identity(instance_id: str | None = None, az: str = "za-southwest-1a",
              instance_type: str = "t3.micro") -> str:
     return json.dumps({
         "instanceId": instance_id or f"i-{uuid.uuid4().hex[:17]}",
-        "availabilityZone": az, "instanceType": instance_type,
-        "region": "za-southwest-1", "accountId": ACCOUNT,
+        "availabilityZone": in_region(az), "instanceType": instance_type,
+        "region": REGION, "accountId": ACCOUNT,
         "imageId": "ami-0123456789abcdef0", "architecture": "x86_64",
     })
 
@@ -135,7 +150,7 @@ def test_register_container_instance(ecs, region, cluster):
     assert instance["registeredAt"] >= before
 
     attributes = attributes_of(instance)
-    assert attributes["ecs.availability-zone"] == "za-southwest-1b"
+    assert attributes["ecs.availability-zone"] == in_region("za-southwest-1b")
     assert attributes["ecs.instance-type"] == "c5.xlarge"
     assert attributes["stack"] == "prod"
     assert "gpu-ready" in attributes and attributes["gpu-ready"] is None
@@ -319,7 +334,7 @@ def fleet(ecs, cluster):
 ])
 def test_list_container_instances_filter(ecs, fleet, expression, labels):
     expected = sorted(fleet[label][0] for label in labels)
-    assert sorted(list_all(ecs, filter=expression)) == expected
+    assert sorted(list_all(ecs, filter=in_region(expression))) == expected
 
 
 def test_list_container_instances_filter_by_ec2_instance_id(ecs, fleet):

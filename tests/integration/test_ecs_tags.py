@@ -55,7 +55,7 @@ def make_container_instance(ecs, tags: dict | None = None) -> str:
     params = {"cluster": "tags",
               "instanceIdentityDocument": json.dumps({
                   "instanceId": f"i-{uuid.uuid4().hex[:17]}",
-                  "availabilityZone": "za-southwest-1a", "instanceType": "t3.micro"}),
+                  "availabilityZone": f"{ecs.meta.region_name}a", "instanceType": "t3.micro"}),
               "totalResources": [{"name": "CPU", "type": "INTEGER", "integerValue": 1024}]}
     if tags is not None:
         params["tags"] = tag_list(tags)

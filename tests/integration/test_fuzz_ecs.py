@@ -339,7 +339,8 @@ def create_baseline(ecs) -> Baseline:
     instance = ecs.register_container_instance(
         cluster=BASE_CLUSTER,
         instanceIdentityDocument=json.dumps({"instanceId": "i-nzbase0001",
-                                             "availabilityZone": "za",
+                                             "availabilityZone":
+                                                 f"{ecs.meta.region_name}a",
                                              "instanceType": "m5.large"}),
         totalResources=[{"name": "CPU", "type": "INTEGER", "integerValue": 2048},
                         {"name": "MEMORY", "type": "INTEGER", "integerValue": 4096}],
