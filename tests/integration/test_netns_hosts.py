@@ -210,6 +210,8 @@ def test_leftovers_of_a_killed_run_are_swept(tmp_path):
              "from support.netns import Network\n"
              "network = Network().create()\n"
              "left = network.spawn('a1', ['sleep', '60'], sys.argv[1])\n"
+             "while open(f'/proc/{left.pid}/cmdline').read() != 'sleep\\x0060\\x00':\n"
+             "    pass\n"
              "print(network.prefix, left.pid, flush=True)\n"
              "os.kill(os.getpid(), 9)\n")
     killed = subprocess.run([sys.executable, "-c", crash, tmp_path / "left.log"],

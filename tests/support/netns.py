@@ -126,16 +126,13 @@ class Network:
             return
         for process in self._processes:
             _kill_group(process.pid, signal.SIGTERM)
-        _kill_namespaces_processes(self.namespaces())
+        _remove(self.namespaces())
         for process in self._processes:
             _kill_group(process.pid, signal.SIGKILL)
             try:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
-        existing = [ns for ns in self.namespaces() if (NETNS_DIR / ns).exists()]
-        if existing:
-            _ip_batch([f"netns del {ns}" for ns in existing])
         self._created = False
         _open.pop(self.prefix, None)
 
@@ -259,20 +256,39 @@ def sweep_leftovers() -> list[str]:
         if mine_but_closed or not Path(f"/proc/{pid}").exists():
             stale.append(name)
     if stale:
-        _kill_namespaces_processes(stale)
-        _ip_batch([f"netns del {name}" for name in stale], check=False)
+        _remove(stale, check=False)
     return stale
 
 
 def processes_in(namespaces: list[str]) -> list[int]:
-    """Pids of the processes whose network namespace is one of these (by nsfs inode)."""
-    wanted = set()
+    """Pids of the processes whose network namespace is one of these."""
+    return _pids_in(_namespace_ids(namespaces))
+
+
+def _remove(namespaces: list[str], check: bool = True) -> None:
+    """Kill the processes in the namespaces, then delete them."""
+    ids = _namespace_ids(namespaces)
+    _kill_all(ids)
+    existing = [ns for ns in namespaces if (NETNS_DIR / ns).exists()]
+    if existing:
+        _ip_batch([f"netns del {ns}" for ns in existing], check=check)
+    # A process that was entering one as it was deleted keeps it alive, nameless: by id.
+    _kill_all(ids)
+
+
+def _namespace_ids(namespaces: list[str]) -> set[tuple[int, int]]:
+    ids = set()
     for name in namespaces:
         try:
             st = os.stat(NETNS_DIR / name)
         except FileNotFoundError:
             continue
-        wanted.add((st.st_dev, st.st_ino))
+        ids.add((st.st_dev, st.st_ino))
+    return ids
+
+
+def _pids_in(ids: set[tuple[int, int]]) -> list[int]:
+    """Pids of the processes in these namespaces (nsfs device and inode, as stat says)."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -281,19 +297,20 @@ def processes_in(namespaces: list[str]) -> list[int]:
             st = os.stat(f"/proc/{entry}/ns/net")
         except OSError:   # gone, or a zombie: nothing left to kill
             continue
-        if (st.st_dev, st.st_ino) in wanted:
+        if (st.st_dev, st.st_ino) in ids:
             pids.append(int(entry))
     return pids
 
 
-def _kill_namespaces_processes(namespaces: list[str]) -> None:
-    pids = processes_in(namespaces)
+def _kill_all(ids: set[tuple[int, int]]) -> None:
+    """SIGTERM, a grace period, then SIGKILL for what is left."""
+    pids = _pids_in(ids)
     for pid in pids:
         _signal(pid, signal.SIGTERM)
     deadline = time.monotonic() + KILL_GRACE_SECONDS
     while pids and time.monotonic() < deadline:
         time.sleep(0.05)
-        pids = processes_in(namespaces)
+        pids = _pids_in(ids)
     for pid in pids:
         _signal(pid, signal.SIGKILL)
 
