@@ -237,3 +237,34 @@ def _alive(pid: int) -> bool:
 def _program(pid: int) -> bytes:
     with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
         return cmdline.read().split(b"\0")[0]
+
+
+def test_a_client_resolves_a_load_balancer_by_name_from_the_lb_host(hosts, tmp_path):
+    """nozama/lb/dns.py on the lb host answers the client host with a pool address,
+    where the load balancer (here, a stand-in server) answers."""
+    name = "web-1234567890.us-west-2.elb.localhost"
+    responder = ("import asyncio, sys\n"
+                 "from nozama.lb.dns import DnsResponder\n"
+                 "async def main():\n"
+                 "    dns = DnsResponder()\n"
+                 "    dns.update({sys.argv[1]: '198.18.64.5'})\n"
+                 "    await dns.start(sys.argv[2], 53)\n"
+                 "    await asyncio.Event().wait()\n"
+                 "asyncio.run(main())\n")
+    resolve = ("import sys\n"
+               "from dnslib import DNSRecord\n"
+               "try:\n"
+               "    reply = DNSRecord.question(sys.argv[1]).send(sys.argv[2], 53, timeout=1)\n"
+               "    print(DNSRecord.parse(reply).a.rdata)\n"
+               "except OSError as error:\n"
+               "    print('no answer:', error)\n")
+    lb = hosts.hosts["lb"].address
+    hosts.spawn("lb", [sys.executable, "-c", responder, name, lb], tmp_path / "dns.log",
+                cwd=Path(__file__).parent.parent.parent)
+    serve(hosts, tmp_path, pool={"198.18.64.5:80": "web"})
+
+    def resolved() -> str:
+        return hosts.run("client", [sys.executable, "-c", resolve, name, lb]).stdout.strip()
+
+    wait_for(lambda: resolved() == "198.18.64.5", timeout=10)
+    assert get(hosts, "client", "198.18.64.5:80") == "web"
