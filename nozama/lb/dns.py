@@ -180,6 +180,22 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         log.debug("DNS: %s", exc)   # an ICMP error for an earlier answer: nothing to do
 
 
+def listen_address(text: str, default_port: int = 53) -> tuple[str, int]:
+    """`nozama lb --dns`'s ADDRESS[:PORT] ("198.18.64.1", "198.18.64.1:5353", "[::1]:53")."""
+    host, port = text, str(default_port)
+    if text.startswith("["):   # IPv6, its port after the bracket
+        host, _, rest = text[1:].partition("]")
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"{text!r} is not ADDRESS[:PORT]")
+            port = rest[1:]
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{text!r} is not ADDRESS[:PORT] (a port from 1 to 65535)")
+    return host, int(port)
+
+
 def _normal(name: str) -> str:
     """Names compare without case and without the root's trailing dot."""
     return name.rstrip(".").lower()

@@ -11,7 +11,7 @@ import threading
 import pytest
 from dnslib import QTYPE, RCODE, DNSRecord
 
-from nozama.lb.dns import DnsResponder
+from nozama.lb.dns import DnsResponder, listen_address
 
 NAME = "web-1234567890.us-west-2.elb.localhost"
 OTHER = "internal-api-9876543210.eu-west-1.elb.localhost"
@@ -156,3 +156,13 @@ def _exchange_udp(host: str, port: int, packet: bytes) -> bytes:
         sock.settimeout(2)
         sock.sendto(packet, (host, port))
         return sock.recv(4096)
+
+
+def test_the_listen_address_is_address_and_optional_port():
+    assert listen_address("198.18.64.1") == ("198.18.64.1", 53)
+    assert listen_address("198.18.64.1:5353") == ("198.18.64.1", 5353)
+    assert listen_address("[::1]:5353") == ("::1", 5353)
+    assert listen_address("::1") == ("::1", 53)
+    for bad in ("198.18.64.1:", "198.18.64.1:dns", ":53", "198.18.64.1:70000", "[::1]x"):
+        with pytest.raises(ValueError, match="ADDRESS"):
+            listen_address(bad)
