@@ -77,7 +77,10 @@ class Host:
 
 
 class Network:
-    """The test hosts: `with Network() as net: net.spawn("a1", [...], log)`."""
+    """The test hosts: `with Network() as net: net.spawn("a1", [...], log)`.
+
+    Its namespaces are `<prefix>-sw` and `<prefix>-<host>`; the default prefix,
+    `nz-<pid>-<n>`, is the shape that sweep_leftovers recognizes."""
 
     def __init__(self, prefix: str | None = None):
         self.prefix = prefix or f"nz-{os.getpid()}-{next(_sequence)}"
@@ -125,10 +128,10 @@ class Network:
         if not self._created:
             return
         for process in self._processes:
-            _kill_group(process.pid, signal.SIGTERM)
+            _kill_group(process, signal.SIGTERM)
         _remove(self.namespaces())
         for process in self._processes:
-            _kill_group(process.pid, signal.SIGKILL)
+            _kill_group(process, signal.SIGKILL)
             try:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -315,9 +318,13 @@ def _kill_all(ids: set[tuple[int, int]]) -> None:
         _signal(pid, signal.SIGKILL)
 
 
-def _kill_group(pid: int, signum: int) -> None:
+def _kill_group(process: subprocess.Popen, signum: int) -> None:
+    """Signal a spawned process's session (its group), while its pid is surely ours: not
+    yet reaped. Whatever outlived it in a namespace is found by _remove."""
+    if process.poll() is not None:
+        return
     try:
-        os.killpg(pid, signum)
+        os.killpg(process.pid, signum)
     except (ProcessLookupError, PermissionError):
         pass
 
