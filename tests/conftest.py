@@ -39,6 +39,7 @@ import pytest
 
 from support import fuzzing
 from support.agents import AgentPool
+from support.netns import hosts  # noqa: F401  (issue 17's hosts, as network namespaces)
 from support.servers import REAL_TIME, NozamaServer, start_dataplane, store_args, store_url
 
 # Agents the tests start report their tasks' CPU and memory every second, not every 10.

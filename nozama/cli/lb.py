@@ -19,7 +19,7 @@ from pathlib import Path
 import uvloop
 
 from nozama.kernel import shutdown
-from nozama.lb import haproxy_master, hosts
+from nozama.lb import dns, haproxy_master, hosts
 from nozama.lb.dataplane import DataPlane, PoolError
 from nozama.store import Store
 from nozama.store.db import sqlite_url
@@ -41,14 +41,24 @@ def run_lb(args: argparse.Namespace) -> int:
         except ValueError as error:
             print(f"nozama lb: {error}", file=sys.stderr)
             return 2
+    try:
+        dns_address = dns.listen_address(args.dns) if args.dns else None
+    except ValueError as error:
+        print(f"nozama lb: --dns: {error}", file=sys.stderr)
+        return 2
+    responder = dns.DnsResponder() if dns_address else None
     data_dir = Path(args.data_dir or _default_data_dir()).expanduser().resolve()
     url = args.database_url or sqlite_url(str(data_dir))
     block = hosts.block_name(url)
     store = Store.open(url)
     try:
-        uvloop.run(_main(DataPlane(store, block, data_dir / "lb" / block, address_pool=pool)))
+        uvloop.run(_main(DataPlane(store, block, data_dir / "lb" / block, address_pool=pool,
+                                   dns_responder=responder), dns_address))
     except PoolError as error:
         print(f"nozama lb: --address-pool {pool}: {error}", file=sys.stderr)
+        return 2
+    except DnsError as error:
+        print(f"nozama lb: --dns {args.dns}: {error}", file=sys.stderr)
         return 2
     finally:
         store.close()
@@ -73,7 +83,17 @@ def check_pool(text: str) -> str:
     return str(pool)
 
 
-async def _main(dataplane: DataPlane) -> None:
+class DnsError(Exception):
+    """The DNS responder cannot listen where it was asked to."""
+
+
+async def _main(dataplane: DataPlane, dns_address: tuple[str, int] | None = None) -> None:
+    responder = dataplane.dns_responder
+    if responder is not None:
+        try:
+            await responder.start(*dns_address)
+        except OSError as error:
+            raise DnsError(f"cannot answer DNS there: {error.strerror or error}") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -85,5 +105,7 @@ async def _main(dataplane: DataPlane) -> None:
                            return_when=asyncio.FIRST_COMPLETED)
     runner.cancel()
     await dataplane.close()
+    if responder is not None:
+        await responder.close()
     if runner.done() and not runner.cancelled() and isinstance(runner.exception(), PoolError):
         raise runner.exception()

@@ -97,6 +97,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="the IPv4 addresses this host owns for load balancers, one each "
                     "(default: loopback addresses 127.77.0.0/16, reached from this machine "
                     "only); make them local first: ip route add local CIDR dev lo")
+    lb.add_argument("--dns", metavar="ADDRESS[:PORT]",
+                    help="answer the load balancers' DNS names (NAME.REGION.elb.localhost) "
+                    "here, over UDP and TCP (port 53 unless given), for clients on other "
+                    "hosts")
     lb.add_argument("--log-level", default=log_level, help=log_help)
 
     up = command(commands, "up", "control plane plus agents on the local Docker Engine", (

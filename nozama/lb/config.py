@@ -69,7 +69,7 @@ class Snapshot:
     generation: int
     listeners: dict[tuple[str, int], Listener]
     target_groups: dict[str, TargetGroup]
-    dns_names: dict[str, str]  # DNS name -> loopback address
+    dns_names: dict[str, str]  # DNS name -> the load balancer's address
     load_balancers: list[str] = field(default_factory=list)  # every load balancer's ARN
     # The PEM texts of the certificates HTTPS listeners use: (certificate, chain, key).
     certificates: dict[str, tuple[str, str | None, str]] = field(default_factory=dict)

@@ -35,6 +35,7 @@ from pathlib import Path
 from nozama.kernel.clock import Clock
 from nozama.lb import config as lb_config
 from nozama.lb import haproxy_config, hosts
+from nozama.lb.dns import DnsResponder
 from nozama.lb.targets import TargetState
 from nozama.lb.haproxy_master import Master
 from nozama.lb.haproxy_runtime import Runtime
@@ -77,11 +78,13 @@ def default_threads() -> int:
 
 class DataPlane:
     def __init__(self, store: Store, owner: str, run_dir: Path, clock: Clock | None = None,
-                 threads: int | None = None, address_pool: str | None = None):
+                 threads: int | None = None, address_pool: str | None = None,
+                 dns_responder: DnsResponder | None = None):
         self.store = store
         # The addresses this host owns, which load balancers take (None: loopback ones).
         self.address_pool = address_pool
         self.pool_owner = f"{socket.gethostname()}:{run_dir}"
+        self.dns_responder = dns_responder   # answers the names for other hosts
         self.clock = clock or Clock()
         self.owner = owner          # names this data plane's block of /etc/hosts
         self.run_dir = run_dir
@@ -214,6 +217,8 @@ class DataPlane:
         self.targets = states
         self.health.update(states, snapshot.target_groups)
         self.groups_of = _groups_of(snapshot.listeners.values())
+        if self.dns_responder is not None:
+            self.dns_responder.update(snapshot.dns_names)
         if snapshot.dns_names != self.dns and hosts.write(snapshot.dns_names, self.owner):
             self.dns = snapshot.dns_names
 

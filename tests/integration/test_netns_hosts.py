@@ -17,8 +17,6 @@ from support import netns
 from support.netns import Network, our_namespaces, processes_in
 from support.waiting import wait_for
 
-hosts = netns.hosts   # the fixture, until tests/conftest.py imports it for every module
-
 PORT = 8080
 # Prints, one line each, the body of GET http://ADDRESS/ for each ADDRESS (host:port) in
 # its arguments, or "unreachable": all at once, so a check costs one timeout at most.
