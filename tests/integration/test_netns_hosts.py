@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from support import netns
 from support.netns import Network, our_namespaces, processes_in
 from support.waiting import wait_for
 
