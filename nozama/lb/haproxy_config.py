@@ -242,7 +242,11 @@ def _global(run_dir: str, threads: int, unavailable: str) -> str:
         # meet a request already on its way.
         "    option idle-close-on-response",
         f"    log-format {quote(LOG_FORMAT)}",
-        "    timeout connect 10s",
+        # A target whose host is cut off (its zone lost) answers nothing: its connection
+        # attempt gives up after 3 s and the request goes to another target (retries 1,
+        # redispatch), so requests caught before the health checks take it out are late,
+        # not failed. (ALB waits 10 s; a host that takes 3 s to accept is a dead one.)
+        "    timeout connect 3s",
         "    timeout client 60s",
         "    timeout server 60s",
         "    timeout http-request 60s",

@@ -27,6 +27,8 @@ could clean up are swept when the next Network is created.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import ctypes
 import itertools
 import os
 import re
@@ -187,6 +189,21 @@ class Network:
 
     # --- faults ---------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def inside(self, host: str):
+        """Run the calling thread on `host`'s network: the sockets it opens meanwhile (a
+        boto3 client's, say) and the threads it starts live there. setns(2) moves one
+        thread only, so the rest of the test process is untouched."""
+        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        target = os.open(NETNS_DIR / self.hosts[host].namespace, os.O_RDONLY)
+        try:
+            _setns(target)
+            yield self.hosts[host]
+        finally:
+            _setns(own)
+            os.close(own)
+            os.close(target)
+
     def zone_hosts(self, zone: str) -> list[Host]:
         hosts = [host for host in self.hosts.values() if host.zone == zone]
         if not hosts:
@@ -231,6 +248,16 @@ class Network:
             self._partitions.add(pair)
         else:
             self._partitions.discard(pair)
+
+
+_CLONE_NEWNET = 0x40000000
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(fd: int) -> None:
+    if _libc.setns(fd, _CLONE_NEWNET) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"setns: {os.strerror(error)}")
 
 
 def _host(prefix: str, name: str, address: str, zone: str | None) -> Host:

@@ -57,8 +57,8 @@ def wait_serving(address: str, status: int = 200, path: str = "/") -> None:
 class Load:
     """Clients that keep sending requests and record every response."""
 
-    def __init__(self, address: str, clients: int = 6, path: str = "/"):
-        self.address, self.path = address, path
+    def __init__(self, address: str, clients: int = 6, path: str = "/", port: int = PORT):
+        self.address, self.path, self.port = address, path, port
         self.stop = threading.Event()
         self.results: collections.Counter = collections.Counter()
         self.failures: list = []
@@ -80,7 +80,7 @@ class Load:
         self.seconds = time.monotonic() - self.started
 
     def _client(self) -> None:
-        connection = http.client.HTTPConnection(self.address, PORT, timeout=10)
+        connection = http.client.HTTPConnection(self.address, self.port, timeout=10)
         while not self.stop.is_set():
             try:
                 connection.request("GET", self.path)
@@ -91,7 +91,7 @@ class Load:
             except (OSError, http.client.HTTPException) as error:
                 outcome = ("error", repr(error))
                 connection.close()
-                connection = http.client.HTTPConnection(self.address, PORT, timeout=10)
+                connection = http.client.HTTPConnection(self.address, self.port, timeout=10)
             with self.lock:
                 self.results[outcome] += 1
                 if outcome[0] != 200:
