@@ -171,3 +171,48 @@ def ec2_ids(service: Service, instance_arns: set[str]) -> set[str]:
     described = service.ecs.describe_container_instances(containerInstances=list(
         instance_arns))["containerInstances"]
     return {i["ec2InstanceId"] for i in described}
+
+
+def test_an_agent_cut_off_or_killed_loses_nothing(cluster):
+    service = Service(cluster)
+    wait_for(lambda: service.steady({"a": 2, "b": 2, "c": 2}), timeout=60)
+    zones = service.zones()
+    a1 = next(arn for arn, zone in zones.items() if zone == "a" and any(
+        t["containerInstanceArn"] == arn for t in service.tasks()))
+    started = {t["taskArn"] for t in service.tasks()}
+
+    with Load(service.address, clients=4, port=80) as load:
+        # a1's agent loses the control plane (only it: the load balancer still reaches
+        # it) for longer than the control plane waits before calling it disconnected.
+        host = agent_host(cluster, service, a1)
+        cluster.network.partition(host, "control")
+        wait_for(lambda: a1 not in service.connected(), timeout=30)
+        time.sleep(3)
+        # Its tasks serve on: healthy, not replaced.
+        assert service.spread() == Counter({"a": 2, "b": 2, "c": 2})
+        cluster.network.heal(host, "control")
+        wait_for(lambda: a1 in service.connected(), timeout=60)
+        time.sleep(2)
+    assert load.failures == [] and load.total > 100
+    # b1's agent killed: the next one adopts its tasks instead of starting them again.
+    # (The simulated runtime's tasks live in its agent's process, so they stop answering
+    # until then; Docker's containers run on: test_tasks_simulated, test_docker_runtime.)
+    b1 = next(arn for arn, zone in zones.items() if zone == "b" and any(
+        t["containerInstanceArn"] == arn for t in service.tasks()))
+    host = agent_host(cluster, service, b1)
+    cluster.kill_agent(host)
+    cluster.start_agent(host)
+    time.sleep(3)
+    wait_for(lambda: service.steady({"a": 2, "b": 2, "c": 2}), timeout=30)
+    # Nothing lost, nothing doubled: the same six tasks, and no other ever started.
+    assert {t["taskArn"] for t in service.tasks()} == started
+    assert service.tasks("STOPPED") == []
+
+
+def agent_host(cluster: Cluster, service: Service, instance_arn: str) -> str:
+    """The test host whose agent registered `instance_arn` (by its address)."""
+    (instance,) = service.cluster.client("ec2").describe_instances(InstanceIds=[
+        service.ecs.describe_container_instances(containerInstances=[instance_arn])[
+            "containerInstances"][0]["ec2InstanceId"]])["Reservations"][0]["Instances"]
+    return next(name for name, host in cluster.network.hosts.items()
+                if host.address == instance["PrivateIpAddress"])
