@@ -161,9 +161,9 @@ def test_a_zone_lost_and_back(cluster):
         wait_for(rebalanced, timeout=120, interval=0.3)
     assert lowest >= 6
     assert load.failures == [] and load.total > 100
-    for arn in in_b:   # stopped by their agents, not run twice
-        (task,) = service.ecs.describe_tasks(tasks=[arn])["tasks"]
-        assert task["lastStatus"] == "STOPPED"
+    # b's old tasks are stopped by their agents (as soon as they hear of it), not run twice.
+    wait_for(lambda: {t["lastStatus"] for t in service.ecs.describe_tasks(tasks=list(in_b))[
+        "tasks"]} == {"STOPPED"}, timeout=30)
     assert len([t for t in service.tasks() if t["lastStatus"] == "RUNNING"]) == 6
 
 
