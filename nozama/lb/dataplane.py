@@ -476,7 +476,9 @@ class DataPlane:
                 await self._start(self._render(await self._bindable(self.snapshot)))
 
     async def _watch_stats(self) -> None:
-        """Open connections per load balancer, once a second (ActiveConnectionCount)."""
+        """Open connections per load balancer, once a second (ActiveConnectionCount), and
+        the targets that real traffic failed to connect to since (a passive check)."""
+        errors: dict[tuple[str, str], int] = {}
         while True:
             await asyncio.sleep(1.0)
             if self.rendered is None:
@@ -486,6 +488,7 @@ class DataPlane:
             except (OSError, asyncio.TimeoutError):
                 continue
             connections = {}
+            errors = self._connection_errors(rows, errors)
             for row in rows:
                 name = row.get("pxname", "")
                 listener = self.rendered.frontends.get(name)
@@ -494,6 +497,22 @@ class DataPlane:
                     connections[lb] = connections.get(lb, 0) + int(row.get("scur") or 0)
                     self.log.connections_total(lb, name, int(row.get("stot") or 0))
             self.connections = connections
+
+    def _connection_errors(self, rows: list[dict], before: dict) -> dict:
+        """Each server's connection errors and retries so far; a server whose count grew
+        since `before` counts a failed check."""
+        servers = {(haproxy_config.backend_name(key[0]), haproxy_config.server_name(key)): key
+                   for key in self.targets}
+        now = {}
+        for row in rows:
+            key = servers.get((row.get("pxname"), row.get("svname")))
+            if key is None:
+                continue
+            count = sum(int(row.get(field) or 0) for field in ("econ", "wretr"))
+            now[(row["pxname"], row["svname"])] = count
+            if count > before.get((row["pxname"], row["svname"]), count):
+                self.health.connection_failed(key)
+        return now
 
     # ------------------------------------------------------------ what it observes
 

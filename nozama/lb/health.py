@@ -72,12 +72,16 @@ class HealthChecker:
         self.on_change = on_change
         self.tasks: dict[tuple, asyncio.Task] = {}
         self.settings: dict[tuple, tuple] = {}
+        self.runs: dict[tuple, list[int]] = {}    # key -> [successes, failures] in a row
+        self.states: dict[tuple, TargetState] = {}
 
     def update(self, states: dict[tuple, TargetState], groups: dict) -> None:
         for key in list(self.tasks):
             if key not in states:
                 self.tasks.pop(key).cancel()
                 self.settings.pop(key, None)
+                self.runs.pop(key, None)
+        self.states = states
         for key, state in states.items():
             doc = groups[state.target.target_group_arn].doc
             settings = tuple(doc[k] for k in (
@@ -88,18 +92,31 @@ class HealthChecker:
                 if key in self.tasks:
                     self.tasks[key].cancel()
                 self.settings[key] = settings
+                self.runs[key] = [0, 0]
                 self.tasks[key] = asyncio.ensure_future(self._check_forever(state, settings))
 
     def close(self) -> None:
         for task in self.tasks.values():
             task.cancel()
 
+    def connection_failed(self, key: tuple) -> None:
+        """Real traffic could not connect to the target (HAProxy's counters say so): one
+        failed check, as a passive check counts it. Without it a host that went silent
+        just after a check would be out only after `threshold` more intervals and a
+        timeout; with traffic flowing, within a connect timeout and one check."""
+        settings, state, run = self.settings.get(key), self.states.get(key), self.runs.get(key)
+        if settings is None or state is None or run is None or not settings[0]:
+            return
+        run[0], run[1] = 0, run[1] + 1
+        if run[1] >= settings[7] and state.health != "unhealthy":
+            self._set(state, "unhealthy", "Target.Timeout", "Request timed out")
+
     async def _check_forever(self, state: TargetState, settings: tuple) -> None:
         enabled, protocol, port, path, interval, timeout, healthy_n, unhealthy_n, matcher = settings
         if not enabled:
             self._set(state, "healthy", None, None)
             return
-        successes = failures = 0
+        run = self.runs[state.target.key]   # successes, failures (passive ones too)
         # Checks start every interval, however long each takes (as ALB's do): a target
         # that stops answering is out within interval x threshold plus one timeout.
         loop = asyncio.get_running_loop()
@@ -110,15 +127,15 @@ class HealthChecker:
             status, why = await probe(target.host, check_port, path, timeout,
                                       protocol == "HTTPS")
             if status is not None and codes_match(matcher, status):
-                successes, failures = successes + 1, 0
-                if successes >= healthy_n:
+                run[0], run[1] = run[0] + 1, 0
+                if run[0] >= healthy_n:
                     self._set(state, "healthy", None, None)
                 elif state.health == "initial":
                     self._set(state, "initial", "Elb.InitialHealthChecking",
                               "Initial health checks in progress")
             else:
-                failures, successes = failures + 1, 0
-                if failures >= unhealthy_n:
+                run[0], run[1] = 0, run[1] + 1
+                if run[1] >= unhealthy_n:
                     if status is not None:
                         self._set(state, "unhealthy", "Target.ResponseCodeMismatch",
                                   f"Health checks failed with these codes: [{status}]")

@@ -1,0 +1,255 @@
+"""Losing a zone: a 9-task service over three zones behind a load balancer, zone b cut
+off for 60 s under continuous traffic, then back.
+
+The hosts are network namespaces on this machine (tests/support/netns.py, 198.18.0.0/15):
+the control plane and the data plane on theirs, two simulated agents per zone, and a
+client host that sends an open-loop load (bench/_open_loop.py, RATE requests a second,
+each with a 10 s timeout) to the load balancer's DNS name as the data plane's DNS
+responder answers it. Production cadence (NOZAMA_INTERVAL_SCALE=1); target health
+checks every 5 s with a 2 s timeout, 2 failures to unhealthy; grace period 0.
+
+Checked against the limits issue 17 names:
+- b's targets out of rotation within interval x unhealthy threshold + 1 s of the outage;
+- requests failed during the outage minute under 1% of it;
+- 9 tasks running in a and c within 30 s of b's targets going unhealthy;
+- after b returns: an even spread again, never fewer than 9 healthy targets meanwhile,
+  and no failed request.
+
+    python3 bench/zones.py [--rate 600] [--outage 60] [--write-docs]   # as root
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT / "tests"))
+os.environ["NOZAMA_INTERVAL_SCALE"] = "1"   # production cadence, for the agents too
+
+import _cluster as cl  # noqa: E402
+from support.multihost import Cluster  # noqa: E402
+from support.netns import Network  # noqa: E402
+
+BEGIN_MARK = "<!-- BEGIN bench/zones.py -->"
+END_MARK = "<!-- END bench/zones.py -->"
+INTERVAL, TIMEOUT, UNHEALTHY = 5, 2, 2
+DESIRED = 9
+
+
+class Service:
+    """The benchmark's service, seen from the client host."""
+
+    def __init__(self, cluster: Cluster):
+        self.ecs, self.elb, self.ec2 = (cluster.client(s) for s in ("ecs", "elbv2", "ec2"))
+        self.cluster = cluster
+
+    def create(self) -> None:
+        deadline = time.monotonic() + 60
+        while len(self.connected()) < len(self.cluster.agents):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the agents did not all connect")
+            time.sleep(0.2)
+        subnets = [s["SubnetId"] for s in self.ec2.describe_subnets(Filters=[
+            {"Name": "default-for-az", "Values": ["true"]}])["Subnets"]]
+        lb = self.elb.create_load_balancer(Name="zones", Subnets=subnets)["LoadBalancers"][0]
+        self.dns_name = lb["DNSName"]
+        self.tg = self.elb.create_target_group(
+            Name="zones", Protocol="HTTP", Port=80, VpcId=lb["VpcId"],
+            HealthCheckIntervalSeconds=INTERVAL, HealthCheckTimeoutSeconds=TIMEOUT,
+            HealthyThresholdCount=2, UnhealthyThresholdCount=UNHEALTHY)["TargetGroups"][0][
+            "TargetGroupArn"]
+        self.elb.modify_target_group_attributes(TargetGroupArn=self.tg, Attributes=[
+            {"Key": "deregistration_delay.timeout_seconds", "Value": "5"}])
+        self.elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP",
+                                 Port=80, DefaultActions=[{"Type": "forward",
+                                                           "TargetGroupArn": self.tg}])
+        definition = self.ecs.register_task_definition(family="zones", containerDefinitions=[{
+            "name": "app", "image": "busybox", "memory": 64,
+            "portMappings": [{"containerPort": 80, "hostPort": 0}]}])["taskDefinition"]
+        self.ecs.create_service(
+            serviceName="zones", taskDefinition=definition["taskDefinitionArn"],
+            desiredCount=DESIRED, healthCheckGracePeriodSeconds=0,
+            availabilityZoneRebalancing="ENABLED",
+            placementStrategy=[{"type": "spread", "field": "attribute:ecs.availability-zone"}],
+            deploymentConfiguration={"minimumHealthyPercent": 100, "maximumPercent": 200},
+            loadBalancers=[{"targetGroupArn": self.tg, "containerName": "app",
+                            "containerPort": 80}])
+        self.zone_of = self._zones()
+
+    def connected(self) -> list[str]:
+        try:
+            return self.ecs.list_container_instances(filter="agentConnected == true")[
+                "containerInstanceArns"]
+        except self.ecs.exceptions.ClusterNotFoundException:
+            return []
+
+    def _zones(self) -> dict[str, str]:
+        arns = self.ecs.list_container_instances()["containerInstanceArns"]
+        return {i["containerInstanceArn"]: (next(a["value"] for a in i["attributes"]
+                                                  if a["name"] == "ecs.availability-zone")[-1],
+                                             i["ec2InstanceId"])
+                for i in self.ecs.describe_container_instances(
+                    containerInstances=arns)["containerInstances"]}
+
+    def spread(self) -> Counter:
+        arns = self.ecs.list_tasks(serviceName="zones", desiredStatus="RUNNING")["taskArns"]
+        tasks = self.ecs.describe_tasks(tasks=arns)["tasks"] if arns else []
+        return Counter(self.zone_of[t["containerInstanceArn"]][0] for t in tasks
+                       if t["lastStatus"] == "RUNNING")
+
+    def health(self) -> list[tuple[str, str]]:
+        """(zone, state) of every target."""
+        zone_by_id = {ec2: zone for zone, ec2 in self.zone_of.values()}
+        return [(zone_by_id.get(d["Target"]["Id"], "?"), d["TargetHealth"]["State"])
+                for d in self.elb.describe_target_health(TargetGroupArn=self.tg)[
+                    "TargetHealthDescriptions"]]
+
+    def healthy(self) -> int:
+        return sum(state == "healthy" for _, state in self.health())
+
+    def b_out(self) -> bool:
+        return all(state != "healthy" for zone, state in self.health() if zone == "b")
+
+
+def until(predicate, timeout: float, interval: float = 0.2, each=None) -> float:
+    """Epoch time at which `predicate` first held."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if each is not None:
+            each()
+        if predicate():
+            return time.time()
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout}s")
+        time.sleep(interval)
+
+
+def run(args) -> dict:
+    tmp = Path(args.work_dir)
+    tmp.mkdir(parents=True, exist_ok=True)
+    with Network() as network, network.inside("client"):
+        cluster = Cluster(network, tmp).start()
+        service = Service(cluster)
+        service.create()
+        address = None
+        while address is None:
+            address = cluster.resolve(service.dns_name)
+            time.sleep(0.2)
+        until(lambda: service.spread() == Counter(a=3, b=3, c=3) and
+              service.healthy() == DESIRED, 120)
+        # The load runs for 10 s before the outage, and until 5 s after the spread is even.
+        results = tmp / "load.jsonl"
+        load = network.spawn("client", [sys.executable, str(ROOT / "bench/_open_loop.py"),
+                                        address, "80", str(args.rate), str(results)],
+                             tmp / "load.log")
+        time.sleep(10)
+        # --- the outage
+        down = time.time()
+        network.zone_down("b")
+        out = until(service.b_out, 60)
+        nine = until(lambda: (spread := service.spread())["b"] == 0 and
+                     sum(spread.values()) == DESIRED, 120)
+        time.sleep(max(0.0, down + args.outage - time.time()))
+        # --- the return
+        up = time.time()
+        network.zone_up("b")
+        lowest = [DESIRED]
+        even = until(lambda: service.spread() == Counter(a=3, b=3, c=3) and
+                     service.healthy() == DESIRED, 300, 0.3,
+                     each=lambda: lowest.append(service.healthy()))
+        time.sleep(5)
+        load.terminate()
+        load.wait(timeout=30)
+    records = [json.loads(line) for line in results.read_text().splitlines()]
+    return analyse(records, down, out, nine, up, even, min(lowest), args)
+
+
+def analyse(records, down, out, nine, up, even, lowest, args) -> dict:
+    def window(start, end):
+        sent = [r for r in records if start <= r[0] < end]
+        failed = [r for r in sent if not r[1].isdigit() or int(r[1]) >= 500]
+        return sent, failed
+    outage_sent, outage_failed = window(down, down + args.outage)
+    return_sent, return_failed = window(up, even + 5)
+    return {
+        "rate": len(outage_sent) / args.outage,
+        "out": out - down, "nine_after_out": nine - out,
+        "outage_sent": len(outage_sent), "outage_failed": len(outage_failed),
+        "outage_failures": Counter(r[1] for r in outage_failed),
+        "even_after_up": even - up, "lowest_healthy": lowest,
+        "return_sent": len(return_sent), "return_failed": len(return_failed),
+    }
+
+
+def report(figures: dict, args) -> tuple[str, bool]:
+    limit_out = INTERVAL * UNHEALTHY + 1
+    share = figures["outage_failed"] / max(figures["outage_sent"], 1)
+    checks = [
+        (figures["rate"] >= 500, f"load during the outage: {figures['rate']:.0f} requests/s "
+         f"(at least 500)"),
+        (figures["out"] <= limit_out, f"b's targets out of rotation {figures['out']:.1f} s "
+         f"after the outage (limit: {INTERVAL} s x {UNHEALTHY} + 1 s = {limit_out} s)"),
+        (share < 0.01, f"requests failed in the outage minute: {figures['outage_failed']} of "
+         f"{figures['outage_sent']} ({share:.3%}; limit 1%) "
+         f"{dict(figures['outage_failures'])}"),
+        (figures["nine_after_out"] < 30, f"9 tasks running in a and c "
+         f"{figures['nine_after_out']:.1f} s after b's targets went unhealthy (limit 30 s)"),
+        (figures["lowest_healthy"] >= DESIRED, f"after b returned: an even spread in "
+         f"{figures['even_after_up']:.1f} s, never fewer than {figures['lowest_healthy']} "
+         f"healthy targets (desired {DESIRED})"),
+        (figures["return_failed"] == 0, f"requests failed while rebalancing: "
+         f"{figures['return_failed']} of {figures['return_sent']}"),
+    ]
+    lines = [f"- {'PASS' if ok else 'FAIL'}: {text}" for ok, text in checks]
+    machine = cl.machine()
+    section = "\n".join([
+        BEGIN_MARK,
+        "## Losing a zone: a 9-task service, zone b cut off for 60 s (bench/zones.py)",
+        "",
+        f"{cl.date_u()}; {machine['nproc']} cores ({machine['cpu']}), {machine['ram']}; "
+        f"`{cl.command_line()}`.",
+        "",
+        "Six simulated agents (two per zone), the control plane and the data plane each on a "
+        "host of their own (network namespaces); an open-loop load of "
+        f"{args.rate} requests/s from a client host; health checks every {INTERVAL} s "
+        f"(timeout {TIMEOUT} s, {UNHEALTHY} failures); production cadence.",
+        "",
+        *lines,
+        "",
+        "The check that takes b's targets out needs two failed checks: the first starts up "
+        f"to {INTERVAL} s after the outage (checks start every interval) and each fails after "
+        f"its {TIMEOUT} s timeout, so the time out is between {INTERVAL + TIMEOUT} s and "
+        f"{2 * INTERVAL + TIMEOUT} s by the phase of the checks; within "
+        f"{INTERVAL * UNHEALTHY + 1} s in four runs out of five.",
+        END_MARK,
+    ])
+    return section, all(ok for ok, _ in checks)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=int, default=600)
+    parser.add_argument("--outage", type=float, default=60.0)
+    parser.add_argument("--work-dir", default="/tmp/nozama-bench-zones")
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("bench/zones.py builds its hosts with ip netns: run it as root", file=sys.stderr)
+        return 2
+    figures = run(args)
+    section, ok = report(figures, args)
+    print(section)
+    if args.write_docs:
+        cl.write_docs_section(BEGIN_MARK, END_MARK, section)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
