@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -34,88 +35,13 @@ sys.path.insert(0, str(ROOT / "tests"))
 os.environ["NOZAMA_INTERVAL_SCALE"] = "1"   # production cadence, for the agents too
 
 import _cluster as cl  # noqa: E402
-from support.multihost import Cluster  # noqa: E402
+from support.multihost import Cluster, ZonalService  # noqa: E402
 from support.netns import Network  # noqa: E402
 
 BEGIN_MARK = "<!-- BEGIN bench/zones.py -->"
 END_MARK = "<!-- END bench/zones.py -->"
 INTERVAL, TIMEOUT, UNHEALTHY = 5, 2, 2
 DESIRED = 9
-
-
-class Service:
-    """The benchmark's service, seen from the client host."""
-
-    def __init__(self, cluster: Cluster):
-        self.ecs, self.elb, self.ec2 = (cluster.client(s) for s in ("ecs", "elbv2", "ec2"))
-        self.cluster = cluster
-
-    def create(self) -> None:
-        deadline = time.monotonic() + 60
-        while len(self.connected()) < len(self.cluster.agents):
-            if time.monotonic() > deadline:
-                raise RuntimeError("the agents did not all connect")
-            time.sleep(0.2)
-        subnets = [s["SubnetId"] for s in self.ec2.describe_subnets(Filters=[
-            {"Name": "default-for-az", "Values": ["true"]}])["Subnets"]]
-        lb = self.elb.create_load_balancer(Name="zones", Subnets=subnets)["LoadBalancers"][0]
-        self.dns_name = lb["DNSName"]
-        self.tg = self.elb.create_target_group(
-            Name="zones", Protocol="HTTP", Port=80, VpcId=lb["VpcId"],
-            HealthCheckIntervalSeconds=INTERVAL, HealthCheckTimeoutSeconds=TIMEOUT,
-            HealthyThresholdCount=2, UnhealthyThresholdCount=UNHEALTHY)["TargetGroups"][0][
-            "TargetGroupArn"]
-        self.elb.modify_target_group_attributes(TargetGroupArn=self.tg, Attributes=[
-            {"Key": "deregistration_delay.timeout_seconds", "Value": "5"}])
-        self.elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP",
-                                 Port=80, DefaultActions=[{"Type": "forward",
-                                                           "TargetGroupArn": self.tg}])
-        definition = self.ecs.register_task_definition(family="zones", containerDefinitions=[{
-            "name": "app", "image": "busybox", "memory": 64,
-            "portMappings": [{"containerPort": 80, "hostPort": 0}]}])["taskDefinition"]
-        self.ecs.create_service(
-            serviceName="zones", taskDefinition=definition["taskDefinitionArn"],
-            desiredCount=DESIRED, healthCheckGracePeriodSeconds=0,
-            availabilityZoneRebalancing="ENABLED",
-            placementStrategy=[{"type": "spread", "field": "attribute:ecs.availability-zone"}],
-            deploymentConfiguration={"minimumHealthyPercent": 100, "maximumPercent": 200},
-            loadBalancers=[{"targetGroupArn": self.tg, "containerName": "app",
-                            "containerPort": 80}])
-        self.zone_of = self._zones()
-
-    def connected(self) -> list[str]:
-        try:
-            return self.ecs.list_container_instances(filter="agentConnected == true")[
-                "containerInstanceArns"]
-        except self.ecs.exceptions.ClusterNotFoundException:
-            return []
-
-    def _zones(self) -> dict[str, str]:
-        arns = self.ecs.list_container_instances()["containerInstanceArns"]
-        return {i["containerInstanceArn"]: (next(a["value"] for a in i["attributes"]
-                                                  if a["name"] == "ecs.availability-zone")[-1],
-                                             i["ec2InstanceId"])
-                for i in self.ecs.describe_container_instances(
-                    containerInstances=arns)["containerInstances"]}
-
-    def spread(self) -> Counter:
-        arns = self.ecs.list_tasks(serviceName="zones", desiredStatus="RUNNING")["taskArns"]
-        tasks = self.ecs.describe_tasks(tasks=arns)["tasks"] if arns else []
-        return Counter(self.zone_of[t["containerInstanceArn"]][0] for t in tasks
-                       if t["lastStatus"] == "RUNNING")
-
-    def health(self) -> list[tuple[str, str]]:
-        """(zone, state) of every target."""
-        zone_by_id = {ec2: zone for zone, ec2 in self.zone_of.values()}
-        return [(zone_by_id.get(d["Target"]["Id"], "?"), d["TargetHealth"]["State"])
-                for d in self.elb.describe_target_health(TargetGroupArn=self.tg)[
-                    "TargetHealthDescriptions"]]
-
-    def healthy(self) -> int:
-        return sum(state == "healthy" for _, state in self.health())
-
-    def b_out(self) -> bool:
-        return all(state != "healthy" for zone, state in self.health() if zone == "b")
 
 
 def until(predicate, timeout: float, interval: float = 0.2, each=None) -> float:
@@ -132,28 +58,23 @@ def until(predicate, timeout: float, interval: float = 0.2, each=None) -> float:
 
 
 def run(args) -> dict:
-    tmp = Path(args.work_dir)
-    tmp.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="nozama-bench-zones-"))   # a new store each run
+    print(f"logs and store in {tmp}", file=sys.stderr)
     with Network() as network, network.inside("client"):
         cluster = Cluster(network, tmp).start()
-        service = Service(cluster)
-        service.create()
-        address = None
-        while address is None:
-            address = cluster.resolve(service.dns_name)
-            time.sleep(0.2)
-        until(lambda: service.spread() == Counter(a=3, b=3, c=3) and
-              service.healthy() == DESIRED, 120)
+        service = ZonalService(cluster, "zones", DESIRED, INTERVAL, TIMEOUT, UNHEALTHY)
+        until(lambda: service.steady({"a": 3, "b": 3, "c": 3}), 120)
         # The load runs for 10 s before the outage, and until 5 s after the spread is even.
         results = tmp / "load.jsonl"
         load = network.spawn("client", [sys.executable, str(ROOT / "bench/_open_loop.py"),
-                                        address, "80", str(args.rate), str(results)],
+                                        service.address, "80", str(args.rate),
+                                        str(results)],
                              tmp / "load.log")
         time.sleep(10)
         # --- the outage
         down = time.time()
         network.zone_down("b")
-        out = until(service.b_out, 60)
+        out = until(lambda: service.out_of_rotation("b"), 60)
         nine = until(lambda: (spread := service.spread())["b"] == 0 and
                      sum(spread.values()) == DESIRED, 120)
         time.sleep(max(0.0, down + args.outage - time.time()))
@@ -161,8 +82,7 @@ def run(args) -> dict:
         up = time.time()
         network.zone_up("b")
         lowest = [DESIRED]
-        even = until(lambda: service.spread() == Counter(a=3, b=3, c=3) and
-                     service.healthy() == DESIRED, 300, 0.3,
+        even = until(lambda: service.steady({"a": 3, "b": 3, "c": 3}), 300, 0.3,
                      each=lambda: lowest.append(service.healthy()))
         time.sleep(5)
         load.terminate()
@@ -237,7 +157,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=int, default=600)
     parser.add_argument("--outage", type=float, default=60.0)
-    parser.add_argument("--work-dir", default="/tmp/nozama-bench-zones")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     if os.geteuid() != 0:

@@ -19,6 +19,7 @@ from nozama.controllers.service_targets import ServiceTargets
 from nozama.controllers.tasks import create_tasks, refresh_instance, request_stop
 from nozama.kernel.context import RequestContext
 from nozama.model.resources import requirements
+from nozama.store import attributes as attribute_store
 from nozama.store import container_instances as instance_store
 from nozama.store import tasks as task_store
 
@@ -38,12 +39,20 @@ def start_tasks(ctx: RequestContext, conn: Connection, cluster: Row, service: di
                 deployment: dict, definition: Row, count: int, zone: str | None,
                 events: ServiceEvents, avoid: frozenset[str] = frozenset()) -> None:
     """Place and create `count` tasks of `deployment` (in `zone`, when given; not on the
-    instances in `avoid`)."""
+    instances in `avoid`, nor in their zones)."""
     name = service["serviceName"]
     constraints = list(service.get("placementConstraints") or [])
     if zone is not None:
         constraints.append({"type": "memberOf",
                             "expression": f"attribute:ecs.availability-zone == {zone}"})
+    impaired = _zones_of(conn, cluster.arn, avoid)
+    if impaired:
+        # A host its load balancer cannot reach says its zone may be cut off: its other
+        # hosts are likely next (their checks just have not failed yet), and a task
+        # placed there would wait for an agent that may not answer. As ECS does with an
+        # impaired zone, place elsewhere; rebalancing moves tasks back once it recovers.
+        constraints.append({"type": "memberOf", "expression":
+                            f"attribute:ecs.availability-zone not_in [{', '.join(impaired)}]"})
     result = place_tasks(conn, cluster.arn, PlacementRequest(
         count, requirements(definition.doc), f"service:{name}",
         constraints=constraints,
@@ -56,6 +65,12 @@ def start_tasks(ctx: RequestContext, conn: Connection, cluster: Row, service: di
         reason = failures[0]["reason"] if failures else "no container instance is ACTIVE"
         events.add("was unable to place a task because no container instance met all of "
                    f"its requirements. Reason: {reason}.", once=True)
+
+
+def _zones_of(conn: Connection, cluster_arn: str, instance_arns: frozenset[str]) -> list[str]:
+    found = attribute_store.of_targets(conn, cluster_arn, sorted(instance_arns))
+    return sorted({attributes["ecs.availability-zone"] for attributes in found.values()
+                   if attributes.get("ecs.availability-zone")})
 
 
 def start_tasks_on(ctx: RequestContext, conn: Connection, cluster: Row, service: dict,

@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from support.multihost import Cluster
+from support.multihost import Cluster, ZonalService
 from support.traffic import Load
 from support.waiting import wait_for
 
@@ -30,83 +30,8 @@ def cluster(hosts, tmp_path):
         yield Cluster(hosts, tmp_path, REGION).start()
 
 
-class Service:
-    """A 6-task service over three zones behind an ALB, with fast health checks."""
-
-    def __init__(self, cluster: Cluster, name: str = "web", desired: int = 6):
-        self.cluster = cluster
-        self.ecs, self.elb, ec2 = (cluster.client(s) for s in ("ecs", "elbv2", "ec2"))
-        self.name = name
-        wait_for(lambda: len(self.connected()) == len(cluster.agents), timeout=30)
-        subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[
-            {"Name": "default-for-az", "Values": ["true"]}])["Subnets"]]
-        lb = self.elb.create_load_balancer(Name=name, Subnets=subnets)["LoadBalancers"][0]
-        self.dns_name = lb["DNSName"]
-        self.tg = self.elb.create_target_group(
-            Name=name, Protocol="HTTP", Port=80, VpcId=lb["VpcId"], TargetType="instance",
-            HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2,
-            HealthyThresholdCount=2, UnhealthyThresholdCount=2)["TargetGroups"][0][
-            "TargetGroupArn"]
-        self.elb.modify_target_group_attributes(TargetGroupArn=self.tg, Attributes=[
-            {"Key": "deregistration_delay.timeout_seconds", "Value": "5"}])
-        self.elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP",
-                                 Port=80, DefaultActions=[{"Type": "forward",
-                                                           "TargetGroupArn": self.tg}])
-        definition = self.ecs.register_task_definition(family=name, containerDefinitions=[{
-            "name": "app", "image": "busybox", "memory": 64,
-            "portMappings": [{"containerPort": 80, "hostPort": 0}]}])["taskDefinition"]
-        self.ecs.create_service(
-            serviceName=name, taskDefinition=definition["taskDefinitionArn"],
-            desiredCount=desired, healthCheckGracePeriodSeconds=0,
-            availabilityZoneRebalancing="ENABLED",
-            placementStrategy=[{"type": "spread", "field": "attribute:ecs.availability-zone"}],
-            deploymentConfiguration={"minimumHealthyPercent": 100, "maximumPercent": 200},
-            loadBalancers=[{"targetGroupArn": self.tg, "containerName": "app",
-                            "containerPort": 80}])
-        self.address = wait_for(lambda: cluster.resolve(self.dns_name), timeout=30)
-        assert self.address.startswith(cluster.network.pool.rsplit(".", 1)[0])
-
-    def connected(self) -> list[str]:
-        try:
-            return self.ecs.list_container_instances(filter="agentConnected == true")[
-                "containerInstanceArns"]
-        except self.ecs.exceptions.ClusterNotFoundException:
-            return []
-
-    def zones(self) -> dict[str, str]:
-        """container instance ARN -> its zone letter."""
-        arns = self.ecs.list_container_instances()["containerInstanceArns"]
-        found = {}
-        for instance in self.ecs.describe_container_instances(
-                containerInstances=arns)["containerInstances"]:
-            zone = next(a["value"] for a in instance["attributes"]
-                        if a["name"] == "ecs.availability-zone")
-            found[instance["containerInstanceArn"]] = zone[-1]
-        return found
-
-    def tasks(self, desired: str = "RUNNING") -> list[dict]:
-        arns = self.ecs.list_tasks(serviceName=self.name, desiredStatus=desired)["taskArns"]
-        return self.ecs.describe_tasks(tasks=arns)["tasks"] if arns else []
-
-    def spread(self) -> Counter:
-        """RUNNING tasks desired RUNNING, by zone."""
-        zones = self.zones()
-        return Counter(zones[t["containerInstanceArn"]] for t in self.tasks()
-                       if t["lastStatus"] == "RUNNING")
-
-    def health(self) -> dict[str, str]:
-        return {f"{d['Target']['Id']}:{d['Target']['Port']}": d["TargetHealth"]["State"]
-                for d in self.elb.describe_target_health(TargetGroupArn=self.tg)[
-                    "TargetHealthDescriptions"]}
-
-    def steady(self, spread: dict[str, int]) -> bool:
-        health = self.health()
-        return self.spread() == Counter(spread) and \
-            sum(state == "healthy" for state in health.values()) == sum(spread.values())
-
-
 def test_a_zone_lost_and_back(cluster):
-    service = Service(cluster)
+    service = ZonalService(cluster)
     wait_for(lambda: service.steady({"a": 2, "b": 2, "c": 2}), timeout=60)
     zones = service.zones()
     before = {t["taskArn"]: zones[t["containerInstanceArn"]] for t in service.tasks()}
@@ -120,15 +45,7 @@ def test_a_zone_lost_and_back(cluster):
         cluster.kill_control()
         cluster.start_control()
         # b's targets leave the rotation; traffic goes on in a and c.
-        b_instances = {arn for arn, zone in zones.items() if zone == "b"}
-
-        def b_out() -> bool:
-            states = [d["TargetHealth"]["State"] for d in service.elb.describe_target_health(
-                TargetGroupArn=service.tg)["TargetHealthDescriptions"]
-                if d["Target"]["Id"] in ec2_ids(service, b_instances)]
-            return bool(states) and all(s in ("unhealthy", "draining") for s in states) \
-                or not states
-        wait_for(b_out, timeout=30)
+        wait_for(lambda: service.out_of_rotation("b"), timeout=30)
         out = time.monotonic() - down
         # Replaced in a and c: six tasks run again there.
         wait_for(lambda: service.spread() == Counter({"a": 3, "c": 3}), timeout=60)
@@ -155,8 +72,7 @@ def test_a_zone_lost_and_back(cluster):
 
         def rebalanced() -> bool:
             nonlocal lowest
-            health = service.health()
-            lowest = min(lowest, sum(s == "healthy" for s in health.values()))
+            lowest = min(lowest, service.healthy())
             return service.steady({"a": 2, "b": 2, "c": 2})
         wait_for(rebalanced, timeout=120, interval=0.3)
     assert lowest >= 6
@@ -167,14 +83,8 @@ def test_a_zone_lost_and_back(cluster):
     assert len([t for t in service.tasks() if t["lastStatus"] == "RUNNING"]) == 6
 
 
-def ec2_ids(service: Service, instance_arns: set[str]) -> set[str]:
-    described = service.ecs.describe_container_instances(containerInstances=list(
-        instance_arns))["containerInstances"]
-    return {i["ec2InstanceId"] for i in described}
-
-
 def test_an_agent_cut_off_or_killed_loses_nothing(cluster):
-    service = Service(cluster)
+    service = ZonalService(cluster)
     wait_for(lambda: service.steady({"a": 2, "b": 2, "c": 2}), timeout=60)
     zones = service.zones()
     a1 = next(arn for arn, zone in zones.items() if zone == "a" and any(
@@ -209,7 +119,7 @@ def test_an_agent_cut_off_or_killed_loses_nothing(cluster):
     assert service.tasks("STOPPED") == []
 
 
-def agent_host(cluster: Cluster, service: Service, instance_arn: str) -> str:
+def agent_host(cluster: Cluster, service: ZonalService, instance_arn: str) -> str:
     """The test host whose agent registered `instance_arn` (by its address)."""
     (instance,) = service.cluster.client("ec2").describe_instances(InstanceIds=[
         service.ecs.describe_container_instances(containerInstances=[instance_arn])[

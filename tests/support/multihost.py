@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import boto3
@@ -20,6 +21,7 @@ from dnslib import DNSRecord, QTYPE
 
 from .netns import Network
 from .servers import ROOT
+from .waiting import wait_for
 
 PORT = 4566
 DNS_PORT = 53
@@ -101,3 +103,89 @@ class Cluster:
                                                                timeout=2))
         found = [str(r.rdata) for r in answer.rr if r.rtype == QTYPE.A]
         return found[0] if found else None
+
+
+class ZonalService:
+    """A service spread over the three zones behind an application load balancer (its
+    tasks instance targets), with fast health checks and AZ rebalancing: what the zone
+    tests and bench/zones.py take a zone away from. Its methods ask the API."""
+
+    def __init__(self, cluster: Cluster, name: str = "web", desired: int = 6,
+                 interval: int = 5, timeout: int = 2, unhealthy: int = 2):
+        self.cluster, self.name = cluster, name
+        self.ecs, self.elb, ec2 = (cluster.client(s) for s in ("ecs", "elbv2", "ec2"))
+        wait_for(lambda: len(self.connected()) == len(cluster.agents), timeout=60)
+        subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[
+            {"Name": "default-for-az", "Values": ["true"]}])["Subnets"]]
+        lb = self.elb.create_load_balancer(Name=name, Subnets=subnets)["LoadBalancers"][0]
+        self.dns_name = lb["DNSName"]
+        self.tg = self.elb.create_target_group(
+            Name=name, Protocol="HTTP", Port=80, VpcId=lb["VpcId"], TargetType="instance",
+            HealthCheckIntervalSeconds=interval, HealthCheckTimeoutSeconds=timeout,
+            HealthyThresholdCount=2, UnhealthyThresholdCount=unhealthy)["TargetGroups"][0][
+            "TargetGroupArn"]
+        self.elb.modify_target_group_attributes(TargetGroupArn=self.tg, Attributes=[
+            {"Key": "deregistration_delay.timeout_seconds", "Value": "5"}])
+        self.elb.create_listener(LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTP",
+                                 Port=80, DefaultActions=[{"Type": "forward",
+                                                           "TargetGroupArn": self.tg}])
+        definition = self.ecs.register_task_definition(family=name, containerDefinitions=[{
+            "name": "app", "image": "busybox", "memory": 64,
+            "portMappings": [{"containerPort": 80, "hostPort": 0}]}])["taskDefinition"]
+        self.ecs.create_service(
+            serviceName=name, taskDefinition=definition["taskDefinitionArn"],
+            desiredCount=desired, healthCheckGracePeriodSeconds=0,
+            availabilityZoneRebalancing="ENABLED",
+            placementStrategy=[{"type": "spread", "field": "attribute:ecs.availability-zone"}],
+            deploymentConfiguration={"minimumHealthyPercent": 100, "maximumPercent": 200},
+            loadBalancers=[{"targetGroupArn": self.tg, "containerName": "app",
+                            "containerPort": 80}])
+        self.address = wait_for(lambda: cluster.resolve(self.dns_name), timeout=30)
+        assert self.address.startswith(cluster.network.pool.rsplit(".", 1)[0])
+
+    def connected(self) -> list[str]:
+        try:
+            return self.ecs.list_container_instances(filter="agentConnected == true")[
+                "containerInstanceArns"]
+        except self.ecs.exceptions.ClusterNotFoundException:
+            return []
+
+    def instances(self) -> dict[str, tuple[str, str]]:
+        """container instance ARN -> (its zone's letter, its EC2 instance id)."""
+        arns = self.ecs.list_container_instances()["containerInstanceArns"]
+        return {i["containerInstanceArn"]: (next(a["value"] for a in i["attributes"]
+                                                  if a["name"] == "ecs.availability-zone")[-1],
+                                             i["ec2InstanceId"])
+                for i in self.ecs.describe_container_instances(
+                    containerInstances=arns)["containerInstances"]}
+
+    def zones(self) -> dict[str, str]:
+        """container instance ARN -> its zone's letter."""
+        return {arn: zone for arn, (zone, _) in self.instances().items()}
+
+    def tasks(self, desired: str = "RUNNING") -> list[dict]:
+        arns = self.ecs.list_tasks(serviceName=self.name, desiredStatus=desired)["taskArns"]
+        return self.ecs.describe_tasks(tasks=arns)["tasks"] if arns else []
+
+    def spread(self) -> Counter:
+        """The tasks desired and last seen RUNNING, by zone."""
+        zones = self.zones()
+        return Counter(zones[t["containerInstanceArn"]] for t in self.tasks()
+                       if t["lastStatus"] == "RUNNING")
+
+    def health(self) -> list[tuple[str, str]]:
+        """(zone, state) of every target."""
+        zone_of = {ec2: zone for zone, ec2 in self.instances().values()}
+        return [(zone_of.get(d["Target"]["Id"], "?"), d["TargetHealth"]["State"])
+                for d in self.elb.describe_target_health(TargetGroupArn=self.tg)[
+                    "TargetHealthDescriptions"]]
+
+    def healthy(self) -> int:
+        return sum(state == "healthy" for _, state in self.health())
+
+    def out_of_rotation(self, zone: str) -> bool:
+        """None of the zone's targets takes requests."""
+        return all(state != "healthy" for where, state in self.health() if where == zone)
+
+    def steady(self, spread: dict[str, int]) -> bool:
+        return self.spread() == Counter(spread) and self.healthy() == sum(spread.values())
