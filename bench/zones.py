@@ -143,11 +143,14 @@ def report(figures: dict, args) -> tuple[str, bool]:
         "",
         *lines,
         "",
-        "The check that takes b's targets out needs two failed checks: the first starts up "
-        f"to {INTERVAL} s after the outage (checks start every interval) and each fails after "
-        f"its {TIMEOUT} s timeout, so the time out is between {INTERVAL + TIMEOUT} s and "
-        f"{2 * INTERVAL + TIMEOUT} s by the phase of the checks; within "
-        f"{INTERVAL * UNHEALTHY + 1} s in four runs out of five.",
+        "Two failed checks take a target out. With traffic flowing, the first is passive: "
+        "a request's connection to a cut-off target fails after HAProxy's 3 s connect "
+        "timeout (the request is retried on another target), and the data plane, reading "
+        "HAProxy's counters every second, counts it; the second is the next active check "
+        f"(one starts every {INTERVAL} s and fails after {TIMEOUT} s). Without traffic, two "
+        f"active checks: between {INTERVAL + TIMEOUT} s and {2 * INTERVAL + TIMEOUT} s by "
+        "their phase. The failed requests are those in flight to b when it went down "
+        "(timeouts) and those whose one retry went to another target of b (502).",
         END_MARK,
     ])
     return section, all(ok for ok, _ in checks)
