@@ -4,6 +4,7 @@ plane's address pool gives load balancers addresses that other hosts reach."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import random
 import subprocess
@@ -155,8 +156,18 @@ def test_load_balancers_take_the_addresses_of_the_data_plane_s_pool(pool_server,
     prefix = pool.rsplit(".", 1)[0]
     moved = wait_for(lambda: (a := resolve(early["DNSName"])) and a.startswith(prefix) and a)
     late = elb.create_load_balancer(Name="late", Subnets=subnets_of(elb))["LoadBalancers"][0]
-    assert wait_for(lambda: resolve(late["DNSName"])) in {f"{prefix}.1", f"{prefix}.2"} - \
-        {moved}
+    late_address = wait_for(lambda: resolve(late["DNSName"]))
+    assert late_address in {f"{prefix}.1", f"{prefix}.2"} - {moved}
+    # Both listen on port 80, each on its own address of the pool.
+    for balancer in (early, late):
+        elb.create_listener(LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP",
+                            Port=80, DefaultActions=[{"Type": "fixed-response",
+                                                      "FixedResponseConfig": {
+                                                          "StatusCode": "200",
+                                                          "MessageBody": balancer[
+                                                              "LoadBalancerName"]}}])
+    for address, name in ((moved, "early"), (late_address, "late")):
+        assert wait_for(lambda: _answer(address) == name)
     # The pool is taken: a clear error, and nothing is created.
     with pytest.raises(elb.exceptions.InvalidSubnetException) as error:
         elb.create_load_balancer(Name="third", Subnets=subnets_of(elb))
@@ -166,6 +177,15 @@ def test_load_balancers_take_the_addresses_of_the_data_plane_s_pool(pool_server,
     elb.delete_load_balancer(LoadBalancerArn=late["LoadBalancerArn"])
     third = elb.create_load_balancer(Name="third", Subnets=subnets_of(elb))["LoadBalancers"][0]
     assert wait_for(lambda: resolve(third["DNSName"])).startswith(prefix)
+
+
+def _answer(address: str) -> str | None:
+    try:
+        connection = http.client.HTTPConnection(address, 80, timeout=2)
+        connection.request("GET", "/")
+        return connection.getresponse().read().decode()
+    except OSError:
+        return None
 
 
 def test_a_pool_this_host_does_not_own_is_refused(pool_server, tmp_path):
