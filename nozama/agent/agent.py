@@ -28,13 +28,14 @@ from nozama.kernel.clock import Clock
 
 log = logging.getLogger(__name__)
 
+PRIVILEGED = "com.amazonaws.ecs.capability.privileged-container"
 CAPABILITIES = (
     "ecs.capability.container-health-check", "ecs.capability.container-ordering",
     "ecs.capability.docker-plugin.local", "ecs.capability.task-cpu-mem-limit",
     "com.amazonaws.ecs.capability.logging-driver.awslogs",
     "com.amazonaws.ecs.capability.logging-driver.json-file",
     "com.amazonaws.ecs.capability.logging-driver.none",
-    "com.amazonaws.ecs.capability.privileged-container",
+    PRIVILEGED,
     *(f"com.amazonaws.ecs.capability.docker-remote-api.1.{v}" for v in range(17, 33)),
 )
 
@@ -55,6 +56,9 @@ class AgentConfig:
     region: str = "us-east-1"
     address: str = "127.0.0.1"        # where this host is reached (agent/host_address.py)
     runtime: str = "docker"
+    # ECS_DISABLE_PRIVILEGED: the privileged-container capability is not advertised (so
+    # the scheduler places no such task here), and a task that asks is refused anyway.
+    disable_privileged: bool = False
     attributes: dict[str, str] = field(default_factory=dict)
     instance_type: str = "nozama.local"
     state_dir: Path = Path(".")
@@ -164,8 +168,10 @@ class Agent:
         if self.config.availability_zone:
             values["ecs.availability-zone"] = self.config.availability_zone
         values.update(self.config.attributes)
+        capabilities = [c for c in CAPABILITIES if not (
+            self.config.disable_privileged and c == PRIVILEGED)]
         return [{"name": n, "value": v} for n, v in values.items()] + \
-            [{"name": c} for c in CAPABILITIES]
+            [{"name": c} for c in capabilities]
 
     # The instance's identity survives restarts, so re-registration keeps its ARN.
     def _identity_path(self) -> Path:
@@ -266,6 +272,13 @@ class Agent:
 
     def _start(self, task: dict, definition: dict) -> None:
         arn = task["taskArn"]
+        if self.config.disable_privileged and any(
+                c.get("privileged") for c in definition.get("containerDefinitions", [])):
+            self._on_change(TaskStatus(
+                arn, "STOPPED", stop_code="TaskFailedToStart",
+                stopped_reason="CannotStartContainerError: privileged containers are disabled "
+                "on this container instance (ECS_DISABLE_PRIVILEGED)"))
+            return
 
         async def start():
             try:

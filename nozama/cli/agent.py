@@ -37,6 +37,7 @@ def run_agent(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     config = AgentConfig(
         endpoint=args.endpoint, cluster=args.cluster, availability_zone=args.availability_zone,
         region=region, address=address, runtime=args.runtime, attributes=attributes,
+        disable_privileged=args.disable_privileged,
         instance_type=args.instance_type, state_dir=state_dir, cleanup_wait=args.cleanup_wait,
         runtime_options={"state_path": str(state_dir / "simulated.json")}
         if args.runtime == "simulated" else {})

@@ -65,6 +65,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="the instance's zone, e.g. us-east-1a (default: none)")
     agent.add_argument("--region", help="the cluster's region (default: the zone's region, "
                        "else env AWS_DEFAULT_REGION, else us-east-1)")
+    agent.add_argument("--disable-privileged", action="store_true",
+                       default=os.environ.get("ECS_DISABLE_PRIVILEGED", "").lower() == "true",
+                       help="never run privileged containers here, as the ECS agent's "
+                       "ECS_DISABLE_PRIVILEGED=true (env ECS_DISABLE_PRIVILEGED)")
     agent.add_argument("--address", help="the address this host is reached at by load "
                        "balancers and clients (default: the source address of its route to "
                        "the control plane)")

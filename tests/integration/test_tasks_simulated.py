@@ -277,3 +277,24 @@ def test_run_task_honours_placement_constraints_and_strategies(ecs, agents, regi
         ecs.run_task(taskDefinition=definition, placementConstraints=[{
             "type": "memberOf", "expression": "attribute:color ==="}])
     assert arns
+
+
+def test_an_agent_that_disables_privileged_containers_never_runs_one(ecs, agents):
+    agents(1, extra=["--disable-privileged"])
+    (arn,) = wait_for(lambda: connected_instances(ecs))
+    attributes = ecs.describe_container_instances(containerInstances=[arn])[
+        "containerInstances"][0]["attributes"]
+    assert {"name": "com.amazonaws.ecs.capability.privileged-container"} not in attributes
+    privileged = ecs.register_task_definition(family="root", containerDefinitions=[{
+        "name": "app", "image": "busybox", "memory": 64, "privileged": True}])[
+        "taskDefinition"]["taskDefinitionArn"]
+    run = ecs.run_task(taskDefinition=privileged)
+    assert run["tasks"] == [] and run["failures"] == [{"arn": arn, "reason": "ATTRIBUTE"}]
+    # Placed anyway (the capability put back by hand): the agent refuses it.
+    ecs.put_attributes(attributes=[{"name": "com.amazonaws.ecs.capability.privileged-container",
+                                    "targetId": arn}])
+    (placed,) = ecs.run_task(taskDefinition=privileged)["tasks"]
+    stopped = wait_for(lambda: (t := task(ecs, placed["taskArn"]))["lastStatus"] == "STOPPED"
+                       and t)
+    assert stopped["stopCode"] == "TaskFailedToStart"
+    assert "privileged containers are disabled" in stopped["stoppedReason"]
