@@ -55,6 +55,7 @@ class AgentConfig:
     availability_zone: str | None = None
     region: str = "us-east-1"
     address: str = "127.0.0.1"        # where this host is reached (agent/host_address.py)
+    ca_bundle: str | None = None      # what an https:// endpoint's certificate is checked by
     runtime: str = "docker"
     # ECS_DISABLE_PRIVILEGED: the privileged-container capability is not advertised (so
     # the scheduler places no such task here), and a task that asks is refused anyway.
@@ -72,7 +73,7 @@ class Agent:
     def __init__(self, config: AgentConfig):
         self.config = config
         self.clock = Clock()  # the agent's and its runtime's one clock
-        self.channel = Channel(config.endpoint)
+        self.channel = Channel(config.endpoint, config.ca_bundle)
         self.instance_arn: str | None = None
         self.local: dict[str, TaskStatus] = {}      # what the runtime last reported
         self.starting: dict[str, asyncio.Task] = {}

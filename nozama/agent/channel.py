@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from urllib.parse import urlsplit
 
 
@@ -22,10 +23,14 @@ class ChannelError(Exception):
 
 
 class Channel:
-    def __init__(self, endpoint: str):
+    def __init__(self, endpoint: str, ca_bundle: str | None = None):
         url = urlsplit(endpoint)
         self.host = url.hostname or "127.0.0.1"
-        self.port = url.port or 80
+        # HTTPS verifies the control plane's certificate against `ca_bundle` (the root
+        # `nozama ca` prints), else the system's roots.
+        self.tls = ssl.create_default_context(cafile=ca_bundle or None) \
+            if url.scheme == "https" else None
+        self.port = url.port or (443 if self.tls else 80)
         self.prefix = url.path.rstrip("/") + "/_nozama/agent/v1/"
 
     async def call(self, operation: str, body: dict, timeout: float = 10.0) -> dict:
@@ -37,7 +42,7 @@ class Channel:
 
     async def _post(self, operation: str, body: dict) -> dict:
         payload = json.dumps(body).encode()
-        reader, writer = await asyncio.open_connection(self.host, self.port)
+        reader, writer = await asyncio.open_connection(self.host, self.port, ssl=self.tls)
         try:
             writer.write(
                 f"POST {self.prefix}{operation} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"

@@ -26,6 +26,11 @@ def run_agent(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             parser.error(f"--attribute takes NAME=VALUE, not {item!r}")
         attributes[name] = value
     region = _region(args, parser)
+    if args.ca_bundle:
+        if not os.access(args.ca_bundle, os.R_OK):
+            parser.error(f"--ca-bundle {args.ca_bundle}: cannot read it")
+        # The runtime's own AWS clients (the awslogs shippers) trust it too.
+        os.environ["AWS_CA_BUNDLE"] = args.ca_bundle
     try:
         address = check_own(args.address or route_address(args.endpoint))
     except AddressError as error:
@@ -37,7 +42,7 @@ def run_agent(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     config = AgentConfig(
         endpoint=args.endpoint, cluster=args.cluster, availability_zone=args.availability_zone,
         region=region, address=address, runtime=args.runtime, attributes=attributes,
-        disable_privileged=args.disable_privileged,
+        disable_privileged=args.disable_privileged, ca_bundle=args.ca_bundle,
         instance_type=args.instance_type, state_dir=state_dir, cleanup_wait=args.cleanup_wait,
         runtime_options={"state_path": str(state_dir / "simulated.json")}
         if args.runtime == "simulated" else {})

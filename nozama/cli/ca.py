@@ -22,14 +22,21 @@ def add_parser(commands) -> None:
                  "certificates", (
                      "nozama ca > nozama-ca.pem",
                      "nozama ca --endpoint http://10.0.0.5:4566 "
-                     "| sudo tee /usr/local/share/ca-certificates/nozama.crt"))
+                     "| sudo tee /usr/local/share/ca-certificates/nozama.crt",
+                     "nozama ca --data-dir ./state > ca.pem      # before trusting HTTPS"))
     ca.add_argument("--endpoint", default=os.environ.get(
         "AWS_ENDPOINT_URL", os.environ.get("NOZAMA_ENDPOINT", "http://127.0.0.1:4566")),
         help="URL of Nozama's API (env AWS_ENDPOINT_URL or NOZAMA_ENDPOINT)")
+    store = ca.add_mutually_exclusive_group()
+    store.add_argument("--data-dir", help="read it from this data dir's store instead (for a "
+                       "server on HTTPS that clients do not trust yet)")
+    store.add_argument("--database-url", help="read it from this PostgreSQL store instead")
     ca.add_argument("--log-level", default="warning", help="debug, info, warning or error")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.data_dir or args.database_url:
+        return _from_store(args)
     url = args.endpoint.rstrip("/") + "/_nozama/ca.pem"
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
@@ -45,3 +52,22 @@ def run(args: argparse.Namespace) -> int:
     except (urllib.error.URLError, OSError) as error:
         print(f"nozama ca: cannot reach {url}: {error}", file=sys.stderr)
         return 1
+
+
+def _from_store(args: argparse.Namespace) -> int:
+    from nozama.model.certificate_authority import Root
+    from nozama.store import Store
+    from nozama.store import certificates as cert_store
+    from nozama.store.db import sqlite_url
+    store = Store.open(args.database_url or sqlite_url(args.data_dir))
+    try:
+        with store.read() as conn:
+            data = cert_store.authority_if_any(conn)
+    finally:
+        store.close()
+    if data is None:
+        print("nozama ca: the certificate authority has no root yet; `nozama server --tls` "
+              "or the first ACM RequestCertificate makes it.", file=sys.stderr)
+        return 1
+    sys.stdout.write(Root.from_bytes(data).certificate)
+    return 0

@@ -30,8 +30,8 @@ def _parser() -> argparse.ArgumentParser:
 
     server = command(commands, "server", "serve the AWS API until stopped", (
         "nozama server                                  # SQLite in the default data dir",
-        "nozama server --port 4567 --data-dir ./state",
-        "nozama server --database-url postgresql://nozama:secret@db/nozama"))
+        "nozama server --database-url postgresql://nozama:secret@db/nozama",
+        "nozama server --host 0.0.0.0 --tls              # HTTPS; clients: nozama ca"))
     server.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (0.0.0.0 for every interface)")
     server.add_argument("--port", type=int, default=4566, help="TCP port of the AWS API")
@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
                                                                 "000000000000"),
                         help="the 12-digit account in every ARN (env NOZAMA_ACCOUNT_ID)")
     server.add_argument("--log-level", default=log_level, help=log_help)
+    server.add_argument("--tls", action="store_true",
+                        help="serve HTTPS with a certificate that Nozama's certificate "
+                        "authority issues at start (clients trust `nozama ca`)")
+    server.add_argument("--tls-cert", metavar="FILE",
+                        help="serve HTTPS with this certificate chain (PEM)")
+    server.add_argument("--tls-key", metavar="FILE", help="the private key of --tls-cert")
     server.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                         help="a further name clients may call the server by (the Host "
                         "header; repeatable). Always allowed: the address it is bound to, "
@@ -65,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="the instance's zone, e.g. us-east-1a (default: none)")
     agent.add_argument("--region", help="the cluster's region (default: the zone's region, "
                        "else env AWS_DEFAULT_REGION, else us-east-1)")
+    agent.add_argument("--ca-bundle", metavar="FILE", default=os.environ.get("AWS_CA_BUNDLE"),
+                       help="the certificates that an https:// --endpoint is trusted by "
+                       "(env AWS_CA_BUNDLE; default: the system's)")
     agent.add_argument("--disable-privileged", action="store_true",
                        default=os.environ.get("ECS_DISABLE_PRIVILEGED", "").lower() == "true",
                        help="never run privileged containers here, as the ECS agent's "

@@ -8,6 +8,8 @@ import gc
 import hashlib
 import logging
 import signal
+import ssl
+import sys
 import tempfile
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from nozama.api.gateway import Gateway
 from nozama.api.guard import AllowedHosts
 from nozama.kernel.http_server import HttpServer
 from nozama.api.server import App
+from nozama.cli import tls
 from nozama.kernel import shutdown
 from nozama.kernel.clock import Clock
 from nozama.functions.invoker import FunctionRuntime
@@ -46,31 +49,44 @@ def serve(args: argparse.Namespace) -> int:
     url = args.database_url or sqlite_url(args.data_dir or _default_data_dir())
     app = build_app(url, args.account_id, AllowedHosts(args.host, args.allowed_host))
     try:
-        uvloop.run(_serve(app, args.host, args.port))
+        context = tls.server_context(args.tls_cert, args.tls_key, args.tls, app.gateway.store,
+                                     args.host)
+    except tls.TlsError as error:
+        app.gateway.store.close()
+        print(f"nozama server: {error}", file=sys.stderr)
+        return 2
+    if context is not None and args.tls and app.gateway.functions is not None:
+        # Functions' own calls come back over HTTPS: their SDKs trust Nozama's root.
+        app.gateway.functions.ca_bundle = tls.write_root(app.gateway.store,
+                                                         functions_dir(url) / "ca.pem")
+    try:
+        uvloop.run(_serve(app, args.host, args.port, context))
     finally:
         app.gateway.store.close()
     shutdown.finish(0)   # not waiting for outbound calls in flight, nor for teardown
 
 
-async def _serve(app: App, host: str, port: int) -> None:
+async def _serve(app: App, host: str, port: int, context: ssl.SSLContext | None = None
+                 ) -> None:
     """Serve until SIGINT or SIGTERM, then stop cleanly (the process exits 0)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, shutdown.stopping(stop))
     server = HttpServer(app.handle, clock=app.gateway.clock)
-    await server.start(host, port)
+    await server.start(host, port, context)
+    scheme = "https" if context is not None else "http"
     if app.gateway.functions is not None:
         # Functions' own AWS calls come back here.
-        app.gateway.functions.endpoint_url = f"http://{_local(host)}:{server.port}"
+        app.gateway.functions.endpoint_url = f"{scheme}://{_local(host)}:{server.port}"
     app.start_background()
     # Everything loaded so far (botocore's models above all) lives as long as the
     # process: moving it out of the collector's generations keeps full
     # collections, and the pauses they put into request latency, short.
     gc.collect()
     gc.freeze()
-    log.info("Nozama %s serving on http://%s:%d (store: %s)", _version(), host, server.port,
-             app.gateway.store.kind)
+    log.info("Nozama %s serving on %s://%s:%d (store: %s)", _version(), scheme, host,
+             server.port, app.gateway.store.kind)
     await stop.wait()
     app.stop_background()
     await server.stop()

@@ -109,6 +109,7 @@ class FunctionRuntime:
         self.logs = LogShipping(store, clock)
         self.events = EventQueue(self)
         self.endpoint_url = ""
+        self.ca_bundle = ""     # what an https:// endpoint_url is trusted by (AWS_CA_BUNDLE)
         notify.on_function_changed(wakeups, self.changed)
 
     # --------------------------------------------------------------- changes
@@ -208,6 +209,8 @@ class FunctionRuntime:
         env[LEFTOVER_MARK] = self.work_dir
         if self.endpoint_url:
             env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        if self.ca_bundle:
+            env["AWS_CA_BUNDLE"] = self.ca_bundle
         return env
 
     # ------------------------------------------------------- housekeeping

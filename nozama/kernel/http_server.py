@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import ssl as ssl_module
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Awaitable, Callable, Union
@@ -290,10 +291,11 @@ class HttpServer:
         self.closing = False
         self._server: asyncio.base_events.Server | None = None
 
-    async def start(self, host: str, port: int) -> None:
+    async def start(self, host: str, port: int, ssl: ssl_module.SSLContext | None = None
+                    ) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: HttpConnection(self), host, port,
-                                                reuse_address=True, backlog=1024)
+                                                reuse_address=True, backlog=1024, ssl=ssl)
         self._sweeper = asyncio.ensure_future(self._close_idle_connections())
 
     async def _close_idle_connections(self) -> None:

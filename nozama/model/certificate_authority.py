@@ -13,6 +13,8 @@ so every server of one store signs with the same one.
 
 from __future__ import annotations
 
+import ipaddress
+
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -82,6 +84,14 @@ def new_key(algorithm: str):
     return ec.generate_private_key(curves[algorithm])
 
 
+def _general_name(name: str) -> x509.GeneralName:
+    """An IP address SAN for an address (a server reached by its IP), a DNS name else."""
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
 def issue(root: Root, names: list[str], key, now: datetime) -> str:
     """A leaf certificate (PEM) for `names` (the DomainName first) with `key`'s public
     key, signed by the root; usable by TLS servers and clients, as ACM's are."""
@@ -95,7 +105,7 @@ def issue(root: Root, names: list[str], key, now: datetime) -> str:
             .subject_name(x509.Name(subject)).issuer_name(ca_cert.subject).public_key(public)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - _BACKDATE).not_valid_after(now + LEAF_LIFETIME)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]),
+            .add_extension(x509.SubjectAlternativeName([_general_name(n) for n in names]),
                            critical=not subject)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(
