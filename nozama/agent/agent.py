@@ -155,8 +155,7 @@ class Agent:
         if identity.get("containerInstanceArn"):
             body["containerInstanceArn"] = identity.pop("containerInstanceArn")
             body["instanceIdentityDocument"] = json.dumps(identity)
-        result = await self._retrying(lambda: self.channel.call("register", body),
-                                      retried=("ServerException",))
+        result = await self._retrying(lambda: self.channel.call("register", body))
         self.instance_arn = result["containerInstance"]["containerInstanceArn"]
         self._save_identity({**identity, "containerInstanceArn": self.instance_arn})
         log.info("registered %s in cluster %s", self.instance_arn, self.config.cluster)
@@ -197,16 +196,14 @@ class Agent:
         identity.pop("containerInstanceArn", None)
         self._save_identity(identity)
 
-    async def _retrying(self, call, retried: tuple[str, ...] = (), first_delay: float = 0.2,
-                        max_delay: float = 10.0):
+    async def _retrying(self, call, first_delay: float = 0.2, max_delay: float = 10.0):
         """`call` until the control plane answers; a refusal (4xx) is not retried."""
         delay = first_delay
         while True:
             try:
                 return await call()
             except (OSError, ChannelError) as error:
-                if isinstance(error, ChannelError) and error.status < 500 and \
-                        error.code not in retried:
+                if isinstance(error, ChannelError) and error.status < 500:
                     raise
                 log.warning("control plane unreachable (%s); retrying in %.1fs", error, delay)
                 await asyncio.sleep(delay)
