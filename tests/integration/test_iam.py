@@ -216,7 +216,7 @@ def test_assume_role_gives_temporary_credentials(iam, sts, name):
     assert (code, message) == ("ValidationError", "The requested DurationSeconds exceeds the "
                                                   "MaxSessionDuration set for this role.")
     nobody = f"arn:aws:iam::{ACCOUNT}:role/{name}-nobody"
-    assert refused(sts.assume_role, RoleArn=nobody, RoleSessionName="s") == (
+    assert refused(sts.assume_role, RoleArn=nobody, RoleSessionName="s4") == (
         "AccessDenied", f"User: arn:aws:iam::{ACCOUNT}:root is not authorized to perform: "
                         f"sts:AssumeRole on resource: {nobody}")
 
