@@ -42,8 +42,8 @@ def _parser() -> argparse.ArgumentParser:
                         f"database needs the same secrets.key) (default: {_default_data_dir()}"
                         "; env NOZAMA_DATA_DIR)")
     server.add_argument("--database-url", default=os.environ.get("NOZAMA_DATABASE_URL"),
-                       help="postgresql://user:password@host/db to keep state in PostgreSQL "
-                       "instead of SQLite (env NOZAMA_DATABASE_URL)")
+                        help="postgresql://user:password@host/db to keep state in PostgreSQL "
+                        "instead of SQLite (env NOZAMA_DATABASE_URL)")
     server.add_argument("--account-id", default=os.environ.get("NOZAMA_ACCOUNT_ID",
                                                                 "000000000000"),
                         help="the 12-digit account in every ARN (env NOZAMA_ACCOUNT_ID)")
