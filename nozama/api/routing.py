@@ -6,7 +6,7 @@ told apart by the SigV4 credential scope, or failing that by their shape.
 
 A credential scope naming a service Nozama does not serve resolves to that
 service's botocore model (catalog.unserved), so the gateway refuses the call in
-the protocol the client reads: query XML for IAM and STS, EC2's own XML,
+the protocol the client reads: query XML for SNS, EC2's own XML,
 REST-XML for S3, JSON for ECR.
 """
 

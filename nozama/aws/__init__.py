@@ -31,7 +31,8 @@ class ServiceHandlers:
 
 def registry() -> dict[str, ServiceHandlers]:
     """Every service's handlers, by botocore service name."""
-    from nozama.aws import acm, cloudwatch, ec2, ecs, elbv2, lambda_, logs
+    from nozama.aws import acm, cloudwatch, ec2, ecs, elbv2, iam, lambda_, logs, sts
     return {"ecs": ecs.handlers, "elbv2": elbv2.handlers, "logs": logs.handlers,
             "cloudwatch": cloudwatch.handlers, "lambda": lambda_.handlers,
-            "acm": acm.handlers, "ec2": ec2.handlers}
+            "acm": acm.handlers, "ec2": ec2.handlers, "iam": iam.handlers,
+            "sts": sts.handlers}

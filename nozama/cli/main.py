@@ -35,12 +35,15 @@ def _parser() -> argparse.ArgumentParser:
     server.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (0.0.0.0 for every interface)")
     server.add_argument("--port", type=int, default=4566, help="TCP port of the AWS API")
-    where = server.add_mutually_exclusive_group()
-    where.add_argument("--data-dir", help="directory of the embedded SQLite database "
-                       f"(default: {_default_data_dir()}; env NOZAMA_DATA_DIR)")
-    where.add_argument("--database-url", default=os.environ.get("NOZAMA_DATABASE_URL"),
-                       help="postgresql://user:password@host/db to keep state in PostgreSQL "
-                       "instead of SQLite (env NOZAMA_DATABASE_URL)")
+    server.add_argument("--data-dir", help="directory of the embedded SQLite database and "
+                        "of the server's own files: secrets.key, which seals the access "
+                        "keys' secrets, and admin-credentials, the first administrator key "
+                        "(with --database-url, these files only: every server of one "
+                        f"database needs the same secrets.key) (default: {_default_data_dir()}"
+                        "; env NOZAMA_DATA_DIR)")
+    server.add_argument("--database-url", default=os.environ.get("NOZAMA_DATABASE_URL"),
+                        help="postgresql://user:password@host/db to keep state in PostgreSQL "
+                        "instead of SQLite (env NOZAMA_DATABASE_URL)")
     server.add_argument("--account-id", default=os.environ.get("NOZAMA_ACCOUNT_ID",
                                                                 "000000000000"),
                         help="the 12-digit account in every ARN (env NOZAMA_ACCOUNT_ID)")

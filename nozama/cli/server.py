@@ -24,18 +24,45 @@ from nozama.kernel import shutdown
 from nozama.kernel.clock import Clock
 from nozama.functions.invoker import FunctionRuntime
 from nozama.store import Store
+from nozama.store import admin_key
+from nozama.store.access_keys import AccessKeys
 from nozama.store.db import sqlite_url
+from nozama.store.sealing import KeyMismatch, Sealer, load_key
 
 log = logging.getLogger("nozama")
 
 
 def build_app(database_url: str, account_id: str = "000000000000",
-              hosts: AllowedHosts | None = None) -> App:
+              hosts: AllowedHosts | None = None, data_dir: str | Path | None = None) -> App:
     store = Store.open(database_url)
     gateway = Gateway(store, Clock(), account_id)
+    if data_dir is not None:
+        store.access_keys = access_keys_of(store, gateway.clock, data_dir)
     gateway.functions = FunctionRuntime(store, gateway.clock, functions_dir(database_url),
                                         gateway.wakeups)
     return App(gateway, hosts)
+
+
+def access_keys_of(store: Store, clock: Clock, data_dir: str | Path) -> AccessKeys:
+    """The access keys' lookup, with the data dir's sealing key (store/sealing.py)."""
+    key, path = load_key(data_dir)
+    sealer = Sealer(key)
+    with store.write() as conn:
+        sealer.check(conn, path)
+    return AccessKeys(store, sealer, clock)
+
+
+def announce_admin_key(app: App, data_dir: str | Path, account_id: str) -> None:
+    """Make the account's administrator key at the first start, and say so once."""
+    made = admin_key.ensure(app.gateway.store, app.gateway.store.access_keys, data_dir,
+                            account_id, app.gateway.clock.now())
+    if made is not None and made.created:
+        # Printed this once (it is in the file, readable by its owner only, from now on).
+        print(f"Nozama made the administrator access key of account {account_id}, saved in "
+              f"{made.path}:\n  export AWS_ACCESS_KEY_ID={made.access_key_id} "
+              f"AWS_SECRET_ACCESS_KEY={made.secret_access_key}", flush=True)
+    elif made is not None:
+        log.info("the administrator access key %s is in %s", made.access_key_id, made.path)
 
 
 def functions_dir(database_url: str) -> Path:
@@ -46,8 +73,14 @@ def functions_dir(database_url: str) -> Path:
 
 def serve(args: argparse.Namespace) -> int:
     from nozama.cli.main import _default_data_dir
-    url = args.database_url or sqlite_url(args.data_dir or _default_data_dir())
-    app = build_app(url, args.account_id, AllowedHosts(args.host, args.allowed_host))
+    data_dir = args.data_dir or _default_data_dir()
+    url = args.database_url or sqlite_url(data_dir)
+    try:
+        app = build_app(url, args.account_id, AllowedHosts(args.host, args.allowed_host),
+                        data_dir)
+        announce_admin_key(app, data_dir, args.account_id)
+    except KeyMismatch as error:
+        raise SystemExit(f"nozama server: {error}") from None
     try:
         context = tls.server_context(args.tls_cert, args.tls_key, args.tls, app.gateway.store,
                                      args.host)

@@ -76,7 +76,7 @@ def up(args: argparse.Namespace) -> int:
                 "--data-dir", str(data_dir / "agents" / f"agent-{n}"),
                 "--log-level", args.log_level])
         _wait_agents(endpoint, args.region, args.agents, children)
-        _announce(endpoint, args, time.monotonic() - started)
+        _announce(endpoint, args, time.monotonic() - started, data_dir)
         return _supervise(children)
     except _Stop:
         return 0
@@ -121,7 +121,10 @@ def _wait_agents(endpoint: str, region: str, count: int, children) -> None:
     raise SystemExit("the agents did not connect in time")
 
 
-def _announce(endpoint: str, args: argparse.Namespace, seconds: float) -> None:
+def _announce(endpoint: str, args: argparse.Namespace, seconds: float, data_dir: Path) -> None:
+    # The administrator key the server made at its first start (store/admin_key.py).
+    from nozama.store import admin_key
+    key = admin_key.read(data_dir) or ("test", "test")
     print(json.dumps({"endpoint": endpoint, "agents": args.agents, "region": args.region,
                       "readyInSeconds": round(seconds, 2)}))
     print(f"""
@@ -130,7 +133,7 @@ Use it with:
 
   export AWS_ENDPOINT_URL={endpoint}
   export AWS_DEFAULT_REGION={args.region}
-  export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+  export AWS_ACCESS_KEY_ID={key[0]} AWS_SECRET_ACCESS_KEY={key[1]}
 
 Ctrl-C stops Nozama; running containers keep running and are adopted next time.
 """, flush=True)

@@ -29,3 +29,8 @@ class RequestContext:
     # The base URL the client reached the server at ("http://host:port"), for URLs
     # that point back at it (GetFunction's Code.Location); empty outside a request.
     endpoint: str = ""
+    # Who signed the request: the access key id of its SigV4 credential scope, and, once
+    # the verifier has looked the key up, what it stands for (model.iam.Credentials,
+    # typed loosely as `store` is). STS GetCallerIdentity answers from these.
+    access_key_id: str = ""
+    caller: Any = None

@@ -130,6 +130,8 @@ lambda_ = ServiceErrors("lambda")
 cloudwatch = ServiceErrors("cloudwatch")
 logs = ServiceErrors("logs")
 acm = ServiceErrors("acm")
+iam = ServiceErrors("iam")
+sts = ServiceErrors("sts")
 
 
 class DocumentedErrors(ServiceErrors):
@@ -164,10 +166,10 @@ ec2 = DocumentedErrors("ec2", {
         "CannotDelete", "OperationNotPermitted", "VpcLimitExceeded", "SecurityGroupLimitExceeded",
         "RulesPerSecurityGroupLimitExceeded", "InvalidID", "InvalidNextToken", "TagLimitExceeded",
         "InvalidTagKey.Malformed", "InvalidZone.NotFound", "InvalidSecurityGroupRuleId.NotFound")
-} | {"InternalError": 500})
+} | {"InternalError": 500, "UnauthorizedOperation": 403})
 
 SERVICES = {"ecs": ecs, "elbv2": elbv2, "lambda": lambda_, "cloudwatch": cloudwatch,
-            "logs": logs, "acm": acm, "ec2": ec2}
+            "logs": logs, "acm": acm, "ec2": ec2, "iam": iam, "sts": sts}
 
 
 # ---------------------------------------------------------------------------
@@ -206,6 +208,10 @@ MissingAuthenticationToken = _protocol_error("MissingAuthenticationToken", 403)
 # A request a web page made (a browser marked it cross-site), or one addressed to a
 # name the server does not answer to (DNS rebinding).
 AccessDenied = _protocol_error("AccessDenied", 403)
+# A call its caller's policies do not allow (model/iam_authorize.py), as the JSON and
+# REST-JSON services answer it; query services answer AccessDenied, EC2
+# UnauthorizedOperation.
+AccessDeniedException = _protocol_error("AccessDeniedException", 403)
 
 # Nozama's own channels (the agents', /_nozama/ endpoints), which no AWS model describes.
 InvalidRequest = _protocol_error("InvalidRequest")
@@ -220,4 +226,4 @@ PROTOCOL_ERRORS = (SerializationException, UnknownOperationException,
                    InvalidAction, InternalFailure, ValidationError, ValidationException,
                    NotImplementedOperation, InvalidRegion, InvalidRequest,
                    ContainerInstanceDeregistered, ContainerInstanceUnknown,
-                   MissingAuthenticationToken, AccessDenied)
+                   MissingAuthenticationToken, AccessDenied, AccessDeniedException)

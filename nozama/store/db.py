@@ -48,6 +48,10 @@ class Store:
         self.engine = engine
         self.kind = engine.dialect.name  # "sqlite" or "postgresql"
         self._local = threading.local()
+        # The access keys' sealer and lookup cache (store/access_keys.py): set by the
+        # server that owns the data dir's sealing key, None in processes that read no
+        # secret (the data plane, tests that open a store in-process).
+        self.access_keys = None
 
     @classmethod
     def open(cls, url: str, migrate: bool = True) -> "Store":

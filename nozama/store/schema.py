@@ -576,3 +576,63 @@ security_group_rules = Table(
     # DeleteSecurityGroup: is the group named by another group's rule?
     Index("ix_security_group_rules_referenced", "referenced_group_id"),
 )
+
+# IAM (aws/iam/): global, so scoped by account only. Names are unique within an account
+# whatever their case, as IAM's are: `name_key` is the lowercased name, `name` as given.
+iam_users = Table(
+    "iam_users", metadata,
+    Column("account", String(12), primary_key=True),
+    Column("name_key", String(64), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("user_id", String(32), nullable=False, unique=True),
+    Column("arn", ARN, nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+iam_roles = Table(
+    "iam_roles", metadata,
+    Column("account", String(12), primary_key=True),
+    Column("name_key", String(64), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("role_id", String(32), nullable=False, unique=True),
+    Column("arn", ARN, nullable=False),
+    Column("path", String(512), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("trust_policy", Text, nullable=False),
+    Column("max_session_duration", Integer, nullable=False),
+    Column("description", String(1000)),
+)
+
+# The policies of users and roles, inline (kind 'inline': its name and document) and
+# attached (kind 'managed': the policy's ARN, whose document is model data), in one
+# table so that the access key lookup reads a principal's policies in one query.
+iam_principal_policies = Table(
+    "iam_principal_policies", metadata,
+    Column("account", String(12), primary_key=True),
+    Column("principal_type", String(8), primary_key=True),      # 'user' or 'role'
+    Column("principal_key", String(64), primary_key=True),      # its name_key
+    Column("kind", String(8), primary_key=True),                # 'inline' or 'managed'
+    Column("policy_name", String(2048), primary_key=True),      # name, or managed ARN
+    Column("document", Text),
+)
+
+# Access keys: users' long-term keys, the account root's (the bootstrap administrator
+# key) and the temporary keys of assumed roles. The secret is sealed (AES-GCM, with the
+# key of the server's data dir: store/sealing.py), never kept in clear; of a session
+# token only its SHA-256 is kept, which is all that checking one needs.
+access_keys = Table(
+    "access_keys", metadata,
+    Column("access_key_id", String(32), primary_key=True),
+    Column("account", String(12), nullable=False),
+    Column("principal_type", String(8), nullable=False),        # 'user', 'role', 'root'
+    Column("principal_key", String(64), nullable=False),        # name_key ('' for root)
+    Column("status", String(16), nullable=False),               # 'Active', 'Inactive'
+    Column("secret", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("session_token_sha256", String(64)),
+    Column("session_name", String(64)),
+    Column("expires_at", DateTime(timezone=True)),
+    Index("ix_access_keys_principal", "account", "principal_type", "principal_key"),
+    Index("ix_access_keys_expiry", "expires_at"),
+)

@@ -1,7 +1,7 @@
 """Errors in the protocol the client speaks: calls Nozama does not serve say so.
 
 A call to a service Nozama does not serve answers in that service's own protocol
-(query XML for IAM and STS, REST-XML for S3, JSON for ECR), so boto3
+(query XML for SNS and CloudFormation, REST-XML for S3, JSON for ECR), so boto3
 raises a ClientError with the reason instead of "Unable to parse response"; and an
 operation of a served service that Nozama does not implement answers likewise in
 that service's protocol.
@@ -16,14 +16,14 @@ from support.errors import error_of
 
 
 @pytest.mark.parametrize("service, call, title", [
-    ("iam", lambda c: c.list_users(), "AWS Identity and Access Management ('iam')"),
-    ("sts", lambda c: c.get_caller_identity(), "AWS Security Token Service ('sts')"),
+    ("sns", lambda c: c.list_topics(), "Amazon Simple Notification Service ('sns')"),
+    ("cloudformation", lambda c: c.list_stacks(), "AWS CloudFormation ('cloudformation')"),
     ("s3", lambda c: c.list_buckets(), "Amazon Simple Storage Service ('s3')"),
     ("s3", lambda c: c.create_bucket(Bucket="nozama-bucket"),
      "Amazon Simple Storage Service ('s3')"),
     ("ecr", lambda c: c.describe_repositories(),
      "Amazon Elastic Container Registry ('ecr')"),
-], ids=["iam-query", "sts-query", "s3-rest-xml", "s3-put", "ecr-json"])
+], ids=["sns-query", "cloudformation-query", "s3-rest-xml", "s3-put", "ecr-json"])
 def test_a_service_nozama_does_not_serve_says_so_in_its_own_protocol(server, region, service,
                                                                      call, title):
     with pytest.raises(ClientError) as info:

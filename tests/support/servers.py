@@ -68,7 +68,9 @@ def store_url(backend: str, tmp_path: Path) -> str:
 def store_args(backend: str, tmp_path: Path) -> list[str]:
     """The `nozama server` arguments naming a new, empty store of that backend."""
     if backend == "postgres":
-        return ["--database-url", postgres_url()]
+        # The data dir holds no database then, but the server's own files (the sealing
+        # key of access keys' secrets, the administrator's credentials).
+        return ["--database-url", postgres_url(), "--data-dir", str(tmp_path / "data")]
     return ["--data-dir", str(tmp_path / "data")]
 
 

@@ -125,7 +125,8 @@ def test_protocol_errors_are_in_no_model_and_keep_their_statuses():
         ("NotImplemented", 501, False), ("InvalidRegion", 400, True),
         ("InvalidRequest", 400, True), ("ContainerInstanceDeregistered", 400, True),
         ("ContainerInstanceUnknown", 400, True),
-        ("MissingAuthenticationToken", 403, True), ("AccessDenied", 403, True)}
+        ("MissingAuthenticationToken", 403, True), ("AccessDenied", 403, True),
+        ("AccessDeniedException", 403, True)}
     # ValidationException is Lambda's answer to a constraint violation; Lambda's model
     # does not list it (the Logs model does, and Logs raises its own).
     assert "ValidationException" not in errors.lambda_
