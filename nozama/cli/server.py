@@ -57,10 +57,11 @@ def announce_admin_key(app: App, data_dir: str | Path, account_id: str) -> None:
     made = admin_key.ensure(app.gateway.store, app.gateway.store.access_keys, data_dir,
                             account_id, app.gateway.clock.now())
     if made is not None and made.created:
-        # Printed this once (it is in the file, readable by its owner only, from now on).
+        # Printed this once (it is in the file, readable by its owner only, from now on),
+        # on stderr: stdout is `nozama up`'s, whose first line is its JSON announcement.
         print(f"Nozama made the administrator access key of account {account_id}, saved in "
               f"{made.path}:\n  export AWS_ACCESS_KEY_ID={made.access_key_id} "
-              f"AWS_SECRET_ACCESS_KEY={made.secret_access_key}", flush=True)
+              f"AWS_SECRET_ACCESS_KEY={made.secret_access_key}", file=sys.stderr, flush=True)
     elif made is not None:
         log.info("the administrator access key %s is in %s", made.access_key_id, made.path)
 

@@ -248,8 +248,10 @@ def _generation(server) -> int:
     from nozama.store import Store
     from nozama.store import load_balancers as lb_store
     from nozama.store.db import sqlite_url
-    flag, where = server.store_args
-    store = Store.open(sqlite_url(where) if flag == "--data-dir" else where, migrate=False)
+    args = server.store_args
+    url = args[args.index("--database-url") + 1] if "--database-url" in args else \
+        sqlite_url(args[args.index("--data-dir") + 1])
+    store = Store.open(url, migrate=False)
     try:
         with store.read() as conn:
             return lb_store.generation(conn)
