@@ -82,7 +82,7 @@ class Credentials:
 class Verified:
     access_key: str
     region: str
-    service: str                     # the scope's service (a signing name: "ecs", "elasticloadbalancing")
+    service: str                     # the scope's service, a signing name ("ecs", "lambda")
     principal: object
     session_token: str | None = None
 
