@@ -81,7 +81,7 @@ class Credentials:
     """What the key store knows of an access key."""
     secret_access_key: str
     principal: object = None         # the key store's own: passed through to Verified
-    expiration: datetime | None = None   # temporary credentials (STS) end then
+    expires_at: datetime | None = None   # temporary credentials (STS) end then
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,8 @@ def verify(request: HttpRequest, lookup: Lookup, now: datetime, *,
     credentials = lookup(parts.access_key, parts.session_token)
     if credentials is None:
         raise SignatureError(Reason.UNKNOWN_KEY, INVALID_TOKEN_MESSAGE, parts.access_key)
-    if credentials.expiration is not None and now >= credentials.expiration:
+    expires_at = getattr(credentials, "expires_at", None)  # any object with the fields will do
+    if expires_at is not None and now >= expires_at:
         raise SignatureError(Reason.EXPIRED_TOKEN, EXPIRED_TOKEN_MESSAGE, parts.access_key)
     payload = _payload_hash(request, allow_unsigned_payload, parts.access_key)
     expected = signature(credentials.secret_access_key, parts,

@@ -161,7 +161,7 @@ def test_the_session_token_goes_to_the_lookup_and_expired_credentials_are_refuse
 
     def temporary(key_id, token):
         seen.append((key_id, token))
-        return sigv4.Credentials(SECRET, "session", expiration=NOW + timedelta(minutes=1))
+        return sigv4.Credentials(SECRET, "session", expires_at=NOW + timedelta(minutes=1))
 
     request = ecs_request(token="the-session-token")
     verified = sigv4.verify(request, temporary, NOW)
