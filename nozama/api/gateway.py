@@ -7,6 +7,8 @@ ServiceError as raised, anything unexpected as the service's internal error
 A request without a SigV4 signature is refused before anything runs (AWS's
 MissingAuthenticationToken), and a signed call to a service Nozama does not
 serve is answered in that service's own protocol, so its SDK reads the reason.
+With a `credentials_lookup`, the signature itself is verified first (api/sigv4.py)
+and a request it refuses runs nothing either.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import random
 import zlib
 
 from nozama.kernel import errors
-from nozama.api.auth import credential_scope, presigned_may_run
+from nozama.api import sigv4
+from nozama.api.auth import (CredentialScope, credential_scope, presigned_may_run,
+                             signature_error, wrong_service)
 from nozama.api.catalog import Service
 from nozama.kernel.context import RequestContext
 from nozama.kernel.http import HttpRequest, HttpResponse
@@ -39,18 +43,41 @@ _REGION = re.compile(r"[a-z]{2,10}(-[a-z0-9]+){1,3}")
 
 
 class Gateway:
-    def __init__(self, store: Store, clock: Clock, account_id: str = "000000000000"):
+    def __init__(self, store: Store, clock: Clock, account_id: str = "000000000000", *,
+                 verify_signatures: bool = False,
+                 credentials_lookup: sigv4.Lookup | None = None):
+        if verify_signatures and credentials_lookup is None:
+            # Verifying with no keys would refuse everything; not verifying would be a
+            # silent downgrade. Neither is what was asked.
+            raise ValueError("verify_signatures needs a credentials_lookup")
         self.store = store
         self.clock = clock
         self.account_id = account_id
+        # The key store's lookup (access key id, session token) -> sigv4.Credentials, or
+        # None while signatures are not verified (their scopes are still read).
+        self.credentials_lookup = credentials_lookup if verify_signatures else None
         self.handlers = registry()
         self.functions = None  # the FunctionRuntime, once the server starts one
         self.wakeups = Wakeups()  # the server's one set of wake-ups (kernel/wakeups.py)
         self.calls = BackgroundCalls()  # its HTTP calls out (kernel/http_client.py)
         self._random = random.Random()  # request ids
 
+    @property
+    def verifies_signatures(self) -> bool:
+        return self.credentials_lookup is not None
+
     def handle(self, request: HttpRequest) -> HttpResponse:
-        scope = credential_scope(request)
+        verified = None
+        if self.verifies_signatures:
+            try:
+                verified = sigv4.verify(request, self.credentials_lookup, self.clock.now())
+            except sigv4.SignatureError as failure:
+                return self.refuse_signature(request, failure)
+            except Exception as error:  # the key store failed: its internal error, logged
+                return self._failed(error, *fallback(request), None, self.new_request_id())
+            scope = CredentialScope(verified.access_key, verified.region, verified.service)
+        else:
+            scope = credential_scope(request)
         if scope is None:
             # A web page can send a "simple" cross-site request with no signature; an SDK
             # never does. Nothing of an unsigned request runs.
@@ -63,6 +90,12 @@ class Gateway:
         except errors.ServiceError as error:
             service, protocol = fallback(request)
             return protocol.serialize_error(service, None, error, request_id)
+        if verified is not None and service.name in catalog.SERVED \
+                and verified.service != service.signing_name:
+            # Signed for another service (the target or path names this one): AWS refuses.
+            failure = wrong_service(service.signing_name, verified.access_key)
+            return protocol.serialize_error(service, None,
+                                            signature_error(failure, protocol.name), request_id)
         if service.name not in catalog.SERVED:
             return protocol.serialize_error(service, None, _unserved(service, scope),
                                             request_id)
@@ -72,7 +105,7 @@ class Gateway:
             operation = service.operation(name) if name else None
             if operation is None:
                 raise _unknown_operation(protocol.name, name)
-            if not presigned_may_run(request, operation.name):
+            if verified is None and not presigned_may_run(request, operation.name):
                 raise errors.AccessDenied(
                     f"A presigned URL may only read (Describe, List and Get operations), not "
                     f"run {operation.name}: sign the request with an Authorization header.")
@@ -96,6 +129,16 @@ class Gateway:
         except errors.ServiceError:
             service, protocol = fallback(request)
         return protocol.serialize_error(service, None, error, self.new_request_id())
+
+    def refuse_signature(self, request: HttpRequest, failure: sigv4.SignatureError) \
+            -> HttpResponse:
+        """Answer a refused signature with the error of the service's protocol family."""
+        try:
+            service, protocol = resolve(request, credential_scope(request))
+        except errors.ServiceError:
+            service, protocol = fallback(request)
+        return protocol.serialize_error(service, None, signature_error(failure, protocol.name),
+                                        self.new_request_id())
 
     async def _finish(self, pending, service, protocol, operation, request_id) -> HttpResponse:
         """Answer a handler that waits (Invoke waits for its function)."""

@@ -165,8 +165,10 @@ ec2 = DocumentedErrors("ec2", {
         "InvalidInstanceID.Malformed", "InvalidFilter", "InvalidAvailabilityZone",
         "CannotDelete", "OperationNotPermitted", "VpcLimitExceeded", "SecurityGroupLimitExceeded",
         "RulesPerSecurityGroupLimitExceeded", "InvalidID", "InvalidNextToken", "TagLimitExceeded",
-        "InvalidTagKey.Malformed", "InvalidZone.NotFound", "InvalidSecurityGroupRuleId.NotFound")
-} | {"InternalError": 500, "UnauthorizedOperation": 403})
+        "InvalidTagKey.Malformed", "InvalidZone.NotFound", "InvalidSecurityGroupRuleId.NotFound",
+        # Refused signatures (docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html).
+        "RequestExpired")
+} | {"InternalError": 500, "UnauthorizedOperation": 403, "AuthFailure": 401})
 
 SERVICES = {"ecs": ecs, "elbv2": elbv2, "lambda": lambda_, "cloudwatch": cloudwatch,
             "logs": logs, "acm": acm, "ec2": ec2, "iam": iam, "sts": sts}
@@ -220,6 +222,21 @@ ContainerInstanceDeregistered = _protocol_error("ContainerInstanceDeregistered")
 # An agent registering again as an instance the control plane does not know (a new
 # control plane): it then registers as a new instance.
 ContainerInstanceUnknown = _protocol_error("ContainerInstanceUnknown")
+
+# Refused SigV4 signatures (api/sigv4.py), answered per protocol family (api/auth.py):
+# the JSON, REST-JSON and CBOR services answer as coral's JSON services do, the query
+# services (ELBv2, IAM, STS, CloudWatch's query side) with their own codes.
+IncompleteSignatureException = _protocol_error("IncompleteSignatureException")
+IncompleteSignature = _protocol_error("IncompleteSignature")
+InvalidSignatureException = _protocol_error("InvalidSignatureException", 403)
+SignatureDoesNotMatch = _protocol_error("SignatureDoesNotMatch", 403)
+InvalidClientTokenId = _protocol_error("InvalidClientTokenId", 403)
+ExpiredTokenException = _protocol_error("ExpiredTokenException", 403)
+ExpiredToken = _protocol_error("ExpiredToken", 403)
+
+SIGNATURE_ERRORS = (IncompleteSignatureException, IncompleteSignature, InvalidSignatureException,
+                    SignatureDoesNotMatch, InvalidClientTokenId, ExpiredTokenException,
+                    ExpiredToken)
 
 PROTOCOL_ERRORS = (SerializationException, UnknownOperationException,
                    UnrecognizedClientException, UnknownServiceException, MissingAction,
