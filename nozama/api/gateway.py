@@ -114,6 +114,10 @@ class Gateway:
             self._validate(service, operation, params)
             context = self.context(_region(scope), request_id)
             context.endpoint = f"http://{request.headers.get('host', '127.0.0.1')}"
+            # Who signed: STS GetCallerIdentity answers for the key, and, once signatures
+            # are verified, the principal its key store returned.
+            context.access_key_id = scope.access_key
+            context.caller = verified.principal if verified is not None else None
             result = handler(context, params) or {}
             if inspect.isawaitable(result):
                 return self._finish(result, service, protocol, operation, request_id)

@@ -13,6 +13,7 @@ import stat
 import uuid
 from pathlib import Path
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -236,3 +237,14 @@ def test_the_bootstrap_key_is_printed_once_saved_0600_and_the_same_after_restart
     log = own_server.log_path.read_text()
     assert log.count(f"export AWS_ACCESS_KEY_ID={key_id} AWS_SECRET_ACCESS_KEY={secret}") == 1
     own_server.stop()
+
+
+def test_get_caller_identity_names_the_user_whose_key_signed(iam, server, name):
+    user = iam.create_user(UserName=name)["User"]
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    theirs = boto3.client("sts", endpoint_url=server.endpoint, region_name="us-east-1",
+                          aws_access_key_id=key["AccessKeyId"],
+                          aws_secret_access_key=key["SecretAccessKey"])
+    found = theirs.get_caller_identity()
+    assert (found["Arn"], found["UserId"], found["Account"]) == (user["Arn"], user["UserId"],
+                                                                 ACCOUNT)
