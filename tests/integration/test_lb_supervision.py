@@ -102,7 +102,9 @@ def test_haproxy_killed_is_back_within_a_second_without_a_health_flap(setup):
     assert back < 1.5, back   # restarted within 1 s; the rest is this loop's own pace
     # Back with the health the controller knew: every target ready at once, no flap.
     assert states <= {"healthy"}
-    late = [round(at - killed, 3) for at in load.failed_at if at > killed + back]
+    # (A connection a client began just before this loop saw HAProxy back may still be
+    # refused: its failure is recorded a few milliseconds after.)
+    late = [round(at - killed, 3) for at in load.failed_at if at > killed + back + 0.05]
     assert load.failed_at and not late, (back, late, load.failures[-3:])
     assert len(masters(run_dir)) == 1 and masters(run_dir) != [master]
 
