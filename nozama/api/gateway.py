@@ -26,6 +26,7 @@ from nozama.api.auth import (CredentialScope, credential_scope, presigned_may_ru
                              signature_error, wrong_service)
 from nozama.api.catalog import Service
 from nozama.kernel.context import RequestContext
+from nozama.model.iam_authorize import authorize
 from nozama.kernel.http import HttpRequest, HttpResponse
 from nozama.api import catalog
 from nozama.api.routing import fallback, resolve
@@ -117,7 +118,11 @@ class Gateway:
             # Who signed: STS GetCallerIdentity answers for the key, and, once signatures
             # are verified, the principal its key store returned.
             context.access_key_id = scope.access_key
-            context.caller = verified.principal if verified is not None else None
+            if verified is not None:
+                context.caller = verified.principal
+                # The key's policies must allow the call (AccessDenied names why not).
+                authorize(verified.principal, service.name, operation.name, params,
+                          context.region, self.account_id)
             result = handler(context, params) or {}
             if inspect.isawaitable(result):
                 return self._finish(result, service, protocol, operation, request_id)

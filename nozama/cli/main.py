@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
                                                                 "000000000000"),
                         help="the 12-digit account in every ARN (env NOZAMA_ACCOUNT_ID)")
     server.add_argument("--log-level", default=log_level, help=log_help)
+    server.add_argument("--auth", choices=("on", "off"),
+                        default=os.environ.get("NOZAMA_AUTH", "off"),
+                        help="on: verify every request's SigV4 signature against the "
+                        "store's access keys and authorize it by the key's IAM policies "
+                        "(agents and functions do not sign yet); off: any credentials "
+                        "(env NOZAMA_AUTH)")
     server.add_argument("--tls", action="store_true",
                         help="serve HTTPS with a certificate that Nozama's certificate "
                         "authority issues at start (clients trust `nozama ca`)")

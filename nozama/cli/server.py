@@ -33,11 +33,16 @@ log = logging.getLogger("nozama")
 
 
 def build_app(database_url: str, account_id: str = "000000000000",
-              hosts: AllowedHosts | None = None, data_dir: str | Path | None = None) -> App:
+              hosts: AllowedHosts | None = None, data_dir: str | Path | None = None,
+              auth: bool = False) -> App:
     store = Store.open(database_url)
-    gateway = Gateway(store, Clock(), account_id)
+    clock = Clock()
     if data_dir is not None:
-        store.access_keys = access_keys_of(store, gateway.clock, data_dir)
+        store.access_keys = access_keys_of(store, clock, data_dir)
+    # With auth on, every request's signature is verified against the keys of the store
+    # and its principal's policies must allow the call.
+    gateway = Gateway(store, clock, account_id, verify_signatures=auth,
+                      credentials_lookup=store.access_keys.lookup if auth else None)
     gateway.functions = FunctionRuntime(store, gateway.clock, functions_dir(database_url),
                                         gateway.wakeups)
     return App(gateway, hosts)
@@ -78,7 +83,7 @@ def serve(args: argparse.Namespace) -> int:
     url = args.database_url or sqlite_url(data_dir)
     try:
         app = build_app(url, args.account_id, AllowedHosts(args.host, args.allowed_host),
-                        data_dir)
+                        data_dir, auth=args.auth == "on")
         announce_admin_key(app, data_dir, args.account_id)
     except KeyMismatch as error:
         raise SystemExit(f"nozama server: {error}") from None

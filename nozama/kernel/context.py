@@ -30,7 +30,7 @@ class RequestContext:
     # that point back at it (GetFunction's Code.Location); empty outside a request.
     endpoint: str = ""
     # Who signed the request: the access key id of its SigV4 credential scope, and, once
-    # the verifier has looked the key up, what it stands for (model.iam.Credentials,
+    # the verifier has looked the key up, the principal it stands for (model.iam.Principal,
     # typed loosely as `store` is). STS GetCallerIdentity answers from these.
     access_key_id: str = ""
     caller: Any = None

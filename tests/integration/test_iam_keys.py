@@ -162,7 +162,7 @@ def test_assume_role_needs_the_callers_policy_and_the_roles_trust(world):
     assert found.principal.policies   # the role's AmazonECS_FullAccess
     assert store.access_keys.lookup(creds["AccessKeyId"], None) is None
     assert store.access_keys.lookup(creds["AccessKeyId"], creds["SessionToken"] + "x") is None
-    me = call(store, clock, "sts", "GetCallerIdentity", caller=found)
+    me = call(store, clock, "sts", "GetCallerIdentity", caller=found.principal)
     assert me["Arn"] == out["AssumedRoleUser"]["Arn"]
     clock.advance(901)
     assert store.access_keys.lookup(creds["AccessKeyId"], creds["SessionToken"]) is None

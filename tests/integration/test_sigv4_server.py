@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from nozama.api import sigv4
 from nozama.api.gateway import Gateway
+from nozama.model import iam
 from nozama.api.server import App
 from nozama.kernel.clock import Clock
 from nozama.kernel.http_server import HttpServer
@@ -28,7 +29,9 @@ KEY, SECRET = "AKIANOZAMASIGV4TEST1", "the-right-secret/EXAMPLE+key"
 
 
 def lookup(key_id: str, token: str | None) -> sigv4.Credentials | None:
-    return sigv4.Credentials(SECRET, principal="tester") if key_id == KEY else None
+    # The account's root: the verifier lets it in, and its policies allow everything.
+    return sigv4.Credentials(SECRET, principal=iam.root("000000000000")) \
+        if key_id == KEY else None
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from botocore.utils import percent_encode, percent_encode_sequence
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from nozama.api import sigv4
+from nozama.model import iam
 from nozama.api.gateway import Gateway
 from nozama.kernel.clock import FakeClock
 from nozama.kernel.http import HttpRequest
@@ -36,6 +37,16 @@ ECS_TARGET = "AmazonEC2ContainerServiceV20141113"
 def lookup(key_id: str, token: str | None) -> sigv4.Credentials | None:
     secret = KEYS.get(key_id)
     return sigv4.Credentials(secret, principal={"key": key_id}) if secret else None
+
+
+def as_root(found):
+    """A lookup whose keys stand for the account's root (the gateway then authorizes
+    their calls by its policies: all of them)."""
+    def lookup_root(key_id: str, token: str | None):
+        credentials = found(key_id, token)
+        return credentials and sigv4.Credentials(credentials.secret_access_key,
+                                                 iam.root("000000000000"))
+    return lookup_root
 
 
 def to_http(prepared, host: str = HOST) -> HttpRequest:
@@ -382,7 +393,8 @@ def test_a_hostile_key_id_never_reaches_the_key_store_nor_the_log(key_id, caplog
 @pytest.fixture
 def gateway(tmp_path):
     store = Store.open(sqlite_url(tmp_path / "data"))
-    yield Gateway(store, FakeClock(NOW), verify_signatures=True, credentials_lookup=lookup)
+    yield Gateway(store, FakeClock(NOW), verify_signatures=True,
+                  credentials_lookup=as_root(lookup))
     store.close()
 
 

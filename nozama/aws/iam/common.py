@@ -19,7 +19,7 @@ def caller(ctx: RequestContext) -> model.Principal:
     of the scope's access key; else (a key Nozama does not know, while signatures are not
     verified) the account's root, as an emulator answers."""
     if ctx.caller is not None:
-        return ctx.caller.principal
+        return ctx.caller
     keys: AccessKeys | None = ctx.store.access_keys
     if ctx.access_key_id and keys is not None:
         found = keys.principal(ctx.access_key_id)
