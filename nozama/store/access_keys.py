@@ -3,8 +3,10 @@
 `AccessKeys.lookup(access_key_id, session_token)` answers what a key stands for: its
 secret (decrypted, store/sealing.py) and its principal with the documents of its
 policies, in one indexed query (the key's row, joined to its user or role and to that
-principal's policies). None for a key that is unknown, Inactive, expired, or presented
-with a session token that is not its own.
+principal's policies). None for a key that is unknown, Inactive, or presented with a
+session token that is not its own. Temporary credentials past their expiration are
+returned as they are, with their `expires_at`: the verifier refuses them as AWS does,
+with ExpiredToken, rather than as a key it does not know.
 
 The verifier calls it on every request, so each server keeps what it read for a few
 seconds (CACHE_SECONDS). A change this server makes (UpdateAccessKey, DeleteAccessKey, a
@@ -124,8 +126,6 @@ class AccessKeys:
             found = self._read(access_key_id)
         credentials = found.credentials
         if credentials is None:
-            return None
-        if credentials.expires_at is not None and credentials.expires_at <= self.clock.now():
             return None
         # A temporary key goes with its own token; a long-term key with none.
         if found.token_sha256 is None:

@@ -165,7 +165,19 @@ def test_assume_role_needs_the_callers_policy_and_the_roles_trust(world):
     me = call(store, clock, "sts", "GetCallerIdentity", caller=found.principal)
     assert me["Arn"] == out["AssumedRoleUser"]["Arn"]
     clock.advance(901)
-    assert store.access_keys.lookup(creds["AccessKeyId"], creds["SessionToken"]) is None
+    # Expired: still found, with its expiration, for the verifier's ExpiredToken.
+    late = store.access_keys.lookup(creds["AccessKeyId"], creds["SessionToken"])
+    assert late.expires_at <= clock.now()
+    assert store.access_keys.lookup(creds["AccessKeyId"], "not its token") is None
+    # Through a verifying gateway, a request signed with them is refused as AWS does.
+    from nozama.api.gateway import Gateway
+    from unit.test_sigv4 import ecs_request
+    gateway = Gateway(store, clock, verify_signatures=True,
+                      credentials_lookup=store.access_keys.lookup)
+    answer = gateway.handle(ecs_request(key=creds["AccessKeyId"],
+                                        secret=creds["SecretAccessKey"],
+                                        token=creds["SessionToken"], when=clock.now()))
+    assert answer.status == 403 and b"ExpiredTokenException" in answer.body
 
 
 def test_a_role_that_does_not_trust_the_caller_or_does_not_exist_is_access_denied(world):
