@@ -43,7 +43,7 @@ from nozama.lb.health import HealthChecker
 from nozama.lb.meters import Meters
 from nozama.lb.request_log import RequestLog
 from nozama.metrics import per_second
-from nozama.model import lb_presence, lb_rules
+from nozama.model import address_pools, lb_presence, lb_rules
 from nozama.store import Store
 from nozama.store import lb_address_pools as pool_store
 from nozama.store import load_balancers as lb_store
@@ -162,9 +162,9 @@ class DataPlane:
             pools = pool_store.cidrs(conn)
             taken = lb_store.addresses(conn)
             for arn, address in lb_store.arns_and_addresses(conn):
-                if pool_store.contains(pools, address):
+                if address_pools.contains(pools, address):
                     continue
-                new = pool_store.free_address(conn, pools, taken)
+                new = address_pools.free_address(pools, taken)
                 if new is None:
                     log.error("no address is left in the pool %s for load balancer %s",
                               self.address_pool, arn)

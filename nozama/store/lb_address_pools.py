@@ -37,27 +37,3 @@ def forget(conn: Connection, owner: str, keep: str | None = None) -> None:
 
 def cidrs(conn: Connection) -> list[str]:
     return sql.column(conn, "SELECT cidr FROM lb_address_pools ORDER BY cidr")
-
-
-def free_address(conn: Connection, pools: list[str], taken: set[str]) -> str | None:
-    """The first address of the pools that no load balancer has, or None."""
-    for cidr in pools:
-        for address in _usable(ipaddress.ip_network(cidr)):
-            if str(address) not in taken:
-                return str(address)
-    return None
-
-
-def size(pools: list[str]) -> int:
-    return sum(len(list(_usable(ipaddress.ip_network(cidr)))) for cidr in pools)
-
-
-def _usable(pool):
-    # A /31 or /32 is all hosts; a larger pool leaves out its network and broadcast
-    # addresses, which some clients refuse to connect to.
-    return pool.hosts() if pool.prefixlen < pool.max_prefixlen - 1 else iter(pool)
-
-
-def contains(pools: list[str], address: str) -> bool:
-    found = ipaddress.ip_address(address)
-    return any(found in ipaddress.ip_network(cidr) for cidr in pools)

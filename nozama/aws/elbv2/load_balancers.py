@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ValidationError
-from nozama.model import lb_attributes, lb_presence
+from nozama.model import address_pools, lb_attributes, lb_presence
 from nozama.aws.elbv2 import handlers
 from nozama.aws.elbv2 import networking
 from nozama.aws.elbv2.common import (arn, attributes_of, check_name, load_balancer,
@@ -29,7 +29,6 @@ from nozama.store import load_balancers as lb_store
 MAX_LOAD_BALANCERS = 50
 ADDRESS_PREFIX = "127.77"
 HOSTED_ZONE_ID = "Z00NOZAMALOCAL"
-ZONES = "abc"
 
 
 def _address(conn: Connection) -> str:
@@ -39,11 +38,11 @@ def _address(conn: Connection) -> str:
     taken = lb_store.addresses(conn)
     pools = pool_store.cidrs(conn)
     if pools:
-        address = pool_store.free_address(conn, pools, taken)
+        address = address_pools.free_address(pools, taken)
         if address is None:
             raise errors.elbv2.InvalidSubnetException(
                 f"No address is left for another load balancer: the load balancers' "
-                f"address pool {', '.join(pools)} ({pool_store.size(pools)} addresses) is "
+                f"address pool {', '.join(pools)} ({address_pools.size(pools)} addresses) is "
                 "taken; delete a load balancer or give the data plane a larger pool.")
         return address
     for _ in range(64):
