@@ -54,7 +54,7 @@ class AgentConfig:
     cluster: str = "default"
     availability_zone: str | None = None
     region: str = "us-east-1"
-    address: str = "127.0.0.1"        # where this host is reached (agent/host_address.py)
+    address: str = "127.0.0.1"        # where this host is reached (kernel/host_address.py)
     ca_bundle: str | None = None      # what an https:// endpoint's certificate is checked by
     runtime: str = "docker"
     # ECS_DISABLE_PRIVILEGED: the privileged-container capability is not advertised (so

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nozama.agent.agent import Agent, AgentConfig, Deregistered
 from nozama.agent.channel import ChannelError
-from nozama.agent.host_address import AddressError, check_own, route_address
+from nozama.kernel.host_address import AddressError, check_own, route_address
 from nozama.kernel import shutdown
 from nozama.model import zones
 

@@ -12,13 +12,13 @@ import asyncio
 import logging
 import ipaddress
 import signal
-import socket
 import sys
 from pathlib import Path
 
 import uvloop
 
 from nozama.kernel import shutdown
+from nozama.kernel.host_address import AddressError, check_own
 from nozama.lb import dns, haproxy_master, hosts
 from nozama.lb.dataplane import DataPlane, PoolError
 from nozama.store import Store
@@ -72,14 +72,13 @@ def check_pool(text: str) -> str:
     except ValueError as error:
         raise ValueError(f"--address-pool {text!r} is not an IPv4 network ({error})") from None
     for address in (pool[0], pool[-1]):
-        with socket.socket() as probe:
-            try:
-                probe.bind((str(address), 0))
-            except OSError:
-                raise ValueError(
-                    f"--address-pool {pool}: {address} is not an address of this host. Make "
-                    f"the pool local first (as root: ip route add local {pool} dev lo), and "
-                    "route it to this host from the others.") from None
+        try:
+            check_own(str(address))
+        except AddressError:
+            raise ValueError(
+                f"--address-pool {pool}: {address} is not an address of this host. Make "
+                f"the pool local first (as root: ip route add local {pool} dev lo), and "
+                "route it to this host from the others.") from None
     return str(pool)
 
 

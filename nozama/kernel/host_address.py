@@ -1,10 +1,11 @@
-"""The address an agent's host is reached at, which it registers with its instance.
+"""A host's own addresses: the one it is reached at, and whether an address is its own.
 
-Load balancers reach instance targets at it, and DescribeTasks shows it in the
-tasks' network bindings. By default it is the source address of the host's route
-to the control plane (what the kernel would use to talk to it), which is right
-for a host with one network; `--address` names another, which must be one of the
-host's own.
+An agent registers the address its host is reached at: load balancers reach instance
+targets there, and DescribeTasks shows it in the tasks' network bindings. By default
+it is the source address of the host's route to the control plane (what the kernel
+would use to talk to it), which is right for a host with one network; `--address`
+names another, which must be one of the host's own. A data plane's address pool must
+be the host's own too (`nozama lb --address-pool`).
 """
 
 from __future__ import annotations
