@@ -37,14 +37,15 @@ def with_docs(conn: Connection, cluster_arn: str, tasks: list[Row]) -> list[Row]
 
 def start_tasks(ctx: RequestContext, conn: Connection, cluster: Row, service: dict,
                 deployment: dict, definition: Row, count: int, zone: str | None,
-                events: ServiceEvents, avoid: frozenset[str] = frozenset()) -> None:
+                events: ServiceEvents, targets: ServiceTargets | None = None) -> None:
     """Place and create `count` tasks of `deployment` (in `zone`, when given; not on the
-    instances in `avoid`, nor in their zones)."""
+    hosts its load balancer cannot reach, nor in their zones)."""
     name = service["serviceName"]
     constraints = list(service.get("placementConstraints") or [])
     if zone is not None:
         constraints.append({"type": "memberOf",
                             "expression": f"attribute:ecs.availability-zone == {zone}"})
+    avoid = targets.unreachable_instances() if targets is not None else frozenset()
     impaired = _zones_of(conn, cluster.arn, avoid)
     if impaired:
         # A host its load balancer cannot reach says its zone may be cut off: its other

@@ -318,7 +318,7 @@ class ServicePass:
         elif step.start:
             start_tasks(self.ctx, self.conn, self.cluster, self.doc, primary, definition,
                         step.start, waves.zone if waves is not None else None, self.events,
-                        targets.unreachable_instances() if targets is not None else frozenset())
+                        targets)
         cluster_arn = self.service.cluster_arn
         if step.stop_old:
             chosen = (waves.stop if waves is not None and waves.stop else
@@ -343,7 +343,7 @@ class ServicePass:
                 self.conn, [blue["taskDefinition"]])[blue["taskDefinition"]]
             start_tasks(self.ctx, self.conn, self.cluster, self.doc, blue, definition, start,
                         None, self.events,
-                        targets.unreachable_instances() if targets is not None else frozenset())
+                        targets)
         if stop:
             chosen = scale_in_order(with_docs(self.conn, self.service.cluster_arn, theirs))
             stop_tasks(self.ctx, self.conn, chosen[:stop], blue, targets, self.now,
