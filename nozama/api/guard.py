@@ -37,7 +37,7 @@ def _is_any(address: str) -> bool:
     return address in ("", "0.0.0.0", "::")
 
 
-def _is_loopback(address: str) -> bool:
+def is_loopback(address: str) -> bool:
     try:
         return ipaddress.ip_address(address).is_loopback
     except ValueError:
@@ -72,7 +72,7 @@ class AllowedHosts:
     def __init__(self, bind: str, extra: Iterable[str] = ()):
         self.bind_any = _is_any(bind)
         self.names = {host_name(name) for name in extra} | {bind.lower() or "0.0.0.0"}
-        if self.bind_any or _is_loopback(bind):
+        if self.bind_any or is_loopback(bind):
             self.names |= _LOOPBACK_NAMES | {"127.0.0.1", "::1"}
         if self.bind_any:
             self.names |= _machine_names()

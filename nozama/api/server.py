@@ -21,7 +21,7 @@ from nozama.kernel import errors
 from nozama import __version__
 from nozama.api import catalog
 from nozama.api import function_code, function_deployments
-from nozama.api import guard
+from nozama.api import guard, own_routes
 from nozama.kernel.errors import ServiceError
 from nozama.api.gateway import Gateway
 from nozama.kernel.http import HttpRequest, HttpResponse
@@ -69,12 +69,20 @@ class App:
         if request.path.startswith(AGENT_PREFIX):
             return self.agent_channel(request)
         if request.path.startswith(function_deployments.PREFIX) and self.deployments:
+            refused = self.deployments_refusal(request)
+            if refused is not None:
+                return refused
             return function_deployments.handle(self.gateway, self.deployments, request)
         if request.path.startswith(function_code.PREFIX):
             return function_code.handle(self.gateway.store, self.gateway.clock, request)
         if request.path.startswith("/_nozama/"):
             return self.internal(request)
         if request.path == "/metrics" and request.method == "GET":
+            if self.gateway.verifies_signatures:
+                try:
+                    own_routes.metrics_reader(self.gateway, request)
+                except own_routes.Refused as refusal:
+                    return _error(refusal.error)
             return HttpResponse(200, prometheus.exposition(self.gateway.store,
                                                          self.gateway.clock),
                                 {"content-type": prometheus.CONTENT_TYPE})
@@ -121,15 +129,46 @@ class App:
         return HttpResponse(200, Root.from_bytes(data).certificate.encode(),
                             {"content-type": "application/x-pem-file"})
 
+    def deployments_refusal(self, request: HttpRequest) -> HttpResponse | None:
+        """Why a function deployment request must not run (auth on: its signature, or
+        the key's policies), or None."""
+        if not self.gateway.verifies_signatures:
+            return None
+        try:
+            verified = own_routes.signed_caller(self.gateway, request, "lambda")
+            if request.query.get("region", verified.region) != verified.region:
+                raise own_routes.Refused(errors.lambda_.InvalidParameterValueException(
+                    "The region in the query is not the one the request is signed for."))
+            function = request.query.get("functionName") or ""
+            if request.method == "POST" and request.path.rstrip("/") == \
+                    function_deployments.PREFIX:
+                body = json.loads(request.body or b"{}")
+                function = str(body.get("functionName", "")) if isinstance(body, dict) else ""
+            operation = "GetAlias" if request.method in ("GET", "HEAD") else "UpdateAlias"
+            own_routes.authorized(self.gateway, verified, "lambda", operation,
+                                  {"FunctionName": function} if function else {})
+        except own_routes.Refused as refusal:
+            return _error(refusal.error)
+        except ValueError:
+            return None   # a body that is not JSON: the route answers that itself
+        return None
+
     async def agent_channel(self, request: HttpRequest) -> HttpResponse:
-        """register / poll / state: JSON in, JSON out, AWS-style errors."""
+        """register / poll / state / usage: JSON in, JSON out, AWS-style errors. With
+        auth on, each is signed by the agent's key and authorized as the ECS agent's
+        own action (api/own_routes.py)."""
         operation = request.path[len(AGENT_PREFIX):]
         try:
             body = json.loads(request.body or b"{}")
             if not isinstance(body, dict) or request.method != "POST":
                 raise errors.InvalidRequest("POST a JSON object.")
+            signed_region = self.agent_caller(request, operation, body)
             if operation == "register":
-                ctx = self.gateway.context(str(body.pop("region", "us-east-1")))
+                region = str(body.pop("region", signed_region or "us-east-1"))
+                if signed_region is not None and region != signed_region:
+                    raise errors.ecs.InvalidParameterException(
+                        f"The agent registers in {region} but signed for {signed_region}.")
+                ctx = self.gateway.context(region)
                 agents.check_known(ctx, body.get("containerInstanceArn"))
                 result = register_container_instance(ctx, _validated("RegisterContainerInstance",
                                                                      body))
@@ -148,8 +187,10 @@ class App:
                 result = service_metrics.record_usage(ctx, arn, body.get("tasks") or [])
             else:
                 return _json(404, {"message": f"Unknown agent operation {operation}"})
+        except own_routes.Refused as refusal:
+            return _error(refusal.error)
         except ServiceError as error:
-            return _json(error.status, {"__type": error.code, "message": error.message})
+            return _error(error)
         except ValueError:
             return _json(400, {"__type": "SerializationException",
                                "message": "The body is not valid JSON."})
@@ -157,6 +198,24 @@ class App:
             log.exception("agent channel %s failed", operation)
             return _json(500, {"__type": "ServerException", "message": "Internal error"})
         return _json(200, result)
+
+    def agent_caller(self, request: HttpRequest, operation: str, body: dict) -> str | None:
+        """With auth on, the region the agent signed for, once its key may run the
+        operation (Refused if not); None with auth off."""
+        if not self.gateway.verifies_signatures:
+            return None
+        action = own_routes.AGENT_OPERATIONS.get(operation)
+        if action is None:
+            raise errors.InvalidRequest(f"Unknown agent operation {operation}")
+        verified = own_routes.signed_caller(self.gateway, request, "ecs")
+        params = {"cluster": str(body.get("cluster") or "default")} \
+            if operation == "register" else {}
+        own_routes.authorized(self.gateway, verified, "ecs", action, params)
+        return verified.region
+
+
+def _error(error: ServiceError) -> HttpResponse:
+    return _json(error.status, {"__type": error.code, "message": error.message})
 
 
 def _validated(operation: str, body: dict) -> dict:

@@ -49,11 +49,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="the 12-digit account in every ARN (env NOZAMA_ACCOUNT_ID)")
     server.add_argument("--log-level", default=log_level, help=log_help)
     server.add_argument("--auth", choices=("on", "off"),
-                        default=os.environ.get("NOZAMA_AUTH", "off"),
-                        help="on: verify every request's SigV4 signature against the "
-                        "store's access keys and authorize it by the key's IAM policies "
-                        "(agents and functions do not sign yet); off: any credentials "
-                        "(env NOZAMA_AUTH)")
+                        default=os.environ.get("NOZAMA_AUTH", "on"),
+                        help="on (the default): verify every request's SigV4 signature "
+                        "against the store's access keys and authorize it by the key's IAM "
+                        "policies; off: accept any credentials, as a local emulator does "
+                        "(only with a loopback --host; env NOZAMA_AUTH)")
     server.add_argument("--tls", action="store_true",
                         help="serve HTTPS with a certificate that Nozama's certificate "
                         "authority issues at start (clients trust `nozama ca`)")
@@ -83,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     agent.add_argument("--ca-bundle", metavar="FILE", default=os.environ.get("AWS_CA_BUNDLE"),
                        help="the certificates that an https:// --endpoint is trusted by "
                        "(env AWS_CA_BUNDLE; default: the system's)")
+    agent.add_argument("--credentials-file", metavar="FILE",
+                       default=os.environ.get("AWS_SHARED_CREDENTIALS_FILE"),
+                       help="the agent's own access key, in the AWS credentials file format "
+                       "(its [default] profile, or AWS_PROFILE's); without it, the usual "
+                       "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY environment. The key's "
+                       "policy needs only the ECS agent's actions "
+                       "(AmazonEC2ContainerServiceforEC2Role)")
     agent.add_argument("--disable-privileged", action="store_true",
                        default=os.environ.get("ECS_DISABLE_PRIVILEGED", "").lower() == "true",
                        help="never run privileged containers here, as the ECS agent's "

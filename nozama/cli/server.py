@@ -16,7 +16,7 @@ from pathlib import Path
 import uvloop
 
 from nozama.api.gateway import Gateway
-from nozama.api.guard import AllowedHosts
+from nozama.api.guard import AllowedHosts, is_loopback
 from nozama.kernel.http_server import HttpServer
 from nozama.api.server import App
 from nozama.cli import tls
@@ -81,6 +81,12 @@ def serve(args: argparse.Namespace) -> int:
     from nozama.cli.main import _default_data_dir
     data_dir = args.data_dir or _default_data_dir()
     url = args.database_url or sqlite_url(data_dir)
+    if args.auth == "off" and not is_loopback(args.host):
+        # Any credentials would do: whoever reaches the port would be root on every host.
+        print(f"nozama server: --auth off accepts any credentials, so it is allowed only "
+              f"on a loopback address (--host 127.0.0.1 or ::1), not on {args.host!r}",
+              file=sys.stderr)
+        return 2
     try:
         app = build_app(url, args.account_id, AllowedHosts(args.host, args.allowed_host),
                         data_dir, auth=args.auth == "on")
