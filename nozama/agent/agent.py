@@ -22,7 +22,7 @@ from pathlib import Path
 
 from nozama import __version__
 from nozama.agent import runtimes
-from nozama.agent.channel import Channel, ChannelError
+from nozama.agent.channel import Channel, ChannelError, key_refused
 from nozama.agent.runtimes.base import TaskStatus
 from nozama.kernel.clock import Clock
 
@@ -56,6 +56,9 @@ class AgentConfig:
     region: str = "us-east-1"
     address: str = "127.0.0.1"        # where this host is reached (kernel/host_address.py)
     ca_bundle: str | None = None      # what an https:// endpoint's certificate is checked by
+    # The agent's own key (botocore Credentials), which signs its calls; None for a
+    # control plane with auth off.
+    credentials: object = None
     runtime: str = "docker"
     # ECS_DISABLE_PRIVILEGED: the privileged-container capability is not advertised (so
     # the scheduler places no such task here), and a task that asks is refused anyway.
@@ -73,7 +76,8 @@ class Agent:
     def __init__(self, config: AgentConfig):
         self.config = config
         self.clock = Clock()  # the agent's and its runtime's one clock
-        self.channel = Channel(config.endpoint, config.ca_bundle)
+        self.channel = Channel(config.endpoint, config.ca_bundle, config.credentials,
+                               config.region)
         self.instance_arn: str | None = None
         self.local: dict[str, TaskStatus] = {}      # what the runtime last reported
         self.starting: dict[str, asyncio.Task] = {}
@@ -94,6 +98,7 @@ class Agent:
             options.setdefault("cluster", self.config.cluster)
             options.setdefault("region", self.config.region)
             options.setdefault("logs_endpoint", self.config.endpoint)
+            options.setdefault("logs_credentials", self.config.credentials)
         return options
 
     # ------------------------------------------------------------ lifecycle
@@ -226,7 +231,10 @@ class Agent:
                               self.instance_arn)
                     self._forget_instance()
                     raise Deregistered(self.instance_arn) from None
-                log.warning("poll refused (%s); retrying in %.1fs", error, delay)
+                if error.refuses_key:
+                    log.error("%s; retrying in %.1fs", key_refused(self.channel, error), delay)
+                else:
+                    log.warning("poll refused (%s); retrying in %.1fs", error, delay)
                 answer = None
             except OSError as error:
                 log.warning("channel lost (%s); reconnecting in %.1fs", error, delay)

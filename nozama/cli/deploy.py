@@ -84,11 +84,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 class Clients:
     def __init__(self, args: argparse.Namespace):
-        import boto3
-        session = boto3.session.Session(
-            aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "nozama"),
-            aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "nozama"),
-            region_name=args.region)
+        from nozama.cli import credentials
+        session = credentials.session(args.region)
         self.ecs, self.elb, self.cloudwatch = (
             session.client(name, endpoint_url=args.endpoint)
             for name in ("ecs", "elbv2", "cloudwatch"))

@@ -30,6 +30,7 @@ import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
 
+from nozama.cli import credentials
 from nozama.cli.help import command
 from nozama.functions.deploy import CODEDEPLOY_CONFIGS, TYPES
 
@@ -179,10 +180,11 @@ def _call(args: argparse.Namespace, method: str, path: str, body: dict | None = 
     url += f"/{path}" if path else ""
     url += "?" + urllib.parse.urlencode({"region": args.region, **(query or {})})
     data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
-    request = urllib.request.Request(url, data=data, method=method,
-                                     headers={"content-type": "application/json",
-                                              # Nozama's own endpoints want it (api/guard.py).
-                                              "x-nozama-client": "cli"})
+    # Signed for Lambda with the command's key (cli/credentials.py); the client header is
+    # what a server with auth off wants instead (api/guard.py).
+    headers = credentials.signed_headers(method, url, data, {
+        "content-type": "application/json", "x-nozama-client": "cli"}, args.region, "lambda")
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())

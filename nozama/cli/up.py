@@ -19,7 +19,18 @@ import time
 import urllib.request
 from pathlib import Path
 
+from nozama.store import admin_key
+
 READY_TIMEOUT = 30.0
+AGENT_CREDENTIALS = "agent-credentials"
+AGENT_USER = "nozama-agent"
+AGENT_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
+# What ECS's documentation adds to the instance role for the awslogs driver: creating
+# the group (awslogs-create-group), and reading a stream back (an adopted container's
+# shipping resumes after the last event shipped).
+AWSLOGS_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Resource": "*", "Action": [
+        "logs:CreateLogGroup", "logs:DescribeLogStreams", "logs:GetLogEvents"]}]})
 STOP_SECONDS = 4.5      # what the children get, together, to exit after the stop signal
 
 
@@ -65,6 +76,12 @@ def up(args: argparse.Namespace) -> int:
                                  "--data-dir", str(data_dir), "--log-level", args.log_level,
                                  *allowed])
         _wait_healthy(endpoint, children[0])
+        admin = admin_key.read(data_dir)
+        if admin is None:
+            raise SystemExit(f"nozama up: {data_dir / admin_key.FILE_NAME} is missing (the "
+                             "administrator key was deleted): nozama up needs it to give "
+                             "the agents a key of their own")
+        agent_file = agent_credentials(endpoint, args.region, admin, data_dir)
         signals.spawn(children, ["lb", "--data-dir", str(data_dir),
                                  "--log-level", args.log_level])
         zones = [f"{args.region}{z}" for z in "abc"]
@@ -74,9 +91,9 @@ def up(args: argparse.Namespace) -> int:
                 "agent", "--endpoint", endpoint, "--region", args.region,
                 "--cluster", "default", "--availability-zone", zone, "--runtime", args.runtime,
                 "--data-dir", str(data_dir / "agents" / f"agent-{n}"),
-                "--log-level", args.log_level])
-        _wait_agents(endpoint, args.region, args.agents, children)
-        _announce(endpoint, args, time.monotonic() - started, data_dir)
+                "--credentials-file", str(agent_file), "--log-level", args.log_level])
+        _wait_agents(endpoint, args.region, args.agents, children, admin)
+        _announce(endpoint, args, time.monotonic() - started, admin)
         return _supervise(children)
     except _Stop:
         return 0
@@ -101,11 +118,49 @@ def _wait_healthy(endpoint: str, server: subprocess.Popen) -> None:
     raise SystemExit(f"nozama server did not answer on {endpoint}")
 
 
-def _wait_agents(endpoint: str, region: str, count: int, children) -> None:
-    """Until `count` instances of the default cluster have a connected agent."""
+def _client(service: str, endpoint: str, region: str, key: tuple[str, str]):
     import boto3
-    ecs = boto3.client("ecs", endpoint_url=endpoint, region_name=region,
-                       aws_access_key_id="nozama", aws_secret_access_key="nozama")
+    return boto3.client(service, endpoint_url=endpoint, region_name=region,
+                        aws_access_key_id=key[0], aws_secret_access_key=key[1])
+
+
+def agent_credentials(endpoint: str, region: str, admin: tuple[str, str], data_dir: Path
+                      ) -> Path:
+    """The agents' own key, in <data dir>/agent-credentials (mode 0600): the IAM user
+    nozama-agent's, whose only policy is the ECS agent's (AmazonEC2ContainerServicefor
+    EC2Role). Made at the first start, and again if it no longer works (deleted or made
+    inactive): the agents never hold the administrator key."""
+    from botocore.exceptions import ClientError
+    path = data_dir / AGENT_CREDENTIALS
+    saved = admin_key.read_file(path)
+    if saved is not None:
+        try:
+            _client("sts", endpoint, region, saved).get_caller_identity()
+            return path
+        except ClientError:
+            pass   # refused: make a new one
+    iam = _client("iam", endpoint, region, admin)
+    try:
+        iam.create_user(UserName=AGENT_USER)
+    except iam.exceptions.EntityAlreadyExistsException:
+        for key in iam.list_access_keys(UserName=AGENT_USER)["AccessKeyMetadata"]:
+            iam.delete_access_key(UserName=AGENT_USER, AccessKeyId=key["AccessKeyId"])
+    grant_agent_policies(iam, AGENT_USER)
+    made = iam.create_access_key(UserName=AGENT_USER)["AccessKey"]
+    admin_key.write_file(path, made["AccessKeyId"], made["SecretAccessKey"])
+    return path
+
+
+def grant_agent_policies(iam, user: str) -> None:
+    """An agent's permissions, on an IAM user: the ECS agent's and awslogs'."""
+    iam.attach_user_policy(UserName=user, PolicyArn=AGENT_POLICY)
+    iam.put_user_policy(UserName=user, PolicyName="awslogs", PolicyDocument=AWSLOGS_POLICY)
+
+
+def _wait_agents(endpoint: str, region: str, count: int, children,
+                 admin: tuple[str, str]) -> None:
+    """Until `count` instances of the default cluster have a connected agent."""
+    ecs = _client("ecs", endpoint, region, admin)
     deadline = time.monotonic() + READY_TIMEOUT
     while time.monotonic() < deadline:
         if any(child.poll() is not None for child in children):
@@ -121,10 +176,9 @@ def _wait_agents(endpoint: str, region: str, count: int, children) -> None:
     raise SystemExit("the agents did not connect in time")
 
 
-def _announce(endpoint: str, args: argparse.Namespace, seconds: float, data_dir: Path) -> None:
+def _announce(endpoint: str, args: argparse.Namespace, seconds: float,
+              key: tuple[str, str]) -> None:
     # The administrator key the server made at its first start (store/admin_key.py).
-    from nozama.store import admin_key
-    key = admin_key.read(data_dir) or ("test", "test")
     print(json.dumps({"endpoint": endpoint, "agents": args.agents, "region": args.region,
                       "readyInSeconds": round(seconds, 2)}))
     print(f"""

@@ -50,12 +50,12 @@ def ensure(store, keys: access_keys.AccessKeys, data_dir: str | os.PathLike, acc
     if secret is None:
         return None
     if created or not path.exists():
-        _write(path, named, secret)
+        write_file(path, named, secret)
     return AdminKey(named, secret, path, created)
 
 
-def _write(path: Path, access_key_id: str, secret: str) -> None:
-    """Written whole under a temporary name readable by its owner only, then renamed:
+def write_file(path: Path, access_key_id: str, secret: str) -> None:
+    """A credentials file (AWS's format, [default] profile), written whole under a temporary name readable by its owner only, then renamed:
     no reader ever sees half a file, nor a moment of wider permissions."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
@@ -70,7 +70,11 @@ def _write(path: Path, access_key_id: str, secret: str) -> None:
 
 def read(data_dir: str | os.PathLike) -> tuple[str, str] | None:
     """(access key id, secret) from a data dir's admin-credentials, if it has one."""
-    path = Path(data_dir).expanduser().resolve() / FILE_NAME
+    return read_file(Path(data_dir).expanduser().resolve() / FILE_NAME)
+
+
+def read_file(path: Path) -> tuple[str, str] | None:
+    """(access key id, secret) of a credentials file written by write_file, if readable."""
     try:
         lines = path.read_text().splitlines()
     except OSError:

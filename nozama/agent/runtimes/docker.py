@@ -70,7 +70,8 @@ POOL_SIZE = 64      # concurrent SDK calls, plus one stream per log shipper
 class DockerRuntime(Runtime):
     def __init__(self, on_change: Callable[[TaskStatus], None], *,
                  instance_arn: str | None = None, cluster: str = "default",
-                 logs_endpoint: str | None = None, region: str = "us-east-1",
+                 logs_endpoint: str | None = None, logs_credentials=None,
+                 region: str = "us-east-1",
                  docker_url: str | None = None, memory_reserve_mib: int = 256,
                  clock: Clock | None = None, **_ignored):
         super().__init__(on_change)
@@ -82,7 +83,7 @@ class DockerRuntime(Runtime):
         self.docker_url = docker_url
         self.memory_reserve_mib = memory_reserve_mib
         self.clock = clock or Clock()
-        self.logs = LogsClients(logs_endpoint) if logs_endpoint else None
+        self.logs = LogsClients(logs_endpoint, logs_credentials) if logs_endpoint else None
         # Dynamic host ports never land on the ports ECS keeps for the host itself.
         self.ports = HostPortAllocator(HostResources(cpu=0, memory=0).reserved_ports)
         self.client = None

@@ -34,15 +34,18 @@ MAX_QUEUED_EVENTS = 100_000     # past this the oldest lines are dropped
 MAX_BACKOFF = 10.0
 FINAL_FLUSH_SECONDS = 30.0      # how long an exited container's last lines are retried
 STOP_FLUSH_SECONDS = 1.0        # and the queued lines when the agent stops
-DUMMY_CREDENTIALS = {"aws_access_key_id": "AKIDNOZAMAAGENT", "aws_secret_access_key": "nozama"}
+PLACEHOLDER_CREDENTIALS = {"aws_access_key_id": "AKIDNOZAMAAGENT", "aws_secret_access_key": "nozama"}
 
 
 class LogsClients:
     """botocore `logs` clients for Nozama's endpoint, one per region (clients are
     thread-safe; creating them is not, hence the lock)."""
 
-    def __init__(self, endpoint: str):
+    def __init__(self, endpoint: str, credentials=None):
         self.endpoint = endpoint
+        # The agent's own key signs the shipping (logs:CreateLogStream, PutLogEvents);
+        # without one, a placeholder that only a control plane with auth off accepts.
+        self.credentials = credentials
         self._session = botocore.session.get_session()
         self._clients: dict[str, object] = {}
         self._lock = threading.Lock()
@@ -54,8 +57,16 @@ class LogsClients:
                     "logs", region_name=region, endpoint_url=self.endpoint,
                     config=botocore.config.Config(retries={"max_attempts": 1},
                                                   connect_timeout=2, read_timeout=10),
-                    **DUMMY_CREDENTIALS)
+                    **self._keys())
             return self._clients[region]
+
+    def _keys(self) -> dict:
+        if self.credentials is None:
+            return PLACEHOLDER_CREDENTIALS
+        frozen = self.credentials.get_frozen_credentials()
+        return {"aws_access_key_id": frozen.access_key,
+                "aws_secret_access_key": frozen.secret_key,
+                "aws_session_token": frozen.token}
 
 
 def parse_line(line: str, clock: Clock) -> tuple[int, str]:
@@ -93,6 +104,7 @@ class ContainerLogShipper:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._failed = False         # a send failed already (warned once)
         self._reader_done = threading.Event()
         self._stream = None
         self._threads = [threading.Thread(target=self._read, daemon=True,
@@ -193,8 +205,12 @@ class ContainerLogShipper:
                     pass
                 backoff = 0.25
             except (ClientError, BotoCoreError) as error:
-                log.info("shipping logs of %s to %s/%s failed: %s", self.container_id[:12],
-                         self.target.group, self.target.stream, error)
+                # The first failure is a warning (a key without logs:CreateLogGroup, say);
+                # its retries are not.
+                log.log(logging.WARNING if not self._failed else logging.INFO,
+                        "shipping logs of %s to %s/%s failed: %s", self.container_id[:12],
+                        self.target.group, self.target.stream, error)
+                self._failed = True
                 if final_deadline is None:
                     self._stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
