@@ -21,7 +21,8 @@ ACCOUNT = "000000000000"
 def aws(server, region, tmp_path):
     """Run `aws <args>` against the server in the test's region; returns the process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ACCESS_KEY_ID="AKIDNOZAMATEST", AWS_SECRET_ACCESS_KEY="dummy-secret",
+    env.update(AWS_ACCESS_KEY_ID=server.credentials[0],
+               AWS_SECRET_ACCESS_KEY=server.credentials[1],
                AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
                AWS_EC2_METADATA_DISABLED="true", AWS_MAX_ATTEMPTS="1", HOME=str(tmp_path))
 
@@ -210,7 +211,8 @@ def test_start_live_tail_prints_the_events_put_while_it_runs(server, region, tmp
     logs.create_log_group(logGroupName="/cli/tail")
     logs.create_log_stream(logGroupName="/cli/tail", logStreamName="web")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ACCESS_KEY_ID="AKIDNOZAMATEST", AWS_SECRET_ACCESS_KEY="dummy-secret",
+    env.update(AWS_ACCESS_KEY_ID=server.credentials[0],
+               AWS_SECRET_ACCESS_KEY=server.credentials[1],
                AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
                AWS_EC2_METADATA_DISABLED="true", AWS_DISABLE_HOST_PREFIX_INJECTION="true",
                HOME=str(tmp_path))

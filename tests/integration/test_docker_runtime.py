@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 
 import docker
+from botocore.credentials import Credentials
 import pytest
 import requests
 
@@ -583,7 +584,8 @@ def test_awslogs_output_is_shipped_to_the_logs_api(instance_arn, engine, server,
         logConfiguration=awslogs(group, region)))
 
     async def main():
-        agent = Agent(instance_arn, region=region, logs_endpoint=server.endpoint)
+        agent = Agent(instance_arn, region=region, logs_endpoint=server.endpoint,
+                      logs_credentials=Credentials(*server.credentials))
         await agent.runtime.start()
         started = int(time.time() * 1000)
         try:
@@ -612,13 +614,15 @@ def test_adopted_containers_resume_shipping_where_they_left_off(instance_arn, en
         logConfiguration=awslogs(group, region)))
 
     async def main():
-        first = Agent(instance_arn, region=region, logs_endpoint=server.endpoint)
+        first = Agent(instance_arn, region=region, logs_endpoint=server.endpoint,
+                      logs_credentials=Credentials(*server.credentials))
         await first.runtime.start()
         await first.runtime.run_task(task, td)
         await asyncio.to_thread(read_events, logs, group, stream, 1)
         await first.runtime.close()          # "two" is written while no agent runs
         await asyncio.sleep(1.5)
-        second = Agent(instance_arn, region=region, logs_endpoint=server.endpoint)
+        second = Agent(instance_arn, region=region, logs_endpoint=server.endpoint,
+                      logs_credentials=Credentials(*server.credentials))
         await second.runtime.start()
         try:
             await second.runtime.adopt(instance_arn)

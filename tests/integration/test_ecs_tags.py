@@ -236,7 +236,8 @@ def test_tag_length_limits(server, ecs, region, key, value):
     arn = make_cluster(ecs)
     # botocore itself refuses an empty key; send it anyway to see what the server says.
     raw = boto3.client("ecs", endpoint_url=server.endpoint, region_name=region,
-                       aws_access_key_id="AKIDNOZAMATEST", aws_secret_access_key="secret",
+                       aws_access_key_id=server.credentials[0],
+        aws_secret_access_key=server.credentials[1],
                        config=botocore.config.Config(parameter_validation=False,
                                                      retries={"max_attempts": 1}))
     with pytest.raises(ClientError) as info:

@@ -14,11 +14,10 @@ import time
 from collections import Counter
 
 import pytest
-import requests
 
 from support.function_requests import BAD_DEPLOYMENT_REQUESTS
 from support.packages import zip_package
-from support.servers import run_nozama
+from support.servers import run_nozama, signed_request
 from support.waiting import wait_for
 
 GOOD = "def handler(event, context):\n    return {'release': RELEASE}\n"
@@ -77,8 +76,9 @@ class Release:
 
 def api(server, region: str, method: str, path: str = "", body: dict | None = None):
     url = f"{server.endpoint}/_nozama/v1/function-deployments{path}?region={region}"
-    return requests.request(method, url, json=body, timeout=30,
-                            headers={"X-Nozama-Client": "test"})
+    data = json.dumps(body).encode() if body is not None else None
+    return signed_request(server, method, url, "lambda", region, data,
+                          {"Content-Type": "application/json"})
 
 
 def deployment_id(done: subprocess.CompletedProcess) -> str:
@@ -97,7 +97,8 @@ def describe(server, region: str, ident: str) -> dict:
 def test_the_seeds_aws_cli_commands_shift_an_alias_by_hand(server, region, tmp_path):
     release = Release(server, region)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ACCESS_KEY_ID="AKIDNOZAMATEST", AWS_SECRET_ACCESS_KEY="dummy",
+    env.update(AWS_ACCESS_KEY_ID=server.credentials[0],
+               AWS_SECRET_ACCESS_KEY=server.credentials[1],
                AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
                AWS_MAX_ATTEMPTS="1", HOME=str(tmp_path))
     (tmp_path / "code.zip").write_bytes(package(GOOD, "v3"))
@@ -301,8 +302,9 @@ def test_one_deployment_at_a_time_per_alias_and_finished_ones_cannot_stop(server
     assert again.status_code == 409
     assert api(server, region, "GET", "/d-NOPE").status_code == 404
     assert api(server, region, "POST", body=None).status_code == 400
-    bad_json = requests.post(f"{server.endpoint}/_nozama/v1/function-deployments?region={region}",
-                             data=b"{", timeout=10, headers={"X-Nozama-Client": "test"})
+    bad_json = signed_request(
+        server, "POST", f"{server.endpoint}/_nozama/v1/function-deployments?region={region}",
+        "lambda", region, b"{")
     assert bad_json.json()["__type"] == "InvalidRequestContentException"
 
 

@@ -38,6 +38,9 @@ import uuid
 from dataclasses import dataclass, field
 
 import boto3
+import botocore.credentials
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 import botocore.config
 import botocore.session
 import pytest
@@ -388,7 +391,8 @@ def assert_same(before: dict, after: dict, what: str) -> None:
 def validating_off_client(server, region: str):
     return boto3.client(
         "ecs", endpoint_url=server.endpoint, region_name=region,
-        aws_access_key_id="AKIDNOZAMATEST", aws_secret_access_key="secret",
+        aws_access_key_id=server.credentials[0],
+        aws_secret_access_key=server.credentials[1],
         config=botocore.config.Config(parameter_validation=False, retries={"max_attempts": 1},
                                       read_timeout=60))
 
@@ -421,13 +425,16 @@ def _resolve_bytes(state: FuzzState, body: bytes) -> bytes:
                   lambda m: state.resolve(m.group(0).decode()).encode(), text)
 
 
-def _raw_headers(region: str, request: RawRequest) -> dict:
-    headers = {"X-Amz-Target": request.target,
-               "Authorization": f"AWS4-HMAC-SHA256 Credential=AKID/20260101/{region}/ecs/"
-                                "aws4_request, SignedHeaders=host, Signature=abc"}
+def _raw_headers(server, region: str, request: RawRequest, body: bytes) -> dict:
+    """The raw request's headers, signed with the server's key as botocore signs: the
+    fuzzing is of the body, past the signature check."""
+    headers = {"X-Amz-Target": request.target}
     if request.content_type is not None:
         headers["Content-Type"] = request.content_type
-    return headers
+    signed = AWSRequest("POST", server.endpoint + "/", data=body, headers=headers)
+    SigV4Auth(botocore.credentials.Credentials(*server.credentials), "ecs", region) \
+        .add_auth(signed)
+    return dict(signed.headers.items())
 
 
 # --------------------------------------------------------------------- tests
@@ -480,7 +487,8 @@ def test_fuzz_raw_http(server, region, ecs, baseline, fuzz_state, request):
     body = _resolve_bytes(state, request.body)
     note(repr(request))
     response = _session.post(server.endpoint + "/", data=body,
-                             headers=_raw_headers(region, request), timeout=60)
+                             headers=_raw_headers(server, region, request, body),
+                             timeout=60)
     document = check_response(response.status_code, response.headers, response.content,
                               request)
     state.learn(request.operation, document)
@@ -570,7 +578,8 @@ def test_nasty_bodies(server, region, name):
     for op in ("DescribeClusters", "CreateCluster", "ListTaskDefinitions"):
         request = RawRequest(op, NASTY_BODIES[name], f"{TARGET_PREFIX}.{op}", mutation=name)
         response = _session.post(server.endpoint + "/", data=request.body,
-                                 headers=_raw_headers(region, request), timeout=60)
+                                 headers=_raw_headers(server, region, request,
+                                                      request.body), timeout=60)
         check_response(response.status_code, response.headers, response.content, request)
 
 

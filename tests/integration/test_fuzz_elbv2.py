@@ -87,8 +87,9 @@ def snapshot(elb, arns: dict[str, list[str]]) -> dict:
 def clients(server, region):
     elb = server.client("elbv2", region)
     unchecked = boto3.session.Session().client(
-        "elbv2", endpoint_url=server.endpoint, region_name=region, aws_access_key_id="x",
-        aws_secret_access_key="x", config=botocore.config.Config(
+        "elbv2", endpoint_url=server.endpoint, region_name=region,
+        aws_access_key_id=server.credentials[0],
+        aws_secret_access_key=server.credentials[1], config=botocore.config.Config(
             parameter_validation=False, retries={"max_attempts": 1}))
     return elb, unchecked
 

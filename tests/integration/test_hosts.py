@@ -43,6 +43,7 @@ def test_a_zone_implies_its_region(server, tmp_path):
     agent = subprocess.Popen([sys.executable, "-m", "nozama", "agent", "--endpoint",
                               server.endpoint, "--availability-zone", f"{region}b",
                               "--runtime", "simulated", "--data-dir", str(tmp_path / "a"),
+                              "--credentials-file", str(server.agent_credentials_file()),
                               "--log-level", "warning"], cwd=ROOT)
     try:
         ecs = server.client("ecs", region)

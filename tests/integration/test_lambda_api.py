@@ -743,5 +743,6 @@ def test_event_invoke_configs_lifecycle(lam, server, region):
 def boto3_client_without_validation(server, region: str):
     """A Lambda client that sends out-of-range values, for the server to refuse."""
     return boto3.client("lambda", endpoint_url=server.endpoint, region_name=region,
-                        aws_access_key_id="AKIDNOZAMATEST", aws_secret_access_key="secret",
+                        aws_access_key_id=server.credentials[0],
+        aws_secret_access_key=server.credentials[1],
                         config=botocore.config.Config(parameter_validation=False))

@@ -122,7 +122,8 @@ def lambda_client(server, region: str, **config):
     """A Lambda client that never retries: each call is one invocation (botocore retries a
     throttled one, a 429, even with max_attempts 1 in its legacy mode)."""
     return boto3.client("lambda", endpoint_url=server.endpoint, region_name=region,
-                        aws_access_key_id="AKIDNOZAMATEST", aws_secret_access_key="secret",
+                        aws_access_key_id=server.credentials[0],
+        aws_secret_access_key=server.credentials[1],
                         config=botocore.config.Config(retries={"total_max_attempts": 1},
                                                       **config))
 

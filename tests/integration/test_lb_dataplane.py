@@ -729,7 +729,8 @@ def test_request_metrics_reach_cloudwatch_and_prometheus(server, region, elb, ba
             "ActiveConnectionCount"} <= names
 
     # The same, as Prometheus scrapes it.
-    text = requests.get(f"{server.endpoint}/metrics", timeout=5).text
+    # Prometheus gives a key by HTTP Basic.
+    text = requests.get(f"{server.endpoint}/metrics", auth=server.credentials, timeout=5).text
     labels = f'region="{region}",account="000000000000",load_balancer="{lb_dim["Value"]}"'
     count = total("RequestCount", [lb_dim])
     assert f"aws_application_elb_request_count_total{{{labels}}} {int(count)}\n" in text

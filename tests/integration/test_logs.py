@@ -710,7 +710,8 @@ def test_regions_are_isolated(server, region):
 @pytest.fixture
 def aws(server, region, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ACCESS_KEY_ID="AKIDNOZAMATEST", AWS_SECRET_ACCESS_KEY="dummy-secret",
+    env.update(AWS_ACCESS_KEY_ID=server.credentials[0],
+               AWS_SECRET_ACCESS_KEY=server.credentials[1],
                AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null",
                AWS_EC2_METADATA_DISABLED="true", AWS_MAX_ATTEMPTS="1", HOME=str(tmp_path))
 

@@ -25,7 +25,8 @@ ACCOUNT = "000000000000"
 def tail_client(server, region):
     return boto3.client(
         "logs", endpoint_url=server.endpoint, region_name=region,
-        aws_access_key_id="AKIDNOZAMATEST", aws_secret_access_key="secret",
+        aws_access_key_id=server.credentials[0],
+        aws_secret_access_key=server.credentials[1],
         config=botocore.config.Config(retries={"max_attempts": 1}, read_timeout=10,
                                       inject_host_prefix=False))
 

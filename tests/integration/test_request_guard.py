@@ -34,6 +34,18 @@ DEFAULT_REGION = "us-east-1"
 ECS_TARGET = "AmazonEC2ContainerServiceV20141113"
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A server with --auth off, the local emulator's mode, which accepts any credentials:
+    these rules are then all that stands between a web page and the machine. (With auth
+    on, the same rules apply before the signature is checked.)"""
+    tmp = tmp_path_factory.mktemp("auth-off")
+    instance = NozamaServer([*store_args("sqlite", tmp), "--auth", "off"],
+                            tmp / "server.log").start()
+    yield instance
+    instance.stop()
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
@@ -204,10 +216,16 @@ def test_nozamas_own_state_changing_endpoints_want_the_client_header(server, reg
 
 def with_headers(client, headers: dict):
     """The client, sending `headers` on top of its signed request (as a browser adds them)."""
-    def add(request, **_):
-        for name, value in headers.items():
+    def add(request, values: dict):
+        for name, value in values.items():
             request.headers[name] = value
-    client.meta.events.register("before-send", add)
+
+    browser = {name: value for name, value in headers.items() if name != "Host"}
+    client.meta.events.register("before-send", lambda request, **_: add(request, browser))
+    if "Host" in headers:
+        # The name the client calls the server by is part of what it signs.
+        client.meta.events.register("before-sign", lambda request, **_: add(
+            request, {"Host": headers["Host"]}))
     return client
 
 

@@ -28,7 +28,7 @@ import pytest
 
 from support.agents import AgentProcess
 from support.networks import vpc_of
-from support.servers import ROOT, NozamaServer, free_port, start_dataplane
+from support.servers import ROOT, NozamaServer, admin_credentials, free_port, start_dataplane
 from support.traffic import PORT, load_balancer
 from support.waiting import wait_for
 
@@ -329,16 +329,18 @@ def start_up(tmp_path: Path, runtime: str, agents: int) -> tuple[subprocess.Pope
     return process, ready["endpoint"]
 
 
-def _client(endpoint: str, service: str):
+def _client(endpoint: str, service: str, data_dir: Path):
+    """A client with the administrator key `nozama up` announced (its data dir's file)."""
     import boto3
+    key, secret = admin_credentials(data_dir)
     return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="test", aws_secret_access_key="test")
+                        aws_access_key_id=key, aws_secret_access_key=secret)
 
 
 def test_nozama_up_stops_as_a_whole_in_time(tmp_path):
     up, endpoint = start_up(tmp_path, "simulated", agents=3)
     try:
-        ecs = _client(endpoint, "ecs")
+        ecs = _client(endpoint, "ecs", tmp_path / "up")
         arns = run_tasks(ecs, [{"name": "app", "image": "app", "memory": 32,
                                 "portMappings": [{"containerPort": 80}]}], count=6)
         all_running(ecs, arns)
@@ -386,7 +388,7 @@ def _connect_port(port: int) -> bool:
 
 def test_nozama_up_with_docker_agents_leaves_their_containers_running(tmp_path, engine):
     up, endpoint = start_up(tmp_path, "docker", agents=2)
-    ecs = _client(endpoint, "ecs")
+    ecs = _client(endpoint, "ecs", tmp_path / "up")
     instances = connected_instances(ecs, 2)
     try:
         arns = run_tasks(ecs, [{"name": "app", "image": IMAGE, "memory": 32,

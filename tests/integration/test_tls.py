@@ -16,7 +16,7 @@ from botocore.exceptions import SSLError
 
 from support import certificates
 from support.agents import AgentProcess
-from support.servers import ROOT, free_port
+from support.servers import ROOT, admin_credentials, agent_credentials_text, free_port
 from support.waiting import wait_for
 
 from integration.test_tasks_simulated import connected_instances
@@ -34,6 +34,7 @@ class HttpsServer:
             cwd=ROOT)
 
     def wait(self, ca_bundle) -> "HttpsServer":
+        self.ca_bundle = ca_bundle
         def up() -> bool:
             try:
                 return requests.get(f"{self.endpoint}/_nozama/health", verify=str(ca_bundle),
@@ -44,9 +45,20 @@ class HttpsServer:
         wait_for(up, timeout=30)
         return self
 
+    @property
+    def credentials(self) -> tuple[str, str]:
+        return admin_credentials(self.data)
+
+    def agent_credentials_file(self):
+        path = self.data / "test-agent-credentials"
+        if not path.exists():
+            path.write_text(agent_credentials_text(self.client("iam", self.ca_bundle)))
+        return path
+
     def client(self, service: str, ca_bundle):
+        key, secret = self.credentials
         return boto3.client(service, endpoint_url=self.endpoint, region_name="us-east-1",
-                            aws_access_key_id="AKIDNOZAMATEST", aws_secret_access_key="secret",
+                            aws_access_key_id=key, aws_secret_access_key=secret,
                             verify=str(ca_bundle) if ca_bundle else True,
                             config=botocore.config.Config(retries={"max_attempts": 1}))
 

@@ -14,7 +14,8 @@ class AgentProcess:
         self.args = [sys.executable, "-m", "nozama", "agent", "--endpoint", server.endpoint,
                      "--region", region, "--cluster", cluster, "--availability-zone", zone,
                      "--runtime", runtime, "--data-dir", str(data_dir), "--cleanup-wait", "1",
-                     "--log-level", "warning", *extra]
+                     "--log-level", "warning",
+                     "--credentials-file", str(server.agent_credentials_file()), *extra]
         self.process = None
 
     def start(self) -> "AgentProcess":

@@ -20,7 +20,7 @@ import requests
 from dnslib import DNSRecord, QTYPE
 
 from .netns import Network
-from .servers import ROOT
+from .servers import ROOT, admin_credentials, agent_credentials_text
 from .waiting import wait_for
 
 PORT = 4566
@@ -53,13 +53,17 @@ class Cluster:
         while True:
             try:
                 if requests.get(f"{self.endpoint}/_nozama/health", timeout=1).ok:
-                    return
+                    break
             except requests.RequestException:
                 pass
             if self.server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("nozama server did not start: " +
                                    (self.tmp / "server.log").read_text()[-2000:])
             time.sleep(0.1)
+        # The agents sign with a key of their own, limited to what an agent does.
+        self.agent_credentials = self.tmp / "agent-credentials"
+        if not self.agent_credentials.exists():
+            self.agent_credentials.write_text(agent_credentials_text(self.client("iam")))
 
     def kill_control(self) -> None:
         self.server.kill()
@@ -75,7 +79,8 @@ class Cluster:
         self.agents[host] = self._nozama(
             host, f"agent-{host}", "agent", "--endpoint", self.endpoint,
             "--availability-zone", f"{self.region}{zone}", "--runtime", "simulated",
-            "--data-dir", str(self.tmp / f"agent-{host}"), "--cleanup-wait", "1")
+            "--data-dir", str(self.tmp / f"agent-{host}"), "--cleanup-wait", "1",
+            "--credentials-file", str(self.agent_credentials))
         return self.agents[host]
 
     def kill_agent(self, host: str) -> None:
@@ -92,8 +97,9 @@ class Cluster:
     # --- from the client host ------------------------------------------------------
 
     def client(self, service: str):
+        key, secret = admin_credentials(self.data_dir)
         return boto3.client(service, endpoint_url=self.endpoint, region_name=self.region,
-                            aws_access_key_id="AKIDNOZAMATEST", aws_secret_access_key="secret",
+                            aws_access_key_id=key, aws_secret_access_key=secret,
                             config=botocore.config.Config(retries={"max_attempts": 2},
                                                           read_timeout=30))
 

@@ -21,6 +21,7 @@ import pytest
 import requests
 import sqlalchemy
 
+from nozama.cli.up import grant_agent_policies
 from nozama.store.db import normalize_url, sqlite_url
 
 from .waiting import wait_for
@@ -112,10 +113,70 @@ class NozamaServer:
         return self.process.wait(timeout=20)
 
     def client(self, service: str, region: str = "us-east-1"):
+        key, secret = self.credentials
         return boto3.client(
             service, endpoint_url=self.endpoint, region_name=region,
-            aws_access_key_id="AKIDNOZAMATEST", aws_secret_access_key="secret",
+            aws_access_key_id=key, aws_secret_access_key=secret,
             config=botocore.config.Config(retries={"max_attempts": 1}))
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.store_args[self.store_args.index("--data-dir") + 1])
+
+    @property
+    def credentials(self) -> tuple[str, str]:
+        """The administrator key the server made at its first start (its data dir's
+        admin-credentials file), which the tests call it with."""
+        return admin_credentials(self.data_dir)
+
+    def client_env(self, **extra: str) -> dict:
+        """The environment of a client subprocess (the AWS CLI, `nozama deploy`): the
+        administrator key and this server's endpoint."""
+        key, secret = self.credentials
+        return {**os.environ, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret,
+                "AWS_ENDPOINT_URL": self.endpoint, **extra}
+
+    def agent_credentials_file(self) -> Path:
+        """An AWS credentials file with the key agents of this server sign with: an IAM
+        user's, whose only policy is AmazonEC2ContainerServiceforEC2Role, as on EC2."""
+        path = self.data_dir / "test-agent-credentials"
+        if not path.exists():
+            path.write_text(agent_credentials_text(self.client("iam")))
+        return path
+
+
+def signed_request(server, method: str, url: str, service: str, region: str,
+                   body: bytes | None = None, headers: dict | None = None):
+    """A `requests` call signed with the server's administrator key, as botocore signs
+    (for Nozama's own routes, which no botocore model describes)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    request = AWSRequest(method, url, data=body or b"", headers=dict(headers or {}))
+    SigV4Auth(Credentials(*server.credentials), service, region).add_auth(request)
+    return requests.request(method, url, data=body, headers=dict(request.headers.items()),
+                            timeout=30)
+
+
+def agent_credentials_text(iam, user: str = "test-agent") -> str:
+    """A credentials file's text for a new key of `user` (made, with the policies of
+    `nozama up`'s agents, if missing)."""
+    try:
+        iam.create_user(UserName=user)
+        grant_agent_policies(iam, user)
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    return (f"[default]\naws_access_key_id = {key['AccessKeyId']}\n"
+            f"aws_secret_access_key = {key['SecretAccessKey']}\n")
+
+
+def admin_credentials(data_dir: Path) -> tuple[str, str]:
+    """The (access key id, secret) of a data dir's admin-credentials file."""
+    text = wait_for(lambda: (data_dir / "admin-credentials").exists() and
+                    (data_dir / "admin-credentials").read_text(), timeout=30)
+    return (text.split("aws_access_key_id = ")[1].split()[0],
+            text.split("aws_secret_access_key = ")[1].split()[0])
 
 
 def start_dataplane(server: NozamaServer, log_path: Path, *extra: str) -> subprocess.Popen:
@@ -141,4 +202,4 @@ def run_nozama(server, region: str, *args: str) -> subprocess.CompletedProcess:
     """The `nozama` command against `server`, as a person types it (no terminal)."""
     return subprocess.run([sys.executable, "-m", "nozama", *args, "--endpoint", server.endpoint,
                            "--region", region], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT)
+                          cwd=ROOT, env=server.client_env())
