@@ -26,10 +26,11 @@ from botocore.exceptions import ClientError
 
 from support.packages import zip_package
 from support.errors import error_of
+from support.roles import LAMBDA_ROLE, lambda_role
 from support.waiting import wait_for
 
 ACCOUNT = "000000000000"
-ROLE = f"arn:aws:iam::{ACCOUNT}:role/lambda-role"
+ROLE = LAMBDA_ROLE
 
 # One module of handlers; each function picks its own with Handler.
 APP = '''\
@@ -129,6 +130,7 @@ def lambda_client(server, region: str, **config):
 
 @pytest.fixture
 def lam(server, region):
+    lambda_role(server)
     client = lambda_client(server, region)
     yield client
     # Warm workers would otherwise idle for ten minutes: delete what the test made.
