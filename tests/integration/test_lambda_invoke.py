@@ -121,7 +121,9 @@ def handler(event, context):
 
 def lambda_client(server, region: str, **config):
     """A Lambda client that never retries: each call is one invocation (botocore retries a
-    throttled one, a 429, even with max_attempts 1 in its legacy mode)."""
+    throttled one, a 429, even with max_attempts 1 in its legacy mode). The server has
+    the role the functions run as."""
+    lambda_role(server)
     return boto3.client("lambda", endpoint_url=server.endpoint, region_name=region,
                         aws_access_key_id="AKIDNOZAMATEST", aws_secret_access_key="secret",
                         config=botocore.config.Config(retries={"total_max_attempts": 1},
@@ -130,7 +132,6 @@ def lambda_client(server, region: str, **config):
 
 @pytest.fixture
 def lam(server, region):
-    lambda_role(server)
     client = lambda_client(server, region)
     yield client
     # Warm workers would otherwise idle for ten minutes: delete what the test made.
