@@ -44,6 +44,7 @@ import argparse
 import array
 import asyncio
 import datetime
+import json
 import math
 import multiprocessing
 import os
@@ -410,6 +411,16 @@ def seed(server: Server) -> None:
         "ecs", region_name=REGION, endpoint_url=f"http://127.0.0.1:{server.port}",
         aws_access_key_id="AKIDBENCHMARK0000000", aws_secret_access_key="bench",
         config=Config(retries={"max_attempts": 1}))
+    # The task definitions' roles must exist and trust ECS tasks (Nozama checks, as ECS).
+    iam = botocore.session.get_session().create_client(
+        "iam", region_name=REGION, endpoint_url=f"http://127.0.0.1:{server.port}",
+        aws_access_key_id="AKIDBENCHMARK0000000", aws_secret_access_key="bench")
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]})
+    for name in [f"{family}-task" for family in FAMILIES] + ["ecsTaskExecutionRole"]:
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)
+    iam.close()
     client.create_cluster(clusterName=CLUSTER)
     for _ in range(REVISIONS_PER_FAMILY):
         for family in FAMILIES:

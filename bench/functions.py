@@ -67,6 +67,7 @@ import argparse
 import base64
 import importlib.util
 import io
+import json
 import os
 import re
 import resource
@@ -242,6 +243,12 @@ class Bench:
         c.endpoint, c.server = self.endpoint, self.server
         c._wait_health()
         self.lam = cl.Cluster.client(c, "lambda")
+        # CreateFunction wants a role that exists and trusts Lambda.
+        cl.Cluster.client(c, "iam").create_role(
+            RoleName=ROLE.rsplit("/", 1)[1], AssumeRolePolicyDocument=json.dumps({
+                "Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole"}]}))
 
     def close(self) -> None:
         if self.server:

@@ -56,28 +56,27 @@ def trusts(trust_policy: dict, principal: Principal, action: str = "sts:AssumeRo
     """Whether a role's trust policy lets `principal` run `action` (AssumeRole): a
     statement whose Principal names it, its account (the account id or its root ARN) or
     "*"; an explicit Deny that names it wins."""
-    names = _names_of(principal)
+    return _trusted(trust_policy, "AWS", _names_of(principal), action)
+
+
+def trusts_service(trust_policy: dict, service: str, action: str = "sts:AssumeRole") -> bool:
+    """Whether a role's trust policy lets an AWS service (lambda.amazonaws.com,
+    ecs-tasks.amazonaws.com) run `action`, as CreateFunction and RegisterTaskDefinition
+    check: a statement whose Principal is "*" or whose Service names it (a name or a
+    list of them); an explicit Deny that names it wins. The AWS key ("AWS": "*") names
+    IAM principals, never a service."""
+    return _trusted(trust_policy, "Service", {service}, action)
+
+
+def _trusted(trust_policy: dict, key: str, names: set[str], action: str) -> bool:
+    """The trust policy's answer for a principal known by `names` under `key` of a
+    statement's Principal ("AWS" or "Service"). Statements' Conditions are not evaluated
+    (a statement applies whatever its Condition says)."""
     allowed = False
     for statement in statements_of(trust_policy):
         if not isinstance(statement, dict) or not _action_matches(statement, action):
             continue
-        if not _principal_matches(statement.get("Principal"), "AWS", names):
-            continue
-        if statement.get("Effect") == "Deny":
-            return False
-        allowed = allowed or statement.get("Effect") == "Allow"
-    return allowed
-
-
-def trusts_service(trust_policy: dict, service: str) -> bool:
-    """Whether a role's trust policy lets an AWS service (lambda.amazonaws.com,
-    ecs-tasks.amazonaws.com) assume it, as CreateFunction and RegisterTaskDefinition
-    check."""
-    allowed = False
-    for statement in statements_of(trust_policy):
-        if not isinstance(statement, dict) or not _action_matches(statement, "sts:AssumeRole"):
-            continue
-        if not _principal_matches(statement.get("Principal"), "Service", {service}):
+        if not _principal_matches(statement.get("Principal"), key, names):
             continue
         if statement.get("Effect") == "Deny":
             return False

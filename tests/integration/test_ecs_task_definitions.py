@@ -17,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from support.errors import error_code
+from support.roles import TASK_ROLE, task_role
 
 # CRUD, pagination and validation on the store: on SQLite and on PostgreSQL.
 pytestmark = pytest.mark.store_matrix
@@ -194,8 +195,8 @@ RICH_CONTAINERS = [
 RICH_TASK = {
     "family": "rich",
     "networkMode": "bridge",
-    "taskRoleArn": f"arn:aws:iam::{ACCOUNT}:role/app-task",
-    "executionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/app-exec",
+    "taskRoleArn": TASK_ROLE,
+    "executionRoleArn": TASK_ROLE,
     "cpu": "1024",
     "memory": "2048",
     "volumes": [
@@ -215,7 +216,8 @@ RICH_TASK = {
 }
 
 
-def test_rich_definition_round_trips(ecs, region):
+def test_rich_definition_round_trips(server, ecs, region):
+    task_role(server)
     request = {**copy.deepcopy(RICH_TASK), "containerDefinitions": copy.deepcopy(RICH_CONTAINERS)}
     registered = ecs.register_task_definition(**request)["taskDefinition"]
     described = ecs.describe_task_definition(taskDefinition="rich:1")["taskDefinition"]

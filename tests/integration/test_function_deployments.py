@@ -17,12 +17,13 @@ import pytest
 
 from support.function_requests import BAD_DEPLOYMENT_REQUESTS
 from support.packages import zip_package
+from support.roles import LAMBDA_ROLE, lambda_role
 from support.servers import run_nozama, signed_request
 from support.waiting import wait_for
 
 GOOD = "def handler(event, context):\n    return {'release': RELEASE}\n"
 BAD = "def handler(event, context):\n    raise RuntimeError('release RELEASE is broken')\n"
-ROLE = "arn:aws:iam::000000000000:role/lambda"
+ROLE = LAMBDA_ROLE
 
 
 def package(source: str, release: str) -> bytes:
@@ -35,6 +36,7 @@ class Release:
     def __init__(self, server, region: str, second: str = GOOD, name: str = "orders"):
         self.server, self.region, self.name = server, region, name
         self.lam = server.client("lambda", region)
+        lambda_role(server)
         self.lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE,
                                  Handler="app.handler", Code={"ZipFile": package(GOOD, "v1")},
                                  Publish=True)

@@ -25,12 +25,13 @@ from nozama.functions import runtimes
 
 from support.packages import zip_package
 from support.errors import error_of
+from support.roles import LAMBDA_ROLE, lambda_role
 
 # CRUD, pagination and validation on the store: on SQLite and on PostgreSQL.
 pytestmark = pytest.mark.store_matrix
 
 ACCOUNT = "000000000000"
-ROLE = f"arn:aws:iam::{ACCOUNT}:role/lambda-role"
+ROLE = LAMBDA_ROLE
 HANDLER_SOURCE = "def handler(event, context):\n    return event\n"
 
 
@@ -38,6 +39,7 @@ HANDLER_SOURCE = "def handler(event, context):\n    return event\n"
 
 @pytest.fixture
 def lam(server, region):
+    lambda_role(server)
     return server.client("lambda", region)
 
 

@@ -26,10 +26,11 @@ from botocore.exceptions import ClientError
 
 from support.packages import zip_package
 from support.errors import error_of
+from support.roles import LAMBDA_ROLE, lambda_role
 from support.waiting import wait_for
 
 ACCOUNT = "000000000000"
-ROLE = f"arn:aws:iam::{ACCOUNT}:role/lambda-role"
+ROLE = LAMBDA_ROLE
 
 # One module of handlers; each function picks its own with Handler.
 APP = '''\
@@ -120,7 +121,9 @@ def handler(event, context):
 
 def lambda_client(server, region: str, **config):
     """A Lambda client that never retries: each call is one invocation (botocore retries a
-    throttled one, a 429, even with max_attempts 1 in its legacy mode)."""
+    throttled one, a 429, even with max_attempts 1 in its legacy mode). The server has
+    the role the functions run as."""
+    lambda_role(server)
     return boto3.client("lambda", endpoint_url=server.endpoint, region_name=region,
                         aws_access_key_id=server.credentials[0],
         aws_secret_access_key=server.credentials[1],

@@ -24,9 +24,10 @@ from botocore.exceptions import ClientError
 
 from support.errors import error_of
 from support.networks import default_vpc
+from support.roles import LAMBDA_ROLE, lambda_role
 from support.servers import NozamaServer, store_args
 
-ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+ROLE = LAMBDA_ROLE
 # Requests refused before they run: the VPC is never looked up.
 VPC = "vpc-12345678"
 # Unsigned requests carry no credential scope, so they would land in the default region.
@@ -231,6 +232,7 @@ def with_headers(client, headers: dict):
 
 def attempts(server, region: str, headers: dict):
     """(protocol, a call that would create something, check that it did not)."""
+    lambda_role(server)
     ecs = with_headers(server.client("ecs", region), headers)
     elb = with_headers(server.client("elbv2", region), headers)
     lam = with_headers(server.client("lambda", region), headers)

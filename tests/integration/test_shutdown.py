@@ -28,6 +28,7 @@ import pytest
 
 from support.agents import AgentProcess
 from support.networks import vpc_of
+from support.roles import lambda_role
 from support.servers import ROOT, NozamaServer, admin_credentials, free_port, start_dataplane
 from support.traffic import PORT, load_balancer
 from support.waiting import wait_for
@@ -215,7 +216,7 @@ def test_a_busy_server_stops_in_time(own, tmp_path):
         connected_instances(ecs, 1)      # its agent waits in a long poll
         lam = server.client("lambda")
         lam.create_function(FunctionName="slow", Runtime="python3.11", Handler="app.handler",
-                            Role="arn:aws:iam::000000000000:role/lambda", Timeout=120,
+                            Role=lambda_role(server), Timeout=120,
                             Code={"ZipFile": _slow_function_package()})
         invoker = threading.Thread(target=_invoke_quietly, args=(server, "slow"), daemon=True)
         invoker.start()

@@ -21,6 +21,7 @@ from pathlib import Path
 import orjson
 
 from support.packages import zip_package
+from support.roles import LAMBDA, LAMBDA_ROLE, LAMBDA_ROLE_NAME, trust_policy
 from nozama.aws import registry
 from nozama.controllers import function_deployments as deployments
 from nozama.controllers.function_deployments import FunctionDeployments
@@ -37,7 +38,7 @@ from nozama.store import Store
 from nozama.store.db import sqlite_url
 
 REGION, ACCOUNT = "us-east-1", "000000000000"
-ROLE = "arn:aws:iam::000000000000:role/lambda"
+ROLE = LAMBDA_ROLE
 HOOK_TIMEOUT = 30  # the hook functions' Timeout, in seconds
 
 
@@ -135,6 +136,9 @@ class Lambda:
         self.broken: set[str] = set()  # versions whose invocations fail
         self.served: Counter = Counter()   # (executed version, failed?)
         self.open(migrate=template is None)
+        # The functions' role: CreateFunction refuses one Lambda may not assume.
+        self.handlers["iam"]["CreateRole"](self.ctx, {
+            "RoleName": LAMBDA_ROLE_NAME, "AssumeRolePolicyDocument": trust_policy(LAMBDA)})
 
     def open(self, migrate: bool = True) -> None:
         """(Re)open the store and start a new workflow and runtime: a restarted control
@@ -143,7 +147,8 @@ class Lambda:
         self.runtime = FakeRuntime(self.clock)
         self.ctx = RequestContext(REGION, ACCOUNT, "test", self.store, self.clock,
                                   self.runtime, self.runtime.wakeups)
-        self.handlers = {name: registry()[name].operations for name in ("lambda", "cloudwatch")}
+        self.handlers = {name: registry()[name].operations
+                         for name in ("lambda", "cloudwatch", "iam")}
         self.workflow = FunctionDeployments(self.store, self.clock, self.runtime)
         self.changes = 0  # function-changed wake-ups: what makes invocations see the alias
         self.runtime.wakeups.listen("function", lambda *subject: self._changed())

@@ -276,6 +276,28 @@ def test_trust_policies_name_principals_accounts_and_services():
     assert not trusts(denied, ALICE)
 
 
+
+def test_service_principals_as_a_name_a_list_or_everyone():
+    """What CreateFunction and RegisterTaskDefinition ask of a role's trust policy."""
+    lam, tasks = "lambda.amazonaws.com", "ecs-tasks.amazonaws.com"
+
+    def trust(principal, action="sts:AssumeRole", effect="Allow") -> dict:
+        return {"Effect": effect, "Principal": principal, "Action": action}
+
+    both = policy(trust({"Service": [lam, tasks]}, ["sts:AssumeRole", "sts:TagSession"]))
+    assert trusts_service(both, lam) and trusts_service(both, tasks)
+    assert not trusts_service(both, "ec2.amazonaws.com")
+    assert trusts_service(policy(trust("*")), tasks)
+    assert trusts_service(policy(trust({"Service": "*"})), tasks)
+    # The AWS key names IAM principals (accounts, users, roles), never a service.
+    assert not trusts_service(policy(trust({"AWS": "*"})), lam)
+    assert not trusts_service(policy(trust({"Service": lam}, "sts:AssumeRoleWithWebIdentity")),
+                              lam)
+    assert trusts_service(policy(trust({"Service": lam}, "sts:*")), lam)
+    denied = policy(trust({"Service": lam}), trust({"Service": [lam]}, "sts:*", "Deny"))
+    assert not trusts_service(denied, lam)
+    assert not trusts_service(policy(), lam)
+
 def test_key_ids_and_secrets_look_like_awss():
     key_id = model.new_id("AKIA")
     assert len(key_id) == 20 and key_id.startswith("AKIA")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, Row
 from sqlalchemy.exc import IntegrityError
 
+from nozama.aws.iam import service_roles
 from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.model import arns
@@ -50,6 +51,16 @@ def describe(row: Row) -> dict:
     return row.doc
 
 
+def _check_roles(ctx: RequestContext, conn: Connection, body: dict) -> None:
+    """The task's role and its execution role, when named, must be roles of the account
+    that ecs-tasks.amazonaws.com may assume (ECS answers any other with the same
+    words, whether malformed, of another account, missing or not trusting ECS)."""
+    for key in ("taskRoleArn", "executionRoleArn"):
+        if body.get(key) and not service_roles.assumable_by(
+                conn, ctx.account_id, body[key], service_roles.ECS_TASKS, names=True):
+            raise errors.ecs.ClientException("Role is not valid")
+
+
 @handlers.operation("RegisterTaskDefinition")
 def register_task_definition(ctx: RequestContext, params: dict) -> dict:
     body = normalize_task_definition(params)
@@ -58,6 +69,7 @@ def register_task_definition(ctx: RequestContext, params: dict) -> dict:
     for _ in range(3):  # a concurrent registration may take the revision first
         try:
             with ctx.store.write() as conn:
+                _check_roles(ctx, conn, body)
                 revision = definition_store.next_revision(conn, ctx.region, ctx.account_id, family)
                 arn = arns.task_definition_arn(ctx.region, ctx.account_id, family, revision)
                 now = ctx.clock.now()

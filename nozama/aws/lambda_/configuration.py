@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy import Connection
+
+from nozama.aws.iam import service_roles
 from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ValidationException
@@ -83,6 +86,16 @@ def check_unsupported(params: dict) -> None:
         if value:
             raise errors.lambda_.InvalidParameterValueException(
                 f"{name} is not supported by Nozama.")
+
+
+def check_role(ctx: RequestContext, conn: Connection, role: str | None) -> None:
+    """Lambda runs the function as its role: the role must be the account's and trust
+    lambda.amazonaws.com. (A Role that is not an IAM role ARN at all fails the model's
+    pattern first, with a ValidationException, as in Lambda.)"""
+    if not role or not service_roles.assumable_by(conn, ctx.account_id, role,
+                                                  service_roles.LAMBDA):
+        raise errors.lambda_.InvalidParameterValueException(
+            "The role defined for the function cannot be assumed by Lambda.")
 
 
 def _check_environment(variables: dict[str, str]) -> None:

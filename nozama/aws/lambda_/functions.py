@@ -20,8 +20,8 @@ from nozama.aws.lambda_ import code_urls, handlers
 from nozama.functions.lookup import (LATEST, find_function, function_arn, function_ref, listed,
                                      new_revision_id, timestamp, version_out)
 from nozama.aws.lambda_.common import after_marker, function_of, listed_page, page_limit
-from nozama.aws.lambda_.configuration import (check_unsupported, configured,
-                                                   new_configuration, package_of)
+from nozama.aws.lambda_.configuration import (check_role, check_unsupported, configured,
+                                              new_configuration, package_of)
 from nozama.aws.lambda_.tagging import checked_tags
 from nozama.aws.lambda_.versions import publish
 from nozama.store import functions as function_store
@@ -54,6 +54,7 @@ def create_function(ctx: RequestContext, params: dict) -> dict:
         with ctx.store.write() as conn:
             if function_store.get(conn, ctx.region, ctx.account_id, name) is not None:
                 raise conflict
+            check_role(ctx, conn, params.get("Role"))
             digest = code.digest(package)
             function_store.put_code(conn, digest, package)
             function_store.create(conn, ctx.region, ctx.account_id, name, doc["FunctionArn"],
@@ -208,6 +209,8 @@ def update_function_code(ctx: RequestContext, params: dict) -> dict:
 def update_function_configuration(ctx: RequestContext, params: dict) -> dict:
     with function_of(ctx, params, write=True, revision=True) as (conn, function):
         doc = configured(function.doc, params)
+        if "Role" in params:
+            check_role(ctx, conn, params["Role"])
         doc.update(LastModified=timestamp(ctx.clock.now()), RevisionId=new_revision_id())
         function_store.update_latest(conn, function.id, doc)
     notify.function_changed(ctx, function.name)
