@@ -1,5 +1,6 @@
 """Helpers for the task benchmarks: a local Nozama cluster (server + one Docker agent),
-Docker CLI calls, /proc accounting and the docs section.
+the keys a server with auth on (its default) wants, Docker CLI calls, /proc accounting
+and the docs section.
 
 Not a benchmark itself (the leading underscore keeps `make bench` from running it).
 """
@@ -238,6 +239,71 @@ def docker_epoch(stamp: str) -> float:
     return moment.timestamp() + (float("0." + fraction) if fraction else 0.0)
 
 
+# --- the server and its keys ----------------------------------------------------
+# `nozama server` verifies SigV4 on every request by default (--auth on), so the
+# benchmarks run against what users run: they call with the administrator key the
+# server writes to its data dir at its first start, and give agents a key of their own
+# with the permissions `nozama up` gives its agents (never the administrator key).
+
+def wait_health(endpoint: str, server: Process, timeout: float = 60.0) -> None:
+    """Until the server answers its (open) health check."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        server.check()
+        try:
+            with urllib.request.urlopen(endpoint + "/_nozama/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (OSError, urllib.error.HTTPError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"nozama server not ready:\n{server.output()}")
+
+
+def _nozama():
+    """This checkout's nozama package importable here (a script's sys.path has bench/,
+    not the checkout): the same code as the servers the benchmarks start."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+
+def admin_key(data_dir: Path) -> tuple[str, str]:
+    """(access key id, secret) of the administrator key a server wrote into its data dir;
+    it is there before the server answers its health check."""
+    _nozama()
+    from nozama.store import admin_key as admin
+    key = admin.read(data_dir)
+    if key is None:
+        raise RuntimeError(f"no administrator key in {data_dir}")
+    return key
+
+
+def client(service: str, endpoint: str, key: tuple[str, str], **config):
+    """A boto3 client of `service` signing with `key`; `config`: botocore Config options."""
+    import boto3
+    import botocore.config
+    return boto3.session.Session().client(
+        service, endpoint_url=endpoint, region_name=REGION, aws_access_key_id=key[0],
+        aws_secret_access_key=key[1], config=botocore.config.Config(**config))
+
+
+def agent_credentials(iam, path: Path, user: str = "bench-agent") -> Path:
+    """A credentials file at `path` (for agents' --credentials-file) with a new key of the
+    IAM user `user`, made with an agent's permissions if missing. `iam`: an iam client
+    with the administrator key."""
+    _nozama()
+    from nozama.cli.up import grant_agent_policies
+    from nozama.store.admin_key import write_file
+    try:
+        iam.create_user(UserName=user)
+        grant_agent_policies(iam, user)
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+    made = iam.create_access_key(UserName=user)["AccessKey"]
+    write_file(path, made["AccessKeyId"], made["SecretAccessKey"])
+    return path
+
+
 # --- the cluster --------------------------------------------------------------
 
 class Cluster:
@@ -253,45 +319,32 @@ class Cluster:
         self.server: Process | None = None
         self.agent: Process | None = None
         self.instance_arn: str | None = None
-        self.ecs = self.client("ecs")
-        self.logs = self.client("logs")
+        self.key: tuple[str, str] | None = None    # the administrator key, once started
+        self.ecs = self.logs = None
 
     def client(self, service: str):
-        import boto3
-        import botocore.config
-        return boto3.session.Session().client(
-            service, endpoint_url=self.endpoint, region_name=REGION,
-            aws_access_key_id="x", aws_secret_access_key="x",
-            config=botocore.config.Config(retries={"max_attempts": 1},
-                                          max_pool_connections=20))
+        return client(service, self.endpoint, self.key, retries={"max_attempts": 1},
+                      max_pool_connections=20)
 
     def start(self) -> None:
+        data_dir = self.workdir / "server"
         self.server = Process("nozama server", [
             sys.executable, "-m", "nozama", "server", "--port", str(self.port),
-            "--data-dir", str(self.workdir / "server"), "--log-level", "warning"],
+            "--data-dir", str(data_dir), "--log-level", "warning"],
             self.workdir / "server.log")
-        self._wait_health()
+        wait_health(self.endpoint, self.server)
+        self.key = admin_key(data_dir)
+        self.ecs, self.logs = self.client("ecs"), self.client("logs")
         self.ecs.create_cluster(clusterName=self.cluster)
+        credentials = agent_credentials(self.client("iam"), self.workdir / "agent-credentials")
         self.agent = Process("nozama agent", [
             sys.executable, "-m", "nozama", "agent", "--endpoint", self.endpoint,
             "--region", REGION, "--cluster", self.cluster,
             "--availability-zone", "us-east-1a", "--runtime", "docker",
+            "--credentials-file", str(credentials),
             "--data-dir", str(self.workdir / "agent"), "--cleanup-wait", f"{self.cleanup_wait:g}"],
             self.workdir / "agent.log")
         self.instance_arn = self._wait_registered()
-
-    def _wait_health(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.server.check()
-            try:
-                with urllib.request.urlopen(self.endpoint + "/_nozama/health", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except (OSError, urllib.error.HTTPError):
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"nozama server not ready:\n{self.server.output()}")
 
     def _wait_registered(self, timeout: float = 60.0) -> str:
         deadline = time.monotonic() + timeout

@@ -2,9 +2,11 @@
 
 A request is serialized by botocore's own serializer for the service's
 protocol (so the bytes are what an SDK sends), signed once with SigV4 and
-returned as the exact bytes to write on a keep-alive connection. Neither
-Nozama nor moto verifies signatures, so one signature can be replayed for
-the whole run.
+returned as the exact bytes to write on a keep-alive connection. Nozama
+verifies signatures (moto does not): sign with a key the server knows (its
+administrator key). A signature stays valid for 15 minutes from its
+X-Amz-Date (the allowed clock skew) however often it is replayed, so a run
+longer than that must sign again.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from botocore.credentials import Credentials
 from botocore.serialize import create_serializer
 from botocore.session import get_session
 
-ACCESS_KEY = "AKIDBENCHMARK0000000"
-SECRET_KEY = "bench-secret-key-not-verified"
 USER_AGENT = "nozama-bench/1 botocore-presigned"
 
 
@@ -28,8 +28,10 @@ def service_model(service: str):
 
 
 def signed_request(host: str, port: int, operation: str, params: dict,
-                   service: str = "ecs", region: str = "us-east-1") -> bytes:
-    """The raw bytes of one signed HTTP/1.1 request (keep-alive)."""
+                   key: tuple[str, str], service: str = "ecs",
+                   region: str = "us-east-1") -> bytes:
+    """The raw bytes of one HTTP/1.1 request (keep-alive) signed with `key` (access key
+    id, secret)."""
     model = service_model(service)
     op_model = model.operation_model(operation)
     serializer = create_serializer(model.metadata["protocol"], include_validation=True)
@@ -45,7 +47,7 @@ def signed_request(host: str, port: int, operation: str, params: dict,
     request = AWSRequest(method=parts["method"], url=f"http://{authority}{path}", data=body,
                          headers=dict(parts["headers"]))
     request.headers["User-Agent"] = USER_AGENT
-    SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY), model.signing_name or service,
+    SigV4Auth(Credentials(*key), model.signing_name or service,
               region).add_auth(request)
     headers = [("Host", authority)]
     for name, value in request.headers.items():

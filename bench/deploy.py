@@ -109,19 +109,21 @@ class Bench:
     def start(self) -> None:
         data = ["--data-dir", str(self.work / "data")]
         self.spawn("server", "server", "--port", str(self.port), *data)
-        c = cl.Cluster.__new__(cl.Cluster)
-        c.endpoint, c.server = self.endpoint, self.processes[0]
-        c._wait_health()
-        self.ecs, self.elb, self.cloudwatch = (cl.Cluster.client(c, name)
-                                               for name in ("ecs", "elbv2", "cloudwatch"))
-        self.vpc, self.subnets = cl.default_network(cl.Cluster.client(c, "ec2"))
+        cl.wait_health(self.endpoint, self.processes[0])
+        key = cl.admin_key(self.work / "data")
+        self.ecs, self.elb, self.cloudwatch, ec2, iam = (
+            cl.client(name, self.endpoint, key, retries={"max_attempts": 1},
+                      max_pool_connections=20)
+            for name in ("ecs", "elbv2", "cloudwatch", "ec2", "iam"))
+        self.vpc, self.subnets = cl.default_network(ec2)
         self.spawn("lb", "lb", *data)
         self.ecs.create_cluster(clusterName="default")
+        credentials = cl.agent_credentials(iam, self.work / "agent-credentials")
         for n in range(3):
             self.spawn(f"agent-{n}", "agent", "--endpoint", self.endpoint, "--region",
                        cl.REGION, "--availability-zone", f"{cl.REGION}{'abc'[n]}",
                        "--runtime", "simulated", "--data-dir", str(self.work / f"agent-{n}"),
-                       "--cleanup-wait", "1")
+                       "--credentials-file", str(credentials), "--cleanup-wait", "1")
         self._until(lambda: len(self.ecs.list_container_instances(
             filter="agentConnected == true")["containerInstanceArns"]) == 3, 60, "agents")
         self.blue, self.green = (self._group(name) for name in ("blue", "green"))

@@ -24,12 +24,13 @@ How each figure is taken:
   - Warm latency: sequential Invokes over one keep-alive connection. The
     request is serialized by botocore for Invoke (POST
     /2015-03-31/functions/NAME/invocations, body `{}`) and SigV4-signed once for
-    lambda in us-east-1 (Nozama does not verify signatures, so the bytes are
-    replayed); a minimal socket client sends them and reads the response by its
-    Content-Length, so the figure is Nozama's time plus a loopback round trip,
-    not an SDK's: boto3's own cost per call (1-2 ms of Python) would otherwise
-    dominate. The same client's GET /_nozama/health on the same server (the
-    HTTP round trip alone) and boto3's lambda.invoke are shown for reference.
+    lambda in us-east-1 with the server's administrator key (a signature stays
+    valid for 15 minutes, so the bytes are replayed); a minimal socket client
+    sends them and reads the response by its Content-Length, so the figure is
+    Nozama's time plus a loopback round trip, not an SDK's: boto3's own cost per
+    call (1-2 ms of Python) would otherwise dominate. The same client's GET
+    /_nozama/health on the same server (the HTTP round trip alone) and boto3's
+    lambda.invoke are shown for reference.
     Rounds alternate the paths (--rounds), after a warm-up, so noise on the
     machine hits all of them. Warm overhead = API p50 - direct p50.
   - Throughput: wrk (--threads, --connections keep-alive connections,
@@ -123,10 +124,10 @@ def log(message: str) -> None:
 
 # --- requests -------------------------------------------------------------------
 
-def invoke_request(port: int, name: str, qualifier: str | None = None,
+def invoke_request(port: int, key: tuple[str, str], name: str, qualifier: str | None = None,
                    tail: bool = False) -> bytes:
-    """The raw bytes of a signed keep-alive Invoke of `name` with payload {}, as
-    botocore serializes it."""
+    """The raw bytes of a keep-alive Invoke of `name` with payload {}, as botocore
+    serializes it, signed with `key`."""
     from urllib.parse import urlencode
 
     from botocore.auth import SigV4Auth
@@ -148,8 +149,7 @@ def invoke_request(port: int, name: str, qualifier: str | None = None,
     request = AWSRequest(method="POST", url=f"http://{authority}{target}", data=parts["body"],
                          headers=dict(parts["headers"]))
     request.headers["User-Agent"] = _sigv4.USER_AGENT
-    SigV4Auth(Credentials(_sigv4.ACCESS_KEY, _sigv4.SECRET_KEY), "lambda",
-              cl.REGION).add_auth(request)
+    SigV4Auth(Credentials(*key), "lambda", cl.REGION).add_auth(request)
     headers = [("Host", authority)] + [(k, v.decode() if isinstance(v, bytes) else v)
                                        for k, v in request.headers.items()
                                        if k.lower() not in ("host", "content-length")]
@@ -229,6 +229,7 @@ class Bench:
         self.port = cl.free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.server: cl.Process | None = None
+        self.key: tuple[str, str] | None = None   # the server's administrator key
         self.lam = None
         self.zip = package()
 
@@ -239,12 +240,12 @@ class Bench:
             sys.executable, "-m", "nozama", "server", "--port", str(self.port),
             "--data-dir", str(self.work / "server"), "--log-level", "warning"],
             self.work / "server.log")
-        c = cl.Cluster.__new__(cl.Cluster)  # reuse its client and health wait
-        c.endpoint, c.server = self.endpoint, self.server
-        c._wait_health()
-        self.lam = cl.Cluster.client(c, "lambda")
+        cl.wait_health(self.endpoint, self.server)
+        self.key = cl.admin_key(self.work / "server")
+        self.lam = cl.client("lambda", self.endpoint, self.key, retries={"max_attempts": 1},
+                             max_pool_connections=20)
         # CreateFunction wants a role that exists and trusts Lambda.
-        cl.Cluster.client(c, "iam").create_role(
+        cl.client("iam", self.endpoint, self.key).create_role(
             RoleName=ROLE.rsplit("/", 1)[1], AssumeRolePolicyDocument=json.dumps({
                 "Version": "2012-10-17", "Statement": [{
                     "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
@@ -295,7 +296,7 @@ class Bench:
 
     def warm(self, name: str, rounds: int, per_round: int) -> dict[str, Series]:
         handler, context = self.direct_handler()
-        invoke = invoke_request(self.port, name)
+        invoke = invoke_request(self.port, self.key, name)
         health = f"GET /_nozama/health HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n\r\n".encode()
         connection = Connection(self.port)
         series = {key: Series() for key in ("direct", "health", "api", "boto3")}
@@ -345,7 +346,7 @@ class Bench:
     # ---------------------------------------------------------- throughput
 
     def throughput(self, name: str, threads: int, connections: int, duration: float) -> dict:
-        request = invoke_request(self.port, name).decode("latin-1")
+        request = invoke_request(self.port, self.key, name).decode("latin-1")
         head, _, body = request.partition("\r\n\r\n")
         lines = ['wrk.method = "POST"', f'wrk.body = "{body}"']
         for line in head.split("\r\n")[1:]:
@@ -377,7 +378,7 @@ class Bench:
         starts a new one."""
         self.create(name)
         self.wait_updated(name)
-        request = invoke_request(self.port, name, tail=True)
+        request = invoke_request(self.port, self.key, name, tail=True)
         connection = Connection(self.port)
         out = []
         try:
@@ -402,7 +403,8 @@ class Bench:
                 self.create(name)
                 self.wait_updated(name)
                 time.sleep(0.1)
-                out.append(timed_cold(connection, invoke_request(self.port, name, tail=True)))
+                out.append(timed_cold(connection,
+                                      invoke_request(self.port, self.key, name, tail=True)))
                 self.lam.delete_function(FunctionName=name)  # and its worker with it
                 time.sleep(0.2)
         finally:
@@ -421,7 +423,7 @@ class Bench:
         second = self.lam.publish_version(FunctionName=name)["Version"]
         self.lam.create_alias(FunctionName=name, Name="live", FunctionVersion=first,
                               RoutingConfig={"AdditionalVersionWeights": {second: ALIAS_WEIGHT}})
-        request = invoke_request(self.port, name, qualifier="live")
+        request = invoke_request(self.port, self.key, name, qualifier="live")
         connection = Connection(self.port)
         counts: dict[str, int] = {}
         failed = 0

@@ -181,27 +181,17 @@ class Bench:
         api_port = cl.free_port()
         endpoint = f"http://127.0.0.1:{api_port}"
         data = self.work / "nozama"
-        self.spawn("nozama-server", [sys.executable, "-m", "nozama", "server", "--port",
-                                     str(api_port), "--data-dir", str(data),
-                                     "--log-level", "warning"])
+        server = self.spawn("nozama-server", [sys.executable, "-m", "nozama", "server",
+                                              "--port", str(api_port), "--data-dir", str(data),
+                                              "--log-level", "warning"])
         controller = self.spawn("nozama-lb", pinned(LOAD_CPU, [
             sys.executable, "-m", "nozama", "lb", "--data-dir", str(data),
             "--log-level", "warning"]), env={"NOZAMA_LB_THREADS": "1"})
-        import boto3
-        session = dict(endpoint_url=endpoint, region_name=cl.REGION,
-                       aws_access_key_id="x", aws_secret_access_key="x")
-        self.elb, self.acm = boto3.client("elbv2", **session), boto3.client("acm", **session)
+        cl.wait_health(endpoint, server)
+        key = cl.admin_key(data)
+        self.elb, self.acm = cl.client("elbv2", endpoint, key), cl.client("acm", endpoint, key)
         elb = self.elb
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                elb.describe_load_balancers()
-                break
-            except Exception:  # noqa: BLE001 - not up yet
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        vpc, subnets = cl.default_network(boto3.client("ec2", **session))
+        vpc, subnets = cl.default_network(cl.client("ec2", endpoint, key))
         lb = elb.create_load_balancer(Name="bench", Subnets=subnets)["LoadBalancers"][0]
         for name, backend in zip(("blue", "green"), self.backend_ports):
             arn = elb.create_target_group(

@@ -56,21 +56,24 @@ class Bench:
         self.ecs = None
 
     def start(self) -> None:
+        data_dir = self.workdir / "server"
         self.server = cl.Process("nozama server", [
             sys.executable, "-m", "nozama", "server", "--port", str(self.port),
-            "--data-dir", str(self.workdir / "server"), "--log-level", "warning"],
+            "--data-dir", str(data_dir), "--log-level", "warning"],
             self.workdir / "server.log")
-        c = cl.Cluster.__new__(cl.Cluster)  # reuse its client and health wait
-        c.endpoint, c.server = self.endpoint, self.server
-        c._wait_health()
-        self.ecs = cl.Cluster.client(c, "ecs")
+        cl.wait_health(self.endpoint, self.server)
+        key = cl.admin_key(data_dir)
+        self.ecs = cl.client("ecs", self.endpoint, key, retries={"max_attempts": 1})
         self.ecs.create_cluster(clusterName=CLUSTER)
+        credentials = cl.agent_credentials(cl.client("iam", self.endpoint, key),
+                                           self.workdir / "agent-credentials")
         for n in range(self.n_instances):
             zone = f"{cl.REGION}{'abc'[n % 3]}"
             self.agents.append(cl.Process(f"agent {n}", [
                 sys.executable, "-m", "nozama", "agent", "--endpoint", self.endpoint,
                 "--region", cl.REGION, "--cluster", CLUSTER, "--availability-zone", zone,
                 "--runtime", "simulated", "--data-dir", str(self.workdir / f"agent-{n}"),
+                "--credentials-file", str(credentials),
                 "--cleanup-wait", "1", "--log-level", "warning"],
                 self.workdir / f"agent-{n}.log"))
         deadline = time.monotonic() + 120

@@ -131,7 +131,8 @@ def report(figures: dict, args) -> tuple[str, bool]:
     machine = cl.machine()
     section = "\n".join([
         BEGIN_MARK,
-        "## Losing a zone: a 9-task service, zone b cut off for 60 s (bench/zones.py)",
+        f"## Losing a zone: a 9-task service, zone b cut off for {args.outage:g} s "
+        "(bench/zones.py)",
         "",
         f"{cl.date_u()}; {machine['nproc']} cores ({machine['cpu']}), {machine['ram']}; "
         f"`{cl.command_line()}`.",
