@@ -425,7 +425,7 @@ def seed(server: Server) -> None:
     # The task definitions' roles must exist and trust ECS tasks (Nozama checks, as ECS).
     iam = botocore.session.get_session().create_client(
         "iam", region_name=REGION, endpoint_url=f"http://127.0.0.1:{server.port}",
-        aws_access_key_id="AKIDBENCHMARK0000000", aws_secret_access_key="bench")
+        aws_access_key_id=server.key[0], aws_secret_access_key=server.key[1])
     trust = json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
         "Action": "sts:AssumeRole"}]})
