@@ -56,7 +56,7 @@ class AgentConfig:
     region: str = "us-east-1"
     address: str = "127.0.0.1"        # where this host is reached (kernel/host_address.py)
     ca_bundle: str | None = None      # what an https:// endpoint's certificate is checked by
-    # The agent's own key (botocore Credentials), which signs its calls; None for a
+    # The agent's own key (agent/credentials.py), which signs its calls; None for a
     # control plane with auth off.
     credentials: object = None
     runtime: str = "docker"

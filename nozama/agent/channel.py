@@ -16,8 +16,7 @@ import json
 import ssl
 from urllib.parse import urlsplit
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
+from nozama.kernel.sigv4_signing import signed_headers
 
 # What a control plane answers a key it does not take (api/auth.py, JSON family).
 KEY_REFUSALS = frozenset({
@@ -51,8 +50,8 @@ class Channel:
         self.port = url.port or (443 if self.tls else 80)
         self.scheme = url.scheme or "http"
         self.prefix = url.path.rstrip("/") + "/_nozama/agent/v1/"
-        # botocore Credentials (refreshable ones are read afresh for each call), or None
-        # for a control plane with auth off.
+        # The agent's key (agent/credentials.py), or None for a control plane with auth
+        # off.
         self.credentials = credentials
         self.region = region
 
@@ -72,11 +71,8 @@ class Channel:
                    "Content-Type": "application/json"}
         if self.credentials is None:
             return headers
-        request = AWSRequest("POST", f"{self.scheme}://{self.host}:{self.port}{path}",
-                             data=payload, headers=headers)
-        SigV4Auth(self.credentials.get_frozen_credentials(), "ecs", self.region) \
-            .add_auth(request)
-        return dict(request.headers.items())
+        return signed_headers("POST", path, headers, payload, self.credentials,
+                              self.region, "ecs")
 
     async def _post(self, operation: str, body: dict) -> dict:
         payload = json.dumps(body).encode()

@@ -9,6 +9,7 @@ import os
 import signal
 from pathlib import Path
 
+from nozama.agent import credentials
 from nozama.agent.agent import Agent, AgentConfig, Deregistered
 from nozama.agent.channel import ChannelError, key_refused
 from nozama.kernel.host_address import AddressError, check_own, route_address
@@ -35,7 +36,7 @@ def run_agent(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         address = check_own(args.address or route_address(args.endpoint))
     except AddressError as error:
         parser.error(str(error))
-    credentials = agent_credentials(args.credentials_file, parser)
+    key = agent_credentials(args.credentials_file, parser)
     zone = args.availability_zone or "local"
     from nozama.cli.main import _default_data_dir
     state_dir = Path(args.data_dir or Path(_default_data_dir()) / "agents" /
@@ -44,7 +45,7 @@ def run_agent(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         endpoint=args.endpoint, cluster=args.cluster, availability_zone=args.availability_zone,
         region=region, address=address, runtime=args.runtime, attributes=attributes,
         disable_privileged=args.disable_privileged, ca_bundle=args.ca_bundle,
-        credentials=credentials,
+        credentials=key,
         instance_type=args.instance_type, state_dir=state_dir, cleanup_wait=args.cleanup_wait,
         runtime_options={"state_path": str(state_dir / "simulated.json")}
         if args.runtime == "simulated" else {})
@@ -54,21 +55,17 @@ def run_agent(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def agent_credentials(path: str | None, parser: argparse.ArgumentParser):
-    """The agent's key: from `path` (an AWS credentials file), else from botocore's usual
-    sources (the environment, ~/.aws). None, with a warning, when there is none: the
-    agent then signs nothing, which only a control plane with auth off accepts."""
-    import botocore.session
-    if path:
-        if not os.access(path, os.R_OK):
-            parser.error(f"--credentials-file {path}: cannot read it")
-        os.environ["AWS_SHARED_CREDENTIALS_FILE"] = path
-    # Not EC2: no instance metadata service to wait a second for.
-    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
-    credentials = botocore.session.get_session().get_credentials()
-    if credentials is None:
+    """The agent's key: from `path` (an AWS credentials file), else where the AWS SDKs
+    look (agent/credentials.py). None, with a warning, when there is none: the agent
+    then signs nothing, which only a control plane with auth off accepts."""
+    try:
+        key = credentials.resolve(path)
+    except credentials.CredentialsError as error:
+        parser.error(f"--credentials-file: {error}")
+    if key is None:
         log.warning("no AWS credentials: this agent signs nothing, which only a control "
                     "plane with --auth off accepts (see --credentials-file)")
-    return credentials
+    return key
 
 
 def _region(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:

@@ -84,10 +84,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="the certificates that an https:// --endpoint is trusted by "
                        "(env AWS_CA_BUNDLE; default: the system's)")
     agent.add_argument("--credentials-file", metavar="FILE",
-                       default=os.environ.get("AWS_SHARED_CREDENTIALS_FILE"),
                        help="the agent's own access key, in the AWS credentials file format "
-                       "(its [default] profile, or AWS_PROFILE's); without it, the usual "
-                       "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY environment. The key's "
+                       "(its [default] profile, or AWS_PROFILE's); without it, where the "
+                       "AWS SDKs look: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, then "
+                       "AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials. The key's "
                        "policy needs only the ECS agent's actions "
                        "(AmazonEC2ContainerServiceforEC2Role)")
     agent.add_argument("--disable-privileged", action="store_true",

@@ -63,10 +63,9 @@ class LogsClients:
     def _keys(self) -> dict:
         if self.credentials is None:
             return PLACEHOLDER_CREDENTIALS
-        frozen = self.credentials.get_frozen_credentials()
-        return {"aws_access_key_id": frozen.access_key,
-                "aws_secret_access_key": frozen.secret_key,
-                "aws_session_token": frozen.token}
+        return {"aws_access_key_id": self.credentials.access_key,
+                "aws_secret_access_key": self.credentials.secret_key,
+                "aws_session_token": self.credentials.token}
 
 
 def parse_line(line: str, clock: Clock) -> tuple[int, str]:
