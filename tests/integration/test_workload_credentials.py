@@ -1,0 +1,187 @@
+"""Workloads call Nozama as their IAM role, with an unmodified SDK, as in AWS: a task's
+containers get the task role's credentials from the agent's ECS credentials endpoint
+(AWS_CONTAINER_CREDENTIALS_RELATIVE_URI), a function's workers get its execution role's
+in their environment. Seen from inside: boto3 in a real Docker task and in a real
+function worker calls an operation the role allows, and one it does not.
+
+The server verifies every signature (--auth on) and listens on the Docker bridge's
+gateway address, where a bridge-mode container reaches the host.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import boto3
+import botocore.config
+import docker
+import pytest
+from botocore.exceptions import ClientError
+
+from support.agents import AgentPool
+from support.packages import zip_package
+from support.servers import NozamaServer
+from support.waiting import wait_for
+
+IMAGE = "nozama-test/busybox:latest"
+ACCOUNT = "000000000000"
+
+# Allows ListClusters, and nothing else.
+POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "ecs:ListClusters", "Resource": "*"}]}
+
+# What both workloads run: who they are, an allowed call and a denied one.
+PROBE = '''\
+import json, os
+import boto3
+from botocore.exceptions import ClientError
+
+def probe():
+    outcome = {"identity": boto3.client("sts").get_caller_identity()["Arn"],
+               "uri": os.environ.get("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")}
+    ecs = boto3.client("ecs")
+    outcome["allowed"] = ecs.list_clusters()["clusterArns"]
+    try:
+        ecs.create_cluster(clusterName="not-allowed")
+        outcome["denied"] = None
+    except ClientError as error:
+        outcome["denied"] = [error.response["Error"]["Code"], error.response["Error"]["Message"]]
+    return outcome
+'''
+
+
+def trust(service: str) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
+
+
+@pytest.fixture(scope="module")
+def gateway() -> str:
+    """The Docker bridge's gateway: the host's address on the containers' network."""
+    engine = docker.from_env()
+    return engine.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory, gateway):
+    tmp = tmp_path_factory.mktemp("workload-credentials")
+    server = NozamaServer(["--data-dir", str(tmp / "data"), "--auth", "on", "--host", gateway],
+                          tmp / "server.log")
+    server.endpoint = f"http://{gateway}:{server.port}"
+    server.start()
+    text = (tmp / "data" / "admin-credentials").read_text()
+    server.admin = (text.split("aws_access_key_id = ")[1].split()[0],
+                    text.split("aws_secret_access_key = ")[1].split()[0])
+    yield server
+    server.stop()
+
+
+def client(server, service: str, region: str = "us-east-1"):
+    key, secret = server.admin
+    return boto3.client(service, endpoint_url=server.endpoint, region_name=region,
+                        aws_access_key_id=key, aws_secret_access_key=secret,
+                        config=botocore.config.Config(retries={"max_attempts": 1}))
+
+
+def make_role(server, name: str, service: str) -> str:
+    iam = client(server, "iam")
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust(service))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="list-clusters",
+                        PolicyDocument=json.dumps(POLICY))
+    return arn
+
+
+def assert_least_privilege(outcome: dict, role: str, session: str) -> None:
+    principal = f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{session}"
+    assert outcome["identity"] == principal
+    assert isinstance(outcome["allowed"], list)
+    code, message = outcome["denied"]
+    assert code == "AccessDeniedException"
+    assert message.startswith(f"User: {principal} is not authorized to perform: "
+                              "ecs:CreateCluster")
+
+
+def test_a_function_calls_as_its_execution_role(secured, region):
+    role = make_role(secured, "function-role", "lambda.amazonaws.com")
+    lam = client(secured, "lambda", region)
+    lam.create_function(FunctionName="prober", Runtime="python3.11", Role=role,
+                        Handler="app.handler", Timeout=30, MemorySize=256,
+                        Code={"ZipFile": zip_package(app=PROBE + (
+                            "\ndef handler(event, context):\n    return probe()\n"))})
+    try:
+        answer = lam.invoke(FunctionName="prober")
+        outcome = json.loads(answer["Payload"].read())
+        assert "FunctionError" not in answer, outcome
+        assert_least_privilege(outcome, "function-role", "prober")
+        assert outcome["uri"] is None
+    finally:
+        lam.delete_function(FunctionName="prober")
+
+
+@pytest.fixture
+def docker_agent(secured, region, tmp_path):
+    """One Docker agent of the secured server; its stopped tasks' containers stay (for
+    their output) until the test removes them."""
+    pool = AgentPool(secured, region, tmp_path)
+    pool(1, runtime="docker", extra=["--cleanup-wait", "600"])
+    ecs = client(secured, "ecs", region)
+    (instance,) = wait_for(lambda: ecs.list_container_instances(
+        filter="agentConnected == true")["containerInstanceArns"] if ecs.describe_clusters(
+        clusters=["default"])["clusters"] else [], timeout=30)
+    yield instance
+    pool.stop()
+    engine = docker.from_env()
+    for container in engine.containers.list(all=True, sparse=True, filters={
+            "label": f"io.nozama.container-instance-arn={instance}"}):
+        container.remove(force=True)
+
+
+def test_a_task_calls_as_its_task_role(secured, region, docker_agent, gateway):
+    role = make_role(secured, "task-role", "ecs-tasks.amazonaws.com")
+    ecs = client(secured, "ecs", region)
+    # busybox has no Python: the container runs the host's, in the host's root mounted
+    # read-only (the environment, and so the credentials URI, passes through chroot).
+    script = PROBE + "\nprint(json.dumps(probe()))\n"
+    definition = ecs.register_task_definition(
+        family="prober", taskRoleArn=role,
+        volumes=[{"name": "host", "host": {"sourcePath": "/"}}],
+        containerDefinitions=[{
+            "name": "app", "image": IMAGE, "memory": 256, "essential": True,
+            "mountPoints": [{"sourceVolume": "host", "containerPath": "/host",
+                             "readOnly": True}],
+            "environment": [
+                {"name": "AWS_ENDPOINT_URL", "value": secured.endpoint},
+                {"name": "AWS_DEFAULT_REGION", "value": region},
+                {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}],
+            "command": ["chroot", "/host", sys.executable, "-c", script]}],
+    )["taskDefinition"]
+    run = ecs.run_task(taskDefinition=definition["taskDefinitionArn"])
+    assert run["failures"] == []
+    task = run["tasks"][0]
+    stopped = wait_for(lambda: (t := ecs.describe_tasks(tasks=[task["taskArn"]])["tasks"][0])[
+        "lastStatus"] == "STOPPED" and t, timeout=90)
+    container = stopped["containers"][0]
+    output = docker.from_env().containers.get(container["runtimeId"]).logs().decode()
+    assert container["exitCode"] == 0, output
+    outcome = json.loads(output.strip().splitlines()[-1])
+    task_id = task["taskArn"].rsplit("/", 1)[-1]
+    assert_least_privilege(outcome, "task-role", task_id)
+    assert outcome["uri"].startswith("/v2/credentials/")
+    # Once the task has stopped, its credentials are gone from the endpoint, and its
+    # sessions are refused.
+    credentials_id = outcome["uri"].rsplit("/", 1)[-1]
+    answer = wait_for(lambda: (a := _endpoint(credentials_id))[0] == 400 and a, timeout=10)
+    assert answer[1]["code"] == "InvalidIdInRequest"
+
+
+def _endpoint(credentials_id: str) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"http://169.254.170.2/v2/credentials/{credentials_id}",
+                                    timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
