@@ -81,7 +81,9 @@ class CredentialsEndpoint:
             try:
                 await server.start(self.address, self.port, reuse_port=True)
             except OSError as error:
-                if error.errno != errno.EADDRNOTAVAIL or not await _add_address(self.address):
+                # Only ECS's own address is ever added to the host.
+                if error.errno != errno.EADDRNOTAVAIL or self.address != rules.ENDPOINT_ADDRESS \
+                        or not await _add_address(self.address):
                     raise
                 await server.start(self.address, self.port, reuse_port=True)
         except OSError as error:
