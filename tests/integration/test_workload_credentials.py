@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 
 import boto3
 import botocore.config
 import docker
 import pytest
-from botocore.exceptions import ClientError
 
 from support.agents import AgentPool
 from support.packages import zip_package
@@ -36,7 +34,6 @@ POLICY = {"Version": "2012-10-17", "Statement": [
 PROBE = '''\
 import json, os
 import boto3
-from botocore.exceptions import ClientError
 
 def probe():
     outcome = {"identity": boto3.client("sts").get_caller_identity()["Arn"],
