@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import json
 import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import boto3
 import botocore.config
@@ -34,6 +37,7 @@ POLICY = {"Version": "2012-10-17", "Statement": [
 PROBE = '''\
 import json, os
 import boto3
+from botocore.exceptions import ClientError
 
 def probe():
     outcome = {"identity": boto3.client("sts").get_caller_identity()["Arn"],
@@ -174,11 +178,102 @@ def test_a_task_calls_as_its_task_role(secured, region, docker_agent, gateway):
 
 
 def _endpoint(credentials_id: str) -> tuple[int, dict]:
-    import urllib.error
-    import urllib.request
+    """What the host's credentials endpoint answers for an id (0 when nothing listens)."""
     try:
         with urllib.request.urlopen(f"http://169.254.170.2/v2/credentials/{credentials_id}",
                                     timeout=5) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+    except urllib.error.URLError:
+        return 0, {}
+
+
+# --- renewal and agent restarts, on simulated tasks --------------------------------------
+
+SESSION_SECONDS = 24      # renewed every 12 s: a few long polls (5 s in the tests)
+CREDENTIALS_DIR = Path("/run/nozama/task-credentials")
+
+
+@pytest.fixture(scope="module")
+def short_sessions(tmp_path_factory):
+    """A server whose role sessions last SESSION_SECONDS."""
+    tmp = tmp_path_factory.mktemp("short-sessions")
+    server = NozamaServer(["--data-dir", str(tmp / "data"), "--auth", "on"], tmp / "server.log",
+                          env={"NOZAMA_ROLE_SESSION_SECONDS": str(SESSION_SECONDS)}).start()
+    text = (tmp / "data" / "admin-credentials").read_text()
+    server.admin = (text.split("aws_access_key_id = ")[1].split()[0],
+                    text.split("aws_secret_access_key = ")[1].split()[0])
+    yield server
+    server.stop()
+
+
+def caller(server, credentials: dict) -> str:
+    """Whom the server takes credentials the endpoint served for (an error code if none)."""
+    sts = boto3.client("sts", endpoint_url=server.endpoint, region_name="us-east-1",
+                       aws_access_key_id=credentials["AccessKeyId"],
+                       aws_secret_access_key=credentials["SecretAccessKey"],
+                       aws_session_token=credentials["Token"],
+                       config=botocore.config.Config(retries={"max_attempts": 1}))
+    try:
+        return sts.get_caller_identity()["Arn"]
+    except botocore.exceptions.ClientError as error:
+        return error.response["Error"]["Code"]
+
+
+def credentials_id_of(task_arn: str) -> str | None:
+    """The id of a task's credentials, from the host's directory (root reads it)."""
+    for path in CREDENTIALS_DIR.glob("*.json"):
+        try:
+            if json.loads(path.read_text())["taskArn"] == task_arn:
+                return path.stem
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def test_credentials_are_renewed_under_the_same_id_and_survive_an_agent_restart(
+        short_sessions, region, tmp_path):
+    server = short_sessions
+    role = make_role(server, "renewed", "ecs-tasks.amazonaws.com")
+    ecs = client(server, "ecs", region)
+    pool = AgentPool(server, region, tmp_path)
+    (agent,) = pool(1, runtime="simulated")
+    try:
+        wait_for(lambda: ecs.describe_clusters(clusters=["default"])["clusters"] and
+                 ecs.list_container_instances(filter="agentConnected == true")[
+                     "containerInstanceArns"], timeout=30)
+        definition = ecs.register_task_definition(
+            family="renewed", taskRoleArn=role, containerDefinitions=[
+                {"name": "app", "image": "app:1", "memory": 32}])["taskDefinition"]
+        arn = ecs.run_task(taskDefinition=definition["taskDefinitionArn"])["tasks"][0][
+            "taskArn"]
+        wait_for(lambda: ecs.describe_tasks(tasks=[arn])["tasks"][0]["lastStatus"] ==
+                 "RUNNING", timeout=30)
+        credentials_id = wait_for(lambda: credentials_id_of(arn), timeout=10)
+        status, first = _endpoint(credentials_id)
+        assert status == 200
+        session = f"arn:aws:sts::{ACCOUNT}:assumed-role/renewed/{arn.rsplit('/', 1)[-1]}"
+        assert first["RoleArn"] == role and caller(server, first) == session
+
+        # Half way through the session, a new one; the agent has it within a long poll.
+        renewed = wait_for(lambda: (a := _endpoint(credentials_id)[1]).get("AccessKeyId") not in
+                           (None, first["AccessKeyId"]) and a, timeout=SESSION_SECONDS)
+        assert renewed["Expiration"] > first["Expiration"]
+        assert caller(server, renewed) == session
+        assert caller(server, first) == session      # valid until it expires
+
+        # A killed agent loses nothing: its task's credentials are served after it restarts.
+        agent.kill()
+        agent.start()
+        wait_for(lambda: _endpoint(credentials_id)[0] == 200, timeout=30)
+        assert caller(server, _endpoint(credentials_id)[1]) == session
+
+        # Stopped, the task's credentials go from the host, and all its sessions with them.
+        ecs.stop_task(task=arn)
+        wait_for(lambda: _endpoint(credentials_id)[0] == 400, timeout=30)
+        assert credentials_id_of(arn) is None
+        wait_for(lambda: caller(server, renewed) == "InvalidClientTokenId", timeout=10)
+        assert caller(server, first) == "InvalidClientTokenId"
+    finally:
+        pool.stop()
