@@ -3,7 +3,7 @@ task role, which the agent channel sends with the task's assignment
 (controllers/task_credentials.py decides when a session is made or replaced).
 
 The session's secret and token are sealed with the access keys' sealer, each bound to its
-row and member, so a ciphertext moved elsewhere does not open.
+task and member, so a ciphertext moved elsewhere does not open.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ def of_tasks(conn: Connection, keys: AccessKeys, task_arns: list[str]
                         tuple(task_arns))
     found = {}
     for row in rows:
-        secret = keys.sealer.open(row.secret, f"{row.credentials_id}/secret")
-        token = keys.sealer.open(row.session_token, f"{row.credentials_id}/token")
+        secret = keys.sealer.open(row.secret, f"{row.task_arn}/secret")
+        token = keys.sealer.open(row.session_token, f"{row.task_arn}/token")
         if secret is not None and token is not None:   # else made anew, as if missing
             found[row.task_arn] = TaskCredentials(
                 row.task_arn, row.credentials_id, row.role_arn, row.access_key_id, secret,
@@ -54,18 +54,26 @@ def of_tasks(conn: Connection, keys: AccessKeys, task_arns: list[str]
 
 def put(conn: Connection, keys: AccessKeys, task_arn: str, credentials_id: str,
         session: RoleSession) -> TaskCredentials:
-    """Make `session` the task's current one, under `credentials_id`. The session it
-    replaces stays valid until it expires: the SDK in a container keeps credentials
-    until shortly before their expiry, and asks the endpoint again only then."""
-    sql.run(conn, "DELETE FROM task_credentials WHERE task_arn = ?", (task_arn,))
+    """Make `session` the task's current one. The session it replaces stays valid until it
+    expires: the SDK in a container keeps credentials until shortly before their expiry,
+    and asks the endpoint again only then.
+
+    A task keeps the credentials id it was first given (its containers were started with
+    it), even when two servers renew its credentials at once: `credentials_id` is only
+    used for a task that has none yet."""
     sql.run(conn, "INSERT INTO task_credentials (task_arn, credentials_id, role_arn, "
                   "access_key_id, secret, session_token, issued_at, expires_at) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (task_arn) DO UPDATE SET "
+                  "role_arn = excluded.role_arn, access_key_id = excluded.access_key_id, "
+                  "secret = excluded.secret, session_token = excluded.session_token, "
+                  "issued_at = excluded.issued_at, expires_at = excluded.expires_at",
             (task_arn, credentials_id, session.role_arn, session.access_key_id,
-             keys.sealer.seal(session.secret_access_key, f"{credentials_id}/secret"),
-             keys.sealer.seal(session.session_token, f"{credentials_id}/token"),
+             keys.sealer.seal(session.secret_access_key, f"{task_arn}/secret"),
+             keys.sealer.seal(session.session_token, f"{task_arn}/token"),
              session.issued_at, session.expires_at))
-    return TaskCredentials(task_arn, credentials_id, session.role_arn, session.access_key_id,
+    kept = sql.scalar(conn, "SELECT credentials_id FROM task_credentials WHERE task_arn = ?",
+                      (task_arn,))
+    return TaskCredentials(task_arn, kept, session.role_arn, session.access_key_id,
                            session.secret_access_key, session.session_token,
                            session.issued_at, session.expires_at)
 

@@ -2,7 +2,8 @@
 (controllers/task_credentials.py), on a real SQLite store with a clock the test moves: the
 same credentials on every poll until half their life is gone, then a new session under
 the same credentials id, the old one still valid until it expires; none for a role that
-does not trust ECS tasks or for a stopped task; everything gone once the task stops."""
+does not trust ECS tasks or for a stopped task; everything gone once the task stops. On
+both stores."""
 
 from __future__ import annotations
 
@@ -19,9 +20,9 @@ from nozama.model import role_sessions as rules
 from nozama.model.resources import Requirements
 from nozama.store import Store
 from nozama.store import iam as iam_store
+from nozama.store import sql
 from nozama.store import tasks as task_store
 from nozama.store.access_keys import AccessKeys
-from nozama.store.db import sqlite_url
 from nozama.store.sealing import Sealer
 
 ACCOUNT, REGION = "000000000000", "us-east-1"
@@ -36,9 +37,12 @@ def trust(service: str) -> str:
         "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
 
 
+pytestmark = pytest.mark.store_matrix
+
+
 @pytest.fixture
-def world(tmp_path):
-    store = Store.open(sqlite_url(tmp_path / "data"))
+def world(store_url):
+    store = Store.open(store_url)
     clock = FakeClock(START)
     keys = AccessKeys(store, Sealer(secrets.token_bytes(32)), clock)
     with store.write() as conn:
@@ -72,11 +76,7 @@ def poll(world, role: str | None = ROLE) -> dict[str, dict]:
     """What one poll's assignments send, for every task of the store."""
     definition = SimpleNamespace(doc={"taskRoleArn": role} if role else {})
     with world.store.write() as conn:
-        rows = conn.exec_driver_sql("SELECT * FROM tasks").fetchall()
-        tasks = [SimpleNamespace(arn=r.arn, account=r.account, last_status=r.last_status,
-                                 task_definition_arn=r.task_definition_arn,
-                                 doc=json.loads(r.doc) if isinstance(r.doc, str) else r.doc)
-                 for r in rows]
+        tasks = sql.all_rows(conn, "SELECT * FROM tasks ORDER BY id")
         return task_credentials.for_assignments(conn, world.keys, tasks,
                                                 {DEFINITION: definition}, world.clock.now())
 
@@ -170,3 +170,18 @@ def test_credentials_of_tasks_stopped_without_their_agent_are_purged(world):
     world.clock.advance(rules.SESSION_SECONDS / 2)
     assert list(poll(world)) == [running]       # renewing purges what is left
     assert valid(world, old) is None
+
+
+def test_a_task_keeps_its_first_credentials_id_when_two_servers_renew_at_once(world):
+    from nozama.store import role_sessions, task_credentials as rows
+    arn = add_task(world, "aaaa")
+    first = poll(world)[arn]
+    with world.store.write() as conn:
+        role = role_sessions.role_by_arn(conn, ACCOUNT, ROLE)
+        session = role_sessions.mint(conn, world.keys, ACCOUNT, role, "aaaa", 60,
+                                     world.clock.now())
+        kept = rows.put(conn, world.keys, arn, rules.new_credentials_id(), session)
+    assert kept.credentials_id == first["credentialsId"]
+    sent = poll(world)[arn]
+    assert (sent["credentialsId"], sent["accessKeyId"]) == (first["credentialsId"],
+                                                            session.access_key_id)
