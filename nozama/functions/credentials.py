@@ -14,12 +14,14 @@ session (three hours) left on its credentials, far more than the longest timeout
 Without a role that exists and trusts lambda.amazonaws.com (or a server without the
 sealing key of access keys), the workers get placeholder keys, as before: an emulator
 that accepts any credentials takes them; a server that verifies signatures refuses them.
+The pool asks again every RETRY_SECONDS (a role made after its function).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from nozama.kernel.clock import Clock
 from nozama.model import role_sessions as rules
@@ -29,6 +31,9 @@ log = logging.getLogger(__name__)
 
 PLACEHOLDER = {"AWS_ACCESS_KEY_ID": "nozama", "AWS_SECRET_ACCESS_KEY": "nozama",
                "AWS_SESSION_TOKEN": "nozama"}
+# How long a pool whose role gave no session keeps its placeholders before it asks again:
+# asking takes a write transaction, which a warm invocation must not pay each time.
+RETRY_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class WorkerCredentials:
     they belong to (None for the placeholders)."""
     environment: dict
     session: role_sessions.RoleSession | None = None
+    retry_at: datetime | None = None     # placeholders: when to ask for a session again
 
     @property
     def key(self) -> str:
@@ -57,13 +63,16 @@ class ExecutionRoles:
         if held is not None and held.session is not None and not rules.refresh_due(
                 held.session.issued_at, held.session.expires_at, now):
             return held
+        if held is not None and held.session is None and now < held.retry_at:
+            return held
         session = self._mint(account, function_name, role_arn, now)
         if session is None:
             if held is None or held.session is not None:
                 log.warning("function %s (%s, %s) gets no credentials of its role %r: the "
                             "role does not exist or does not trust %s", function_name,
                             region, account, role_arn, rules.LAMBDA)
-            return WorkerCredentials(dict(PLACEHOLDER))
+            return WorkerCredentials(dict(PLACEHOLDER),
+                                     retry_at=now + timedelta(seconds=RETRY_SECONDS))
         return WorkerCredentials({"AWS_ACCESS_KEY_ID": session.access_key_id,
                                   "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
                                   "AWS_SESSION_TOKEN": session.session_token}, session)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from nozama.functions.credentials import PLACEHOLDER, ExecutionRoles
+from nozama.functions.credentials import PLACEHOLDER, RETRY_SECONDS, ExecutionRoles
 from nozama.functions.invoker import Pool
 from nozama.functions.workers import VersionSpec
 from nozama.kernel.clock import FakeClock
@@ -64,6 +64,21 @@ def test_placeholders_without_a_role_lambda_may_assume(roles):
     for role in ("", f"arn:aws:iam::{ACCOUNT}:role/task", f"arn:aws:iam::{ACCOUNT}:role/none"):
         held = current(roles, role=role)
         assert held.environment == PLACEHOLDER and held.session is None and held.key == ""
+
+
+def test_a_role_made_later_is_asked_for_again_but_not_on_every_invocation(roles):
+    later = f"arn:aws:iam::{ACCOUNT}:role/later"
+    held = current(roles, role=later)
+    assert held.session is None
+    with roles.store.write() as conn:
+        iam_store.create_role(conn, ACCOUNT, "later", "AROALATER0000000", later, "/",
+                              roles.clock.now(), json.dumps({"Statement": [{
+                                  "Effect": "Allow",
+                                  "Principal": {"Service": rules.LAMBDA},
+                                  "Action": "sts:AssumeRole"}]}), 3600, None)
+    assert current(roles, held, role=later) is held       # within RETRY_SECONDS
+    roles.clock.advance(RETRY_SECONDS)
+    assert current(roles, held, role=later).session is not None
 
 
 class StubWorker:
