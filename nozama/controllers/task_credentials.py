@@ -65,7 +65,6 @@ def for_assignments(conn: Connection, keys: AccessKeys | None, tasks: list,
 
 def _renew(conn: Connection, keys: AccessKeys, task, role: str,
            previous: store.TaskCredentials | None, now: datetime):
-    store.purge(conn, now)
     session = role_sessions.for_service(conn, keys, task.account, role, rules.ECS_TASKS,
                                         rules.task_session_name(task.arn),
                                         rules.SESSION_SECONDS, now)
@@ -77,6 +76,7 @@ def _renew(conn: Connection, keys: AccessKeys, task, role: str,
             log.warning("task %s gets no credentials: its role %s does not exist or does "
                         "not trust %s", task.arn, role, rules.ECS_TASKS)
         return None
+    store.purge(conn, now)     # seldom: what is left of stopped tasks and expired sessions
     credentials_id = previous.credentials_id if previous is not None \
         else rules.new_credentials_id()
     return store.put(conn, keys, task.arn, credentials_id, session)
