@@ -139,14 +139,15 @@ def docker_agent(secured, region, tmp_path):
         container.remove(force=True)
 
 
-def test_a_task_calls_as_its_task_role(secured, region, docker_agent, gateway):
-    role = make_role(secured, "task-role", "ecs-tasks.amazonaws.com")
+@pytest.mark.parametrize("network_mode", ["bridge", "host"])
+def test_a_task_calls_as_its_task_role(secured, region, docker_agent, network_mode):
+    role = make_role(secured, f"task-role-{network_mode}", "ecs-tasks.amazonaws.com")
     ecs = client(secured, "ecs", region)
     # busybox has no Python: the container runs the host's, in the host's root mounted
     # read-only (the environment, and so the credentials URI, passes through chroot).
     script = PROBE + "\nprint(json.dumps(probe()))\n"
     definition = ecs.register_task_definition(
-        family="prober", taskRoleArn=role,
+        family="prober", taskRoleArn=role, networkMode=network_mode,
         volumes=[{"name": "host", "host": {"sourcePath": "/"}}],
         containerDefinitions=[{
             "name": "app", "image": IMAGE, "memory": 256, "essential": True,
@@ -168,7 +169,7 @@ def test_a_task_calls_as_its_task_role(secured, region, docker_agent, gateway):
     assert container["exitCode"] == 0, output
     outcome = json.loads(output.strip().splitlines()[-1])
     task_id = task["taskArn"].rsplit("/", 1)[-1]
-    assert_least_privilege(outcome, "task-role", task_id)
+    assert_least_privilege(outcome, f"task-role-{network_mode}", task_id)
     assert outcome["uri"].startswith("/v2/credentials/")
     # Once the task has stopped, its credentials are gone from the endpoint, and its
     # sessions are refused.
