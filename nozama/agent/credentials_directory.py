@@ -56,10 +56,14 @@ class CredentialsDirectory:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
                              0o600)
         try:
-            os.write(descriptor, document)
-        finally:
-            os.close(descriptor)
-        os.replace(temporary, self._file(credentials_id))
+            try:
+                os.write(descriptor, document)
+            finally:
+                os.close(descriptor)
+            os.replace(temporary, self._file(credentials_id))
+        except OSError:
+            temporary.unlink(missing_ok=True)
+            raise
 
     def read(self, credentials_id: str, now: float) -> dict | None:
         """The credentials of an id, or None: unknown, malformed, or expired."""

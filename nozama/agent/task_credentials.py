@@ -62,7 +62,10 @@ class TaskCredentials:
 
     async def close(self) -> None:
         """Stop serving; the files stay for the tasks that keep running."""
-        await self.endpoint.close()
+        try:
+            await self.endpoint.close()
+        except Exception:  # noqa: BLE001 - closing the agent must go on
+            log.exception("closing the credentials endpoint failed")
 
     def update(self, task_arn: str, credentials: dict | None) -> None:
         """Keep what an assignment says of a task's credentials (nothing, for a task
@@ -78,10 +81,15 @@ class TaskCredentials:
             self.directory.remove(credentials_id)
             return
         self.of_task[task_arn] = credentials_id
-        if self.written.get(credentials_id) == credentials["accessKeyId"]:
+        if self.written.get(credentials_id) == credentials.get("accessKeyId"):
             return
-        self.directory.write(credentials_id, task_arn, endpoint_answer(credentials),
-                             _epoch(credentials["expiration"]))
+        try:
+            self.directory.write(credentials_id, task_arn, endpoint_answer(credentials),
+                                 _epoch(credentials["expiration"]))
+        except (OSError, KeyError, ValueError) as error:
+            # The next poll brings them again: the task's containers wait until then.
+            log.warning("writing the credentials of %s failed: %r", task_arn, error)
+            return
         self.written[credentials_id] = credentials["accessKeyId"]
 
     def definition_for(self, task_arn: str, definition: dict) -> dict:

@@ -212,3 +212,13 @@ def test_an_endpoint_that_cannot_listen_says_so_and_the_agent_runs_on(written, c
 
     asyncio.run(scenario())
     assert "get no credentials on this host" in caplog.text
+
+
+def test_credentials_that_cannot_be_written_do_not_stop_the_agent(tmp_path, caplog):
+    credentials = TaskCredentials(tmp_path / "creds", FakeClock())
+    credentials.usable = credentials.directory.prepare()
+    credentials.update(TASK, {**SENT, "expiration": "someday"})
+    credentials.update(TASK, {k: v for k, v in SENT.items() if k != "secretAccessKey"})
+    assert list(credentials.directory.path.iterdir()) == []
+    credentials.update(TASK, SENT)                # the next poll's are written
+    assert credentials.directory.read(ID, NOW)["AccessKeyId"] == SENT["accessKeyId"]
