@@ -171,8 +171,7 @@ def test_a_task_calls_as_its_task_role(secured, region, docker_agent, network_mo
     task_id = task["taskArn"].rsplit("/", 1)[-1]
     assert_least_privilege(outcome, f"task-role-{network_mode}", task_id)
     assert outcome["uri"].startswith("/v2/credentials/")
-    # Once the task has stopped, its credentials are gone from the endpoint, and its
-    # sessions are refused.
+    # Once the task has stopped, the endpoint no longer knows its credentials.
     credentials_id = outcome["uri"].rsplit("/", 1)[-1]
     answer = wait_for(lambda: (a := _endpoint(credentials_id))[0] == 400 and a, timeout=10)
     assert answer[1]["code"] == "InvalidIdInRequest"
