@@ -102,9 +102,10 @@ def report(ctx: RequestContext, instance_arn: str, reports: list[dict]) -> dict:
                 if item.get("lastStatus") == "STOPPED":
                     stopped.append(task.arn)
         # A stopped task's role credentials are of no more use to anyone.
-        task_credentials.forget(conn, stopped)
+        gone = task_credentials.forget(conn, stopped)
         if applied:
             refresh_instance(conn, instance_arn)
+    task_credentials.uncache(ctx.store.access_keys, gone)
     if applied:
         wake_controller(ctx.wakeups)
     return {"applied": applied}

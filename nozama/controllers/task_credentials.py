@@ -90,5 +90,15 @@ def channel_shape(found: store.TaskCredentials) -> dict:
             "expiration": found.expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
-def forget(conn: Connection, task_arns: list[str]) -> None:
-    store.forget(conn, task_arns)
+def forget(conn: Connection, task_arns: list[str]) -> list[tuple[str, str]]:
+    """The tasks stopped: their credentials and sessions go. Returns what `uncache` takes
+    once the transaction has committed."""
+    return store.forget(conn, task_arns)
+
+
+def uncache(keys: AccessKeys | None, gone: list[tuple[str, str]]) -> None:
+    """Forget the stopped tasks' sessions from this server's cache of keys at once (the
+    other servers' copies expire within seconds)."""
+    for account, session_arn in gone:
+        if keys is not None:
+            keys.forget_principal(account, session_arn)

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from nozama.model.iam import assumed_role_arn
 from nozama.model.role_sessions import task_session_name
 from nozama.store import access_keys as key_store
 from nozama.store import iam as iam_store
@@ -78,20 +79,24 @@ def put(conn: Connection, keys: AccessKeys, task_arn: str, credentials_id: str,
                            session.issued_at, session.expires_at)
 
 
-def forget(conn: Connection, task_arns: list[str]) -> None:
+def forget(conn: Connection, task_arns: list[str]) -> list[tuple[str, str]]:
     """The tasks stopped: their credentials go, and every session of their role made for
-    them (sessions are named after their task), current or replaced."""
+    them (sessions are named after their task), current or replaced. Returns the account
+    and the assumed-role ARN of each session name gone."""
     if not task_arns:
-        return
+        return []
     marks = ", ".join("?" * len(task_arns))
     rows = sql.all_rows(conn, "SELECT task_arn, role_arn FROM task_credentials WHERE "
                               f"task_arn IN ({marks})", tuple(task_arns))
+    gone = []
     for row in rows:
         account, role_name = _role_of(row.role_arn)
-        key_store.delete_sessions(conn, account, iam_store.key(role_name),
-                                  task_session_name(row.task_arn))
+        session = task_session_name(row.task_arn)
+        key_store.delete_sessions(conn, account, iam_store.key(role_name), session)
+        gone.append((account, assumed_role_arn(account, role_name, session)))
     sql.run(conn, f"DELETE FROM task_credentials WHERE task_arn IN ({marks})",
             tuple(task_arns))
+    return gone
 
 
 def _role_of(role_arn: str) -> tuple[str, str]:

@@ -81,9 +81,11 @@ def poll(world, role: str | None = ROLE) -> dict[str, dict]:
                                                 {DEFINITION: definition}, world.clock.now())
 
 
-def valid(world, sent: dict) -> str | None:
-    """The ARN of the principal the credentials stand for, if the store accepts them."""
-    world.keys.forget(sent["accessKeyId"])
+def valid(world, sent: dict, cached: bool = False) -> str | None:
+    """The ARN of the principal the credentials stand for, if the store accepts them
+    (read afresh, or as the server's cache of keys has them)."""
+    if not cached:
+        world.keys.forget(sent["accessKeyId"])
     found = world.keys.lookup(sent["accessKeyId"], sent["sessionToken"])
     if found is None or found.expires_at <= world.clock.now():
         return None
@@ -154,12 +156,15 @@ def test_a_stopped_task_is_sent_none_and_its_sessions_go(world):
     first = poll(world)[arn]
     world.clock.advance(rules.SESSION_SECONDS / 2)
     renewed = poll(world)[arn]
+    assert valid(world, first) and valid(world, renewed)      # now in the cache of keys
     with world.store.write() as conn:
         task_store.save(conn, arn, last_status="STOPPED")
     assert poll(world) == {}
     with world.store.write() as conn:
-        task_credentials.forget(conn, [arn])
-    assert valid(world, first) is None and valid(world, renewed) is None
+        gone = task_credentials.forget(conn, [arn])
+    task_credentials.uncache(world.keys, gone)
+    assert valid(world, first, cached=True) is None
+    assert valid(world, renewed, cached=True) is None
 
 
 def test_credentials_of_tasks_stopped_without_their_agent_are_purged(world):
