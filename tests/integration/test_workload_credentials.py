@@ -133,6 +133,8 @@ def docker_agent(secured, region, tmp_path):
         clusters=["default"])["clusters"] else [], timeout=30)
     yield instance
     pool.stop()
+    # The next test's agent registers this host's address again: free it.
+    ecs.deregister_container_instance(containerInstance=instance, force=True)
     engine = docker.from_env()
     for container in engine.containers.list(all=True, sparse=True, filters={
             "label": f"io.nozama.container-instance-arn={instance}"}):
