@@ -23,7 +23,9 @@ from pathlib import Path
 from nozama import __version__
 from nozama.agent import runtimes
 from nozama.agent.channel import Channel, ChannelError, key_refused
+from nozama.agent.credentials_directory import DEFAULT_PATH as CREDENTIALS_DIR
 from nozama.agent.runtimes.base import TaskStatus
+from nozama.agent.task_credentials import TaskCredentials
 from nozama.kernel.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,8 @@ class AgentConfig:
     state_dir: Path = Path(".")
     cleanup_wait: float = 3600.0      # ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION's role
     runtime_options: dict = field(default_factory=dict)
+    # The host's task role credentials, shared by its agents (agent/task_credentials.py).
+    credentials_dir: Path = Path(CREDENTIALS_DIR)
     # How often tasks' CPU and memory use is reported (the AWS/ECS service metrics).
     metrics_interval: float = float(os.environ.get("NOZAMA_AGENT_METRICS_SECONDS", "10"))
 
@@ -89,6 +93,7 @@ class Agent:
         self.thread = threading.get_ident()
         self.runtime = runtimes.create(config.runtime, self._on_change,
                                        **self._runtime_options())
+        self.credentials = TaskCredentials(config.credentials_dir, self.clock)
 
     def _runtime_options(self) -> dict:
         options = dict(self.config.runtime_options)
@@ -109,6 +114,7 @@ class Agent:
         helpers: list[asyncio.Future] = []
         try:
             await self.runtime.start()
+            await self.credentials.start()
             await self.register()
             for status in await self.runtime.adopt(self.instance_arn):
                 log.info("adopted %s (%s)", status.task_arn, status.last_status)
@@ -118,6 +124,7 @@ class Agent:
             await self._poll_forever()
         finally:
             self.closing = True
+            await self.credentials.close()
             for helper in [*helpers, *self.starting.values()]:
                 helper.cancel()
             try:
@@ -174,7 +181,8 @@ class Agent:
             values["ecs.availability-zone"] = self.config.availability_zone
         values.update(self.config.attributes)
         capabilities = [c for c in CAPABILITIES if not (
-            self.config.disable_privileged and c == PRIVILEGED)]
+            self.config.disable_privileged and c == PRIVILEGED)] + \
+            self.credentials.capabilities()
         return [{"name": n, "value": v} for n, v in values.items()] + \
             [{"name": c} for c in capabilities]
 
@@ -253,6 +261,7 @@ class Agent:
             task, definition = item["task"], item["taskDefinition"]
             arn = task["taskArn"]
             wanted.add(arn)
+            self.credentials.update(arn, item.get("credentials"))
             local = self.local.get(arn)
             if task["desiredStatus"] == "RUNNING":
                 if local is not None or arn in self.starting:
@@ -285,6 +294,7 @@ class Agent:
                 stopped_reason="CannotStartContainerError: privileged containers are disabled "
                 "on this container instance (ECS_DISABLE_PRIVILEGED)"))
             return
+        definition = self.credentials.definition_for(arn, definition)
 
         async def start():
             try:
@@ -311,6 +321,8 @@ class Agent:
         self.local[status.task_arn] = status
         self.pending_reports[status.task_arn] = status
         self.report_wakeup.set()
+        if status.last_status == "STOPPED":
+            self.credentials.forget(status.task_arn)
         if status.last_status == "STOPPED" and status.task_arn not in self.cleaned:
             self.cleaned.add(status.task_arn)
             self.loop.call_later(self.config.cleanup_wait,

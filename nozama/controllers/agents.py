@@ -19,6 +19,7 @@ from nozama.kernel import errors
 from nozama.kernel.errors import ecs as ecs_errors
 from nozama.kernel.intervals import scaled
 from nozama.controllers.notify import agent_wait, wake_controller
+from nozama.controllers import task_credentials
 from nozama.controllers.tasks import apply_report, refresh_instance
 from nozama.model import arns
 from nozama.store import container_instances as instance_store
@@ -61,13 +62,21 @@ def assignments(ctx: RequestContext, instance_arn: str) -> tuple[list[dict], str
         if instance is None or instance.status == "INACTIVE":
             raise errors.ContainerInstanceDeregistered(
                 "The container instance has been deregistered.")
-        instance_store.mark_seen(conn, instance_arn, ctx.clock.now())
+        now = ctx.clock.now()
+        instance_store.mark_seen(conn, instance_arn, now)
         rows = task_store.assigned(conn, instance_arn)
         definitions = task_definition_store.get_by_arns(conn, list({r.task_definition_arn
                                                                    for r in rows}))
+        credentials = task_credentials.for_assignments(conn, ctx.store.access_keys, rows,
+                                                       definitions, now)
     items = [{"task": r.doc,
               "taskDefinition": definitions[r.task_definition_arn].doc} for r in rows]
-    decisions = [(r.arn, r.desired_status) for r in rows]
+    for item in items:
+        if item["task"]["taskArn"] in credentials:
+            item["credentials"] = credentials[item["task"]["taskArn"]]
+    # New credentials of a task are a new decision: the agent's long poll returns them.
+    decisions = [(r.arn, r.desired_status, credentials.get(r.arn, {}).get("accessKeyId"))
+                 for r in rows]
     digest = hashlib.sha1(json.dumps(decisions).encode()).hexdigest()
     return items, digest
 
@@ -84,13 +93,19 @@ def report(ctx: RequestContext, instance_arn: str, reports: list[dict]) -> dict:
     applied = 0
     with ctx.store.write() as conn:
         now = ctx.clock.now()
+        stopped = []
         for item in reports:
             task = task_store.get(conn, item.get("taskArn", ""))
             # An agent speaks only for the tasks of its own instance.
             if task is not None and task.container_instance_arn == instance_arn:
                 applied += apply_report(conn, task, item, now)
+                if item.get("lastStatus") == "STOPPED":
+                    stopped.append(task.arn)
+        # A stopped task's role credentials are of no more use to anyone.
+        gone = task_credentials.forget(conn, stopped)
         if applied:
             refresh_instance(conn, instance_arn)
+    task_credentials.uncache(ctx.store.access_keys, gone)
     if applied:
         wake_controller(ctx.wakeups)
     return {"applied": applied}

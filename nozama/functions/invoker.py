@@ -20,6 +20,7 @@ from pathlib import Path
 from nozama.kernel.clock import Clock
 from nozama.kernel.wakeups import Wakeups
 from nozama.functions import limits, notify
+from nozama.functions.credentials import PLACEHOLDER, ExecutionRoles, WorkerCredentials
 from nozama.functions.limits import Throttled
 from nozama.functions.events import EventQueue
 from nozama.functions.log_shipping import LogShipping, invocation_lines
@@ -48,20 +49,30 @@ class Result:
 class Pool:
     """The workers of one version (one revision of $LATEST)."""
 
-    def __init__(self, spec: VersionSpec, environment: dict[str, str], clock: Clock):
+    def __init__(self, spec: VersionSpec, environment: dict[str, str], clock: Clock,
+                 roles: ExecutionRoles | None = None):
         self.spec = spec
         self.environment = environment
         self.clock = clock
+        self.roles = roles
+        # The execution role's session the next worker starts with (functions/credentials).
+        self.credentials: WorkerCredentials | None = None
         self.idle: list[Worker] = []
         self.workers: set[Worker] = set()
         self.retired = False
 
     async def acquire(self) -> Worker:
+        self._renew_credentials()
         while self.idle:
             worker = self.idle.pop()
-            if worker.alive:
+            if worker.alive and self._current(worker):
                 return worker
-        worker = Worker(self.spec, self.environment, self.workers.discard, self.clock)
+            worker.kill()
+        environment = dict(self.environment)
+        if self.credentials is not None:
+            environment.update(self.credentials.environment)
+        worker = Worker(self.spec, environment, self.workers.discard, self.clock)
+        worker.credentials_key = self.credentials.key if self.credentials else ""
         self.workers.add(worker)
         try:
             await worker.start()
@@ -71,8 +82,19 @@ class Pool:
             raise
         return worker
 
+    def _renew_credentials(self) -> None:
+        if self.roles is not None and self.spec.role:
+            self.credentials = self.roles.current(self.credentials, self.spec.region,
+                                                  self.spec.account, self.spec.function_name,
+                                                  self.spec.role)
+
+    def _current(self, worker: Worker) -> bool:
+        """Whether a worker holds the credentials new workers get: one that holds an older
+        session is retired rather than reused (its environment cannot change)."""
+        return worker.credentials_key == (self.credentials.key if self.credentials else "")
+
     def release(self, worker: Worker) -> None:
-        if worker.alive and not self.retired:
+        if worker.alive and not self.retired and self._current(worker):
             self.idle.append(worker)
         else:
             worker.kill()
@@ -108,6 +130,7 @@ class FunctionRuntime:
         self.meters = FunctionMeters()
         self.logs = LogShipping(store, clock)
         self.events = EventQueue(self)
+        self.roles = ExecutionRoles(store, clock)
         self.endpoint_url = ""
         self.ca_bundle = ""     # what an https:// endpoint_url is trusted by (AWS_CA_BUNDLE)
         notify.on_function_changed(wakeups, self.changed)
@@ -185,7 +208,8 @@ class FunctionRuntime:
     def _pool(self, spec: VersionSpec) -> Pool:
         pool = self.pools.get(spec.key)
         if pool is None:
-            pool = self.pools[spec.key] = Pool(spec, self._environment(spec), self.clock)
+            pool = self.pools[spec.key] = Pool(spec, self._environment(spec), self.clock,
+                                                 self.roles)
         return pool
 
     def _environment(self, spec: VersionSpec) -> dict[str, str]:
@@ -202,10 +226,10 @@ class FunctionRuntime:
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
-            # The function's own AWS calls come back to this Nozama.
-            "AWS_ACCESS_KEY_ID": "nozama", "AWS_SECRET_ACCESS_KEY": "nozama",
-            "AWS_SESSION_TOKEN": "nozama",
         })
+        # The function's own AWS calls come back to this Nozama, as its execution role
+        # when it has one (the pool puts the role's session in over these).
+        env.update(PLACEHOLDER)
         env[LEFTOVER_MARK] = self.work_dir
         if self.endpoint_url:
             env["AWS_ENDPOINT_URL"] = self.endpoint_url

@@ -120,7 +120,7 @@ class Routes:
             handler=doc["Handler"], timeout=doc["Timeout"], memory_mb=doc["MemorySize"],
             environment=tuple(sorted(((doc.get("Environment") or {}).get("Variables")
                                       or {}).items())),
-            code_dir=directory,
+            code_dir=directory, role=doc.get("Role") or "",
             log_group=(doc.get("LoggingConfig") or {}).get("LogGroup",
                                                             f"/aws/lambda/{function.name}"))
 

@@ -74,6 +74,7 @@ class VersionSpec:
     environment: tuple         # ((name, value), ...)
     code_dir: Path
     log_group: str
+    role: str = ""             # the execution role's ARN (Role)
 
     @property
     def key(self) -> tuple:
@@ -133,6 +134,8 @@ class Worker:
         self.peak_memory_mb = 0          # as last seen alive (a killed worker has no /proc)
         self.memory_read_at = 0.0
         self.idle_since = self.clock.monotonic()
+        # The access key id of the role session in its environment ("" for none).
+        self.credentials_key = ""
 
     async def start(self) -> None:
         self.spawned = self.clock.monotonic()

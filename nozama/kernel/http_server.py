@@ -291,11 +291,14 @@ class HttpServer:
         self.closing = False
         self._server: asyncio.base_events.Server | None = None
 
-    async def start(self, host: str, port: int, ssl: ssl_module.SSLContext | None = None
-                    ) -> None:
+    async def start(self, host: str, port: int, ssl: ssl_module.SSLContext | None = None,
+                    reuse_port: bool = False) -> None:
+        """Listen; with `reuse_port`, beside other sockets of the same user on the same
+        address and port (SO_REUSEPORT), which share its connections."""
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: HttpConnection(self), host, port,
-                                                reuse_address=True, backlog=1024, ssl=ssl)
+                                                reuse_address=True, backlog=1024, ssl=ssl,
+                                                reuse_port=reuse_port or None)
         self._sweeper = asyncio.ensure_future(self._close_idle_connections())
 
     async def _close_idle_connections(self) -> None:

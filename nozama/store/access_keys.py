@@ -219,3 +219,11 @@ def delete_of_principal(conn: Connection, account: str, principal_type: str,
     same name must not inherit them)."""
     sql.run(conn, "DELETE FROM access_keys WHERE account = ? AND principal_type = ? "
                   "AND principal_key = ?", (account, principal_type, principal_key))
+
+
+def delete_sessions(conn: Connection, account: str, role_key: str, session_name: str) -> None:
+    """Every session of one name of a role (a stopped task's: its current session and the
+    ones it replaced, which SDKs may still hold until they expire)."""
+    sql.run(conn, "DELETE FROM access_keys WHERE account = ? AND principal_type = 'role' "
+                  "AND principal_key = ? AND session_name = ?",
+            (account, role_key, session_name))

@@ -636,3 +636,20 @@ access_keys = Table(
     Index("ix_access_keys_principal", "account", "principal_type", "principal_key"),
     Index("ix_access_keys_expiry", "expires_at"),
 )
+
+# The credentials of tasks with a task role, as their agents are sent them: the id the
+# task's containers ask the credentials endpoint for (kept for the task's life), and the
+# current session of the role (its key is a row of access_keys), replaced before it
+# expires. The secret and the session token are sealed as access keys' secrets are.
+task_credentials = Table(
+    "task_credentials", metadata,
+    Column("task_arn", ARN, primary_key=True),
+    Column("credentials_id", String(64), nullable=False, unique=True),
+    Column("role_arn", ARN, nullable=False),
+    Column("access_key_id", String(32), nullable=False),
+    Column("secret", LargeBinary, nullable=False),
+    Column("session_token", LargeBinary, nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_task_credentials_expiry", "expires_at"),
+)

@@ -1,17 +1,15 @@
 """AssumeRole: temporary credentials of a role, for a caller its policies allow to
 assume it and whom the role's trust policy trusts.
 
-The credentials are a key like any other (store/access_keys.py): an ASIA id, a sealed
-secret, the SHA-256 of their session token, and their expiry, after which the lookup
-refuses them. Their principal is the assumed role's session, whose policies are the
-role's, read afresh on each lookup (a policy detached from the role stops applying
-to its sessions at once, as in AWS).
+The credentials are minted by store/role_sessions.py, as the sessions the control plane
+makes for tasks and functions: a key like any other, whose principal is the assumed
+role's session, with the role's policies read afresh on each lookup (a policy detached
+from the role stops applying to its sessions at once, as in AWS).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 from nozama.aws.iam.common import caller, keys_of
 from nozama.aws.sts import handlers
@@ -19,8 +17,7 @@ from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.model import iam as model
 from nozama.model.iam_authorize import authorize, denied, trusts
-from nozama.store import access_keys as key_store
-from nozama.store import iam as iam_store
+from nozama.store import role_sessions
 
 ACTION = "sts:AssumeRole"
 
@@ -36,8 +33,6 @@ def assume_role(ctx: RequestContext, params: dict) -> dict:
     principal = caller(ctx)
     authorize(principal, "sts", "AssumeRole", params, ctx.region, ctx.account_id)
     keys = keys_of(ctx)
-    key_id, secret, token = model.new_id("ASIA"), model.new_secret(), model.new_session_token()
-    now = ctx.clock.now()
     with ctx.store.write() as conn:
         role = _trusting_role(ctx, conn, principal, role_arn)
         duration = params.get("DurationSeconds") or model.MAX_SESSION_DURATION
@@ -45,28 +40,22 @@ def assume_role(ctx: RequestContext, params: dict) -> dict:
             raise errors.ValidationError(
                 "The requested DurationSeconds exceeds the MaxSessionDuration set for this "
                 "role.")
-        expires = now + timedelta(seconds=duration)
-        key_store.purge_expired(conn, now)
-        key_store.insert(conn, key_id, ctx.account_id, iam_store.ROLE, role.name_key,
-                         keys.seal(secret, key_id), now, session_token=token,
-                         session_name=session, expires_at=expires)
-    keys.forget(key_id)
-    return {"Credentials": {"AccessKeyId": key_id, "SecretAccessKey": secret,
-                            "SessionToken": token, "Expiration": expires},
-            "AssumedRoleUser": {
-                "AssumedRoleId": f"{role.role_id}:{session}",
-                "Arn": model.assumed_role_arn(ctx.account_id, role.name, session)}}
+        minted = role_sessions.mint(conn, keys, ctx.account_id, role, session, duration,
+                                    ctx.clock.now())
+    keys.forget(minted.access_key_id)
+    return {"Credentials": {"AccessKeyId": minted.access_key_id,
+                            "SecretAccessKey": minted.secret_access_key,
+                            "SessionToken": minted.session_token,
+                            "Expiration": minted.expires_at},
+            "AssumedRoleUser": {"AssumedRoleId": minted.assumed_role_id,
+                                "Arn": minted.assumed_role_arn}}
 
 
 def _trusting_role(ctx: RequestContext, conn, principal: model.Principal, role_arn: str):
     """The role `role_arn` names, if its trust policy trusts the caller. A role that does
     not exist, of another account, or that does not trust the caller are one answer in
     AWS (AccessDenied), which says nothing of which it was."""
-    name = role_arn.rsplit("/", 1)[-1]
-    prefix = f"arn:aws:iam::{ctx.account_id}:role/"
-    row = iam_store.get_role(conn, ctx.account_id, name) \
-        if role_arn.startswith(prefix) and model.NAME.fullmatch(name) else None
-    if row is None or row.arn != role_arn or not trusts(json.loads(row.trust_policy),
-                                                        principal, ACTION):
+    row = role_sessions.role_by_arn(conn, ctx.account_id, role_arn)
+    if row is None or not trusts(json.loads(row.trust_policy), principal, ACTION):
         raise denied(principal, "sts", ACTION, role_arn, None)
     return row
