@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 from urllib.parse import quote, unquote_to_bytes
 
 from nozama.kernel.http import HttpRequest
@@ -88,8 +88,11 @@ class Credentials:
     expires_at: datetime | None = None   # temporary credentials (STS) end then
 
 
-@dataclass(frozen=True)
-class Verified:
+class Verified(NamedTuple):
+    """Who signed, and the scope they signed for (the gateway's credential scope too).
+
+    A named tuple, not a frozen dataclass: as immutable, and made in a third of the time
+    (one is made per request)."""
     access_key: str
     region: str
     service: str                     # the scope's service, a signing name ("ecs", "lambda")
