@@ -28,6 +28,14 @@ from urllib.parse import quote, unquote_to_bytes
 
 from nozama.kernel.http import HttpRequest
 
+try:   # CPython's own SHA-256 (hashlib's fallback when OpenSSL lacks one)
+    from _sha256 import sha256 as _small_sha256           # 3.11
+except ImportError:    # pragma: no cover - by Python version
+    try:
+        from _sha2 import sha256 as _small_sha256         # 3.12 and later
+    except ImportError:
+        _small_sha256 = hashlib.sha256
+
 ALGORITHM = "AWS4-HMAC-SHA256"
 TERMINATOR = "aws4_request"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -52,6 +60,12 @@ _HEADER_FIELDS = frozenset({"Credential", "Signature", "SignedHeaders"})
 # segment (most of them: "/", "/2015-03-31/functions/").
 _PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*/?")
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+# Up to this size, SHA-256 by CPython's own implementation rather than OpenSSL's. A server
+# runs a request's verification with cold caches (its socket calls in between evict
+# them): there, setting up OpenSSL's digest (EVP contexts, allocated, copied and freed
+# per hash) costs 2-3 µs more than hashing a request's few hundred bytes; in a warm
+# loop they cost the same. Past it, OpenSSL's SHA instructions win.
+_SMALL = 2048
 # Echoed input (an Authorization header in a message) is cut to this length.
 _ECHO = 256
 
@@ -331,11 +345,14 @@ def _check_scope(parts: _Signature) -> None:
             f"'{parts.amz_date}'."), parts.access_key)
 
 
-def _check_time(parts: _Signature, now: datetime) -> None:
-    def stamp(moment: datetime) -> str:  # only for a message: strftime is not cheap
-        return moment.strftime(_TIMESTAMP)
+def _stamp(moment: datetime) -> str:  # only for a message: strftime is not cheap
+    return moment.strftime(_TIMESTAMP)
 
-    if parts.timestamp > now + MAX_SKEW:
+
+def _check_time(parts: _Signature, now: datetime) -> None:
+    stamp = _stamp
+    skew = parts.timestamp - now    # one subtraction: datetime arithmetic is not free
+    if skew > MAX_SKEW:
         raise SignatureError(Reason.EXPIRED, (
             f"Signature not yet current: {parts.amz_date} is still later than "
             f"{stamp(now + MAX_SKEW)} ({stamp(now)} + 15 min.)"), parts.access_key)
@@ -347,7 +364,7 @@ def _check_time(parts: _Signature, now: datetime) -> None:
                 f"Signature expired: {parts.amz_date} is now earlier than "
                 f"{stamp(now - lifetime)} ({stamp(now)} - {parts.expires} sec.)"),
                 parts.access_key)
-    elif parts.timestamp < now - MAX_SKEW:
+    elif skew < -MAX_SKEW:
         raise SignatureError(Reason.EXPIRED, (
             f"Signature expired: {parts.amz_date} is now earlier than "
             f"{stamp(now - MAX_SKEW)} ({stamp(now)} - 15 min.)"), parts.access_key)
@@ -359,7 +376,7 @@ def _check_time(parts: _Signature, now: datetime) -> None:
 def _payload_hash(request: HttpRequest, allow_unsigned: bool, access_key: str) -> str:
     """The body's hash as the signer put it in the canonical request."""
     claimed = request.headers.get("x-amz-content-sha256")
-    actual = hashlib.sha256(request.body).hexdigest() if request.body else _EMPTY_SHA256
+    actual = _sha256_hex(request.body) if request.body else _EMPTY_SHA256
     if claimed is None:
         return actual
     if claimed == UNSIGNED_PAYLOAD and allow_unsigned:
@@ -377,8 +394,8 @@ def _payload_hash(request: HttpRequest, allow_unsigned: bool, access_key: str) -
 def canonical_uri(raw_path: str) -> str:
     """The path as sent, dot segments and repeated slashes removed, then URI-encoded once
     more: every service but S3 encodes it twice (botocore's SigV4Auth)."""
-    if raw_path and _PLAIN_PATH.fullmatch(raw_path):
-        return raw_path
+    if raw_path == "/" or raw_path and _PLAIN_PATH.fullmatch(raw_path):
+        return raw_path     # "/" first: every JSON and query request, and no regex to run
     path = _remove_dot_segments(raw_path or "/") or "/"
     # raw_path holds the request line's bytes as latin-1: encode those bytes, not UTF-8.
     return quote(path.encode("latin-1", "replace"), safe="/~")
@@ -437,6 +454,10 @@ def canonical_request(request: HttpRequest, signed_headers: Sequence[str], paylo
                       payload_hash))
 
 
+def _sha256_hex(data: bytes) -> str:
+    return (_small_sha256 if len(data) <= _SMALL else hashlib.sha256)(data).hexdigest()
+
+
 def _hmac(key: bytes, message: str) -> bytes:
     return hmac.digest(key, message.encode("utf-8"), "sha256")
 
@@ -454,17 +475,17 @@ def signing_key(secret: str, day: str, region: str, service: str) -> bytes:
 def _signer(secret: str, day: str, region: str, service: str):
     """The signing key's HMAC-SHA256 with the key already hashed in (RFC 2104's inner and
     outer pads): a copy per request signs for a third of what hmac.digest costs, which
-    sets up OpenSSL's HMAC from the key every time."""
+    sets up OpenSSL's HMAC from the key every time. (CPython's SHA-256: see _SMALL.)"""
     key = signing_key(secret, day, region, service)   # 32 bytes: shorter than the block
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key.ljust(64, b"\0")))
-    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key.ljust(64, b"\0")))
+    inner = _small_sha256(bytes(b ^ 0x36 for b in key.ljust(64, b"\0")))
+    outer = _small_sha256(bytes(b ^ 0x5C for b in key.ljust(64, b"\0")))
     return inner, outer
 
 
 def signature(secret: str, parts: _Signature, canonical: str) -> str:
     string_to_sign = (f"{ALGORITHM}\n{parts.amz_date}\n{parts.date}/{parts.region}/"
                       f"{parts.service}/{TERMINATOR}\n"
-                      f"{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}")
+                      f"{_sha256_hex(canonical.encode('utf-8'))}")
     inner, outer = _signer(secret, parts.date, parts.region, parts.service)
     inner, outer = inner.copy(), outer.copy()
     inner.update(string_to_sign.encode("utf-8"))

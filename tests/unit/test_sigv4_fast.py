@@ -66,3 +66,10 @@ def test_the_cached_pads_sign_as_hmac_does(secret, day, region, service, canonic
     # Twice: the cached pads are copied, never hashed into.
     assert sigv4.signature(secret, parts, canonical) == \
         hmac.digest(key, string_to_sign.encode(), "sha256").hex()
+
+
+@given(st.binary(max_size=64) | st.integers(0, 3).map(
+    lambda n: bytes(range(256)) * 8 + b"x" * (n - 1 if n else 0)))
+def test_small_and_large_bodies_hash_as_hashlib_does(data):
+    # Either side of _SMALL: CPython's SHA-256 below it, OpenSSL's above.
+    assert sigv4._sha256_hex(data) == hashlib.sha256(data).hexdigest()
