@@ -13,7 +13,16 @@ that a slow patch of a shared machine does not fall on one of them.
 Besides requests a second, the server's own CPU time per request (user + system, from
 /proc): on a shared machine it moves less than throughput does.
 
-Issue 18's goal: with auth on, at most 10% fewer reads per second.
+Issue 18's goal: with auth on, at most 10% fewer reads per second. Where the time goes
+(Dec 2026, measured inside a running server with time.thread_time around each step,
+where the socket calls between requests leave the caches cold, so each step costs 2-3
+times what it does in a warm timeit loop): verify ~19 µs (was ~33): reading the header
+~6, canonical request ~3, the string to sign and its HMAC ~4, the body's hash ~1.3, the
+key lookup, date and scope checks ~2; authorize ~3.5 more for an IAM user (0.5 for the
+root). Against ~100 µs of CPU for a whole request with auth off, that is ~20% fewer
+requests: the 10% goal needs verification under ~10 µs in a server, which Python code
+doing these steps does not reach (a version with every step inlined into one function
+measured 1 µs less); a compiled verifier would.
 
     python3 bench/auth.py [--rounds 3] [--duration 8] [--write-docs]
 """
