@@ -22,8 +22,8 @@ import zlib
 
 from nozama.kernel import errors
 from nozama.api import sigv4
-from nozama.api.auth import (CredentialScope, credential_scope, presigned_may_run,
-                             signature_error, wrong_service)
+from nozama.api.auth import (credential_scope, presigned_may_run, signature_error,
+                             wrong_service)
 from nozama.api.catalog import Service
 from nozama.kernel.context import RequestContext
 from nozama.model.iam_authorize import authorize
@@ -76,7 +76,7 @@ class Gateway:
                 return self.refuse_signature(request, failure)
             except Exception as error:  # the key store failed: its internal error, logged
                 return self._failed(error, *fallback(request), None, self.new_request_id())
-            scope = CredentialScope(verified.access_key, verified.region, verified.service)
+            scope = verified   # it has a CredentialScope's fields: no need to copy them
         else:
             scope = credential_scope(request)
         if scope is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from nozama.kernel import errors
 from nozama.model import iam_resources
 from nozama.model.iam import Principal
-from nozama.model.iam_policy import Decision, evaluate, statements_of, wildcard
+from nozama.model.iam_policy import Decision, decide, statements_of, wildcard
 
 # Services whose wire code for a denial is AccessDenied (query protocol).
 _QUERY = frozenset({"elbv2", "cloudwatch", "iam", "sts"})
@@ -27,7 +27,8 @@ def authorize(principal: Principal, service: str, operation: str, params: dict,
         return
     action = iam_resources.action(service, operation)
     resource = iam_resources.resource(service, operation, params, region, account)
-    decision = evaluate(principal.policies, action, resource)
+    # The key store's principals carry Policies: compiled once, decisions remembered.
+    decision = decide(principal.policies, action, resource)
     if decision is Decision.ALLOW:
         return
     raise denied(principal, service, action, resource, decision)

@@ -6,6 +6,11 @@ identity-based part of AWS's evaluation logic, pure so that it is tested without
 server: an explicit Deny in any statement wins, else an Allow, else the request is
 implicitly denied. Actions match case-insensitively and resources case-sensitively,
 both with the `*` and `?` wildcards.
+
+`decide` is `evaluate` for every request a key signs: the key store hands a principal's
+documents on as `Policies`, which compiles them once (a statement's patterns into one
+regular expression) and remembers its decisions; it lives as long as the key store's
+cache entry, so both are forgotten with it.
 """
 
 from __future__ import annotations
@@ -219,6 +224,98 @@ def _applies(statement: dict, action: str, resource: str, context: dict) -> bool
         if _any_match(statement["NotResource"], resource, fold=False):
             return False
     return conditions_hold(statement.get("Condition") or {}, context)
+
+
+class Policies(tuple):
+    """A principal's policy documents (a tuple of them) that keeps, for the requests it
+    authorizes, its statements compiled and its decisions: at most DECISIONS of them
+    (action, resource), all forgotten when full. The documents must not change after;
+    the key store (store/access_keys.py) makes a new one whenever it reads them again."""
+
+    DECISIONS = 512
+
+    def __new__(cls, documents=()):
+        self = super().__new__(cls, documents)
+        self.decisions: dict[tuple[str, str], Decision] = {}
+        self.compiled: tuple | bool | None = None     # _compile's, once decide needs it
+        return self
+
+
+def decide(policies: Iterable[dict], action: str, resource: str) -> Decision:
+    """`evaluate(policies, action, resource)` with no condition keys in the context;
+    with `Policies`, from what they compiled and remember."""
+    if not isinstance(policies, Policies):
+        return evaluate(policies, action, resource)
+    decision = policies.decisions.get((action, resource))
+    if decision is not None:
+        return decision
+    if policies.compiled is None:
+        policies.compiled = _compile(policies)
+    if policies.compiled is False:
+        decision = evaluate(policies, action, resource)
+    else:
+        decision = _decide(policies.compiled, action, resource)
+    if len(policies.decisions) >= Policies.DECISIONS:
+        policies.decisions.clear()
+    policies.decisions[(action, resource)] = decision
+    return decision
+
+
+# A statement as `decide` reads it: its effect; its Action (or NotAction) and its Resource
+# (or NotResource) patterns as one expression each (None: matches nothing), and whether
+# they are the Not- kind; whether it names resources at all; its Condition.
+_Compiled = tuple[str, "re.Pattern | None", bool, bool, "re.Pattern | None", bool, dict]
+
+
+def _compile(policies: Policies) -> tuple[_Compiled, ...] | bool:
+    """The statements that can apply, compiled; False when a document is not one that
+    check_document lets through (evaluate then reads them, and fails as it fails)."""
+    try:
+        return tuple(_statement(statement) for policy in policies
+                     for statement in statements_of(policy)
+                     if isinstance(statement, dict)
+                     and ("Action" in statement or "NotAction" in statement))
+    except Exception:
+        return False
+
+
+def _statement(statement: dict) -> _Compiled:
+    not_action = "Action" not in statement
+    actions = _union(statement["NotAction" if not_action else "Action"], fold=True)
+    has_resource = "Resource" in statement or "NotResource" in statement
+    not_resource = "Resource" not in statement
+    resources = _union(statement.get("NotResource" if not_resource else "Resource"),
+                       fold=False)
+    return statement.get("Effect"), actions, not_action, has_resource, resources, \
+        not_resource, statement.get("Condition") or {}
+
+
+def _union(patterns, fold: bool) -> re.Pattern | None:
+    """One expression that fully matches what any of `patterns` does (None for none)."""
+    found = [p for p in _as_list(patterns) if isinstance(p, str)]
+    if not found:
+        return None
+    bodies = "|".join(wildcard(p, fold).pattern for p in dict.fromkeys(found))
+    return re.compile(f"(?:{bodies})", re.IGNORECASE | re.DOTALL if fold else re.DOTALL)
+
+
+def _decide(compiled: tuple[_Compiled, ...], action: str, resource: str) -> Decision:
+    """What evaluate decides (its _applies, step by step), from compiled statements."""
+    allowed = False
+    for effect, actions, not_action, has_resource, resources, not_resource, condition \
+            in compiled:
+        if (actions is not None and actions.fullmatch(action) is not None) == not_action:
+            continue
+        if has_resource and (resources is not None
+                             and resources.fullmatch(resource) is not None) == not_resource:
+            continue
+        if condition and not conditions_hold(condition, {}):
+            continue
+        if effect == "Deny":
+            return Decision.EXPLICIT_DENY
+        if effect == "Allow":
+            allowed = True
+    return Decision.ALLOW if allowed else Decision.IMPLICIT_DENY
 
 
 def _any_match(patterns, value: str, fold: bool) -> bool:

@@ -112,9 +112,11 @@ _ECS = {
 
 
 def _clusters(params: dict, region: str, account: str) -> str:
-    # DescribeClusters names clusters in a list, DeleteCluster one.
+    # DescribeClusters names clusters in a list, DeleteCluster one. (The first, as
+    # _cluster reads one, without a dict made for it: this runs on every DescribeClusters.)
     if "clusters" in params:
-        return _cluster({"cluster": (params["clusters"] or ["default"])[0]}, region, account)
+        value = (params["clusters"] or ["default"])[0] or "default"
+        return value if value.startswith("arn:") else arns.cluster_arn(region, account, value)
     return _cluster(params, region, account)
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import Connection
 from nozama.kernel.clock import Clock
 from nozama.model import iam as model
 from nozama.model import iam_managed_policies as managed
+from nozama.model.iam_policy import Policies
 from nozama.store import sql
 from nozama.store.sealing import Sealer
 
@@ -188,8 +189,10 @@ class AccessKeys:
 
 
 def _principal(first, rows: list) -> model.Principal | None:
-    policies = tuple(document for document in (_document(row) for row in rows)
-                     if document is not None)
+    # Policies: a tuple that compiles them once and remembers what it decided, for as
+    # long as this cache entry lives (model/iam_policy.py).
+    policies = Policies(document for document in (_document(row) for row in rows)
+                        if document is not None)
     if first.principal_type == "root":
         return model.root(first.account)
     if first.principal_type == "user" and first.user_id is not None:
