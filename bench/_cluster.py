@@ -292,15 +292,9 @@ def agent_credentials(iam, path: Path, user: str = "bench-agent") -> Path:
     IAM user `user`, made with an agent's permissions if missing. `iam`: an iam client
     with the administrator key."""
     _nozama()
-    from nozama.cli.up import grant_agent_policies
+    from nozama.cli.up import new_agent_key
     from nozama.store.admin_key import write_file
-    try:
-        iam.create_user(UserName=user)
-        grant_agent_policies(iam, user)
-    except iam.exceptions.EntityAlreadyExistsException:
-        pass
-    made = iam.create_access_key(UserName=user)["AccessKey"]
-    write_file(path, made["AccessKeyId"], made["SecretAccessKey"])
+    write_file(path, *new_agent_key(iam, user))
     return path
 
 

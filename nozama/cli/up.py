@@ -140,15 +140,25 @@ def agent_credentials(endpoint: str, region: str, admin: tuple[str, str], data_d
         except ClientError:
             pass   # refused: make a new one
     iam = _client("iam", endpoint, region, admin)
-    try:
-        iam.create_user(UserName=AGENT_USER)
-    except iam.exceptions.EntityAlreadyExistsException:
+    try:   # the keys that stopped working go (a user has two at most)
         for key in iam.list_access_keys(UserName=AGENT_USER)["AccessKeyMetadata"]:
             iam.delete_access_key(UserName=AGENT_USER, AccessKeyId=key["AccessKeyId"])
-    grant_agent_policies(iam, AGENT_USER)
-    made = iam.create_access_key(UserName=AGENT_USER)["AccessKey"]
-    admin_key.write_file(path, made["AccessKeyId"], made["SecretAccessKey"])
+    except iam.exceptions.NoSuchEntityException:
+        pass
+    admin_key.write_file(path, *new_agent_key(iam, AGENT_USER))
     return path
+
+
+def new_agent_key(iam, user: str) -> tuple[str, str]:
+    """A new access key (id, secret) of the IAM user `user`, made with an agent's
+    permissions if missing. `iam`: a client with the administrator's key."""
+    try:
+        iam.create_user(UserName=user)
+        grant_agent_policies(iam, user)
+    except iam.exceptions.EntityAlreadyExistsException:
+        pass
+    made = iam.create_access_key(UserName=user)["AccessKey"]
+    return made["AccessKeyId"], made["SecretAccessKey"]
 
 
 def grant_agent_policies(iam, user: str) -> None:

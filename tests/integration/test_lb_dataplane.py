@@ -17,7 +17,7 @@ import requests
 
 from support.servers import NozamaServer, start_dataplane, store_args
 from support.networks import subnets_of, vpc_of
-from support.traffic import PORT, Load, resolve, get, load_balancer
+from support.traffic import PORT, Load, resolve, get, load_balancer, wait_serving
 from support.waiting import wait_for
 
 
@@ -157,7 +157,7 @@ def test_rules_weights_and_local_responses(server, elb, backends):
         Actions=[{"Type": "redirect", "RedirectConfig": {
             "Path": "/new/#{path}", "StatusCode": "HTTP_301"}}])
     healthy(elb, blue_tg, green_tg)
-    wait_for(lambda: get(address)[0] == 200)
+    wait_serving(address)
 
     status, _, body = get(address, "/green/x?y=1")
     assert status == 200 and body.startswith(b"green /green/x?y=1 ")
@@ -222,7 +222,7 @@ def test_each_failure_is_the_request_s_own(server, elb, backends):
         {"Field": "path-pattern", "Values": ["/empty"]}],
         Actions=[{"Type": "forward", "TargetGroupArn": empty}])
     healthy(elb, tg)
-    wait_for(lambda: get(address)[0] == 200)
+    wait_serving(address)
 
     assert get(address, "/empty")[0] == 503           # no healthy target in the group
     assert get(address, "/reset")[0] == 502           # the target resets the connection
@@ -242,7 +242,7 @@ def test_unhealthy_targets_lose_traffic_and_deregistered_ones_drain(server, elb,
     elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT,
                         DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
     healthy(elb, tg)
-    wait_for(lambda: get(address)[0] == 200)
+    wait_serving(address)
     assert {get(address)[2].split()[0] for _ in range(10)} == {b"one", b"two"}
 
     two.healthy = False
@@ -288,7 +288,7 @@ def test_traffic_moves_without_a_single_failed_request(elb, backends):
         {"Field": "path-pattern", "Values": ["/green"]}],
         Actions=[{"Type": "forward", "TargetGroupArn": green_tg}])
     healthy(elb, blue_tg, green_tg)
-    wait_for(lambda: get(address)[0] == 200)
+    wait_serving(address)
 
     def weights(blue_weight: int) -> list[dict]:
         return [{"Type": "forward", "ForwardConfig": {"TargetGroups": [
@@ -409,7 +409,7 @@ def test_a_restarted_data_plane_routes_at_once(backend, tmp_path, backends):
         elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT,
                             DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
         healthy(elb, tg)
-        wait_for(lambda: get(address)[0] == 200)
+        wait_serving(address)
         lb_process.kill()
         lb_process.wait()
         lb_process = start_lb()
@@ -534,7 +534,7 @@ def test_sticky_sessions(elb, backends):
                              {"TargetGroupArn": green_tg, "Weight": 50}],
             "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 300}}}])
     healthy(elb, blue_tg, green_tg)
-    wait_for(lambda: get(address)[0] == 200)
+    wait_serving(address)
 
     def backend_with(cookie: str | None) -> tuple[bytes, dict]:
         connection = http.client.HTTPConnection(address, PORT, timeout=10)
@@ -550,8 +550,12 @@ def test_sticky_sessions(elb, backends):
         connection.close()
         return body.split()[0], cookies
 
-    # Without cookies the weights spread requests over every group and target.
-    assert {backend_with(None)[0] for _ in range(12)} == {b"blue", b"green", b"other"}
+    # Without cookies the weights spread requests over every group and target (once the
+    # data plane has put every healthy target in service: under load, a moment after the
+    # API says they are healthy).
+    everyone = {b"blue", b"green", b"other"}
+    wait_for(lambda: {backend_with(None)[0] for _ in range(12)} == everyone, timeout=20)
+    assert {backend_with(None)[0] for _ in range(12)} == everyone
     # With them, a client stays where it first landed.
     for _ in range(4):
         first, cookies = backend_with(None)
@@ -618,7 +622,7 @@ def test_websocket_upgrades_pass_through(elb):
         elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT,
                             DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
         healthy(elb, tg)
-        wait_for(lambda: get(address)[0] == 200)
+        wait_serving(address)
         with socket.create_connection((address, PORT), timeout=5) as raw:
             raw.sendall(b"GET /chat HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
                         b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
@@ -655,7 +659,7 @@ def test_application_cookie_stickiness(elb, backends):
     elb.create_listener(LoadBalancerArn=lb_arn, Protocol="HTTP", Port=PORT,
                         DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
     healthy(elb, tg)
-    wait_for(lambda: get(address)[0] == 200)
+    wait_serving(address)
 
     def request(path: str, cookie: str | None = None):
         connection = http.client.HTTPConnection(address, PORT, timeout=10)
@@ -691,7 +695,7 @@ def test_request_metrics_reach_cloudwatch_and_prometheus(server, region, elb, ba
         {"Field": "path-pattern", "Values": ["/empty"]}],
         Actions=[{"Type": "forward", "TargetGroupArn": empty}])
     healthy(elb, tg)
-    wait_for(lambda: get(address)[0] == 200)
+    wait_serving(address)
     started = time.time()
     for _ in range(40):
         assert get(address, "/hello")[0] == 200
@@ -710,7 +714,7 @@ def test_request_metrics_reach_cloudwatch_and_prometheus(server, region, elb, ba
         return sum(p[stat] for p in points)
 
     # One request made before `started` (the wait above) may fall in the same minute.
-    wait_for(lambda: total("HTTPCode_ELB_503_Count", [lb_dim]) == 3, timeout=10)
+    wait_for(lambda: total("HTTPCode_ELB_503_Count", [lb_dim]) == 3, timeout=30)
     assert 40 <= total("RequestCount", [lb_dim]) <= 45
     assert total("RequestCount", [lb_dim, tg_dim]) == total("RequestCount", [lb_dim])
     assert total("HTTPCode_Target_2XX_Count", [lb_dim, tg_dim]) == \

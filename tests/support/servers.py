@@ -21,7 +21,7 @@ import pytest
 import requests
 import sqlalchemy
 
-from nozama.cli.up import grant_agent_policies
+from nozama.cli.up import new_agent_key
 from nozama.store.db import normalize_url, sqlite_url
 
 from .waiting import wait_for
@@ -161,14 +161,8 @@ def signed_request(server, method: str, url: str, service: str, region: str,
 def agent_credentials_text(iam, user: str = "test-agent") -> str:
     """A credentials file's text for a new key of `user` (made, with the policies of
     `nozama up`'s agents, if missing)."""
-    try:
-        iam.create_user(UserName=user)
-        grant_agent_policies(iam, user)
-    except iam.exceptions.EntityAlreadyExistsException:
-        pass
-    key = iam.create_access_key(UserName=user)["AccessKey"]
-    return (f"[default]\naws_access_key_id = {key['AccessKeyId']}\n"
-            f"aws_secret_access_key = {key['SecretAccessKey']}\n")
+    key_id, secret = new_agent_key(iam, user)
+    return f"[default]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"
 
 
 def admin_credentials(data_dir: Path) -> tuple[str, str]:
