@@ -127,6 +127,14 @@ def target_group(elb, name: str, backend: Backend, **extra) -> str:
     return arn
 
 
+def spread_settles(sample, expected: set) -> None:
+    """`sample()` (the backends a burst of requests reached) comes to `expected` once the
+    data plane has put every healthy target in service, under load a moment after the
+    API says they are healthy, and then stays there."""
+    wait_for(lambda: sample() == expected, timeout=20)
+    assert sample() == expected
+
+
 def healthy(elb, *arns: str) -> None:
     def check():
         states = [d["TargetHealth"]["State"] for arn in arns for d in
@@ -243,7 +251,7 @@ def test_unhealthy_targets_lose_traffic_and_deregistered_ones_drain(server, elb,
                         DefaultActions=[{"Type": "forward", "TargetGroupArn": tg}])
     healthy(elb, tg)
     wait_serving(address)
-    assert {get(address)[2].split()[0] for _ in range(10)} == {b"one", b"two"}
+    spread_settles(lambda: {get(address)[2].split()[0] for _ in range(10)}, {b"one", b"two"})
 
     two.healthy = False
 
@@ -550,12 +558,9 @@ def test_sticky_sessions(elb, backends):
         connection.close()
         return body.split()[0], cookies
 
-    # Without cookies the weights spread requests over every group and target (once the
-    # data plane has put every healthy target in service: under load, a moment after the
-    # API says they are healthy).
-    everyone = {b"blue", b"green", b"other"}
-    wait_for(lambda: {backend_with(None)[0] for _ in range(12)} == everyone, timeout=20)
-    assert {backend_with(None)[0] for _ in range(12)} == everyone
+    # Without cookies the weights spread requests over every group and target.
+    spread_settles(lambda: {backend_with(None)[0] for _ in range(12)},
+                   {b"blue", b"green", b"other"})
     # With them, a client stays where it first landed.
     for _ in range(4):
         first, cookies = backend_with(None)
@@ -673,7 +678,7 @@ def test_application_cookie_stickiness(elb, backends):
 
     # Until the application sets its cookie, nothing sticks.
     assert request("/")[1] == []
-    assert {request("/")[0] for _ in range(6)} == {b"one", b"two"}
+    spread_settles(lambda: {request("/")[0] for _ in range(6)}, {b"one", b"two"})
     who, cookies = request("/login")
     assert f"session={who.decode()}" in cookies
     sticky = [c for c in cookies if c.startswith("AWSALBAPP-0=")]
