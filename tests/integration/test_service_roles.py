@@ -229,3 +229,65 @@ def test_roles_are_checked_when_signatures_are_verified_too(backend, tmp_path):
         assert register(ecs, "web", taskRoleArn=for_tasks)["taskRoleArn"] == for_tasks
     finally:
         server.stop()
+
+
+# --- iam:PassRole --------------------------------------------------------------------
+
+def user_client(server, iam, region: str, service: str, policy: dict | None = None,
+                managed: str | None = None):
+    """A client of `service` signed by a new IAM user with `policy` (inline) and/or the
+    `managed` policy attached."""
+    name = unique("deployer")
+    iam.create_user(UserName=name)
+    if policy is not None:
+        iam.put_user_policy(UserName=name, PolicyName="deploy",
+                            PolicyDocument=json.dumps(policy))
+    if managed is not None:
+        iam.attach_user_policy(UserName=name, PolicyArn=f"arn:aws:iam::aws:policy/{managed}")
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return name, boto3.client(service, endpoint_url=server.endpoint, region_name=region,
+                              aws_access_key_id=key["AccessKeyId"],
+                              aws_secret_access_key=key["SecretAccessKey"],
+                              config=botocore.config.Config(retries={"max_attempts": 1}))
+
+
+def allow(*statements: tuple) -> dict:
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
+        for action, resource, extra in statements]}
+
+
+def test_naming_a_role_for_a_workload_needs_iam_pass_role(server, iam, region):
+    lambda_role = create_role(iam, unique("fn"), LAMBDA)
+    task_role = create_role(iam, unique("task"), ECS_TASKS)
+    # May create functions and task definitions, but pass no role.
+    name, lam = user_client(server, iam, region, "lambda", allow(
+        ("lambda:CreateFunction", "*", {}), ("lambda:GetFunction", "*", {})))
+    with pytest.raises(ClientError) as denied:
+        create_function(lam, "passed", lambda_role)
+    assert error_of(denied) == ("AccessDeniedException", (
+        f"User: arn:aws:iam::{ACCOUNT}:user/{name} is not authorized to perform: "
+        f"iam:PassRole on resource: {lambda_role} because no identity-based policy allows "
+        "the iam:PassRole action"))
+    assert server.client("lambda", region).list_functions()["Functions"] == []
+    _, ecs = user_client(server, iam, region, "ecs", allow(
+        ("ecs:RegisterTaskDefinition", "*", {}),
+        ("iam:PassRole", "*", {"Condition": {
+            "StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}})))
+    # Passing to Lambda only: ECS is refused the role, by name or ARN.
+    for reference in (task_role, task_role.rsplit("/", 1)[1]):
+        with pytest.raises(ClientError) as refused:
+            register(ecs, "passed", taskRoleArn=reference)
+        code, message = error_of(refused)
+        assert code == "AccessDeniedException"
+        assert f"iam:PassRole on resource: {task_role}" in message
+    assert families(server.client("ecs", region), "passed") == []
+    # AWSLambda_FullAccess passes roles to Lambda (iam:PassedToService), as in AWS.
+    _, full = user_client(server, iam, region, "lambda", managed="AWSLambda_FullAccess")
+    assert create_function(full, "passed", lambda_role)["Role"] == lambda_role
+    # A policy that lets it pass exactly this role to ECS tasks.
+    _, deployer = user_client(server, iam, region, "ecs", allow(
+        ("ecs:RegisterTaskDefinition", "*", {}),
+        ("iam:PassRole", task_role, {"Condition": {
+            "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}})))
+    assert register(deployer, "passed", taskRoleArn=task_role)["taskRoleArn"] == task_role

@@ -59,6 +59,8 @@ def _check_roles(ctx: RequestContext, conn: Connection, body: dict) -> None:
         if body.get(key) and not service_roles.assumable_by(
                 conn, ctx.account_id, body[key], service_roles.ECS_TASKS, names=True):
             raise errors.ecs.ClientException("Role is not valid")
+        if body.get(key):
+            service_roles.check_pass_role(ctx, body[key], service_roles.ECS_TASKS, "ecs")
 
 
 @handlers.operation("RegisterTaskDefinition")

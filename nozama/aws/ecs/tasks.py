@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Row
 
+from nozama.aws.iam import service_roles
 from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.controllers.tasks import create_tasks, request_stop
@@ -44,6 +45,14 @@ def _active_task_definition(ctx: RequestContext, conn: Connection, reference: st
     return row
 
 
+def _check_passed_roles(ctx: RequestContext, params: dict) -> None:
+    """Roles a RunTask or StartTask override names are passed to ECS: iam:PassRole."""
+    overrides = params.get("overrides") or {}
+    for key in ("taskRoleArn", "executionRoleArn"):
+        if overrides.get(key):
+            service_roles.check_pass_role(ctx, overrides[key], service_roles.ECS_TASKS, "ecs")
+
+
 def _group(params: dict, definition: Row) -> str:
     return params.get("group") or f"family:{definition.family}"
 
@@ -51,6 +60,7 @@ def _group(params: dict, definition: Row) -> str:
 @handlers.operation("RunTask")
 def run_task(ctx: RequestContext, params: dict) -> dict:
     _check_request(params)
+    _check_passed_roles(ctx, params)
     count = params.get("count", 1)
     if not 1 <= count <= 10:
         raise errors.ecs.InvalidParameterException("count must be between 1 and 10.")
@@ -73,6 +83,7 @@ def run_task(ctx: RequestContext, params: dict) -> dict:
 @handlers.operation("StartTask")
 def start_task(ctx: RequestContext, params: dict) -> dict:
     _check_request(params)
+    _check_passed_roles(ctx, params)
     references = params["containerInstances"]
     if not 1 <= len(references) <= 10:
         raise errors.ecs.InvalidParameterException(

@@ -16,11 +16,13 @@ from sqlalchemy import Connection
 
 from nozama.model import arns
 from nozama.model import iam as model
-from nozama.model.iam_authorize import trusts_service
+from nozama.model.iam_authorize import denied, trusts_service
+from nozama.model.iam_policy import Decision, evaluate
 from nozama.store import iam as iam_store
 
 LAMBDA = "lambda.amazonaws.com"
 ECS_TASKS = "ecs-tasks.amazonaws.com"
+PASS_ROLE = "iam:PassRole"
 
 
 def assumable_by(conn: Connection, account: str, reference: str, service: str, *,
@@ -30,6 +32,23 @@ def assumable_by(conn: Connection, account: str, reference: str, service: str, *
     its name."""
     row = _role(conn, account, reference, names)
     return row is not None and trusts_service(json.loads(row.trust_policy), service)
+
+
+def check_pass_role(ctx, reference: str, service: str, caller_service: str) -> None:
+    """iam:PassRole: may the caller hand the role to `service`? AWS asks it of whoever
+    names a role for a workload, or anyone allowed to create a function could run code
+    as any role that trusts Lambda. Policies may name the service with the condition
+    key iam:PassedToService (AWS's managed policies do). AccessDeniedException naming
+    the caller, the action and the role when not. The account's root may; so may any
+    caller of a server with auth off (ctx.caller is None: no signature was checked)."""
+    principal = ctx.caller
+    if principal is None or principal.is_root:
+        return
+    arn = reference if arns.is_arn(reference) else \
+        f"arn:aws:iam::{ctx.account_id}:role/{reference}"
+    decision = evaluate(principal.policies, PASS_ROLE, arn, {"iam:PassedToService": service})
+    if decision is not Decision.ALLOW:
+        raise denied(principal, caller_service, PASS_ROLE, arn, decision)
 
 
 def _role(conn: Connection, account: str, reference: str, names: bool):

@@ -96,6 +96,7 @@ def check_role(ctx: RequestContext, conn: Connection, role: str | None) -> None:
                                                   service_roles.LAMBDA):
         raise errors.lambda_.InvalidParameterValueException(
             "The role defined for the function cannot be assumed by Lambda.")
+    service_roles.check_pass_role(ctx, role, service_roles.LAMBDA, "lambda")
 
 
 def _check_environment(variables: dict[str, str]) -> None:
