@@ -70,20 +70,21 @@ def _task_definition(params: dict, region: str, account: str) -> str:
     return arns.arn("ecs", region, account, f"task-definition/{family}:{revision or '*'}")
 
 
-def _task(params: dict, region: str, account: str) -> str:
-    value = params.get("task") or params["tasks"][0]
-    if value.startswith("arn:"):
-        return value
-    cluster = _name(params.get("cluster") or "default")
-    return arns.arn("ecs", region, account, f"task/{cluster}/{value}")
+def _of_cluster(kind: str, one: str, many: str) -> Resolver:
+    """The ARN of a resource of a cluster (a task, a container instance) that the
+    request names by ARN or id in `one`, or first in the list `many`."""
+    def resolve(params: dict, region: str, account: str) -> str:
+        value = params.get(one) or params[many][0]
+        if value.startswith("arn:"):
+            return value
+        cluster = _name(params.get("cluster") or "default")
+        return arns.arn("ecs", region, account, f"{kind}/{cluster}/{value}")
+    return resolve
 
 
-def _container_instance(params: dict, region: str, account: str) -> str:
-    value = params.get("containerInstance") or params["containerInstances"][0]
-    if value.startswith("arn:"):
-        return value
-    cluster = _name(params.get("cluster") or "default")
-    return arns.arn("ecs", region, account, f"container-instance/{cluster}/{value}")
+_task = _of_cluster("task", "task", "tasks")
+_container_instance = _of_cluster("container-instance", "containerInstance",
+                                  "containerInstances")
 
 
 def _param(name: str) -> Resolver:

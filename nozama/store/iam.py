@@ -30,20 +30,16 @@ def create_user(conn: Connection, account: str, name: str, user_id: str, arn: st
 
 
 def get_user(conn: Connection, account: str, name: str):
-    return sql.one(conn, "SELECT * FROM iam_users WHERE account = ? AND name_key = ?",
-                   (account, key(name)))
+    return _get(conn, "iam_users", account, name)
 
 
 def users(conn: Connection, account: str, path_prefix: str, after: str, limit: int) -> list:
     """Users whose path starts with `path_prefix`, by name key after `after`."""
-    return sql.all_rows(conn, "SELECT * FROM iam_users WHERE account = ? AND name_key > ? "
-                              "AND substr(path, 1, ?) = ? ORDER BY name_key LIMIT ?",
-                        (account, after, len(path_prefix), path_prefix, limit))
+    return _listing(conn, "iam_users", account, path_prefix, after, limit)
 
 
 def delete_user(conn: Connection, account: str, name: str) -> None:
-    sql.run(conn, "DELETE FROM iam_users WHERE account = ? AND name_key = ?",
-            (account, key(name)))
+    _delete(conn, "iam_users", account, name)
 
 
 # ---------------------------------------------------------------- roles
@@ -59,18 +55,33 @@ def create_role(conn: Connection, account: str, name: str, role_id: str, arn: st
 
 
 def get_role(conn: Connection, account: str, name: str):
-    return sql.one(conn, "SELECT * FROM iam_roles WHERE account = ? AND name_key = ?",
-                   (account, key(name)))
+    return _get(conn, "iam_roles", account, name)
 
 
 def roles(conn: Connection, account: str, path_prefix: str, after: str, limit: int) -> list:
-    return sql.all_rows(conn, "SELECT * FROM iam_roles WHERE account = ? AND name_key > ? "
+    """Roles whose path starts with `path_prefix`, by name key after `after`."""
+    return _listing(conn, "iam_roles", account, path_prefix, after, limit)
+
+
+def delete_role(conn: Connection, account: str, name: str) -> None:
+    _delete(conn, "iam_roles", account, name)
+
+
+# Users and roles are kept alike: an account's, by the lower case of their name.
+def _get(conn: Connection, table: str, account: str, name: str):
+    return sql.one(conn, f"SELECT * FROM {table} WHERE account = ? AND name_key = ?",
+                   (account, key(name)))
+
+
+def _listing(conn: Connection, table: str, account: str, path_prefix: str, after: str,
+             limit: int) -> list:
+    return sql.all_rows(conn, f"SELECT * FROM {table} WHERE account = ? AND name_key > ? "
                               "AND substr(path, 1, ?) = ? ORDER BY name_key LIMIT ?",
                         (account, after, len(path_prefix), path_prefix, limit))
 
 
-def delete_role(conn: Connection, account: str, name: str) -> None:
-    sql.run(conn, "DELETE FROM iam_roles WHERE account = ? AND name_key = ?",
+def _delete(conn: Connection, table: str, account: str, name: str) -> None:
+    sql.run(conn, f"DELETE FROM {table} WHERE account = ? AND name_key = ?",
             (account, key(name)))
 
 

@@ -37,18 +37,19 @@ def keys_of(ctx: RequestContext) -> AccessKeys:
 
 
 def user(ctx: RequestContext, conn: Connection, name: str):
-    model.check_name(name, "userName")
-    row = iam_store.get_user(conn, ctx.account_id, name)
-    if row is None:
-        raise errors.iam.NoSuchEntityException(f"The user with name {name} cannot be found.")
-    return row
+    return _existing(iam_store.get_user, "user", ctx, conn, name)
 
 
 def role(ctx: RequestContext, conn: Connection, name: str):
-    model.check_name(name, "roleName")
-    row = iam_store.get_role(conn, ctx.account_id, name)
+    return _existing(iam_store.get_role, "role", ctx, conn, name)
+
+
+def _existing(get, kind: str, ctx: RequestContext, conn: Connection, name: str):
+    """The user or role `name` of the caller's account, or IAM's NoSuchEntity."""
+    model.check_name(name, f"{kind}Name")
+    row = get(conn, ctx.account_id, name)
     if row is None:
-        raise errors.iam.NoSuchEntityException(f"The role with name {name} cannot be found.")
+        raise errors.iam.NoSuchEntityException(f"The {kind} with name {name} cannot be found.")
     return row
 
 
