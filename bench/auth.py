@@ -128,9 +128,7 @@ def main() -> int:
     servers = {name: start(name, port, work, name) for name, port in ports.items()}
     results: dict[str, list[tuple[float, float]]] = {column: [] for column, _, _ in COLUMNS}
     try:
-        text = (work / "on" / "admin-credentials").read_text()
-        admin = (text.split("aws_access_key_id = ")[1].split()[0],
-                 text.split("aws_secret_access_key = ")[1].split()[0])
+        admin = cl.admin_key(work / "on")
         keys = {"administrator (root)": admin,
                 "IAM user with ReadOnlyAccess": iam_user(ports["on"], *admin,
                                                          "ReadOnlyAccess")}

@@ -9,7 +9,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from support.servers import NozamaServer
+from support.servers import NozamaServer, admin_credentials
 
 
 @pytest.fixture
@@ -26,12 +26,6 @@ def client(server, service: str, key: str, secret: str):
                         config=botocore.config.Config(retries={"max_attempts": 1}))
 
 
-def admin_key(data_dir) -> tuple[str, str]:
-    text = (data_dir / "admin-credentials").read_text()
-    return (text.split("aws_access_key_id = ")[1].split()[0],
-            text.split("aws_secret_access_key = ")[1].split()[0])
-
-
 def error(call, **params) -> tuple[str, str]:
     with pytest.raises(ClientError) as caught:
         call(**params)
@@ -40,7 +34,7 @@ def error(call, **params) -> tuple[str, str]:
 
 def test_only_keys_of_the_store_get_in_and_policies_decide(secured):
     server, data = secured
-    key, secret = admin_key(data)
+    key, secret = admin_credentials(data)
     admin_ecs, iam = client(server, "ecs", key, secret), client(server, "iam", key, secret)
     assert admin_ecs.list_clusters()["clusterArns"] == []
     # The health endpoint stays open; a key the store does not know, or the wrong secret,

@@ -38,9 +38,6 @@ import uuid
 from dataclasses import dataclass, field
 
 import boto3
-import botocore.credentials
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 import botocore.config
 import botocore.session
 import pytest
@@ -62,6 +59,7 @@ from support.ecs_requests import (
     requests_by_operation,
 )
 from support.fuzzing import examples
+from support.servers import signed_headers
 
 # Fuzzing writes to and reads back from the store: on SQLite and on PostgreSQL.
 pytestmark = pytest.mark.store_matrix
@@ -431,10 +429,7 @@ def _raw_headers(server, region: str, request: RawRequest, body: bytes) -> dict:
     headers = {"X-Amz-Target": request.target}
     if request.content_type is not None:
         headers["Content-Type"] = request.content_type
-    signed = AWSRequest("POST", server.endpoint + "/", data=body, headers=headers)
-    SigV4Auth(botocore.credentials.Credentials(*server.credentials), "ecs", region) \
-        .add_auth(signed)
-    return dict(signed.headers.items())
+    return signed_headers(server, "POST", server.endpoint + "/", "ecs", region, body, headers)
 
 
 # --------------------------------------------------------------------- tests

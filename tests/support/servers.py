@@ -22,6 +22,7 @@ import requests
 import sqlalchemy
 
 from nozama.cli.up import new_agent_key
+from nozama.store import admin_key
 from nozama.store.db import normalize_url, sqlite_url
 
 from .waiting import wait_for
@@ -145,17 +146,24 @@ class NozamaServer:
         return path
 
 
-def signed_request(server, method: str, url: str, service: str, region: str,
-                   body: bytes | None = None, headers: dict | None = None):
-    """A `requests` call signed with the server's administrator key, as botocore signs
-    (for Nozama's own routes, which no botocore model describes)."""
+def signed_headers(server, method: str, url: str, service: str, region: str,
+                   body: bytes | None = None, headers: dict | None = None) -> dict:
+    """`headers` and a SigV4 signature of the request by the server's administrator key,
+    as botocore signs (for requests no botocore model describes, or that it would not
+    send)."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
     request = AWSRequest(method, url, data=body or b"", headers=dict(headers or {}))
     SigV4Auth(Credentials(*server.credentials), service, region).add_auth(request)
-    return requests.request(method, url, data=body, headers=dict(request.headers.items()),
-                            timeout=30)
+    return dict(request.headers.items())
+
+
+def signed_request(server, method: str, url: str, service: str, region: str,
+                   body: bytes | None = None, headers: dict | None = None):
+    """A `requests` call signed by signed_headers (for Nozama's own routes)."""
+    return requests.request(method, url, data=body, timeout=30, headers=signed_headers(
+        server, method, url, service, region, body, headers))
 
 
 def agent_credentials_text(iam, user: str = "test-agent") -> str:
@@ -167,10 +175,7 @@ def agent_credentials_text(iam, user: str = "test-agent") -> str:
 
 def admin_credentials(data_dir: Path) -> tuple[str, str]:
     """The (access key id, secret) of a data dir's admin-credentials file."""
-    text = wait_for(lambda: (data_dir / "admin-credentials").exists() and
-                    (data_dir / "admin-credentials").read_text(), timeout=30)
-    return (text.split("aws_access_key_id = ")[1].split()[0],
-            text.split("aws_secret_access_key = ")[1].split()[0])
+    return wait_for(lambda: admin_key.read(data_dir), timeout=30)
 
 
 def start_dataplane(server: NozamaServer, log_path: Path, *extra: str) -> subprocess.Popen:
