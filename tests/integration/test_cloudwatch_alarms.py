@@ -79,8 +79,11 @@ def test_an_alarm_follows_its_metric(cloudwatch, region):
 
 
 def test_set_state_actions_filters_and_delete(cloudwatch):
+    # SetAlarmState holds only until the next evaluation (each second here), as in AWS: the
+    # alarm set to ALARM treats missing data as breaching, so the evaluator agrees with it.
     for name in ("web-5xx", "web-latency", "db-cpu"):
-        put_alarm(cloudwatch, name, TreatMissingData="missing",
+        put_alarm(cloudwatch, name,
+                  TreatMissingData="breaching" if name == "web-5xx" else "missing",
                   OKActions=["arn:aws:sns:x:1:ok"] if name == "db-cpu" else None)
     cloudwatch.set_alarm_state(AlarmName="web-5xx", StateValue="ALARM", StateReason="drill",
                                StateReasonData='{"why": "testing"}')
