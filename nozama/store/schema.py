@@ -653,3 +653,64 @@ task_credentials = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index("ix_task_credentials_expiry", "expires_at"),
 )
+
+# ECR repositories. The images themselves live in the registry (Docker Distribution, run
+# by `nozama registry`); these tables are what the ECR API answers from, written when the
+# registry's gate sees a push commit (registry/gate.py) and when images are deleted.
+ecr_repositories = _scoped(
+    "ecr_repositories",
+    Column("name", String(256), nullable=False),
+    Column("arn", ARN, nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("image_tag_mutability", String(32), nullable=False),
+    Column("lifecycle_policy", Text),
+    Column("lifecycle_evaluated_at", DateTime(timezone=True)),
+    # imageScanningConfiguration, encryptionConfiguration, imageTagMutabilityExclusionFilters
+    Column("doc", JSON, nullable=False),
+    UniqueConstraint("region", "account", "name", name="uq_ecr_repositories_name"),
+)
+
+ecr_images = Table(
+    "ecr_images", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("repository_id", BigInteger, nullable=False),
+    Column("digest", String(80), nullable=False),
+    Column("manifest", Text, nullable=False),
+    Column("manifest_media_type", String(255), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("pushed_at", DateTime(timezone=True), nullable=False),
+    Column("last_pulled_at", DateTime(timezone=True)),
+    UniqueConstraint("repository_id", "digest", name="uq_ecr_images_digest"),
+    Index("ix_ecr_images_pushed", "repository_id", "pushed_at"),
+)
+
+# A tag names one image of its repository; moving it is one UPDATE, and the image it
+# left stays, untagged, as on ECR.
+ecr_image_tags = Table(
+    "ecr_image_tags", metadata,
+    Column("repository_id", BigInteger, primary_key=True),
+    Column("tag", String(300), primary_key=True),
+    Column("image_id", BigInteger, nullable=False),
+    Index("ix_ecr_image_tags_image", "image_id"),
+)
+
+# Manifests deleted from the store that the registry may still hold (it was unreachable,
+# or a server died between the two): `nozama registry` deletes them when it starts.
+ecr_image_tombstones = Table(
+    "ecr_image_tombstones", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("registry_name", String(300), nullable=False),       # "<region>/<name>"
+    Column("digest", String(80), nullable=False),
+    Column("deleted_at", DateTime(timezone=True), nullable=False),
+)
+
+# The running `nozama registry` processes, by the address clients push and pull at.
+registries = Table(
+    "registries", metadata,
+    Column("address", String(255), primary_key=True),            # host:port
+    Column("scheme", String(8), nullable=False),                  # 'http' or 'https'
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+)

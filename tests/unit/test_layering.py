@@ -24,12 +24,15 @@ ALLOWED: dict[str, set[str]] = {
     "agent": {"kernel", "model"},
     "metrics": {"kernel", "model", "store"},
     "lb": {"kernel", "model", "store", "metrics"},
-    "functions": {"kernel", "model", "store", "metrics"},
-    "controllers": {"kernel", "model", "scheduler", "store", "metrics", "lb", "functions"},
-    "aws": {"kernel", "model", "scheduler", "store", "metrics", "functions", "controllers"},
-    "api": {"kernel", "model", "store", "metrics", "controllers", "aws"},
-    "cli": {"kernel", "model", "scheduler", "store", "agent", "metrics", "lb", "functions",
-            "controllers", "aws", "api"},
+    "registry": {"kernel", "model", "store", "metrics", "lb"},
+    "functions": {"kernel", "model", "store", "metrics", "registry"},
+    "controllers": {"kernel", "model", "scheduler", "store", "metrics", "lb", "registry",
+                    "functions"},
+    "aws": {"kernel", "model", "scheduler", "store", "metrics", "registry", "functions",
+            "controllers"},
+    "api": {"kernel", "model", "store", "metrics", "registry", "controllers", "aws"},
+    "cli": {"kernel", "model", "scheduler", "store", "agent", "metrics", "lb", "registry",
+            "functions", "controllers", "aws", "api"},
 }
 # nozama/__init__.py (the version) sits with the kernel; `python -m nozama` runs the CLI.
 ROOT_MODULES = {"nozama": "kernel", "nozama.__main__": "cli"}
