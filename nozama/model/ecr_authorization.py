@@ -71,3 +71,10 @@ def open_password(key: bytes, password: str, now: datetime) -> Authorization | N
     except (ValueError, KeyError, TypeError):
         return None
     return found if found.expires_at > now else None
+
+
+# The key id of passwords the control plane mints for itself (pulling a function's image,
+# or any caller when the server runs with `--auth off`): the registry's gate takes them
+# for the account root without looking up a key, since only a holder of the HMAC key, a
+# server, can make one.
+SERVICE_KEY_ID = "nozama-service"
