@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""Images through Nozama's ECR registry against moving them by hand, side by side.
+
+One local Nozama (a `nozama server` on a fresh SQLite data dir, a `nozama registry` on
+127.0.0.1 and one `nozama agent --runtime docker`) and a 50 MB image: a layer of random
+bytes (incompressible, as built binaries mostly are) on nozama-test/busybox, built anew
+for every round so that nothing is ever already there.
+
+  1. transfer: `docker push` then `docker pull` through the registry (after `docker login`
+     with GetAuthorizationToken's password), against `docker save` then `docker load` of
+     the same image; between the two halves the image leaves the engine (`docker rmi`), so
+     each pull and load really brings the layer in. Rounds alternate which goes first.
+  2. task start: RunTask of a task definition naming the image by its ECR repository URI
+     until DescribeTasks (polled every 20 ms) shows it RUNNING, on an agent whose engine
+     does not have the image, against `docker pull` + `docker run -d` by hand.
+
+Target (issue 19): each Nozama figure at most 1.3x its peer's (medians).
+
+  python3 bench/registry.py                 # ~3 minutes, prints the tables
+  python3 bench/registry.py --write-docs    # also updates docs/benchmarks.md
+
+Exit status: 0 when every target passes, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _cluster as cl  # noqa: E402
+
+BASE = "nozama-test/busybox:latest"
+REPOSITORY = "bench/payload"
+FAMILY = "bench-registry"
+SIZE = 50_000_000
+TARGET = 1.3
+POLL = 0.020
+BEGIN_MARK = "<!-- BEGIN bench/registry.py -->"
+END_MARK = "<!-- END bench/registry.py -->"
+
+
+class Registry(cl.Process):
+    """`nozama registry` on the cluster's data dir, at 127.0.0.1:<free port>."""
+
+    def __init__(self, cluster: cl.Cluster):
+        self.address = f"127.0.0.1:{cl.free_port()}"
+        super().__init__("nozama registry", [
+            sys.executable, "-m", "nozama", "registry", "--address", self.address,
+            "--data-dir", str(cluster.workdir / "server"), "--log-level", "warning"],
+            cluster.workdir / "registry.log")
+        ecr = cluster.client("ecr")
+        deadline = time.monotonic() + 60
+        while not ecr.get_authorization_token()["authorizationData"][0][
+                "proxyEndpoint"].endswith(self.address):
+            self.check()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nozama registry did not start:\n{self.output()}")
+            time.sleep(0.2)
+
+
+class Docker:
+    """The docker CLI with a DOCKER_CONFIG of the benchmark's own (root's ~/.docker keeps no
+    credentials of a benchmark)."""
+
+    def __init__(self, workdir: Path):
+        self.env = {**os.environ, "DOCKER_CONFIG": str(workdir / "docker-config"),
+                    "DOCKER_BUILDKIT": "0"}
+
+    def __call__(self, *args: str, stdin: bytes | None = None) -> str:
+        done = subprocess.run(["docker", *args], input=stdin, capture_output=True,
+                              env=self.env, timeout=600)
+        if done.returncode != 0:
+            raise RuntimeError(f"docker {' '.join(args)}: {done.stderr.decode().strip()}")
+        return done.stdout.decode()
+
+    def timed(self, *args: str) -> float:
+        started = time.perf_counter()
+        self(*args)
+        return time.perf_counter() - started
+
+    def forget(self, *names: str) -> None:
+        """Remove images by name only (they share layers with nozama-test/busybox)."""
+        for name in names:
+            subprocess.run(["docker", "rmi", name], capture_output=True, env=self.env)
+
+
+def build_payload(docker: Docker, workdir: Path, tag: str) -> None:
+    """A new 50 MB image `tag`: fresh random bytes, so no registry or engine has its layer."""
+    context = workdir / "context"
+    context.mkdir(exist_ok=True)
+    (context / "payload").write_bytes(os.urandom(SIZE))
+    (context / "Dockerfile").write_text(f"FROM {BASE}\nCOPY payload /payload\n")
+    docker("build", "-q", "-t", tag, str(context))
+
+
+def transfer_round(docker: Docker, workdir: Path, remote: str, first: str) -> dict:
+    local = "nozama-bench/payload:round"
+    times = {}
+
+    def through_registry():
+        build_payload(docker, workdir, local)
+        docker("tag", local, remote)
+        cl.settle()
+        times["push"] = docker.timed("push", remote)
+        docker.forget(local, remote)
+        cl.settle()
+        times["pull"] = docker.timed("pull", remote)
+        docker.forget(remote, *digests(docker, remote))
+
+    def by_hand():
+        build_payload(docker, workdir, local)
+        archive = workdir / "payload.tar"
+        cl.settle()
+        times["save"] = docker.timed("save", "-o", str(archive), local)
+        docker.forget(local)
+        cl.settle()
+        times["load"] = docker.timed("load", "-q", "-i", str(archive))
+        archive.unlink()
+        docker.forget(local)
+
+    for run in ((through_registry, by_hand) if first == "registry" else (by_hand, through_registry)):
+        run()
+    return times
+
+
+def digests(docker: Docker, reference: str) -> list[str]:
+    repository = reference.rsplit(":", 1)[0]
+    listed = docker("images", "--digests", "--format", "{{.Repository}}@{{.Digest}}",
+                    repository)
+    return [line for line in listed.split() if "@sha256:" in line]
+
+
+def login(docker: Docker, cluster: cl.Cluster, registry: Registry) -> str:
+    data = cluster.client("ecr").get_authorization_token()["authorizationData"][0]
+    password = base64.b64decode(data["authorizationToken"]).decode().partition(":")[2]
+    docker("login", registry.address, "-u", "AWS", "--password-stdin",
+           stdin=password.encode())
+    return password
+
+
+def run_task_until_running(cluster: cl.Cluster) -> float:
+    started = time.perf_counter()
+    task = cluster.ecs.run_task(cluster=cluster.cluster, taskDefinition=FAMILY)["tasks"][0]
+    while True:
+        found = cluster.ecs.describe_tasks(cluster=cluster.cluster,
+                                           tasks=[task["taskArn"]])["tasks"][0]
+        if found["lastStatus"] == "RUNNING":
+            elapsed = time.perf_counter() - started
+            cluster.ecs.stop_task(cluster=cluster.cluster, task=task["taskArn"])
+            return elapsed
+        if found["lastStatus"] == "STOPPED":
+            raise RuntimeError(f"task stopped: {found.get('stoppedReason')} "
+                               f"{[c.get('reason') for c in found['containers']]}")
+        time.sleep(POLL)
+
+
+def start_round(docker: Docker, workdir: Path, cluster: cl.Cluster, uri: str, remote: str,
+                first: str) -> dict:
+    """One RunTask and one pull + run by hand, each of a new image under the same tag (the
+    agent always pulls an ECR image; the engine must not have it)."""
+    times = {}
+
+    def fresh_image():
+        local = "nozama-bench/payload:round"
+        build_payload(docker, workdir, local)
+        docker("tag", local, remote)
+        docker("push", remote)
+        docker.forget(local, remote, uri, *digests(docker, remote), *digests(docker, uri))
+        cl.settle()
+
+    def nozama():
+        fresh_image()
+        times["runtask"] = run_task_until_running(cluster)
+
+    def by_hand():
+        fresh_image()
+        started = time.perf_counter()
+        docker("pull", remote)
+        container = docker("run", "-d", "--memory", "16m", remote, "sleep", "3600").strip()
+        times["pull_run"] = time.perf_counter() - started
+        subprocess.run(["docker", "rm", "-f", container], capture_output=True)
+
+    for run in ((nozama, by_hand) if first == "nozama" else (by_hand, nozama)):
+        run()
+    docker.forget(remote, uri, *digests(docker, remote), *digests(docker, uri))
+    return times
+
+
+def median(rounds: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in rounds)
+
+
+def report(transfer: list[dict], starts: list[dict], args) -> tuple[str, bool]:
+    push_pull = [r["push"] + r["pull"] for r in transfer]
+    save_load = [r["save"] + r["load"] for r in transfer]
+    figures = [
+        ("pull, against load", median(transfer, "pull"), median(transfer, "load")),
+        ("push + pull, against save + load", statistics.median(push_pull),
+         statistics.median(save_load)),
+        ("RunTask to RUNNING, against pull + run by hand", median(starts, "runtask"),
+         median(starts, "pull_run")),
+    ]
+    rows = ["| round | push | pull | save | load | RunTask → RUNNING | pull + run |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for i, (t, s) in enumerate(zip(transfer, starts), 1):
+        rows.append(f"| {i} | {t['push']:.2f} s | {t['pull']:.2f} s | {t['save']:.2f} s | "
+                    f"{t['load']:.2f} s | {s['runtask']:.2f} s | {s['pull_run']:.2f} s |")
+    checks = [(ours / peer <= TARGET, f"{name}: {ours:.2f} s against {peer:.2f} s "
+               f"= {ours / peer:.2f}x (target at most {TARGET}x)")
+              for name, ours, peer in figures]
+    machine = cl.machine()
+    section = "\n".join([
+        BEGIN_MARK,
+        "## Images: Nozama's ECR registry against moving them by hand (bench/registry.py)",
+        "",
+        f"{cl.date_u()}; {machine['nproc']} cores ({machine['cpu']}), {machine['ram']}; "
+        f"`{cl.command_line()}`.",
+        "",
+        f"A {SIZE // 1_000_000} MB layer of random bytes on nozama-test/busybox, built anew "
+        "for every measurement; the registry is `nozama registry` on 127.0.0.1 (HAProxy "
+        "front, gate, Docker Distribution 2.8); rounds alternate which side goes first; "
+        "medians.",
+        "",
+        *rows,
+        "",
+        *[f"- {'PASS' if ok else 'FAIL'}: {text}" for ok, text in checks],
+        "",
+        "`docker push` compresses the layer with gzip before it sends it (one core, in the "
+        "Docker client); `docker save` writes the layer as it is. With random bytes the "
+        "gzip work is all cost and no gain, and it is most of the push.",
+        END_MARK,
+    ])
+    return section, all(ok for ok, _ in checks)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--write-docs", action="store_true")
+    args = parser.parse_args()
+    cluster = cl.Cluster()
+    registry = None
+    docker = Docker(cluster.workdir)
+    try:
+        cluster.start()
+        registry = Registry(cluster)
+        ecr = cluster.client("ecr")
+        uri = ecr.create_repository(repositoryName=REPOSITORY)["repository"][
+            "repositoryUri"] + ":latest"
+        remote = f"{registry.address}/{cl.REGION}/{REPOSITORY}:latest"
+        cluster.ecs.register_task_definition(family=FAMILY, containerDefinitions=[{
+            "name": "payload", "image": uri, "command": ["sleep", "3600"], "memory": 16,
+            "stopTimeout": 1}])
+        login(docker, cluster, registry)
+        transfer, starts = [], []
+        for i in range(args.rounds):
+            transfer.append(transfer_round(docker, cluster.workdir, remote,
+                                           "registry" if i % 2 == 0 else "hand"))
+            starts.append(start_round(docker, cluster.workdir, cluster, uri, remote,
+                                      "nozama" if i % 2 == 0 else "hand"))
+            print(f"round {i + 1}: {transfer[-1]} {starts[-1]}", flush=True)
+        section, ok = report(transfer, starts, args)
+    finally:
+        if registry is not None:
+            registry.stop()
+        cluster.close()
+    print(section)
+    if args.write_docs:
+        cl.write_docs_section(BEGIN_MARK, END_MARK, section)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
