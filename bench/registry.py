@@ -125,7 +125,8 @@ def transfer_round(docker: Docker, workdir: Path, remote: str, first: str) -> di
         archive.unlink()
         docker.forget(local)
 
-    for run in ((through_registry, by_hand) if first == "registry" else (by_hand, through_registry)):
+    order = (through_registry, by_hand) if first == "registry" else (by_hand, through_registry)
+    for run in order:
         run()
     return times
 
