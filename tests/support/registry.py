@@ -146,9 +146,16 @@ def login_with(registry: RegistryProcess, config_dir: Path, password: str,
 
 
 def forget_images(*references: str) -> None:
-    """Remove test tags by name (never by id: they share nozama-test/busybox's)."""
-    for reference in references:
-        subprocess.run(["docker", "rmi", reference], capture_output=True, timeout=60)
+    """Remove test tags by name (never by id: they share nozama-test/busybox's), and the
+    `repository@digest` names a push or pull left on the images."""
+    names = list(references)
+    for repository in {reference.rsplit(":", 1)[0] for reference in references}:
+        listed = subprocess.run(["docker", "images", "--digests", "--format",
+                                 "{{.Repository}}@{{.Digest}}", repository],
+                                capture_output=True, text=True, timeout=60)
+        names += [line for line in listed.stdout.split() if "@sha256:" in line]
+    for name in names:
+        subprocess.run(["docker", "rmi", name], capture_output=True, timeout=60)
 
 
 def registry_tags(registry: RegistryProcess, name: str, jwt: str) -> list[str]:
