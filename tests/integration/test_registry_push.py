@@ -230,3 +230,35 @@ def test_a_deleted_image_is_deleted_from_the_registry_by_its_tombstone(
     docker(config_dir, "rmi", reference)
     pulled = docker(config_dir, "pull", reference, check=False)
     assert pulled.returncode != 0 and "manifest unknown" in pulled.stderr
+
+
+def test_a_restart_adopts_unrecorded_pushes_and_frees_deleted_blobs(
+        server, registry, store, region, config_dir, refs, tmp_path):
+    ecr_client = server.client("ecr", region)
+    ecr_client.create_repository(repositoryName="kept")
+    ecr_client.create_repository(repositoryName="dropped")
+    docker_login(server, registry, config_dir, region)
+    kept = tag(refs, repository_ref(registry, "kept", "v1", region))
+    docker(config_dir, "push", kept)
+    dropped = build(refs, repository_ref(registry, "dropped", "v1", region), tmp_path)
+    docker(config_dir, "push", dropped)
+    recorded = stored(store, region, "kept", "v1")
+    gone = stored(store, region, "dropped", "v1")
+    config_digest = json.loads(gone.manifest)["config"]["digest"]
+    blob = (registry.storage / "docker/registry/v2/blobs/sha256" / config_digest[7:9] /
+            config_digest[7:])
+    assert blob.is_dir()
+    with store.write() as conn:
+        # As if the gate had died between Distribution's 201 and its commit.
+        ecr_images.delete_image(conn, recorded.id)
+        # And BatchDeleteImage of the other image.
+        ecr_images.delete_image(conn, gone.id)
+        ecr_images.add_tombstone(conn, ecr_names.registry_name(region, "dropped"), gone.digest,
+                                 datetime.now(timezone.utc))
+    wait_for(lambda: not ecr.tombstones(store, region, "dropped"), timeout=15)
+    registry.stop()
+    registry.start()
+    adopted = stored(store, region, "kept", "v1")
+    assert adopted is not None and adopted.digest == recorded.digest
+    assert adopted.size_bytes == recorded.size_bytes
+    assert not blob.exists()     # garbage-collected while Distribution was stopped
