@@ -105,6 +105,10 @@ def test_login_push_pull_and_the_store_records_the_image(server, registry, store
     manifest = json.loads(image.manifest)
     assert image.size_bytes == manifest["config"]["size"] + sum(
         layer["size"] for layer in manifest["layers"])
+    [described] = ecr_client.describe_images(repositoryName="team/web")["imageDetails"]
+    assert described["imageDigest"] == digest and described["imageTags"] == ["v1"]
+    assert described["imageSizeInBytes"] == image.size_bytes
+    assert described["imageManifestMediaType"] == image.manifest_media_type
     docker(config_dir, "rmi", reference)
     docker(config_dir, "pull", reference)
     run = docker(config_dir, "run", "--rm", reference, "echo", "pulled")
@@ -218,21 +222,29 @@ def test_a_registry_killed_mid_push_is_restarted_and_the_push_completes(
     docker(config_dir, "pull", reference)
 
 
-def test_a_deleted_image_is_deleted_from_the_registry_by_its_tombstone(
+def test_batch_delete_image_reaches_the_registry_through_its_tombstone(
         server, registry, store, region, config_dir, refs):
-    server.client("ecr", region).create_repository(repositoryName="gone")
+    ecr_client = server.client("ecr", region)
+    ecr_client.create_repository(repositoryName="gone")
     docker_login(server, registry, config_dir, region)
-    reference = tag(refs, repository_ref(registry, "gone", "v1", region))
-    docker(config_dir, "push", reference)
-    image = stored(store, region, "gone", "v1")
-    # BatchDeleteImage's transaction: the image leaves the store, a tombstone is written.
-    with store.write() as conn:
-        ecr_images.delete_image(conn, image.id)
-        ecr_images.add_tombstone(conn, ecr_names.registry_name(region, "gone"), image.digest,
-                                 datetime.now(timezone.utc))
+    first = tag(refs, repository_ref(registry, "gone", "v1", region))
+    second = tag(refs, repository_ref(registry, "gone", "v2", region))
+    docker(config_dir, "push", first)
+    docker(config_dir, "push", second)
+    # An untag: the image keeps its other tag, in the registry too.
+    deleted = ecr_client.batch_delete_image(repositoryName="gone", imageIds=[{"imageTag": "v1"}])
+    assert deleted["failures"] == []
     wait_for(lambda: not ecr.tombstones(store, region, "gone"), timeout=15)
-    docker(config_dir, "rmi", reference)
-    pulled = docker(config_dir, "pull", reference, check=False)
+    docker(config_dir, "rmi", first, second)
+    pulled = docker(config_dir, "pull", first, check=False)
+    assert pulled.returncode != 0 and "manifest unknown" in pulled.stderr
+    docker(config_dir, "pull", second)
+    # The last tag: the image goes.
+    ecr_client.batch_delete_image(repositoryName="gone", imageIds=[{"imageTag": "v2"}])
+    assert ecr_client.describe_images(repositoryName="gone")["imageDetails"] == []
+    wait_for(lambda: not ecr.tombstones(store, region, "gone"), timeout=15)
+    docker(config_dir, "rmi", second)
+    pulled = docker(config_dir, "pull", second, check=False)
     assert pulled.returncode != 0 and "manifest unknown" in pulled.stderr
 
 
