@@ -55,10 +55,11 @@ class _StopSignals:
         if not self.spawning:
             raise _Stop()
 
-    def spawn(self, children: list[subprocess.Popen], arguments: list[str]) -> None:
+    def spawn(self, children: list[subprocess.Popen], arguments: list[str],
+              **options) -> None:
         self.spawning = True
         try:
-            children.append(_spawn(arguments))
+            children.append(_spawn(arguments, **options))
         finally:
             self.spawning = False
         if self.received:
@@ -88,8 +89,10 @@ def up(args: argparse.Namespace) -> int:
                                  "--log-level", args.log_level])
         registry = _registry_address(args.registry_port)
         if registry is not None:
+            # Its ready line goes to stderr: `nozama up`'s first stdout line is its own.
             signals.spawn(children, ["registry", "--address", registry, "--data-dir",
-                                     str(data_dir), "--log-level", args.log_level])
+                                     str(data_dir), "--log-level", args.log_level],
+                          stdout=sys.stderr)
         zones = [f"{args.region}{z}" for z in "abc"]
         for n in range(args.agents):
             zone = zones[n % 3]
@@ -109,8 +112,8 @@ def up(args: argparse.Namespace) -> int:
         _stop(children)
 
 
-def _spawn(arguments: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "nozama", *arguments])
+def _spawn(arguments: list[str], **options) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "nozama", *arguments], **options)
 
 
 def _wait_healthy(endpoint: str, server: subprocess.Popen) -> None:
