@@ -2,7 +2,7 @@
 registry/), on the store `nozama server` runs on.
 
 Start-up: the token signer from the store, config.yml and the signer's certificate in
-<data dir>/registry/<store>/, garbage collection while Distribution is stopped,
+<data dir>/registry/<store>/<host>_<port>/, garbage collection while Distribution is stopped,
 Distribution (restarted whenever it dies), the gate, the HAProxy front, then the
 `registries` row that names it as the ECR proxy endpoint (renewed every few seconds,
 removed on a clean stop), the tombstones and the adoption of unrecorded pushes. It prints
@@ -30,7 +30,8 @@ def add_parser(commands, command, log_level: str, log_help: str, data_dir: str) 
                           f"any other (default: {DEFAULT_ADDRESS})")
     registry.add_argument("--storage", metavar="DIR",
                           help="where Distribution keeps the images' blobs and manifests "
-                          "(default: <data dir>/registry/<store>/storage)")
+                          "(default: <data dir>/registry/<store>/storage); one registry "
+                          "per storage: it is garbage-collected at each start")
     registry.add_argument("--data-dir", help="directory of the embedded SQLite database, as "
                           "given to `nozama server`, and of the registry's configuration "
                           f"and logs (in registry/) (default: {data_dir})")
@@ -76,8 +77,12 @@ def run_registry(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir or _default_data_dir()).expanduser().resolve()
     url = args.database_url or os.environ.get("NOZAMA_DATABASE_URL") or \
         sqlite_url(str(data_dir))
-    run_dir = data_dir / "registry" / hosts.block_name(url)
-    storage = Path(args.storage).expanduser().resolve() if args.storage else run_dir / "storage"
+    store_dir = data_dir / "registry" / hosts.block_name(url)
+    # Config, front and logs per address: two registries of one store must not share an
+    # HAProxy (a start adopts and replaces the one its run directory names).
+    run_dir = store_dir / str(address).replace(":", "_")
+    storage = Path(args.storage).expanduser().resolve() if args.storage else \
+        store_dir / "storage"
     store = Store.open(url)
     try:
         code = uvloop.run(Registry(store, Clock(), address, run_dir, storage).main())

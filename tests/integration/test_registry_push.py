@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 import requests
+import sqlalchemy
 
 from nozama.kernel.host_address import route_address
 from nozama.model import ecr_authorization, ecr_names
-from nozama.store import ecr_images, ecr_repositories, server_keys
+from nozama.store import ecr_images, ecr_repositories, schema, server_keys
 from support import ecr
 from support.registry import (BUSYBOX, RegistryProcess, docker, docker_login, ecr_password,
                               forget_images, login_with, repository_ref, trust_registry)
@@ -303,7 +304,29 @@ def test_a_registry_on_a_routable_address_serves_tls_from_nozamas_ca(
         reference = tag(refs, f"{tls.address}/{region}/secure:v1")
         docker(config_dir, "push", reference)
         assert stored(store, region, "secure", "v1") is not None
+        tls.stop()
+        with store.read() as conn:     # a clean stop withdraws it from `registries`
+            assert tls.address not in [row.address for row in conn.execute(
+                sqlalchemy.select(schema.registries))]
     finally:
         tls.stop()
         if trusted is not None:
             shutil.rmtree(trusted, ignore_errors=True)
+
+
+def test_a_manifest_naming_an_unknown_blob_is_refused_and_not_recorded(server, registry,
+                                                                       store, region):
+    server.client("ecr", region).create_repository(repositoryName="partial")
+    password = ecr_password(server.client("ecr", region))
+    name = f"{region}/partial"
+    token = requests.get(f"{registry.url}/_nozama/ecr/token", auth=("AWS", password),
+                         params={"service": f"ecr.{registry.address}",
+                                 "scope": f"repository:{name}:push,pull"}, timeout=10)
+    assert token.status_code == 200
+    manifest = ecr.manifest(uuid.uuid4().hex)
+    put = requests.put(f"{registry.url}/v2/{name}/manifests/v1", data=manifest, timeout=10,
+                       headers={"Authorization": f"Bearer {token.json()['token']}",
+                                "Content-Type": ecr.MANIFEST_V2})
+    assert put.status_code == 400
+    assert put.json()["errors"][0]["code"] == "MANIFEST_BLOB_UNKNOWN"
+    assert stored(store, region, "partial", "v1") is None
