@@ -146,10 +146,14 @@ def _parser() -> argparse.ArgumentParser:
                     help="the agents' region (env AWS_DEFAULT_REGION)")
     up.add_argument("--runtime", choices=("docker", "simulated"), default="docker",
                     help="the agents' runtime (see `nozama agent --help`)")
+    up.add_argument("--registry-port", type=int, default=5000,
+                    help="port of ECR's image registry on 127.0.0.1 (`nozama registry`; "
+                    "another free port if it is taken; 0: no registry)")
     up.add_argument("--log-level", default=log_level, help=log_help)
     up.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                     help="a further name the server answers to (see `nozama server --help`)")
-    from nozama.cli import ca, deploy, functions
+    from nozama.cli import ca, deploy, functions, registry
+    registry.add_parser(commands, command, log_level, log_help, _default_data_dir())
     deploy.add_parsers(commands)
     functions.add_parsers(commands)
     ca.add_parser(commands)
@@ -174,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "lb":
         from nozama.cli.lb import run_lb
         return run_lb(args)
+    if args.command == "registry":
+        from nozama.cli.registry import run_registry
+        return run_registry(args)
     if args.command == "up":
         from nozama.cli.up import up
         from nozama.kernel import shutdown
