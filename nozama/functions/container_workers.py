@@ -93,7 +93,12 @@ class ContainerEngine:
             return 0
         return self._remove_leftovers(client)
 
-    def _remove_leftovers(self, client) -> int:
+    def stop(self) -> None:
+        """Remove this control plane's containers (it is stopping)."""
+        if self._client is not None:
+            self._remove_leftovers(self._client, quiet=True)
+
+    def _remove_leftovers(self, client, quiet: bool = False) -> int:
         removed = 0
         for container in client.containers.list(all=True,
                                                 filters={"label": f"{LABEL}={self.work_dir}"}):
@@ -102,7 +107,7 @@ class ContainerEngine:
                 removed += 1
             except Exception:
                 pass  # gone already
-        if removed:
+        if removed and not quiet:
             log.warning("removed %d function containers an earlier control plane on this "
                         "data left", removed)
         return removed

@@ -281,6 +281,10 @@ class FunctionRuntime:
             pool.retire()
             for worker in list(pool.workers):
                 worker.kill()
+        try:  # the containers of image functions, before the process exits
+            self.engine.stop()
+        except Exception:
+            log.exception("removing the function containers failed")
         try:  # what the last quarter second logged
             self.logs.write(self.logs.pending)
         except Exception:

@@ -231,11 +231,9 @@ def update_function_code(ctx: RequestContext, params: dict) -> dict:
 
 
 def _new_image(ctx: RequestContext, conn: Connection, params: dict) -> images.FunctionImage:
-    if params.get("ZipFile") is not None or params.get("S3Bucket") or params.get("S3Key"):
-        raise errors.lambda_.InvalidParameterValueException(
-            "Please don't provide ZipFile or S3 when updating a function with packageType "
-            "Image.")
-    if not params.get("ImageUri"):
+    # Lambda asks for the ImageUri, whatever else (a ZipFile, an S3 object) came instead.
+    if not params.get("ImageUri") or params.get("ZipFile") is not None \
+            or params.get("S3Bucket") or params.get("S3Key"):
         raise errors.lambda_.InvalidParameterValueException(
             "Please provide ImageUri when updating a function with packageType Image.")
     return images.resolve(conn, params["ImageUri"], ctx.region, ctx.account_id)
