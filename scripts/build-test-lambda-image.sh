@@ -55,7 +55,7 @@ is_static "$BUSYBOX" || die "no statically linked busybox"
 [[ -x /usr/bin/python3.11 ]] || apt_install python3.11-minimal libpython3.11-stdlib
 
 # awslambdaric and what it loads, from the Python that runs Nozama's process workers.
-SITE=$("$PYTHON" -c 'import awslambdaric, os; print(os.path.dirname(os.path.dirname(awslambdaric.__file__)))') ||
+SITE=$("$PYTHON" -c 'import awslambdaric as r, os; print(os.path.dirname(os.path.dirname(r.__file__)))') ||
     die "$PYTHON has no awslambdaric (run make venv)"
 RIC_SO=$(ls "$SITE"/runtime_client.cpython-311-*.so 2>/dev/null | head -n1)
 [[ -n "$RIC_SO" ]] || die "no runtime_client.cpython-311 module in $SITE"
@@ -157,6 +157,6 @@ tar --numeric-owner --owner=0 --group=0 -C "$R" -cf - . |
     die "docker import failed"
 
 docker run --rm --entrypoint /usr/bin/python3 "$IMAGE" \
-    -c 'import sys; sys.path[:0] = ["/var/runtime", "/var/task"]; import awslambdaric.bootstrap, app' ||
+    -c 'import sys; sys.path[:0] = ["/var/runtime", "/var/task"]; import awslambdaric.bootstrap' ||
     die "the freshly built $IMAGE cannot import awslambdaric and app"
 say "built $IMAGE"

@@ -20,6 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from nozama.functions.container_workers import LABEL
+from support.ecr import open_store, push
 from support.errors import error_of
 from support.roles import LAMBDA_ROLE, lambda_role
 from support.servers import NozamaServer, free_port, store_args
@@ -143,7 +144,8 @@ def invoke(lam, name: str, payload: dict | None = None, **params) -> tuple[dict,
 def test_an_image_function_runs_its_image_from_the_registry(lam, pusher):
     uri = pusher.repository("fn/app")
     digest = pusher.push(build_lambda_image(), "fn/app", "v1")
-    created = create(lam, "boxed", f"{uri}:v1", Environment={"Variables": {"STAGE": "prod"}},
+    created = create(lam, "boxed", f"{uri}:v1",
+                     Environment={"Variables": {"RELEASE": "from-config"}},
                      ImageConfig={"WorkingDirectory": "/var/task"})
     assert created["PackageType"] == "Image" and created["CodeSha256"] == digest[7:]
     assert "Runtime" not in created and "Handler" not in created
@@ -159,6 +161,7 @@ def test_an_image_function_runs_its_image_from_the_registry(lam, pusher):
     assert answer["greeting"] == "hello" and answer["function_name"] == "boxed"
     assert answer["env_function_name"] == "boxed" and answer["task_root"] == "/var/task"
     assert answer["cwd"] == "/var/task" and answer["memory_limit_in_mb"] == "128"
+    assert answer["release"] == "from-config"  # the function's Environment
     tail = base64.b64decode(response["LogResult"]).decode()
     assert "handling " in tail and "REPORT RequestId:" in tail
 
@@ -230,3 +233,53 @@ def test_a_published_version_keeps_the_digest_it_was_published_with(lam, pusher)
     assert invoke(lam, "released", Qualifier="1")[0]["release"] == "v1"
     assert invoke(lam, "released", Qualifier="2")[0]["release"] == "v2"
     assert invoke(lam, "released")[0]["release"] == "v2"
+
+
+def test_image_config_is_the_function_configuration_of_an_image(lam, pusher):
+    uri = pusher.repository("fn/configured")
+    pusher.push(build_lambda_image(), "fn/configured", "v1")
+    create(lam, "configured", f"{uri}:v1")
+    assert invoke(lam, "configured")[0]["function_name"] == "configured"
+
+    updated = lam.update_function_configuration(
+        FunctionName="configured", ImageConfig={"Command": ["app.other"]})
+    assert updated["ImageConfigResponse"] == {"ImageConfig": {"Command": ["app.other"]}}
+    assert invoke(lam, "configured")[0] == {"handler": "other", "argv_handler": "app.other"}
+
+    with pytest.raises(ClientError) as info:
+        lam.update_function_configuration(FunctionName="configured", Handler="app.handler")
+    assert error_of(info) == (
+        "InvalidParameterValueException",
+        "Please don't provide Handler or Runtime or Layer when the intended function "
+        "PackageType is Image.")
+    with pytest.raises(ClientError) as info:
+        lam.create_function(FunctionName="zipped", Role=LAMBDA_ROLE, Runtime="python3.11",
+                            Handler="app.handler", Code={"ImageUri": f"{uri}:v1"})
+    assert error_of(info) == (
+        "InvalidParameterValueException",
+        "Please don't provide ImageUri when the intended function PackageType is Zip.")
+
+
+def test_without_a_docker_engine_invoke_says_so(tmp_path):
+    server = NozamaServer(store_args("sqlite", tmp_path), tmp_path / "server.log",
+                          env={"DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"}).start()
+    try:
+        lambda_role(server)
+        lam = server.client("lambda", REGION)
+        uri = server.client("ecr", REGION).create_repository(repositoryName="fn/nowhere")[
+            "repository"]["repositoryUri"]
+        store = open_store(server)
+        try:
+            push(store, REGION, "fn/nowhere", "seed", "v1")
+        finally:
+            store.close()
+        create(lam, "nowhere", f"{uri}:v1")
+        with pytest.raises(ClientError) as info:
+            invoke(lam, "nowhere")
+        code, message = error_of(info)
+        assert code == "ResourceConflictException"
+        assert message.startswith("The function cannot start: functions of PackageType Image "
+                                  "run in containers, and the control plane has no Docker "
+                                  "Engine")
+    finally:
+        server.stop()
