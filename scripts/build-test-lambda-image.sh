@@ -55,7 +55,8 @@ is_static "$BUSYBOX" || die "no statically linked busybox"
 [[ -x /usr/bin/python3.11 ]] || apt_install python3.11-minimal libpython3.11-stdlib
 
 # awslambdaric and what it loads, from the Python that runs Nozama's process workers.
-SITE=$("$PYTHON" -c 'import awslambdaric as r, os; print(os.path.dirname(os.path.dirname(r.__file__)))') ||
+FIND_SITE='import awslambdaric as r, os; print(os.path.dirname(os.path.dirname(r.__file__)))'
+SITE=$("$PYTHON" -c "$FIND_SITE") ||
     die "$PYTHON has no awslambdaric (run make venv)"
 RIC_SO=$(ls "$SITE"/runtime_client.cpython-311-*.so 2>/dev/null | head -n1)
 [[ -n "$RIC_SO" ]] || die "no runtime_client.cpython-311 module in $SITE"
@@ -143,6 +144,7 @@ EOF
 echo 'root:x:0:0:root:/root:/bin/sh' >"$R/etc/passwd"
 echo 'root:x:0:' >"$R/etc/group"
 
+OLD_ID=$(docker image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 tar --numeric-owner --owner=0 --group=0 -C "$R" -cf - . |
     docker import \
         --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
@@ -159,4 +161,8 @@ tar --numeric-owner --owner=0 --group=0 -C "$R" -cf - . |
 docker run --rm --entrypoint /usr/bin/python3 "$IMAGE" \
     -c 'import sys; sys.path[:0] = ["/var/runtime", "/var/task"]; import awslambdaric.bootstrap' ||
     die "the freshly built $IMAGE cannot import awslambdaric and app"
+# A rebuild (FORCE=1) leaves the image it replaced untagged: remove it unless still used.
+if [[ -n "$OLD_ID" && "$(docker image inspect --format '{{.RepoTags}}' "$OLD_ID")" == "[]" ]]; then
+    docker rmi "$OLD_ID" >/dev/null 2>&1 || true
+fi
 say "built $IMAGE"
