@@ -163,7 +163,8 @@ def test_an_image_function_runs_its_image_from_the_registry(lam, pusher):
     assert answer["cwd"] == "/var/task" and answer["memory_limit_in_mb"] == "128"
     assert answer["release"] == "from-config"  # the function's Environment
     tail = base64.b64decode(response["LogResult"]).decode()
-    assert "handling " in tail and "REPORT RequestId:" in tail
+    assert "handling " in tail and "REPORT RequestId:" in tail and "Init Duration" in tail
+    assert "INIT_START" not in tail  # no managed runtime to name
 
 
 def test_timeouts_and_memory_are_the_containers(lam, pusher):
