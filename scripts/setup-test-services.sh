@@ -49,6 +49,7 @@ command -v ip >/dev/null 2>&1 || apt_install iproute2
 
 # --- 2. test image ---------------------------------------------------------
 bash "$HERE/build-test-image.sh" || die "could not build the test image"
+bash "$HERE/build-test-lambda-image.sh" || die "could not build the Lambda test image"
 
 # --- 3. PostgreSQL ---------------------------------------------------------
 if ! command -v pg_ctlcluster >/dev/null 2>&1 || ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; then

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import logging
 import os
+import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 from nozama.kernel.clock import Clock
 from nozama.kernel.wakeups import Wakeups
 from nozama.functions import limits, notify
+from nozama.functions.container_workers import ContainerEngine, ContainerWorker
 from nozama.functions.credentials import PLACEHOLDER, ExecutionRoles, WorkerCredentials
 from nozama.functions.limits import Throttled
 from nozama.functions.events import EventQueue
@@ -50,8 +52,9 @@ class Pool:
     """The workers of one version (one revision of $LATEST)."""
 
     def __init__(self, spec: VersionSpec, environment: dict[str, str], clock: Clock,
-                 roles: ExecutionRoles | None = None):
+                 roles: ExecutionRoles | None = None, engine: ContainerEngine | None = None):
         self.spec = spec
+        self.engine = engine      # the Docker Engine an image's workers run in
         self.environment = environment
         self.clock = clock
         self.roles = roles
@@ -71,7 +74,11 @@ class Pool:
         environment = dict(self.environment)
         if self.credentials is not None:
             environment.update(self.credentials.environment)
-        worker = Worker(self.spec, environment, self.workers.discard, self.clock)
+        if self.spec.image:
+            worker = ContainerWorker(self.spec, environment, self.workers.discard, self.clock,
+                                     self.engine)
+        else:
+            worker = Worker(self.spec, environment, self.workers.discard, self.clock)
         worker.credentials_key = self.credentials.key if self.credentials else ""
         self.workers.add(worker)
         try:
@@ -125,6 +132,11 @@ class FunctionRuntime:
             log.warning("killed %d processes that functions of an earlier control plane on "
                         "this data left running", killed)
         self.pools: dict[tuple, Pool] = {}
+        # Image functions' containers; those an earlier control plane on this data left
+        # are removed before the first starts (and now, in the background).
+        self.engine = ContainerEngine(store, clock, self.work_dir)
+        threading.Thread(target=self.engine.remove_leftovers, daemon=True,
+                         name="function-containers-leftovers").start()
         self.in_flight: Counter = Counter()        # (region, account, name) -> executions
         self.account_in_flight: Counter = Counter()  # (region, account) -> executions
         self.meters = FunctionMeters()
@@ -209,7 +221,7 @@ class FunctionRuntime:
         pool = self.pools.get(spec.key)
         if pool is None:
             pool = self.pools[spec.key] = Pool(spec, self._environment(spec), self.clock,
-                                                 self.roles)
+                                                 self.roles, self.engine)
         return pool
 
     def _environment(self, spec: VersionSpec) -> dict[str, str]:
@@ -269,6 +281,10 @@ class FunctionRuntime:
             pool.retire()
             for worker in list(pool.workers):
                 worker.kill()
+        try:  # the containers of image functions, before the process exits
+            self.engine.stop()
+        except Exception:
+            log.exception("removing the function containers failed")
         try:  # what the last quarter second logged
             self.logs.write(self.logs.pending)
         except Exception:

@@ -70,7 +70,7 @@ def invocation_lines(spec, request_id: str, outcome) -> list[str]:
     """What Lambda logs of one invocation: INIT_START on a cold start, START, the
     function's own output, END and REPORT."""
     lines = []
-    if outcome.init_ms is not None:
+    if outcome.init_ms is not None and spec.runtime:  # an image brings its own runtime
         lines.append(f"INIT_START Runtime Version: {spec.runtime.replace('python', 'python:')}")
     lines.append(f"START RequestId: {request_id} Version: {spec.version}")
     output = outcome.output.decode(errors="replace")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
-from nozama.functions import code, runtimes
+from nozama.functions import code, images, runtimes
 from nozama.functions.workers import VersionSpec
 from nozama.kernel import errors
 from nozama.functions.lookup import LATEST, find_version, function_arn
@@ -107,20 +107,34 @@ class Routes:
             doc, digest = row.doc, row.code_sha256
         directory = self.work_dir / ctx.region / ctx.account_id / function.name / \
             f"{version.strip('$')}-{digest[:16]}"
-        if not directory.is_dir():
+        image = doc.get("PackageType") == "Image"
+        package = None
+        if image or not directory.is_dir():
             package = function_store.get_code(conn, digest)
             if package is None:
                 raise errors.lambda_.ResourceNotFoundException(
                     f"The code of {function.name}:{version} is missing.")
+        overrides = {}
+        if image:
+            config = (doc.get("ImageConfigResponse") or {}).get("ImageConfig") or {}
+            overrides = dict(image=images.loaded(package).resolved_image_uri,
+                             entry_point=tuple(config.get("EntryPoint") or ()),
+                             command=tuple(config.get("Command") or ()),
+                             working_directory=config.get("WorkingDirectory") or "")
+            directory = Path("/var/task")  # where the image keeps its code, as Lambda's do
+        elif package is not None:
             code.unpack(package, directory)
+        runtime = doc.get("Runtime") or ""
         return VersionSpec(
             region=ctx.region, account=ctx.account_id, function_name=function.name,
             function_arn=function.arn, version=version, revision=doc["RevisionId"],
-            runtime=doc["Runtime"], interpreter=runtimes.interpreter(doc["Runtime"]) or "",
-            handler=doc["Handler"], timeout=doc["Timeout"], memory_mb=doc["MemorySize"],
+            runtime=runtime, interpreter=runtimes.interpreter(runtime) or "",
+            handler=doc.get("Handler") or "", timeout=doc["Timeout"],
+            memory_mb=doc["MemorySize"],
             environment=tuple(sorted(((doc.get("Environment") or {}).get("Variables")
                                       or {}).items())),
             code_dir=directory, role=doc.get("Role") or "",
             log_group=(doc.get("LoggingConfig") or {}).get("LogGroup",
-                                                            f"/aws/lambda/{function.name}"))
+                                                            f"/aws/lambda/{function.name}"),
+            **overrides)
 

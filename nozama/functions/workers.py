@@ -75,6 +75,12 @@ class VersionSpec:
     code_dir: Path
     log_group: str
     role: str = ""             # the execution role's ARN (Role)
+    # PackageType Image: the image pinned by digest (ResolvedImageUri), and ImageConfig's
+    # overrides; such a version runs in a container (functions/container_workers.py).
+    image: str = ""
+    entry_point: tuple = ()
+    command: tuple = ()
+    working_directory: str = ""
 
     @property
     def key(self) -> tuple:
@@ -179,7 +185,7 @@ class Worker:
         finally:
             self.invocation = None
         outcome.duration_ms = (self.clock.monotonic() - invocation.started) * 1000
-        self._read_output()
+        await self._settle_output()
         outcome.output = bytes(self.output)
         del self.output[:]
         outcome.max_memory_mb = self._max_memory_mb()
@@ -257,6 +263,11 @@ class Worker:
         self.kill()
 
     # --------------------------------------------------------------- process
+
+    async def _settle_output(self) -> None:
+        """Take in what the worker wrote during the invocation (all of it is in the pipe
+        by the time its response arrives)."""
+        self._read_output()
 
     def _read_output(self) -> None:
         while True:

@@ -29,12 +29,17 @@ RESERVED_VARIABLES = frozenset((
 
 # ------------------------------------------------------------ checking input
 
-def package_of(source: dict) -> bytes:
+IMAGE_WITH_RUNTIME = ("Please don't provide Handler or Runtime or Layer when the intended "
+                      "function PackageType is Image.")
+
+
+def package_of(source: dict, updating: bool = False) -> bytes:
     """The deployment package a Code (or UpdateFunctionCode) request carries, checked."""
     if source.get("ImageUri"):
         raise errors.lambda_.InvalidParameterValueException(
-            "Nozama runs .zip deployment packages only: container "
-            "images (ImageUri) are not supported.")
+            "Please don't provide ImageUri when updating a function with packageType Zip."
+            if updating else
+            "Please don't provide ImageUri when the intended function PackageType is Zip.")
     if source.get("S3Bucket") or source.get("S3Key") or source.get("S3ObjectVersion"):
         raise errors.lambda_.InvalidParameterValueException(
             "Nozama has no S3: send the deployment package as ZipFile.")
@@ -73,7 +78,6 @@ def check_unsupported(params: dict) -> None:
         "VpcConfig": vpc.get("SubnetIds") or vpc.get("SecurityGroupIds"),
         "DeadLetterConfig": (params.get("DeadLetterConfig") or {}).get("TargetArn"),
         "KMSKeyArn": params.get("KMSKeyArn"),
-        "ImageConfig": params.get("ImageConfig"),
         "SnapStart": (params.get("SnapStart") or {}).get("ApplyOn") == "PublishedVersions",
         "CodeSigningConfigArn": params.get("CodeSigningConfigArn"),
         "CapacityProviderConfig": params.get("CapacityProviderConfig"),
@@ -141,13 +145,33 @@ def _logging(current: dict, requested: dict | None) -> dict:
     return merged
 
 
+def _image_config(doc: dict, params: dict) -> None:
+    """ImageConfig overrides the image's ENTRYPOINT, CMD and WORKDIR; only an image has
+    them. An empty ImageConfig clears the overrides, as in Lambda."""
+    if "ImageConfig" not in params:
+        return
+    if doc.get("PackageType") != "Image":
+        if params["ImageConfig"]:
+            raise errors.lambda_.InvalidParameterValueException(
+                "ImageConfig is only supported for functions with PackageType Image.")
+        return
+    config = {k: v for k, v in params["ImageConfig"].items()
+              if k in ("EntryPoint", "Command", "WorkingDirectory") and v is not None}
+    doc.pop("ImageConfigResponse", None)
+    if config:
+        doc["ImageConfigResponse"] = {"ImageConfig": config}
+
+
 def configured(doc: dict, params: dict) -> dict:
     """`doc` with the settings CreateFunction or UpdateFunctionConfiguration give."""
     check_unsupported(params)
     _check_range(params)
+    if doc.get("PackageType") == "Image" and (params.get("Runtime") or params.get("Handler")):
+        raise errors.lambda_.InvalidParameterValueException(IMAGE_WITH_RUNTIME)
     if "Runtime" in params:
         _check_runtime(params["Runtime"])
     doc = dict(doc)
+    _image_config(doc, params)
     for key in ("Runtime", "Role", "Handler", "Description", "Timeout", "MemorySize",
                 "Architectures"):
         if key in params:
@@ -166,24 +190,52 @@ def configured(doc: dict, params: dict) -> dict:
     return doc
 
 
-def new_configuration(ctx: RequestContext, name: str, params: dict, package: bytes) -> dict:
-    if params.get("PackageType", "Zip") != "Zip":
+def is_image(params: dict) -> bool:
+    """Whether CreateFunction makes an image function (PackageType Image)."""
+    return params.get("PackageType", "Zip") == "Image"
+
+
+def check_image_request(params: dict) -> str:
+    """The ImageUri of a CreateFunction of PackageType Image, checked for what Lambda
+    refuses before it looks at the image."""
+    if params.get("Runtime") or params.get("Handler") or params.get("Layers"):
+        raise errors.lambda_.InvalidParameterValueException(IMAGE_WITH_RUNTIME)
+    source = params.get("Code") or {}
+    if source.get("ZipFile") is not None or source.get("S3Bucket") or source.get("S3Key"):
         raise errors.lambda_.InvalidParameterValueException(
-            "Nozama runs .zip deployment packages only "
-            "(PackageType Zip).")
-    if not params.get("Runtime") or not params.get("Handler"):
+            "Please don't provide ZipFile or S3 when the intended function PackageType is "
+            "Image.")
+    if not source.get("ImageUri"):
+        raise errors.lambda_.InvalidParameterValueException(
+            "Please provide a source for function code (ImageUri).")
+    return source["ImageUri"]
+
+
+def new_configuration(ctx: RequestContext, name: str, params: dict, package: bytes | None,
+                      code_sha256: str | None = None) -> dict:
+    """The configuration of a new function: of a zip `package`, or, without one, of an
+    image whose CodeSha256 (its digest's hex) is `code_sha256`."""
+    image = package is None
+    if not image and params.get("PackageType", "Zip") != "Zip":
+        raise errors.lambda_.InvalidParameterValueException(
+            f"Unsupported package type {params['PackageType']}: use Zip or Image.")
+    if not image and (not params.get("Runtime") or not params.get("Handler")):
         raise errors.lambda_.InvalidParameterValueException(
             "Runtime and Handler are mandatory parameters for functions "
             "created with deployment packages.")
     doc = {
         "FunctionName": name, "FunctionArn": function_arn(ctx, name), "Runtime": None,
-        "Role": None, "Handler": None, "CodeSize": len(package), "Description": "",
+        "Role": None, "Handler": None, "CodeSize": 0 if image else len(package),
+        "Description": "",
         "Timeout": 3, "MemorySize": 128, "LastModified": timestamp(ctx.clock.now()),
-        "CodeSha256": code.sha256(package), "Version": LATEST, "RevisionId": new_revision_id(),
-        "State": "Active", "LastUpdateStatus": "Successful", "PackageType": "Zip",
+        "CodeSha256": code_sha256 if image else code.sha256(package), "Version": LATEST,
+        "RevisionId": new_revision_id(), "State": "Active", "LastUpdateStatus": "Successful",
+        "PackageType": "Image" if image else "Zip",
         "Architectures": ["x86_64"], "EphemeralStorage": {"Size": 512},
         "TracingConfig": {"Mode": "PassThrough"},
         "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
         "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
     }
+    if image:  # the image brings its runtime and names its handler itself
+        del doc["Runtime"], doc["Handler"]
     return configured(doc, params)

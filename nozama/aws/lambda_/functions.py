@@ -15,12 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from nozama.kernel import errors
 from nozama.kernel.context import RequestContext
 from nozama.kernel.errors import ValidationException
-from nozama.functions import code, notify
+from nozama.functions import code, images, notify
 from nozama.aws.lambda_ import code_urls, handlers
 from nozama.functions.lookup import (LATEST, find_function, function_arn, function_ref, listed,
                                      new_revision_id, timestamp, version_out)
 from nozama.aws.lambda_.common import after_marker, function_of, listed_page, page_limit
-from nozama.aws.lambda_.configuration import (check_role, check_unsupported, configured,
+from nozama.aws.lambda_.configuration import (check_image_request, check_role,
+                                              check_unsupported, configured, is_image,
                                               new_configuration, package_of)
 from nozama.aws.lambda_.tagging import checked_tags
 from nozama.aws.lambda_.versions import publish
@@ -46,8 +47,15 @@ def _new_name(ctx: RequestContext, text: str) -> str:
 @handlers.operation("CreateFunction")
 def create_function(ctx: RequestContext, params: dict) -> dict:
     name = _new_name(ctx, params["FunctionName"])
-    package = package_of(params["Code"])
-    doc = new_configuration(ctx, name, params, package)
+    image_uri = None
+    if is_image(params):
+        image_uri = check_image_request(params)
+        images.check(image_uri, ctx.region, ctx.account_id)
+        package = None
+        doc = new_configuration(ctx, name, params, None, "")
+    else:
+        package = package_of(params["Code"])
+        doc = new_configuration(ctx, name, params, package)
     tags = checked_tags(params.get("Tags") or {})
     conflict = errors.lambda_.ResourceConflictException(f"Function already exist: {name}")
     try:
@@ -55,7 +63,14 @@ def create_function(ctx: RequestContext, params: dict) -> dict:
             if function_store.get(conn, ctx.region, ctx.account_id, name) is not None:
                 raise conflict
             check_role(ctx, conn, params.get("Role"))
-            digest = code.digest(package)
+            if image_uri is not None:
+                # The tag is resolved now: the function runs this digest until its code
+                # is updated, wherever the tag moves (as in Lambda).
+                image = images.resolve(conn, image_uri, ctx.region, ctx.account_id)
+                doc["CodeSha256"] = image.code_sha256
+                digest, package = image.key, image.stored()
+            else:
+                digest = code.digest(package)
             function_store.put_code(conn, digest, package)
             function_store.create(conn, ctx.region, ctx.account_id, name, doc["FunctionArn"],
                                   digest, ctx.clock.now(), doc)
@@ -127,11 +142,16 @@ def get_function(ctx: RequestContext, params: dict) -> dict:
         function, configuration = _read_function(ctx, conn, params)
         tags = tag_store.get(conn, function.arn)
         package = _package_digest(conn, function, configuration)
-    # Lambda's presigned S3 URL, here a signed URL of the server's own (10 minutes).
-    location = code_urls.location(ctx.store, ctx.clock, ctx.endpoint or "http://127.0.0.1",
-                                  package)
-    result = {"Configuration": configuration,
-              "Code": {"RepositoryType": "S3", "Location": location}}
+        image = images.loaded(function_store.get_code(conn, package)) \
+            if configuration.get("PackageType") == "Image" else None
+    if image is not None:
+        code_location = {"RepositoryType": "ECR", "ImageUri": image.image_uri,
+                         "ResolvedImageUri": image.resolved_image_uri}
+    else:
+        # Lambda's presigned S3 URL, here a signed URL of the server's own (10 minutes).
+        code_location = {"RepositoryType": "S3", "Location": code_urls.location(
+            ctx.store, ctx.clock, ctx.endpoint or "http://127.0.0.1", package)}
+    result = {"Configuration": configuration, "Code": code_location}
     if tags:
         result["Tags"] = tags
     if function.reserved_concurrency is not None:
@@ -185,11 +205,16 @@ def list_functions(ctx: RequestContext, params: dict) -> dict:
 @handlers.operation("UpdateFunctionCode")
 def update_function_code(ctx: RequestContext, params: dict) -> dict:
     check_unsupported(params)
-    package = package_of(params)
-    digest = code.digest(package)
     with function_of(ctx, params, write=True, revision=True) as (conn, function):
         name = function.name
-        doc = {**function.doc, "CodeSize": len(package), "CodeSha256": code.sha256(package),
+        if function.doc.get("PackageType") == "Image":
+            image = _new_image(ctx, conn, params)
+            digest, package = image.key, image.stored()
+            size, sha = 0, image.code_sha256
+        else:
+            package = package_of(params, updating=True)
+            digest, size, sha = code.digest(package), len(package), code.sha256(package)
+        doc = {**function.doc, "CodeSize": size, "CodeSha256": sha,
                "LastModified": timestamp(ctx.clock.now()), "RevisionId": new_revision_id()}
         if params.get("Architectures"):
             doc["Architectures"] = params["Architectures"]
@@ -203,6 +228,15 @@ def update_function_code(ctx: RequestContext, params: dict) -> dict:
             result = version_out(publish(ctx, conn, name)[0].doc)
     notify.function_changed(ctx, name)
     return result
+
+
+def _new_image(ctx: RequestContext, conn: Connection, params: dict) -> images.FunctionImage:
+    # Lambda asks for the ImageUri, whatever else (a ZipFile, an S3 object) came instead.
+    if not params.get("ImageUri") or params.get("ZipFile") is not None \
+            or params.get("S3Bucket") or params.get("S3Key"):
+        raise errors.lambda_.InvalidParameterValueException(
+            "Please provide ImageUri when updating a function with packageType Image.")
+    return images.resolve(conn, params["ImageUri"], ctx.region, ctx.account_id)
 
 
 @handlers.operation("UpdateFunctionConfiguration")

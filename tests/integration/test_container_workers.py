@@ -1,0 +1,140 @@
+"""Container workers on the real Docker Engine, with the Lambda image the tests build
+(scripts/build-test-lambda-image.sh): the image's own entrypoint and runtime interface
+client talk to the worker's Runtime API, as on Lambda. The image is one the engine holds,
+so no registry is involved (test_image_functions.py covers the path through ECR)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import docker
+import pytest
+
+from nozama.functions.container_workers import LABEL, ContainerEngine, ContainerWorker
+from nozama.functions.workers import Invocation, VersionSpec
+from nozama.kernel.clock import Clock
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGE = "nozama-test/lambda-python:latest"
+
+
+def build_lambda_image() -> str:
+    subprocess.run(["bash", str(ROOT / "scripts" / "build-test-lambda-image.sh")],
+                   check=True, env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
+                                    "/sbin:/bin", "PYTHON": sys.executable})
+    return IMAGE
+
+
+@pytest.fixture(scope="module")
+def image():
+    return build_lambda_image()
+
+
+@pytest.fixture
+def engine(tmp_path):
+    engine = ContainerEngine(None, Clock(), str(tmp_path / "functions"))
+    yield engine
+    engine.remove_leftovers()
+
+
+def spec(image: str, **changes) -> VersionSpec:
+    values = dict(region="us-east-1", account="000000000000", function_name="boxed",
+                  function_arn="arn:aws:lambda:us-east-1:000000000000:function:boxed",
+                  version="$LATEST", revision="r1", runtime="", interpreter="", handler="",
+                  timeout=3, memory_mb=128, environment=(), code_dir=Path("/var/task"),
+                  log_group="/aws/lambda/boxed", image=image)
+    values.update(changes)
+    return VersionSpec(**values)
+
+
+def run(engine, version: VersionSpec, *payloads: dict, env: dict | None = None):
+    """The outcomes of invoking one worker with each payload in turn, and the worker."""
+    async def main():
+        clock = Clock()
+        environment = {"AWS_LAMBDA_FUNCTION_NAME": version.function_name,
+                       "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(version.memory_mb),
+                       "AWS_LAMBDA_FUNCTION_VERSION": version.version,
+                       "LAMBDA_TASK_ROOT": "/var/task", "PATH": "/host/only",
+                       **(env or {})}
+        worker = ContainerWorker(version, environment, lambda w: None, clock, engine)
+        await worker.start()
+        outcomes = []
+        for number, payload in enumerate(payloads):
+            outcomes.append(await worker.invoke(Invocation(
+                f"req-{number}", json.dumps(payload).encode(), version.function_arn,
+                version.timeout)))
+        worker.kill()
+        await asyncio.sleep(0.5)
+        return outcomes, worker
+    return asyncio.run(main())
+
+
+def test_the_image_answers_through_the_runtime_api(engine, image):
+    (first, second), worker = run(engine, spec(image), {"greeting": "hi"}, {})
+    answer = json.loads(first.payload)
+    assert not first.function_error
+    assert answer["greeting"] == "hi" and answer["function_name"] == "boxed"
+    assert answer["task_root"] == "/var/task" and answer["cwd"] == "/var/task"
+    assert answer["memory_limit_in_mb"] == "128" and answer["release"] == "v1"
+    assert b"handling req-0" in first.output and b"req-1" not in first.output
+    assert b"handling req-1" in second.output  # the same warm container
+    assert first.init_ms is not None and second.init_ms is None
+    assert first.max_memory_mb > 0
+
+
+def test_image_config_overrides_the_command_and_working_directory(engine, image):
+    (outcome,), _ = run(engine, spec(image, command=("app.other",), working_directory="/tmp"),
+                        {})
+    assert json.loads(outcome.payload) == {"handler": "other", "argv_handler": "app.other"}
+
+
+def test_a_timeout_kills_the_container(engine, image):
+    (outcome,), worker = run(engine, spec(image, timeout=1), {"sleep": 5})
+    assert outcome.function_error and outcome.error_type == "Sandbox.Timedout"
+    assert json.loads(outcome.payload)["errorMessage"] == \
+        "RequestId: req-0 Error: Task timed out after 1.00 seconds"
+    assert not worker.alive
+    client = docker.from_env()
+    assert client.containers.list(all=True, filters={"label": f"{LABEL}={engine.work_dir}"}) \
+        == []
+
+
+def test_memory_beyond_memory_size_is_out_of_memory(engine, image):
+    (outcome,), worker = run(engine, spec(image, memory_mb=128), {"allocate_mb": 400})
+    assert outcome.function_error and outcome.error_type == "Runtime.OutOfMemory"
+    assert json.loads(outcome.payload) == {
+        "errorType": "Runtime.OutOfMemory",
+        "errorMessage": "RequestId: req-0 Error: Runtime exited with error: signal: killed"}
+
+
+def test_leftover_containers_of_the_same_work_dir_are_removed(engine, image, tmp_path):
+    client = docker.from_env()
+    left = client.containers.run(image, entrypoint=["sleep", "60"], command=[], detach=True,
+                                 labels={LABEL: engine.work_dir})
+    other = client.containers.run(image, entrypoint=["sleep", "60"], command=[], detach=True,
+                                  labels={LABEL: str(tmp_path / "elsewhere")})
+    try:
+        fresh = ContainerEngine(None, Clock(), engine.work_dir)
+        fresh.client()  # the first use removes them
+        names = [c.id for c in client.containers.list(all=True)]
+        assert left.id not in names and other.id in names
+    finally:
+        for container in (left, other):
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+
+
+def test_without_a_docker_engine_the_function_cannot_start(tmp_path):
+    def no_engine():
+        return docker.DockerClient(base_url=f"unix://{tmp_path}/none.sock")
+    engine = ContainerEngine(None, Clock(), str(tmp_path), connect=no_engine)
+    with pytest.raises(Exception) as info:
+        engine.client()
+    assert info.value.code == "ResourceConflictException"
+    assert "the control plane has no Docker Engine" in str(info.value)
