@@ -104,6 +104,9 @@ class Agent:
             options.setdefault("region", self.config.region)
             options.setdefault("logs_endpoint", self.config.endpoint)
             options.setdefault("logs_credentials", self.config.credentials)
+            options.setdefault("registry_endpoint", self.config.endpoint)
+            options.setdefault("registry_credentials", self.config.credentials)
+            options.setdefault("ca_bundle", self.config.ca_bundle)
         return options
 
     # ------------------------------------------------------------ lifecycle
