@@ -149,7 +149,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--log-level", default=log_level, help=log_help)
     up.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                     help="a further name the server answers to (see `nozama server --help`)")
-    from nozama.cli import ca, deploy, functions
+    from nozama.cli import ca, deploy, functions, registry
+    registry.add_parser(commands, command, log_level, log_help, _default_data_dir())
     deploy.add_parsers(commands)
     functions.add_parsers(commands)
     ca.add_parser(commands)
@@ -174,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "lb":
         from nozama.cli.lb import run_lb
         return run_lb(args)
+    if args.command == "registry":
+        from nozama.cli.registry import run_registry
+        return run_registry(args)
     if args.command == "up":
         from nozama.cli.up import up
         from nozama.kernel import shutdown

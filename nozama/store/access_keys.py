@@ -188,6 +188,19 @@ class AccessKeys:
             first.session_token_sha256
 
 
+def active_principal(conn: Connection, access_key_id: str,
+                     now: datetime) -> model.Principal | None:
+    """Whom a key stands for, with its policies, if it is Active and unexpired; its secret
+    is not opened. For the registry's gate, which checks ECR passwords rather than
+    signatures and holds no sealing key."""
+    rows = sql.all_rows(conn, _LOOKUP, (access_key_id,))
+    if not rows or rows[0].status != ACTIVE:
+        return None
+    if rows[0].expires_at is not None and rows[0].expires_at <= now:
+        return None
+    return _principal(rows[0], rows)
+
+
 def _principal(first, rows: list) -> model.Principal | None:
     # Policies: a tuple that compiles them once and remembers what it decided, for as
     # long as this cache entry lives (model/iam_policy.py).
