@@ -118,6 +118,12 @@ class EcrAuthorizations:
             if cached and self.clock.time() < cached.expires_at - RENEW_BEFORE:
                 return cached
             fresh = authorization_from(self._call(region))
+            if ecr_references.is_ecr_host(fresh.registry):
+                # The control plane names ECR's own host when no `nozama registry` runs;
+                # not kept, so that a registry started later is found at the next pull.
+                raise cannot_pull(f"no Nozama registry is running for {self.endpoint} "
+                                  f"(GetAuthorizationToken's proxyEndpoint is "
+                                  f"{fresh.proxy_endpoint}): start `nozama registry`")
             self._cache[region] = fresh
             return fresh
 
@@ -200,8 +206,9 @@ class RegistryPuller:
                                        tag=reference.digest or reference.tag,
                                        auth_config=authorization.auth_config())
         except APIError as error:
-            if error.status_code == 401 or "unauthorized" in str(error.explanation):
-                self.authorizations.forget(reference.region)
+            # The token may be stale (a revoked key) or the registry may have moved: the
+            # next pull asks the control plane again.
+            self.authorizations.forget(reference.region)
             raise cannot_pull(str(error.explanation or error)) from error
         if reference.digest:
             return reference.pull_reference(registry)

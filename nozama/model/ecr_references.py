@@ -102,6 +102,11 @@ def _split(rest: str, reference: str) -> tuple[str, str | None, str | None]:
     return name, tag, digest
 
 
+def is_ecr_host(address: str) -> bool:
+    """Whether `address` is ECR's own host, which no Nozama registry answers at."""
+    return _ECR_HOST.fullmatch(address) is not None
+
+
 def registry_address(proxy_endpoint: str) -> tuple[str, str]:
     """(scheme, host[:port]) of GetAuthorizationToken's proxyEndpoint."""
     scheme, sep, rest = proxy_endpoint.partition("://")

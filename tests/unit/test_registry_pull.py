@@ -184,3 +184,23 @@ def test_without_a_registry_nothing_changes():
 def test_an_unreadable_answer_is_a_pull_error():
     assert isinstance(refusal(b"<html>"), PullError)
     assert str(refusal(b"<html>")) == "CannotPullContainerError: HTTPError"
+
+
+def test_without_a_running_registry_the_pull_says_so_and_nothing_is_kept(clock):
+    plane = FakeControlPlane(clock, endpoint=f"https://{HOST}")
+    puller = RegistryPuller(EcrAuthorizations("http://cp", clock=clock, call=plane))
+    for _ in range(2):
+        with pytest.raises(TaskStartError, match="CannotPullContainerError: no Nozama "
+                           "registry is running .*start `nozama registry`"):
+            ensure_image(FakeDocker(), f"{HOST}/web", puller)
+    assert len(plane.calls) == 2
+
+
+def test_a_failed_pull_drops_the_token(clock):
+    plane = FakeControlPlane(clock)
+    puller = RegistryPuller(EcrAuthorizations("http://cp", clock=clock, call=plane))
+    with pytest.raises(TaskStartError):
+        ensure_image(FakeDocker(APIError("401", explanation="unauthorized: bad credentials")),
+                     f"{HOST}/web", puller)
+    ensure_image(FakeDocker(), f"{HOST}/web", puller)
+    assert len(plane.calls) == 2
