@@ -62,6 +62,7 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
 run: venv
 	bash scripts/install-docker.sh
 	bash scripts/install-haproxy.sh
+	bash scripts/install-docker-registry.sh
 	$(RUN_CMD)
 
 test: venv

@@ -16,7 +16,8 @@ import botocore.model
 
 # Services Nozama serves, by botocore model name. The protocol is the one
 # current botocore clients use for the service (the first the model lists).
-SERVED = ("ecs", "elbv2", "lambda", "cloudwatch", "logs", "acm", "ec2", "iam", "sts")
+SERVED = ("ecs", "elbv2", "lambda", "cloudwatch", "logs", "acm", "ec2", "iam", "sts",
+          "ecr")
 
 
 @dataclass(frozen=True)

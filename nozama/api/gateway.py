@@ -184,7 +184,8 @@ class Gateway:
         shape = operation.input_shape
         found = validation_errors(shape, params) if shape is not None else []
         if found:
-            raise self.handlers[service.name].validation_error(summarize(found))
+            handlers = self.handlers[service.name]
+            raise handlers.validation_error(handlers.validation_message(summarize(found)))
 
     def new_request_id(self) -> str:
         """A random version-4 UUID, as AWS request ids are, without uuid4's syscall per call
@@ -226,11 +227,13 @@ def _internal_error(service: Service) -> type[errors.ServiceError]:
     # The internal error each service models, so SDKs map it to their own type.
     return {"ecs": errors.ecs.ServerException, "logs": errors.logs.ServiceUnavailableException,
             "lambda": errors.lambda_.ServiceException,
-            "ec2": errors.ec2.InternalError}.get(service.name, errors.InternalFailure)
+            "ec2": errors.ec2.InternalError,
+            "ecr": errors.ecr.ServerException}.get(service.name, errors.InternalFailure)
 
 
 def _unserved(service: Service, scope) -> errors.ServiceError:
     title = service.model.metadata.get("serviceFullName", service.name)
     return errors.UnknownServiceException(
-        f"Nozama does not serve {title} ('{scope.service}'): it serves ECS, ELBv2, Lambda, "
-        "CloudWatch, CloudWatch Logs, ACM and EC2's networking. See docs/compatibility.md.")
+        f"Nozama does not serve {title} ('{scope.service}'): it serves ECS, ECR, ELBv2, "
+        "Lambda, CloudWatch, CloudWatch Logs, ACM and EC2's networking. "
+        "See docs/compatibility.md.")

@@ -146,6 +146,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="the agents' region (env AWS_DEFAULT_REGION)")
     up.add_argument("--runtime", choices=("docker", "simulated"), default="docker",
                     help="the agents' runtime (see `nozama agent --help`)")
+    up.add_argument("--registry-port", type=int, default=5000,
+                    help="port of ECR's image registry on 127.0.0.1 (`nozama registry`; "
+                    "another free port if it is taken; 0: no registry)")
     up.add_argument("--log-level", default=log_level, help=log_help)
     up.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                     help="a further name the server answers to (see `nozama server --help`)")

@@ -1,5 +1,5 @@
 """`nozama up`: a whole cluster on this machine: the control plane, the load balancers'
-data plane and N agents.
+data plane, ECR's image registry (when docker-registry is installed) and N agents.
 
 Agents spread over the region's three zones (a, b, c). Everything runs as
 child processes of this one; Ctrl-C or SIGTERM, at any moment from the first
@@ -13,9 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -84,6 +86,10 @@ def up(args: argparse.Namespace) -> int:
         agent_file = agent_credentials(endpoint, args.region, admin, data_dir)
         signals.spawn(children, ["lb", "--data-dir", str(data_dir),
                                  "--log-level", args.log_level])
+        registry = _registry_address(args.registry_port)
+        if registry is not None:
+            signals.spawn(children, ["registry", "--address", registry, "--data-dir",
+                                     str(data_dir), "--log-level", args.log_level])
         zones = [f"{args.region}{z}" for z in "abc"]
         for n in range(args.agents):
             zone = zones[n % 3]
@@ -93,7 +99,9 @@ def up(args: argparse.Namespace) -> int:
                 "--data-dir", str(data_dir / "agents" / f"agent-{n}"),
                 "--credentials-file", str(agent_file), "--log-level", args.log_level])
         _wait_agents(endpoint, args.region, args.agents, children, admin)
-        _announce(endpoint, args, time.monotonic() - started, admin)
+        if registry is not None:
+            _wait_registry(registry, children)
+        _announce(endpoint, args, time.monotonic() - started, admin, registry)
         return _supervise(children)
     except _Stop:
         return 0
@@ -186,11 +194,47 @@ def _wait_agents(endpoint: str, region: str, count: int, children,
     raise SystemExit("the agents did not connect in time")
 
 
+def _registry_address(port: int) -> str | None:
+    """Where `nozama registry` listens: 127.0.0.1:`port`, or another free port if that
+    one is taken; None (with the reason on stderr) when it cannot run here."""
+    from nozama.cli.registry import missing_programs
+    if port == 0:
+        return None
+    why = missing_programs()
+    if why is not None:
+        print(f"nozama up: no ECR image registry: {why}", file=sys.stderr)
+        return None
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
+            print(f"nozama up: port {port} is taken; the image registry listens on "
+                  f"{sock.getsockname()[1]}", file=sys.stderr)
+        return f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+def _wait_registry(address: str, children) -> None:
+    """Until the registry's front answers (its 401 challenge)."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children):
+            raise SystemExit("a Nozama process exited; see its log above")
+        try:
+            urllib.request.urlopen(f"http://{address}/v2/", timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"the image registry did not answer on {address}")
+
+
 def _announce(endpoint: str, args: argparse.Namespace, seconds: float,
-              key: tuple[str, str]) -> None:
+              key: tuple[str, str], registry: str | None = None) -> None:
     # The administrator key the server made at its first start (store/admin_key.py).
     print(json.dumps({"endpoint": endpoint, "agents": args.agents, "region": args.region,
-                      "readyInSeconds": round(seconds, 2)}))
+                      "registry": registry, "readyInSeconds": round(seconds, 2)}))
     print(f"""
 Nozama is up: {endpoint}, {args.agents} agents in {args.region}a/b/c, cluster "default".
 Use it with:
@@ -199,8 +243,18 @@ Use it with:
   export AWS_DEFAULT_REGION={args.region}
   export AWS_ACCESS_KEY_ID={key[0]} AWS_SECRET_ACCESS_KEY={key[1]}
 
-Ctrl-C stops Nozama; running containers keep running and are adopted next time.
+{_registry_text(registry, args.region)}Ctrl-C stops Nozama; running containers keep running and are adopted next time.
 """, flush=True)
+
+
+def _registry_text(registry: str | None, region: str) -> str:
+    if registry is None:
+        return ""
+    return f"""ECR images: push to {registry}/{region}/<repository>:<tag> after
+
+  aws ecr get-login-password | docker login --username AWS --password-stdin {registry}
+
+"""
 
 
 def _supervise(children: list[subprocess.Popen]) -> int:

@@ -132,6 +132,7 @@ logs = ServiceErrors("logs")
 acm = ServiceErrors("acm")
 iam = ServiceErrors("iam")
 sts = ServiceErrors("sts")
+ecr = ServiceErrors("ecr")
 
 
 class DocumentedErrors(ServiceErrors):
@@ -171,7 +172,8 @@ ec2 = DocumentedErrors("ec2", {
 } | {"InternalError": 500, "UnauthorizedOperation": 403, "AuthFailure": 401})
 
 SERVICES = {"ecs": ecs, "elbv2": elbv2, "lambda": lambda_, "cloudwatch": cloudwatch,
-            "logs": logs, "acm": acm, "ec2": ec2, "iam": iam, "sts": sts}
+            "logs": logs, "acm": acm, "ec2": ec2, "iam": iam, "sts": sts,
+            "ecr": ecr}
 
 
 # ---------------------------------------------------------------------------

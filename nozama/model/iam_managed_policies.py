@@ -1,7 +1,7 @@
 """The AWS managed policies Nozama knows, as data.
 
 Their documents are AWS's, reduced to the services Nozama serves (ECS, ELBv2, Lambda,
-CloudWatch, CloudWatch Logs, ACM, EC2's networking, IAM, STS): a statement about a
+CloudWatch, CloudWatch Logs, ACM, EC2's networking, IAM, STS, ECR): a statement about a
 service it does not serve could never apply. They are the same in every account
 (arn:aws:iam::aws:policy/<name>), read-only, and attached by ARN.
 """
@@ -38,6 +38,13 @@ def _document(*statements: dict) -> dict:
 
 
 _READ = ("Describe*", "List*", "Get*")
+# What pulling an image from ECR takes (`docker pull`, an agent, a task execution role).
+_ECR_PULL = ("ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability",
+             "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage")
+_ECR_READ = (*_ECR_PULL, "ecr:GetRepositoryPolicy", "ecr:DescribeRepositories",
+             "ecr:ListImages", "ecr:DescribeImages", "ecr:GetLifecyclePolicy",
+             "ecr:GetLifecyclePolicyPreview", "ecr:ListTagsForResource",
+             "ecr:DescribeImageScanFindings")
 
 
 def _reads(*prefixes: str) -> tuple[str, ...]:
@@ -51,7 +58,8 @@ _POLICIES = (
     ManagedPolicy("ReadOnlyAccess", "/", "ANPAILL3HVNFSB6DCOWYQ",
                   "Provides read-only access to AWS services and resources.",
                   _document(_allow(*_reads("ecs", "elasticloadbalancing", "lambda", "logs",
-                                           "cloudwatch", "acm", "ec2", "iam"),
+                                           "cloudwatch", "acm", "ec2", "iam", "ecr"),
+                                   "ecr:BatchCheck*", "ecr:BatchGet*",
                                    "logs:FilterLogEvents", "logs:StartLiveTail",
                                    "logs:StartQuery", "logs:TestMetricFilter"))),
     ManagedPolicy("AmazonECS_FullAccess", "/", "ANPAJ7S7AN6YQPTJC7IFS",
@@ -74,10 +82,34 @@ _POLICIES = (
                                    "ecs:DeregisterContainerInstance", "ecs:DiscoverPollEndpoint",
                                    "ecs:Poll", "ecs:RegisterContainerInstance",
                                    "ecs:StartTelemetrySession", "ecs:UpdateContainerInstancesState",
-                                   "ecs:Submit*", "logs:CreateLogStream", "logs:PutLogEvents"),
+                                   "ecs:Submit*", "ecr:GetAuthorizationToken",
+                                   "ecr:BatchCheckLayerAvailability",
+                                   "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage",
+                                   "logs:CreateLogStream", "logs:PutLogEvents"),
                             {"Effect": "Allow", "Action": "ecs:TagResource", "Resource": "*",
                              "Condition": {"StringEquals": {"ecs:CreateAction": [
                                  "CreateCluster", "RegisterContainerInstance"]}}})),
+    ManagedPolicy("AmazonECSTaskExecutionRolePolicy", "/service-role/",
+                  "ANPAJG4T4G4PV56DE72PY",
+                  "Provides access to other AWS service resources that are required to run "
+                  "Amazon ECS tasks",
+                  _document(_allow(*_ECR_PULL, "logs:CreateLogStream", "logs:PutLogEvents"))),
+    ManagedPolicy("AmazonEC2ContainerRegistryReadOnly", "/", "ANPAIFYZPA37OOHVIH7KQ",
+                  "Provides read-only access to Amazon EC2 Container Registry repositories.",
+                  _document(_allow(*_ECR_READ))),
+    ManagedPolicy("AmazonEC2ContainerRegistryPowerUser", "/", "ANPAJDNE5PIHROIBGGDDW",
+                  "Provides full access to Amazon EC2 Container Registry repositories, but "
+                  "does not allow repository deletion or policy changes.",
+                  _document(_allow(*_ECR_READ, "ecr:InitiateLayerUpload",
+                                   "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
+                                   "ecr:PutImage"))),
+    ManagedPolicy("AmazonEC2ContainerRegistryFullAccess", "/", "ANPAIESRL7KD7IIVF6V4W",
+                  "Provides administrative access to Amazon ECR resources",
+                  _document(_allow("ecr:*"),
+                            {"Effect": "Allow", "Action": "iam:CreateServiceLinkedRole",
+                             "Resource": "*",
+                             "Condition": {"StringEquals": {"iam:AWSServiceName": [
+                                 "replication.ecr.amazonaws.com"]}}})),
     ManagedPolicy("ElasticLoadBalancingFullAccess", "/", "ANPAIDPMLA3IUUOW47WKU",
                   "Provides full access to Amazon ElasticLoadBalancing, and limited access to "
                   "other services necessary to provide ElasticLoadBalancing features.",

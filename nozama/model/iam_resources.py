@@ -21,7 +21,7 @@ from nozama.model import arns
 # botocore service name -> IAM action prefix.
 PREFIXES = {"ecs": "ecs", "elbv2": "elasticloadbalancing", "lambda": "lambda",
             "logs": "logs", "cloudwatch": "cloudwatch", "acm": "acm", "ec2": "ec2",
-            "iam": "iam", "sts": "sts"}
+            "iam": "iam", "sts": "sts", "ecr": "ecr"}
 
 Resolver = Callable[[dict, str, str], str]
 
@@ -224,6 +224,39 @@ _IAM = {
 
 _STS = {"AssumeRole": _param("RoleArn")}
 
+
+def _repository(params: dict, region: str, account: str) -> str:
+    # registryId names the account whose registry holds the repository (another account's
+    # registry is still authorized against its own ARN).
+    owner = params.get("registryId") or account
+    return f"arn:aws:ecr:{region}:{owner}:repository/{params['repositoryName']}"
+
+
+# Every ECR operation on a repository takes its ARN; GetAuthorizationToken (and the
+# registry-wide settings) take "*". CreateRepository is authorized against the ARN it
+# will have, as AWS's reference lists it.
+_ECR = dict.fromkeys((
+    "CreateRepository", "DescribeRepositories", "DeleteRepository", "ListImages",
+    "DescribeImages", "BatchGetImage", "BatchDeleteImage", "BatchCheckLayerAvailability",
+    "GetDownloadUrlForLayer", "InitiateLayerUpload", "UploadLayerPart",
+    "CompleteLayerUpload", "PutImage", "PutImageTagMutability", "PutLifecyclePolicy",
+    "GetLifecyclePolicy", "DeleteLifecyclePolicy", "StartLifecyclePolicyPreview",
+    "GetLifecyclePolicyPreview", "PutImageScanningConfiguration",
+    "SetRepositoryPolicy", "GetRepositoryPolicy", "DeleteRepositoryPolicy"), _repository)
+_ECR.update(dict.fromkeys(("TagResource", "UntagResource", "ListTagsForResource"),
+                          _param("resourceArn")))
+
+
+def _describe_repositories(params: dict, region: str, account: str) -> str:
+    # Without names it lists every repository: "*", as a List operation.
+    names = params.get("repositoryNames")
+    if not names:
+        return "*"
+    return _repository({**params, "repositoryName": names[0]}, region, account)
+
+
+_ECR["DescribeRepositories"] = _describe_repositories
+
 _TABLE: dict[str, dict[str, Resolver]] = {
     "ecs": _ECS, "elbv2": _ELBV2, "lambda": _LAMBDA, "logs": _LOGS,
-    "cloudwatch": _CLOUDWATCH, "acm": _ACM, "iam": _IAM, "sts": _STS}
+    "cloudwatch": _CLOUDWATCH, "acm": _ACM, "iam": _IAM, "sts": _STS, "ecr": _ECR}

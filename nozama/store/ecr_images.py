@@ -78,3 +78,27 @@ def tombstones(conn: Connection, limit: int = 100) -> list[Row]:
 
 def clear_tombstone(conn: Connection, tombstone_id: int) -> None:
     conn.execute(delete(ecr_image_tombstones).where(ecr_image_tombstones.c.id == tombstone_id))
+
+
+# Listings: a repository holds tens to thousands of images, read whole for a page (ECR's
+# listings filter on tags, which a keyset over one table cannot express).
+
+def images_of(conn: Connection, repository_id: int) -> list[Row]:
+    """The repository's images, oldest first (by push, then id)."""
+    return list(conn.execute(select(ei).where(ei.c.repository_id == repository_id)
+                             .order_by(ei.c.pushed_at, ei.c.id)))
+
+
+def tags_by_image(conn: Connection, repository_id: int) -> dict[int, list[str]]:
+    """{image id: its tags, sorted} of the repository's tagged images."""
+    found: dict[int, list[str]] = {}
+    for image_id, tag in conn.execute(select(et.c.image_id, et.c.tag)
+                                      .where(et.c.repository_id == repository_id)
+                                      .order_by(et.c.tag)):
+        found.setdefault(image_id, []).append(tag)
+    return found
+
+
+def has_images(conn: Connection, repository_id: int) -> bool:
+    return conn.execute(select(ei.c.id).where(ei.c.repository_id == repository_id)
+                        .limit(1)).first() is not None

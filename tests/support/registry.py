@@ -1,0 +1,168 @@
+"""`nozama registry` subprocesses on a NozamaServer's store, and Docker clients logged in
+to them with ECR's GetAuthorizationToken.
+
+Every Docker command runs with a DOCKER_CONFIG directory of the test's own, so that
+root's ~/.docker never holds a test's credentials. Images are tagged and removed by name
+only: retags of nozama-test/busybox share its image id.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from .servers import ROOT, NozamaServer, free_port
+from .waiting import wait_for
+
+DOCKER_REGISTRY = os.environ.get("NOZAMA_DOCKER_REGISTRY", "/usr/bin/docker-registry")
+BUSYBOX = "nozama-test/busybox:latest"
+
+
+def require_programs() -> None:
+    """`make test` installs them; without them these tests cannot pass."""
+    for program in (DOCKER_REGISTRY, "haproxy", "docker"):
+        if shutil.which(program) is None:
+            pytest.fail(f"{program} is not installed (scripts/setup-test-services.sh)")
+
+
+class RegistryProcess:
+    """A `nozama registry` on 127.0.0.1 (plain HTTP: Docker trusts loopback)."""
+
+    def __init__(self, server: NozamaServer, log_path: Path, storage: Path | None = None,
+                 port: int | None = None):
+        self.server = server
+        self.log_path = log_path
+        self.storage = storage
+        self.port = port or free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    def start(self, timeout: float = 60) -> "RegistryProcess":
+        require_programs()
+        args = list(self.server.store_args)
+        if self.storage is not None:
+            args += ["--storage", str(self.storage)]
+        mark = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nozama", "registry", "--address", self.address, *args,
+             "--log-level", "info"], stdout=open(self.log_path, "ab"),
+            stderr=subprocess.STDOUT, cwd=ROOT,
+            env=None if self.server.env is None else {**os.environ, **self.server.env})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"nozama registry exited: {self.log_path.read_text()[-3000:]}")
+            text = self.log_path.read_bytes()[mark:].decode(errors="replace")
+            if f'{{"registry": "{self.address}"' in text:
+                return self
+            time.sleep(0.1)
+        raise RuntimeError(f"nozama registry did not start: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.terminate()
+        return self.process.wait(timeout=20)
+
+    def distribution_pid(self) -> int | None:
+        """The pid of the docker-registry this process runs now."""
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            if ppid == self.process.pid and command.startswith(DOCKER_REGISTRY.encode()) \
+                    and b"\0serve\0" in command:
+                return int(entry.name)
+        return None
+
+    def answers(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/v2/", timeout=2).status_code == 401
+        except requests.RequestException:
+            return False
+
+
+def repository_ref(registry: RegistryProcess, name: str, tag: str,
+                   region: str = "us-east-1") -> str:
+    """The reference Docker pushes ECR repository `name` under: <front>/<region>/<name>."""
+    return f"{registry.address}/{region}/{name}:{tag}"
+
+
+def docker(config_dir: Path, *args: str, check: bool = True,
+           timeout: float = 180) -> subprocess.CompletedProcess:
+    """A docker CLI command with the test's own DOCKER_CONFIG."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(["docker", *args], capture_output=True, text=True,
+                            timeout=timeout, env={**os.environ, "DOCKER_CONFIG": str(config_dir)})
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed: {result.stdout}{result.stderr}")
+    return result
+
+
+def ecr_password(ecr) -> str:
+    """The password of GetAuthorizationToken (the token is base64 of `AWS:<password>`)."""
+    data = ecr.get_authorization_token()["authorizationData"][0]
+    user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+    assert user == "AWS"
+    return password
+
+
+def docker_login(server: NozamaServer, registry: RegistryProcess, config_dir: Path,
+                 region: str = "us-east-1", ecr=None) -> subprocess.CompletedProcess:
+    """`aws ecr get-login-password | docker login -u AWS --password-stdin <registry>`, with
+    the server's administrator key unless another client (`ecr`) is given."""
+    password = ecr_password(ecr or server.client("ecr", region))
+    return login_with(registry, config_dir, password)
+
+
+def login_with(registry: RegistryProcess, config_dir: Path, password: str,
+               check: bool = True) -> subprocess.CompletedProcess:
+    config_dir.mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(["docker", "login", registry.address, "-u", "AWS",
+                             "--password-stdin"], input=password, capture_output=True,
+                            text=True, timeout=60,
+                            env={**os.environ, "DOCKER_CONFIG": str(config_dir)})
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker login failed: {result.stdout}{result.stderr}")
+    return result
+
+
+def forget_images(*references: str) -> None:
+    """Remove test tags by name (never by id: they share nozama-test/busybox's), and the
+    `repository@digest` names a push or pull left on the images."""
+    names = list(references)
+    for repository in {reference.rsplit(":", 1)[0] for reference in references}:
+        listed = subprocess.run(["docker", "images", "--digests", "--format",
+                                 "{{.Repository}}@{{.Digest}}", repository],
+                                capture_output=True, text=True, timeout=60)
+        names += [line for line in listed.stdout.split() if "@sha256:" in line]
+    for name in names:
+        subprocess.run(["docker", "rmi", name], capture_output=True, timeout=60)
+
+
+def registry_tags(registry: RegistryProcess, name: str, jwt: str) -> list[str]:
+    reply = requests.get(f"{registry.url}/v2/{name}/tags/list", timeout=10,
+                         headers={"Authorization": f"Bearer {jwt}"})
+    return (json.loads(reply.text).get("tags") or []) if reply.status_code == 200 else []
+
+
+__all__ = ["RegistryProcess", "docker", "docker_login", "login_with", "ecr_password",
+           "forget_images", "repository_ref", "wait_for", "BUSYBOX"]
