@@ -30,6 +30,7 @@ from nozama.api.validate import summarize, validation_errors
 from nozama.controllers import agents
 from nozama.controllers import alarms as alarm_evaluator
 from nozama.controllers.data_plane_watch import DataPlaneWatch
+from nozama.controllers import ecr_lifecycle
 from nozama.controllers import service_metrics
 from nozama.controllers.function_deployments import FunctionDeployments
 from nozama.controllers import services as service_controller
@@ -102,6 +103,8 @@ class App:
             metric_retention.run(gateway.store, gateway.clock)))
         self.background.append(asyncio.ensure_future(
             alarm_evaluator.run(gateway.store, gateway.clock, gateway.wakeups)))
+        self.background.append(asyncio.ensure_future(
+            ecr_lifecycle.run(gateway.store, gateway.clock, gateway.wakeups)))
         # Load balancers that no `nozama lb` serves never answer: say so in the log.
         self.background.append(asyncio.ensure_future(
             DataPlaneWatch(gateway.store, gateway.clock).run()))

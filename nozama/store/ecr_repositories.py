@@ -63,3 +63,7 @@ def with_lifecycle_policy(conn: Connection) -> list[Row]:
     """Every repository, of every region and account, that has a lifecycle policy."""
     return list(conn.execute(select(er).where(er.c.lifecycle_policy.is_not(None))
                              .order_by(er.c.id)))
+
+
+def set_doc(conn: Connection, repository_id: int, doc: dict) -> None:
+    conn.execute(update(er).where(er.c.id == repository_id).values(doc=doc))

@@ -13,4 +13,5 @@ handlers = ServiceHandlers("ecr", validation_error=errors.ecr.InvalidParameterEx
                            validation_message=validation_message)
 
 # Importing the operation modules registers their handlers.
-from nozama.aws.ecr import authorization, repositories, tagging  # noqa: E402,F401
+from nozama.aws.ecr import authorization, images, lifecycle  # noqa: E402,F401
+from nozama.aws.ecr import repositories, tagging  # noqa: E402,F401
