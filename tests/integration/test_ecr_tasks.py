@@ -18,7 +18,7 @@ import pytest
 
 from support.agents import AgentPool
 from support.registry import RegistryProcess, docker_login
-from support.servers import NozamaServer, free_port
+from support.servers import NozamaServer
 from support.waiting import wait_for
 
 BASE = "nozama-test/busybox:latest"
@@ -34,8 +34,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def registry(server, tmp_path_factory):
-    process = RegistryProcess(server, f"127.0.0.1:{free_port()}",
-                              tmp_path_factory.mktemp("ecr-tasks-registry")).start()
+    process = RegistryProcess(
+        server, tmp_path_factory.mktemp("ecr-tasks-registry") / "registry.log").start()
     yield process
     process.stop()
 
@@ -104,11 +104,11 @@ def ecr(server, region):
 
 
 @pytest.fixture
-def images(engine, registry, ecr, tmp_path):
+def images(server, engine, registry, ecr, tmp_path):
     repository = ecr.create_repository(repositoryName="team/web")["repository"]
     config_dir = tmp_path / "docker-config"
     config_dir.mkdir()
-    docker_login(registry, ecr, config_dir)
+    docker_login(server, registry, config_dir, ecr=ecr)
     made = Images(engine, registry, ecr, repository, config_dir)
     yield made
     made.remove()
@@ -168,7 +168,10 @@ def _output(engine, task_arn: str) -> str:
 
 def test_a_task_runs_an_ecr_image_the_engine_never_had(images, docker_agents, engine):
     pool, ecs = docker_agents
-    _start_agents(pool, ecs, 1)
+    (instance,) = _start_agents(pool, ecs, 1)
+    attributes = {a["name"] for a in ecs.describe_container_instances(
+        containerInstances=[instance])["containerInstances"][0]["attributes"]}
+    assert "com.amazonaws.ecs.capability.ecr-auth" in attributes
     images.push("v1", "built-as-v1")
     task = _settled(ecs, _run(ecs, f"{images.uri}:v1"))
     assert task["lastStatus"] == "RUNNING", task.get("stoppedReason")
