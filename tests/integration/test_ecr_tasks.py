@@ -180,6 +180,16 @@ def test_a_task_runs_an_ecr_image_the_engine_never_had(images, docker_agents, en
     assert images.present(f"{images.uri}:v1")
 
 
+def test_the_registry_address_form_is_pulled_with_the_agent_token(images, docker_agents,
+                                                                  engine):
+    pool, ecs = docker_agents
+    _start_agents(pool, ecs, 1)
+    images.push("v1", "by-address")          # the docker login above is not the agent's
+    task = _settled(ecs, _run(ecs, f"{images.pushed_name}:v1"))
+    assert task["lastStatus"] == "RUNNING", task.get("stoppedReason")
+    assert _output(engine, task["taskArn"]) == "by-address\n"
+
+
 def test_a_missing_tag_stops_the_task_with_the_registry_message(images, docker_agents):
     pool, ecs = docker_agents
     _start_agents(pool, ecs, 1)
