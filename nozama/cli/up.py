@@ -243,7 +243,8 @@ Use it with:
   export AWS_DEFAULT_REGION={args.region}
   export AWS_ACCESS_KEY_ID={key[0]} AWS_SECRET_ACCESS_KEY={key[1]}
 
-{_registry_text(registry, args.region)}Ctrl-C stops Nozama; running containers keep running and are adopted next time.
+{_registry_text(registry, args.region)}\
+Ctrl-C stops Nozama; running containers keep running and are adopted next time.
 """, flush=True)
 
 

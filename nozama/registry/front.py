@@ -74,6 +74,8 @@ defaults
 
 frontend registry
     bind {address}{tls}
+    # Distribution writes absolute upload URLs (Location) with the scheme it is told.
+    http-request set-header X-Forwarded-Proto {"https" if certificate_file else "http"}
     acl manifest_put method PUT
     acl manifest_path path_reg ^/v2/.+/manifests/[^/]+$
     use_backend gate if manifest_put manifest_path

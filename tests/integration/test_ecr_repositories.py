@@ -19,6 +19,7 @@ from nozama.model import ecr_authorization
 from nozama.store import registries, server_keys
 from support import ecr
 from support.errors import refused
+from support.servers import NozamaServer, store_args
 
 pytestmark = pytest.mark.store_matrix
 
@@ -332,3 +333,24 @@ def refused_403(call, **params) -> tuple[str, str]:
         call(**params)
     error = info.value.response["Error"]
     return error["Code"], error["Message"]
+
+
+def test_with_auth_off_the_password_is_the_account_roots(tmp_path):
+    # Any credentials get in: the password stands for the account root, under the key id
+    # the registry's gate knows only a server mints.
+    instance = NozamaServer([*store_args("sqlite", tmp_path), "--auth", "off"],
+                            tmp_path / "server.log").start()
+    try:
+        anyone = boto3.client("ecr", endpoint_url=instance.endpoint, region_name="us-east-1",
+                              aws_access_key_id="AKIAANYONE", aws_secret_access_key="x" * 40)
+        [data] = anyone.get_authorization_token()["authorizationData"]
+        opened_store = ecr.open_store(instance)
+        with opened_store.read() as conn:
+            key = server_keys.get(conn, ecr_authorization.KEY_NAME)
+        opened_store.close()
+        opened = ecr_authorization.open_password(key, _password(data["authorizationToken"]),
+                                                 datetime.now(timezone.utc))
+        assert opened.access_key_id == ecr_authorization.SERVICE_KEY_ID
+        assert opened.principal_arn == f"arn:aws:iam::{ACCOUNT}:root"
+    finally:
+        instance.stop()

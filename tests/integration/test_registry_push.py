@@ -9,18 +9,22 @@ has its own DOCKER_CONFIG, region and repositories, and removes its tags by name
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import requests
 
+from nozama.kernel.host_address import route_address
 from nozama.model import ecr_authorization, ecr_names
 from nozama.store import ecr_images, ecr_repositories, server_keys
 from support import ecr
 from support.registry import (BUSYBOX, RegistryProcess, docker, docker_login, ecr_password,
-                              forget_images, login_with, repository_ref)
+                              forget_images, login_with, repository_ref, trust_registry)
 from support.waiting import wait_for
 
 ACCOUNT = "000000000000"
@@ -74,12 +78,12 @@ def build(refs: list, reference: str, tmp_path: Path, megabytes: int = 0,
     context.mkdir()
     lines = [f"FROM {BUSYBOX}", f"LABEL nozama.test={label or uuid.uuid4().hex}"]
     if megabytes:
-        (context / "blob").write_bytes(__import__("os").urandom(megabytes * 1_000_000))
+        (context / "blob").write_bytes(os.urandom(megabytes * 1_000_000))
         lines.append("COPY blob /blob")
     (context / "Dockerfile").write_text("\n".join(lines) + "\n")
     result = subprocess.run(["docker", "build", "-q", "-t", reference, str(context)],
                             capture_output=True, text=True, timeout=300,
-                            env={**__import__("os").environ, "DOCKER_BUILDKIT": "0"})
+                            env={**os.environ, "DOCKER_BUILDKIT": "0"})
     assert result.returncode == 0, result.stderr
     refs.append(reference)
     return reference
@@ -101,6 +105,10 @@ def test_login_push_pull_and_the_store_records_the_image(server, registry, store
     manifest = json.loads(image.manifest)
     assert image.size_bytes == manifest["config"]["size"] + sum(
         layer["size"] for layer in manifest["layers"])
+    [described] = ecr_client.describe_images(repositoryName="team/web")["imageDetails"]
+    assert described["imageDigest"] == digest and described["imageTags"] == ["v1"]
+    assert described["imageSizeInBytes"] == image.size_bytes
+    assert described["imageManifestMediaType"] == image.manifest_media_type
     docker(config_dir, "rmi", reference)
     docker(config_dir, "pull", reference)
     run = docker(config_dir, "run", "--rm", reference, "echo", "pulled")
@@ -199,7 +207,7 @@ def test_a_registry_killed_mid_push_is_restarted_and_the_push_completes(
     uploads = registry.storage / "docker/registry/v2/repositories" / region / "big" / "_uploads"
     push = subprocess.Popen(["docker", "push", reference], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True,
-                            env={**__import__("os").environ, "DOCKER_CONFIG": str(config_dir)})
+                            env={**os.environ, "DOCKER_CONFIG": str(config_dir)})
     wait_for(lambda: uploads.is_dir() and any(uploads.iterdir()), timeout=60, interval=0.01)
     subprocess.run(["kill", "-9", str(before)], check=True)
     output, _ = push.communicate(timeout=300)
@@ -214,21 +222,29 @@ def test_a_registry_killed_mid_push_is_restarted_and_the_push_completes(
     docker(config_dir, "pull", reference)
 
 
-def test_a_deleted_image_is_deleted_from_the_registry_by_its_tombstone(
+def test_batch_delete_image_reaches_the_registry_through_its_tombstone(
         server, registry, store, region, config_dir, refs):
-    server.client("ecr", region).create_repository(repositoryName="gone")
+    ecr_client = server.client("ecr", region)
+    ecr_client.create_repository(repositoryName="gone")
     docker_login(server, registry, config_dir, region)
-    reference = tag(refs, repository_ref(registry, "gone", "v1", region))
-    docker(config_dir, "push", reference)
-    image = stored(store, region, "gone", "v1")
-    # BatchDeleteImage's transaction: the image leaves the store, a tombstone is written.
-    with store.write() as conn:
-        ecr_images.delete_image(conn, image.id)
-        ecr_images.add_tombstone(conn, ecr_names.registry_name(region, "gone"), image.digest,
-                                 datetime.now(timezone.utc))
+    first = tag(refs, repository_ref(registry, "gone", "v1", region))
+    second = tag(refs, repository_ref(registry, "gone", "v2", region))
+    docker(config_dir, "push", first)
+    docker(config_dir, "push", second)
+    # An untag: the image keeps its other tag, in the registry too.
+    deleted = ecr_client.batch_delete_image(repositoryName="gone", imageIds=[{"imageTag": "v1"}])
+    assert deleted["failures"] == []
     wait_for(lambda: not ecr.tombstones(store, region, "gone"), timeout=15)
-    docker(config_dir, "rmi", reference)
-    pulled = docker(config_dir, "pull", reference, check=False)
+    docker(config_dir, "rmi", first, second)
+    pulled = docker(config_dir, "pull", first, check=False)
+    assert pulled.returncode != 0 and "manifest unknown" in pulled.stderr
+    docker(config_dir, "pull", second)
+    # The last tag: the image goes.
+    ecr_client.batch_delete_image(repositoryName="gone", imageIds=[{"imageTag": "v2"}])
+    assert ecr_client.describe_images(repositoryName="gone")["imageDetails"] == []
+    wait_for(lambda: not ecr.tombstones(store, region, "gone"), timeout=15)
+    docker(config_dir, "rmi", second)
+    pulled = docker(config_dir, "pull", second, check=False)
     assert pulled.returncode != 0 and "manifest unknown" in pulled.stderr
 
 
@@ -262,3 +278,32 @@ def test_a_restart_adopts_unrecorded_pushes_and_frees_deleted_blobs(
     assert adopted is not None and adopted.digest == recorded.digest
     assert adopted.size_bytes == recorded.size_bytes
     assert not blob.exists()     # garbage-collected while Distribution was stopped
+
+
+def test_a_registry_on_a_routable_address_serves_tls_from_nozamas_ca(
+        server, store, region, tmp_path, refs):
+    host = route_address("http://192.0.2.1:80")
+    assert not host.startswith("127."), "this host has no routable address"
+    tls = RegistryProcess(server, tmp_path / "tls-registry.log", storage=tmp_path / "storage",
+                          host=host)
+    trusted = None
+    try:
+        tls.start()
+        ca = tmp_path / "ca.pem"
+        ca.write_text(requests.get(f"{server.endpoint}/_nozama/ca.pem", timeout=10).text)
+        assert requests.get(f"{tls.url}/v2/", timeout=5, verify=str(ca)).headers[
+            "www-authenticate"].startswith(f'Bearer realm="https://{tls.address}/_nozama/')
+        config_dir = tmp_path / "docker-config"
+        untrusted = login_with(tls, config_dir, ecr_password(server.client("ecr", region)),
+                               check=False)
+        assert untrusted.returncode != 0 and "certificate" in untrusted.stderr
+        trusted = trust_registry(server, tls)
+        server.client("ecr", region).create_repository(repositoryName="secure")
+        docker_login(server, tls, config_dir, region)
+        reference = tag(refs, f"{tls.address}/{region}/secure:v1")
+        docker(config_dir, "push", reference)
+        assert stored(store, region, "secure", "v1") is not None
+    finally:
+        tls.stop()
+        if trusted is not None:
+            shutil.rmtree(trusted, ignore_errors=True)

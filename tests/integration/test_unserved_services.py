@@ -1,7 +1,7 @@
 """Errors in the protocol the client speaks: calls Nozama does not serve say so.
 
 A call to a service Nozama does not serve answers in that service's own protocol
-(query XML for SNS and CloudFormation, REST-XML for S3, JSON for ECR), so boto3
+(query XML for SNS and CloudFormation, REST-XML for S3, JSON for DynamoDB), so boto3
 raises a ClientError with the reason instead of "Unable to parse response"; and an
 operation of a served service that Nozama does not implement answers likewise in
 that service's protocol.
@@ -21,9 +21,8 @@ from support.errors import error_of
     ("s3", lambda c: c.list_buckets(), "Amazon Simple Storage Service ('s3')"),
     ("s3", lambda c: c.create_bucket(Bucket="nozama-bucket"),
      "Amazon Simple Storage Service ('s3')"),
-    ("ecr", lambda c: c.describe_repositories(),
-     "Amazon Elastic Container Registry ('ecr')"),
-], ids=["sns-query", "cloudformation-query", "s3-rest-xml", "s3-put", "ecr-json"])
+    ("dynamodb", lambda c: c.list_tables(), "Amazon DynamoDB ('dynamodb')"),
+], ids=["sns-query", "cloudformation-query", "s3-rest-xml", "s3-put", "dynamodb-json"])
 def test_a_service_nozama_does_not_serve_says_so_in_its_own_protocol(server, region, service,
                                                                      call, title):
     with pytest.raises(ClientError) as info:
@@ -31,7 +30,7 @@ def test_a_service_nozama_does_not_serve_says_so_in_its_own_protocol(server, reg
     code, message = error_of(info)
     assert code == "UnknownServiceException"
     assert message.startswith(f"Nozama does not serve {title}")
-    assert "it serves ECS, ELBv2, Lambda, CloudWatch, CloudWatch Logs, ACM and EC2's " \
+    assert "it serves ECS, ECR, ELBv2, Lambda, CloudWatch, CloudWatch Logs, ACM and EC2's " \
         "networking" in message
     assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
 
@@ -43,7 +42,8 @@ def test_a_service_nozama_does_not_serve_says_so_in_its_own_protocol(server, reg
     ("elbv2", lambda c: c.describe_trust_stores(), "elbv2:DescribeTrustStores"),
     ("lambda", lambda c: c.list_code_signing_configs(), "lambda:ListCodeSigningConfigs"),
     ("ec2", lambda c: c.describe_images(), "ec2:DescribeImages"),
-], ids=["json", "query", "rest-json", "ec2"])
+    ("ecr", lambda c: c.describe_registry(), "ecr:DescribeRegistry"),
+], ids=["json", "query", "rest-json", "ec2", "ecr-json"])
 def test_an_operation_nozama_does_not_implement_says_so_in_its_services_protocol(
         server, region, service, call, operation):
     with pytest.raises(ClientError) as info:

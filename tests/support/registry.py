@@ -35,20 +35,22 @@ def require_programs() -> None:
 
 
 class RegistryProcess:
-    """A `nozama registry` on 127.0.0.1 (plain HTTP: Docker trusts loopback)."""
+    """A `nozama registry`: on 127.0.0.1 by default (plain HTTP: Docker trusts loopback),
+    on another `host` with TLS from Nozama's CA (see trust_registry)."""
 
     def __init__(self, server: NozamaServer, log_path: Path, storage: Path | None = None,
-                 port: int | None = None):
+                 port: int | None = None, host: str = "127.0.0.1"):
         self.server = server
         self.log_path = log_path
         self.storage = storage
-        self.port = port or free_port()
-        self.address = f"127.0.0.1:{self.port}"
+        self.port = port or free_port(host)
+        self.address = f"{host}:{self.port}"
+        self.scheme = "http" if host.startswith("127.") else "https"
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.address}"
+        return f"{self.scheme}://{self.address}"
 
     def start(self, timeout: float = 60) -> "RegistryProcess":
         require_programs()
@@ -95,9 +97,22 @@ class RegistryProcess:
 
     def answers(self) -> bool:
         try:
-            return requests.get(f"{self.url}/v2/", timeout=2).status_code == 401
+            return requests.get(f"{self.url}/v2/", timeout=2,
+                                verify=False).status_code == 401
         except requests.RequestException:
             return False
+
+
+def trust_registry(server: NozamaServer, registry: RegistryProcess) -> Path:
+    """Make Docker trust an https registry: Nozama's CA in
+    /etc/docker/certs.d/<host:port>/ca.crt (read at each connection: no daemon restart).
+    The directory to remove afterwards."""
+    directory = Path("/etc/docker/certs.d") / registry.address
+    directory.mkdir(parents=True, exist_ok=True)
+    ca = requests.get(f"{server.endpoint}/_nozama/ca.pem", timeout=10)
+    ca.raise_for_status()
+    (directory / "ca.crt").write_text(ca.text)
+    return directory
 
 
 def repository_ref(registry: RegistryProcess, name: str, tag: str,

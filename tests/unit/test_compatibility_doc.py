@@ -21,7 +21,7 @@ def rows_of(service: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("service", ["ecs", "logs", "elbv2", "cloudwatch", "lambda", "acm",
-                                     "sts"])
+                                     "sts", "ecr"])
 def test_every_operation_is_listed_with_the_status_it_has(service):
     rows = rows_of(service)
     served = set(registry()[service].operations)
