@@ -63,6 +63,9 @@ def test_list_images_lists_one_id_per_tag(client, images):
     assert ids(client.list_images(repositoryName="app", filter={"tagStatus": "UNTAGGED"})[
         "imageIds"]) == {(images["untagged"], None)}
     tagged = client.list_images(repositoryName="app", filter={"tagStatus": "TAGGED"})
+    # Nothing is ever archived here.
+    assert client.list_images(repositoryName="app", filter={"imageStatus": "ARCHIVED"})[
+        "imageIds"] == []
     assert len(tagged["imageIds"]) == 4
     paged = [item for page in client.get_paginator("list_images").paginate(
         repositoryName="app", PaginationConfig={"PageSize": 2}) for item in page["imageIds"]]

@@ -53,14 +53,20 @@ def _failure(image_id: dict, failure: Failure) -> dict:
     return {"imageId": image_id, "failureCode": failure.code, "failureReason": failure.reason}
 
 
+# A status no image has: every image here is ACTIVE (none is ever archived).
+_NO_IMAGE = "NONE"
+
+
 def _tag_status(params: dict) -> str:
     found = params.get("filter") or {}
     if found.get("imageStatus") not in (None, "ACTIVE", "ANY"):
-        return "NONE"          # nothing is archived here
+        return _NO_IMAGE
     return found.get("tagStatus") or "ANY"
 
 
 def _keeps(status: str, tags: list[str]) -> bool:
+    if status == _NO_IMAGE:
+        return False
     return status == "ANY" or (status == "TAGGED") == bool(tags)
 
 
