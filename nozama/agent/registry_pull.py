@@ -9,8 +9,9 @@ through the Docker SDK with the token as `auth_config`: no `docker login`, nothi
 container runs "the" ECR image; a digest cannot be a tag, so a digest reference runs from
 the registry's reference. ECR images are always pulled: a mutable tag may have moved.
 
-For an https registry, Docker must trust Nozama's CA for that address: the agent writes it
-to /etc/docker/certs.d/<host:port>/ca.crt (read on each pull; no daemon restart).
+For an https registry, Docker must trust Nozama's CA for that address: the agent fetches it
+from the control plane and writes it to /etc/docker/certs.d/<host:port>/ca.crt (read on
+each pull; no daemon restart).
 
 Blocking (urllib, the Docker SDK): the runtime calls it from its worker threads.
 """
@@ -151,12 +152,17 @@ class EcrAuthorizations:
             raise refusal(error.read()) from None
 
     def ca_pem(self) -> bytes:
-        """Nozama's CA: the agent's --ca-bundle, else the control plane's /_nozama/ca.pem."""
-        if self.ca_bundle:
+        """Nozama's CA, which issues the registry's certificate: the control plane's
+        /_nozama/ca.pem. The agent's --ca-bundle only if that cannot be read: it may be
+        a system bundle (AWS_CA_BUNDLE) that trusts the control plane, not the registry."""
+        try:
+            with urllib.request.urlopen(self.endpoint + "/_nozama/ca.pem",
+                                        timeout=CALL_TIMEOUT, context=self._tls) as answer:
+                return answer.read()
+        except OSError:
+            if not self.ca_bundle:
+                raise
             return Path(self.ca_bundle).read_bytes()
-        with urllib.request.urlopen(self.endpoint + "/_nozama/ca.pem", timeout=CALL_TIMEOUT,
-                                    context=self._tls) as answer:
-            return answer.read()
 
 
 def refusal(body: bytes) -> PullError:

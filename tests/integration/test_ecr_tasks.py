@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+from pathlib import Path
 
 import docker
 import pytest
+import requests
 
 from support.agents import AgentPool
-from support.registry import RegistryProcess, docker_login
+from nozama.kernel.host_address import route_address
+from support.registry import RegistryProcess, docker_login, trust_registry
 from support.servers import NozamaServer
 from support.waiting import wait_for
 
@@ -119,16 +123,19 @@ def docker_agents(server, region, tmp_path, engine):
     pool = AgentPool(server, region, tmp_path / "agents")
     ecs = server.client("ecs", region)
     yield pool, ecs
-    instances = []
-    if _cluster_exists(ecs):
-        instances = ecs.list_container_instances()["containerInstanceArns"]
-        for arn in ecs.list_tasks()["taskArns"]:
-            ecs.stop_task(task=arn)
-        # No container of the test's instances may outlive it.
-        wait_for(lambda: not any(engine.containers.list(all=True, sparse=True, filters={
-            "label": f"io.nozama.container-instance-arn={arn}"}) for arn in instances),
-            timeout=60)
-    pool.stop()
+    try:
+        if _cluster_exists(ecs):
+            instances = ecs.list_container_instances()["containerInstanceArns"]
+            for service in ecs.list_services()["serviceArns"]:   # or they start new tasks
+                ecs.delete_service(service=service, force=True)
+            for arn in ecs.list_tasks()["taskArns"]:
+                ecs.stop_task(task=arn)
+            # No container of the test's instances may outlive it.
+            wait_for(lambda: not any(engine.containers.list(all=True, sparse=True, filters={
+                "label": f"io.nozama.container-instance-arn={arn}"}) for arn in instances),
+                timeout=60)
+    finally:
+        pool.stop()
 
 
 def _cluster_exists(ecs) -> bool:
@@ -221,7 +228,10 @@ def test_a_service_update_to_a_new_tag_reaches_agents_in_two_zones(images, docke
     images.push("v1", "service-v1")
     ecs.create_service(serviceName="web", taskDefinition=_definition(ecs, f"{images.uri}:v1"),
                        desiredCount=2,
-                       placementConstraints=[{"type": "distinctInstance"}])
+                       placementConstraints=[{"type": "distinctInstance"}],
+                       # One task per instance: replace them one at a time.
+                       deploymentConfiguration={"minimumHealthyPercent": 50,
+                                                "maximumPercent": 100})
     images.push("v2", "service-v2")
     assert not images.present(f"{images.uri}:v2")
     ecs.update_service(service="web", taskDefinition=_definition(ecs, f"{images.uri}:v2"))
@@ -258,3 +268,45 @@ def test_an_agent_whose_key_may_not_use_ecr_cannot_pull(server, images, docker_a
     assert task["lastStatus"] == "STOPPED"
     assert task["stoppedReason"].startswith("CannotPullContainerError: AccessDeniedException")
     assert "ecr:GetAuthorizationToken" in task["stoppedReason"]
+
+
+def test_an_https_registry_is_trusted_by_the_agent_itself(region, tmp_path, engine):
+    """A registry on a routable address serves TLS from Nozama's CA: the agent puts the CA
+    in certs.d (fetched from the control plane) before it pulls."""
+    host = route_address("http://192.0.2.1:80")
+    assert not host.startswith("127."), "this host has no routable address"
+    server = NozamaServer(["--data-dir", str(tmp_path / "data")], tmp_path / "server.log")
+    registry = RegistryProcess(server, tmp_path / "registry.log", host=host)
+    certs = Path("/etc/docker/certs.d") / registry.address
+    made = pool = None
+    try:
+        server.start()
+        registry.start()
+        ecr = server.client("ecr", region)
+        repository = ecr.create_repository(repositoryName="secure")["repository"]
+        config_dir = tmp_path / "docker-config"
+        config_dir.mkdir()
+        trust_registry(server, registry)                     # for the test's own push
+        docker_login(server, registry, config_dir, ecr=ecr)
+        made = Images(engine, registry, ecr, repository, config_dir)
+        made.push("v1", "over-tls")
+        shutil.rmtree(certs)                                 # the agent must trust it
+        pool = AgentPool(server, region, tmp_path / "agents")
+        ecs = server.client("ecs", region)
+        _start_agents(pool, ecs, 1)
+        task = _settled(ecs, _run(ecs, f"{made.uri}:v1"))
+        assert task["lastStatus"] == "RUNNING", task.get("stoppedReason")
+        assert _output(engine, task["taskArn"]) == "over-tls\n"
+        assert (certs / "ca.crt").read_text() == requests.get(
+            f"{server.endpoint}/_nozama/ca.pem", timeout=10).text
+        ecs.stop_task(task=task["taskArn"])
+        wait_for(lambda: not engine.containers.list(all=True, sparse=True, filters={
+            "label": f"com.amazonaws.ecs.task-arn={task['taskArn']}"}), timeout=60)
+    finally:
+        if pool is not None:
+            pool.stop()
+        registry.stop()
+        server.stop()
+        shutil.rmtree(certs, ignore_errors=True)
+        if made is not None:
+            made.remove()

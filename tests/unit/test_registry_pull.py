@@ -160,8 +160,10 @@ def test_an_https_registry_gets_the_ca_in_certs_d_before_the_pull(clock, tmp_pat
     bundle = tmp_path / "ca.pem"
     bundle.write_bytes(b"-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n")
     plane = FakeControlPlane(clock, endpoint="https://10.0.0.5:5443")
-    puller = RegistryPuller(EcrAuthorizations("http://cp", ca_bundle=str(bundle), clock=clock,
-                                              call=plane), certs_dir=tmp_path / "certs.d")
+    # No control plane answers /_nozama/ca.pem here: the agent's --ca-bundle stands in.
+    puller = RegistryPuller(EcrAuthorizations("http://127.0.0.1:1", ca_bundle=str(bundle),
+                                              clock=clock, call=plane),
+                            certs_dir=tmp_path / "certs.d")
     docker = FakeDocker()
     ensure_image(docker, f"{HOST}/web:v1", puller)
     assert (tmp_path / "certs.d" / "10.0.0.5:5443" / "ca.crt").read_bytes() == \
