@@ -41,6 +41,11 @@ CAPABILITIES = (
     *(f"com.amazonaws.ecs.capability.docker-remote-api.1.{v}" for v in range(17, 33)),
 )
 
+# The Docker runtime pulls ECR images (agent/registry_pull.py), always with the agent's own
+# key: a task's execution role is not used for the pull.
+ECR_CAPABILITIES = ("com.amazonaws.ecs.capability.ecr-auth",
+                    "ecs.capability.execution-role-ecr-pull")
+
 
 # How long closing the runtime may take: the log shippers' last lines and the like.
 CLOSE_SECONDS = 2.5
@@ -104,6 +109,9 @@ class Agent:
             options.setdefault("region", self.config.region)
             options.setdefault("logs_endpoint", self.config.endpoint)
             options.setdefault("logs_credentials", self.config.credentials)
+            options.setdefault("registry_endpoint", self.config.endpoint)
+            options.setdefault("registry_credentials", self.config.credentials)
+            options.setdefault("ca_bundle", self.config.ca_bundle)
         return options
 
     # ------------------------------------------------------------ lifecycle
@@ -182,7 +190,8 @@ class Agent:
         values.update(self.config.attributes)
         capabilities = [c for c in CAPABILITIES if not (
             self.config.disable_privileged and c == PRIVILEGED)] + \
-            self.credentials.capabilities()
+            self.credentials.capabilities() + \
+            (list(ECR_CAPABILITIES) if self.config.runtime == "docker" else [])
         return [{"name": n, "value": v} for n, v in values.items()] + \
             [{"name": c} for c in capabilities]
 

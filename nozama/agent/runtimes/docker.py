@@ -29,6 +29,7 @@ import docker
 from docker.errors import APIError, DockerException, NotFound
 from requests import RequestException
 
+from nozama.agent.registry_pull import EcrAuthorizations, RegistryPuller
 from nozama.agent.runtimes import docker_config as config
 from nozama.agent.runtimes import docker_host as host
 from nozama.agent.runtimes.base import (
@@ -58,6 +59,7 @@ from nozama.agent.runtimes.docker_state import (
     task_health,
 )
 from nozama.kernel.clock import Clock
+from nozama.model import arns
 from nozama.model.task_definitions import effective_network_mode
 
 log = logging.getLogger(__name__)
@@ -71,7 +73,8 @@ class DockerRuntime(Runtime):
     def __init__(self, on_change: Callable[[TaskStatus], None], *,
                  instance_arn: str | None = None, cluster: str = "default",
                  logs_endpoint: str | None = None, logs_credentials=None,
-                 region: str = "us-east-1",
+                 region: str = "us-east-1", registry_endpoint: str | None = None,
+                 registry_credentials=None, ca_bundle: str | None = None,
                  docker_url: str | None = None, memory_reserve_mib: int = 256,
                  clock: Clock | None = None, **_ignored):
         super().__init__(on_change)
@@ -84,6 +87,11 @@ class DockerRuntime(Runtime):
         self.memory_reserve_mib = memory_reserve_mib
         self.clock = clock or Clock()
         self.logs = LogsClients(logs_endpoint, logs_credentials) if logs_endpoint else None
+        # ECR images come through the registry the control plane names, with the agent's
+        # own ECR token (agent/registry_pull.py).
+        self.registry = RegistryPuller(EcrAuthorizations(
+            registry_endpoint, registry_credentials, ca_bundle, self.clock)) \
+            if registry_endpoint else None
         # Dynamic host ports never land on the ports ECS keeps for the host itself.
         self.ports = HostPortAllocator(HostResources(cpu=0, memory=0).reserved_ports)
         self.client = None
@@ -169,11 +177,12 @@ class DockerRuntime(Runtime):
         self._tasks[arn] = record
         self._report(record)
         try:
-            await self._pull_images(record, containers)
+            images = await self._pull_images(record, containers)
             if record.stopping:        # stop_task came while pulling
                 return
             choices = await self._prepare_host(record, task, task_definition, containers)
-            await self._create_containers(record, task, task_definition, containers, choices)
+            await self._create_containers(record, task, task_definition, containers, choices,
+                                          images)
             await self._start_containers(record, containers)
         except TaskStartError as error:
             await self._stop(record, "TaskFailedToStart", str(error))
@@ -190,13 +199,27 @@ class DockerRuntime(Runtime):
         return TaskRecord(status=status, containers=records,
                           depends_on={c["name"]: config.prerequisites(c) for c in containers})
 
-    async def _pull_images(self, record: TaskRecord, containers: list[dict]) -> None:
+    async def _pull_images(self, record: TaskRecord, containers: list[dict]) -> dict[str, str]:
+        """Pull what the task's containers need; give each image the reference its
+        containers are created from (an ECR digest reference runs from the registry's)."""
         record.status.pull_started_at = self.clock.now()
+        account = arns.parse(record.arn).account if arns.is_arn(record.arn) else None
+        images: dict[str, str] = {}
         try:
             for image in dict.fromkeys(c["image"] for c in containers):
-                await self._call(host.ensure_image, self.client, image)
+                try:
+                    images[image] = await self._call(host.ensure_image, self.client, image,
+                                                     self.registry, account)
+                except TaskStartError as error:
+                    # The containers of that image say why too, as ECS's do.
+                    for container in containers:
+                        if container["image"] == image:
+                            status = record.containers[container["name"]].status
+                            status.last_status, status.reason = "STOPPED", str(error)
+                    raise
         finally:
             record.status.pull_stopped_at = self.clock.now()
+        return images
 
     def _instance_of(self, task: dict) -> str:
         return self.instance_arn or task.get("containerInstanceArn") or ""
@@ -220,7 +243,8 @@ class DockerRuntime(Runtime):
         return choices
 
     async def _create_containers(self, record: TaskRecord, task: dict, task_definition: dict,
-                                 containers: list[dict], choices: config.HostChoices) -> None:
+                                 containers: list[dict], choices: config.HostChoices,
+                                 images: dict[str, str]) -> None:
         by_name = {c["name"]: c for c in containers}
         for name in config.start_order(containers):
             if record.stopping:
@@ -228,6 +252,7 @@ class DockerRuntime(Runtime):
             kwargs = config.create_kwargs(
                 task, task_definition, by_name[name], instance_arn=self._instance_of(task),
                 cluster=self.cluster, choices=choices, region=self.region)
+            kwargs["image"] = images.get(kwargs["image"], kwargs["image"])
             try:
                 created = await self._call(self.client.containers.create, **kwargs)
             except APIError as error:

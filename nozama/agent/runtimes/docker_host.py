@@ -12,8 +12,10 @@ import logging
 from docker.errors import APIError, ImageNotFound, NotFound
 from docker.utils import parse_repository_tag
 
+from nozama.agent.registry_pull import PullError
 from nozama.agent.runtimes import docker_config as config
 from nozama.agent.runtimes.base import LABEL_INSTANCE, LABEL_TASK_ARN
+from nozama.model import ecr_references
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +29,19 @@ def explain(error: APIError) -> str:
     return str(error.explanation or error)
 
 
-def ensure_image(client, image: str) -> None:
-    """Pull `image` unless the engine has it already."""
+def ensure_image(client, image: str, registry=None, account: str | None = None) -> str:
+    """Make the engine hold `image`; give the reference to create its containers from.
+
+    An image of a Nozama ECR repository is pulled through `registry`
+    (agent/registry_pull.RegistryPuller) every time, as a pushed tag may have moved; any
+    other image is pulled only when the engine lacks it."""
+    if registry is not None:
+        pulled = _pull_from_registry(client, image, registry, account)
+        if pulled is not None:
+            return pulled
     try:
         client.images.get(image)
-        return
+        return image
     except ImageNotFound:
         pass
     repository, tag = parse_repository_tag(image)
@@ -40,6 +50,19 @@ def ensure_image(client, image: str) -> None:
         client.images.pull(repository, tag=tag or "latest")
     except APIError as error:
         raise TaskStartError(f"CannotPullContainerError: {explain(error)}") from error
+    return image
+
+
+def _pull_from_registry(client, image: str, registry, account: str | None) -> str | None:
+    try:
+        reference = ecr_references.parse(image)
+        if reference is None:
+            return None
+        return registry.pull(client, reference, account)
+    except ecr_references.InvalidReference as error:
+        raise TaskStartError(f"CannotPullContainerError: {error}") from None
+    except PullError as error:
+        raise TaskStartError(str(error)) from error
 
 
 def provide_volume(client, task_arn: str, instance_arn: str, task_definition: dict,
