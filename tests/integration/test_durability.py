@@ -18,6 +18,7 @@ from nozama.store.schema import metadata
 
 from support.migrations import upgrade_to
 from support.servers import store_args, store_url
+from support.waiting import wait_for
 
 # Durability, migrations and concurrent writers are the store's own: on both backends.
 pytestmark = pytest.mark.store_matrix
@@ -27,6 +28,7 @@ def test_acknowledged_writes_survive_kill_9(own_server):
     own_server.start()
     ecs = own_server.client("ecs", "eu-west-1")
     acknowledged: list[int] = []
+    failures: list[Exception] = []
     stop = threading.Event()
 
     def write_until_killed():
@@ -36,18 +38,21 @@ def test_acknowledged_writes_survive_kill_9(own_server):
                 ecs.register_task_definition(family="durable", containerDefinitions=[
                     {"name": "app", "image": "busybox", "memory": 64}])
                 ecs.create_cluster(clusterName=f"c{n}")
-            except Exception:  # the server died mid-request: not acknowledged
+            except Exception as error:  # the server died mid-request: not acknowledged
+                failures.append(error)
                 return
             acknowledged.append(n)
             n += 1
 
     writer = threading.Thread(target=write_until_killed)
     writer.start()
-    time.sleep(1.5)
+    # Killed while writing, once some writes are in (however loaded the machine is).
+    wait_for(lambda: len(acknowledged) > 5 or not writer.is_alive(), timeout=60)
+    assert len(acknowledged) > 5, f"the writes failed before the kill: {failures}"
+    time.sleep(0.3)
     own_server.kill()
     stop.set()
     writer.join(timeout=30)
-    assert len(acknowledged) > 5
 
     own_server.start()
     ecs = own_server.client("ecs", "eu-west-1")
