@@ -216,6 +216,8 @@ class RegistryPuller:
             # next pull asks the control plane again.
             self.authorizations.forget(reference.region)
             raise cannot_pull(str(error.explanation or error)) from error
+        # Which host pulled what, from where: what an operator asks when a deployment lags.
+        log.info("pulled %s", reference.pull_reference(registry))
         if reference.digest:
             return reference.pull_reference(registry)
         local = reference.local_repository()

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
+import sys
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -96,7 +98,21 @@ def test_login_push_pull_and_the_store_records_the_image(server, registry, store
     ecr_client.create_repository(repositoryName="team/web")
     data = ecr_client.get_authorization_token()["authorizationData"][0]
     assert data["proxyEndpoint"] == registry.url
-    docker_login(server, registry, config_dir, region)
+    # Logged in exactly as users do: the AWS CLI's password piped into `docker login`.
+    config_dir.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID=server.credentials[0],
+               AWS_SECRET_ACCESS_KEY=server.credentials[1], AWS_CONFIG_FILE="/dev/null",
+               AWS_SHARED_CREDENTIALS_FILE="/dev/null", HOME=str(config_dir.parent),
+               DOCKER_CONFIG=str(config_dir))
+    aws = shlex.quote(str(Path(sys.executable).with_name("aws")))
+    login = subprocess.run(
+        f"set -o pipefail; {aws} ecr get-login-password --region {region} --endpoint-url "
+        f"{server.endpoint} | docker login --username AWS --password-stdin "
+        f"{registry.address}", shell=True, executable="/bin/bash", env=env,
+        capture_output=True, text=True, timeout=120)
+    assert login.returncode == 0, login.stdout + login.stderr
+    assert "Login Succeeded" in login.stdout
     reference = tag(refs, repository_ref(registry, "team/web", "v1", region))
     pushed = docker(config_dir, "push", reference)
     digest = next(word for word in pushed.stdout.split() if word.startswith("sha256:"))

@@ -74,11 +74,14 @@ class Cluster:
                                       "--address-pool", self.network.pool,
                                       "--dns", f"{self.lb_host}:{DNS_PORT}")
 
-    def start_agent(self, host: str) -> subprocess.Popen:
+    def start_agent(self, host: str, runtime: str = "simulated") -> subprocess.Popen:
+        """An agent on `host`. With runtime "docker" it drives the machine's one Docker
+        Engine (through its socket, which no network namespace hides), in the root
+        network namespace: its containers and pulls are not on the test network."""
         zone = self.network.hosts[host].zone
         self.agents[host] = self._nozama(
             host, f"agent-{host}", "agent", "--endpoint", self.endpoint,
-            "--availability-zone", f"{self.region}{zone}", "--runtime", "simulated",
+            "--availability-zone", f"{self.region}{zone}", "--runtime", runtime,
             "--data-dir", str(self.tmp / f"agent-{host}"), "--cleanup-wait", "1",
             "--credentials-file", str(self.agent_credentials))
         return self.agents[host]
