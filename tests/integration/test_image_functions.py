@@ -84,8 +84,9 @@ def pusher(server, registry, tmp_path):
     lam = server.client("lambda", REGION)
     for function in lam.list_functions()["Functions"]:
         lam.delete_function(FunctionName=function["FunctionName"])
+    # sparse: no inspect of each container, which one removed meanwhile would fail.
     wait_for(lambda: not docker.from_env().containers.list(
-        all=True, filters={"label": LABEL}), timeout=15)
+        all=True, sparse=True, filters={"label": LABEL}), timeout=15)
     forget_images(*instance.references)
 
 
