@@ -32,7 +32,7 @@ from nozama.functions import images
 from nozama.functions.workers import Outcome, VersionSpec, Worker, _exit_reason
 from nozama.kernel import errors
 from nozama.kernel.clock import Clock
-from nozama.model import ecr_authorization
+from nozama.model import ecr_authorization, iam
 from nozama.model.ecr_references import EcrReference
 from nozama.store import Store, registries, server_keys
 
@@ -142,7 +142,7 @@ class ContainerEngine:
         with self.store.write() as conn:
             key = server_keys.key(conn, ecr_authorization.KEY_NAME, lambda: os.urandom(32))
         password = ecr_authorization.mint_password(key, ecr_authorization.Authorization(
-            ecr_authorization.SERVICE_KEY_ID, f"arn:aws:iam::{reference.account}:root",
+            ecr_authorization.SERVICE_KEY_ID, iam.root_arn(reference.account),
             reference.region, self.clock.now() + PASSWORD_LIFETIME))
         return {"username": ecr_authorization.USER, "password": password}
 

@@ -33,7 +33,7 @@ from datetime import datetime
 
 from nozama.kernel.clock import Clock
 from nozama.kernel.http import HttpRequest, HttpResponse
-from nozama.model import ecr_authorization, ecr_mutability, ecr_names, iam_authorize
+from nozama.model import arns, ecr_authorization, ecr_mutability, ecr_names, iam_authorize
 from nozama.model import iam as iam_model
 from nozama.model.iam_policy import Decision, decide
 from nozama.registry import client, tokens
@@ -99,8 +99,8 @@ def basic_password(header: str | None) -> str | None:
 
 
 def account_of(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 5 else ""
+    parsed = arns.parse(arn)
+    return parsed.account if parsed is not None else ""
 
 
 def repository(conn, account: str | None, registry_name: str):
