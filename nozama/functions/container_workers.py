@@ -32,7 +32,8 @@ from nozama.functions import images
 from nozama.functions.workers import Outcome, VersionSpec, Worker, _exit_reason
 from nozama.kernel import errors
 from nozama.kernel.clock import Clock
-from nozama.model import ecr_authorization, ecr_names
+from nozama.model import ecr_authorization, iam
+from nozama.model.ecr_references import EcrReference
 from nozama.store import Store, registries, server_keys
 
 log = logging.getLogger(__name__)
@@ -125,9 +126,7 @@ class ContainerEngine:
         if registry is None:
             raise _cannot_run(f"no Nozama registry is running to pull {image} from "
                               "(start one with `nozama registry`).")
-        local = (f"{registry.address}/"
-                 f"{ecr_names.registry_name(reference.region, reference.name)}"
-                 f"@{reference.digest}")
+        local = reference.pull_reference(registry.address)
         try:
             client.images.get(local)
             return local  # a digest names the same bytes wherever they came from
@@ -139,11 +138,11 @@ class ContainerEngine:
             raise _cannot_run(f"pulling {image} failed: {_explanation(error)}") from None
         return local
 
-    def _auth(self, reference: images.ImageReference) -> dict:
+    def _auth(self, reference: EcrReference) -> dict:
         with self.store.write() as conn:
             key = server_keys.key(conn, ecr_authorization.KEY_NAME, lambda: os.urandom(32))
         password = ecr_authorization.mint_password(key, ecr_authorization.Authorization(
-            ecr_authorization.SERVICE_KEY_ID, f"arn:aws:iam::{reference.account}:root",
+            ecr_authorization.SERVICE_KEY_ID, iam.root_arn(reference.account),
             reference.region, self.clock.now() + PASSWORD_LIFETIME))
         return {"username": ecr_authorization.USER, "password": password}
 

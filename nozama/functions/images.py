@@ -15,26 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
 from nozama.kernel import errors
-from nozama.model import ecr_names
+from nozama.model import ecr_names, ecr_references
+from nozama.model.ecr_references import EcrReference
 from nozama.store import ecr_images, ecr_repositories
-
-_URI = re.compile(r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/"
-                  r"(?P<name>[^:@]+)(?::(?P<tag>[^:@/]+)|@(?P<digest>sha256:[0-9a-f]{64}))")
-
-
-@dataclass(frozen=True)
-class ImageReference:
-    account: str
-    region: str
-    name: str
-    tag: str | None
-    digest: str | None      # "sha256:…", when the URI names a digest
 
 
 @dataclass(frozen=True)
@@ -68,15 +56,14 @@ def loaded(stored: bytes) -> FunctionImage:
     return FunctionImage(doc["ImageUri"], doc["ResolvedImageUri"])
 
 
-def parse(uri: str) -> ImageReference | None:
-    """The parts of an ECR image URI, or None for anything else (a tag is required)."""
-    found = _URI.fullmatch(uri or "")
-    if found is None or not ecr_names.valid_repository_name(found["name"]):
+def parse(uri: str) -> EcrReference | None:
+    """The ECR image an ImageUri names, or None for anything else: only ECR's own form
+    (not a registry's address), with exactly one of a tag and a digest."""
+    try:
+        reference = ecr_references.parse(uri or "", exact=True)
+    except ecr_references.InvalidReference:
         return None
-    if found["tag"] is not None and not ecr_names.valid_tag(found["tag"]):
-        return None
-    return ImageReference(found["account"], found["region"], found["name"], found["tag"],
-                          found["digest"])
+    return reference if reference is not None and reference.account is not None else None
 
 
 def _not_valid(uri: str) -> errors.ServiceError:
@@ -84,7 +71,7 @@ def _not_valid(uri: str) -> errors.ServiceError:
         f"Source image {uri} is not valid. Provide a valid source image.")
 
 
-def check(uri: str, region: str, account: str) -> ImageReference:
+def check(uri: str, region: str, account: str) -> EcrReference:
     """The reference an ImageUri makes, or Lambda's refusal: only an image of an ECR
     repository of this account, in the function's region, can run here."""
     reference = parse(uri)

@@ -6,6 +6,9 @@ address, `<host:port>/<region>/<name>[:tag|@digest]` (what a user pushes to). No
 answers at the amazonaws.com host: the agent pulls `<registry>/<region>/<name>` instead
 (model/ecr_names.registry_name), then gives the image back the name the task uses.
 
+Lambda reads a function's ImageUri with the same parser, more strictly (`exact=True`): a
+tag or a digest must be written, not both, and Docker's implied `:latest` does not apply.
+
 Pure: no Docker, no network. A reference that is neither form parses to None and is an
 ordinary Docker reference.
 """
@@ -62,29 +65,34 @@ class EcrReference:
         return self.repository_at(self.address or "")
 
 
-def parse(reference: str) -> EcrReference | None:
+def parse(reference: str, exact: bool = False) -> EcrReference | None:
     """The ECR repository `reference` names, or None for any other image. Raises
-    InvalidReference for an ECR host with a name, tag or digest ECR refuses."""
+    InvalidReference for an ECR host with a name, tag or digest ECR refuses, and, when
+    `exact`, with neither or both of a tag and a digest."""
     host, slash, rest = reference.partition("/")
     if not slash:
         return None
     ecr = _ECR_HOST.fullmatch(host)
     if ecr:
-        name, tag, digest = _split(rest, reference)
+        name, tag, digest = _split(rest, reference, exact)
         return EcrReference(ecr.group(2), name, tag, digest, account=ecr.group(1))
     region, slash, rest = rest.partition("/")
     if not slash or not _REGISTRY_HOST.fullmatch(host) or not _REGION.fullmatch(region):
         return None
     try:
-        name, tag, digest = _split(rest, reference)
+        name, tag, digest = _split(rest, reference, exact)
     except InvalidReference:
         return None       # some other registry's image, which merely looks alike
     return EcrReference(region, name, tag, digest, address=host)
 
 
-def _split(rest: str, reference: str) -> tuple[str, str | None, str | None]:
+def _split(rest: str, reference: str,
+           exact: bool) -> tuple[str, str | None, str | None]:
     if "@" in rest:
         name, _, digest = rest.partition("@")
+        if exact and ":" in name:
+            raise InvalidReference(f"invalid reference format: {reference}: a tag and a "
+                                   "digest")
         # name:tag@digest: Docker pulls by the digest alone, and so does ECS.
         name = name.partition(":")[0]
         if not ecr_names.valid_digest(digest):
@@ -93,6 +101,8 @@ def _split(rest: str, reference: str) -> tuple[str, str | None, str | None]:
         tag = None
     else:
         name, colon, tag = rest.partition(":")
+        if exact and not colon:
+            raise InvalidReference(f"invalid reference format: {reference}: no tag or digest")
         if colon and not ecr_names.valid_tag(tag):
             raise InvalidReference(f"invalid reference format: {reference}: bad tag {tag!r}")
         tag, digest = tag or DEFAULT_TAG, None

@@ -31,16 +31,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-
 from nozama.kernel.clock import Clock
 from nozama.kernel.http import HttpRequest, HttpResponse
-from nozama.model import ecr_authorization, ecr_mutability, ecr_names, iam_authorize
+from nozama.model import arns, ecr_authorization, ecr_mutability, ecr_names, iam_authorize
 from nozama.model import iam as iam_model
 from nozama.model.iam_policy import Decision, decide
 from nozama.registry import client, tokens
-from nozama.store import access_keys, ecr_images, server_keys
-from nozama.store.schema import ecr_repositories as er
+from nozama.store import access_keys, ecr_images, ecr_repositories, server_keys
 
 log = logging.getLogger(__name__)
 
@@ -102,18 +99,17 @@ def basic_password(header: str | None) -> str | None:
 
 
 def account_of(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 5 else ""
+    parsed = arns.parse(arn)
+    return parsed.account if parsed is not None else ""
 
 
-def repository(conn, registry_name: str):
-    """The store's repository a Distribution name stands for, or None. The registry
-    serves one store, whose repositories are told apart by region and name."""
+def repository(conn, account: str | None, registry_name: str):
+    """The repository of `account` a Distribution name stands for, or None (account None:
+    see store/ecr_repositories.by_registry_name)."""
     split = ecr_names.split_registry_name(registry_name)
     if split is None:
         return None
-    return conn.execute(select(er).where(er.c.region == split[0], er.c.name == split[1])
-                        .order_by(er.c.id).limit(1)).first()
+    return ecr_repositories.by_registry_name(conn, account, *split)
 
 
 class Refusal(Exception):
@@ -205,8 +201,9 @@ class Gate:
                  scope: Scope) -> tuple[list[str], HttpResponse | None]:
         """The scope's actions the principal may take, and the refusal of the rest."""
         split = ecr_names.split_registry_name(scope.name)
-        found = repository(conn, scope.name) if split and split[0] == region else None
-        if found is None or found.account != principal.account:
+        found = repository(conn, principal.account, scope.name) \
+            if split and split[0] == region else None
+        if found is None:
             name = split[1] if split else scope.name
             return [], _errors(404, "NAME_UNKNOWN", (
                 f"The repository with name '{name}' does not exist in the registry with id "
@@ -231,8 +228,9 @@ class Gate:
     async def put_manifest(self, request: HttpRequest, name: str,
                            reference: str) -> HttpResponse:
         async with self.locks[name]:
+            account = self._pusher_account(request)
             if "authorization" in request.headers:   # else Distribution's 401 challenge
-                refusal = self._immutable_refusal(name, reference, request.body)
+                refusal = self._immutable_refusal(account, name, reference, request.body)
                 if refusal is not None:
                     return refusal
             headers = {k: v for k, v in request.headers.items()
@@ -244,16 +242,25 @@ class Gate:
                 log.warning("docker-registry did not take a manifest PUT: %s", error)
                 return _errors(503, "UNAVAILABLE", "The registry is restarting; try again")
             if reply.status == 201:
-                self._record(name, reference, request, reply)
+                self._record(account, name, reference, request, reply)
             return HttpResponse(reply.status, reply.body,
                                 {k: v for k, v in reply.headers.items() if k in _RELAYED})
 
-    def _immutable_refusal(self, name: str, reference: str, body: bytes) -> HttpResponse | None:
+    def _pusher_account(self, request: HttpRequest) -> str:
+        """The account of the principal whose token (minted by this gate's token realm)
+        the push carries; "" when it carries none of ours."""
+        scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+        if scheme.lower() != "bearer":
+            return ""
+        return account_of(tokens.subject(self.signer, token.strip()) or "")
+
+    def _immutable_refusal(self, account: str, name: str, reference: str,
+                           body: bytes) -> HttpResponse | None:
         if ecr_names.valid_digest(reference):
             return None
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
         with self.store.read() as conn:
-            found = repository(conn, name)
+            found = repository(conn, account, name)
             if found is None:
                 return None
             current = ecr_images.by_tag(conn, found.id, reference)
@@ -263,7 +270,7 @@ class Gate:
             return None
         return _errors(400, "TAG_INVALID", ecr_mutability.refusal(reference, found.name))
 
-    def _record(self, name: str, reference: str, request: HttpRequest,
+    def _record(self, account: str, name: str, reference: str, request: HttpRequest,
                 reply: client.Reply) -> None:
         digest = reply.headers.get("docker-content-digest") or \
             "sha256:" + hashlib.sha256(request.body).hexdigest()
@@ -271,10 +278,10 @@ class Gate:
             (json.loads(request.body or b"{}") or {}).get("mediaType", "")
         tag = None if ecr_names.valid_digest(reference) else reference
         with self.store.write() as conn:
-            found = repository(conn, name)
+            found = repository(conn, account, name)
             if found is None:
-                log.warning("a push to %s, which no ECR repository names, was not recorded",
-                            name)
+                log.warning("a push to %s, which no ECR repository of account %r names, "
+                            "was not recorded", name, account)
                 return
             ecr_images.record_push(conn, found.id, digest, request.body.decode(),
                                    media_type, image_size(request.body), self.clock.now(), tag)

@@ -55,11 +55,12 @@ class Registry:
         self.service = f"ecr.{address}"
         self.realm = f"{address.scheme}://{address}{gate.TOKEN_PATH}"
 
-    async def main(self) -> int:
+    async def _distribution(self) -> tuple[tokens.Signer, distribution.Distribution]:
+        """The token signer, and Distribution configured to trust it and collected of the
+        blobs no manifest names (while it is not running yet)."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        now = self.clock.now()
         with self.store.write() as conn:
-            signer = tokens.signer(conn, now)
+            signer = tokens.signer(conn, self.clock.now())
         bundle = self.run_dir / "token-signer.crt"
         bundle.write_text(signer.certificate)
         settings = distribution.Settings(self.storage, _free_port(),
@@ -70,6 +71,11 @@ class Registry:
         complaint = await asyncio.to_thread(registry.garbage_collect)
         if complaint:
             log.warning("garbage collection failed (serving anyway): %s", complaint)
+        return signer, registry
+
+    async def main(self) -> int:
+        signer, registry = await self._distribution()
+        settings = registry.settings
         supervisor = asyncio.ensure_future(registry.run())
         the_gate = gate.Gate(self.store, self.clock, registry.url, signer, self.service)
         server = HttpServer(the_gate.handle, clock=self.clock)

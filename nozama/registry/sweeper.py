@@ -55,7 +55,7 @@ class Sweeper:
     async def _apply(self, name: str, digest: str) -> None:
         await self.admin.delete_manifest(name, digest)
         with self.store.read() as conn:
-            repository = gate.repository(conn, name)
+            repository = gate.repository(conn, None, name)
             image = ecr_images.by_digest(conn, repository.id, digest) \
                 if repository is not None else None
             tags = ecr_images.tags_of(conn, image.id) if image is not None else []
@@ -73,7 +73,7 @@ class Sweeper:
             if ecr_names.split_registry_name(name) is None:
                 continue
             with self.store.read() as conn:
-                repository = gate.repository(conn, name)
+                repository = gate.repository(conn, None, name)
             if repository is None:
                 continue
             for tag in await self.admin.tags(name):

@@ -18,6 +18,18 @@ def get(conn: Connection, region: str, account: str, name: str) -> Row | None:
     return conn.execute(select(er).where(_scope(region, account), er.c.name == name)).first()
 
 
+def by_registry_name(conn: Connection, account: str | None, region: str,
+                     name: str) -> Row | None:
+    """The repository the Distribution name "<region>/<name>" stands for in `account`.
+    Distribution's names carry no account, so the registry's own work, which has no
+    caller to scope it by (tombstones, adoption), passes None: the oldest repository of
+    that region and name, whatever its account."""
+    if account is not None:
+        return get(conn, region, account, name)
+    return conn.execute(select(er).where(er.c.region == region, er.c.name == name)
+                        .order_by(er.c.id).limit(1)).first()
+
+
 def get_by_id(conn: Connection, repository_id: int) -> Row | None:
     return conn.execute(select(er).where(er.c.id == repository_id)).first()
 

@@ -695,8 +695,9 @@ ecr_image_tags = Table(
     Index("ix_ecr_image_tags_image", "image_id"),
 )
 
-# Manifests deleted from the store that the registry may still hold (it was unreachable,
-# or a server died between the two): `nozama registry` deletes them when it starts.
+# Digests whose state in the registry must be brought in line with the store (an image
+# deleted or untagged by the API, which never calls the registry): `nozama registry`
+# applies them at start and every second after (registry/sweeper.py).
 ecr_image_tombstones = Table(
     "ecr_image_tombstones", metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,

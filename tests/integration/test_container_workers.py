@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import docker
@@ -17,16 +15,7 @@ import pytest
 from nozama.functions.container_workers import LABEL, ContainerEngine, ContainerWorker
 from nozama.functions.workers import Invocation, VersionSpec
 from nozama.kernel.clock import Clock
-
-ROOT = Path(__file__).resolve().parents[2]
-IMAGE = "nozama-test/lambda-python:latest"
-
-
-def build_lambda_image() -> str:
-    subprocess.run(["bash", str(ROOT / "scripts" / "build-test-lambda-image.sh")],
-                   check=True, env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
-                                    "/sbin:/bin", "PYTHON": sys.executable})
-    return IMAGE
+from support.registry import build_lambda_image
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,8 @@ part. Every image name a test makes is removed by name at its end.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
+import uuid
 from pathlib import Path
 
 import docker
@@ -21,11 +20,11 @@ import requests
 
 from support.agents import AgentPool
 from nozama.kernel.host_address import route_address
-from support.registry import RegistryProcess, docker_login, trust_registry
+from support.registry import (RegistryProcess, build_image, docker_login, forget_images,
+                              push_image, trust_registry)
+from support.registry import docker as docker_cli
 from support.servers import NozamaServer
 from support.waiting import wait_for
-
-BASE = "nozama-test/busybox:latest"
 
 
 @pytest.fixture(scope="module")
@@ -50,40 +49,27 @@ def engine():
 
 
 class Images:
-    """Builds, pushes and forgets the test's images; removes every name it made or an
-    agent gave them (by name only: the base image's id is shared)."""
+    """Builds and pushes the test's images, each then removed from the engine so that a
+    task must pull it; forgets every name it made or an agent gave them."""
 
-    def __init__(self, engine, registry, ecr, repository: dict, config_dir):
+    def __init__(self, engine, registry, ecr, repository: dict, config_dir: Path):
         self.engine, self.registry, self.ecr = engine, registry, ecr
         self.repository = repository
         self.uri = repository["repositoryUri"]
         region = ecr.meta.region_name
         self.pushed_name = f"{registry.address}/{region}/{repository['repositoryName']}"
-        self.env = {**os.environ, "DOCKER_CONFIG": str(config_dir), "DOCKER_BUILDKIT": "0"}
+        self.config_dir = config_dir
         self.names: set[str] = set()
-        self.context = config_dir.parent / "context"
-        self.context.mkdir(exist_ok=True)
-
-    def docker(self, *args: str) -> str:
-        done = subprocess.run(["docker", *args], env=self.env, capture_output=True, text=True,
-                              timeout=300)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
 
     def push(self, tag: str, marker: str) -> str:
         """Build an image whose /marker holds `marker`, push it as `tag` and remove it from
         the engine; its digest."""
-        (self.context / "marker").write_text(marker + "\n")
-        (self.context / "Dockerfile").write_text(f"FROM {BASE}\nCOPY marker /marker\n")
         name = f"{self.pushed_name}:{tag}"
         self.names |= {name, f"{self.uri}:{tag}"}
-        self.docker("build", "-q", "-t", name, str(self.context))
-        self.docker("push", name)
-        digest = self.ecr.describe_images(
-            repositoryName=self.repository["repositoryName"],
-            imageIds=[{"imageTag": tag}])["imageDetails"][0]["imageDigest"]
-        self.names |= {f"{self.pushed_name}@{digest}"}
-        self.docker("rmi", name)
+        build_image(name, self.config_dir.parent / f"context-{uuid.uuid4().hex[:8]}",
+                    ["COPY marker /marker"], {"marker": f"{marker}\n".encode()})
+        digest = push_image(self.config_dir, name)
+        docker_cli(self.config_dir, "rmi", name)
         assert not self.present(name)
         return digest
 
@@ -95,11 +81,7 @@ class Images:
             return False
 
     def remove(self) -> None:
-        for name in self.names:
-            try:
-                self.engine.images.remove(name)
-            except docker.errors.ImageNotFound:
-                pass
+        forget_images(*self.names)
 
 
 @pytest.fixture

@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import re
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -23,9 +19,11 @@ from nozama.functions.container_workers import LABEL
 from support.ecr import open_store, push
 from support.errors import error_of
 from support.roles import LAMBDA_ROLE, lambda_role
-from support.servers import NozamaServer, free_port, store_args
+from support.registry import (RegistryProcess, build_image, build_lambda_image,
+                              docker_login, forget_images, push_image, repository_ref)
+from support.registry import docker as docker_cli
+from support.servers import NozamaServer, store_args
 from support.waiting import wait_for
-from test_container_workers import build_lambda_image
 
 REGION = "us-east-1"
 
@@ -41,87 +39,55 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def registry(server, tmp_path_factory):
-    """`nozama registry` on the server's store; its address once it serves."""
-    log = tmp_path_factory.mktemp("registry") / "registry.log"
-    address = f"127.0.0.1:{free_port()}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "nozama", "registry", "--address", address,
-         "--data-dir", str(server.data_dir)],
-        stdout=subprocess.PIPE, stderr=open(log, "ab"), cwd=Path(__file__).parents[2])
-    line = process.stdout.readline()
-    if not line:
-        process.wait(timeout=10)
-        raise RuntimeError(f"nozama registry exited: {log.read_text()[-3000:]}")
-    yield json.loads(line)["registry"]
-    process.terminate()
-    process.wait(timeout=20)
+    """`nozama registry` on the server's store."""
+    process = RegistryProcess(server, tmp_path_factory.mktemp("registry") / "registry.log")
+    yield process.start()
+    process.stop()
 
 
 class Pusher:
-    """`docker login` with GetAuthorizationToken's password, then `docker push`, with a
-    DOCKER_CONFIG of the test's own; what it tags is untagged by name at the end."""
+    """Pushes the Lambda test image (or a variant of it) to ECR repositories, logged in
+    with GetAuthorizationToken's password; what it tags is forgotten at the end."""
 
-    def __init__(self, server, tmp_path: Path):
+    def __init__(self, server, registry: RegistryProcess, tmp_path: Path):
         self.ecr = server.client("ecr", REGION)
-        self.env = {**os.environ, "DOCKER_CONFIG": str(tmp_path / "docker-config"),
-                    "DOCKER_BUILDKIT": "0"}
+        self.registry = registry
+        self.config_dir = tmp_path / "docker-config"
         self.tmp_path = tmp_path
         self.references: list[str] = []
-        data = self.ecr.get_authorization_token()["authorizationData"][0]
-        self.host = data["proxyEndpoint"].partition("://")[2]
-        user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
-        self.docker("login", self.host, "-u", user, "--password-stdin", input=password)
-
-    def docker(self, *args: str, input: str | None = None) -> str:
-        done = subprocess.run(["docker", *args], env=self.env, input=input, text=True,
-                              capture_output=True)
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
+        docker_login(server, registry, self.config_dir, REGION, ecr=self.ecr)
 
     def repository(self, name: str) -> str:
         return self.ecr.create_repository(repositoryName=name)["repository"]["repositoryUri"]
 
     def variant(self, release: str) -> str:
         """The Lambda image with RELEASE=`release`: another image, another digest."""
-        context = self.tmp_path / f"build-{release}"
-        context.mkdir()
-        (context / "Dockerfile").write_text(
-            f"FROM {build_lambda_image()}\nENV RELEASE={release}\n")
         tag = f"nozama-test/lambda-python:{release}-{uuid.uuid4().hex[:8]}"
-        self.docker("build", "-q", "-t", tag, str(context))
         self.references.append(tag)
-        return tag
+        return build_image(tag, self.tmp_path / f"build-{release}",
+                           [f"ENV RELEASE={release}"], base=build_lambda_image())
 
     def push(self, source: str, name: str, tag: str) -> str:
         """Push `source` as NAME:TAG; its digest."""
-        target = f"{self.host}/{REGION}/{name}:{tag}"
-        self.docker("tag", source, target)
+        target = repository_ref(self.registry, name, tag, REGION)
+        docker_cli(self.config_dir, "tag", source, target)
         self.references.append(target)
-        output = self.docker("push", target)
-        # The last line: "<tag>: digest: sha256:… size: N".
-        return re.search(r"digest: (sha256:[0-9a-f]{64})", output.splitlines()[-1])[1]
-
-    def clean(self) -> None:
-        # By name only: the test images share their ids with nozama-test/* tags.
-        engine_refs = self.docker("image", "ls", "--digests", "--format",
-                                  "{{.Repository}}@{{.Digest}}")
-        pulled = [ref for ref in engine_refs.splitlines() if ref.startswith(self.host + "/")]
-        for reference in self.references + pulled:
-            subprocess.run(["docker", "rmi", reference], env=self.env, capture_output=True)
+        return push_image(self.config_dir, target)
 
 
 @pytest.fixture
 def pusher(server, registry, tmp_path):
     build_lambda_image()
-    instance = Pusher(server, tmp_path)
+    instance = Pusher(server, registry, tmp_path)
     yield instance
     # The functions' warm containers hold the images: delete the functions first.
     lam = server.client("lambda", REGION)
     for function in lam.list_functions()["Functions"]:
         lam.delete_function(FunctionName=function["FunctionName"])
+    # sparse: no inspect of each container, which one removed meanwhile would fail.
     wait_for(lambda: not docker.from_env().containers.list(
-        all=True, filters={"label": LABEL}), timeout=15)
-    instance.clean()
+        all=True, sparse=True, filters={"label": LABEL}), timeout=15)
+    forget_images(*instance.references)
 
 
 @pytest.fixture

@@ -26,8 +26,9 @@ from nozama.kernel.host_address import route_address
 from nozama.model import ecr_authorization, ecr_names
 from nozama.store import ecr_images, ecr_repositories, schema, server_keys
 from support import ecr
-from support.registry import (BUSYBOX, RegistryProcess, docker, docker_login, ecr_password,
-                              forget_images, login_with, repository_ref, trust_registry)
+from support.registry import (BUSYBOX, RegistryProcess, build_image, docker, docker_login,
+                              ecr_password, forget_images, login_with, repository_ref,
+                              trust_registry)
 from support.waiting import wait_for
 
 ACCOUNT = "000000000000"
@@ -75,19 +76,11 @@ def stored(store, region: str, name: str, tag_: str):
 
 def build(refs: list, reference: str, tmp_path: Path, megabytes: int = 0,
           label: str = "") -> str:
-    """An image on busybox with a random layer of `megabytes` and/or a label of its own,
-    built offline (no BuildKit here)."""
-    context = tmp_path / f"ctx-{uuid.uuid4().hex[:6]}"
-    context.mkdir()
-    lines = [f"FROM {BUSYBOX}", f"LABEL nozama.test={label or uuid.uuid4().hex}"]
-    if megabytes:
-        (context / "blob").write_bytes(os.urandom(megabytes * 1_000_000))
-        lines.append("COPY blob /blob")
-    (context / "Dockerfile").write_text("\n".join(lines) + "\n")
-    result = subprocess.run(["docker", "build", "-q", "-t", reference, str(context)],
-                            capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "DOCKER_BUILDKIT": "0"})
-    assert result.returncode == 0, result.stderr
+    """An image on busybox with a random layer of `megabytes` and/or a label of its own."""
+    files = {"blob": os.urandom(megabytes * 1_000_000)} if megabytes else {}
+    build_image(reference, tmp_path / f"ctx-{uuid.uuid4().hex[:6]}",
+                [f"LABEL nozama.test={label or uuid.uuid4().hex}"] +
+                (["COPY blob /blob"] if megabytes else []), files)
     refs.append(reference)
     return reference
 

@@ -1,9 +1,10 @@
-"""`nozama registry` subprocesses on a NozamaServer's store, and Docker clients logged in
-to them with ECR's GetAuthorizationToken.
+"""`nozama registry` subprocesses on a NozamaServer's store, Docker clients logged in
+to them with ECR's GetAuthorizationToken, and the test images they push.
 
 Every Docker command runs with a DOCKER_CONFIG directory of the test's own, so that
-root's ~/.docker never holds a test's credentials. Images are tagged and removed by name
-only: retags of nozama-test/busybox share its image id.
+root's ~/.docker never holds a test's credentials. Images are built offline (the legacy
+builder: no BuildKit here) on the images scripts/setup-test-services.sh provides, and are
+tagged and removed by name only: retags of nozama-test/busybox share its image id.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +27,7 @@ from .waiting import wait_for
 
 DOCKER_REGISTRY = os.environ.get("NOZAMA_DOCKER_REGISTRY", "/usr/bin/docker-registry")
 BUSYBOX = "nozama-test/busybox:latest"
+LAMBDA_IMAGE = "nozama-test/lambda-python:latest"
 
 
 def require_programs() -> None:
@@ -125,11 +128,42 @@ def docker(config_dir: Path, *args: str, check: bool = True,
            timeout: float = 180) -> subprocess.CompletedProcess:
     """A docker CLI command with the test's own DOCKER_CONFIG."""
     config_dir.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(["docker", *args], capture_output=True, text=True,
-                            timeout=timeout, env={**os.environ, "DOCKER_CONFIG": str(config_dir)})
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
+                            env={**os.environ, "DOCKER_CONFIG": str(config_dir),
+                                 "DOCKER_BUILDKIT": "0"})
     if check and result.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} failed: {result.stdout}{result.stderr}")
     return result
+
+
+def build_image(reference: str, context: Path, lines: list[str] | None = None,
+                files: dict[str, bytes] | None = None, base: str = BUSYBOX) -> str:
+    """`docker build` of `FROM base` and `lines`, with `files` in a new `context`
+    directory, tagged `reference`; the reference."""
+    context.mkdir(parents=True)
+    for name, content in (files or {}).items():
+        (context / name).write_bytes(content)
+    (context / "Dockerfile").write_text("\n".join([f"FROM {base}", *(lines or [])]) + "\n")
+    docker(context.parent / "build-config", "build", "-q", "-t", reference, str(context),
+           timeout=300)
+    return reference
+
+
+def push_image(config_dir: Path, reference: str) -> str:
+    """`docker push` of `reference` by a client logged in with `config_dir`; the digest
+    the registry gave it."""
+    output = docker(config_dir, "push", reference).stdout
+    # The last line: "<tag>: digest: sha256:… size: N".
+    return re.search(r"digest: (sha256:[0-9a-f]{64})", output.splitlines()[-1])[1]
+
+
+def build_lambda_image() -> str:
+    """The image on AWS's Lambda base-image conventions that image functions run
+    (scripts/build-test-lambda-image.sh: built once, then found)."""
+    subprocess.run(["bash", str(ROOT / "scripts" / "build-test-lambda-image.sh")],
+                   check=True, env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:"
+                                    "/sbin:/bin", "PYTHON": sys.executable})
+    return LAMBDA_IMAGE
 
 
 def ecr_password(ecr) -> str:
@@ -180,4 +214,5 @@ def registry_tags(registry: RegistryProcess, name: str, jwt: str) -> list[str]:
 
 
 __all__ = ["RegistryProcess", "docker", "docker_login", "login_with", "ecr_password",
-           "forget_images", "repository_ref", "wait_for", "BUSYBOX"]
+           "forget_images", "repository_ref", "build_image", "push_image",
+           "build_lambda_image", "wait_for", "BUSYBOX", "LAMBDA_IMAGE"]

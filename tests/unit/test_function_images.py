@@ -11,6 +11,7 @@ import pytest
 from nozama.functions import images
 from nozama.kernel.errors import ServiceError
 from nozama.model import ecr_names
+from nozama.model.ecr_references import EcrReference
 from nozama.store import Store, ecr_images, ecr_repositories
 
 pytestmark = pytest.mark.store_matrix
@@ -22,10 +23,10 @@ OTHER = "sha256:" + "cd" * 32
 
 
 def test_ecr_uris_by_tag_and_by_digest_parse():
-    assert images.parse(f"{HOST}/team/app:v1") == images.ImageReference(
-        ACCOUNT, REGION, "team/app", "v1", None)
-    assert images.parse(f"{HOST}/app@{DIGEST}") == images.ImageReference(
-        ACCOUNT, REGION, "app", None, DIGEST)
+    assert images.parse(f"{HOST}/team/app:v1") == EcrReference(
+        REGION, "team/app", "v1", None, account=ACCOUNT)
+    assert images.parse(f"{HOST}/app@{DIGEST}") == EcrReference(
+        REGION, "app", None, DIGEST, account=ACCOUNT)
 
 
 @pytest.mark.parametrize("uri", [
@@ -36,6 +37,7 @@ def test_ecr_uris_by_tag_and_by_digest_parse():
     f"{HOST}/app:",                     # empty tag
     f"{HOST}/app@sha256:abc",           # short digest
     f"{HOST}/app:v1@{DIGEST}",
+    f"127.0.0.1:5000/{REGION}/app:v1",  # the registry's address, not ECR's
     f"1234.dkr.ecr.{REGION}.amazonaws.com/app:v1",
     "",
 ])

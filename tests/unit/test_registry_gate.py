@@ -137,11 +137,34 @@ def test_an_immutable_tag_cannot_be_moved_and_nothing_is_forwarded(world):
         repo = ecr_repositories.get(conn, REGION, ACCOUNT, "locked")
         ecr_images.record_push(conn, repo.id, "sha256:" + "a" * 64, "{}", "x", 1, now, "v1")
     body = b'{"schemaVersion": 2, "layers": []}'
+    _, login = world.token(world.password(key_id=ea.SERVICE_KEY_ID,
+                                          arn=f"arn:aws:iam::{ACCOUNT}:root"))
     request = HttpRequest("PUT", "/v2/us-east-1/locked/manifests/v1",
                           "/v2/us-east-1/locked/manifests/v1", "",
-                          {"authorization": "Bearer x", "content-type": "application/json"},
-                          body)
+                          {"authorization": f"Bearer {login['token']}",
+                           "content-type": "application/json"}, body)
     response = asyncio.run(world.gate.handle(request))   # the backend port is closed
     assert response.status == 400
     assert json.loads(response.body)["errors"][0]["code"] == "TAG_INVALID"
     assert "cannot be overwritten because the repository is immutable" in response.body.decode()
+
+
+def test_a_name_another_account_also_uses_is_the_callers_repository(world):
+    # Distribution's names carry no account; the caller's account decides which one.
+    now = world.clock.now()
+    with world.store.write() as conn:
+        for account in ("111122223333", ACCOUNT):
+            ecr_repositories.create(conn, REGION, account, "shared", ecr_names.repository_arn(
+                REGION, account, "shared"), now, "MUTABLE", {})
+    root = world.password(key_id=ea.SERVICE_KEY_ID, arn=f"arn:aws:iam::{ACCOUNT}:root")
+    status, body = world.token(root, "repository:us-east-1/shared:push,pull")
+    assert status == 200 and access_of(body)[0]["actions"] == ["push", "pull"]
+
+
+def test_only_this_gates_tokens_name_a_pusher(world):
+    _, login = world.token(world.password())
+    assert tokens.subject(world.signer, login["token"]) == USER_ARN
+    other = tokens.new_signer(world.clock.now())
+    forged = tokens.mint(other, "ecr.test", USER_ARN, [], world.clock.now())
+    assert tokens.subject(world.signer, forged) is None
+    assert tokens.subject(world.signer, "x") is None

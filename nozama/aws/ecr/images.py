@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Iterator
 
 from sqlalchemy import Connection, Row
 
@@ -51,6 +52,20 @@ def resolve(conn: Connection, repository: Row, image_id: dict) -> Row:
 
 def _failure(image_id: dict, failure: Failure) -> dict:
     return {"imageId": image_id, "failureCode": failure.code, "failureReason": failure.reason}
+
+
+def _resolved(conn: Connection, repository: Row, image_ids: list[dict],
+              failures: list[dict]) -> Iterator[tuple[dict, Row]]:
+    """(image id, image) of each id that names an image, in order; the failures of the
+    others go to `failures`. Lazily: an id is resolved after what the caller did with the
+    one before (BatchDeleteImage deletes as it goes)."""
+    for image_id in image_ids:
+        try:
+            image = resolve(conn, repository, image_id)
+        except Failure as failure:
+            failures.append(_failure(image_id, failure))
+            continue
+        yield image_id, image
 
 
 # A status no image has: every image here is ACTIVE (none is ever archived).
@@ -168,12 +183,7 @@ def batch_get_image(ctx: RequestContext, params: dict) -> dict:
     images, failures = [], []
     with ctx.store.read() as conn:
         repository = find_repository(ctx, conn, params)
-        for image_id in params["imageIds"]:
-            try:
-                image = resolve(conn, repository, image_id)
-            except Failure as failure:
-                failures.append(_failure(image_id, failure))
-                continue
+        for image_id, image in _resolved(conn, repository, params["imageIds"], failures):
             if accepted and image.manifest_media_type not in accepted:
                 # The registry keeps the manifest as pushed; it converts to no other type.
                 failures.append(_failure(image_id, Failure(
@@ -196,12 +206,7 @@ def batch_delete_image(ctx: RequestContext, params: dict) -> dict:
     now = ctx.clock.now()
     with ctx.store.write() as conn:
         repository = find_repository(ctx, conn, params)
-        for image_id in params["imageIds"]:
-            try:
-                image = resolve(conn, repository, image_id)
-            except Failure as failure:
-                failures.append(_failure(image_id, failure))
-                continue
+        for image_id, image in _resolved(conn, repository, params["imageIds"], failures):
             if image_id.get("imageTag"):
                 # By tag: that tag goes, and the image with it if it was its last tag.
                 ecr_images.untag(conn, repository, image_id["imageTag"], now)
