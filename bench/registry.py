@@ -167,6 +167,14 @@ def digests(docker: Docker, reference: str) -> list[str]:
     return [line for line in listed.split() if "@sha256:" in line]
 
 
+def forget_payloads(docker: Docker) -> None:
+    """Every name and digest reference the benchmark's images got, in any registry."""
+    listed = docker("images", "--digests", "--format",
+                    "{{.Repository}}:{{.Tag}} {{.Repository}}@{{.Digest}}")
+    docker.forget(*[name for line in listed.splitlines() if "payload" in line
+                    for name in line.split() if not name.endswith((":<none>", "@<none>"))])
+
+
 def login(docker: Docker, cluster: cl.Cluster, registry: Registry) -> str:
     data = cluster.client("ecr").get_authorization_token()["authorizationData"][0]
     password = base64.b64decode(data["authorizationToken"]).decode().partition(":")[2]
@@ -314,6 +322,7 @@ def main() -> int:
         for process in (registry, bare):
             if process is not None:
                 process.stop()
+        forget_payloads(docker)
         cluster.close()
     print(section)
     if args.write_docs:
