@@ -63,6 +63,7 @@ run: venv
 	bash scripts/install-docker.sh
 	bash scripts/install-haproxy.sh
 	bash scripts/install-docker-registry.sh
+	bash scripts/install-busybox-static.sh
 	$(RUN_CMD)
 
 test: venv

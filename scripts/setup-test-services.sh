@@ -3,6 +3,7 @@
 #
 #   1. a Docker Engine (scripts/install-docker.sh), HAProxy (scripts/install-haproxy.sh),
 #      Docker Distribution (scripts/install-docker-registry.sh, for `nozama registry`),
+#      busybox-static (scripts/install-busybox-static.sh, for image functions' containers)
 #      and iproute2 (`ip netns`: the tests build their hosts as network namespaces),
 #   2. the test image nozama-test/busybox:latest (scripts/build-test-image.sh),
 #   3. PostgreSQL listening on 127.0.0.1:5432 with role `nozama` (password
@@ -43,6 +44,9 @@ bash "$HERE/install-haproxy.sh" || die "HAProxy is not available"
 
 # --- 1b'. Docker Distribution, ECR's image store behind `nozama registry` -------------
 bash "$HERE/install-docker-registry.sh" || die "docker-registry is not available"
+
+# --- 1b''. busybox-static, which image functions' containers start through ---------
+bash "$HERE/install-busybox-static.sh" || die "busybox-static is not available"
 
 # --- 1c. iproute2: the tests' hosts are network namespaces (tests/support/netns.py) ---
 command -v ip >/dev/null 2>&1 || apt_install iproute2

@@ -9,8 +9,18 @@ server a process worker has). The container shares the host's network
 for a process worker.
 
 Lambda's limits are the container's: MemorySize is its memory cgroup (no swap), and an
-out-of-memory kill by the kernel is Runtime.OutOfMemory; Timeout kills it. What it
-writes goes to the function's log stream, as a process worker's output does.
+out-of-memory kill by the kernel is Runtime.OutOfMemory; Timeout kills it.
+
+What it writes goes to the function's log stream, as a process worker's output does, and
+through the same kind of channel: a FIFO in the worker's directory on the host, bind-mounted
+into the container, that the control plane reads as it reads a process worker's pipe.
+Everything the function wrote before posting its response is in the FIFO when the response
+arrives, so an invocation's output is complete without waiting (Docker's attach stream has
+no such ordering with the Runtime API). Docker cannot point PID 1's output at a file, so
+the container starts the image's command through the host's static busybox (Debian's
+busybox-static, mounted read-only at /nozama/busybox): a shell that redirects to the FIFO
+and execs the image's ENTRYPOINT and CMD, each replaced by ImageConfig's EntryPoint and
+Command when given, as Lambda replaces them.
 
 The image is pulled from Nozama's registry (the freshest `nozama registry`) with a
 password the control plane mints for the account's root, and run by digest, so a
@@ -24,6 +34,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
+import struct
+import tempfile
 import threading
 from datetime import timedelta
 from typing import Callable
@@ -47,13 +60,61 @@ PASSWORD_LIFETIME = timedelta(minutes=30)
 NOT_FOR_CONTAINERS = ("PATH", "LANG", "_HANDLER", "AWS_EXECUTION_ENV", "_NOZAMA_WORKERS_OF",
                       "AWS_CA_BUNDLE")
 CA_BUNDLE = "/etc/nozama/ca-bundle.pem"   # where a container finds AWS_CA_BUNDLE
-OUTPUT_QUIET = 0.01   # seconds without output after which an invocation's output is taken
-OUTPUT_WAIT = 0.25    # the longest an invocation waits for its output to arrive
+# The host's statically linked busybox (Debian's busybox-static) runs in every container.
+BUSYBOX_CANDIDATES = ("/bin/busybox", "/usr/bin/busybox")
+BUSYBOX = "/nozama/busybox"               # where a container finds it
+OUTPUT = "/nozama/output"                 # the worker's FIFO, in the container
+OUTPUTS = "_containers"                   # the workers' directories, in the work directory
+# Runs as `sh -c LAUNCH sh ENTRYPOINT... CMD...`: output to the FIFO, then the image's
+# command. A name without a slash is looked up in PATH here, as Docker would: busybox's
+# shell would otherwise run its own applet of that name (sh, env, cat, ...) instead.
+LAUNCH = """\
+exec >/nozama/output 2>&1
+program=$1
+shift
+case $program in
+*/*) ;;
+*)  set -f
+    found=
+    IFS=:
+    for dir in $PATH; do
+        if [ -f "$dir/$program" ] && [ -x "$dir/$program" ]; then
+            found=$dir/$program
+            break
+        fi
+    done
+    unset IFS
+    if [ -z "$found" ]; then
+        echo "exec: $program: executable file not found in \\$PATH" >&2
+        exit 127
+    fi
+    program=$found;;
+esac
+exec "$program" "$@"
+"""
 
 
 def _cannot_run(reason: str) -> errors.ServiceError:
     return errors.lambda_.ResourceConflictException(
         f"The function cannot start: {reason}")
+
+
+def _is_static(path: str) -> bool:
+    """Whether `path` is a 64-bit little-endian ELF executable without a program
+    interpreter: one that runs in any container, whatever libraries the image has."""
+    try:
+        with open(path, "rb") as binary:
+            header = binary.read(64)
+            if len(header) < 64 or header[:6] != b"\x7fELF\x02\x01":
+                return False
+            (offset,) = struct.unpack_from("<Q", header, 32)
+            size, count = struct.unpack_from("<HH", header, 54)
+            binary.seek(offset)
+            table = binary.read(size * count)
+    except OSError:
+        return False
+    return all(struct.unpack_from("<I", table, size * n)[0] != 3  # PT_INTERP
+               for n in range(count)) and len(table) == size * count
 
 
 class ContainerEngine:
@@ -62,13 +123,26 @@ class ContainerEngine:
     earlier control plane on the same data left running."""
 
     def __init__(self, store: Store, clock: Clock, work_dir: str,
-                 connect: Callable | None = None):
+                 connect: Callable | None = None, busybox: str | None = None):
         self.store = store
         self.clock = clock
         self.work_dir = work_dir
+        self.outputs = os.path.join(work_dir, OUTPUTS)
         self._connect = connect
+        self._busybox = busybox or os.environ.get("NOZAMA_BUSYBOX")
         self._client = None
         self._lock = threading.Lock()
+
+    def busybox(self) -> str:
+        """The host's static busybox, which every container starts its command with."""
+        candidates = (self._busybox,) if self._busybox else BUSYBOX_CANDIDATES
+        for candidate in candidates:
+            if _is_static(candidate):
+                return candidate
+        raise _cannot_run(
+            "functions of PackageType Image start in their container through a statically "
+            f"linked busybox, and the control plane has none at {' or '.join(candidates)} "
+            "(install Debian's package busybox-static).")
 
     def client(self):
         with self._lock:
@@ -82,6 +156,8 @@ class ContainerEngine:
                         "functions of PackageType Image run in containers, and the control "
                         f"plane has no Docker Engine ({error}).") from None
                 self._remove_leftovers(client)
+                # Their workers' directories too; no worker of this engine has one yet.
+                shutil.rmtree(self.outputs, ignore_errors=True)
                 self._client = client
             return self._client
 
@@ -101,7 +177,8 @@ class ContainerEngine:
 
     def _remove_leftovers(self, client, quiet: bool = False) -> int:
         removed = 0
-        for container in client.containers.list(all=True,
+        # sparse: no inspect of each container, which one removed meanwhile would fail.
+        for container in client.containers.list(all=True, sparse=True,
                                                 filters={"label": f"{LABEL}={self.work_dir}"}):
             try:
                 container.remove(force=True)
@@ -188,41 +265,51 @@ class ContainerWorker(Worker):
         self.engine = engine
         self.container = None
         self.removed = False
-        self.last_output = 0.0
-        self.output_ended = False
+        self.output_dir = ""          # the worker's directory on the host: its FIFO
+        self.output_writer = -1       # held open, so that the FIFO never reads as ended
 
     async def start(self) -> None:
         self.spawned = self.clock.monotonic()
         await self.server.start("127.0.0.1", 0)
-        loop = asyncio.get_running_loop()
         try:
             self.container = await _in_thread(self._run, "function-container-start")
         except BaseException:
+            self._close_output()
             await self.server.stop()
             raise
-        threading.Thread(target=self._follow_output, args=(loop, self.container),
-                         daemon=True, name="function-container-output").start()
+        asyncio.get_running_loop().add_reader(self.output_fd, self._read_output)
         asyncio.ensure_future(self._watch_exit())
 
     def _run(self):
         spec = self.spec
         client = self.engine.client()
+        busybox = self.engine.busybox()
         reference = self.engine.image_for(spec.image)
+        try:
+            config = client.images.get(reference).attrs.get("Config") or {}
+        except Exception as error:
+            raise _cannot_run(f"inspecting {spec.image} failed: {_explanation(error)}") from None
+        # ImageConfig's EntryPoint replaces the image's ENTRYPOINT, its Command the CMD.
+        program = list(spec.entry_point or config.get("Entrypoint") or ()) + \
+            list(spec.command or config.get("Cmd") or ())
+        if not program:
+            raise _cannot_run(f"the image {spec.image} has no ENTRYPOINT or CMD, and the "
+                              "function's ImageConfig gives no EntryPoint or Command.")
         env = {k: v for k, v in self.environment.items() if k not in NOT_FOR_CONTAINERS}
         env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{self.server.port}"
         env["AWS_LAMBDA_LOG_STREAM_NAME"] = self.log_stream
-        volumes = {}
+        volumes = {busybox: {"bind": BUSYBOX, "mode": "ro"},
+                   self._open_output(): {"bind": OUTPUT, "mode": "rw"}}
         bundle = self.environment.get("AWS_CA_BUNDLE")
         if bundle:
             volumes[bundle] = {"bind": CA_BUNDLE, "mode": "ro"}
             env["AWS_CA_BUNDLE"] = CA_BUNDLE
         try:
             return client.containers.run(
-                reference, command=list(spec.command) or None,
-                entrypoint=list(spec.entry_point) or None,
+                reference, entrypoint=[BUSYBOX, "sh", "-c", LAUNCH, "sh"], command=program,
                 working_dir=spec.working_directory or None, environment=env,
                 network_mode="host", mem_limit=f"{spec.memory_mb}m",
-                memswap_limit=f"{spec.memory_mb}m", volumes=volumes or None,
+                memswap_limit=f"{spec.memory_mb}m", volumes=volumes,
                 labels={LABEL: self.engine.work_dir,
                         FUNCTION_LABEL: f"{spec.function_arn}:{spec.version}"},
                 detach=True)
@@ -232,47 +319,37 @@ class ContainerWorker(Worker):
 
     # ---------------------------------------------------------------- output
 
-    def _follow_output(self, loop: asyncio.AbstractEventLoop, container) -> None:
-        """Runs in a thread: the container's stdout and stderr, into the worker's output."""
-        try:
-            for chunk in container.attach(stdout=True, stderr=True, stream=True, logs=True):
-                loop.call_soon_threadsafe(self._take_output, chunk)
-        except Exception:
-            pass  # the container is gone
-        finally:
-            try:
-                loop.call_soon_threadsafe(self._output_over)
-            except RuntimeError:
-                pass  # the loop has closed: nobody waits for it
+    def _open_output(self) -> str:
+        """The worker's FIFO, made in a directory of its own and opened (the read end
+        non-blocking, for the event loop); its path on the host."""
+        os.makedirs(self.engine.outputs, exist_ok=True)
+        self.output_dir = tempfile.mkdtemp(prefix="worker-", dir=self.engine.outputs)
+        path = os.path.join(self.output_dir, "output")
+        os.mkfifo(path, 0o600)
+        os.chmod(path, 0o666)  # whatever USER the image runs as writes to it
+        # A FIFO without a writer reads as ended: open ours before the container opens its.
+        self.output_fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        self.output_writer = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        return path
 
-    def _take_output(self, chunk: bytes) -> None:
-        self.output += chunk
-        self.last_output = self.clock.monotonic()
-
-    def _output_over(self) -> None:
-        self.output_ended = True
-
-    def _read_output(self) -> None:
-        pass  # the output thread delivers it
-
-    async def _settle_output(self) -> None:
-        """What the container wrote travels through the engine and can arrive after its
-        response: wait until it has been quiet a moment (or has ended)."""
-        deadline = self.clock.monotonic() + OUTPUT_WAIT
-        await asyncio.sleep(OUTPUT_QUIET)
-        while not self.output_ended and self.clock.monotonic() < deadline \
-                and self.clock.monotonic() - self.last_output < OUTPUT_QUIET:
-            await asyncio.sleep(OUTPUT_QUIET)
+    def _close_output(self) -> None:
+        super()._close_output()
+        if self.output_writer >= 0:
+            os.close(self.output_writer)
+            self.output_writer = -1
+        if self.output_dir:
+            shutil.rmtree(self.output_dir, ignore_errors=True)
+            self.output_dir = ""
 
     # ------------------------------------------------------------------ exit
 
     async def _watch_exit(self) -> None:
         code, oom = await _in_thread(self._wait, "function-container-wait")
         self.alive = False
+        self._read_output()  # all it wrote is in the FIFO now
         if self.invocation is not None and not self.invocation.done.done():
-            await self._settle_output()
-            if self.invocation is not None and not self.invocation.done.done():
-                self.invocation.done.set_result(self._exit_outcome(code, oom))
+            self.invocation.done.set_result(self._exit_outcome(code, oom))
+        self._close_output()
         if self.poller is not None and not self.poller.done():
             self.poller.cancel()
         await self.server.stop()

@@ -127,3 +127,68 @@ def test_without_a_docker_engine_the_function_cannot_start(tmp_path):
         engine.client()
     assert info.value.code == "ResourceConflictException"
     assert "the control plane has no Docker Engine" in str(info.value)
+
+
+# A runtime of its own (ImageConfig EntryPoint, found through the image's PATH): for each
+# invocation it writes `lines` lines to stdout and to stderr, far more than a FIFO holds,
+# and posts its response straight after the last.
+BURST_RUNTIME = """
+import json, os, urllib.request
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation/"
+def write(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+while True:
+    with urllib.request.urlopen(api + "next") as answer:
+        request_id = answer.headers["Lambda-Runtime-Aws-Request-Id"]
+        lines = json.loads(answer.read())["lines"]
+    for fd in (1, 2):
+        write(fd, b"".join(b"%s %d %d\\n" % (request_id.encode(), fd, n) for n in range(lines)))
+    urllib.request.urlopen(urllib.request.Request(
+        api + request_id + "/response", data=json.dumps({"lines": lines}).encode())).read()
+"""
+
+
+def burst(request_id: str, lines: int) -> bytes:
+    return b"".join(b"%s %d %d\n" % (request_id.encode(), fd, n)
+                    for fd in (1, 2) for n in range(lines))
+
+
+def test_output_written_before_the_response_is_all_in_its_invocation(engine, image):
+    version = spec(image, entry_point=("python3", "-c", BURST_RUNTIME))
+    sizes = [20000, 5, 20000, 0, 1]
+    outcomes, _ = run(engine, version, *({"lines": n} for n in sizes))
+    for number, (outcome, lines) in enumerate(zip(outcomes, sizes)):
+        assert json.loads(outcome.payload) == {"lines": lines}
+        assert outcome.output == burst(f"req-{number}", lines)
+
+
+def test_image_config_entry_point_keeps_the_images_command(engine, image):
+    (outcome,), _ = run(engine, spec(image, entry_point=("/lambda-entrypoint.sh",)), {})
+    assert json.loads(outcome.payload)["task_root"] == "/var/task"
+    assert b"handling req-0" in outcome.output
+
+
+def test_an_entry_point_not_in_the_image_is_an_exit_error(engine, image):
+    (outcome,), _ = run(engine, spec(image, entry_point=("no-such-runtime",)), {})
+    assert outcome.error_type == "Runtime.ExitError"
+    assert json.loads(outcome.payload)["errorMessage"] == \
+        "RequestId: req-0 Error: Runtime exited with error: exit status 127"
+
+
+@pytest.mark.parametrize("busybox", ["missing", "/usr/bin/python3"])
+def test_without_a_static_busybox_the_function_cannot_start(engine, image, tmp_path, busybox):
+    path = str(tmp_path / busybox) if busybox == "missing" else busybox
+    without = ContainerEngine(None, Clock(), engine.work_dir, busybox=path)
+    with pytest.raises(Exception) as info:
+        run(without, spec(image), {})
+    assert info.value.code == "ResourceConflictException"
+    assert str(info.value) == (
+        "The function cannot start: functions of PackageType Image start in their container "
+        f"through a statically linked busybox, and the control plane has none at {path} "
+        "(install Debian's package busybox-static).")
+    client = docker.from_env()
+    assert client.containers.list(all=True, filters={"label": f"{LABEL}={engine.work_dir}"}) \
+        == []
+    assert not any(Path(without.outputs).glob("*"))  # no worker directory left either

@@ -250,3 +250,29 @@ def test_without_a_docker_engine_invoke_says_so(tmp_path):
                                   "Engine")
     finally:
         server.stop()
+
+
+def test_without_a_static_busybox_invoke_says_so(tmp_path):
+    missing = tmp_path / "no-busybox"
+    server = NozamaServer(store_args("sqlite", tmp_path), tmp_path / "server.log",
+                          env={"NOZAMA_BUSYBOX": str(missing)}).start()
+    try:
+        lambda_role(server)
+        lam = server.client("lambda", REGION)
+        uri = server.client("ecr", REGION).create_repository(repositoryName="fn/boxless")[
+            "repository"]["repositoryUri"]
+        store = open_store(server)
+        try:
+            push(store, REGION, "fn/boxless", "seed", "v1")
+        finally:
+            store.close()
+        create(lam, "boxless", f"{uri}:v1")
+        with pytest.raises(ClientError) as info:
+            invoke(lam, "boxless")
+        assert error_of(info) == (
+            "ResourceConflictException",
+            "The function cannot start: functions of PackageType Image start in their "
+            "container through a statically linked busybox, and the control plane has none "
+            f"at {missing} (install Debian's package busybox-static).")
+    finally:
+        server.stop()
