@@ -129,6 +129,7 @@ class ContainerEngine:
         self.work_dir = work_dir
         self.outputs = os.path.join(work_dir, OUTPUTS)
         self._connect = connect
+        # NOZAMA_BUSYBOX names another one (or, in the tests, one that is not there).
         self._busybox = busybox or os.environ.get("NOZAMA_BUSYBOX")
         self._client = None
         self._lock = threading.Lock()
