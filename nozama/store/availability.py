@@ -26,6 +26,7 @@ from nozama.kernel.clock import Clock
 log = logging.getLogger(__name__)
 
 PROBE_INTERVAL = 1.0
+OPEN = -1   # Breaker.state while the database is unreachable
 
 
 class StoreUnavailable(Exception):
@@ -36,16 +37,17 @@ class StoreUnavailable(Exception):
 class Breaker:
     """Open while the database is unreachable.
 
-    `is_open` is a plain attribute: the store reads it on every transaction, so the
-    check costs nothing on the hot path. `epoch` counts recoveries: a thread's cached
-    connection from before the last outage is dropped before use (store/db.py) rather
-    than found broken by a request.
+    `state` is a plain attribute the store compares with its thread's connection on every
+    transaction, so the check costs one comparison on the hot path: the epoch (the count
+    of recoveries, from 0) while closed, OPEN while open. A thread's cached connection
+    from before the last outage is dropped before use (store/db.py) rather than found
+    broken by a request.
     """
 
     def __init__(self, clock: Clock, probe: Callable[[], None],
                  interval: float = PROBE_INTERVAL, background: bool = True):
         self.clock = clock
-        self.is_open = False
+        self.state = 0
         self.epoch = 0
         self.down_since: float | None = None
         self._probe = probe
@@ -55,12 +57,16 @@ class Breaker:
         self._probing = False
         self._closed = threading.Event()   # set by close(): the probe thread ends
 
+    @property
+    def is_open(self) -> bool:
+        return self.state == OPEN
+
     def trip(self, error: BaseException) -> StoreUnavailable:
         """Open on a connection-level failure (the first one of an outage is logged), and
         return the error the caller raises."""
         with self._lock:
             if not self.is_open:
-                self.is_open = True
+                self.state = OPEN
                 self.down_since = self.clock.monotonic()
                 log.warning("database unavailable (%s); answering 503 until it is back",
                             _summary(error))
@@ -83,9 +89,9 @@ class Breaker:
             if self.is_open:
                 down = self.clock.monotonic() - (self.down_since or 0.0)
                 log.warning("database back after %.1f s", down)
-            self.is_open = False
             self.down_since = None
             self.epoch += 1
+            self.state = self.epoch
             self._probing = False
         return True
 

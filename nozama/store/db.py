@@ -103,23 +103,31 @@ class Store:
     def _connection(self) -> Connection:
         # One long-lived connection per thread: checking a connection out of the
         # pool and back costs more than the indexed queries most requests make.
-        if self.breaker.is_open:
-            raise self.breaker.refusal()
         local = self._local
         conn = getattr(local, "conn", None)
-        if conn is None or conn.closed or conn.invalidated or local.epoch != self.breaker.epoch:
-            if conn is not None and local.epoch != self.breaker.epoch:
-                # Opened before the last outage: most likely broken, and finding out
-                # would cost a request a 503.
-                conn.invalidate()
-            try:
-                conn = self.engine.connect()
-            except Exception as error:
-                if self.kind != "sqlite" and _is_connection_failure(error):
-                    raise self.breaker.trip(error) from error
-                raise
-            local.conn, local.epoch = conn, self.breaker.epoch
-            sql.attach_driver_connection(conn)
+        # One comparison covers the breaker: its state is the epoch the thread's
+        # connection was opened in while the database answers, OPEN while it does not.
+        if conn is None or local.epoch != self.breaker.state or conn.invalidated \
+                or conn.closed:
+            conn = self._reconnect(local, conn)
+        return conn
+
+    def _reconnect(self, local, conn: Connection | None) -> Connection:
+        breaker = self.breaker
+        if breaker.is_open:
+            raise breaker.refusal()
+        if conn is not None and local.epoch != breaker.epoch:
+            # Opened before the last outage: most likely broken, and finding out would
+            # cost a request a 503.
+            conn.invalidate()
+        try:
+            conn = self.engine.connect()
+        except Exception as error:
+            if self.kind != "sqlite" and _is_connection_failure(error):
+                raise breaker.trip(error) from error
+            raise
+        local.conn, local.epoch = conn, breaker.epoch
+        sql.attach_driver_connection(conn)
         return conn
 
     def _probe(self) -> None:

@@ -81,8 +81,9 @@ def test_a_second_outage_is_timed_from_its_own_start(caplog):
     clock.advance(4)
     database.up = True
     it.probe_once()
-    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("database back")] == [
-        "database back after 2.0 s", "database back after 4.0 s"]
+    backs = [r.getMessage() for r in caplog.records
+             if r.getMessage().startswith("database back")]
+    assert backs == ["database back after 2.0 s", "database back after 4.0 s"]
 
 
 def test_the_probe_thread_closes_it_alone_when_the_database_returns():
