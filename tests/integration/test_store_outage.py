@@ -4,12 +4,14 @@ A scenario on a PostgreSQL instance of the test's own (the shared one is never s
 while the database is down every AWS call answers 503 in its service's error family,
 which SDKs retry, the health check says so at once, nothing is half written, and the log
 says it once, without a traceback. When the database is back, the same server answers
-again without a restart.
+again without a restart. A network partition (nothing answers) costs the first call a few
+seconds of libpq's timeouts, not the minutes of TCP's, and the server meanwhile answers.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import boto3
@@ -18,7 +20,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from support.private_postgres import PrivatePostgres
+from support.private_postgres import Partition, PrivatePostgres
 from support.servers import NozamaServer, signed_request
 from support.waiting import wait_for
 
@@ -52,6 +54,14 @@ def refusal(call, **params) -> tuple[int, str]:
 
 def health(server) -> requests.Response:
     return requests.get(f"{server.endpoint}/_nozama/health", timeout=2)
+
+
+def health_status(server) -> int | None:
+    """The health check's status, or None while the server does not answer in 2 s."""
+    try:
+        return health(server).status_code
+    except requests.Timeout:
+        return None
 
 
 def test_a_database_outage_answers_503_and_the_server_recovers_alone(database, tmp_path):
@@ -120,3 +130,37 @@ def test_a_database_outage_answers_503_and_the_server_recovers_alone(database, t
     assert "Traceback" not in text, text[-3000:]
     assert text.count("database unavailable") == 1, text[-3000:]
     assert text.count("database back after") == 1, text[-3000:]
+
+
+def test_a_partition_from_the_database_costs_seconds_not_minutes(database, tmp_path):
+    if not Partition.possible():
+        if os.environ.get("CI"):
+            pytest.fail("the partition test needs root and iptables")
+        pytest.skip("the partition test needs root and iptables")
+    log_path = tmp_path / "server.log"
+    server = NozamaServer(["--database-url", database.url, "--data-dir",
+                           str(tmp_path / "data")], log_path).start()
+    partition = Partition(database.port)
+    try:
+        ecs = client(server, "ecs")
+        ecs.create_cluster(clusterName="before")
+        partition.start()
+        # The first call of the partition (or a background loop's, before it) waits for
+        # tcp_user_timeout (3 s), then every call is refused at once.
+        started = time.monotonic()
+        wait_for(lambda: health_status(server) == 503, timeout=15)
+        # 3.4 s measured here; without libpq's timeouts a call waited 26.5 s.
+        assert time.monotonic() - started < 8
+        started = time.monotonic()
+        for _ in range(10):
+            assert refusal(ecs.list_clusters) == (503, "ServiceUnavailableException")
+        assert time.monotonic() - started < 1
+        partition.heal()
+        wait_for(lambda: health_status(server) == 200, timeout=15)
+        assert len(ecs.list_clusters()["clusterArns"]) == 1
+    finally:
+        partition.heal()
+        server.stop()
+    text = log_path.read_text()
+    assert "Traceback" not in text, text[-3000:]
+    assert text.count("database unavailable") == 1, text[-3000:]

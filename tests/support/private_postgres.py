@@ -72,3 +72,28 @@ class PrivatePostgres:
                 self.stop()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+class Partition:
+    """Packets to and from one local port dropped (iptables, as root), as a network
+    partition between a server and its database: nothing answers, nothing is refused."""
+
+    def __init__(self, port: int):
+        self.rules = [["OUTPUT", "-p", "tcp", "--dport", str(port), "-j", "DROP"],
+                      ["OUTPUT", "-p", "tcp", "--sport", str(port), "-j", "DROP"]]
+        self.active = False
+
+    @staticmethod
+    def possible() -> bool:
+        return os.geteuid() == 0 and shutil.which("iptables") is not None
+
+    def start(self) -> None:
+        for rule in self.rules:
+            subprocess.run(["iptables", "-I", *rule], check=True, timeout=30)
+        self.active = True
+
+    def heal(self) -> None:
+        if self.active:
+            for rule in self.rules:
+                subprocess.run(["iptables", "-D", *rule], check=True, timeout=30)
+            self.active = False
