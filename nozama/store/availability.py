@@ -50,6 +50,7 @@ class Breaker:
         self.state = 0
         self.epoch = 0
         self.down_since: float | None = None
+        self.cause = ""   # the failure that opened it, for the log and the error's message
         self._probe = probe
         self._interval = interval
         self._background = background
@@ -68,8 +69,9 @@ class Breaker:
             if not self.is_open:
                 self.state = OPEN
                 self.down_since = self.clock.monotonic()
+                self.cause = _summary(error)
                 log.warning("database unavailable (%s); answering 503 until it is back",
-                            _summary(error))
+                            self.cause)
             start = self._background and not self._probing
             self._probing = True
         if start:
@@ -77,7 +79,7 @@ class Breaker:
         return self.refusal()
 
     def refusal(self) -> StoreUnavailable:
-        return StoreUnavailable("The database is unavailable; retry later.")
+        return StoreUnavailable(f"The database is unavailable ({self.cause}); retry later.")
 
     def probe_once(self) -> bool:
         """Try the database once; on an answer close the breaker (True)."""
