@@ -30,6 +30,7 @@ from nozama.kernel.errors import ServiceError
 from nozama.api.gateway import Gateway
 from nozama.kernel.http import HttpRequest, HttpResponse
 from nozama.controllers import function_deployments as deployments
+from nozama.store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ def handle(gateway: Gateway, workflow, request: HttpRequest) -> HttpResponse:
         return _json(404, {"__type": "UnknownOperationException",
                            "message": f"No such route: {request.method} {request.path}"})
     except ServiceError as error:
+        return _json(error.status, {"__type": error.code, "message": error.message})
+    except StoreUnavailable:
+        error = errors.ServiceUnavailableException("Service is temporarily unavailable; retry.")
         return _json(error.status, {"__type": error.code, "message": error.message})
     except ValueError:
         return _json(400, {"__type": "InvalidRequestContentException",

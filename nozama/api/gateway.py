@@ -36,6 +36,7 @@ from nozama.kernel.http_client import BackgroundCalls
 from nozama.kernel.wakeups import Wakeups
 from nozama.aws import ServiceHandlers, registry
 from nozama.store import Store
+from nozama.store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,10 @@ class Gateway:
     def _failed(error: Exception, service, protocol, operation, request_id) -> HttpResponse:
         if isinstance(error, errors.ServiceError):
             return protocol.serialize_error(service, operation, error, request_id)
+        if isinstance(error, StoreUnavailable):
+            # The store logged the outage once; a 503 is what SDKs retry.
+            return protocol.serialize_error(service, operation,
+                                            unavailable(service, protocol.name), request_id)
         log.error("internal error in %s %s (request %s)", service.name,
                   operation.name if operation else "?", request_id, exc_info=error)
         failure = _internal_error(service)(
@@ -229,6 +234,19 @@ def _internal_error(service: Service) -> type[errors.ServiceError]:
             "lambda": errors.lambda_.ServiceException,
             "ec2": errors.ec2.InternalError,
             "ecr": errors.ecr.ServerException}.get(service.name, errors.InternalFailure)
+
+
+def unavailable(service: Service, protocol: str) -> errors.ServiceError:
+    """The 503 a service answers while its database is unreachable, in its error family:
+    query services (and CloudWatch, query-compatible) ServiceUnavailable, EC2
+    Unavailable, the JSON services ServiceUnavailableException (Logs models that one)."""
+    if protocol == "ec2":
+        error = errors.ec2.Unavailable
+    elif protocol == "query" or service.query_compatible:
+        error = errors.ServiceUnavailable
+    else:
+        error = errors.ServiceUnavailableException
+    return error("Service is temporarily unavailable; retry.")
 
 
 def _unserved(service: Service, scope) -> errors.ServiceError:

@@ -39,6 +39,7 @@ from nozama.metrics import retention as metric_retention
 from nozama.aws.ecs.container_instances import register_container_instance
 from nozama.model.certificate_authority import Root
 from nozama.store import certificates as cert_store
+from nozama.store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,14 @@ class App:
 
     def handle(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         """Answer a request: at once, or as a coroutine for the agents' long poll."""
+        try:
+            return self.route(request)
+        except StoreUnavailable:
+            # Own routes (the metrics, the CA's root, function code) while the database
+            # is unreachable; AWS requests answer it in their service's family.
+            return _error(_unavailable())
+
+    def route(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
         own = request.path.startswith("/_nozama/") or request.path == "/metrics"
         refused = guard.refusal(request, self.hosts)
         if refused is None and own:
@@ -114,9 +123,14 @@ class App:
 
     def internal(self, request: HttpRequest) -> HttpResponse:
         if request.path == "/_nozama/health":
-            return _json(200, {"status": "ok", "version": __version__,
-                               "store": self.gateway.store.kind,
-                               "uptimeSeconds": round(self.gateway.clock.monotonic() - self.started, 3)})
+            # No query: the store's breaker knows whether the database answers, and a
+            # health check must answer at once while it does not.
+            available = not self.gateway.store.breaker.is_open
+            return _json(200 if available else 503, {
+                "status": "ok" if available else "store unavailable",
+                "version": __version__, "store": self.gateway.store.kind,
+                "storeAvailable": available,
+                "uptimeSeconds": round(self.gateway.clock.monotonic() - self.started, 3)})
         if request.path == CA_PATH and request.method in ("GET", "HEAD"):
             return self.root_certificate()
         return _json(404, {"message": "Not found"})
@@ -194,6 +208,8 @@ class App:
             return _error(refusal.error)
         except ServiceError as error:
             return _error(error)
+        except StoreUnavailable:
+            return _error(_unavailable())   # agents retry 5xx (agent/agent.py)
         except ValueError:
             return _json(400, {"__type": "SerializationException",
                                "message": "The body is not valid JSON."})
@@ -215,6 +231,10 @@ class App:
             if operation == "register" else {}
         own_routes.authorized(self.gateway, verified, "ecs", action, params)
         return verified.region
+
+
+def _unavailable() -> ServiceError:
+    return errors.ServiceUnavailableException("Service is temporarily unavailable; retry.")
 
 
 def _error(error: ServiceError) -> HttpResponse:

@@ -26,7 +26,7 @@ from nozama.functions.invoker import FunctionRuntime
 from nozama.store import Store
 from nozama.store import admin_key
 from nozama.store.access_keys import AccessKeys
-from nozama.store.db import sqlite_url
+from nozama.store.db import StoreUnavailable, sqlite_url
 from nozama.store.sealing import KeyMismatch, Sealer, load_key
 
 log = logging.getLogger("nozama")
@@ -35,7 +35,10 @@ log = logging.getLogger("nozama")
 def build_app(database_url: str, account_id: str = "000000000000",
               hosts: AllowedHosts | None = None, data_dir: str | Path | None = None,
               auth: bool = False) -> App:
-    store = Store.open(database_url)
+    try:
+        store = Store.open(database_url)
+    except StoreUnavailable as error:
+        raise SystemExit(f"nozama server: {error}") from None
     clock = Clock()
     if data_dir is not None:
         store.access_keys = access_keys_of(store, clock, data_dir)

@@ -25,6 +25,7 @@ from nozama.model import arns
 from nozama.store import container_instances as instance_store
 from nozama.store import task_definitions as task_definition_store
 from nozama.store import tasks as task_store
+from nozama.store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -121,5 +122,7 @@ async def watch_heartbeats(store, clock, interval: float = scaled(5.0)) -> None:
                     conn, clock.now() - timedelta(seconds=AGENT_TIMEOUT))
             for arn in gone:
                 log.info("agent of %s disconnected", arn)
+        except StoreUnavailable:
+            pass   # the store logs an outage once, not every tick
         except Exception:  # keep watching through a transient database error
             log.exception("heartbeat sweep failed")

@@ -22,6 +22,7 @@ from nozama.metrics import series
 from nozama.metrics.alarms import evaluate, statistic
 from nozama.store import Store
 from nozama.store import alarms as alarm_store
+from nozama.store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ async def run(store: Store, clock: Clock, wakeups: Wakeups) -> None:
     while True:
         try:
             evaluator.step()
+        except StoreUnavailable:
+            pass   # the store logs an outage once, not every tick
         except Exception:
             log.exception("alarm evaluation failed")
         await asyncio.sleep(TICK)

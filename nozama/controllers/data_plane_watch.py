@@ -17,6 +17,7 @@ from nozama.kernel.intervals import scaled
 from nozama.model import lb_presence
 from nozama.store import Store
 from nozama.store import load_balancers as lb_store
+from nozama.store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -59,5 +60,7 @@ class DataPlaneWatch:
             await asyncio.sleep(interval)
             try:
                 self.check()
+            except StoreUnavailable:
+                pass   # the store logs an outage once, not every tick
             except Exception:  # keep watching through a transient database error
                 log.exception("checking the load balancers' data plane failed")

@@ -22,6 +22,7 @@ from nozama.model import ecr_lifecycle
 from nozama.store import Store
 from nozama.store import ecr_images as image_store
 from nozama.store import ecr_repositories as repository_store
+from nozama.store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ async def run(store: Store, clock: Clock, wakeups: Wakeups) -> None:
     while True:
         try:
             step(store, clock)
+        except StoreUnavailable:
+            pass   # the store logs an outage once, not every tick
         except Exception:
             log.exception("applying ECR lifecycle policies failed")
         await wakeups.wait(TOPIC, timeout=INTERVAL)

@@ -42,6 +42,7 @@ from nozama.store import Store
 from nozama.store import alarms as alarm_store
 from nozama.store import function_deployments as deployment_store
 from nozama.store import functions as function_store
+from nozama.store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +175,8 @@ class FunctionDeployments:
             await asyncio.sleep(TICK)
             try:
                 self.tick()
+            except StoreUnavailable:
+                pass   # the store logs an outage once, not every tick
             except Exception:  # one bad pass must not end the workflow
                 log.exception("function deployment pass failed")
 
@@ -185,6 +188,8 @@ class FunctionDeployments:
                 continue
             try:
                 self.advance(row.region, row.account, row.deployment_id)
+            except StoreUnavailable:
+                pass   # the store logs an outage once, not every tick
             except Exception:
                 log.exception("deployment %s failed to advance", row.deployment_id)
 

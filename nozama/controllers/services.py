@@ -50,6 +50,7 @@ from nozama.store import services as service_store
 from nozama.store import tags as tag_store
 from nozama.store import task_definitions as task_definition_store
 from nozama.store import tasks as task_store
+from nozama.store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ async def run(make_context, interval: float = scaled(1.0)) -> None:
         await controller_wait(wakeups, interval)
         try:
             reconcile_all(make_context)
+        except StoreUnavailable:
+            pass   # the store logs an outage once, not every tick
         except Exception:  # a bad pass must not end the loop
             log.exception("service controller pass failed")
 
@@ -79,6 +82,8 @@ def reconcile_all(make_context) -> None:
                 row = service_store.get(conn, arn)
                 if row is not None and row.status != "INACTIVE":
                     ServicePass(ctx, conn, row).run()
+        except StoreUnavailable:
+            pass   # the store logs an outage once, not every tick
         except Exception:  # one service's trouble must not hold up the others
             log.exception("reconciling %s failed", arn)
 

@@ -20,6 +20,7 @@ from nozama.functions import event_outcomes
 from nozama.functions.limits import Throttled
 from nozama.functions.routing import Route
 from nozama.store import function_events
+from nozama.store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ class EventQueue:
             await notify.events_wait(self.runtime.wakeups, 1.0)
             try:
                 self._start()
+            except StoreUnavailable:
+                pass   # the store logs an outage once, not every tick
             except Exception:
                 log.exception("starting queued function events failed")
             await asyncio.sleep(EVENT_SCAN_GAP)

@@ -34,6 +34,7 @@ from nozama.functions.workers import (LEFTOVER_MARK, Invocation, Outcome, Versio
 from nozama.store import Store
 from nozama.store import function_events
 from nozama.store import functions as function_store
+from nozama.store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -287,6 +288,8 @@ class FunctionRuntime:
             log.exception("removing the function containers failed")
         try:  # what the last quarter second logged
             self.logs.write(self.logs.pending)
+        except StoreUnavailable:
+            log.warning("the last function logs are lost: the database is unavailable")
         except Exception:
             log.exception("shipping the last function logs failed")
 

@@ -14,6 +14,7 @@ from collections import defaultdict
 from nozama.kernel.clock import Clock
 from nozama.store import Store
 from nozama.store import log_events, log_groups, log_streams
+from nozama.store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ class LogShipping:
                 # In a thread: at a few thousand invocations a second a batch takes tens
                 # of milliseconds to write, which the event loop must not wait for.
                 await asyncio.to_thread(self.write, batches)
+            except StoreUnavailable:
+                pass   # the store logs an outage once, not every tick
             except Exception:  # logs must never stop invocations
                 log.exception("shipping function logs failed")
 

@@ -169,7 +169,8 @@ ec2 = DocumentedErrors("ec2", {
         "InvalidTagKey.Malformed", "InvalidZone.NotFound", "InvalidSecurityGroupRuleId.NotFound",
         # Refused signatures (docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html).
         "RequestExpired")
-} | {"InternalError": 500, "UnauthorizedOperation": 403, "AuthFailure": 401})
+} | {"InternalError": 500, "Unavailable": 503, "UnauthorizedOperation": 403,
+     "AuthFailure": 401})
 
 SERVICES = {"ecs": ecs, "elbv2": elbv2, "lambda": lambda_, "cloudwatch": cloudwatch,
             "logs": logs, "acm": acm, "ec2": ec2, "iam": iam, "sts": sts,
@@ -197,6 +198,12 @@ MissingAction = _protocol_error("MissingAction")
 InvalidAction = _protocol_error("InvalidAction")
 # The internal error of services whose model names none (ELBv2, CloudWatch).
 InternalFailure = _protocol_error("InternalFailure", 500)
+# The database is unreachable (store/availability.py): a 503, which every SDK retries.
+# JSON services answer ServiceUnavailableException (Logs models it, with status 500: the
+# code is what botocore maps to its class), query services AWS's common
+# ServiceUnavailable; EC2's is Unavailable (its API reference's list, above).
+ServiceUnavailableException = _protocol_error("ServiceUnavailableException", 503)
+ServiceUnavailable = _protocol_error("ServiceUnavailable", 503)
 # Query-protocol services (ELBv2, CloudWatch's query side) answer constraint
 # violations with ValidationError, and Lambda with ValidationException; neither
 # model lists them.

@@ -48,6 +48,7 @@ from nozama.store import Store
 from nozama.store import lb_address_pools as pool_store
 from nozama.store import load_balancers as lb_store
 from nozama.store import target_groups as tg_store
+from nozama.store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,8 @@ class DataPlane:
                 await asyncio.sleep(QUIET_POLL_SECONDS if quiet else POLL_SECONDS)
                 try:
                     await self.step()
+                except StoreUnavailable:
+                    pass   # the store logs an outage once; HAProxy keeps its last config
                 except Exception:  # a bad moment of the database must not stop the traffic
                     log.exception("load balancer update failed")
         finally:

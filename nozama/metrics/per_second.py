@@ -17,6 +17,7 @@ from nozama.kernel.clock import Clock
 from nozama.model.statistics import Aggregate
 from nozama.store import Store
 from nozama.store import metrics as metric_store
+from nozama.store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -51,5 +52,7 @@ async def every_second(clock: Clock, publish: Callable[[int], None], what: str) 
         await asyncio.sleep(1.02 - clock.time() % 1)
         try:
             publish(int(clock.time()) - 1)
+        except StoreUnavailable:
+            pass   # the store logs an outage once, not every tick
         except Exception:  # metrics must never stop the traffic or the invocations
             log.exception("publishing %s metrics failed", what)

@@ -9,6 +9,7 @@ import logging
 from nozama.kernel.clock import Clock
 from nozama.store import Store
 from nozama.store import metrics as metric_store
+from nozama.store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ async def run(store: Store, clock: Clock) -> None:
     while True:
         try:
             roll_up(store, int(clock.now().timestamp()))
+        except StoreUnavailable:
+            pass   # the store logs an outage once, not every tick
         except Exception:
             log.exception("metric roll-up failed")
         await asyncio.sleep(EVERY)

@@ -31,6 +31,7 @@ from nozama.registry import distribution, front, gate, tokens
 from nozama.registry.client import Admin
 from nozama.registry.sweeper import Sweeper
 from nozama.store import certificates, registries
+from nozama.store.db import StoreUnavailable
 
 log = logging.getLogger("nozama.registry")
 
@@ -174,5 +175,7 @@ class Registry:
                 with self.store.write() as conn:
                     registries.announce(conn, str(self.address), self.address.scheme,
                                         self.clock.now(), self.started)
+            except StoreUnavailable:
+                pass   # the store logs an outage once, not every tick
             except Exception:
                 log.exception("registry heartbeat failed")

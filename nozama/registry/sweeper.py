@@ -23,6 +23,7 @@ from nozama.model import ecr_names
 from nozama.registry import gate
 from nozama.registry.client import Admin, RegistryError
 from nozama.store import ecr_images
+from nozama.store.db import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,8 @@ class Sweeper:
         while True:
             try:
                 await self.apply_tombstones()
+            except StoreUnavailable:
+                pass   # the store logs an outage once, not every tick
             except Exception:   # the store away for a moment: the next round retries
                 log.exception("applying tombstones failed")
             await asyncio.sleep(INTERVAL)
