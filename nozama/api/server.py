@@ -108,7 +108,7 @@ class App:
         gateway = self.gateway
         if gateway.functions is not None:
             # Workers, log shipping and per-second meters are this server's own.
-            self.background.append(asyncio.ensure_future(gateway.functions.run()))
+            self.background.append(asyncio.ensure_future(gateway.functions.run(events=False)))
         self.leadership = Leadership(gateway.store, gateway.clock, self.address,
                                      self.start_controllers, self.stop_controllers,
                                      version=__version__)
@@ -131,9 +131,10 @@ class App:
         # Load balancers that no `nozama lb` serves never answer: say so in the log.
         started.append(asyncio.ensure_future(DataPlaneWatch(store, gateway.clock).run()))
         if gateway.functions is not None:
-            # Moving aliases: the leader's own workflow, fenced like the others.
+            # Moving aliases, and starting queued Event invocations (once, cluster-wide).
             started.append(asyncio.ensure_future(
                 FunctionDeployments(store, gateway.clock, gateway.functions).run()))
+            started.append(asyncio.ensure_future(gateway.functions.event_queue(store).run()))
 
     def stop_controllers(self) -> None:
         for task in self.controllers:
