@@ -171,9 +171,11 @@ class Gateway:
             f"We encountered an internal error. Please try again. ({request_id})")
         return protocol.serialize_error(service, operation, failure, request_id)
 
-    def context(self, region: str, request_id: str | None = None) -> RequestContext:
+    def context(self, region: str, request_id: str | None = None, store=None
+                ) -> RequestContext:
+        """A request's context; `store` is the leader's FencedStore for controllers."""
         return RequestContext(region, self.account_id, request_id or self.new_request_id(),
-                              self.store, self.clock, self.functions, self.wakeups,
+                              store or self.store, self.clock, self.functions, self.wakeups,
                               self.calls)
 
     def _handler(self, service: Service, operation: str):

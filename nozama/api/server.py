@@ -13,6 +13,7 @@ thread itself: a thread hop per request would cost more than it saves.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from typing import Awaitable
@@ -24,6 +25,7 @@ from nozama.api import function_code, function_deployments
 from nozama.api import guard, own_routes
 from nozama.kernel.errors import ServiceError
 from nozama.api.gateway import Gateway
+from nozama.api.leadership import Leadership
 from nozama.kernel.http import HttpRequest, HttpResponse
 from nozama.api.shapes import from_document
 from nozama.api.validate import summarize, validation_errors
@@ -53,6 +55,10 @@ class App:
         self.hosts = hosts or guard.AllowedHosts("127.0.0.1")
         self.started = gateway.clock.monotonic()
         self.background: list[asyncio.Task] = []
+        # The controllers run on the server holding the lease (api/leadership.py).
+        self.controllers: list[asyncio.Task] = []
+        self.leadership: Leadership | None = None
+        self.address = ""   # this server's API URL, for its peers (set once it listens)
         # The function deployment workflow, where the process runs functions.
         self.deployments = FunctionDeployments(gateway.store, gateway.clock, gateway.functions) \
             if gateway.functions is not None else None
@@ -99,38 +105,64 @@ class App:
         return self.gateway.handle(request)
 
     def stop_background(self) -> None:
+        if self.leadership is not None:
+            self.leadership.stop()
         for task in self.background:
             task.cancel()
         self.gateway.calls.shutdown()
 
     def start_background(self) -> None:
+        """Per-server work on every server; the controllers on the leader only. A server
+        leads at once when no other holds the lease, before it serves anything."""
         gateway = self.gateway
-        self.background.append(asyncio.ensure_future(
-            agents.watch_heartbeats(gateway.store, gateway.clock)))
-        self.background.append(asyncio.ensure_future(service_controller.run(gateway.context)))
-        self.background.append(asyncio.ensure_future(
-            metric_retention.run(gateway.store, gateway.clock)))
-        self.background.append(asyncio.ensure_future(
-            alarm_evaluator.run(gateway.store, gateway.clock, gateway.wakeups)))
-        self.background.append(asyncio.ensure_future(
-            ecr_lifecycle.run(gateway.store, gateway.clock, gateway.wakeups)))
-        # Load balancers that no `nozama lb` serves never answer: say so in the log.
-        self.background.append(asyncio.ensure_future(
-            DataPlaneWatch(gateway.store, gateway.clock).run()))
         if gateway.functions is not None:
-            self.background.append(asyncio.ensure_future(gateway.functions.run()))
-            self.background.append(asyncio.ensure_future(self.deployments.run()))
+            # Workers, log shipping and per-second meters are this server's own.
+            self.background.append(asyncio.ensure_future(gateway.functions.run(events=False)))
+        self.leadership = Leadership(gateway.store, gateway.clock, self.address,
+                                     self.start_controllers, self.stop_controllers,
+                                     version=__version__)
+        self.leadership.tick()
+        self.background.append(asyncio.ensure_future(self.leadership.run()))
+
+    def start_controllers(self, store) -> None:
+        """The leader's work, each loop writing through `store`, the FencedStore of the
+        lease just gained."""
+        gateway = self.gateway
+        started = self.controllers
+        started.append(asyncio.ensure_future(agents.watch_heartbeats(store, gateway.clock)))
+        started.append(asyncio.ensure_future(service_controller.run(
+            functools.partial(gateway.context, store=store))))
+        started.append(asyncio.ensure_future(metric_retention.run(store, gateway.clock)))
+        started.append(asyncio.ensure_future(
+            alarm_evaluator.run(store, gateway.clock, gateway.wakeups)))
+        started.append(asyncio.ensure_future(
+            ecr_lifecycle.run(store, gateway.clock, gateway.wakeups)))
+        # Load balancers that no `nozama lb` serves never answer: say so in the log.
+        started.append(asyncio.ensure_future(DataPlaneWatch(store, gateway.clock).run()))
+        if gateway.functions is not None:
+            # Moving aliases, and starting queued Event invocations (once, cluster-wide).
+            started.append(asyncio.ensure_future(
+                FunctionDeployments(store, gateway.clock, gateway.functions).run()))
+            started.append(asyncio.ensure_future(gateway.functions.event_queue(store).run()))
+
+    def stop_controllers(self) -> None:
+        for task in self.controllers:
+            task.cancel()
+        self.controllers = []
 
     def internal(self, request: HttpRequest) -> HttpResponse:
         if request.path == "/_nozama/health":
             # No query: the store's breaker knows whether the database answers, and a
-            # health check must answer at once while it does not.
+            # health check must answer at once while it does not. Leadership (leader,
+            # epoch, leaderId, serverId, live peers) is what api/leadership.py last saw.
             available = not self.gateway.store.breaker.is_open
+            leadership = self.leadership.status() if self.leadership is not None else {}
             return _json(200 if available else 503, {
                 "status": "ok" if available else "store unavailable",
                 "version": __version__, "store": self.gateway.store.kind,
                 "storeAvailable": available,
-                "uptimeSeconds": round(self.gateway.clock.monotonic() - self.started, 3)})
+                "uptimeSeconds": round(self.gateway.clock.monotonic() - self.started, 3),
+                **leadership})
         if request.path == CA_PATH and request.method in ("GET", "HEAD"):
             return self.root_certificate()
         return _json(404, {"message": "Not found"})

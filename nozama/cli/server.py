@@ -127,6 +127,7 @@ async def _serve(app: App, host: str, port: int, context: ssl.SSLContext | None 
     if app.gateway.functions is not None:
         # Functions' own AWS calls come back here.
         app.gateway.functions.endpoint_url = f"{scheme}://{_local(host)}:{server.port}"
+    app.address = f"{scheme}://{_local(host)}:{server.port}"
     app.start_background()
     # Everything loaded so far (botocore's models above all) lives as long as the
     # process: moving it out of the collector's generations keeps full

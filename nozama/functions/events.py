@@ -30,8 +30,11 @@ EVENT_SCAN_GAP = 0.05     # seconds between scans of the queue, however many eve
 
 
 class EventQueue:
-    def __init__(self, runtime):
+    def __init__(self, runtime, store=None):
         self.runtime = runtime      # the FunctionRuntime that runs the events
+        # The leader's FencedStore on a server (only the leader runs the queue, so no two
+        # servers start one event); the runtime's store where one process does it all.
+        self.store = store or runtime.store
         self._events_running: set[int] = set()
 
     async def run(self) -> None:
@@ -55,7 +58,7 @@ class EventQueue:
         throttled: set[tuple] = set()
         after = 0
         while len(self._events_running) < EVENTS_RUNNING:
-            with self.runtime.store.read() as conn:
+            with self.store.read() as conn:
                 rows = function_events.oldest(conn, after, EVENT_PAGE, self.runtime.clock.now())
             for row in rows:
                 function = (row.region, row.account, row.function_name)
@@ -73,7 +76,7 @@ class EventQueue:
         """Admit and start one queued event; False when its function is throttled."""
         if self._expired(row):
             return True
-        ctx = RequestContext(row.region, row.account, row.request_id, self.runtime.store,
+        ctx = RequestContext(row.region, row.account, row.request_id, self.store,
                              self.runtime.clock, self.runtime, self.runtime.wakeups)
         try:
             route = self.runtime.routes.route(ctx, row.function_name, row.qualifier)
@@ -91,11 +94,11 @@ class EventQueue:
     def _expired(self, row) -> bool:
         """Drop an event older than its MaximumEventAgeInSeconds (EventAgeExceeded)."""
         now = self.runtime.clock.now()
-        with self.runtime.store.read() as conn:  # the write (a lock on SQLite) only to drop
+        with self.store.read() as conn:  # the write (a lock on SQLite) only to drop
             settings = event_outcomes.settings(conn, row)
         if event_outcomes.age(row, now) <= settings.max_age:
             return False
-        with self.runtime.store.write() as conn:
+        with self.store.write() as conn:
             function_events.remove(conn, row.id)
             event_outcomes.deliver(conn, row, settings.on_failure, event_outcomes.record(
                 row, now, "EventAgeExceeded", row.attempts), now)
@@ -112,7 +115,7 @@ class EventQueue:
         except Exception:
             log.exception("event invocation %s failed", row.request_id)
         try:
-            with self.runtime.store.write() as conn:
+            with self.store.write() as conn:
                 if route is None:
                     function_events.remove(conn, row.id)
                 else:

@@ -252,19 +252,25 @@ class FunctionRuntime:
 
     # ------------------------------------------------------- housekeeping
 
-    async def run(self) -> None:
-        """Ship logs, publish each second's metrics, and stop workers idle too long."""
+    async def run(self, events: bool = True) -> None:
+        """Ship logs, publish each second's metrics, and stop workers idle too long; and
+        run the Event queue unless `events` is False (on a server, the leader runs it)."""
         tasks = [asyncio.ensure_future(self.logs.run()),
-                 asyncio.ensure_future(self.events.run()),
                  asyncio.ensure_future(per_second.every_second(
                      self.clock, self.publish_metrics, "function")),
                  asyncio.ensure_future(self._reap())]
+        if events:
+            tasks.append(asyncio.ensure_future(self.events.run()))
         try:
             await asyncio.gather(*tasks)
         finally:
             for task in tasks:
                 task.cancel()
             self.stop()
+
+    def event_queue(self, store) -> EventQueue:
+        """The Event queue writing through `store` (the leader's FencedStore)."""
+        return EventQueue(self, store)
 
     def publish_metrics(self, second: int) -> None:
         in_flight = {**self.in_flight,

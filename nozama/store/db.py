@@ -188,6 +188,35 @@ class Store:
         self.engine.dispose()
 
 
+class FencedStore:
+    """The store as the leader's controllers see it: each write transaction first checks
+    that the lease it was given is still the live one (store/leadership.py `check`) and
+    raises leadership.Fenced, committing nothing, if not. `still_leader` is the runner's
+    local deadline: past it the write is refused without asking the database. API
+    requests keep the plain Store: stepping down must not fail them."""
+
+    def __init__(self, store: Store, lease, clock, still_leader):
+        self.store, self.lease, self.clock = store, lease, clock
+        self.still_leader = still_leader
+        self.kind = store.kind
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        from nozama.store import leadership
+        if not self.still_leader():
+            raise leadership.Fenced(f"epoch {self.lease.epoch} is past its local deadline")
+        with self.store.write() as conn:
+            leadership.check(conn, self.lease, self.clock.now())
+            yield conn
+
+    def read(self):
+        return self.store.read()
+
+    def __getattr__(self, name):
+        # engine, access_keys, ...: the plain store's.
+        return getattr(self.store, name)
+
+
 def _end(conn: Connection, driver, commit: bool) -> None:
     """End the block's transaction on the driver's connection.
 

@@ -715,3 +715,37 @@ registries = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("heartbeat_at", DateTime(timezone=True), nullable=False),
 )
+
+
+# The controllers' lease: one row per lease name, held by one server until expires_at,
+# its epoch raised at every change of holder (the fencing token of the leader's writes).
+leadership = Table(
+    "leadership", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(64), nullable=False),                 # servers.id
+    Column("epoch", BigInteger, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# The `nozama server` processes sharing this store, each renewing its heartbeat.
+servers = Table(
+    "servers", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("address", String(300), nullable=False),               # its API's URL
+    Column("version", String(64), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+    Index("ix_servers_heartbeat", "heartbeat_at"),
+)
+
+# Functions' invocations in flight, per server, where every server sees the total.
+function_in_flight = Table(
+    "function_in_flight", metadata,
+    Column("region", String(32), primary_key=True),
+    Column("account", String(12), primary_key=True),
+    Column("function_name", String(170), primary_key=True),
+    Column("server_id", String(64), primary_key=True),
+    Column("in_flight", Integer, nullable=False),
+)
