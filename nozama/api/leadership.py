@@ -26,7 +26,7 @@ from nozama.kernel.clock import Clock
 from nozama.store import Store
 from nozama.store import leadership as lease_store
 from nozama.store import servers as server_store
-from nozama.store.db import FencedStore
+from nozama.store.db import FencedStore, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,12 @@ class Leadership:
             with self.store.read() as conn:
                 row = lease_store.current(conn)
                 self.peers = server_store.live(conn, now)
+        except StoreUnavailable:
+            # The store's breaker logs the outage once; a leader that cannot renew its
+            # lease stops its controllers now rather than at its deadline.
+            if self.lease is not None:
+                self.step_down("the store did not answer")
+            return
         except Exception:
             log.exception("the leadership tick failed")
             if self.lease is not None:
