@@ -57,7 +57,8 @@ class Deregistered(Exception):
 
 @dataclass
 class AgentConfig:
-    endpoint: str
+    # The control plane's URL, or several (servers on one store; kernel/endpoints.py).
+    endpoint: str | list[str]
     cluster: str = "default"
     availability_zone: str | None = None
     region: str = "us-east-1"
@@ -107,9 +108,10 @@ class Agent:
         if self.config.runtime == "docker":
             options.setdefault("cluster", self.config.cluster)
             options.setdefault("region", self.config.region)
-            options.setdefault("logs_endpoint", self.config.endpoint)
+            # The channel's endpoints: log shipping and ECR tokens follow its current one.
+            options.setdefault("logs_endpoint", self.channel.endpoints)
             options.setdefault("logs_credentials", self.config.credentials)
-            options.setdefault("registry_endpoint", self.config.endpoint)
+            options.setdefault("registry_endpoint", self.channel.endpoints)
             options.setdefault("registry_credentials", self.config.credentials)
             options.setdefault("ca_bundle", self.config.ca_bundle)
         return options

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 from docker.errors import APIError
 
 from nozama.kernel.clock import Clock
+from nozama.kernel.endpoints import Endpoints
 from nozama.kernel.sigv4_signing import signed_headers
 from nozama.model import ecr_references
 from nozama.model.ecr_references import EcrReference
@@ -101,17 +102,22 @@ class EcrAuthorizations:
     """The agent's ECR tokens, one per region, fetched from the control plane and kept
     until RENEW_BEFORE their expiry. `call(region)` may replace the HTTP call (tests)."""
 
-    def __init__(self, endpoint: str, credentials=None, ca_bundle: str | None = None,
+    def __init__(self, endpoint, credentials=None, ca_bundle: str | None = None,
                  clock: Clock | None = None, call=None):
-        self.endpoint = endpoint.rstrip("/")
+        # One URL or the agent's Endpoints: the token is asked of the channel's current one.
+        self.endpoints = Endpoints.of(endpoint)
         self.credentials = credentials
         self.ca_bundle = ca_bundle
         self.clock = clock or Clock()
         self._call = call or self._get_authorization_token
         self._cache: dict[str, Authorization] = {}
         self._lock = threading.Lock()
-        https = urlsplit(self.endpoint).scheme == "https"
+        https = any(urlsplit(url).scheme == "https" for url in self.endpoints.urls)
         self._tls = ssl.create_default_context(cafile=ca_bundle or None) if https else None
+
+    @property
+    def endpoint(self) -> str:
+        return self.endpoints.current
 
     def get(self, region: str) -> Authorization:
         with self._lock:     # one call per region, however many tasks start at once
@@ -136,6 +142,7 @@ class EcrAuthorizations:
     def _get_authorization_token(self, region: str) -> dict:
         url = urlsplit(self.endpoint)
         path = (url.path or "") + "/"
+        tls = self._tls if url.scheme == "https" else None
         body = b"{}"
         headers = {"Host": url.netloc, "Content-Type": "application/x-amz-json-1.1",
                    "X-Amz-Target": TARGET, "X-Nozama-Client": "agent"}
@@ -146,7 +153,7 @@ class EcrAuthorizations:
                                          headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=CALL_TIMEOUT,
-                                        context=self._tls) as answer:
+                                        context=tls) as answer:
                 return json.loads(answer.read() or b"{}")
         except urllib.error.HTTPError as error:
             raise refusal(error.read()) from None
@@ -155,9 +162,11 @@ class EcrAuthorizations:
         """Nozama's CA, which issues the registry's certificate: the control plane's
         /_nozama/ca.pem. The agent's --ca-bundle only if that cannot be read: it may be
         a system bundle (AWS_CA_BUNDLE) that trusts the control plane, not the registry."""
+        endpoint = self.endpoint
+        tls = self._tls if endpoint.startswith("https:") else None
         try:
-            with urllib.request.urlopen(self.endpoint + "/_nozama/ca.pem",
-                                        timeout=CALL_TIMEOUT, context=self._tls) as answer:
+            with urllib.request.urlopen(endpoint + "/_nozama/ca.pem",
+                                        timeout=CALL_TIMEOUT, context=tls) as answer:
                 return answer.read()
         except OSError:
             if not self.ca_bundle:

@@ -33,7 +33,7 @@ def run_agent(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         # The runtime's own AWS clients (the awslogs shippers) trust it too.
         os.environ["AWS_CA_BUNDLE"] = args.ca_bundle
     try:
-        address = check_own(args.address or route_address(args.endpoint))
+        address = check_own(args.address or route_address(args.endpoints[0]))
     except AddressError as error:
         parser.error(str(error))
     key = agent_credentials(args.credentials_file, parser)
@@ -42,7 +42,7 @@ def run_agent(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     state_dir = Path(args.data_dir or Path(_default_data_dir()) / "agents" /
                      f"{region}-{args.cluster}-{zone}")
     config = AgentConfig(
-        endpoint=args.endpoint, cluster=args.cluster, availability_zone=args.availability_zone,
+        endpoint=args.endpoints, cluster=args.cluster, availability_zone=args.availability_zone,
         region=region, address=address, runtime=args.runtime, attributes=attributes,
         disable_privileged=args.disable_privileged, ca_bundle=args.ca_bundle,
         credentials=key,

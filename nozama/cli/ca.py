@@ -9,11 +9,11 @@ root. The root lives in the store, so the command asks a server for it
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import urllib.error
 import urllib.request
 
+from nozama.cli import endpoints
 from nozama.cli.help import command
 
 
@@ -24,9 +24,7 @@ def add_parser(commands) -> None:
                      "nozama ca --endpoint http://10.0.0.5:4566 "
                      "| sudo tee /usr/local/share/ca-certificates/nozama.crt",
                      "nozama ca --data-dir ./state > ca.pem      # before trusting HTTPS"))
-    ca.add_argument("--endpoint", default=os.environ.get(
-        "AWS_ENDPOINT_URL", os.environ.get("NOZAMA_ENDPOINT", "http://127.0.0.1:4566")),
-        help="URL of Nozama's API (env AWS_ENDPOINT_URL or NOZAMA_ENDPOINT)")
+    endpoints.add_argument(ca)
     store = ca.add_mutually_exclusive_group()
     store.add_argument("--data-dir", help="read it from this data dir's store instead (for a "
                        "server on HTTPS that clients do not trust yet)")
@@ -37,9 +35,10 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.data_dir or args.database_url:
         return _from_store(args)
-    url = args.endpoint.rstrip("/") + "/_nozama/ca.pem"
+    url = " or ".join(f"{endpoint}/_nozama/ca.pem" for endpoint in args.endpoints)
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        with endpoints.urlopen(args.rotation,
+                               lambda endpoint: endpoint + "/_nozama/ca.pem") as response:
             sys.stdout.write(response.read().decode())
         return 0
     except urllib.error.HTTPError as error:

@@ -20,7 +20,7 @@ import sys
 import time
 from datetime import datetime, timedelta
 
-from nozama.cli import deployment_view
+from nozama.cli import deployment_view, endpoints
 from nozama.cli.deployment_view import ERROR_WINDOW
 from nozama.cli.help import command
 from nozama.controllers.traffic_shift import production_steps, uses_traffic_shift
@@ -74,9 +74,7 @@ def add_parsers(commands) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("service", help="the service's name or ARN")
     parser.add_argument("--cluster", default="default", help="the service's cluster")
-    parser.add_argument("--endpoint", default=os.environ.get(
-        "AWS_ENDPOINT_URL", os.environ.get("NOZAMA_ENDPOINT", "http://127.0.0.1:4566")),
-        help="URL of Nozama's API (env AWS_ENDPOINT_URL or NOZAMA_ENDPOINT)")
+    endpoints.add_argument(parser)
     parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
                         help="the service's region (env AWS_DEFAULT_REGION)")
     parser.add_argument("--log-level", default="warning", help="debug, info, warning or error")
@@ -86,8 +84,9 @@ class Clients:
     def __init__(self, args: argparse.Namespace):
         from nozama.cli import credentials
         session = credentials.session(args.region)
+        # One set of endpoints: the three move on together when a server goes.
         self.ecs, self.elb, self.cloudwatch = (
-            session.client(name, endpoint_url=args.endpoint)
+            endpoints.Client(session, name, args.rotation)
             for name in ("ecs", "elbv2", "cloudwatch"))
 
 

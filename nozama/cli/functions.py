@@ -30,7 +30,7 @@ import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
 
-from nozama.cli import credentials
+from nozama.cli import credentials, endpoints
 from nozama.cli.help import command
 from nozama.functions.deploy import CODEDEPLOY_CONFIGS, TYPES
 
@@ -102,9 +102,7 @@ def add_parsers(commands) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--endpoint", default=os.environ.get(
-        "AWS_ENDPOINT_URL", os.environ.get("NOZAMA_ENDPOINT", "http://127.0.0.1:4566")),
-        help="URL of Nozama's API (env AWS_ENDPOINT_URL or NOZAMA_ENDPOINT)")
+    endpoints.add_argument(parser)
     parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
                         help="the function's region (env AWS_DEFAULT_REGION)")
     parser.add_argument("--log-level", default="warning",
@@ -176,17 +174,22 @@ def _follow(args: argparse.Namespace, found: dict) -> int:
 
 def _call(args: argparse.Namespace, method: str, path: str, body: dict | None = None,
           query: dict | None = None) -> dict:
-    url = f"{args.endpoint.rstrip('/')}/_nozama/v1/function-deployments"
-    url += f"/{path}" if path else ""
-    url += "?" + urllib.parse.urlencode({"region": args.region, **(query or {})})
     data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
-    # Signed for Lambda with the command's key (cli/credentials.py); the client header is
-    # what a server with auth off wants instead (api/guard.py).
-    headers = credentials.signed_headers(method, url, data, {
-        "content-type": "application/json", "x-nozama-client": "cli"}, args.region, "lambda")
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+
+    def request(endpoint: str) -> urllib.request.Request:
+        url = f"{endpoint}/_nozama/v1/function-deployments"
+        url += f"/{path}" if path else ""
+        url += "?" + urllib.parse.urlencode({"region": args.region, **(query or {})})
+        # Signed for Lambda with the command's key (cli/credentials.py); the client header
+        # is what a server with auth off wants instead (api/guard.py).
+        headers = credentials.signed_headers(method, url, data, {
+            "content-type": "application/json", "x-nozama-client": "cli"}, args.region,
+            "lambda")
+        return urllib.request.Request(url, data=data, method=method, headers=headers)
+
+    url = f"{args.endpoint}/_nozama/v1/function-deployments"
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with endpoints.urlopen(args.rotation, request) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as error:
         try:
@@ -195,4 +198,7 @@ def _call(args: argparse.Namespace, method: str, path: str, body: dict | None = 
         except ValueError:
             raise Refused(f"HTTP {error.code} from {url}") from None
     except urllib.error.URLError as error:
-        raise Refused(f"cannot reach Nozama at {args.endpoint}: {error.reason}") from None
+        raise Refused(f"cannot reach Nozama at {', '.join(args.endpoints)}: "
+                      f"{error.reason}") from None
+    except OSError as error:
+        raise Refused(f"cannot reach Nozama at {', '.join(args.endpoints)}: {error}") from None

@@ -9,6 +9,7 @@ import re
 import sys
 
 from nozama import __version__
+from nozama.cli import endpoints
 
 
 def _default_data_dir() -> str:
@@ -72,9 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         "nozama agent --endpoint http://10.0.0.5:4566 --region eu-west-1 "
         "--availability-zone eu-west-1b --attribute disk=ssd",
         "nozama agent --runtime simulated --cleanup-wait 5"))
-    agent.add_argument("--endpoint", default=os.environ.get("NOZAMA_ENDPOINT",
-                                                            "http://127.0.0.1:4566"),
-                       help="URL of the control plane (env NOZAMA_ENDPOINT)")
+    endpoints.add_argument(agent, ("NOZAMA_ENDPOINT",), "the control plane")
     agent.add_argument("--cluster", default="default", help="the ECS cluster to join")
     agent.add_argument("--availability-zone",
                        help="the instance's zone, e.g. us-east-1a (default: none)")
@@ -163,6 +162,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    endpoints.resolve(args, parser)
     if not re.fullmatch(r"\d{12}", getattr(args, "account_id", "0" * 12)):
         parser.error("--account-id must be 12 digits")
     logging.basicConfig(level=args.log_level.upper(),

@@ -59,6 +59,7 @@ from nozama.agent.runtimes.docker_state import (
     task_health,
 )
 from nozama.kernel.clock import Clock
+from nozama.kernel.endpoints import Endpoints
 from nozama.model import arns
 from nozama.model.task_definitions import effective_network_mode
 
@@ -72,8 +73,8 @@ POOL_SIZE = 64      # concurrent SDK calls, plus one stream per log shipper
 class DockerRuntime(Runtime):
     def __init__(self, on_change: Callable[[TaskStatus], None], *,
                  instance_arn: str | None = None, cluster: str = "default",
-                 logs_endpoint: str | None = None, logs_credentials=None,
-                 region: str = "us-east-1", registry_endpoint: str | None = None,
+                 logs_endpoint: "str | Endpoints | None" = None, logs_credentials=None,
+                 region: str = "us-east-1", registry_endpoint: "str | Endpoints | None" = None,
                  registry_credentials=None, ca_bundle: str | None = None,
                  docker_url: str | None = None, memory_reserve_mib: int = 256,
                  clock: Clock | None = None, **_ignored):

@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from nozama.agent.runtimes.docker_config import AwsLogs
 from nozama.kernel.clock import Clock
+from nozama.kernel.endpoints import Endpoints
 
 log = logging.getLogger(__name__)
 
@@ -38,27 +39,29 @@ PLACEHOLDER_CREDENTIALS = {"aws_access_key_id": "AKIDNOZAMAAGENT", "aws_secret_a
 
 
 class LogsClients:
-    """botocore `logs` clients for Nozama's endpoint, one per region (clients are
+    """botocore `logs` clients for Nozama's current endpoint, one per region (clients are
     thread-safe; creating them is not, hence the lock)."""
 
-    def __init__(self, endpoint: str, credentials=None):
-        self.endpoint = endpoint
+    def __init__(self, endpoint, credentials=None):
+        # One URL or the agent's Endpoints: shipping follows the channel's current one.
+        self.endpoints = Endpoints.of(endpoint)
         # The agent's own key signs the shipping (logs:CreateLogStream, PutLogEvents);
         # without one, a placeholder that only a control plane with auth off accepts.
         self.credentials = credentials
         self._session = botocore.session.get_session()
-        self._clients: dict[str, object] = {}
+        self._clients: dict[tuple[str, str], object] = {}
         self._lock = threading.Lock()
 
     def get(self, region: str):
         with self._lock:
-            if region not in self._clients:
-                self._clients[region] = self._session.create_client(
-                    "logs", region_name=region, endpoint_url=self.endpoint,
+            endpoint = self.endpoints.current
+            if (region, endpoint) not in self._clients:
+                self._clients[region, endpoint] = self._session.create_client(
+                    "logs", region_name=region, endpoint_url=endpoint,
                     config=botocore.config.Config(retries={"max_attempts": 1},
                                                   connect_timeout=2, read_timeout=10),
                     **self._keys())
-            return self._clients[region]
+            return self._clients[region, endpoint]
 
     def _keys(self) -> dict:
         if self.credentials is None:
