@@ -50,8 +50,10 @@ CA_PATH = "/_nozama/ca.pem"
 
 
 class App:
-    def __init__(self, gateway: Gateway, hosts: guard.AllowedHosts | None = None):
+    def __init__(self, gateway: Gateway, hosts: guard.AllowedHosts | None = None,
+                 server_id: str | None = None):
         self.gateway = gateway
+        self.server_id = server_id   # None: the leadership runner makes one
         self.hosts = hosts or guard.AllowedHosts("127.0.0.1")
         self.started = gateway.clock.monotonic()
         self.background: list[asyncio.Task] = []
@@ -120,7 +122,7 @@ class App:
             self.background.append(asyncio.ensure_future(gateway.functions.run(events=False)))
         self.leadership = Leadership(gateway.store, gateway.clock, self.address,
                                      self.start_controllers, self.stop_controllers,
-                                     version=__version__)
+                                     server_id=self.server_id, version=__version__)
         self.leadership.tick()
         self.background.append(asyncio.ensure_future(self.leadership.run()))
 

@@ -11,6 +11,7 @@ import signal
 import ssl
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import uvloop
@@ -46,9 +47,12 @@ def build_app(database_url: str, account_id: str = "000000000000",
     # and its principal's policies must allow the call.
     gateway = Gateway(store, clock, account_id, verify_signatures=auth,
                       credentials_lookup=store.access_keys.lookup if auth else None)
+    # This process's id among the servers of the store (the servers table, the lease);
+    # its functions' workers are marked with a directory of that name.
+    server_id = uuid.uuid4().hex[:16]
     gateway.functions = FunctionRuntime(store, gateway.clock, functions_dir(database_url),
-                                        gateway.wakeups)
-    return App(gateway, hosts)
+                                        gateway.wakeups, server_id)
+    return App(gateway, hosts, server_id)
 
 
 def access_keys_of(store: Store, clock: Clock, data_dir: str | Path) -> AccessKeys:
@@ -75,7 +79,8 @@ def announce_admin_key(app: App, data_dir: str | Path, account_id: str) -> None:
 
 
 def functions_dir(database_url: str) -> Path:
-    """Where function code is unpacked: a cache of the store's packages, one per store."""
+    """The root of the servers' work dirs for functions (code unpacked, workers marked):
+    one per store; each server works in <root>/<server id> (functions/work_dirs.py)."""
     digest = hashlib.sha1(database_url.encode()).hexdigest()[:12]
     return Path(tempfile.gettempdir()) / "nozama-functions" / digest
 

@@ -123,10 +123,14 @@ class ContainerEngine:
     earlier control plane on the same data left running."""
 
     def __init__(self, store: Store, clock: Clock, work_dir: str,
-                 connect: Callable | None = None, busybox: str | None = None):
+                 connect: Callable | None = None, busybox: str | None = None,
+                 leftovers: Callable[[], Callable[[str], bool]] | None = None):
         self.store = store
         self.clock = clock
         self.work_dir = work_dir
+        # Which labels' containers are leftovers (functions/work_dirs.py: this server's
+        # and those of servers that are gone); by default, this work dir's only.
+        self._leftovers = leftovers or (lambda: lambda marked: marked == work_dir)
         self.outputs = os.path.join(work_dir, OUTPUTS)
         self._connect = connect
         # NOZAMA_BUSYBOX names another one (or, in the tests, one that is not there).
@@ -174,13 +178,20 @@ class ContainerEngine:
     def stop(self) -> None:
         """Remove this control plane's containers (it is stopping)."""
         if self._client is not None:
-            self._remove_leftovers(self._client, quiet=True)
+            self._remove_leftovers(self._client, quiet=True, own_only=True)
 
-    def _remove_leftovers(self, client, quiet: bool = False) -> int:
+    def _remove_leftovers(self, client, quiet: bool = False, own_only: bool = False) -> int:
         removed = 0
+        if own_only:
+            wanted, label = (lambda marked: True), f"{LABEL}={self.work_dir}"
+        else:
+            wanted, label = self._leftovers(), LABEL
         # sparse: no inspect of each container, which one removed meanwhile would fail.
         for container in client.containers.list(all=True, sparse=True,
-                                                filters={"label": f"{LABEL}={self.work_dir}"}):
+                                                filters={"label": label}):
+            # A sparse container's labels are in its list entry, not under Config.
+            if not wanted((container.attrs.get("Labels") or {}).get(LABEL, "")):
+                continue  # a live server's, or another store's
             try:
                 container.remove(force=True)
                 removed += 1

@@ -28,11 +28,13 @@ from nozama.functions.events import EventQueue
 from nozama.functions.log_shipping import LogShipping, invocation_lines
 from nozama.functions.meters import FunctionMeters
 from nozama.functions.routing import Route, Routes
+from nozama.functions.work_dirs import WorkDirs
 from nozama.metrics import per_second
 from nozama.functions.workers import (LEFTOVER_MARK, Invocation, Outcome, VersionSpec, Worker,
                                       kill_leftovers)
 from nozama.store import Store
 from nozama.store import function_events
+from nozama.store import function_in_flight
 from nozama.store import functions as function_store
 from nozama.store.db import StoreUnavailable
 
@@ -120,22 +122,31 @@ class Pool:
 
 
 class FunctionRuntime:
-    def __init__(self, store: Store, clock: Clock, work_dir: Path, wakeups: Wakeups):
+    def __init__(self, store: Store, clock: Clock, root: Path, wakeups: Wakeups,
+                 server_id: str | None = None):
         self.store = store
         self.clock = clock
         self.wakeups = wakeups
-        self.routes = Routes(work_dir)
-        # What an earlier control plane on the same data left running dies before this one
-        # starts a worker of its own.
-        self.work_dir = str(work_dir)
-        killed = kill_leftovers(self.work_dir)
+        # Servers on one store and host share `root`; each works in its own directory
+        # (functions/work_dirs.py) and marks its workers with it.
+        self.server_id = server_id or uuid.uuid4().hex[:16]
+        self.dirs = WorkDirs(store, clock, root, self.server_id)
+        self.work_dir = str(self.dirs.own)
+        self.routes = Routes(self.dirs.own)
+        # What servers gone from this store left running dies before this one starts a
+        # worker of its own; live servers' workers are left alone.
+        killed = 0
+        for directory in self.dirs.leftovers():
+            killed += kill_leftovers(directory)
+            self.dirs.remove(directory)
         if killed:
             log.warning("killed %d processes that functions of an earlier control plane on "
                         "this data left running", killed)
         self.pools: dict[tuple, Pool] = {}
         # Image functions' containers; those an earlier control plane on this data left
         # are removed before the first starts (and now, in the background).
-        self.engine = ContainerEngine(store, clock, self.work_dir)
+        self.engine = ContainerEngine(store, clock, self.work_dir,
+                                      leftovers=self.dirs.leftover_test)
         threading.Thread(target=self.engine.remove_leftovers, daemon=True,
                          name="function-containers-leftovers").start()
         self.in_flight: Counter = Counter()        # (region, account, name) -> executions
@@ -171,16 +182,40 @@ class FunctionRuntime:
         """Count an execution in, or raise Throttled."""
         fn_key = (route.primary.region, route.primary.account, route.function_name)
         account_key = fn_key[:2]
-        if route.reserved is not None and self.in_flight[fn_key] >= route.reserved:
+        if route.reserved is not None and not self._reserved_fits(route, fn_key):
             self._throttled(route)
             raise Throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
         if self.account_in_flight[account_key] >= limits.ACCOUNT_CONCURRENCY:
+            if route.reserved is not None:
+                self._record_shared(fn_key)   # the execution admitted above is not run
             self._throttled(route)
             raise Throttled("ConcurrentInvocationLimitExceeded")
         self.in_flight[fn_key] += 1
         self.account_in_flight[account_key] += 1
         self.meters.running(*fn_key, self.in_flight[fn_key])
         self.meters.running(*account_key, None, self.account_in_flight[account_key])
+
+    def _reserved_fits(self, route: Route, fn_key: tuple) -> bool:
+        """A reservation holds across the servers sharing the store: the other live
+        servers' executions count (store/function_in_flight.py), and so does this one,
+        recorded there before it runs. Functions without one never reach the store."""
+        own = self.in_flight[fn_key]
+        if own >= route.reserved:
+            return False
+        with self.store.write() as conn:
+            return function_in_flight.admit(conn, *fn_key, self.server_id, own,
+                                            route.reserved, self.clock.now())
+
+    def _record_shared(self, fn_key: tuple) -> None:
+        """This server's count of a reserved function's executions, for the others; a
+        write the store misses is corrected by the next one (it is absolute)."""
+        try:
+            with self.store.write() as conn:
+                function_in_flight.record(conn, *fn_key, self.server_id, self.in_flight[fn_key])
+        except StoreUnavailable:
+            pass   # the breaker logged the outage
+        except Exception:
+            log.exception("recording the executions in flight of %s failed", fn_key[2])
 
     def _throttled(self, route: Route) -> None:
         self.meters.throttled(route.primary.region, route.primary.account, route.function_name,
@@ -190,6 +225,8 @@ class FunctionRuntime:
         fn_key = (route.primary.region, route.primary.account, route.function_name)
         self.in_flight[fn_key] -= 1
         self.account_in_flight[fn_key[:2]] -= 1
+        if route.reserved is not None:
+            self._record_shared(fn_key)
         if not self.in_flight[fn_key]:
             del self.in_flight[fn_key]
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 from pathlib import Path
 
 import docker
@@ -14,7 +16,10 @@ import pytest
 
 from nozama.functions.container_workers import LABEL, ContainerEngine, ContainerWorker
 from nozama.functions.workers import Invocation, VersionSpec
+from nozama.functions.work_dirs import WorkDirs
 from nozama.kernel.clock import Clock
+from nozama.store import Store, servers
+from nozama.store.db import sqlite_url
 from support.registry import build_lambda_image
 
 
@@ -117,6 +122,36 @@ def test_leftover_containers_of_the_same_work_dir_are_removed(engine, image, tmp
                 container.remove(force=True)
             except docker.errors.NotFound:
                 pass
+
+
+def test_a_server_removes_the_containers_of_gone_servers_only(image, tmp_path):
+    """Servers on one store and host: at start a server removes its own leftovers and
+    those of servers gone from the servers table, never a live server's; at stop, its
+    own only (functions/work_dirs.py)."""
+    store = Store.open(sqlite_url(tmp_path))
+    root = tmp_path / "functions"
+    with store.write() as conn:
+        servers.heartbeat(conn, "live", socket.gethostname(), os.getpid(), "", "", Clock().now(),
+                          Clock().now())
+    dirs = WorkDirs(store, Clock(), root, "me")
+    client = docker.from_env()
+    made = {name: client.containers.run(image, entrypoint=["sleep", "60"], command=[],
+                                        detach=True, labels={LABEL: str(root / name)})
+            for name in ("me", "live", "gone")}
+    try:
+        engine = ContainerEngine(store, Clock(), str(dirs.own), leftovers=dirs.leftover_test)
+        engine.client()  # the first use removes them
+        names = {c.id for c in client.containers.list(all=True)}
+        assert {name for name, c in made.items() if c.id in names} == {"live"}
+        engine.stop()
+        assert made["live"].id in {c.id for c in client.containers.list(all=True)}
+    finally:
+        for container in made.values():
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                pass
+        store.close()
 
 
 def test_without_a_docker_engine_the_function_cannot_start(tmp_path):
