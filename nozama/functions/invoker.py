@@ -124,7 +124,7 @@ class FunctionRuntime:
         self.store = store
         self.clock = clock
         self.wakeups = wakeups
-        self.routes = Routes(work_dir)
+        self.routes = Routes(work_dir, clock)
         # What an earlier control plane on the same data left running dies before this one
         # starts a worker of its own.
         self.work_dir = str(work_dir)
@@ -150,10 +150,19 @@ class FunctionRuntime:
 
     # --------------------------------------------------------------- changes
 
-    def changed(self, region: str, account: str, name: str) -> None:
+    def changed(self, *function: str) -> None:
         """A function's configuration, versions or aliases changed: routes are stale, and
         so are the warm workers of a revision of $LATEST that is no longer the current
-        one, or of a version (or function) deleted since."""
+        one, or of a version (or function) deleted since. With no function named (the
+        wake-up bridge reconnected: changes may have been missed), any of them may be."""
+        if not function:
+            self.routes.forget_all()
+            for key in {key[:3] for key in self.pools}:
+                self._changed(*key)
+            return
+        self._changed(*function)
+
+    def _changed(self, region: str, account: str, name: str) -> None:
         self.routes.forget(region, account, name)
         with self.store.read() as conn:
             function = function_store.get(conn, region, account, name)
