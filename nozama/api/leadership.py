@@ -30,6 +30,7 @@ from nozama.store.db import FencedStore, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
+TOPIC = "leader"
 LEASE_SECONDS = 3.0
 TICK = 1.0
 MARGIN = 0.5
@@ -39,7 +40,7 @@ class Leadership:
     def __init__(self, store: Store, clock: Clock, address: str = "",
                  on_gain: Callable[[FencedStore], None] = lambda fenced: None,
                  on_loss: Callable[[], None] = lambda: None,
-                 server_id: str | None = None, version: str = ""):
+                 server_id: str | None = None, version: str = "", wakeups=None):
         self.store, self.clock = store, clock
         self.server_id = server_id or uuid.uuid4().hex[:16]
         self.address, self.version = address, version
@@ -51,6 +52,9 @@ class Leadership:
         self.leader_id: str | None = None
         self.leader_epoch: int | None = None
         self.peers: list = []
+        # A leader that stops cleanly wakes TOPIC: the others (kernel/wake_bridge.py)
+        # try to take its lease at once rather than at their next tick.
+        self.wakeups = wakeups
 
     # ------------------------------------------------------------- the loop
 
@@ -121,7 +125,10 @@ class Leadership:
 
     async def run(self) -> None:
         while True:
-            await asyncio.sleep(TICK)
+            if self.wakeups is None:
+                await asyncio.sleep(TICK)
+            else:
+                await self.wakeups.wait(TOPIC, timeout=TICK)
             self.tick()
 
     def still_leader(self) -> bool:
@@ -146,6 +153,9 @@ class Leadership:
                 server_store.withdraw(conn, self.server_id)
         except Exception:
             log.exception("releasing the lease failed")
+            return
+        if lease is not None and self.wakeups is not None:
+            self.wakeups.wake(TOPIC)
 
     # ------------------------------------------------------------- health
 

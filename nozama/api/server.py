@@ -13,6 +13,7 @@ thread itself: a thread hop per request would cost more than it saves.
 from __future__ import annotations
 
 import asyncio
+import uuid
 import functools
 import json
 import logging
@@ -40,8 +41,11 @@ from nozama.metrics import prometheus
 from nozama.metrics import retention as metric_retention
 from nozama.aws.ecs.container_instances import register_container_instance
 from nozama.model.certificate_authority import Root
+from nozama.store import access_keys as key_store
 from nozama.store import certificates as cert_store
 from nozama.store.db import StoreUnavailable
+from nozama.store.notify import PostgresWakeups
+from nozama.kernel.wake_bridge import Bridge
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,7 @@ class App:
         # The controllers run on the server holding the lease (api/leadership.py).
         self.controllers: list[asyncio.Task] = []
         self.leadership: Leadership | None = None
+        self.wake_transport: PostgresWakeups | None = None   # store/notify.py
         self.address = ""   # this server's API URL, for its peers (set once it listens)
         # The function deployment workflow, where the process runs functions.
         self.deployments = FunctionDeployments(gateway.store, gateway.clock, gateway.functions) \
@@ -111,6 +116,9 @@ class App:
             self.leadership.stop()
         for task in self.background:
             task.cancel()
+        if self.wake_transport is not None:
+            self.wake_transport.bridge.flush()   # the lease's release reaches the others
+            self.wake_transport.stop()
         self.gateway.calls.shutdown()
 
     def start_background(self) -> None:
@@ -120,9 +128,20 @@ class App:
         if gateway.functions is not None:
             # Workers, log shipping and per-second meters are this server's own.
             self.background.append(asyncio.ensure_future(gateway.functions.run(events=False)))
+        self.server_id = server_id = self.server_id or uuid.uuid4().hex[:16]
+        if gateway.store.access_keys is not None:
+            # A key changed on any server is forgotten here (store/access_keys.py).
+            gateway.wakeups.listen(key_store.TOPIC, gateway.store.access_keys.on_wake)
+        if gateway.store.kind == "postgresql":
+            # Several servers may share the store: each hears the others' wake-ups.
+            self.wake_transport = PostgresWakeups(
+                gateway.store.engine.url.render_as_string(hide_password=False),
+                Bridge(server_id)).start()
+            self.wake_transport.bridge.attach(gateway.wakeups, asyncio.get_running_loop())
         self.leadership = Leadership(gateway.store, gateway.clock, self.address,
                                      self.start_controllers, self.stop_controllers,
-                                     server_id=self.server_id, version=__version__)
+                                     server_id=server_id, version=__version__,
+                                     wakeups=gateway.wakeups)
         self.leadership.tick()
         self.background.append(asyncio.ensure_future(self.leadership.run()))
 

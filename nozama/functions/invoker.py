@@ -132,7 +132,7 @@ class FunctionRuntime:
         self.server_id = server_id or uuid.uuid4().hex[:16]
         self.dirs = WorkDirs(store, clock, root, self.server_id)
         self.work_dir = str(self.dirs.own)
-        self.routes = Routes(self.dirs.own)
+        self.routes = Routes(self.dirs.own, clock)
         # What servers gone from this store left running dies before this one starts a
         # worker of its own; live servers' workers are left alone.
         killed = 0
@@ -161,10 +161,19 @@ class FunctionRuntime:
 
     # --------------------------------------------------------------- changes
 
-    def changed(self, region: str, account: str, name: str) -> None:
+    def changed(self, *function: str) -> None:
         """A function's configuration, versions or aliases changed: routes are stale, and
         so are the warm workers of a revision of $LATEST that is no longer the current
-        one, or of a version (or function) deleted since."""
+        one, or of a version (or function) deleted since. With no function named (the
+        wake-up bridge reconnected: changes may have been missed), any of them may be."""
+        if not function:
+            self.routes.forget_all()
+            for key in {key[:3] for key in self.pools}:
+                self._changed(*key)
+            return
+        self._changed(*function)
+
+    def _changed(self, region: str, account: str, name: str) -> None:
         self.routes.forget(region, account, name)
         with self.store.read() as conn:
             function = function_store.get(conn, region, account, name)

@@ -4,7 +4,11 @@ A route is what a name resolves to: $LATEST, a version, or an alias's version
 and (optionally) one more with a weight. Routes are cached, since an invoke
 must not pay for reading the configuration each time; every write to a
 function (aws/lambda_/, the deployment workflow) calls
-functions.notify.function_changed, which drops that function's routes.
+functions.notify.function_changed, which drops that function's routes, on this
+server and (through the wake-up bridge, kernel/wake_bridge.py) on the others of the
+store. A route also lives at most ROUTE_SECONDS, in case a wake-up from another server
+was lost; one re-read that finds the same route keeps the cached one (and its place in
+the sequence below).
 
 Alias weights use a low-discrepancy sequence (golden-ratio steps from a random
 start) rather than independent coin flips: the split over any run of n
@@ -24,11 +28,13 @@ from sqlalchemy import Connection
 from nozama.functions import code, images, runtimes
 from nozama.functions.workers import VersionSpec
 from nozama.kernel import errors
+from nozama.kernel.clock import Clock
 from nozama.functions.lookup import LATEST, find_version, function_arn
 from nozama.kernel.context import RequestContext
 from nozama.store import functions as function_store
 
 _GOLDEN = (5 ** 0.5 - 1) / 2
+ROUTE_SECONDS = 1.0
 
 
 @dataclass
@@ -41,7 +47,8 @@ class Route:
     primary: VersionSpec
     extra: VersionSpec | None = None
     weight: float = 0.0
-    _position: float = field(default_factory=random.random)
+    _position: float = field(default_factory=random.random, compare=False)
+    read_at: float = field(default=0.0, compare=False)  # monotonic: when it was resolved
 
     def pick(self) -> VersionSpec:
         if self.extra is None:
@@ -51,21 +58,34 @@ class Route:
 
 
 class Routes:
-    def __init__(self, work_dir: Path):
+    def __init__(self, work_dir: Path, clock: Clock):
         self.work_dir = work_dir
+        self.clock = clock
         self.cache: dict[tuple, Route] = {}
 
     def forget(self, region: str, account: str, name: str) -> None:
         for key in [k for k in self.cache if k[:3] == (region, account, name)]:
             del self.cache[key]
 
+    def forget_all(self) -> None:
+        self.cache.clear()
+
     def route(self, ctx: RequestContext, name: str, qualifier: str | None) -> Route:
         key = (ctx.region, ctx.account_id, name, qualifier)
-        found = self.cache.get(key)
-        if found is None:
+        cached = self.cache.get(key)
+        now = self.clock.monotonic()
+        if cached is not None and now - cached.read_at < ROUTE_SECONDS:
+            return cached
+        try:
             with ctx.store.read() as conn:
                 found = self._resolve(ctx, conn, name, qualifier)
-            self.cache[key] = found
+        except Exception:
+            self.cache.pop(key, None)
+            raise
+        if found == cached:
+            found = cached   # unchanged: it keeps its place in the weights' sequence
+        found.read_at = now
+        self.cache[key] = found
         return found
 
     def _resolve(self, ctx: RequestContext, conn: Connection, name: str,

@@ -10,8 +10,10 @@ with ExpiredToken, rather than as a key it does not know.
 
 The verifier calls it on every request, so each server keeps what it read for a few
 seconds (CACHE_SECONDS). A change this server makes (UpdateAccessKey, DeleteAccessKey, a
-policy put, attached or removed) forgets the keys it concerns here at once; the other
-servers of the same store see it when their copy expires, within CACHE_SECONDS.
+policy put, attached or removed) forgets the keys it concerns here at once, and wakes
+TOPIC: the other servers of the same store (kernel/wake_bridge.py) forget them too
+(`on_wake`), so a key deleted on one is refused by all at once. A wake-up that was lost
+is bounded by CACHE_SECONDS.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from nozama.store import sql
 from nozama.store.sealing import Sealer
 
 ACTIVE, INACTIVE = "Active", "Inactive"
+TOPIC = "access-key"   # subject: a key id, or ("principal", account, ARN or its prefix)
 CACHE_SECONDS = 5.0
 _CACHE_ENTRIES = 10_000    # bounded: garbage key ids must not grow it without end
 
@@ -148,6 +151,17 @@ class AccessKeys:
     def forget(self, access_key_id: str) -> None:
         with self._lock:
             self._cache.pop(access_key_id, None)
+
+    def on_wake(self, *subject: str) -> None:
+        """A wake-up of TOPIC (from this server or another): forget what it names; with
+        no subject (wake-ups may have been missed), everything."""
+        if not subject:
+            with self._lock:
+                self._cache.clear()
+        elif subject[0] == "principal" and len(subject) == 3:
+            self.forget_principal(subject[1], subject[2])
+        else:
+            self.forget(subject[0])
 
     def forget_principal(self, account: str, arn_or_kind: str) -> None:
         """Forget every cached key whose principal's ARN is `arn_or_kind` (a user's, or an

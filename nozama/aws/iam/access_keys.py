@@ -78,6 +78,7 @@ def update_access_key(ctx: RequestContext, params: dict) -> dict:
         row = _key(ctx, conn, params)
         key_store.set_status(conn, row.access_key_id, params["Status"])
     common.keys_of(ctx).forget(row.access_key_id)
+    ctx.wakeups.wake(key_store.TOPIC, row.access_key_id)   # the other servers forget it
     return {}
 
 
@@ -87,4 +88,5 @@ def delete_access_key(ctx: RequestContext, params: dict) -> dict:
         row = _key(ctx, conn, params)
         key_store.delete(conn, row.access_key_id)
     common.keys_of(ctx).forget(row.access_key_id)
+    ctx.wakeups.wake(key_store.TOPIC, row.access_key_id)   # the other servers forget it
     return {}

@@ -15,6 +15,7 @@ from nozama.kernel.context import RequestContext
 from nozama.model import iam as model
 from nozama.model import iam_managed_policies as managed
 from nozama.model.iam_policy import check_document
+from nozama.store import access_keys as key_store
 from nozama.store import iam as iam_store
 
 # IAM's quotas: attached managed policies per user or role.
@@ -39,10 +40,12 @@ class _Kind:
         if keys is None:
             return
         if self.type == iam_store.USER:
-            keys.forget_principal(ctx.account_id, row.arn)
+            arn = row.arn
         else:
-            keys.forget_principal(ctx.account_id, model.assumed_role_arn(
-                ctx.account_id, row.name, ""))
+            arn = model.assumed_role_arn(ctx.account_id, row.name, "")
+        keys.forget_principal(ctx.account_id, arn)
+        # The other servers of the store forget them too (store/access_keys.py).
+        ctx.wakeups.wake(key_store.TOPIC, "principal", ctx.account_id, arn)
 
 
 USER = _Kind(iam_store.USER, "UserName", "user")
