@@ -19,13 +19,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from nozama.store import sql
+from nozama.store.availability import StoreUnavailable
 
 CONTROLLERS = "controllers"
 
 
-class Fenced(Exception):
+class Fenced(StoreUnavailable):
     """A leader's write after its lease passed to another server: refused, not committed.
-    Not a ServiceError: no API request ever meets it."""
+    To the controller that tried it the store is unavailable, and it waits quietly as it
+    does through an outage while the leadership runner stops it."""
 
 
 @dataclass(frozen=True)
