@@ -93,7 +93,8 @@ def test_a_timeout_kills_the_container(engine, image):
         "RequestId: req-0 Error: Task timed out after 1.00 seconds"
     assert not worker.alive
     client = docker.from_env()
-    assert client.containers.list(all=True, filters={"label": f"{LABEL}={engine.work_dir}"}) \
+    assert client.containers.list(
+        all=True, sparse=True, filters={"label": f"{LABEL}={engine.work_dir}"}) \
         == []
 
 
@@ -114,7 +115,7 @@ def test_leftover_containers_of_the_same_work_dir_are_removed(engine, image, tmp
     try:
         fresh = ContainerEngine(None, Clock(), engine.work_dir)
         fresh.client()  # the first use removes them
-        names = [c.id for c in client.containers.list(all=True)]
+        names = [c.id for c in client.containers.list(all=True, sparse=True)]
         assert left.id not in names and other.id in names
     finally:
         for container in (left, other):
@@ -141,10 +142,11 @@ def test_a_server_removes_the_containers_of_gone_servers_only(image, tmp_path):
     try:
         engine = ContainerEngine(store, Clock(), str(dirs.own), leftovers=dirs.leftover_test)
         engine.client()  # the first use removes them
-        names = {c.id for c in client.containers.list(all=True)}
+        names = {c.id for c in client.containers.list(all=True, sparse=True)}
         assert {name for name, c in made.items() if c.id in names} == {"live"}
         engine.stop()
-        assert made["live"].id in {c.id for c in client.containers.list(all=True)}
+        assert made["live"].id in {c.id for c in
+                                   client.containers.list(all=True, sparse=True)}
     finally:
         for container in made.values():
             try:
@@ -224,6 +226,7 @@ def test_without_a_static_busybox_the_function_cannot_start(engine, image, tmp_p
         f"through a statically linked busybox, and the control plane has none at {path} "
         "(install Debian's package busybox-static).")
     client = docker.from_env()
-    assert client.containers.list(all=True, filters={"label": f"{LABEL}={engine.work_dir}"}) \
+    assert client.containers.list(
+        all=True, sparse=True, filters={"label": f"{LABEL}={engine.work_dir}"}) \
         == []
     assert not any(Path(without.outputs).glob("*"))  # no worker directory left either

@@ -52,7 +52,7 @@ _DOCUMENTS = st.lists(st.builds(lambda s: {"Version": "2012-10-17", "Statement":
                                 | _statements()), max_size=3)
 
 
-@hypothesis.settings(max_examples=300)
+@hypothesis.settings(max_examples=300, deadline=None)
 @hypothesis.given(_DOCUMENTS, st.text("abAB:/-", max_size=8), st.text("abAB:/-", max_size=8))
 def test_decide_is_evaluate(documents, action, resource):
     expected = evaluate(documents, action, resource)
