@@ -55,11 +55,16 @@ class Leadership:
         # A leader that stops cleanly wakes TOPIC: the others (kernel/wake_bridge.py)
         # try to take its lease at once rather than at their next tick.
         self.wakeups = wakeups
+        self.stopped = False
 
     # ------------------------------------------------------------- the loop
 
     def tick(self) -> None:
         """One heartbeat, and one renewal or one attempt to lead."""
+        if self.stopped:
+            # The stop's own wake-up may resume `run` before its cancel lands (wait_for
+            # returns what completed): a stopping server never takes the lease again.
+            return
         if self.lease is not None and not self.still_leader():
             self.step_down("its lease passed its local deadline")
         now = self.clock.now()
@@ -145,6 +150,7 @@ class Leadership:
     def stop(self) -> None:
         """A clean stop: controllers first, then the lease and the server's row go."""
         lease = self.lease
+        self.stopped = True
         self.step_down("the server is stopping")
         try:
             with self.store.write() as conn:

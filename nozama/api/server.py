@@ -45,6 +45,7 @@ from nozama.store import access_keys as key_store
 from nozama.store import certificates as cert_store
 from nozama.store.db import StoreUnavailable
 from nozama.store.notify import PostgresWakeups
+from nozama.kernel.unix_wakeups import UnixWakeups
 from nozama.kernel.wake_bridge import Bridge
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,10 @@ class App:
         # The controllers run on the server holding the lease (api/leadership.py).
         self.controllers: list[asyncio.Task] = []
         self.leadership: Leadership | None = None
-        self.wake_transport: PostgresWakeups | None = None   # store/notify.py
+        self.wake_transport: PostgresWakeups | UnixWakeups | None = None
+        # The run dir of `nozama server --workers N` on SQLite: the workers' wake-up
+        # sockets (kernel/unix_wakeups.py). None: one process, wake-ups stay local.
+        self.wake_dir = None
         self.address = ""   # this server's API URL, for its peers (set once it listens)
         # The function deployment workflow, where the process runs functions.
         self.deployments = FunctionDeployments(gateway.store, gateway.clock, gateway.functions) \
@@ -137,6 +141,10 @@ class App:
             self.wake_transport = PostgresWakeups(
                 gateway.store.engine.url.render_as_string(hide_password=False),
                 Bridge(server_id)).start()
+            self.wake_transport.bridge.attach(gateway.wakeups, asyncio.get_running_loop())
+        elif self.wake_dir is not None:
+            # The sibling workers of one SQLite store, on this host.
+            self.wake_transport = UnixWakeups(self.wake_dir, Bridge(server_id)).start()
             self.wake_transport.bridge.attach(gateway.wakeups, asyncio.get_running_loop())
         self.leadership = Leadership(gateway.store, gateway.clock, self.address,
                                      self.start_controllers, self.stop_controllers,

@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
                         "localhost when bound to loopback or 0.0.0.0, and the machine's "
                         "hostname and addresses when bound to 0.0.0.0. Example: "
                         "--allowed-host host.docker.internal")
+    server.add_argument("--workers", type=_positive, default=1, metavar="N",
+                        help="API processes sharing the port (SO_REUSEPORT), each a server "
+                        "of the store, one of them leading the controllers; a supervisor "
+                        "restarts one that dies. SQLite: on one host only (default: 1)")
+    # Set by the supervisor of --workers for each of its workers.
+    server.add_argument("--worker-of", type=int, help=argparse.SUPPRESS)
 
     agent = command(commands, "agent", "run a container instance's agent", (
         "nozama agent --cluster default --availability-zone us-east-1a",
@@ -199,3 +205,13 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and 64")
+    return value

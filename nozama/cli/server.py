@@ -8,6 +8,7 @@ import gc
 import hashlib
 import logging
 import signal
+import socket
 import ssl
 import sys
 import tempfile
@@ -27,6 +28,7 @@ from nozama.functions.invoker import FunctionRuntime
 from nozama.store import Store
 from nozama.store import admin_key
 from nozama.store.access_keys import AccessKeys
+from nozama.store import servers as server_store
 from nozama.store.db import StoreUnavailable, sqlite_url
 from nozama.store.sealing import KeyMismatch, Sealer, load_key
 
@@ -66,8 +68,12 @@ def access_keys_of(store: Store, clock: Clock, data_dir: str | Path) -> AccessKe
 
 def announce_admin_key(app: App, data_dir: str | Path, account_id: str) -> None:
     """Make the account's administrator key at the first start, and say so once."""
-    made = admin_key.ensure(app.gateway.store, app.gateway.store.access_keys, data_dir,
-                            account_id, app.gateway.clock.now())
+    announce_admin_key_of(app.gateway.store, app.gateway.clock, data_dir, account_id)
+
+
+def announce_admin_key_of(store: Store, clock: Clock, data_dir: str | Path,
+                          account_id: str) -> None:
+    made = admin_key.ensure(store, store.access_keys, data_dir, account_id, clock.now())
     if made is not None and made.created:
         # Printed this once (it is in the file, readable by its owner only, from now on),
         # on stderr: stdout is `nozama up`'s, whose first line is its JSON announcement.
@@ -76,6 +82,28 @@ def announce_admin_key(app: App, data_dir: str | Path, account_id: str) -> None:
               f"AWS_SECRET_ACCESS_KEY={made.secret_access_key}", file=sys.stderr, flush=True)
     elif made is not None:
         log.info("the administrator access key %s is in %s", made.access_key_id, made.path)
+
+
+def other_host(store: Store, clock: Clock) -> str | None:
+    """With SQLite, the host of a live server of the store that is not this one's (None
+    if there is none). SQLite serves one host: its WAL needs memory shared by every
+    process that opens the file, which no network filesystem gives."""
+    if store.kind != "sqlite":
+        return None
+    with store.read() as conn:
+        hosts = {row.host for row in server_store.live(conn, clock.now())}
+    return next(iter(sorted(hosts - {socket.gethostname()})), None)
+
+
+def refuse_other_host(store: Store, clock: Clock) -> None:
+    host = other_host(store, clock)
+    if host is not None:
+        store.close()
+        print(f"nozama server: a server on host {host!r} is serving this SQLite store; "
+              f"SQLite serves one host (several processes of it with --workers N), "
+              f"several hosts need PostgreSQL (--database-url postgresql://...)",
+              file=sys.stderr)
+        raise SystemExit(2)
 
 
 def functions_dir(database_url: str) -> Path:
@@ -95,9 +123,13 @@ def serve(args: argparse.Namespace) -> int:
               f"on a loopback address (--host 127.0.0.1 or ::1), not on {args.host!r}",
               file=sys.stderr)
         return 2
+    if args.workers > 1 and args.worker_of is None:
+        from nozama.cli.workers import supervise
+        return supervise(args, url, data_dir)
     try:
         app = build_app(url, args.account_id, AllowedHosts(args.host, args.allowed_host),
                         data_dir, auth=args.auth == "on")
+        refuse_other_host(app.gateway.store, app.gateway.clock)
         announce_admin_key(app, data_dir, args.account_id)
     except KeyMismatch as error:
         raise SystemExit(f"nozama server: {error}") from None
@@ -112,22 +144,31 @@ def serve(args: argparse.Namespace) -> int:
         # Functions' own calls come back over HTTPS: their SDKs trust Nozama's root.
         app.gateway.functions.ca_bundle = tls.write_root(app.gateway.store,
                                                          functions_dir(url) / "ca.pem")
+    worker = args.worker_of is not None
+    if worker and app.gateway.store.kind == "sqlite":
+        app.wake_dir = run_dir(data_dir)   # the sibling workers hear each other's wake-ups
     try:
-        uvloop.run(_serve(app, args.host, args.port, context))
+        uvloop.run(_serve(app, args.host, args.port, context, reuse_port=worker))
     finally:
         app.gateway.store.close()
     shutdown.finish(0)   # not waiting for outbound calls in flight, nor for teardown
 
 
-async def _serve(app: App, host: str, port: int, context: ssl.SSLContext | None = None
-                 ) -> None:
+def run_dir(data_dir: str | Path) -> Path:
+    """Where the workers of `nozama server --workers N` on a SQLite store keep their
+    wake-up sockets (kernel/unix_wakeups.py)."""
+    return Path(data_dir) / "run"
+
+
+async def _serve(app: App, host: str, port: int, context: ssl.SSLContext | None = None,
+                 reuse_port: bool = False) -> None:
     """Serve until SIGINT or SIGTERM, then stop cleanly (the process exits 0)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, shutdown.stopping(stop))
     server = HttpServer(app.handle, clock=app.gateway.clock)
-    await server.start(host, port, context)
+    await server.start(host, port, context, reuse_port=reuse_port)
     scheme = "https" if context is not None else "http"
     if app.gateway.functions is not None:
         # Functions' own AWS calls come back here.

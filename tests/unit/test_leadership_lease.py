@@ -154,3 +154,16 @@ def test_a_restarted_server_takes_over_its_dead_predecessors_lease_at_once(store
     new, new_controllers = runner(store, clock, "new")
     new.tick()
     assert new_controllers.events == ["gain 2"]
+
+
+def test_a_stopped_server_never_takes_the_lease_again(store):
+    # Its own stop wakes the runner, which may tick once more before it is cancelled.
+    clock = FakeClock()
+    a, a_controllers = runner(store, clock, "a")
+    a.tick()
+    a.stop()
+    a.tick()
+    assert a_controllers.events == ["gain 1", "loss"]
+    b, b_controllers = runner(store, clock, "b")
+    b.tick()
+    assert b_controllers.events == ["gain 2"]
