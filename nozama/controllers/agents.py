@@ -22,6 +22,7 @@ from nozama.controllers.notify import agent_wait, wake_controller
 from nozama.controllers import task_credentials
 from nozama.controllers.tasks import apply_report, refresh_instance
 from nozama.model import arns
+from nozama.store import clusters as cluster_store
 from nozama.store import container_instances as instance_store
 from nozama.store import task_definitions as task_definition_store
 from nozama.store import tasks as task_store
@@ -95,8 +96,14 @@ def report(ctx: RequestContext, instance_arn: str, reports: list[dict]) -> dict:
     with ctx.store.write() as conn:
         now = ctx.clock.now()
         stopped = []
+        # The cluster first (the lock order of ECS writes), then each task: a StopTask or
+        # the service controller's stop on another server waits for this report, and
+        # this report for it, instead of rewriting the task's doc from an old copy.
+        instance = instance_store.get(conn, instance_arn)
+        if instance is not None:
+            cluster_store.lock(conn, instance.cluster_arn)
         for item in reports:
-            task = task_store.get(conn, item.get("taskArn", ""))
+            task = task_store.get(conn, item.get("taskArn", ""), lock=True)
             # An agent speaks only for the tasks of its own instance.
             if task is not None and task.container_instance_arn == instance_arn:
                 applied += apply_report(conn, task, item, now)

@@ -67,7 +67,9 @@ def create(ctx: RequestContext, params: dict) -> dict:
     now = ctx.clock.now()
     with ctx.store.write() as conn:
         function = find_function(ctx, conn, name)
-        alias = find_alias(ctx, conn, function, alias_name).doc
+        # Locked: two deployments of one alias created at once on two servers take turns,
+        # and the second finds the first one shifting.
+        alias = find_alias(ctx, conn, function, alias_name, lock=True).doc
         if not version.isdigit():
             raise errors.lambda_.InvalidParameterValueException(
                 "newVersion must be a published version number.")
@@ -203,13 +205,15 @@ class FunctionDeployments:
         ctx = self._context(region, account)
         now = self.clock.now().timestamp()
         with self.store.write() as conn:
-            row = deployment_store.get_active(conn, region, account, deployment_id)
+            # The record, then its alias: a stop, a hook's outcome or an UpdateAlias on
+            # another server waits for this step instead of being written over.
+            row = deployment_store.get_active(conn, region, account, deployment_id, lock=True)
             if row is None:
                 return
             doc = dict(row.doc)
             try:
                 function = find_function(ctx, conn, doc["functionName"])
-                alias = find_alias(ctx, conn, function, doc["aliasName"])
+                alias = find_alias(ctx, conn, function, doc["aliasName"], lock=True)
             except ServiceError as error:
                 doc["status"], doc["reason"] = "Failed", error.message
                 _event(doc, now, f"Failed: {error.message}; nothing left to roll back")
@@ -346,7 +350,7 @@ class FunctionDeployments:
                      status: str) -> None:
         now = self.clock.now().timestamp()
         with self.store.write() as conn:
-            row = deployment_store.get_active(conn, region, account, deployment_id)
+            row = deployment_store.get_active(conn, region, account, deployment_id, lock=True)
             if row is None:
                 return
             doc = dict(row.doc)
@@ -359,7 +363,8 @@ class FunctionDeployments:
 
     def stop(self, ctx: RequestContext, deployment_id: str) -> dict:
         with self.store.write() as conn:
-            row = deployment_store.get(conn, ctx.region, ctx.account_id, deployment_id)
+            row = deployment_store.get(conn, ctx.region, ctx.account_id, deployment_id,
+                                       lock=True)
             if row is None:
                 raise errors.lambda_.ResourceNotFoundException(
                     f"Deployment {deployment_id} does not exist.")

@@ -74,12 +74,16 @@ async def run(make_context, interval: float = scaled(1.0)) -> None:
 def reconcile_all(make_context) -> None:
     probe = make_context("us-east-1")
     with probe.store.read() as conn:
-        arns = [(row.region, row.arn) for row in service_store.live(conn)]
-    for region, arn in arns:
+        arns = [(row.region, row.cluster_arn, row.arn) for row in service_store.live(conn)]
+    for region, cluster_arn, arn in arns:
         ctx = make_context(region)
         try:
             with ctx.store.write() as conn:
-                row = service_store.get(conn, arn)
+                # The cluster, then the service: the lock order of every ECS write, so an
+                # UpdateService or a RunTask on another server waits for this pass (and
+                # this pass for them) instead of one undoing the other's write.
+                cluster_store.lock(conn, cluster_arn)
+                row = service_store.get(conn, arn, lock=True)
                 if row is not None and row.status != "INACTIVE":
                     ServicePass(ctx, conn, row).run()
         except StoreUnavailable:

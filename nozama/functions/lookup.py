@@ -84,8 +84,11 @@ def find_version(ctx: RequestContext, conn: Connection, function: Row, version: 
     return row
 
 
-def find_alias(ctx: RequestContext, conn: Connection, function: Row, name: str) -> Row:
-    row = function_store.get_alias(conn, function.id, name)
+def find_alias(ctx: RequestContext, conn: Connection, function: Row, name: str,
+               lock: bool = False) -> Row:
+    """The alias, or ResourceNotFoundException; with lock, locked until the transaction
+    ends (a deployment's record first, when the transaction also rewrites one)."""
+    row = function_store.get_alias(conn, function.id, name, lock=lock)
     if row is None:
         raise errors.lambda_.ResourceNotFoundException(
             f"Cannot find alias arn: {function_arn(ctx, function.name, name)}")

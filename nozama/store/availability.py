@@ -12,7 +12,11 @@ every AWS SDK retries; background loops skip their tick without a traceback. The
 is logged twice: when it starts and when it ends.
 
 Only connection-level failures trip it: a constraint violation, a deadlock or a
-serialization failure are the request's own errors and leave the breaker closed.
+serialization failure are the request's own errors and leave the breaker closed. A
+deadlock or a serialization failure (two servers' transactions locking rows in turn,
+store/clusters.py `lock`) raises StoreConflict: the transaction was rolled back whole,
+so the client's retry of the request (an SDK retries the 503) or the controller's next
+tick is the retry of the whole transaction.
 """
 
 from __future__ import annotations
@@ -32,6 +36,15 @@ OPEN = -1   # Breaker.state while the database is unreachable
 class StoreUnavailable(Exception):
     """The database cannot be reached now; nothing of the request was written (or, for a
     connection lost during COMMIT, whether it was is unknown). Retrying later is right."""
+
+
+class StoreConflict(StoreUnavailable):
+    """PostgreSQL ended the transaction to break a deadlock (40P01) or a serialization
+    failure (40001): nothing of it was written, and running it again is right. The
+    breaker stays closed: the database is there."""
+
+
+CONFLICT_STATES = frozenset({"40P01", "40001"})
 
 
 class Breaker:

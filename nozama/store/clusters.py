@@ -17,6 +17,19 @@ def get(conn: Connection, region: str, account: str, name: str):
                    (region, account, name))
 
 
+def lock(conn: Connection, cluster_arn: str) -> None:
+    """Hold the cluster's row until the transaction ends: the first lock of any write
+    that places, stops or reports tasks, or rewrites a service or an instance's
+    resources. Writers to one cluster then take turns (as every writer does on SQLite,
+    under BEGIN IMMEDIATE, where this reads nothing), so two servers never place on the
+    same free resources, nor rewrite one service or task from the same old copy.
+    Lock order, against deadlocks: the cluster, then its service, then tasks and
+    instances."""
+    lock_sql = sql.FOR_UPDATE(conn)
+    if lock_sql:
+        sql.scalar(conn, f"SELECT 1 FROM clusters WHERE arn = ?{lock_sql}", (cluster_arn,))
+
+
 def get_described(conn: Connection, region: str, account: str, name: str):
     """The cluster's row with the counts DescribeClusters shows, in one statement:
     registered_count, running_count, pending_count and active_services_count."""

@@ -16,8 +16,11 @@ def create(conn: Connection, **values) -> None:
                   f"({sql.placeholders(len(_COLUMNS))})", tuple(values[c] for c in _COLUMNS))
 
 
-def get(conn: Connection, arn: str):
-    return sql.one(conn, "SELECT * FROM container_instances WHERE arn = ?", (arn,))
+def get(conn: Connection, arn: str, lock: bool = False):
+    """The instance; with lock, its row stays locked until the transaction ends (take
+    the cluster's lock first: clusters.lock)."""
+    lock_sql = sql.FOR_UPDATE(conn) if lock else ""
+    return sql.one(conn, f"SELECT * FROM container_instances WHERE arn = ?{lock_sql}", (arn,))
 
 
 def get_many(conn: Connection, cluster_arn: str, arns: list[str]) -> list:

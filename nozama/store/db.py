@@ -29,9 +29,9 @@ from sqlalchemy.engine import Engine
 
 from nozama.kernel.clock import Clock
 from nozama.store import sql
-from nozama.store.availability import Breaker, StoreUnavailable
+from nozama.store.availability import CONFLICT_STATES, Breaker, StoreConflict, StoreUnavailable
 
-__all__ = ["Store", "StoreUnavailable", "normalize_url", "sqlite_url"]
+__all__ = ["Store", "StoreConflict", "StoreUnavailable", "normalize_url", "sqlite_url"]
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +178,10 @@ class Store:
                 self._local.conn = None
                 conn.invalidate()
                 raise self.breaker.trip(error) from error
+            if _sqlstate(error) in CONFLICT_STATES:
+                # Rolled back already (write/read end the transaction before this).
+                raise StoreConflict(f"the transaction was rolled back ({error}); "
+                                    "retry it") from error
             raise
 
     def close(self) -> None:
@@ -254,6 +258,15 @@ def _is_disconnect(error: Exception, driver) -> bool:
     state = str(getattr(error, "sqlstate", None) or "")
     # Class 08 is "connection exception"; 57P01-57P03 a server shutting down or starting.
     return state.startswith("08") or state in ("57P01", "57P02", "57P03")
+
+
+def _sqlstate(error: Exception) -> str:
+    """The SQLSTATE of a psycopg error, raw (store/sql.py) or wrapped by SQLAlchemy."""
+    for candidate in (error, getattr(error, "orig", None)):
+        state = getattr(candidate, "sqlstate", None)
+        if state:
+            return str(state)
+    return ""
 
 
 def _is_connection_failure(error: Exception) -> bool:

@@ -23,14 +23,19 @@ def create(conn: Connection, region: str, account: str, doc: dict,
                                    created_at=created_at, doc=doc))
 
 
-def get(conn: Connection, region: str, account: str, deployment_id: str) -> Row | None:
-    return conn.execute(select(fd).where(fd.c.region == region, fd.c.account == account,
-                                         fd.c.deployment_id == deployment_id)).first()
+def get(conn: Connection, region: str, account: str, deployment_id: str,
+        lock: bool = False) -> Row | None:
+    """The deployment; with lock, its row stays locked until the transaction ends (lock
+    order: the deployment, then its alias)."""
+    query = select(fd).where(fd.c.region == region, fd.c.account == account,
+                             fd.c.deployment_id == deployment_id)
+    return conn.execute(query.with_for_update() if lock else query).first()
 
 
-def get_active(conn: Connection, region: str, account: str, deployment_id: str) -> Row | None:
+def get_active(conn: Connection, region: str, account: str, deployment_id: str,
+               lock: bool = False) -> Row | None:
     """The deployment, if it is still in progress."""
-    row = get(conn, region, account, deployment_id)
+    row = get(conn, region, account, deployment_id, lock)
     return row if row is not None and row.status == ACTIVE else None
 
 

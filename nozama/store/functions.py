@@ -120,9 +120,12 @@ def version_digests(conn: Connection, function_id: int) -> set[str]:
 
 # ------------------------------------------------------------------- aliases
 
-def get_alias(conn: Connection, function_id: int, name: str) -> Row | None:
-    return conn.execute(select(fa).where(fa.c.function_id == function_id,
-                                         fa.c.name == name)).first()
+def get_alias(conn: Connection, function_id: int, name: str,
+              lock: bool = False) -> Row | None:
+    """The alias; with lock, its row stays locked until the transaction ends (FOR UPDATE
+    on PostgreSQL; SQLAlchemy renders nothing on SQLite, whose writers take turns)."""
+    query = select(fa).where(fa.c.function_id == function_id, fa.c.name == name)
+    return conn.execute(query.with_for_update() if lock else query).first()
 
 
 def create_alias(conn: Connection, function_id: int, name: str, doc: dict) -> None:

@@ -20,14 +20,19 @@ def create(conn: Connection, region: str, account: str, cluster_arn: str, arn: s
              deployment_state))
 
 
-def get(conn: Connection, arn: str):
-    return sql.one(conn, "SELECT * FROM services WHERE arn = ?", (arn,))
+def get(conn: Connection, arn: str, lock: bool = False):
+    """The service; with lock, its row stays locked until the transaction ends (take the
+    cluster's lock first: clusters.lock)."""
+    lock_sql = sql.FOR_UPDATE(conn) if lock else ""
+    return sql.one(conn, f"SELECT * FROM services WHERE arn = ?{lock_sql}", (arn,))
 
 
-def find(conn: Connection, cluster_arn: str, name: str):
-    """The newest service of that name in the cluster (deleted ones stay, INACTIVE)."""
+def find(conn: Connection, cluster_arn: str, name: str, lock: bool = False):
+    """The newest service of that name in the cluster (deleted ones stay, INACTIVE);
+    with lock, as in get."""
+    lock_sql = sql.FOR_UPDATE(conn) if lock else ""
     return sql.one(conn, "SELECT * FROM services WHERE cluster_arn = ? AND name = ? "
-                         "ORDER BY id DESC LIMIT 1", (cluster_arn, name))
+                         f"ORDER BY id DESC LIMIT 1{lock_sql}", (cluster_arn, name))
 
 
 def save(conn: Connection, arn: str, **values) -> None:

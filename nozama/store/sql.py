@@ -61,6 +61,14 @@ def run_many(conn: Connection, sql: str, rows: list[tuple]) -> None:
         _cursor(conn).executemany(_statement(conn, sql), [_params(conn, r) for r in rows])
 
 
+def FOR_UPDATE(conn: Connection) -> str:  # noqa: N802 (reads as the SQL it adds)
+    """" FOR UPDATE" on PostgreSQL, to end a SELECT of a row the transaction is about to
+    rewrite: a second server's transaction doing the same waits until this one ends, and
+    then reads what it wrote, instead of both rewriting the row from the same old copy.
+    "" on SQLite, where BEGIN IMMEDIATE already makes writers take turns."""
+    return "" if _is_sqlite(conn) else " FOR UPDATE"
+
+
 def placeholders(count: int) -> str:
     """"?, ?, ?" for an IN list of `count` values."""
     return ", ".join("?" * count)

@@ -69,8 +69,11 @@ def instance_usage(conn: Connection, instance_arn: str) -> tuple[Requirements, i
     return total, int(running), int(pending)
 
 
-def get(conn: Connection, arn: str):
-    return sql.one(conn, "SELECT * FROM tasks WHERE arn = ?", (arn,))
+def get(conn: Connection, arn: str, lock: bool = False):
+    """The task; with lock, its row stays locked until the transaction ends (take the
+    cluster's lock first: clusters.lock)."""
+    lock_sql = sql.FOR_UPDATE(conn) if lock else ""
+    return sql.one(conn, f"SELECT * FROM tasks WHERE arn = ?{lock_sql}", (arn,))
 
 
 def get_many(conn: Connection, cluster_arn: str, arns: list[str]) -> list:

@@ -148,7 +148,7 @@ def list_clusters(ctx: RequestContext, params: dict) -> dict:
 def update_cluster(ctx: RequestContext, params: dict) -> dict:
     _check_settings(params.get("settings"))
     with ctx.store.write() as conn:
-        row = find_cluster(ctx, conn, params["cluster"])
+        row = find_cluster(ctx, conn, params["cluster"], lock=True)
         doc = dict(row.doc)
         if "settings" in params:
             doc["settings"] = _merge_settings(doc.get("settings", []), params["settings"])
@@ -167,7 +167,7 @@ def update_cluster_settings(ctx: RequestContext, params: dict) -> dict:
 @handlers.operation("DeleteCluster")
 def delete_cluster(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
-        row = find_cluster(ctx, conn, params["cluster"])
+        row = find_cluster(ctx, conn, params["cluster"], lock=True)
         live = task_store.count_in_cluster(conn, row.arn)
         if sum(n for status, n in live.items() if status != "STOPPED"):
             raise errors.ecs.ClusterContainsTasksException(

@@ -35,11 +35,16 @@ def cluster_name(ctx: RequestContext, reference: str | None) -> str:
     return reference
 
 
-def find_cluster(ctx: RequestContext, conn: Connection, reference: str | None) -> Row:
-    """The ACTIVE cluster a parameter refers to, or ClusterNotFoundException."""
+def find_cluster(ctx: RequestContext, conn: Connection, reference: str | None,
+                 lock: bool = False) -> Row:
+    """The ACTIVE cluster a parameter refers to, or ClusterNotFoundException. With lock,
+    the cluster stays locked until the transaction ends (store/clusters.py `lock`): what
+    a write that rewrites the cluster's services, tasks or instances takes first."""
     row = cluster_store.get(conn, ctx.region, ctx.account_id, cluster_name(ctx, reference))
     if row is None or row.status != "ACTIVE":
         raise errors.ecs.ClusterNotFoundException("Cluster not found.")
+    if lock:
+        cluster_store.lock(conn, row.arn)
     return row
 
 

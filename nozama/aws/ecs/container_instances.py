@@ -20,6 +20,7 @@ from nozama.aws.ecs.attributes import check_attribute, check_custom_limit
 from nozama.aws.ecs.common import (find_cluster, find_or_create_cluster, page_size,
                                         tags_from_request, tags_of)
 from nozama.store import attributes as attribute_store
+from nozama.store import clusters as cluster_store
 from nozama.store import container_instances as instance_store
 from nozama.store import load_balancers as lb_store
 from nozama.store import tags as tag_store
@@ -163,6 +164,9 @@ def register_container_instance(ctx: RequestContext, params: dict) -> dict:
     new_tags = tags_from_request(params.get("tags"))
     with ctx.store.write() as conn:
         cluster = find_or_create_cluster(ctx, conn, params.get("cluster"))
+        # Locked: a re-registration rewrites the instance's resources, which placement
+        # reads.
+        cluster_store.lock(conn, cluster.arn)
         ec2_id = identity.get("instanceId")
         existing = None
         if params.get("containerInstanceArn"):
@@ -211,8 +215,9 @@ def register_container_instance(ctx: RequestContext, params: dict) -> dict:
 @handlers.operation("DeregisterContainerInstance")
 def deregister_container_instance(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
-        cluster = find_cluster(ctx, conn, params.get("cluster"))
-        row = instance_store.get(conn, instance_arn(ctx, cluster, params["containerInstance"]))
+        cluster = find_cluster(ctx, conn, params.get("cluster"), lock=True)
+        row = instance_store.get(conn, instance_arn(ctx, cluster, params["containerInstance"]),
+                                 lock=True)
         if row is None or row.cluster_arn != cluster.arn:
             raise errors.ecs.InvalidParameterException("The referenced container instance is not "
                                                        "registered in this cluster.")
@@ -296,10 +301,11 @@ def update_container_instances_state(ctx: RequestContext, params: dict) -> dict:
         raise errors.ecs.InvalidParameterException(
             "containerInstances must have between 1 and 10 items.")
     with ctx.store.write() as conn:
-        cluster = find_cluster(ctx, conn, params.get("cluster"))
+        # Locked: placement must not pick an instance being drained meanwhile.
+        cluster = find_cluster(ctx, conn, params.get("cluster"), lock=True)
         updated, failures = [], []
         for arn in dict.fromkeys(instance_arn(ctx, cluster, r) for r in references):
-            row = instance_store.get(conn, arn)
+            row = instance_store.get(conn, arn, lock=True)
             if row is None or row.cluster_arn != cluster.arn or row.status == "INACTIVE":
                 failures.append({"arn": arn, "reason": "MISSING"})
                 continue

@@ -76,8 +76,10 @@ def _brief(service: dict, state: DeploymentState, rollout: Rollout) -> dict:
     return brief
 
 
-def _service_of(ctx: RequestContext, conn: Connection, arn: str, kind: str):
-    """The service row an ECS service-deployment/service-revision ARN belongs to."""
+def _service_of(ctx: RequestContext, conn: Connection, arn: str, kind: str,
+                lock: bool = False):
+    """The service row an ECS service-deployment/service-revision ARN belongs to; with
+    lock, it and its cluster stay locked until the transaction ends."""
     parsed = arns.parse(arn)
     parts = parsed.resource.split("/") if parsed else []
     if parsed is None or parts[0] != kind or len(parts) != 4:
@@ -85,7 +87,11 @@ def _service_of(ctx: RequestContext, conn: Connection, arn: str, kind: str):
     if parsed.region != ctx.region or parsed.account != ctx.account_id:
         return None
     cluster = cluster_store.get(conn, ctx.region, ctx.account_id, parts[1])
-    return service_store.find(conn, cluster.arn, parts[2]) if cluster else None
+    if cluster is None:
+        return None
+    if lock:
+        cluster_store.lock(conn, cluster.arn)
+    return service_store.find(conn, cluster.arn, parts[2], lock=lock)
 
 
 @handlers.operation("ListServiceDeployments")
@@ -151,7 +157,7 @@ def describe_service_revisions(ctx: RequestContext, params: dict) -> dict:
 
 def _pass_for(ctx: RequestContext, conn: Connection, arn: str) -> ServicePass:
     """A controller pass over the service of a deployment, to act on it at once."""
-    row = _service_of(ctx, conn, arn, "service-deployment")
+    row = _service_of(ctx, conn, arn, "service-deployment", lock=True)
     if row is None or arn not in DeploymentState.from_json(row.deployment_state).rollouts:
         raise errors.ecs.ServiceDeploymentNotFoundException(
             "The service deployment does not exist.")

@@ -335,9 +335,11 @@ def _active_definition(ctx: RequestContext, conn: Connection, reference: str) ->
     return definition
 
 
-def find_service(ctx: RequestContext, conn: Connection, cluster: Row, reference: str) -> Row:
+def find_service(ctx: RequestContext, conn: Connection, cluster: Row, reference: str,
+                 lock: bool = False) -> Row:
+    """The service; with lock, locked until the transaction ends (lock its cluster first)."""
     name = arns.name_of(reference)
-    row = service_store.find(conn, cluster.arn, name)
+    row = service_store.find(conn, cluster.arn, name, lock=lock)
     if row is None:
         raise errors.ecs.ServiceNotFoundException("Service not found.")
     return row
@@ -363,8 +365,10 @@ def create_service(ctx: RequestContext, params: dict) -> dict:
     _check_placement(params, name)
     new_tags = tags_from_request(params.get("tags"))
     with ctx.store.write() as conn:
-        cluster = find_cluster(ctx, conn, params.get("cluster"))
-        existing = service_store.find(conn, cluster.arn, name)
+        # Locked: a second CreateService of the name, on another server, waits and then
+        # finds this one.
+        cluster = find_cluster(ctx, conn, params.get("cluster"), lock=True)
+        existing = service_store.find(conn, cluster.arn, name, lock=True)
         if existing is not None and existing.status != "INACTIVE":
             raise errors.ecs.InvalidParameterException("Creation of service was not idempotent.")
         definition = _active_definition(ctx, conn, params["taskDefinition"])
@@ -414,8 +418,8 @@ def create_service(ctx: RequestContext, params: dict) -> dict:
 def update_service(ctx: RequestContext, params: dict) -> dict:
     check_awsvpc(ctx, params)
     with ctx.store.write() as conn:
-        cluster = find_cluster(ctx, conn, params.get("cluster"))
-        row = find_service(ctx, conn, cluster, params["service"])
+        cluster = find_cluster(ctx, conn, params.get("cluster"), lock=True)
+        row = find_service(ctx, conn, cluster, params["service"], lock=True)
         if row.status != "ACTIVE":
             raise errors.ecs.ServiceNotActiveException("Service was not ACTIVE.")
         scheduling = row.doc.get("schedulingStrategy", "REPLICA")
@@ -483,8 +487,8 @@ def update_service(ctx: RequestContext, params: dict) -> dict:
 @handlers.operation("DeleteService")
 def delete_service(ctx: RequestContext, params: dict) -> dict:
     with ctx.store.write() as conn:
-        cluster = find_cluster(ctx, conn, params.get("cluster"))
-        row = find_service(ctx, conn, cluster, params["service"])
+        cluster = find_cluster(ctx, conn, params.get("cluster"), lock=True)
+        row = find_service(ctx, conn, cluster, params["service"], lock=True)
         if row.status == "INACTIVE":
             raise errors.ecs.ServiceNotActiveException("Service was not ACTIVE.")
         # A daemon cannot be scaled to 0 first: ECS deletes it without force.

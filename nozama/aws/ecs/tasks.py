@@ -67,7 +67,8 @@ def run_task(ctx: RequestContext, params: dict) -> dict:
     check_awsvpc(ctx, params)
     with ctx.store.write() as conn:
         # ECS creates the `default` cluster when an instance registers into it, never
-        # for RunTask: without it, RunTask is ClusterNotFoundException.
+        # for RunTask: without it, RunTask is ClusterNotFoundException. Placement locks
+        # the cluster (controllers/placement.py).
         cluster = find_cluster(ctx, conn, params.get("cluster"))
         definition = _active_task_definition(ctx, conn, params["taskDefinition"])
         result = place_tasks(conn, cluster.arn, PlacementRequest(
@@ -107,8 +108,8 @@ def stop_task(ctx: RequestContext, params: dict) -> dict:
     if len(reason) > 1024:
         raise errors.ecs.InvalidParameterException("reason can be at most 1024 characters.")
     with ctx.store.write() as conn:
-        cluster = find_cluster(ctx, conn, params.get("cluster"))
-        row = _find_task(ctx, conn, cluster, params["task"])
+        cluster = find_cluster(ctx, conn, params.get("cluster"), lock=True)
+        row = _find_task(ctx, conn, cluster, params["task"], lock=True)
         request_stop(ctx, conn, row, reason, "UserInitiated", ctx.clock.now())
         return {"task": describe(task_store.get(conn, row.arn))}
 
@@ -119,8 +120,9 @@ def task_arn(ctx: RequestContext, cluster: Row, reference: str) -> str:
     return arns.arn("ecs", ctx.region, ctx.account_id, f"task/{cluster.name}/{reference}")
 
 
-def _find_task(ctx: RequestContext, conn: Connection, cluster: Row, reference: str) -> Row:
-    row = task_store.get(conn, task_arn(ctx, cluster, reference))
+def _find_task(ctx: RequestContext, conn: Connection, cluster: Row, reference: str,
+               lock: bool = False) -> Row:
+    row = task_store.get(conn, task_arn(ctx, cluster, reference), lock=lock)
     if row is None or row.cluster_arn != cluster.arn:
         raise errors.ecs.InvalidParameterException("The referenced task was not found.")
     return row

@@ -109,7 +109,9 @@ def get_alias(ctx: RequestContext, params: dict) -> dict:
 @handlers.operation("UpdateAlias")
 def update_alias(ctx: RequestContext, params: dict) -> dict:
     with function_of(ctx, params, write=True) as (conn, function):
-        alias = find_alias(ctx, conn, function, params["Name"])
+        # Locked: an UpdateAlias on another server, or a deployment's step, waits, then
+        # sees this one's RevisionId rather than both rewriting the same old alias.
+        alias = find_alias(ctx, conn, function, params["Name"], lock=True)
         check_revision(params.get("RevisionId"), alias.doc["RevisionId"])
         version = alias.doc["FunctionVersion"]
         if "FunctionVersion" in params:
@@ -145,7 +147,7 @@ def list_aliases(ctx: RequestContext, params: dict) -> dict:
 @handlers.operation("DeleteAlias")
 def delete_alias(ctx: RequestContext, params: dict) -> dict:
     with function_of(ctx, params, write=True) as (conn, function):
-        alias = function_store.get_alias(conn, function.id, params["Name"])
+        alias = function_store.get_alias(conn, function.id, params["Name"], lock=True)
         if alias is None:
             return {}  # Lambda answers the delete of a missing alias with success
         function_store.delete_alias(conn, alias.id)
