@@ -31,7 +31,6 @@ import threading
 import time
 
 from nozama.kernel.clock import Clock
-from nozama.kernel.unix_wakeups import path_too_long
 from nozama.store import Store
 from nozama.store.db import StoreUnavailable
 
@@ -45,7 +44,6 @@ REFUSED = 2              # a worker's exit code when it refuses to start (bad in
 
 
 def supervise(args: argparse.Namespace, url: str, data_dir: str) -> int:
-    from nozama.cli import server as single
     try:
         prepare(args, url, data_dir)
     except SystemExit as refusal:
@@ -54,11 +52,6 @@ def supervise(args: argparse.Namespace, url: str, data_dir: str) -> int:
             return 1
         return refusal.code or 0
     sqlite = url.startswith("sqlite")
-    if sqlite and path_too_long(single.run_dir(data_dir)):
-        print(f"nozama server: --workers on SQLite keeps its workers' sockets in "
-              f"{single.run_dir(data_dir)}, a path too long for a unix socket; use a "
-              f"shorter --data-dir", file=sys.stderr)
-        return 2
     try:
         reservation = reserve(args.host, args.port)
     except OSError as error:

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import hashlib
 import logging
 import os
 import socket
+import tempfile
 from pathlib import Path
 
 from nozama.kernel.wake_bridge import Bridge
@@ -41,11 +43,34 @@ def path_too_long(run_dir: str | Path) -> bool:
     return len(os.fsencode(socket_path(Path(run_dir).absolute(), "0" * 16))) > MAX_PATH
 
 
+def sockets_dir(run_dir: str | Path) -> Path:
+    """Where the workers of `run_dir` bind their sockets: `run_dir` itself, or, when it
+    is too deep for a socket's name, a directory of this user's under the temporary
+    directory named after it (as HAProxy's admin sockets, lb/haproxy_config.socket_dir)."""
+    run_dir = Path(run_dir).absolute()
+    if not path_too_long(run_dir):
+        return run_dir
+    digest = hashlib.sha1(os.fsencode(run_dir)).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"nozama-wake-{os.getuid()}" / digest
+
+
+def _make_private(directory: Path) -> None:
+    """Make `directory` (and a parent it needs under the temporary directory) private to
+    this user; refuse one that someone else made, since its sockets would be theirs."""
+    chain = [directory] if directory.parent.exists() else [directory.parent, directory]
+    for each in chain:
+        each.mkdir(mode=0o700, parents=True, exist_ok=True)
+        found = os.lstat(each)
+        if os.path.islink(each) or not os.path.isdir(each) or found.st_uid != os.getuid() \
+                or found.st_mode & 0o077:
+            raise PermissionError(f"{each} is not a private directory of this user")
+
+
 class UnixWakeups:
     """The unix-datagram transport of one worker's Bridge."""
 
     def __init__(self, run_dir: str | Path, bridge: Bridge):
-        self.run_dir = Path(run_dir).absolute()
+        self.run_dir = sockets_dir(run_dir)
         self.bridge = bridge
         bridge.send = self.send
         self.path = socket_path(self.run_dir, bridge.server_id)
@@ -53,7 +78,7 @@ class UnixWakeups:
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> "UnixWakeups":
-        self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _make_private(self.run_dir)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         sock.setblocking(False)
         try:

@@ -104,3 +104,21 @@ def test_a_message_that_is_not_a_wake_up_is_ignored(run_dir):
 def test_a_run_dir_too_deep_for_a_socket_name_is_detected(tmp_path):
     assert path_too_long(tmp_path / ("d" * 100))
     assert not path_too_long("/tmp/run")
+
+
+def test_workers_of_a_deep_run_dir_meet_in_a_private_short_one(tmp_path):
+    deep = tmp_path / ("d" * 100) / "run"
+
+    async def scenario():
+        one, one_transport = worker(deep, "one")
+        two, two_transport = worker(deep, "two")
+        assert one_transport.run_dir == two_transport.run_dir != deep
+        assert len(str(one_transport.path)) <= 107
+        assert oct(one_transport.run_dir.stat().st_mode & 0o777) == "0o700"
+        waiter = asyncio.ensure_future(two.wait("instance", "arn:i", timeout=5))
+        await asyncio.sleep(0)
+        one.wake("instance", "arn:i")
+        await asyncio.wait_for(waiter, 1)
+        for transport in (one_transport, two_transport):
+            transport.stop()
+    asyncio.run(scenario())
