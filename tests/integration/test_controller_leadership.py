@@ -13,7 +13,8 @@ import time
 import pytest
 import requests
 
-from support.servers import NozamaServer, store_args
+from support.peers import peers
+from support.servers import NozamaServer
 from support.waiting import wait_for
 
 
@@ -23,16 +24,8 @@ def health(server: NozamaServer) -> dict:
 
 @pytest.fixture
 def pair(tmp_path):
-    """Two servers on one new PostgreSQL schema and one data dir (the sealing key and the
-    administrator's key are the store's, so they share it)."""
-    args = store_args("postgres", tmp_path)
-    first = NozamaServer(args, tmp_path / "first.log").start()
-    second = NozamaServer(args, tmp_path / "second.log").start()
-    yield first, second
-    for server in (first, second):
-        if server.process.poll() is None:
-            server.process.send_signal(signal.SIGCONT)
-            server.kill()
+    with peers(tmp_path, "first", "second", kill=True) as group:
+        yield tuple(group.servers)
 
 
 def test_one_leader_and_a_takeover_after_kill_9(pair):

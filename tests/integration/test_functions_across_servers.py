@@ -10,7 +10,6 @@ one and throttle the other, as Lambda does.
 from __future__ import annotations
 
 import json
-import signal
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -20,7 +19,8 @@ from botocore.exceptions import ClientError
 
 from support.packages import zip_package
 from support.roles import LAMBDA_ROLE, lambda_role
-from support.servers import NozamaServer, store_args
+from support.peers import peers
+from support.servers import NozamaServer
 
 APP = '''\
 import os, time
@@ -47,14 +47,13 @@ def invoke(lam, event: dict) -> dict:
 
 
 @pytest.fixture
-def first(tmp_path):
-    server = NozamaServer(store_args("postgres", tmp_path), tmp_path / "first.log").start()
-    yield server
-    if server.process.poll() is None:
-        server.stop()
+def group(tmp_path):
+    with peers(tmp_path, "first") as started:
+        yield started
 
 
-def test_two_servers_keep_their_own_workers_and_share_a_reservation(first, tmp_path):
+def test_two_servers_keep_their_own_workers_and_share_a_reservation(group):
+    first = group.servers[0]
     lambda_role(first)
     one = lambda_client(first)
     one.create_function(FunctionName="orders", Runtime="python3.11", Role=LAMBDA_ROLE,
@@ -62,30 +61,25 @@ def test_two_servers_keep_their_own_workers_and_share_a_reservation(first, tmp_p
     warm = invoke(one, {})["pid"]
 
     # A second server on the same store and host starts: the first's worker lives on.
-    second = NozamaServer(first.store_args, tmp_path / "second.log").start()
-    try:
-        assert invoke(one, {})["pid"] == warm
-        # (Before the second server's first invoke: until the wake-up bridge, a server
-        # learns of a change made on another only when it resolves the route again.)
-        one.put_function_concurrency(FunctionName="orders", ReservedConcurrentExecutions=1)
-        two = lambda_client(second)
-        assert invoke(two, {})["pid"] != warm   # the second's own worker
+    second = group.start("second")
+    assert invoke(one, {})["pid"] == warm
+    # (Before the second server's first invoke: until the wake-up bridge, a server
+    # learns of a change made on another only when it resolves the route again.)
+    one.put_function_concurrency(FunctionName="orders", ReservedConcurrentExecutions=1)
+    two = lambda_client(second)
+    assert invoke(two, {})["pid"] != warm   # the second's own worker
 
-        def attempt(lam) -> str:
-            try:
-                invoke(lam, {"sleep": 2})
-                return "ran"
-            except ClientError as error:
-                return (f"{error.response['Error']['Code']}: "
-                        f"{error.response.get('Reason')}")
-        with ThreadPoolExecutor(2) as pool:
-            outcomes = sorted(pool.map(attempt, (one, two)))
-        assert outcomes == ["TooManyRequestsException: "
-                            "ReservedFunctionConcurrentInvocationLimitExceeded", "ran"]
-        # The slot is free again once the execution ended, on either server.
-        assert invoke(two, {})["pid"] and invoke(one, {})["pid"] == warm
-        one.delete_function(FunctionName="orders")
-    finally:
-        if second.process.poll() is None:
-            second.process.send_signal(signal.SIGTERM)
-            second.process.wait(timeout=20)
+    def attempt(lam) -> str:
+        try:
+            invoke(lam, {"sleep": 2})
+            return "ran"
+        except ClientError as error:
+            return (f"{error.response['Error']['Code']}: "
+                    f"{error.response.get('Reason')}")
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(attempt, (one, two)))
+    assert outcomes == ["TooManyRequestsException: "
+                        "ReservedFunctionConcurrentInvocationLimitExceeded", "ran"]
+    # The slot is free again once the execution ended, on either server.
+    assert invoke(two, {})["pid"] and invoke(one, {})["pid"] == warm
+    one.delete_function(FunctionName="orders")

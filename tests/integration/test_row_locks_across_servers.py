@@ -11,13 +11,12 @@ rewrites (store/clusters.py `lock`, `services.get(lock=True)`), until it commits
 
 from __future__ import annotations
 
-import signal
 import threading
 
 import pytest
 
 from support.agents import AgentProcess
-from support.servers import NozamaServer, store_args
+from support.peers import peers
 from support.waiting import wait_for
 
 ROUNDS = 5
@@ -26,14 +25,8 @@ CPU = 3000   # of the simulated instance's 4096: room for exactly one such task
 
 @pytest.fixture
 def pair(tmp_path):
-    args = store_args("postgres", tmp_path)
-    first = NozamaServer(args, tmp_path / "first.log").start()
-    second = NozamaServer(args, tmp_path / "second.log").start()
-    yield first, second
-    for server in (first, second):
-        if server.process.poll() is None:
-            server.process.send_signal(signal.SIGCONT)
-            server.stop()
+    with peers(tmp_path, "first", "second") as group:
+        yield tuple(group.servers)
 
 
 @pytest.fixture

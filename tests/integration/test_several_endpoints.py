@@ -14,7 +14,8 @@ import pytest
 
 from nozama.controllers.agents import AGENT_TIMEOUT
 from support.agents import AgentProcess
-from support.servers import ROOT, NozamaServer, store_args
+from support.peers import peers
+from support.servers import ROOT
 from support.waiting import wait_for
 
 REGION = "us-east-1"
@@ -22,13 +23,8 @@ REGION = "us-east-1"
 
 @pytest.fixture
 def pair(tmp_path):
-    args = store_args("postgres", tmp_path)
-    first = NozamaServer(args, tmp_path / "first.log").start()
-    second = NozamaServer(args, tmp_path / "second.log").start()
-    yield first, second
-    for server in (first, second):
-        if server.process.poll() is None:
-            server.kill()
+    with peers(tmp_path, "first", "second", kill=True) as group:
+        yield tuple(group.servers)
 
 
 def service_tasks(ecs) -> list[dict]:

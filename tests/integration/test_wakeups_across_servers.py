@@ -6,7 +6,6 @@ though the second had the key cached (for 5 s without the wake-up)."""
 
 from __future__ import annotations
 
-import signal
 import time
 
 import boto3
@@ -16,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from support.packages import zip_package
 from support.roles import LAMBDA_ROLE, lambda_role
-from support.servers import NozamaServer, store_args
+from support.peers import peers
 from support.waiting import wait_for
 
 APP = "def echo(event, context):\n    return event\n"
@@ -24,16 +23,8 @@ APP = "def echo(event, context):\n    return event\n"
 
 @pytest.fixture
 def pair(tmp_path):
-    """Two servers on one new PostgreSQL schema and one data dir (the sealing key and the
-    administrator's key are the store's, so they share it)."""
-    args = store_args("postgres", tmp_path)
-    first = NozamaServer(args, tmp_path / "first.log").start()
-    second = NozamaServer(args, tmp_path / "second.log").start()
-    yield first, second
-    for server in (first, second):
-        if server.process.poll() is None:
-            server.process.send_signal(signal.SIGCONT)
-            server.stop()
+    with peers(tmp_path, "first", "second") as group:
+        yield tuple(group.servers)
 
 
 def _lambda(server):

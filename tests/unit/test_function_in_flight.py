@@ -45,7 +45,13 @@ def heartbeat(store, clock, *ids: str, host: str | None = None, pid: int | None 
 
 
 def runtime(store, clock, root, server_id) -> FunctionRuntime:
-    made = FunctionRuntime(store, clock, root, Wakeups(), server_id)
+    return FunctionRuntime(store, clock, root, Wakeups(), server_id)
+
+
+def live_servers(store, clock, tmp_path, *ids: str) -> list[FunctionRuntime]:
+    """One runtime per server id, sharing one functions root, each server alive."""
+    made = [runtime(store, clock, tmp_path / "functions", server_id) for server_id in ids]
+    heartbeat(store, clock, *ids)
     return made
 
 
@@ -62,9 +68,7 @@ def shared_rows(store) -> list:
 
 
 def test_a_reservation_of_one_admits_one_execution_across_two_servers(store, clock, tmp_path):
-    a = runtime(store, clock, tmp_path / "functions", "a")
-    b = runtime(store, clock, tmp_path / "functions", "b")
-    heartbeat(store, clock, "a", "b")
+    a, b = live_servers(store, clock, tmp_path, "a", "b")
     orders = route(1)
     a.admit(orders)
     with pytest.raises(Throttled) as throttled:
@@ -82,9 +86,7 @@ def test_a_reservation_of_one_admits_one_execution_across_two_servers(store, clo
 
 
 def test_a_reservation_of_two_is_shared_not_per_server(store, clock, tmp_path):
-    a = runtime(store, clock, tmp_path / "functions", "a")
-    b = runtime(store, clock, tmp_path / "functions", "b")
-    heartbeat(store, clock, "a", "b")
+    a, b = live_servers(store, clock, tmp_path, "a", "b")
     orders = route(2)
     a.admit(orders)
     b.admit(orders)
@@ -94,9 +96,7 @@ def test_a_reservation_of_two_is_shared_not_per_server(store, clock, tmp_path):
 
 
 def test_a_dead_servers_executions_count_for_nothing(store, clock, tmp_path):
-    a = runtime(store, clock, tmp_path / "functions", "a")
-    b = runtime(store, clock, tmp_path / "functions", "b")
-    heartbeat(store, clock, "a", "b")
+    a, b = live_servers(store, clock, tmp_path, "a", "b")
     orders = route(1)
     a.admit(orders)     # then a dies with its execution counted
     clock.advance(servers.STALE_AFTER.total_seconds() + 1)
@@ -110,8 +110,7 @@ def test_a_dead_servers_executions_count_for_nothing(store, clock, tmp_path):
 
 
 def test_functions_without_a_reservation_are_counted_locally_only(store, clock, tmp_path):
-    a = runtime(store, clock, tmp_path / "functions", "a")
-    heartbeat(store, clock, "a")
+    (a,) = live_servers(store, clock, tmp_path, "a")
     free = route(None, "free")
     for _ in range(5):
         a.admit(free)
