@@ -85,12 +85,15 @@ def one_health(server: NozamaServer) -> dict:
 
 
 def pin_each(server: NozamaServer, count: int = 2) -> dict[str, Pinned]:
-    """A connection to each of `count` workers (new connections until each was reached)."""
+    """A connection to each of `count` workers (new connections until each was reached;
+    a worker still starting on a loaded machine is waited for)."""
     pinned: dict[str, Pinned] = {}
-    for _ in range(200):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         connection = Pinned(server)
         if connection.server_id in pinned:
             connection.close()
+            time.sleep(0.05)
         else:
             pinned[connection.server_id] = connection
         if len(pinned) == count:
